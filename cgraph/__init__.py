@@ -1,0 +1,14 @@
+"""cgraph: a Theano-style expression compiler for Python that generates C.
+
+Build symbolic graphs with `cgraph.tensor`, differentiate them with `grad`, and
+compile them with `function`: the graph becomes one C file (see `f.c_source`),
+compiled with cffi, cached on disk, and called with numpy arrays.
+"""
+
+from cgraph.compile import Function, SharedVariable, function, shared
+from cgraph.configdefaults import config
+from cgraph.gradient import grad, verify_grad
+
+__version__ = "0.1.0"
+
+__all__ = ["Function", "SharedVariable", "config", "function", "grad", "shared", "verify_grad"]

@@ -1,0 +1,189 @@
+"""Lowering: a rewritten FunctionGraph becomes a `Program`, plain data for the renderer.
+
+Every variable gets C storage: a call argument (inputs, shared values, outputs,
+big constants), a static array (small constants), a slice of the per-call
+workspace (intermediates), or a view of another variable (DimShuffle & co).
+Every non-view node becomes a `Kernel` of its op's family, with a block of slots
+in the plan array P that `cgraph.codegen.plan` fills per call shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from cgraph.codegen.kernels import FAMILIES, Kernel, Operand
+from cgraph.graph.basic import Apply, Constant, Variable
+from cgraph.graph.fg import FunctionGraph
+from cgraph.tensor.math import identity
+
+#: constants with more elements are passed as arguments instead of C literals.
+MAX_INLINE_CONSTANT = 256
+
+
+@dataclass(frozen=True)
+class Decl:
+    """The C storage of one variable.
+
+    kind is "arg" (pointer argument `a<arg>`), "const" (static array of `values`),
+    "buffer" (workspace at offset P[slot]) or "view" (`base` + P[slot] elements).
+    """
+
+    name: str
+    ctype: str
+    kind: str
+    comment: str
+    arg: int = -1
+    slot: int = -1
+    base: str = ""
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """A kernel call reading its parameters at P + slot."""
+
+    kernel: Kernel
+    slot: int
+
+
+@dataclass(frozen=True)
+class Program:
+    """Everything the renderer needs: declarations in order, then kernel calls."""
+
+    entry: str
+    n_args: int
+    n_slots: int
+    decls: tuple[Decl, ...]
+    steps: tuple[Step, ...]
+
+
+@dataclass
+class Lowered:
+    """A Program plus what the per-shape planner needs from the graph."""
+
+    program: Program
+    fgraph: FunctionGraph
+    nodes: list[Apply]
+    slots: dict[int, int]            # id(var) -> P slot (buffer offset or view offset)
+    kernel_slots: dict[int, int]     # id(node) -> first P slot of its params
+    kernels: dict[int, Kernel]       # id(node) -> kernel
+    arg_constants: list[np.ndarray]  # constant data passed as arguments, in order
+
+
+def sanitize(text: str) -> str:
+    """Make user text safe inside a C comment (it can never close the comment)."""
+    return re.sub(r"[^A-Za-z0-9_.,:;=+\-\[\]()?<> ]", "_", text)[:80]
+
+
+def c_literal(value: object, dtype: str) -> str:
+    """An exact C literal for one element (shortest round-trip repr for floats)."""
+    if dtype.startswith("float"):
+        v = float(value)
+        if v != v:
+            return "NAN"
+        if v in (float("inf"), float("-inf")):
+            return "INFINITY" if v > 0 else "-INFINITY"
+        return repr(v)
+    if dtype == "bool":
+        return "1" if value else "0"
+    v = int(value)
+    return f"{v}LL" if dtype.startswith("int") else f"{v}ULL"
+
+
+def prepare_outputs(fgraph: FunctionGraph) -> None:
+    """Make each output a fresh kernel result: copy inputs, constants, views, repeats."""
+    seen: set[int] = set()
+    inputs = {id(v) for v in fgraph.inputs}
+    outputs = []
+    for v in fgraph.outputs:
+        is_view = v.owner is not None and getattr(v.owner.op, "c_family", "") == "view"
+        if id(v) in seen or id(v) in inputs or v.owner is None or is_view:
+            v = identity(v)
+        seen.add(id(v))
+        outputs.append(v)
+    fgraph.outputs = outputs
+
+
+def lower(fgraph: FunctionGraph) -> Lowered:
+    """Lower `fgraph` (whose outputs have been prepared) to a Program."""
+    prepare_outputs(fgraph)
+    nodes = fgraph.toposort()
+    names: dict[int, str] = {}
+    decls: list[Decl] = []
+    slots: dict[int, int] = {}
+    n_slots = 1  # P[0] is the workspace size
+    arg_constants: list[np.ndarray] = []
+    out_args = {id(v): len(fgraph.inputs) + i for i, v in enumerate(fgraph.outputs)}
+
+    def name_of(v: Variable) -> str:
+        if id(v) not in names:
+            names[id(v)] = f"v{len(names)}"
+        return names[id(v)]
+
+    def comment(v: Variable) -> str:
+        label = f" ({sanitize(v.name)})" if v.name else ""
+        return f"{name_of(v)}{label}: {v.type}"
+
+    for i, v in enumerate(fgraph.inputs):
+        decls.append(Decl(name_of(v), v.type.c_type, "arg", f"input {i} " + comment(v), arg=i))
+
+    n_fixed_args = len(fgraph.inputs) + len(fgraph.outputs)
+    constants = [v for node in nodes for v in node.inputs if isinstance(v, Constant)]
+    for v in constants:
+        if id(v) in names:
+            continue
+        data = np.ascontiguousarray(v.data)
+        if data.size <= MAX_INLINE_CONSTANT:
+            values = tuple(c_literal(x, v.type.dtype) for x in data.reshape(-1))
+            decls.append(Decl(name_of(v), v.type.c_type, "const", "constant " + comment(v),
+                              values=values or ("0",)))
+        else:
+            arg = n_fixed_args + len(arg_constants)
+            arg_constants.append(data)
+            decls.append(Decl(name_of(v), v.type.c_type, "arg", "constant " + comment(v),
+                              arg=arg))
+
+    steps: list[Step] = []
+    kernel_slots: dict[int, int] = {}
+    kernels: dict[int, Kernel] = {}
+    for k, node in enumerate(nodes):
+        family = node.op.c_family
+        for out in node.outputs:
+            if family == "view":
+                base = name_of(node.inputs[node.op.view_of])
+                slots[id(out)] = n_slots
+                decls.append(Decl(name_of(out), out.type.c_type, "view",
+                                  f"view of {base}: " + comment(out), slot=n_slots, base=base))
+                n_slots += 1
+            elif id(out) in out_args:
+                decls.append(Decl(name_of(out), out.type.c_type, "arg",
+                                  f"output {out_args[id(out)] - len(fgraph.inputs)} "
+                                  + comment(out), arg=out_args[id(out)]))
+            else:
+                slots[id(out)] = n_slots
+                decls.append(Decl(name_of(out), out.type.c_type, "buffer", comment(out),
+                                  slot=n_slots))
+                n_slots += 1
+        if family == "view":
+            continue
+        lowering, _ = FAMILIES[family]
+        outs = [Operand(name_of(o), o.type.c_type) for o in node.outputs]
+        ins = [Operand(name_of(v), v.type.c_type, all(s == 1 for s in v.type.shape))
+               for v in node.inputs]
+        text = (f"{', '.join(o.var for o in outs)} = {sanitize(str(node.op))}"
+                f"({', '.join(i.var for i in ins)})  "
+                + "  ".join(f"{o.type}" for o in node.outputs))
+        kernel = lowering(node, f"k{k}", text, outs, ins)
+        kernels[id(node)] = kernel
+        kernel_slots[id(node)] = n_slots
+        steps.append(Step(kernel, n_slots))
+        n_slots += kernel.nparams
+
+    n_args = n_fixed_args + len(arg_constants)
+    digest = hashlib.sha256(repr((decls, steps)).encode()).hexdigest()[:16]
+    program = Program(f"cg_{digest}_run", n_args, n_slots, tuple(decls), tuple(steps))
+    return Lowered(program, fgraph, nodes, slots, kernel_slots, kernels, arg_constants)

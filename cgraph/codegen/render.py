@@ -1,0 +1,49 @@
+"""Rendering: a Program becomes one C translation unit through the Jinja templates."""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+from pathlib import Path
+
+import jinja2
+
+from cgraph.codegen.lower import Program
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The one Jinja environment, loading from the installed `cgraph.templates`."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(files("cgraph.templates"))),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def csrc_dir() -> Path:
+    """The directory holding cgraph's hand-written C headers."""
+    return Path(str(files("cgraph.csrc")))
+
+
+def header_paths() -> tuple[str, ...]:
+    """The headers every module includes (their contents go into the cache key)."""
+    return tuple(sorted(str(p) for p in csrc_dir().glob("*.h")))
+
+
+def render(program: Program, version: str) -> str:
+    """Return the C source of `program`."""
+    env = environment()
+    kernels = [env.get_template(f"{s.kernel.family}.c.j2").render(k=s.kernel).strip()
+               for s in program.steps]
+    return env.get_template("module.c.j2").render(program=program, kernels=kernels,
+                                                  version=version)
+
+
+def cdef(program: Program) -> str:
+    """The cffi declaration of the program's entry point."""
+    args = "".join(f", void *a{i}" for i in range(program.n_args))
+    return f"int {program.entry}(const int64_t *P, char *err{args});"

@@ -1,0 +1,279 @@
+"""`cgraph.function`: compile a graph with updates into a callable.
+
+Mode "C" lowers the graph, renders C, builds (or loads from the cache) a native
+module and calls its one entry per call. Mode "PY" evaluates the same graph with
+each op's numpy reference and needs no compiler.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cgraph import backend
+from cgraph.codegen import ShapeError, cdef, header_paths, lower, make_plan, render
+from cgraph.codegen.render import csrc_dir
+from cgraph.compile.shared import SharedVariable
+from cgraph.configdefaults import Config, config
+from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs
+from cgraph.graph.fg import FunctionGraph
+from cgraph.tensor.type import TensorVariable, as_tensor_variable
+
+__all__ = ["Function", "UnusedInputError", "function"]
+
+VERSION = "0.1.0"
+
+
+class UnusedInputError(ValueError):
+    """An input of `function` that the outputs do not depend on."""
+
+
+def build_options(cfg: Config) -> backend.BuildOptions:
+    """Compiler options from the configuration."""
+    return backend.BuildOptions(
+        cc=cfg.cc,
+        cflags=tuple(shlex.split(cfg.cflags)),
+        include_dirs=(str(csrc_dir()),),
+    )
+
+
+class _Input:
+    """How one argument is checked and converted (kept small for the call path)."""
+
+    __slots__ = ("dtype", "ndim", "type", "label", "allow_downcast")
+
+    def __init__(self, var: Variable, position: int, allow_downcast: bool | None):
+        self.type = var.type
+        self.dtype = np.dtype(var.type.dtype)
+        self.ndim = var.type.ndim
+        name = f" ({var.name})" if var.name else ""
+        self.label = f"input {position}{name} of type {var.type}"
+        self.allow_downcast = allow_downcast
+
+    def convert(self, value: Any) -> np.ndarray:
+        """The slow path: convert, check, and make C-contiguous; errors name the input."""
+        try:
+            arr = self.type.filter(value, allow_downcast=self.allow_downcast)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"bad argument for {self.label}: {err}") from None
+        return arr if arr.flags.c_contiguous else np.array(arr, order="C")
+
+
+class Function:
+    """A compiled function. Call it with numpy arrays (or lists and numbers).
+
+    Attributes
+    ----------
+    c_source : str or None
+        The generated C (mode "C").
+    c_path : str or None
+        Where that C lives in the cache.
+    fgraph : FunctionGraph
+        The graph that was compiled.
+    """
+
+    def __init__(self, fgraph: FunctionGraph, n_inputs: int, shared_in: list[SharedVariable],
+                 n_outputs: int, update_targets: list[SharedVariable], return_list: bool,
+                 mode: str, name: str | None, allow_downcast: bool | None, cfg: Config):
+        self.fgraph = fgraph
+        self.name = name
+        self.mode = mode
+        self._n_inputs = n_inputs
+        self._inputs = [_Input(v, i, allow_downcast) for i, v in enumerate(fgraph.inputs[:n_inputs])]
+        self._shared = shared_in
+        self._n_outputs = n_outputs
+        self._updates = update_targets
+        self._return_list = return_list
+        self._plans: dict[tuple, tuple] = {}
+        self.c_source: str | None = None
+        self.c_path: str | None = None
+        if mode == "C":
+            self._build(cfg)
+        self._out_dtypes = [np.dtype(v.type.dtype) for v in self.fgraph.outputs]
+
+    # ----------------------------------------------------------------- building
+
+    def _build(self, cfg: Config) -> None:
+        self._lowered = lower(self.fgraph)
+        program = self._lowered.program
+        self.c_source = render(program, VERSION)
+        module = backend.load_module(self.c_source, cdef(program), build_options(cfg),
+                                     depends=header_paths())
+        self.c_path = str(module.c_path)
+        self._module = module
+        ffi = module.ffi
+        self._from_buffer = ffi.from_buffer
+        self._entry = getattr(module.lib, program.entry)
+        self._errbuf = ffi.new("char[512]")
+        self._constants = [ffi.from_buffer(c) for c in self._lowered.arg_constants]
+        self._constant_data = self._lowered.arg_constants  # keeps the buffers alive
+
+    def _plan(self, key: tuple) -> tuple:
+        for var, shape in zip(self.fgraph.inputs, key):
+            for axis, (want, got) in enumerate(zip(var.type.shape, shape)):
+                if want is not None and want != got:
+                    raise ValueError(f"input {var!r} has static shape {var.type}, but got "
+                                     f"shape {shape} (axis {axis})")
+        plan = make_plan(self._lowered, key)
+        P = plan.params
+        entry = (self._from_buffer("int64_t[]", P), plan.out_shapes, P)
+        if len(self._plans) > 256:
+            self._plans.clear()
+        self._plans[key] = entry
+        return entry
+
+    # ----------------------------------------------------------------- calling
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != self._n_inputs:
+            raise TypeError(f"{self._label()} takes {self._n_inputs} argument(s), "
+                            f"got {len(args)}")
+        arrays = []
+        for spec, a in zip(self._inputs, args):
+            if (type(a) is not np.ndarray or a.dtype is not spec.dtype or a.ndim != spec.ndim
+                    or not a.flags.c_contiguous):
+                a = spec.convert(a)
+            arrays.append(a)
+        for s in self._shared:
+            arrays.append(s._value)
+        if self.mode == "C":
+            outs = self._call_c(arrays)
+        else:
+            outs = self._call_py(arrays)
+        for target, value in zip(self._updates, outs[self._n_outputs:]):
+            target._value = value
+        if self._return_list:
+            return outs[:self._n_outputs]
+        return outs[0] if self._n_outputs == 1 else None
+
+    def _call_c(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        key = tuple([a.shape for a in arrays])
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(key)
+        P, out_shapes, _ = plan
+        outs = [np.empty(shape, dtype) for shape, dtype in zip(out_shapes, self._out_dtypes)]
+        fb = self._from_buffer
+        rc = self._entry(P, self._errbuf, *[fb(a) for a in arrays],
+                         *[fb(o, require_writable=True) for o in outs], *self._constants)
+        if rc:
+            message = self._module.ffi.string(self._errbuf).decode(errors="replace")
+            raise RuntimeError(f"{self._label()} failed: {message}")
+        return outs
+
+    def _call_py(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        values: dict[int, np.ndarray] = {id(v): a for v, a in zip(self.fgraph.inputs, arrays)}
+        for node in self.fgraph.toposort():
+            inputs = []
+            for v in node.inputs:
+                if id(v) not in values:
+                    values[id(v)] = v.data
+                inputs.append(values[id(v)])
+            try:
+                node.op.infer_shape(node, [np.shape(a) for a in inputs])
+            except ValueError as err:
+                raise ShapeError(f"{err}\n  in node {node.op}\n  input shapes: "
+                                 f"{', '.join(str(np.shape(a)) for a in inputs)}") from None
+            for out, value in zip(node.outputs, node.op.perform(node, inputs)):
+                values[id(out)] = np.asarray(value)
+        results = []
+        for v, dtype in zip(self.fgraph.outputs, self._out_dtypes):
+            value = values[id(v)] if id(v) in values else v.data
+            results.append(np.array(value, dtype=dtype, copy=True))
+        return results
+
+    def _label(self) -> str:
+        return f"function {self.name!r}" if self.name else "compiled function"
+
+    def __repr__(self) -> str:
+        return f"<cgraph.Function {self.name or ''} mode={self.mode}>"
+
+
+def _as_update_pairs(updates: Any) -> list[tuple[SharedVariable, TensorVariable]]:
+    if updates is None:
+        return []
+    items = list(updates.items()) if isinstance(updates, dict) else list(updates)
+    pairs = []
+    seen = set()
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise TypeError(f"updates must be (shared variable, expression) pairs, got {item!r}")
+        target, value = item
+        if not isinstance(target, SharedVariable):
+            raise TypeError(f"update target {target!r} is not a shared variable")
+        if id(target) in seen:
+            raise ValueError(f"shared variable {target!r} is updated twice")
+        seen.add(id(target))
+        value = as_tensor_variable(value)
+        if value.ndim != target.ndim:
+            raise TypeError(f"the update of {target!r} ({target.type}) has type {value.type}: "
+                            "ranks differ")
+        if value.dtype != target.dtype:
+            if not np.can_cast(value.dtype, target.dtype, casting="same_kind"):
+                raise TypeError(f"the update of {target!r} ({target.type}) has dtype "
+                                f"{value.dtype}; cast it explicitly")
+            value = value.astype(target.dtype)
+        pairs.append((target, value))
+    return pairs
+
+
+def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None,
+             givens: Any = None, mode: str | None = None, name: str | None = None,
+             allow_input_downcast: bool | None = None,
+             on_unused_input: str = "raise") -> Function:
+    """Compile `outputs` as a function of `inputs`, with shared-variable `updates`.
+
+    Parameters
+    ----------
+    inputs : list of Variable
+        The function's arguments, in order.
+    outputs : Variable or list of Variable, optional
+        What to compute; a list in gives a list out.
+    updates : list of (SharedVariable, expression) pairs, or dict
+        New values for shared variables, all computed from the values before the call.
+    givens : list of pairs or dict, optional
+        Substitutions (variable -> expression) applied before compiling.
+    mode : {"C", "PY"}, optional
+        Compiled C (default: `config.mode`) or the numpy reference.
+    name : str, optional
+        Used in error messages and printing.
+    allow_input_downcast : bool, optional
+        Accept lossy input conversions (e.g. float64 data for a float32 input).
+    on_unused_input : {"raise", "warn", "ignore"}
+        What to do with an input that the outputs do not depend on.
+    """
+    inputs = list(inputs)
+    for i, v in enumerate(inputs):
+        if not isinstance(v, Variable):
+            raise TypeError(f"input {i} is not a symbolic variable: {v!r}")
+        if isinstance(v, (Constant, SharedVariable)) or v.owner is not None:
+            raise TypeError(f"input {i} ({v!r}) must be a free variable, not a constant, a "
+                            "shared variable or an expression")
+    if len({id(v) for v in inputs}) != len(inputs):
+        raise ValueError("the same variable appears twice in the inputs")
+    return_list = isinstance(outputs, (list, tuple))
+    out_list = [] if outputs is None else list(outputs) if return_list else [outputs]
+    out_list = [as_tensor_variable(o) for o in out_list]
+    pairs = _as_update_pairs(updates)
+    computed = out_list + [value for _, value in pairs]
+    if givens:
+        replace = dict(givens.items() if isinstance(givens, dict) else givens)
+        replace = {k: as_tensor_variable(v) for k, v in replace.items()}
+        computed = clone_replace(computed, replace)
+    leaves = graph_inputs(computed)
+    used = {id(v) for v in leaves}
+    for i, v in enumerate(inputs):
+        if id(v) not in used and on_unused_input == "raise":
+            raise UnusedInputError(
+                f"input {i} ({v!r}) is not used to compute the outputs; pass "
+                "on_unused_input='ignore' to allow it")
+    shared_in = [v for v in leaves if isinstance(v, SharedVariable)]
+    fgraph = FunctionGraph(inputs + shared_in, computed)
+    mode = mode or config.mode
+    if mode not in ("C", "PY"):
+        raise ValueError(f"unknown mode {mode!r}; use 'C' or 'PY'")
+    return Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
+                    return_list, mode, name, allow_input_downcast, config)

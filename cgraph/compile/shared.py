@@ -1,0 +1,65 @@
+"""Shared variables: tensors with a value that compiled functions read and update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cgraph.tensor.type import TensorType, TensorVariable
+
+
+class SharedVariable(TensorVariable):
+    """A tensor variable holding a value shared between calls and functions.
+
+    Compiled functions read the current value at each call and may replace it
+    through `updates`. As in Theano, `get_value()` and `set_value()` copy unless
+    `borrow=True`.
+    """
+
+    def __init__(self, type: TensorType, value: np.ndarray, name: str | None = None):
+        super().__init__(type, name=name)
+        self._value = value
+
+    def get_value(self, borrow: bool = False) -> np.ndarray:
+        """The current value; a copy unless `borrow` (then it may change under you)."""
+        return self._value if borrow else self._value.copy()
+
+    def set_value(self, value: Any, borrow: bool = False) -> None:
+        """Replace the value (converted to this variable's dtype and rank)."""
+        arr = self.type.filter(value)
+        if (arr is value and not borrow) or not arr.flags.c_contiguous:
+            arr = np.array(arr, copy=True, order="C")
+        self._value = arr
+
+    def clone(self) -> TensorVariable:
+        # Inside a FunctionGraph a shared variable is a plain input.
+        return TensorVariable(self.type, name=self.name)
+
+    def __repr__(self) -> str:
+        return self.name if self.name is not None else f"<shared {self.type}>"
+
+
+def shared(value: Any, name: str | None = None, borrow: bool = False,
+           shape: tuple[int | None, ...] | None = None) -> SharedVariable:
+    """Return a shared variable initialised with `value`.
+
+    Parameters
+    ----------
+    value : array_like
+        The initial value; its dtype and rank fix the variable's type.
+    name : str, optional
+        Used in printing and in the generated C's comments.
+    borrow : bool
+        Use `value` itself (when it is a C-contiguous ndarray) instead of a copy.
+    shape : tuple, optional
+        Static shape; by default every axis is unknown, so the value may later be
+        replaced by one of another shape.
+    """
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"shared: unsupported dtype {arr.dtype}")
+    if not borrow or arr is not value or not arr.flags.c_contiguous:
+        arr = np.array(arr, copy=True, order="C")
+    ttype = TensorType(arr.dtype, shape if shape is not None else (None,) * arr.ndim)
+    return SharedVariable(ttype, ttype.filter(arr), name=name)

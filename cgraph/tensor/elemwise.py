@@ -1,0 +1,199 @@
+"""Elementwise ops built from a table of scalar ops.
+
+A `ScalarOp` is one table entry: its C expression, numpy reference, output dtype
+rule and gradient rule. `Elemwise` lifts any scalar op to arrays with numpy
+broadcasting; the C loop for it is written once, in
+`templates/elementwise.c.j2`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.tensor.reduce import sum_to
+from cgraph.tensor.shape import pad_left
+from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
+
+DtypeRule = Callable[[Sequence[str]], str]
+GradRule = Callable[..., Sequence[Variable | None]]
+
+
+@dataclass(frozen=True)
+class ScalarOp:
+    """One elementwise operation, as data.
+
+    Attributes
+    ----------
+    name : str
+        The op's name (also its identity: two scalar ops with one name are equal).
+    nin : int
+        Number of inputs.
+    c : str
+        C expression; `{0}`, `{1}`... are the inputs, `{t}` is the output C type.
+    impl : callable
+        numpy reference taking and returning arrays.
+    dtype : callable
+        Output dtype from the input dtypes.
+    grad : callable, optional
+        `grad(inputs, output, gz)` returns one gradient (or None) per input, each
+        with the output's shape; `Elemwise` sums them back to the input shapes.
+    c_int : str, optional
+        C expression to use instead of `c` when the output is an integer.
+    """
+
+    name: str
+    nin: int
+    c: str = field(compare=False)
+    impl: Callable = field(compare=False)
+    dtype: DtypeRule = field(compare=False)
+    grad: GradRule | None = field(default=None, compare=False)
+    c_int: str | None = field(default=None, compare=False)
+
+    def c_expr(self, args: Sequence[str], out_dtype: str, out_ctype: str) -> str:
+        """The C expression computing this op on the C expressions `args`."""
+        template = self.c
+        if self.c_int is not None and out_dtype[0] in "iub":
+            template = self.c_int
+        return template.format(*args, t=out_ctype)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def broadcast_static(shapes: Sequence[tuple[int | None, ...]], what: str) -> tuple[int | None, ...]:
+    """The static broadcast of equal-rank static shapes; raise ValueError if they clash."""
+    out = []
+    for axis, sizes in enumerate(zip(*shapes)):
+        known = {s for s in sizes if s is not None and s != 1}
+        if len(known) > 1:
+            raise ValueError(f"{what}: shapes {list(shapes)} cannot broadcast on axis {axis}")
+        if known:
+            out.append(known.pop())
+        elif all(s == 1 for s in sizes):
+            out.append(1)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def broadcast_shapes(shapes: Sequence[tuple[int, ...]], what: str) -> tuple[int, ...]:
+    """numpy broadcasting of concrete equal-rank shapes, with an error naming `what`."""
+    out = []
+    for axis, sizes in enumerate(zip(*shapes)):
+        big = {s for s in sizes if s != 1}
+        if len(big) > 1:
+            raise ValueError(f"{what}: shapes {', '.join(map(str, shapes))} "
+                             f"do not broadcast (axis {axis})")
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
+def as_operands(args: Sequence[Any]) -> list[TensorVariable]:
+    """Convert elementwise arguments to tensors, Python numbers weakly typed.
+
+    A Python number takes the dtype numpy 2 would give it next to the tensor
+    arguments (`float32_var * 0.1` stays float32), as Theano's autocast did.
+    """
+    tensors = [a for a in args if isinstance(a, Variable)]
+    dtypes = [as_tensor_variable(t).dtype for t in tensors]
+    out = []
+    for a in args:
+        if isinstance(a, Variable) or not tensors or not _is_python_number(a):
+            out.append(as_tensor_variable(a))
+        else:
+            dtype = np.result_type(*[np.dtype(d) for d in dtypes], a)
+            out.append(as_tensor_variable(np.asarray(a, dtype=dtype)))
+    return out
+
+
+def _is_python_number(a: Any) -> bool:
+    # numpy scalars (np.float64 is a float subclass) keep their own dtype.
+    return type(a) in (bool, int, float)
+
+
+class Elemwise(Op):
+    """Apply a scalar op elementwise, with numpy broadcasting."""
+
+    __props__ = ("scalar_op",)
+    c_family = "elementwise"
+
+    def __init__(self, scalar_op: ScalarOp):
+        self.scalar_op = scalar_op
+
+    def __str__(self) -> str:
+        return self.scalar_op.name
+
+    def make_node(self, *args: Any) -> Apply:
+        if len(args) != self.scalar_op.nin:
+            raise TypeError(f"{self} takes {self.scalar_op.nin} inputs, got {len(args)}")
+        inputs = as_operands(args)
+        ndim = max(v.ndim for v in inputs)
+        inputs = [pad_left(v, ndim) for v in inputs]
+        shape = broadcast_static([v.type.shape for v in inputs], f"{self}")
+        dtype = self.scalar_op.dtype([v.dtype for v in inputs])
+        return Apply(self, inputs, [TensorType(dtype, shape).make_variable()])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        with np.errstate(all="ignore"):
+            result = self.scalar_op.impl(*inputs)
+        out_type = node.outputs[0].type
+        shape = np.broadcast_shapes(*[a.shape for a in inputs])
+        return [np.array(np.broadcast_to(result, shape), dtype=out_type.dtype)]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [broadcast_shapes(shapes, f"elementwise {self}")]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        rule = self.scalar_op.grad
+        if rule is None:
+            raise NotImplementedError(f"the elementwise op {self} has no gradient rule")
+        out = self(*inputs)
+        grads = rule(*inputs, out, output_grads[0])
+        result: list[Variable | None] = []
+        for inp, g in zip(inputs, grads):
+            if g is None or not inp.type.is_continuous:
+                result.append(None)
+            else:
+                result.append(_unbroadcast(g, inp))
+        return result
+
+
+def _unbroadcast(g: TensorVariable, like: TensorVariable) -> TensorVariable:
+    """Sum `g` back to the shape (and dtype) of `like`."""
+    if g.dtype != like.dtype:
+        g = cast(g, like.dtype)
+    return sum_to(g, like)
+
+
+# --------------------------------------------------------------------------- casting
+
+
+def _cast_dtype_rule(dtype: str) -> DtypeRule:
+    return lambda dtypes: dtype
+
+
+_cast_ops: dict[str, Elemwise] = {}
+
+
+def cast(x: Any, dtype: Any) -> TensorVariable:
+    """Convert `x` to `dtype` elementwise (C conversion rules, as numpy's astype)."""
+    x = as_tensor_variable(x)
+    dtype = str(np.dtype(dtype))
+    if x.dtype == dtype:
+        return x
+    if dtype not in _cast_ops:
+        scalar = ScalarOp(
+            name=f"cast_{dtype}",
+            nin=1,
+            c="({t})({0})" if dtype != "bool" else "({0} != 0)",
+            impl=lambda a, _d=dtype: np.asarray(a).astype(_d),
+            dtype=_cast_dtype_rule(dtype),
+            grad=lambda a, out, gz: [gz],
+        )
+        _cast_ops[dtype] = Elemwise(scalar)
+    return _cast_ops[dtype](x)

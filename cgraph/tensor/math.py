@@ -1,0 +1,214 @@
+"""The elementwise op table and the user-facing math functions.
+
+Adding an elementwise op is one `_elementwise(...)` entry: its C expression, numpy
+reference, dtype rule and gradient rule. The C loop, the broadcasting, the tests
+(which iterate over `ELEMENTWISE`) and fusion need nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from cgraph.configdefaults import config
+from cgraph.tensor import reduce as _reduce
+from cgraph.tensor.blas import Dot
+from cgraph.tensor.elemwise import Elemwise, ScalarOp, as_operands, cast
+from cgraph.tensor.shape import Join, shape_i
+from cgraph.tensor.type import TensorVariable, as_tensor_variable
+
+#: name -> Elemwise op, for every table entry (the tests iterate over it).
+ELEMENTWISE: dict[str, Elemwise] = {}
+
+# --------------------------------------------------------------------------- dtype rules
+
+
+def upcast(dtypes: Sequence[str]) -> str:
+    """numpy's result type of the inputs."""
+    return str(np.result_type(*dtypes))
+
+
+def to_float(dtypes: Sequence[str]) -> str:
+    """Like upcast, but integers become floats (small ones float32, as numpy)."""
+    dtype = upcast(dtypes)
+    if dtype.startswith("float"):
+        return dtype
+    return "float32" if np.dtype(dtype).itemsize <= 2 else "float64"
+
+
+def to_floatx(dtypes: Sequence[str]) -> str:
+    """Floats keep their upcast dtype; integers give config.floatX (Theano's true_div)."""
+    dtype = upcast(dtypes)
+    return dtype if dtype.startswith("float") else config.floatX
+
+
+def to_bool(dtypes: Sequence[str]) -> str:
+    return "bool"
+
+
+def second_dtype(dtypes: Sequence[str]) -> str:
+    return dtypes[1]
+
+
+def _elementwise(name: str, nin: int, c: str, impl: Callable, dtype: Callable,
+                 grad: Callable | None, c_int: str | None = None, doc: str = "") -> Callable:
+    op = Elemwise(ScalarOp(name, nin, c, impl, dtype, grad, c_int))
+    ELEMENTWISE[name] = op
+
+    def apply(*args: Any) -> TensorVariable:
+        return op(*args)
+
+    apply.__name__ = name
+    apply.__doc__ = doc or f"Elementwise {name} with numpy broadcasting."
+    return apply
+
+
+def _sigmoid_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+def _true_div_np(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.true_divide(x, y)
+
+
+def _zeros(*vs: TensorVariable) -> list[TensorVariable]:
+    return [zeros_like(v) for v in vs]
+
+
+# --------------------------------------------------------------------------- the table
+# Gradient rules receive the inputs, the output and the output gradient `gz`, and
+# return gradients of the output's shape (Elemwise sums them back to each input).
+
+add = _elementwise("add", 2, "({0} + {1})", np.add, upcast, lambda x, y, o, gz: [gz, gz])
+sub = _elementwise("sub", 2, "({0} - {1})", np.subtract, upcast,
+                   lambda x, y, o, gz: [gz, neg(gz)])
+mul = _elementwise("mul", 2, "({0} * {1})", np.multiply, upcast,
+                   lambda x, y, o, gz: [mul(gz, y), mul(gz, x)])
+true_div = _elementwise("true_div", 2, "(({t}){0} / ({t}){1})", _true_div_np, to_floatx,
+                        lambda x, y, o, gz: [true_div(gz, y), neg(mul(gz, true_div(o, y)))])
+int_div = _elementwise("int_div", 2, "cg_floordiv(({t}){0}, ({t}){1})", np.floor_divide, upcast,
+                       lambda x, y, o, gz: _zeros(x, y), doc="Floor division (numpy's //).")
+mod = _elementwise("mod", 2, "cg_mod(({t}){0}, ({t}){1})", np.mod, upcast,
+                   lambda x, y, o, gz: [gz, neg(mul(gz, int_div(x, y)))],
+                   doc="Remainder with the sign of the divisor (numpy's %).")
+pow = _elementwise("pow", 2, "pow(({t}){0}, ({t}){1})", np.power, upcast,
+                   lambda x, y, o, gz: [mul(gz, mul(y, pow(x, sub(y, 1)))),
+                                        mul(gz, mul(o, log(x)))],
+                   c_int="cg_ipow(({t}){0}, ({t}){1})")
+neg = _elementwise("neg", 1, "(-{0})", np.negative, upcast, lambda x, o, gz: [neg(gz)])
+abs = _elementwise("abs", 1, "fabs({0})", np.abs, upcast,
+                   lambda x, o, gz: [mul(gz, sign(x))], c_int="cg_iabs({0})")
+sign = _elementwise("sign", 1, "cg_sign({0})", np.sign, upcast, lambda x, o, gz: _zeros(x),
+                    c_int="(({t})(({0} > 0) - ({0} < 0)))")
+exp = _elementwise("exp", 1, "exp(({t}){0})", np.exp, to_float,
+                   lambda x, o, gz: [mul(gz, o)])
+log = _elementwise("log", 1, "log(({t}){0})", np.log, to_float,
+                   lambda x, o, gz: [true_div(gz, x)])
+sin = _elementwise("sin", 1, "sin(({t}){0})", np.sin, to_float,
+                   lambda x, o, gz: [mul(gz, cos(x))])
+cos = _elementwise("cos", 1, "cos(({t}){0})", np.cos, to_float,
+                   lambda x, o, gz: [neg(mul(gz, sin(x)))])
+tanh = _elementwise("tanh", 1, "tanh(({t}){0})", np.tanh, to_float,
+                    lambda x, o, gz: [mul(gz, sub(1, mul(o, o)))])
+sqrt = _elementwise("sqrt", 1, "sqrt(({t}){0})", np.sqrt, to_float,
+                    lambda x, o, gz: [true_div(mul(gz, 0.5), o)])
+sigmoid = _elementwise("sigmoid", 1, "cg_sigmoid(({t}){0})", _sigmoid_np, to_float,
+                       lambda x, o, gz: [mul(gz, mul(o, sub(1, o)))],
+                       doc="The logistic function 1 / (1 + exp(-x)), computed stably.")
+eq = _elementwise("eq", 2, "({0} == {1})", np.equal, to_bool, lambda x, y, o, gz: _zeros(x, y))
+neq = _elementwise("neq", 2, "({0} != {1})", np.not_equal, to_bool,
+                   lambda x, y, o, gz: _zeros(x, y))
+lt = _elementwise("lt", 2, "({0} < {1})", np.less, to_bool, lambda x, y, o, gz: _zeros(x, y))
+le = _elementwise("le", 2, "({0} <= {1})", np.less_equal, to_bool,
+                  lambda x, y, o, gz: _zeros(x, y))
+gt = _elementwise("gt", 2, "({0} > {1})", np.greater, to_bool, lambda x, y, o, gz: _zeros(x, y))
+ge = _elementwise("ge", 2, "({0} >= {1})", np.greater_equal, to_bool,
+                  lambda x, y, o, gz: _zeros(x, y))
+second = _elementwise("second", 2, "{1}", lambda x, y: np.broadcast_arrays(x, y)[1],
+                      second_dtype, lambda x, y, o, gz: [zeros_like(x), gz],
+                      doc="The second input broadcast to the shape of both (Theano's fill).")
+identity = _elementwise("identity", 1, "{0}", lambda x: np.array(x, copy=True), upcast,
+                        lambda x, o, gz: [gz], doc="A copy of the input.")
+
+
+def zeros_like(x: Any, dtype: Any = None) -> TensorVariable:
+    """Zeros of the shape (and dtype, unless given) of `x`."""
+    x = as_tensor_variable(x)
+    return second(x, np.zeros((), dtype=dtype or x.dtype))
+
+
+def ones_like(x: Any, dtype: Any = None) -> TensorVariable:
+    """Ones of the shape (and dtype, unless given) of `x`."""
+    x = as_tensor_variable(x)
+    return second(x, np.ones((), dtype=dtype or x.dtype))
+
+
+def sqr(x: Any) -> TensorVariable:
+    """x * x."""
+    return mul(x, x)
+
+
+def floor_div(x: Any, y: Any) -> TensorVariable:
+    """Floor division, like numpy's //."""
+    return int_div(x, y)
+
+
+# --------------------------------------------------------------------------- reductions, dot
+
+
+def sum(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False,
+        dtype: Any = None) -> TensorVariable:
+    """Sum over `axis` (None: all), like numpy.sum."""
+    out = _reduce.sum(x, axis=axis, keepdims=keepdims)
+    return out if dtype is None else cast(out, dtype)
+
+
+def mean(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False
+         ) -> TensorVariable:
+    """Mean over `axis` (None: all), like numpy.mean; integer inputs give floatX."""
+    x = as_tensor_variable(x)
+    axes = _reduce.normalize_axes(axis, x.ndim)
+    total = _reduce.sum(x, axis=axes, keepdims=keepdims)
+    dtype = x.dtype if x.dtype.startswith("float") else config.floatX
+    static = [x.type.shape[a] for a in axes]
+    if None not in static:
+        count: Any = np.asarray(np.prod(static, dtype="int64"), dtype=dtype)
+    else:
+        count = np.asarray(1, dtype=dtype)
+        for a in axes:
+            count = mul(count, cast(shape_i(x, a), dtype))
+    return true_div(cast(total, dtype), count)
+
+
+def dot(a: Any, b: Any) -> TensorVariable:
+    """numpy.dot for 0-d, 1-d and 2-d operands (0-d operands multiply elementwise)."""
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return mul(a, b)
+    dtype = upcast([a.dtype, b.dtype])
+    return Dot()(cast(a, dtype), cast(b, dtype))
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+    """Join tensors along an existing axis, like numpy.concatenate."""
+    tensors = [as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate needs at least one tensor")
+    dtype = upcast([t.dtype for t in tensors])
+    ndim = tensors[0].ndim
+    if not -ndim <= axis < max(ndim, 1):
+        raise ValueError(f"concatenate: axis {axis} out of range for {ndim}-d tensors")
+    return Join(axis % max(ndim, 1))(*[cast(t, dtype) for t in tensors])
+
+
+def join(axis: int, *tensors: Any) -> TensorVariable:
+    """Theano's join: concatenate `tensors` along `axis`."""
+    return concatenate(tensors, axis=axis)
+
+
+__all__ = ["ELEMENTWISE", "as_operands", "concatenate", "dot", "join", "mean", "ones_like",
+           "sqr", "sum", "zeros_like", *ELEMENTWISE]

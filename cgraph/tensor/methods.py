@@ -1,0 +1,85 @@
+"""numpy-like operators and methods of TensorVariable (`x + y`, `x.T`, `x.sum()`...).
+
+They are attached here, once, because they call ops from every module of this
+layer, which themselves create TensorVariables (JAX attaches its array methods
+the same way).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cgraph.tensor import math as m
+from cgraph.tensor.elemwise import cast
+from cgraph.tensor.shape import dimshuffle, shape_i, transpose
+from cgraph.tensor.type import TensorVariable
+
+
+def _swap(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _shape(self: TensorVariable) -> tuple:
+    return tuple(shape_i(self, i) for i in range(self.ndim))
+
+
+def _astype(self: TensorVariable, dtype: Any) -> TensorVariable:
+    return cast(self, dtype)
+
+
+def _bool(self: TensorVariable) -> bool:
+    raise TypeError(f"the truth value of a symbolic tensor ({self!r}) is not known when the "
+                    "graph is built; use cgraph.tensor.switch or comparisons as values")
+
+
+def _iter(self: TensorVariable):
+    raise TypeError(f"cannot iterate over the symbolic tensor {self!r}")
+
+
+_METHODS = {
+    "__add__": m.add,
+    "__radd__": _swap(m.add),
+    "__sub__": m.sub,
+    "__rsub__": _swap(m.sub),
+    "__mul__": m.mul,
+    "__rmul__": _swap(m.mul),
+    "__truediv__": m.true_div,
+    "__rtruediv__": _swap(m.true_div),
+    "__floordiv__": m.int_div,
+    "__rfloordiv__": _swap(m.int_div),
+    "__mod__": m.mod,
+    "__rmod__": _swap(m.mod),
+    "__pow__": m.pow,
+    "__rpow__": _swap(m.pow),
+    "__matmul__": m.dot,
+    "__rmatmul__": _swap(m.dot),
+    "__neg__": m.neg,
+    "__abs__": m.abs,
+    "__lt__": m.lt,
+    "__le__": m.le,
+    "__gt__": m.gt,
+    "__ge__": m.ge,
+    "__bool__": _bool,
+    "__iter__": _iter,
+    "T": property(transpose),
+    "shape": property(_shape),
+    "transpose": lambda self, *axes: transpose(self, axes[0] if len(axes) == 1 and
+                                                isinstance(axes[0], (list, tuple)) else
+                                                (axes or None)),
+    "dimshuffle": dimshuffle,
+    "sum": m.sum,
+    "mean": m.mean,
+    "dot": m.dot,
+    "astype": _astype,
+    "zeros_like": m.zeros_like,
+    "ones_like": m.ones_like,
+}
+
+
+def install() -> None:
+    """Attach the methods to TensorVariable (idempotent)."""
+    for name, fn in _METHODS.items():
+        setattr(TensorVariable, name, fn)
+
+
+install()

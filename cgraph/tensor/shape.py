@@ -1,0 +1,257 @@
+"""Shape ops: DimShuffle (transpose, broadcast axes), Shape_i, Join and its slices.
+
+DimShuffle and JoinSlice are views: the generated C aliases their input with new
+strides and an offset, computed per call shape by `view_layout`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
+
+Layout = tuple[tuple[int, ...], tuple[int, ...], int]
+
+
+class DimShuffle(Op):
+    """Reorder axes, insert broadcastable axes ('x') or drop length-1 axes.
+
+    `new_order` lists, for each output axis, an input axis or 'x'. Input axes not
+    listed must have static length 1. The output is a view of the input.
+    """
+
+    __props__ = ("input_ndim", "new_order")
+    c_family = "view"
+    view_of = 0
+
+    def __init__(self, input_ndim: int, new_order: Sequence[int | str]):
+        self.input_ndim = input_ndim
+        self.new_order = tuple(new_order)
+        used = [a for a in self.new_order if a != "x"]
+        if len(set(used)) != len(used) or any(not 0 <= a < input_ndim for a in used):
+            raise ValueError(f"invalid dimshuffle pattern {self.new_order} for {input_ndim}-d input")
+        self.dropped = tuple(a for a in range(input_ndim) if a not in used)
+
+    def __str__(self) -> str:
+        return f"DimShuffle{{{','.join(map(str, self.new_order))}}}"
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if x.ndim != self.input_ndim:
+            raise TypeError(f"{self} expects a {self.input_ndim}-d input, got {x.type}")
+        for axis in self.dropped:
+            if x.type.shape[axis] != 1:
+                raise ValueError(f"{self}: cannot drop axis {axis} of {x.type}: "
+                                 "it is not known to have length 1")
+        shape = tuple(1 if a == "x" else x.type.shape[a] for a in self.new_order)
+        return Apply(self, [x], [TensorType(x.dtype, shape).make_variable()])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        (x,) = inputs
+        shape, _, _ = self.view_layout([x.shape], (0,) * x.ndim)
+        used = [a for a in self.new_order if a != "x"]
+        return [np.transpose(x, used + list(self.dropped)).reshape(shape)]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        shape, _, _ = self.view_layout(shapes, (0,) * self.input_ndim)
+        return [shape]
+
+    def view_layout(self, shapes: list[tuple[int, ...]], strides: Sequence[int]) -> Layout:
+        """Output (shape, element strides, element offset) of the view of input 0."""
+        shape = shapes[0]
+        for axis in self.dropped:
+            if shape[axis] != 1:
+                raise ValueError(f"{self}: axis {axis} of shape {tuple(shape)} is not 1")
+        out_shape = tuple(1 if a == "x" else shape[a] for a in self.new_order)
+        out_strides = tuple(0 if a == "x" else strides[a] for a in self.new_order)
+        return out_shape, out_strides, 0
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        (gz,) = output_grads
+        # Drop the inserted axes, then put the kept axes back in input order and
+        # re-insert the axes that were dropped.
+        kept = [i for i, a in enumerate(self.new_order) if a != "x"]
+        gz = sum_axes_x(gz, [i for i, a in enumerate(self.new_order) if a == "x"])
+        src = [self.new_order[i] for i in kept]
+        order: list[int | str] = []
+        for axis in range(self.input_ndim):
+            order.append(src.index(axis) if axis in src else "x")
+        return [DimShuffle(len(kept), order)(gz)]
+
+
+def sum_axes_x(gz: TensorVariable, axes: list[int]) -> TensorVariable:
+    """Remove the broadcastable axes `axes` of `gz` (their length is 1)."""
+    if not axes:
+        return gz
+    keep = [i for i in range(gz.ndim) if i not in axes]
+    return DimShuffle(gz.ndim, keep)(gz)
+
+
+def pad_left(v: TensorVariable, ndim: int) -> TensorVariable:
+    """Prepend broadcastable axes so that `v` has `ndim` axes."""
+    if v.ndim == ndim:
+        return v
+    return DimShuffle(v.ndim, ["x"] * (ndim - v.ndim) + list(range(v.ndim)))(v)
+
+
+def dimshuffle(x: Any, *pattern: int | str) -> TensorVariable:
+    """Theano's dimshuffle: `x.dimshuffle(1, 'x', 0)`."""
+    x = as_tensor_variable(x)
+    if len(pattern) == 1 and isinstance(pattern[0], (list, tuple)):
+        pattern = tuple(pattern[0])
+    return DimShuffle(x.ndim, pattern)(x)
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> TensorVariable:
+    """Permute the axes of `x` (reverse them by default), as a view."""
+    x = as_tensor_variable(x)
+    if axes is None:
+        axes = list(range(x.ndim))[::-1]
+    axes = [a + x.ndim if a < 0 else a for a in axes]
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {list(axes)} are not a permutation of {x.ndim} axes")
+    return DimShuffle(x.ndim, axes)(x)
+
+
+
+
+# --------------------------------------------------------------------------- Shape_i
+
+
+class Shape_i(Op):
+    """The length of axis `i` of its input, as an int64 scalar."""
+
+    __props__ = ("i",)
+    c_family = "shape_value"
+
+    def __init__(self, i: int):
+        self.i = i
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if not 0 <= self.i < x.ndim:
+            raise ValueError(f"Shape_i: axis {self.i} out of range for {x.type}")
+        return Apply(self, [x], [TensorType("int64", ()).make_variable()])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.array(inputs[0].shape[self.i], dtype="int64")]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [()]
+
+    def value(self, shapes: list[tuple[int, ...]]) -> int:
+        """The output's value, from the input shapes alone."""
+        return shapes[0][self.i]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        return [None]
+
+
+def shape_i(x: TensorVariable, i: int) -> TensorVariable:
+    """`x.shape[i]` as a symbolic int64 scalar (a constant when statically known)."""
+    i = i + x.ndim if i < 0 else i
+    known = x.type.shape[i] if 0 <= i < x.ndim else None
+    if known is not None:
+        return as_tensor_variable(np.array(known, dtype="int64"))
+    return Shape_i(i)(x)
+
+
+# --------------------------------------------------------------------------- Join
+
+
+class Join(Op):
+    """Concatenate inputs of one dtype and rank along a static `axis`."""
+
+    __props__ = ("axis",)
+    c_family = "join"
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def make_node(self, *tensors: Any) -> Apply:
+        inputs = [as_tensor_variable(t) for t in tensors]
+        if not inputs:
+            raise ValueError("concatenate needs at least one tensor")
+        first = inputs[0]
+        if first.ndim == 0:
+            raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
+        if not 0 <= self.axis < first.ndim:
+            raise ValueError(f"concatenate: axis {self.axis} out of range for {first.type}")
+        for v in inputs:
+            if v.ndim != first.ndim or v.dtype != first.dtype:
+                raise TypeError(f"concatenate: all inputs need the type of {first.type}, "
+                                f"got {v.type}")
+        shape = []
+        for axis in range(first.ndim):
+            sizes = [v.type.shape[axis] for v in inputs]
+            if axis == self.axis:
+                shape.append(None if None in sizes else sum(sizes))
+                continue
+            known = {s for s in sizes if s is not None}
+            if len(known) > 1:
+                raise ValueError(f"concatenate: input shapes {[v.type.shape for v in inputs]} "
+                                 f"differ on axis {axis}")
+            shape.append(known.pop() if known else None)
+        return Apply(self, inputs, [TensorType(first.dtype, shape).make_variable()])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.concatenate(inputs, axis=self.axis)]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        first = shapes[0]
+        for s in shapes:
+            rest = [n for a, n in enumerate(s) if a != self.axis]
+            if rest != [n for a, n in enumerate(first) if a != self.axis]:
+                raise ValueError(f"concatenate along axis {self.axis}: shapes "
+                                 f"{', '.join(map(str, shapes))} differ off that axis")
+        total = sum(s[self.axis] for s in shapes)
+        return [first[: self.axis] + (total,) + first[self.axis + 1:]]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        (gz,) = output_grads
+        return [JoinSlice(self.axis, k)(gz, *inputs) if inputs[k].type.is_continuous else None
+                for k in range(len(inputs))]
+
+
+class JoinSlice(Op):
+    """The part of a Join's output that came from input `k`: a view of `gz`.
+
+    Inputs are `gz` and the Join's inputs (read for their shapes only).
+    """
+
+    __props__ = ("axis", "k")
+    c_family = "view"
+    view_of = 0
+
+    def __init__(self, axis: int, k: int):
+        self.axis = axis
+        self.k = k
+
+    def make_node(self, gz: Any, *parts: Any) -> Apply:
+        gz = as_tensor_variable(gz)
+        parts = [as_tensor_variable(p) for p in parts]
+        shape = parts[self.k].type.shape
+        return Apply(self, [gz, *parts], [TensorType(gz.dtype, shape).make_variable()])
+
+    def view_layout(self, shapes: list[tuple[int, ...]], strides: Sequence[int]) -> Layout:
+        """Output (shape, element strides, element offset) of the view of input 0."""
+        start = sum(s[self.axis] for s in shapes[1:self.k + 1])
+        return shapes[self.k + 1], tuple(strides), start * strides[self.axis]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [shapes[self.k + 1]]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        shapes = [a.shape for a in inputs]
+        start = sum(s[self.axis] for s in shapes[1:self.k + 1])
+        stop = start + shapes[self.k + 1][self.axis]
+        index = [slice(None)] * inputs[0].ndim
+        index[self.axis] = slice(start, stop)
+        return [inputs[0][tuple(index)]]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        raise NotImplementedError("the gradient of a Join gradient is not implemented")

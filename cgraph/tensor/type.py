@@ -1,0 +1,243 @@
+"""Tensor types, tensor variables and constants, and the typed constructors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cgraph.configdefaults import config
+from cgraph.graph.basic import Constant, Type, Variable
+
+#: dtypes that cgraph compiles, with their C types.
+C_TYPES = {
+    "bool": "uint8_t",
+    "int8": "int8_t",
+    "int16": "int16_t",
+    "int32": "int32_t",
+    "int64": "int64_t",
+    "uint8": "uint8_t",
+    "uint16": "uint16_t",
+    "uint32": "uint32_t",
+    "uint64": "uint64_t",
+    "float32": "float",
+    "float64": "double",
+}
+
+Shape = tuple[int | None, ...]
+
+
+class TensorType(Type):
+    """The type of an n-d array: a dtype and a static shape.
+
+    Parameters
+    ----------
+    dtype : str or numpy dtype
+        One of the keys of `C_TYPES`.
+    shape : tuple of (int or None)
+        Static length of each axis; None means unknown until call time. A 1 marks
+        an axis that broadcasts.
+    """
+
+    def __init__(self, dtype: Any, shape: Sequence[int | None]):
+        dtype = str(np.dtype(dtype))
+        if dtype not in C_TYPES:
+            raise TypeError(f"unsupported dtype {dtype!r}; cgraph supports {sorted(C_TYPES)}")
+        self.dtype = dtype
+        self.shape: Shape = tuple(None if s is None else int(s) for s in shape)
+        if any(s is not None and s < 0 for s in self.shape):
+            raise ValueError(f"negative static shape {self.shape}")
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        return tuple(s == 1 for s in self.shape)
+
+    @property
+    def is_continuous(self) -> bool:
+        """Whether values vary continuously (floats); gradients flow only through these."""
+        return self.dtype.startswith("float")
+
+    @property
+    def c_type(self) -> str:
+        return C_TYPES[self.dtype]
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, TensorType) and self.dtype == other.dtype
+                and self.shape == other.shape)
+
+    def __hash__(self) -> int:
+        return hash((self.dtype, self.shape))
+
+    def __str__(self) -> str:
+        dims = ",".join("?" if s is None else str(s) for s in self.shape)
+        return f"{self.dtype}[{dims}]"
+
+    __repr__ = __str__
+
+    def clone(self, dtype: Any = None, shape: Sequence[int | None] | None = None) -> TensorType:
+        """A copy with a new dtype and/or shape."""
+        return TensorType(self.dtype if dtype is None else dtype,
+                          self.shape if shape is None else shape)
+
+    def make_variable(self, name: str | None = None) -> TensorVariable:
+        return TensorVariable(self, name=name)
+
+    def make_constant(self, value: Any, name: str | None = None) -> TensorConstant:
+        return TensorConstant(self, value, name=name)
+
+    def filter(self, value: Any, allow_downcast: bool | None = None) -> np.ndarray:
+        """Convert `value` to an ndarray of this type, or raise TypeError/ValueError.
+
+        Lossless conversions (int to float64, Python numbers and lists) are
+        accepted. A lossy one raises unless `allow_downcast` is true; a Python
+        float given for a float32 tensor is accepted as in Theano.
+        """
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if arr.dtype != self.dtype:
+            arr = self._convert_dtype(value, arr, allow_downcast)
+        if arr.ndim != self.ndim:
+            raise TypeError(f"expected a {self.ndim}-d array of {self.dtype}, "
+                            f"got {arr.ndim}-d with shape {arr.shape}")
+        for axis, (want, got) in enumerate(zip(self.shape, arr.shape)):
+            if want is not None and want != got:
+                raise ValueError(f"expected length {want} on axis {axis} (type {self}), "
+                                 f"got shape {arr.shape}")
+        return arr
+
+    def _convert_dtype(self, value: Any, arr: np.ndarray, allow_downcast: bool | None) -> np.ndarray:
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"expected an array of {self.dtype}, got {arr.dtype}")
+        if allow_downcast or np.can_cast(arr.dtype, self.dtype, casting="safe"):
+            return arr.astype(self.dtype)
+        python_float = isinstance(value, float) and self.dtype.startswith("float")
+        if python_float or (allow_downcast is None and _is_python_scalar_list(value)
+                            and _fits(arr, self.dtype)):
+            return arr.astype(self.dtype)
+        raise TypeError(
+            f"cannot convert {arr.dtype} to {self.dtype} without losing precision; "
+            f"cast it first or pass allow_input_downcast=True"
+        )
+
+
+def _is_python_scalar_list(value: Any) -> bool:
+    return isinstance(value, (int, float, list, tuple)) and not isinstance(value, bool)
+
+
+def _fits(arr: np.ndarray, dtype: str) -> bool:
+    converted = arr.astype(dtype)
+    return bool(np.array_equal(converted.astype(arr.dtype), arr, equal_nan=arr.dtype.kind == "f"))
+
+
+class TensorVariable(Variable):
+    """A symbolic n-d array. Arithmetic and numpy-like methods are attached by
+    `cgraph.tensor.methods`."""
+
+    type: TensorType
+
+    @property
+    def ndim(self) -> int:
+        return self.type.ndim
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        return self.type.broadcastable
+
+
+class TensorConstant(TensorVariable, Constant):
+    """A tensor whose value is fixed when the graph is built."""
+
+    def __init__(self, type: TensorType, data: Any, name: str | None = None):
+        Constant.__init__(self, type, data, name=name)
+        self.data.setflags(write=False)
+
+    def signature(self) -> Any:
+        return (self.type, self.data.shape, self.data.tobytes())
+
+    def __repr__(self) -> str:
+        if self.name is not None:
+            return self.name
+        if self.data.size <= 8:
+            return np.array2string(self.data, separator=", ")
+        return f"Constant{{{self.type}}}"
+
+
+def constant(value: Any, name: str | None = None, dtype: Any = None) -> TensorConstant:
+    """Return a tensor constant holding `value` (converted with numpy).
+
+    Python ints become int64 and Python floats floatX unless `dtype` is given.
+    """
+    arr = np.array(value, dtype=dtype)
+    if dtype is None and arr.dtype == np.float64 and _all_python_floats(value):
+        arr = arr.astype(config.floatX)
+    ttype = TensorType(arr.dtype, arr.shape)
+    return TensorConstant(ttype, arr, name=name)
+
+
+def _all_python_floats(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_all_python_floats(v) for v in value)
+    return isinstance(value, (float, int)) and not isinstance(value, np.generic)
+
+
+def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None) -> TensorVariable:
+    """Return `x` as a tensor variable: variables pass through, data becomes a constant."""
+    if isinstance(x, TensorVariable):
+        var = x
+    elif isinstance(x, Variable):
+        raise TypeError(f"expected a tensor variable, got {x!r} of type {x.type}")
+    else:
+        try:
+            var = constant(x, name=name)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"cannot convert {x!r} to a tensor: {err}") from None
+    if ndim is not None and var.ndim != ndim:
+        raise TypeError(f"expected a {ndim}-d tensor, got {var!r} of type {var.type}")
+    return var
+
+
+# --------------------------------------------------------------------------- constructors
+
+
+def tensor(dtype: Any = None, shape: Sequence[int | None] | None = None, name: str | None = None,
+           ndim: int | None = None) -> TensorVariable:
+    """Return a free tensor variable of the given dtype (default floatX) and shape."""
+    if shape is None:
+        shape = (None,) * (ndim or 0)
+    return TensorType(dtype or config.floatX, shape).make_variable(name)
+
+
+def _constructor(ndim_shape: Shape, dtype: str | None, kind: str):
+    def make(name: str | None = None, dtype: Any = dtype) -> TensorVariable:
+        return TensorType(dtype or config.floatX, ndim_shape).make_variable(name)
+
+    make.__doc__ = f"Return a free {kind} variable (dtype {dtype or 'floatX'})."
+    return make
+
+
+_SHAPES = {
+    "scalar": (),
+    "vector": (None,),
+    "matrix": (None, None),
+    "row": (1, None),
+    "col": (None, 1),
+    "tensor3": (None,) * 3,
+    "tensor4": (None,) * 4,
+    "tensor5": (None,) * 5,
+}
+_PREFIXES = {"b": "int8", "w": "int16", "i": "int32", "l": "int64", "f": "float32", "d": "float64",
+             "": None}
+
+constructors = {
+    prefix + kind: _constructor(shape, dtype, kind)
+    for kind, shape in _SHAPES.items()
+    for prefix, dtype in _PREFIXES.items()
+}

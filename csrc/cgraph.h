@@ -1,0 +1,130 @@
+/* cgraph.h: the C that every generated module includes.
+ *
+ * Plain C99/C11 without Python.h, so generated kernels can be exported as a
+ * standalone library. Type-generic helpers use _Generic so that one scalar-op
+ * expression (e.g. "cg_floordiv(a, b)") serves every dtype.
+ */
+#ifndef CGRAPH_H
+#define CGRAPH_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tgmath.h>
+
+typedef int64_t cg_idx;
+
+#define CG_ERRBUF 512
+
+/* Write a formatted error message into the caller's buffer. */
+#define cg_error(err, ...) snprintf((err), CG_ERRBUF, __VA_ARGS__)
+
+/* ------------------------------------------------------------ integer helpers */
+
+/* numpy semantics: floor division; division by zero gives 0 (numpy warns). */
+#define CG_DEFINE_INT_DIVMOD(T, NAME, MIN)                                   \
+    static inline T cg_floordiv_##NAME(T a, T b)                             \
+    {                                                                        \
+        if (b == 0) return 0;                                                \
+        if (MIN != 0 && b == (T)-1) return (T)(0 - (uint64_t)a);             \
+        T q = a / b;                                                         \
+        if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1;                    \
+        return q;                                                            \
+    }                                                                        \
+    static inline T cg_mod_##NAME(T a, T b)                                  \
+    {                                                                        \
+        if (b == 0) return 0;                                                \
+        if (MIN != 0 && b == (T)-1) return 0;                                \
+        T r = a % b;                                                         \
+        if (r != 0 && ((r < 0) != (b < 0))) r += b;                          \
+        return r;                                                            \
+    }
+
+CG_DEFINE_INT_DIVMOD(int8_t, i8, INT8_MIN)
+CG_DEFINE_INT_DIVMOD(int16_t, i16, INT16_MIN)
+CG_DEFINE_INT_DIVMOD(int32_t, i32, INT32_MIN)
+CG_DEFINE_INT_DIVMOD(int64_t, i64, INT64_MIN)
+CG_DEFINE_INT_DIVMOD(uint8_t, u8, 0)
+CG_DEFINE_INT_DIVMOD(uint16_t, u16, 0)
+CG_DEFINE_INT_DIVMOD(uint32_t, u32, 0)
+CG_DEFINE_INT_DIVMOD(uint64_t, u64, 0)
+
+/* numpy semantics for floats: floor(a / b) computed through fmod, as npy_divmod. */
+#define CG_DEFINE_FLOAT_DIVMOD(T, NAME)                                      \
+    static inline T cg_mod_##NAME(T a, T b)                                  \
+    {                                                                        \
+        T r = fmod(a, b);                                                    \
+        if (!b) return r;                                                    \
+        if (r) {                                                             \
+            if ((b < 0) != (r < 0)) r += b;                                  \
+        } else {                                                             \
+            r = copysign((T)0, b);                                           \
+        }                                                                    \
+        return r;                                                            \
+    }                                                                        \
+    static inline T cg_floordiv_##NAME(T a, T b)                             \
+    {                                                                        \
+        if (!b) return a / b;                                                \
+        T r = fmod(a, b);                                                    \
+        T div = (a - r) / b;                                                 \
+        if (r && ((b < 0) != (r < 0))) div -= (T)1;                          \
+        T q;                                                                 \
+        if (div) {                                                           \
+            q = floor(div);                                                  \
+            if (div - q > (T)0.5) q += (T)1;                                 \
+        } else {                                                             \
+            q = copysign((T)0, a / b);                                       \
+        }                                                                    \
+        return q;                                                            \
+    }
+
+CG_DEFINE_FLOAT_DIVMOD(float, f32)
+CG_DEFINE_FLOAT_DIVMOD(double, f64)
+
+#define CG_GENERIC_ALL(fn, a) _Generic((a),                                   \
+    int8_t: fn##_i8, int16_t: fn##_i16, int32_t: fn##_i32, int64_t: fn##_i64, \
+    uint8_t: fn##_u8, uint16_t: fn##_u16, uint32_t: fn##_u32, uint64_t: fn##_u64, \
+    float: fn##_f32, double: fn##_f64)
+
+#define cg_floordiv(a, b) CG_GENERIC_ALL(cg_floordiv, a)(a, b)
+#define cg_mod(a, b) CG_GENERIC_ALL(cg_mod, a)(a, b)
+
+/* Integer power by squaring; negative exponents give 0 except for bases +-1. */
+static inline int64_t cg_ipow_i64(int64_t base, int64_t e)
+{
+    if (e < 0) return base == 1 ? 1 : (base == -1 ? ((e & 1) ? -1 : 1) : 0);
+    uint64_t result = 1, b = (uint64_t)base;
+    while (e) {
+        if (e & 1) result *= b;
+        b *= b;
+        e >>= 1;
+    }
+    return (int64_t)result;
+}
+#define cg_ipow(a, b) cg_ipow_i64((int64_t)(a), (int64_t)(b))
+
+#define cg_iabs(a) ((a) < 0 ? -(a) : (a))
+
+/* ------------------------------------------------------------ float helpers */
+
+static inline double cg_sigmoid_f64(double x)
+{
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+static inline float cg_sigmoid_f32(float x)
+{
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+#define cg_sigmoid(a) _Generic((a), float: cg_sigmoid_f32, default: cg_sigmoid_f64)(a)
+
+/* numpy's sign: NaN stays NaN. */
+#define cg_sign(a) ((a) > 0 ? 1 : ((a) < 0 ? -1 : (a)))
+
+#endif /* CGRAPH_H */
