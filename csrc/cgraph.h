@@ -124,7 +124,7 @@ static inline float cg_sigmoid_f32(float x)
 
 #define cg_sigmoid(a) _Generic((a), float: cg_sigmoid_f32, default: cg_sigmoid_f64)(a)
 
-/* numpy's sign: NaN stays NaN. */
-#define cg_sign(a) ((a) > 0 ? 1 : ((a) < 0 ? -1 : (a)))
+/* numpy's sign: NaN stays NaN, -0.0 gives 0.0. */
+#define cg_sign(a) ((a) > 0 ? 1 : ((a) < 0 ? -1 : ((a) == 0 ? 0 : (a))))
 
 #endif /* CGRAPH_H */

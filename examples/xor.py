@@ -3,10 +3,11 @@
 From "Beginner Tutorial: Neural Nets in Theano" (2015): the same code, run by cgraph.
 """
 
+import numpy as np
+
 import cgraph as theano
 import cgraph.tensor as T
 import cgraph.tensor.nnet as nnet
-import numpy as np
 
 x = T.dscalar()
 fx = T.exp(T.sin(x**2))

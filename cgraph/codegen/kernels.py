@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from cgraph.graph.basic import Apply
+from cgraph.tensor.type import C_TYPES
 
 Shape = tuple[int, ...]
 Strides = tuple[int, ...]
@@ -83,8 +86,14 @@ def elementwise(node: Apply, name: str, comment: str, outs: list[Operand],
     """Lower an Elemwise node: one statement per scalar op."""
     out = node.outputs[0]
     op = node.op.scalar_op
-    loads = [f"x{i}" for i in range(len(ins))]
+    # numpy computes in the inputs' common dtype (int32 * float32 in float64), where C
+    # would convert the int32 to float: convert the operands first.
+    common = np.result_type(*[v.type.dtype for v in node.inputs]).name
+    loads = [f"x{i}" if v.type.dtype == common else f"(({C_TYPES[common]})x{i})"
+             for i, v in enumerate(node.inputs)]
     expr = op.c_expr(loads, out.type.dtype, out.type.c_type)
+    if out.type.dtype == "bool":  # uint8_t arithmetic: True + True must store 1, not 2
+        expr = f"(({expr}) != 0)"
     stmt = Statement("r0", out.type.c_type, expr)
     ndim = out.type.ndim
     nparams = 2 + ndim + ndim * (len(outs) + len(ins))

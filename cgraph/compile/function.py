@@ -82,7 +82,9 @@ class Function:
         self.name = name
         self.mode = mode
         self._n_inputs = n_inputs
-        self._inputs = [_Input(v, i, allow_downcast) for i, v in enumerate(fgraph.inputs[:n_inputs])]
+        self._inputs = [
+            _Input(v, i, allow_downcast) for i, v in enumerate(fgraph.inputs[:n_inputs])
+        ]
         self._shared = shared_in
         self._n_outputs = n_outputs
         self._updates = update_targets

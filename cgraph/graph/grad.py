@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-from cgraph.graph.basic import Variable, toposort
+from cgraph.graph.basic import Variable, ancestors, toposort
 
 _DISCONNECTED_POLICIES = ("raise", "warn", "ignore")
 
@@ -65,10 +65,14 @@ def grad(
             reaches.update(id(o) for o in node.outputs)
 
     contributions: dict[int, list[Variable]] = {id(cost): [cost.ones_like()]}
+    # Discrete values (comparisons, ints) the gradient reached: what they depend on
+    # gets a zero gradient, as in Theano, rather than being called disconnected.
+    discrete: list[Variable] = []
     for node in reversed(nodes):
         out_grads = [_total(contributions.get(id(o))) for o in node.outputs]
         if all(g is None for g in out_grads):
             continue
+        discrete += [v for v in node.inputs if id(v) in reaches and not _is_differentiable(v)]
         if not any(id(v) in reaches and _is_differentiable(v) for v in node.inputs):
             continue
         out_grads = [o.zeros_like() if g is None else g for o, g in zip(node.outputs, out_grads)]
@@ -84,10 +88,13 @@ def grad(
                                 f"for input {v!r} of type {v.type}")
             contributions.setdefault(id(v), []).append(g)
 
+    behind_discrete = {id(v) for v in ancestors(discrete, stop=constants)}
     results = []
     for w in wrt_list:
         g = _total(contributions.get(id(w)))
-        if g is None:
+        if g is None and id(w) in behind_discrete:
+            g = w.zeros_like()
+        elif g is None:
             g = _disconnected(w, disconnected_inputs)
         results.append(g)
     return results[0] if single else results

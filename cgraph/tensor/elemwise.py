@@ -139,9 +139,13 @@ class Elemwise(Op):
         return Apply(self, inputs, [TensorType(dtype, shape).make_variable()])
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        out_type = node.outputs[0].type
+        if out_type.is_continuous:
+            # Integers go through the output float type, as in C: numpy would compute
+            # exp(int8) in float16, and an impl may cast back to its input's dtype.
+            inputs = [a.astype(out_type.dtype) if a.dtype.kind in "biu" else a for a in inputs]
         with np.errstate(all="ignore"):
             result = self.scalar_op.impl(*inputs)
-        out_type = node.outputs[0].type
         shape = np.broadcast_shapes(*[a.shape for a in inputs])
         return [np.array(np.broadcast_to(result, shape), dtype=out_type.dtype)]
 

@@ -33,7 +33,9 @@ class DimShuffle(Op):
         self.new_order = tuple(new_order)
         used = [a for a in self.new_order if a != "x"]
         if len(set(used)) != len(used) or any(not 0 <= a < input_ndim for a in used):
-            raise ValueError(f"invalid dimshuffle pattern {self.new_order} for {input_ndim}-d input")
+            raise ValueError(
+                f"invalid dimshuffle pattern {self.new_order} for {input_ndim}-d input"
+            )
         self.dropped = tuple(a for a in range(input_ndim) if a not in used)
 
     def __str__(self) -> str:

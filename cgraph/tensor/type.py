@@ -109,7 +109,9 @@ class TensorType(Type):
                                  f"got shape {arr.shape}")
         return arr
 
-    def _convert_dtype(self, value: Any, arr: np.ndarray, allow_downcast: bool | None) -> np.ndarray:
+    def _convert_dtype(
+        self, value: Any, arr: np.ndarray, allow_downcast: bool | None
+    ) -> np.ndarray:
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"expected an array of {self.dtype}, got {arr.dtype}")
         if allow_downcast or np.can_cast(arr.dtype, self.dtype, casting="safe"):

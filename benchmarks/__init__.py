@@ -1,0 +1,1 @@
+"""Speed measurements, side by side in one run (never timed unit tests)."""

@@ -1,0 +1,34 @@
+"""The C toolchain: compile C text with cffi and the system compiler, cache it on disk.
+
+This layer knows nothing about graphs. :func:`load_module` takes a C translation unit
+and a cffi cdef and returns the loaded module, compiling it at most once per content
+hash across processes.
+"""
+
+from cgraph.backend.build import BuildOptions, CompileError, default_options
+from cgraph.backend.cache import (
+    CGRAPH_BACKEND_VERSION,
+    LoadedModule,
+    Stats,
+    cache_clear,
+    cache_dir,
+    cache_info,
+    cache_list,
+    load_module,
+    stats,
+)
+
+__all__ = [
+    "CGRAPH_BACKEND_VERSION",
+    "BuildOptions",
+    "CompileError",
+    "LoadedModule",
+    "Stats",
+    "cache_clear",
+    "cache_dir",
+    "cache_info",
+    "cache_list",
+    "default_options",
+    "load_module",
+    "stats",
+]

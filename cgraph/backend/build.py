@@ -1,0 +1,248 @@
+"""The toolchain: build options, compiler identity, and building a module in a folder.
+
+A module is built by running the C compiler directly with :mod:`subprocess`. cffi only
+emits its wrapper C file (``ffi.emit_c_code``); ``ffi.compile()`` is avoided because it
+imports setuptools, which is slow and hides the command that was run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cffi
+
+__all__ = [
+    "BuildOptions",
+    "CompileError",
+    "build_module",
+    "compile_command",
+    "compiler_identity",
+    "default_options",
+]
+
+# Flags every module is built with; they reach the cache key through
+# CGRAPH_BACKEND_VERSION (cache.py), so changing them means bumping it.
+# -fvisibility=hidden keeps kernels and the entry point private to the module (an
+# exported `step` once bound to glibc's step()); PyInit_<name> stays exported
+# because Python declares it PyMODINIT_FUNC, i.e. visibility("default").
+BASE_FLAGS: tuple[str, ...] = ("-shared", "-fPIC", "-fvisibility=hidden")
+
+_N_STDERR_LINES = 20
+_which: dict[tuple[str, str | None], str | None] = {}
+_identities: dict[tuple[str, int, int], str] = {}
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to compile a module: compiler, flags, headers and libraries.
+
+    Every field enters the cache key, so option sets that differ in any way never
+    share a cached module.
+    """
+
+    cc: str = "gcc"
+    # Never -ffast-math: it breaks NaN/Inf semantics. -fno-math-errno and
+    # -fopenmp-simd let gcc vectorize math calls through libmvec.
+    cflags: tuple[str, ...] = ("-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd")
+    include_dirs: tuple[str, ...] = ()
+    library_dirs: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ("m",)
+    extra_link_args: tuple[str, ...] = ()
+
+
+def default_options() -> BuildOptions:
+    """Return the default :class:`BuildOptions`, with ``cc`` from ``$CC`` if it is set.
+
+    Returns
+    -------
+    BuildOptions
+        Default values of every field.
+    """
+    cc = os.environ.get("CC", "").strip()
+    return BuildOptions(cc=cc) if cc else BuildOptions()
+
+
+class CompileError(RuntimeError):
+    """The C compiler failed.
+
+    Attributes
+    ----------
+    stderr : str
+        The compiler's full standard error.
+    c_path : str
+        The C file that failed to compile (kept on disk for inspection).
+    command : str
+        A shell command line that reproduces the failure (``cd DIR && gcc ...``).
+    """
+
+    def __init__(self, stderr: str, build_dir: Path, argv: list[str], returncode: int):
+        self.stderr = stderr
+        self.build_dir = build_dir
+        self.argv = argv
+        self.returncode = returncode
+        self.c_path = str(build_dir / argv[argv.index("-o") - 1])
+        self.command = f"cd {shlex.quote(str(build_dir))} && {shlex.join(argv)}"
+        lines = stderr.splitlines()
+        shown = ([line for line in lines if "error" in line.lower()] or lines)[:_N_STDERR_LINES]
+        super().__init__(
+            "\n".join(
+                [
+                    f"C compilation failed (exit status {returncode}):",
+                    *(f"    {line}" for line in shown),
+                    f"C file: {self.c_path}",
+                    f"reproduce with: {self.command}",
+                ]
+            )
+        )
+
+    def moved_to(self, build_dir: Path) -> CompileError:
+        """Return the same error for the build folder moved to ``build_dir``."""
+        return CompileError(self.stderr, build_dir, self.argv, self.returncode)
+
+
+def compiler_identity(cc: str, version_dir: Path) -> str:
+    """Identify the compiler cheaply: real path, size, mtime and ``--version`` text.
+
+    ``--version`` runs once per compiler binary (keyed on its stat) and is stored in
+    ``version_dir``, so the warm path costs one ``stat``.
+
+    Parameters
+    ----------
+    cc : str
+        A compiler name (``gcc``) or path.
+    version_dir : Path
+        A writable folder for the stored ``--version`` outputs.
+
+    Returns
+    -------
+    str
+        Text that changes whenever the compiler binary does.
+    """
+    which_key = (cc, os.environ.get("PATH"))
+    path = _which.get(which_key, "")
+    if path == "":
+        found = shutil.which(cc)
+        path = _which[which_key] = os.path.realpath(found) if found else None
+    if path is None:
+        return f"missing {cc}"
+    st = os.stat(path)
+    stamp = (path, st.st_size, st.st_mtime_ns)
+    identity = _identities.get(stamp)
+    if identity is None:
+        version = _compiler_version(stamp, version_dir)
+        identity = _identities[stamp] = f"{path} {st.st_size} {st.st_mtime_ns}\n{version}"
+    return identity
+
+
+def _compiler_version(stamp: tuple[str, int, int], version_dir: Path) -> str:
+    stored = version_dir / (hashlib.sha256(repr(stamp).encode()).hexdigest()[:32] + ".txt")
+    try:
+        return stored.read_text()
+    except OSError:
+        pass
+    try:
+        done = subprocess.run([stamp[0], "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    version_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_atomic(stored, done.stdout)
+    return done.stdout
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def compile_command(options: BuildOptions, c_file: str, so_file: str) -> list[str]:
+    """Return the argument list that compiles ``c_file`` into the extension ``so_file``.
+
+    Parameters
+    ----------
+    options : BuildOptions
+        Compiler, flags, include and library settings.
+    c_file, so_file : str
+        Input and output file names, relative to the build folder.
+
+    Returns
+    -------
+    list of str
+        The command, ready for :func:`subprocess.run`.
+    """
+    include_dirs = [sysconfig.get_paths()["include"], *map(os.path.abspath, options.include_dirs)]
+    library_dirs = [os.path.abspath(d) for d in options.library_dirs]
+    return [
+        options.cc,
+        *BASE_FLAGS,
+        *options.cflags,
+        *(f"-I{d}" for d in include_dirs),
+        c_file,
+        "-o",
+        so_file,
+        *(f"-L{d}" for d in library_dirs),
+        *(f"-Wl,-rpath,{d}" for d in library_dirs),
+        *(f"-l{lib}" for lib in options.libraries),
+        *options.extra_link_args,
+    ]
+
+
+def build_module(
+    source: str, cdef: str, options: BuildOptions, modname: str, build_dir: Path
+) -> list[str]:
+    """Compile ``source`` into the extension ``<modname><EXT_SUFFIX>`` in ``build_dir``.
+
+    Writes ``source.c`` (the source verbatim, for reading) and ``<modname>.c`` (the
+    cffi wrapper that embeds it and is compiled) next to the module.
+
+    Parameters
+    ----------
+    source : str
+        A complete C translation unit.
+    cdef : str
+        cffi declarations of the functions to expose in ``lib``.
+    options : BuildOptions
+        Compiler, flags, include and library settings.
+    modname : str
+        The module name (decides the ``PyInit_`` symbol and the file names).
+    build_dir : Path
+        An existing, empty folder.
+
+    Returns
+    -------
+    list of str
+        The compile command that was run in ``build_dir``.
+
+    Raises
+    ------
+    CompileError
+        If the compiler cannot be started or fails.
+    """
+    with open(build_dir / "source.c", "w", encoding="utf-8", newline="") as f:
+        f.write(source)
+    c_name = f"{modname}.c"
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    # compiler_verbose=False stops cffi from printing "generating <file>".
+    ffi.set_source(modname, source, compiler_verbose=False)
+    ffi.emit_c_code(str(build_dir / c_name))
+    command = compile_command(options, c_name, modname + sysconfig.get_config_var("EXT_SUFFIX"))
+    try:
+        done = subprocess.run(command, cwd=build_dir, capture_output=True, text=True)
+    except OSError as exc:
+        raise CompileError(
+            f"error: cannot run {command[0]!r}: {exc}", build_dir, command, -1
+        ) from exc
+    if done.returncode != 0:
+        raise CompileError(done.stderr, build_dir, command, done.returncode)
+    return command

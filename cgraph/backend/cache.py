@@ -1,0 +1,365 @@
+"""The module cache: content-hash keys, an in-process memo, a locked disk cache, loading.
+
+Layout of the cache root (see :func:`cache_dir`)::
+
+    <key[:2]>/<key>/source.c        the caller's C source, verbatim
+                    <modname>.c     the cffi wrapper that was compiled
+                    <modname><EXT>  the extension module
+                    meta.json       written last: key, time, sha256 of the .so, command
+    locks/<key>.lock                one lock per key
+    failed/<key>/                   the last failed build of a key, kept for inspection
+    compilers/<stamp>.txt           ``cc --version``, keyed on the compiler's stat
+
+An entry is built in a temporary folder inside the root and published by one atomic
+rename, so readers see no entry or a complete one. A per-key file lock makes concurrent
+processes compile once. An entry whose .so does not match the hash in its meta.json is
+removed and rebuilt, never loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import sysconfig
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cffi
+from filelock import FileLock
+
+from cgraph.backend.build import (
+    BuildOptions,
+    CompileError,
+    build_module,
+    compiler_identity,
+    write_atomic,
+)
+
+# Bump whenever the way modules are built or laid out changes (e.g. build.BASE_FLAGS).
+CGRAPH_BACKEND_VERSION = "1"
+EXT_SUFFIX: str = sysconfig.get_config_var("EXT_SUFFIX")
+_KEY_PREFIX = f"cgraph-backend {CGRAPH_BACKEND_VERSION}\0cffi {cffi.__version__}\0{EXT_SUFFIX}"
+_ENTRY_NAME = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}")
+
+
+@dataclass
+class Stats:
+    """Counters of what :func:`load_module` did in this process."""
+
+    compiles: int = 0
+    disk_hits: int = 0
+    memo_hits: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counters as a plain dict (e.g. to print as JSON)."""
+        return dataclasses.asdict(self)
+
+
+stats = Stats()
+
+
+@dataclass(frozen=True)
+class LoadedModule:
+    """A compiled module, loaded. ``lib`` holds the C functions declared in the cdef."""
+
+    ffi: Any
+    lib: Any
+    key: str
+    so_path: Path
+    c_path: Path
+    from_cache: bool
+
+
+# Process state. Tests may clear `_memo` to force a disk lookup.
+_memo: dict[str, LoadedModule] = {}
+_key_locks: dict[str, threading.Lock] = {}
+_key_locks_guard = threading.Lock()
+_roots: dict[tuple[str | None, str | None], Path] = {}
+_fallback_root: Path | None = None
+_file_digests: dict[str, tuple[tuple[int, int], str]] = {}
+
+
+def cache_dir() -> Path:
+    """Return the cache root, creating it (mode 0o700) if needed.
+
+    The root is ``$CGRAPH_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/cgraph``, else
+    ``~/.cache/cgraph``. If it cannot be created or written, a private temporary
+    folder is used for the rest of the process, with a warning that says why.
+
+    Returns
+    -------
+    Path
+        The folder that holds the cache entries.
+    """
+    env = (os.environ.get("CGRAPH_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))
+    root = _roots.get(env)
+    if root is None:
+        cgraph_dir, xdg = env
+        if cgraph_dir:
+            configured = Path(cgraph_dir).expanduser()
+        else:
+            configured = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "cgraph"
+        root = _roots[env] = _usable_root(configured)
+    return root
+
+
+def _usable_root(path: Path) -> Path:
+    global _fallback_root
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(f"no write permission on {path}")
+    except OSError as exc:
+        if _fallback_root is None:
+            _fallback_root = Path(tempfile.mkdtemp(prefix="cgraph-cache-"))
+        message = f"cgraph: cannot use cache dir {path} ({exc}); using {_fallback_root}"
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return _fallback_root
+    return path
+
+
+def load_module(
+    source: str, cdef: str, options: BuildOptions, depends: tuple[str, ...] = ()
+) -> LoadedModule:
+    """Compile a C translation unit into a cffi module, or load it from the cache.
+
+    Parameters
+    ----------
+    source : str
+        A complete C translation unit; it includes its own headers.
+    cdef : str
+        cffi declarations of the entry function(s), e.g.
+        ``"int cg_ab12_run(const int64_t *P, char *err, void *a0);"``.
+    options : BuildOptions
+        Compiler, flags, include and library settings.
+    depends : tuple of str
+        Header files whose contents enter the cache key.
+
+    Returns
+    -------
+    LoadedModule
+        ``from_cache`` is True when no compiler ran in this call. Later calls with the
+        same inputs return one memoized object sharing ``ffi`` and ``lib``.
+
+    Raises
+    ------
+    CompileError
+        If the compiler fails; the failed build is kept under ``<root>/failed/<key>``.
+    """
+    root = cache_dir()
+    key = _cache_key(source, cdef, options, depends, root)
+    hit = _memo.get(key)
+    if hit is None:
+        with _thread_lock(key):
+            hit = _memo.get(key)
+            if hit is None:
+                loaded = _load_or_build(source, cdef, options, key, root)
+                _memo[key] = dataclasses.replace(loaded, from_cache=True)
+                return loaded
+    stats.memo_hits += 1
+    return hit
+
+
+def _cache_key(
+    source: str, cdef: str, options: BuildOptions, depends: tuple[str, ...], root: Path
+) -> str:
+    # One join and one hash, since this runs on every call, memo hits included.
+    # The lengths make the joined text unambiguous; repr(options) lists every field.
+    parts = [
+        _KEY_PREFIX,
+        compiler_identity(options.cc, root / "compilers"),
+        repr(options),
+        str(len(source)),
+        source,
+        str(len(cdef)),
+        cdef,
+        *(_file_digest(os.fspath(path)) for path in depends),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    st = os.stat(path)
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _file_digests.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _file_digests[path] = (stamp, hashlib.sha256(Path(path).read_bytes()).hexdigest())
+    return cached[1]
+
+
+def _thread_lock(key: str) -> threading.Lock:
+    with _key_locks_guard:
+        return _key_locks.setdefault(key, threading.Lock())
+
+
+def _file_lock(root: Path, key: str) -> FileLock:
+    lock_dir = root / "locks"
+    lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return FileLock(lock_dir / f"{key}.lock")
+
+
+def _load_or_build(
+    source: str, cdef: str, options: BuildOptions, key: str, root: Path
+) -> LoadedModule:
+    """Check the entry, take the key's lock, check again, build: one compile in total."""
+    entry = root / key[:2] / key
+    meta = _verified_meta(entry, key)
+    if meta is None:
+        with _file_lock(root, key):
+            meta = _verified_meta(entry, key)
+            if meta is None:
+                if entry.exists():
+                    _remove_dir(entry, root)  # corrupt or incomplete: never load it
+                _build_entry(source, cdef, options, key, root, entry)
+                meta = _verified_meta(entry, key)
+                if meta is None:
+                    raise RuntimeError(f"cgraph: cache entry {entry} is invalid after build")
+                return _import(entry, meta, from_cache=False)
+    stats.disk_hits += 1
+    return _import(entry, meta, from_cache=True)
+
+
+def _verified_meta(entry: Path, key: str) -> dict[str, Any] | None:
+    """meta.json of ``entry`` if it parses and the .so matches its hash, else None."""
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        so_sha256 = hashlib.sha256((entry / meta["so_name"]).read_bytes()).hexdigest()
+        if meta["key"] != key or so_sha256 != meta["so_sha256"]:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return meta
+
+
+def _build_entry(
+    source: str, cdef: str, options: BuildOptions, key: str, root: Path, entry: Path
+) -> None:
+    modname = f"_cg_{key[:20]}"
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    try:
+        stats.compiles += 1
+        try:
+            command = build_module(source, cdef, options, modname, tmp)
+        except CompileError as exc:
+            raise exc.moved_to(_keep_failed(tmp, root, key)) from None
+        so_name = modname + EXT_SUFFIX
+        meta = {
+            "key": key,
+            "created": time.time(),
+            "module": modname,
+            "so_name": so_name,
+            "so_sha256": hashlib.sha256((tmp / so_name).read_bytes()).hexdigest(),
+            "source_len": len(source),
+            "command": command,
+        }
+        write_atomic(tmp / "meta.json", json.dumps(meta, indent=1))
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            os.replace(tmp, entry)
+        except OSError:
+            if not entry.exists():
+                raise  # a real failure, not another process that published first
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep_failed(tmp: Path, root: Path, key: str) -> Path:
+    """Move a failed build folder to ``<root>/failed/<key>``; return where it is."""
+    failed = root / "failed" / key
+    if failed.exists():
+        _remove_dir(failed, root)
+    failed.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.replace(tmp, failed)
+    return failed
+
+
+def _remove_dir(path: Path, root: Path) -> None:
+    """Remove ``path``, renaming it away first so that nobody sees it half-deleted."""
+    trash = Path(tempfile.mkdtemp(dir=root, prefix=".del-"))
+    try:
+        os.replace(path, trash / "x")
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _import(entry: Path, meta: dict[str, Any], from_cache: bool) -> LoadedModule:
+    so_path = entry / meta["so_name"]
+    spec = importlib.util.spec_from_file_location(meta["module"], so_path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cgraph: cannot load {so_path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c_path = entry / "source.c"
+    return LoadedModule(module.ffi, module.lib, meta["key"], so_path, c_path, from_cache)
+
+
+def _entry_dirs(root: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in root.glob("*/*")
+        if path.is_dir() and _ENTRY_NAME.fullmatch(f"{path.parent.name}/{path.name}")
+    )
+
+
+def cache_list() -> list[dict[str, Any]]:
+    """List the cache entries.
+
+    Returns
+    -------
+    list of dict
+        One dict per entry, sorted by key: ``key``, ``created`` (seconds since the
+        epoch), ``size`` (bytes) and ``path``.
+    """
+    entries = []
+    for path in _entry_dirs(cache_dir()):
+        try:
+            created = float(json.loads((path / "meta.json").read_text())["created"])
+        except (OSError, ValueError, KeyError, TypeError):
+            created = path.stat().st_mtime
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        entries.append({"key": path.name, "created": created, "size": size, "path": str(path)})
+    return entries
+
+
+def cache_info() -> dict[str, Any]:
+    """Summarize the cache.
+
+    Returns
+    -------
+    dict
+        ``path`` of the root, ``n_entries``, and ``total_bytes`` of the entries.
+    """
+    entries = cache_list()
+    total = sum(entry["size"] for entry in entries)
+    return {"path": str(cache_dir()), "n_entries": len(entries), "total_bytes": total}
+
+
+def cache_clear() -> int:
+    """Remove every cache entry (each under its lock) and the kept failed builds.
+
+    Modules already loaded in this process stay usable and stay memoized.
+
+    Returns
+    -------
+    int
+        The number of entries removed.
+    """
+    root = cache_dir()
+    removed = 0
+    for path in _entry_dirs(root):
+        with _file_lock(root, path.name):
+            if path.exists():
+                _remove_dir(path, root)
+                removed += 1
+    shutil.rmtree(root / "failed", ignore_errors=True)
+    return removed
