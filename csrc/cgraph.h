@@ -20,6 +20,12 @@ typedef int64_t cg_idx;
 /* Write a formatted error message into the caller's buffer. */
 #define cg_error(err, ...) snprintf((err), CG_ERRBUF, __VA_ARGS__)
 
+/* Kernel return codes; Python raises the matching exception with the message. */
+#define CG_OK 0
+#define CG_ERR_RUNTIME 1 /* RuntimeError (e.g. out of memory) */
+#define CG_ERR_INDEX 2   /* IndexError: an index out of bounds */
+#define CG_ERR_VALUE 3   /* ValueError: a runtime value the op cannot take */
+
 /* ------------------------------------------------------------ integer helpers */
 
 /* numpy semantics: floor division; division by zero gives 0 (numpy warns). */

@@ -10,7 +10,8 @@ distinct input shape, in Python, by `cgraph.codegen.plan`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,11 @@ class Statement:
 
 @dataclass(frozen=True)
 class Kernel:
-    """A node lowered to C: `family` picks the template; `nparams` slots of P."""
+    """A node lowered to C: `family` picks the template; `nparams` slots of P.
+
+    `context` carries family-specific data for the template (`k.context.axis`...);
+    keep its values plain (ints, strings, tuples) so that its repr is deterministic.
+    """
 
     family: str
     name: str
@@ -55,6 +60,7 @@ class Kernel:
     results: tuple[str, ...] = ()
     accumulate: str = ""
     n_parts: int = 0
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 def contiguous_strides(shape: Sequence[int]) -> Strides:
@@ -205,6 +211,20 @@ def shape_value(node: Apply, name: str, comment: str, outs: list[Operand], ins: 
 def shape_value_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                        in_shapes: list[Shape]) -> list[int]:
     return [node.op.value(in_shapes)]
+
+
+def family_functions(op: Any) -> tuple:
+    """(lowering, per-shape parameters) for an op.
+
+    Shared families live in FAMILIES; an op with a kernel of its own defines
+    `c_kernel(node, name, comment, outs, ins) -> Kernel` and
+    `c_params(kernel, node, out_layouts, in_layouts, in_shapes) -> list[int]`
+    methods instead (its `c_family` then names its template).
+    """
+    found = FAMILIES.get(op.c_family)
+    if found is not None:
+        return found
+    return op.c_kernel, op.c_params
 
 
 #: family name -> (lowering, per-shape parameters); both take the node.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cgraph.codegen.kernels import FAMILIES, Kernel, Operand
+from cgraph.codegen.kernels import Kernel, Operand, family_functions
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.tensor.math import identity
@@ -170,7 +170,7 @@ def lower(fgraph: FunctionGraph) -> Lowered:
                 n_slots += 1
         if family == "view":
             continue
-        lowering, _ = FAMILIES[family]
+        lowering, _ = family_functions(node.op)
         outs = [Operand(name_of(o), o.type.c_type) for o in node.outputs]
         ins = [Operand(name_of(v), v.type.c_type, all(s == 1 for s in v.type.shape))
                for v in node.inputs]

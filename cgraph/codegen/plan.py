@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cgraph.codegen.kernels import FAMILIES, contiguous_strides
+from cgraph.codegen.kernels import contiguous_strides, family_functions
 from cgraph.codegen.lower import Lowered
 from cgraph.graph.basic import Apply
 
@@ -80,7 +80,7 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...]) -> Pl
                 nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(out.type.dtype).itemsize
                 workspace += -(-nbytes // ALIGN) * ALIGN
         kernel = lowered.kernels[id(node)]
-        _, params_of = FAMILIES[kernel.family]
+        _, params_of = family_functions(node.op)
         out_layouts = [layouts[id(o)] for o in node.outputs]
         params = params_of(kernel, node, out_layouts, in_layouts, in_shapes)
         start = lowered.kernel_slots[id(node)]

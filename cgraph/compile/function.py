@@ -31,6 +31,10 @@ class UnusedInputError(ValueError):
     """An input of `function` that the outputs do not depend on."""
 
 
+#: kernel return codes (CG_ERR_* in csrc/cgraph.h) -> the exception raised.
+_C_ERRORS = {1: RuntimeError, 2: IndexError, 3: ValueError}
+
+
 def build_options(cfg: Config) -> backend.BuildOptions:
     """Compiler options from the configuration."""
     return backend.BuildOptions(
@@ -163,7 +167,7 @@ class Function:
                          *[fb(o, require_writable=True) for o in outs], *self._constants)
         if rc:
             message = self._module.ffi.string(self._errbuf).decode(errors="replace")
-            raise RuntimeError(f"{self._label()} failed: {message}")
+            raise _C_ERRORS.get(rc, RuntimeError)(f"{self._label()} failed: {message}")
         return outs
 
     def _call_py(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
