@@ -72,6 +72,29 @@ class Lowered:
     kernel_slots: dict[int, int]     # id(node) -> first P slot of its params
     kernels: dict[int, Kernel]       # id(node) -> kernel
     arg_constants: list[np.ndarray]  # constant data passed as arguments, in order
+    value_args: tuple[int, ...] = ()  # inputs whose values the planner needs (shapes)
+
+
+def value_arguments(fgraph: FunctionGraph, nodes: list[Apply]) -> tuple[int, ...]:
+    """Positions of the inputs whose data some output shape or view layout depends on.
+
+    Walks up from every value input (`Op.value_inputs`), stopping at ops that only
+    read their inputs' shapes (`Op.needs_input_data = False`).
+    """
+    position = {id(v): i for i, v in enumerate(fgraph.inputs)}
+    found: set[int] = set()
+    seen: set[int] = set()
+    stack = [node.inputs[i] for node in nodes for i in node.op.value_inputs]
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if id(v) in position:
+            found.add(position[id(v)])
+        elif v.owner is not None and v.owner.op.needs_input_data:
+            stack.extend(v.owner.inputs)
+    return tuple(sorted(found))
 
 
 def sanitize(text: str) -> str:
@@ -186,4 +209,5 @@ def lower(fgraph: FunctionGraph) -> Lowered:
     n_args = n_fixed_args + len(arg_constants)
     digest = hashlib.sha256(repr((decls, steps)).encode()).hexdigest()[:16]
     program = Program(f"cg_{digest}_run", n_args, n_slots, tuple(decls), tuple(steps))
-    return Lowered(program, fgraph, nodes, slots, kernel_slots, kernels, arg_constants)
+    return Lowered(program, fgraph, nodes, slots, kernel_slots, kernels, arg_constants,
+                   value_arguments(fgraph, nodes))

@@ -2,6 +2,11 @@
 
 A compiled function calls `make_plan` once per distinct tuple of input shapes and
 caches the result, so the hot call path does no shape work at all.
+
+Some shapes depend on values (`reshape(x, (n, -1))`, `alloc(0, n)`, `x[i:]`): the ops
+say which inputs (`Op.value_inputs`), and the planner evaluates those values with
+the ops' numpy references, from constants, shapes and the call's arguments. The
+function then keys its plan cache on those arguments' values too.
 """
 
 from __future__ import annotations
@@ -39,8 +44,51 @@ def describe(node: Apply) -> str:
     return f"{node.op}({args}){site}"
 
 
-def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...]) -> Plan:
+class _Values:
+    """Lazily evaluated values of the variables that shapes depend on."""
+
+    def __init__(self, lowered: Lowered, layouts: dict, arrays: list | None):
+        self.fgraph = lowered.fgraph
+        self.position = {id(v): i for i, v in enumerate(self.fgraph.inputs)}
+        self.layouts = layouts
+        self.arrays = arrays
+        self.memo: dict[int, np.ndarray] = {}
+
+    def __call__(self, v) -> np.ndarray:
+        if id(v) in self.memo:
+            return self.memo[id(v)]
+        if hasattr(v, "data"):
+            value = np.asarray(v.data)
+        elif id(v) in self.position:
+            if self.arrays is None:
+                raise RuntimeError(f"the plan needs the value of input {v!r}")
+            value = np.asarray(self.arrays[self.position[id(v)]])
+        else:
+            node = v.owner
+            if not node.op.needs_input_data:
+                shapes = [self.layouts[id(i)][0] for i in node.inputs]
+                value = np.asarray(node.op.value(shapes), dtype=v.type.dtype)
+            else:
+                with np.errstate(all="ignore"):
+                    outs = node.op.perform(node, [self(i) for i in node.inputs])
+                for out, o in zip(node.outputs, outs):
+                    self.memo[id(out)] = np.asarray(o)
+                value = self.memo[id(v)]
+        self.memo[id(v)] = value
+        return value
+
+    def of(self, node: Apply) -> list:
+        """The `values` argument for a node: arrays at its value inputs, else None."""
+        return [self(v) if i in node.op.value_inputs else None
+                for i, v in enumerate(node.inputs)]
+
+
+def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
+              arrays: list | None = None) -> Plan:
     """Compute every variable's layout and every kernel's parameters for these shapes.
+
+    `arrays` (the call's arguments) is needed when shapes depend on input values
+    (`lowered.value_args`).
 
     Raises
     ------
@@ -54,6 +102,7 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...]) -> Pl
         layouts[id(v)] = (tuple(shape), contiguous_strides(shape))
     P = np.zeros(lowered.program.n_slots, dtype=np.int64)
     workspace = 0
+    value_of = _Values(lowered, layouts, arrays)
     for node in lowered.nodes:
         for v in node.inputs:
             if id(v) not in layouts:  # a constant
@@ -61,11 +110,12 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...]) -> Pl
                 layouts[id(v)] = (shape, contiguous_strides(shape))
         in_layouts = [layouts[id(v)] for v in node.inputs]
         in_shapes = [lay[0] for lay in in_layouts]
+        extra: tuple = (value_of.of(node),) if node.op.value_inputs else ()
         try:
-            out_shapes = node.op.infer_shape(node, in_shapes)
+            out_shapes = node.op.infer_shape(node, in_shapes, *extra)
             if node.op.c_family == "view":
                 base_strides = in_layouts[node.op.view_of][1]
-                shape, strides, offset = node.op.view_layout(in_shapes, base_strides)
+                shape, strides, offset = node.op.view_layout(in_shapes, base_strides, *extra)
                 layouts[id(node.outputs[0])] = (tuple(shape), tuple(strides))
                 P[lowered.slots[id(node.outputs[0])]] = offset
                 continue
@@ -82,7 +132,11 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...]) -> Pl
         kernel = lowered.kernels[id(node)]
         _, params_of = family_functions(node.op)
         out_layouts = [layouts[id(o)] for o in node.outputs]
-        params = params_of(kernel, node, out_layouts, in_layouts, in_shapes)
+        try:
+            params = params_of(kernel, node, out_layouts, in_layouts, in_shapes, *extra)
+        except ValueError as err:
+            raise ShapeError(f"{err}\n  in node {describe(node)}\n  input shapes: "
+                             f"{', '.join(map(str, in_shapes))}") from None
         start = lowered.kernel_slots[id(node)]
         P[start:start + len(params)] = params
     P[0] = workspace

@@ -116,16 +116,27 @@ class Function:
         self._errbuf = ffi.new("char[512]")
         self._constants = [ffi.from_buffer(c) for c in self._lowered.arg_constants]
         self._constant_data = self._lowered.arg_constants  # keeps the buffers alive
+        # Shapes that depend on argument values: scalars join the plan key; arrays
+        # (e.g. a boolean mask) make every call plan afresh.
+        value_args = self._lowered.value_args
+        self._replan_each_call = any(self._inputs_ndim(i) > 0 for i in value_args)
+        self._value_args = () if self._replan_each_call else value_args
 
-    def _plan(self, key: tuple) -> tuple:
-        for var, shape in zip(self.fgraph.inputs, key):
+    def _inputs_ndim(self, position: int) -> int:
+        return self.fgraph.inputs[position].type.ndim
+
+    def _plan(self, key: tuple, arrays: list[np.ndarray]) -> tuple:
+        shapes = key[:len(arrays)]
+        for var, shape in zip(self.fgraph.inputs, shapes):
             for axis, (want, got) in enumerate(zip(var.type.shape, shape)):
                 if want is not None and want != got:
                     raise ValueError(f"input {var!r} has static shape {var.type}, but got "
                                      f"shape {shape} (axis {axis})")
-        plan = make_plan(self._lowered, key)
+        plan = make_plan(self._lowered, shapes, arrays if self._lowered.value_args else None)
         P = plan.params
         entry = (self._from_buffer("int64_t[]", P), plan.out_shapes, P)
+        if self._replan_each_call:
+            return entry
         if len(self._plans) > 256:
             self._plans.clear()
         self._plans[key] = entry
@@ -157,9 +168,11 @@ class Function:
 
     def _call_c(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         key = tuple([a.shape for a in arrays])
-        plan = self._plans.get(key)
+        if self._value_args:  # shapes depend on these (scalar) arguments' values
+            key += tuple([arrays[i].item() for i in self._value_args])
+        plan = None if self._replan_each_call else self._plans.get(key)
         if plan is None:
-            plan = self._plan(key)
+            plan = self._plan(key, arrays)
         P, out_shapes, _ = plan
         outs = [np.empty(shape, dtype) for shape, dtype in zip(out_shapes, self._out_dtypes)]
         fb = self._from_buffer
@@ -178,8 +191,10 @@ class Function:
                 if id(v) not in values:
                     values[id(v)] = v.data
                 inputs.append(values[id(v)])
+            extra = ([[a if i in node.op.value_inputs else None for i, a in enumerate(inputs)]]
+                     if node.op.value_inputs else [])
             try:
-                node.op.infer_shape(node, [np.shape(a) for a in inputs])
+                node.op.infer_shape(node, [np.shape(a) for a in inputs], *extra)
             except ValueError as err:
                 raise ShapeError(f"{err}\n  in node {node.op}\n  input shapes: "
                                  f"{', '.join(str(np.shape(a)) for a in inputs)}") from None

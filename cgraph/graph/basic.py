@@ -140,6 +140,15 @@ class Op:
     """
 
     __props__: tuple[str, ...] = ()
+    #: Positions of the inputs whose values (not only shapes) determine the output
+    #: shapes or view layouts (e.g. the target shape of a reshape). The planner then
+    #: calls `infer_shape(node, shapes, values)` (and `view_layout(shapes, strides,
+    #: values)`, `c_params(..., values)`) with `values[i]` a numpy array for each such
+    #: input and None for the others.
+    value_inputs: tuple[int, ...] = ()
+    #: False for ops whose output is computed from their inputs' shapes alone
+    #: (Shape_i): they then define `value(shapes)`.
+    needs_input_data: bool = True
 
     def make_node(self, *inputs: Any) -> Apply:
         """Check input types and return an `Apply` with fresh output variables."""

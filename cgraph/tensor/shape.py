@@ -129,6 +129,7 @@ class Shape_i(Op):
 
     __props__ = ("i",)
     c_family = "shape_value"
+    needs_input_data = False
 
     def __init__(self, i: int):
         self.i = i
