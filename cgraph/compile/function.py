@@ -47,7 +47,7 @@ def build_options(cfg: Config) -> backend.BuildOptions:
 class _Input:
     """How one argument is checked and converted (kept small for the call path)."""
 
-    __slots__ = ("dtype", "ndim", "type", "label", "allow_downcast")
+    __slots__ = ("dtype", "ndim", "type", "label", "allow_downcast", "safe_dtypes")
 
     def __init__(self, var: Variable, position: int, allow_downcast: bool | None):
         self.type = var.type
@@ -56,9 +56,22 @@ class _Input:
         name = f" ({var.name})" if var.name else ""
         self.label = f"input {position}{name} of type {var.type}"
         self.allow_downcast = allow_downcast
+        # Array dtypes converted without a loss (numpy's "safe" casting).
+        self.safe_dtypes = frozenset(
+            np.dtype(c) for c in "?bhilqBHILQefd" if np.can_cast(c, self.dtype, "safe"))
 
     def convert(self, value: Any) -> np.ndarray:
-        """The slow path: convert, check, and make C-contiguous; errors name the input."""
+        """Convert, check, and make C-contiguous; errors name the input.
+
+        Common lossless cases (an int64 array for a float64 input, a Python number
+        for a float scalar) skip the general `TensorType.filter`.
+        """
+        kind = type(value)
+        if kind is np.ndarray:
+            if value.ndim == self.ndim and value.dtype in self.safe_dtypes:
+                return value.astype(self.dtype, order="C")
+        elif (kind is float or kind is int) and self.ndim == 0 and self.dtype.kind == "f":
+            return np.array(value, dtype=self.dtype)
         try:
             arr = self.type.filter(value, allow_downcast=self.allow_downcast)
         except (TypeError, ValueError) as err:

@@ -1,0 +1,75 @@
+"""A compiled function across processes: same C bytes, no second compile; compile errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.backend import CompileError
+
+# Builds the tutorial's XOR cost function and reports what the backend did.
+CHILD = textwrap.dedent("""
+    import hashlib, json
+    import numpy as np
+    import cgraph, cgraph.tensor as T, cgraph.tensor.nnet as nnet
+    from cgraph import backend
+
+    x, y = T.dvector(), T.dscalar()
+    def layer(x, w):
+        b = np.array([1], dtype=cgraph.config.floatX)
+        return nnet.sigmoid(T.dot(w.T, T.concatenate([x, b])))
+    theta1 = cgraph.shared(np.full((3, 3), 0.5))
+    theta2 = cgraph.shared(np.full((4, 1), 0.25))
+    out1 = T.sum(layer(layer(x, theta1), theta2))
+    fc = (out1 - y) ** 2
+    cost = cgraph.function([x, y], fc, updates=[
+        (theta1, theta1 - 0.1 * T.grad(fc, wrt=theta1)),
+        (theta2, theta2 - 0.1 * T.grad(fc, wrt=theta2))])
+    value = float(cost([0, 1], 1))
+    s = backend.stats
+    print(json.dumps({"compiles": s.compiles, "disk_hits": s.disk_hits,
+                      "sha": hashlib.sha256(cost.c_source.encode()).hexdigest(),
+                      "value": value}))
+""")
+
+
+def run_child(cache: Path) -> dict:
+    env = dict(os.environ, CGRAPH_CACHE_DIR=str(cache), PYTHONHASHSEED="random")
+    proc = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_loads_from_cache_and_generates_same_bytes(tmp_path):
+    first = run_child(tmp_path)
+    second = run_child(tmp_path)
+    assert first["compiles"] >= 1
+    assert second["compiles"] == 0 and second["disk_hits"] == first["compiles"]
+    assert second["sha"] == first["sha"]
+    assert second["value"] == first["value"]
+
+
+def test_compile_error_shows_compiler_message_and_c_path():
+    x = T.dvector("x")
+    saved = cgraph.config.cflags
+    # A missing file after -include: gcc fails before any code is generated.
+    cgraph.config.cflags = saved + " -include cgraph_no_such_header.h"
+    try:
+        with pytest.raises(CompileError) as info:
+            cgraph.function([x], T.exp(x) * 3.5)
+    finally:
+        cgraph.config.cflags = saved
+    err = info.value
+    text = str(err)
+    assert "cgraph_no_such_header.h" in err.stderr and "cgraph_no_such_header.h" in text
+    assert err.c_path in text and Path(err.c_path).is_file()
+    assert "cg_" in Path(err.c_path).read_text()  # the generated C is kept for reading

@@ -1,0 +1,36 @@
+"""The README's examples run and print what the README says they print."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_has_exactly_two_setup_commands():
+    text = README.read_text()
+    setup = text.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```sh\n(.*?)```", setup, flags=re.S)
+    assert [c.strip() for c in commands] == [
+        "pip install . && python examples/xor.py",
+        'pip install -e ".[test]" && python -m pytest -q',
+    ]
+
+
+def test_readme_python_blocks_run_and_print_what_they_say():
+    blocks = [b for b in python_blocks() if "import cgraph as theano" not in b]
+    assert blocks, "no runnable python block in README.md"
+    for block in blocks:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, str(README), "exec"), {})
+        printed = out.getvalue().splitlines()
+        expected = [m.group(1) for m in re.finditer(r"print\(.*\)\s+# (\S+)", block)]
+        assert printed[:len(expected)] == expected
