@@ -8,6 +8,7 @@ hash across processes.
 from cgraph.backend.build import BuildOptions, CompileError, default_options
 from cgraph.backend.cache import (
     CGRAPH_BACKEND_VERSION,
+    CacheSecurityError,
     LoadedModule,
     Stats,
     cache_clear,
@@ -21,6 +22,7 @@ from cgraph.backend.cache import (
 __all__ = [
     "CGRAPH_BACKEND_VERSION",
     "BuildOptions",
+    "CacheSecurityError",
     "CompileError",
     "LoadedModule",
     "Stats",

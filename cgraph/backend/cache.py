@@ -113,6 +113,30 @@ def cache_dir() -> Path:
     return root
 
 
+class CacheSecurityError(RuntimeError):
+    """The cache holds native code that someone else could have written: not loaded."""
+
+
+def check_private(path: Path, what: str = "cache path",
+                  writable_by_others_ok: bool = False) -> None:
+    """Raise CacheSecurityError unless `path` is ours and not writable by others.
+
+    Loading a shared library runs its code, so a module in a folder that another
+    user can write to (or that another user owns) is never loaded.
+    """
+    st = path.stat()
+    uid = os.geteuid()
+    if st.st_uid != uid:
+        raise CacheSecurityError(
+            f"cgraph refuses to use the {what} {path}: it belongs to uid {st.st_uid}, not to "
+            f"you (uid {uid}). Remove it, or point CGRAPH_CACHE_DIR at a folder of your own.")
+    if st.st_mode & 0o022 and not writable_by_others_ok:
+        raise CacheSecurityError(
+            f"cgraph refuses to use the {what} {path}: other users can write to it (mode "
+            f"{st.st_mode & 0o777:o}). Fix it with `chmod go-w {path}`, or point "
+            "CGRAPH_CACHE_DIR at a private folder.")
+
+
 def _usable_root(path: Path) -> Path:
     global _fallback_root
     try:
@@ -125,6 +149,7 @@ def _usable_root(path: Path) -> Path:
         message = f"cgraph: cannot use cache dir {path} ({exc}); using {_fallback_root}"
         warnings.warn(message, RuntimeWarning, stacklevel=4)
         return _fallback_root
+    check_private(path, "cache directory")
     return path
 
 
@@ -294,6 +319,11 @@ def _remove_dir(path: Path, root: Path) -> None:
 
 def _import(entry: Path, meta: dict[str, Any], from_cache: bool) -> LoadedModule:
     so_path = entry / meta["so_name"]
+    # The folders must be private; the module inside them must be ours (its own mode
+    # follows the umask, and a private folder already keeps others from replacing it).
+    for path in (entry.parent, entry):
+        check_private(path, "cache entry")
+    check_private(so_path, "cached module", writable_by_others_ok=True)
     spec = importlib.util.spec_from_file_location(meta["module"], so_path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cgraph: cannot load {so_path}")
