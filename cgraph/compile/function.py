@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from threading import get_ident
 from typing import Any
 
 import numpy as np
@@ -126,7 +127,9 @@ class Function:
         ffi = module.ffi
         self._from_buffer = ffi.from_buffer
         self._entry = getattr(module.lib, program.entry)
-        self._errbuf = ffi.new("char[512]")
+        # One error buffer per thread: cffi releases the GIL during the call, so
+        # concurrent failing calls must not write into the same message buffer.
+        self._errbufs: dict[int, Any] = {}
         self._constants = [ffi.from_buffer(c) for c in self._lowered.arg_constants]
         self._constant_data = self._lowered.arg_constants  # keeps the buffers alive
         # Shapes that depend on argument values: scalars join the plan key; arrays
@@ -189,10 +192,13 @@ class Function:
         P, out_shapes, _ = plan
         outs = [np.empty(shape, dtype) for shape, dtype in zip(out_shapes, self._out_dtypes)]
         fb = self._from_buffer
-        rc = self._entry(P, self._errbuf, *[fb(a) for a in arrays],
+        errbuf = self._errbufs.get(get_ident())
+        if errbuf is None:
+            errbuf = self._errbufs[get_ident()] = self._module.ffi.new("char[512]")
+        rc = self._entry(P, errbuf, *[fb(a) for a in arrays],
                          *[fb(o, require_writable=True) for o in outs], *self._constants)
         if rc:
-            message = self._module.ffi.string(self._errbuf).decode(errors="replace")
+            message = self._module.ffi.string(errbuf).decode(errors="replace")
             raise _C_ERRORS.get(rc, RuntimeError)(f"{self._label()} failed: {message}")
         return outs
 
