@@ -77,7 +77,8 @@ class _Input:
             arr = self.type.filter(value, allow_downcast=self.allow_downcast)
         except (TypeError, ValueError) as err:
             raise type(err)(f"bad argument for {self.label}: {err}") from None
-        return arr if arr.flags.c_contiguous else np.array(arr, order="C")
+        flags = arr.flags
+        return arr if flags.c_contiguous and flags.aligned else np.array(arr, order="C")
 
 
 class Function:
@@ -167,7 +168,7 @@ class Function:
         arrays = []
         for spec, a in zip(self._inputs, args):
             if (type(a) is not np.ndarray or a.dtype is not spec.dtype or a.ndim != spec.ndim
-                    or not a.flags.c_contiguous):
+                    or not (flags := a.flags).c_contiguous or not flags.aligned):
                 a = spec.convert(a)
             arrays.append(a)
         for s in self._shared:
