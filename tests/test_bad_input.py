@@ -83,3 +83,13 @@ def test_failed_call_keeps_shared_values():
     with pytest.raises(ValueError):
         step(np.ones(4))
     np.testing.assert_array_equal(w.get_value(), np.arange(3.0) + 1)
+
+
+def test_shape_error_names_the_users_line():
+    x, m = T.dvector("x"), T.dmatrix("m")
+    out = T.dot(m, x) + x  # the line the error must point at
+    line = test_shape_error_names_the_users_line.__code__.co_firstlineno + 2
+    f = cgraph.function([x, m], out)
+    with pytest.raises(ValueError, match=rf"created at .*test_bad_input.py:{line}") as info:
+        f(np.ones(3), np.ones((2, 3)))
+    assert "(2,), (3,)" in str(info.value)

@@ -10,6 +10,8 @@ same schedule (and so the same generated C bytes).
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -98,6 +100,23 @@ class Constant(Variable):
         return self.name if self.name is not None else f"Constant{{{self.data!r}}}"
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def user_line() -> str:
+    """`file:line` of the innermost caller outside cgraph (where a node was created).
+
+    Error messages name it, as Theano's creation traces did; "" when there is none.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR) and not filename.startswith("<frozen"):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return ""
+
+
 class Apply:
     """One application of `op` to `inputs`, producing `outputs`."""
 
@@ -111,6 +130,9 @@ class Apply:
             out.owner = self
             out.index = i
         self.tag: dict[str, Any] = {}
+        trace = user_line()
+        if trace:
+            self.tag["trace"] = trace
 
     @property
     def out(self) -> Variable:
