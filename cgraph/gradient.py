@@ -1,4 +1,5 @@
-"""Gradients: `grad` (reverse mode) and `verify_grad` (symbolic vs numeric check)."""
+"""Gradients: `grad` (reverse mode), gradient-shaping ops, products with the Jacobian
+and Hessian, and `verify_grad` (symbolic vs numeric check)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,174 @@ from typing import Any
 import numpy as np
 
 from cgraph.compile.function import function
-from cgraph.graph.grad import grad
+from cgraph.graph.basic import Variable, clone_replace
+from cgraph.graph.grad import (
+    DisconnectedType,
+    NullType,
+    UndefinedGradientError,
+    grad,
+)
+from cgraph.tensor import math as tm
+from cgraph.tensor.elemwise import Elemwise, ScalarOp
 from cgraph.tensor.math import sum as tensor_sum
-from cgraph.tensor.type import TensorType
+from cgraph.tensor.math import upcast
+from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
-__all__ = ["GradientError", "grad", "numeric_grad", "verify_grad"]
+__all__ = [
+    "DisconnectedType", "GradientError", "Lop", "NullType", "Rop", "UndefinedGradientError",
+    "disconnected_grad", "grad", "grad_clip", "grad_scale", "hessian",
+    "hessian_vector_product", "jacobian", "numeric_grad", "stop_gradient", "verify_grad",
+    "zero_grad",
+]
+
+# --------------------------------------------------------------------------- gradient shaping
+# Identity in the forward pass (C: a copy, which fusion absorbs); only the gradient
+# rule differs.
+
+
+def _copy(x: np.ndarray) -> np.ndarray:
+    return np.array(x, copy=True)
+
+
+_zero_grad = Elemwise(ScalarOp("zero_grad", 1, "{0}", _copy, upcast,
+                               lambda x, o, gz: [tm.zeros_like(gz)]))
+_disconnected_grad = Elemwise(ScalarOp("disconnected_grad", 1, "{0}", _copy, upcast,
+                                       lambda x, o, gz: [None]))
+
+
+def zero_grad(x: Any) -> TensorVariable:
+    """`x`, through which the gradient is zero (the inputs stay connected)."""
+    return _zero_grad(x)
+
+
+def disconnected_grad(x: Any) -> TensorVariable:
+    """`x`, through which no gradient flows: what lies behind it is disconnected."""
+    return _disconnected_grad(x)
+
+
+stop_gradient = disconnected_grad
+
+
+def grad_scale(x: Any, multiplier: float) -> TensorVariable:
+    """`x`, whose gradient is multiplied by `multiplier` on the way back."""
+    op = Elemwise(ScalarOp(f"grad_scale_{float(multiplier)!r}", 1, "{0}", _copy, upcast,
+                           lambda x, o, gz, k=float(multiplier): [gz * k]))
+    return op(x)
+
+
+def grad_clip(x: Any, lower_bound: float, upper_bound: float) -> TensorVariable:
+    """`x`, whose gradient is clipped to [lower_bound, upper_bound] on the way back."""
+    if lower_bound > upper_bound:
+        raise ValueError(f"grad_clip: lower bound {lower_bound} > upper bound {upper_bound}")
+    lo, hi = float(lower_bound), float(upper_bound)
+    op = Elemwise(ScalarOp(f"grad_clip_{lo!r}_{hi!r}", 1, "{0}", _copy, upcast,
+                           lambda x, o, gz: [tm.clip(gz, lo, hi)]))
+    return op(x)
+
+
+# --------------------------------------------------------------------------- products
+
+
+def _as_list(x: Any) -> tuple[list, bool]:
+    if isinstance(x, (list, tuple)):
+        return list(x), True
+    return [x], False
+
+
+def Lop(f: Any, wrt: Any, eval_points: Any) -> Any:
+    """Vector-Jacobian product `v^T (df/dwrt)` (reverse mode), Theano's Lop.
+
+    `f` and `eval_points` are a variable or matching lists; `wrt` a variable or list.
+    """
+    fs, _ = _as_list(f)
+    vs, _ = _as_list(eval_points)
+    if len(fs) != len(vs):
+        raise ValueError(f"Lop: {len(fs)} expressions but {len(vs)} eval points")
+    known = {}
+    for fi, vi in zip(fs, vs):
+        vi = as_tensor_variable(vi)
+        if vi.ndim != fi.ndim:
+            raise TypeError(f"Lop: eval point {vi!r} has type {vi.type}, expected {fi.type}")
+        known[fi] = vi.astype(fi.dtype) if vi.dtype != fi.dtype else vi
+    return grad(None, wrt, known_grads=known, disconnected_inputs="ignore")
+
+
+def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:
+    """Jacobian-vector product `(df/dwrt) v` (forward mode), Theano's Rop.
+
+    Computed by reverse mode twice: `u -> Lop(f, wrt, u)` is linear in `u`, and
+    its gradient, dotted with `v`, is `J v`. Every gradient rule is itself made of
+    differentiable ops, so this needs no per-op forward rules.
+    """
+    fs, f_list = _as_list(f)
+    ws, _ = _as_list(wrt)
+    vs, _ = _as_list(eval_points)
+    if len(ws) != len(vs):
+        raise ValueError(f"Rop: {len(ws)} wrt variables but {len(vs)} eval points")
+    dummies = [fi.type.make_variable(f"u{i}") for i, fi in enumerate(fs)]
+    pullbacks = _as_list(Lop(fs, ws, dummies))[0]
+    inner = None
+    for g, v in zip(pullbacks, vs):
+        term = tensor_sum(g * as_tensor_variable(v))
+        inner = term if inner is None else inner + term
+    results = grad(inner, dummies, disconnected_inputs="ignore")
+    # J v does not depend on u (the pullback is linear): any value of u will do.
+    results = clone_replace(results, {u: tm.zeros_like(fi) for u, fi in zip(dummies, fs)})
+    return results if f_list else results[0]
+
+
+def hessian_vector_product(cost: Variable, wrt: Any, vectors: Any) -> Any:
+    """`H v` for the Hessian of the scalar `cost`, without forming H."""
+    ws, many = _as_list(wrt)
+    vs, _ = _as_list(vectors)
+    grads = grad(cost, ws, disconnected_inputs="ignore")
+    inner = None
+    for g, v in zip(grads, vs):
+        term = tensor_sum(g * as_tensor_variable(v))
+        inner = term if inner is None else inner + term
+    result = grad(inner, ws, disconnected_inputs="ignore")
+    return result if many else result[0]
+
+
+def jacobian(expression: Any, wrt: Any, disconnected_inputs: str = "raise") -> Any:
+    """The Jacobian of a vector (or scalar) `expression` wrt each of `wrt`.
+
+    The result for `wrt` of shape S has shape (len(expression),) + S. The length of
+    `expression` must be known when the graph is built (static shape); lengths known
+    only at call time need a loop op, which cgraph does not have yet.
+    """
+    expression = as_tensor_variable(expression)
+    ws, many = _as_list(wrt)
+    if expression.ndim == 0:
+        out = grad(expression, ws, disconnected_inputs=disconnected_inputs)
+        return out if many else out[0]
+    if expression.ndim != 1:
+        raise TypeError(f"jacobian: expression must be a scalar or vector, got {expression.type}")
+    n = expression.type.shape[0]
+    if n is None:
+        raise NotImplementedError(
+            f"jacobian: the length of {expression!r} is not known when the graph is built; "
+            "give the expression a static shape (e.g. T.tensor('float64', shape=(3,)))")
+    dtype = expression.dtype
+    out = []
+    for w in ws:
+        rows = []
+        for i in range(n):
+            one_hot = np.zeros(n, dtype=dtype)
+            one_hot[i] = 1
+            row = grad(None, w, known_grads={expression: as_tensor_variable(one_hot)},
+                       disconnected_inputs=disconnected_inputs)
+            rows.append(row.dimshuffle("x", *range(row.ndim)))
+        out.append(tm.concatenate(rows, axis=0))
+    return out if many else out[0]
+
+
+def hessian(cost: Variable, wrt: Any, disconnected_inputs: str = "raise") -> Any:
+    """The Hessian of the scalar `cost` wrt each vector of `wrt` (static lengths)."""
+    ws, many = _as_list(wrt)
+    out = [jacobian(grad(cost, w, disconnected_inputs=disconnected_inputs), w,
+                    disconnected_inputs=disconnected_inputs) for w in ws]
+    return out if many else out[0]
 
 
 class GradientError(AssertionError):
