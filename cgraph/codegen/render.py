@@ -46,4 +46,6 @@ def render(program: Program, version: str) -> str:
 def cdef(program: Program) -> str:
     """The cffi declaration of the program's entry point."""
     args = "".join(f", void *a{i}" for i in range(program.n_args))
-    return f"int {program.entry}(const int64_t *P, char *err{args});"
+    return (f"int {program.entry}(const int64_t *P, char *err{args});\n"
+            f"int {program.entry}_loop(const int64_t *P_full, const int64_t *P_last, "
+            "char *err, const int64_t *L, void **X, int64_t *state);")

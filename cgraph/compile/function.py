@@ -17,6 +17,7 @@ import numpy as np
 from cgraph import backend
 from cgraph.codegen import ShapeError, cdef, header_paths, lower, make_plan, render
 from cgraph.codegen.render import csrc_dir
+from cgraph.compile.loop import run_loop
 from cgraph.compile.shared import SharedVariable
 from cgraph.configdefaults import Config, config
 from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs
@@ -226,6 +227,45 @@ class Function:
             results.append(np.array(value, dtype=dtype, copy=True))
         return results
 
+    def loop(self, *sequences: Any, epochs: int = 1, batch_size: int | None = None,
+             shuffle: int | None = None, record_every: int | None = None,
+             stop_on_nan: bool = False, fixed: dict | None = None,
+             progress: Any = None) -> Any:
+        """Run many steps inside C: the training loop without the Python round trips.
+
+        Each positional argument is a sequence for one input (in order, skipping the
+        inputs given in `fixed`): step k reads its row k (`batch_size=None`) or its
+        k-th minibatch of `batch_size` rows (the last one may be shorter). Updates
+        apply after every step, exactly as if the function were called from Python
+        in the same order, so the results are bitwise identical.
+
+        Parameters
+        ----------
+        epochs : int
+            Passes over the sequences.
+        batch_size : int, optional
+            Rows per step; None steps over single rows (the input then has one
+            dimension fewer than the sequence).
+        shuffle : int, optional
+            Seed of a fresh row permutation per epoch (numpy's default_rng).
+        record_every : int, optional
+            Record the outputs every that many steps and return them stacked; by
+            default, return the last step's outputs.
+        stop_on_nan : bool
+            Stop at the first step with a NaN/Inf output, before applying its updates,
+            with a `LoopStopped` warning naming the step.
+        fixed : dict, optional
+            Input variable (or its name) -> value, for inputs that are not sequences.
+        progress : callable, optional
+            `progress(steps_done, steps_total)`, called every ~50 ms.
+
+        Ctrl-C stops at a step boundary; the shared variables then hold the values
+        after the last complete step.
+        """
+        return run_loop(self, sequences, epochs=epochs, batch_size=batch_size,
+                        shuffle=shuffle, record_every=record_every, stop_on_nan=stop_on_nan,
+                        fixed=fixed, progress=progress)
+
     def _label(self) -> str:
         return f"function {self.name!r}" if self.name else "compiled function"
 
@@ -316,5 +356,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     mode = mode or config.mode
     if mode not in ("C", "PY"):
         raise ValueError(f"unknown mode {mode!r}; use 'C' or 'PY'")
-    return Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
-                    return_list, mode, name, allow_input_downcast, config)
+    f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
+                 return_list, mode, name, allow_input_downcast, config)
+    f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
+    return f

@@ -1,0 +1,216 @@
+"""`Function.loop`: run many steps of a compiled function inside C.
+
+A training loop that calls a small compiled step from Python spends most of its
+time crossing the Python/C border (the XOR tutorial: 40,000 calls). `run_loop`
+instead hands C the whole schedule: which row (or minibatch) of each sequence
+argument each step reads, where each update goes, what to record. C runs the steps
+in chunks of a few milliseconds, so Ctrl-C and progress callbacks are served between
+chunks, always at a step boundary, with the shared variables consistent.
+
+The layout of the arrays passed to `cg_loop_run` (csrc/cg_loop.h):
+
+L (int64): a header of CG_L_HEADER values (n_args, n_seq, n_rows, batch, begin, end,
+    n_batches, n_out, record_every, stop_on_nan, n_updates, has_perm), then per
+    sequence (arg index, row bytes), per recorded output (arg index, bytes of a full
+    step, bytes of the short last batch, 8/4 for float64/float32 else 0), per update
+    (output arg index, shared arg index, bytes).
+X (void *): the entry's n_args base pointers, a gather buffer per sequence, the
+    permutation (or NULL), a record buffer per output.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # only for annotations: function.py imports this module
+    from cgraph.compile.function import Function
+
+#: seconds of C work between returns to Python (Ctrl-C, progress callbacks).
+CHUNK_SECONDS = 0.05
+_HEADER = 12
+
+
+class LoopStopped(RuntimeWarning):
+    """`stop_on_nan`: an output became NaN or infinite; the loop stopped before
+    applying that step's updates."""
+
+
+def _sequence(spec: Any, value: Any, batch: int | None, label: str) -> np.ndarray:
+    """A sequence argument as a C-contiguous array of the input's dtype."""
+    arr = np.asarray(value)
+    want = spec.ndim + (1 if batch is None else 0)
+    if arr.ndim != want or arr.ndim == 0:
+        what = "one row per step" if batch is None else "rows to batch"
+        raise ValueError(f"loop: {label} must be {want}-d ({what}, leading axis = rows), "
+                         f"got shape {arr.shape}")
+    if arr.dtype != spec.dtype:
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"loop: {label} has dtype {arr.dtype}, expected {spec.dtype}")
+        if not (np.can_cast(arr.dtype, spec.dtype, "safe") or spec.allow_downcast):
+            raise TypeError(f"loop: {label} has dtype {arr.dtype}; converting it to "
+                            f"{spec.dtype} loses precision (pass allow_input_downcast=True "
+                            "to function)")
+    return np.ascontiguousarray(arr, dtype=spec.dtype)
+
+
+def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int | None = None,
+             shuffle: int | None = None, record_every: int | None = None,
+             stop_on_nan: bool = False, fixed: Mapping[Any, Any] | None = None,
+             progress: Callable[[int, int], Any] | None = None) -> Any:
+    """See `Function.loop`."""
+    if f.mode != "C":
+        raise ValueError("loop runs compiled steps: build the function with mode='C'")
+    if epochs < 0 or (batch_size is not None and batch_size < 1):
+        raise ValueError(f"loop: epochs must be >= 0 and batch_size >= 1, got {epochs}, "
+                         f"{batch_size}")
+    inputs = getattr(f, "user_inputs", f.fgraph.inputs[:f._n_inputs])
+    fixed_pos = _fixed_positions(inputs, fixed or {})
+    seq_pos = [i for i in range(len(inputs)) if i not in fixed_pos]
+    if len(args) != len(seq_pos):
+        raise TypeError(f"loop: {len(seq_pos)} sequence argument(s) expected (inputs not in "
+                        f"`fixed`), got {len(args)}")
+    if not seq_pos:
+        raise TypeError("loop: at least one input must be a sequence")
+    if set(f._lowered.value_args) & set(seq_pos):
+        raise NotImplementedError("loop: shapes depend on the values of a sequence argument")
+    arrays: list[np.ndarray] = [None] * len(inputs)  # type: ignore[list-item]
+    for i, value in fixed_pos.items():
+        arrays[i] = f._inputs[i].convert(value)
+    seqs = {i: _sequence(f._inputs[i], a, batch_size, f._inputs[i].label)
+            for i, a in zip(seq_pos, args)}
+    n_rows = {len(a) for a in seqs.values()}
+    if len(n_rows) != 1:
+        raise ValueError(f"loop: sequences differ in length: {sorted(n_rows)}")
+    n = n_rows.pop()
+    if n == 0:
+        raise ValueError("loop: the sequences are empty")
+    batch = batch_size or 0
+    n_batches = n if batch == 0 else -(-n // batch)
+    steps = epochs * n_batches
+    state_values = [np.array(s._value, copy=True) for s in f._shared]
+
+    def shapes(rows: int) -> tuple:
+        out = []
+        for i, arr in enumerate(arrays):
+            if i in seqs:
+                out.append(seqs[i].shape[1:] if batch == 0 else (rows,) + seqs[i].shape[1:])
+            else:
+                out.append(arr.shape)
+        return tuple(out) + tuple(v.shape for v in state_values)
+
+    call_args = [seqs[i][0] if i in seqs else a for i, a in enumerate(arrays)] + state_values
+    full = f._plan(shapes(batch), call_args)
+    last_rows = n - (n_batches - 1) * batch if batch else 1
+    last = full if batch == 0 or last_rows == batch else f._plan(shapes(last_rows), call_args)
+    P_full, out_full, _ = full
+    P_last, out_last, _ = last
+    n_out = f._n_outputs
+    for s, shape in zip(f._updates, out_full[n_out:]):
+        if shape != s._value.shape:
+            raise ValueError(f"loop: the update of {s!r} changes its shape {s._value.shape} "
+                             f"to {shape}; a loop needs fixed shapes")
+    if record_every and any(a != b for a, b in zip(out_full[:n_out], out_last[:n_out])):
+        raise ValueError("loop: the last, short batch gives outputs of another shape; "
+                         "record every step only with batches that divide the data, or "
+                         "record_every=None")
+    itemsizes = [d.itemsize for d in f._out_dtypes]
+    out_bufs = [np.empty(max(int(np.prod(a)), int(np.prod(b))) * size, np.uint8)
+                for a, b, size in zip(out_full, out_last, itemsizes)]
+    n_in = len(arrays) + len(state_values)
+    base = [seqs[i] if i in seqs else a for i, a in enumerate(arrays)] + state_values
+    L = [n_in + len(out_bufs) + len(f._constants), len(seqs), n, batch, 0, 0, n_batches, n_out,
+         record_every or 0, int(stop_on_nan), len(f._updates), int(shuffle is not None)]
+    stages = []
+    for i, arr in seqs.items():
+        row_bytes = arr[0].nbytes if arr.ndim > 1 else arr.itemsize
+        L += [i, row_bytes]
+        stages.append(np.empty(max(batch, 1) * row_bytes, np.uint8))
+    kinds = {np.dtype("float64"): 8, np.dtype("float32"): 4}
+    for o in range(n_out):
+        nbytes = [int(np.prod(s[o])) * itemsizes[o] for s in (out_full, out_last)]
+        L += [n_in + o, *nbytes, kinds.get(f._out_dtypes[o], 0)]
+    for u, s in enumerate(f._updates):
+        L += [n_in + n_out + u, len(arrays) + f._shared.index(s), s._value.nbytes]
+    n_records = steps // record_every if record_every else 0
+    records = [np.empty((n_records, *out_full[o]), f._out_dtypes[o]) for o in range(n_out)]
+    perm = _permutations(shuffle, n, epochs) if shuffle is not None else None
+    fb, ffi = f._from_buffer, f._module.ffi
+    keep = [*base, *out_bufs, *stages, *records]  # buffers alive during the calls
+    X = ffi.new("void *[]", [fb(a, require_writable=True) if a.flags.writeable else fb(a)
+                             for a in base]
+                + [fb(b, require_writable=True) for b in out_bufs] + list(f._constants)
+                + [fb(b, require_writable=True) for b in stages]
+                + [fb(perm) if perm is not None else ffi.NULL]
+                + [fb(r, require_writable=True) for r in records])
+    L_arr = np.array(L, dtype=np.int64)
+    state = np.zeros(3, dtype=np.int64)
+    errbuf = ffi.new("char[512]")
+    L_ptr = fb("int64_t[]", L_arr)
+    state_ptr = fb("int64_t[]", state, require_writable=True)
+    entry = getattr(f._module.lib, f._lowered.program.entry + "_loop")
+    done, chunk = 0, 1
+    try:
+        while done < steps:
+            L_arr[4], L_arr[5] = done, min(steps, done + chunk)
+            started = time.perf_counter()
+            rc = entry(P_full, P_last, errbuf, L_ptr, X, state_ptr)
+            elapsed = time.perf_counter() - started
+            done = int(state[0])
+            if rc:
+                message = ffi.string(errbuf).decode(errors="replace")
+                raise _error(rc)(f"{f._label()} failed at loop step {done}: {message}")
+            if state[1]:
+                warnings.warn(f"loop stopped at step {done} (epoch {done // n_batches}): "
+                              f"output {int(state[2])} is not finite; the shared variables "
+                              "hold the values from before that step", LoopStopped,
+                              stacklevel=3)
+                break
+            if progress is not None:
+                progress(done, steps)
+            chunk = max(1, min(chunk * 4, int(chunk * CHUNK_SECONDS / max(elapsed, 1e-6))))
+    finally:  # also on Ctrl-C and errors: the state after the last complete step
+        for s, value in zip(f._shared, state_values):
+            s._value = value
+        del keep
+    final_is_short = batch > 0 and done > 0 and (done - 1) % n_batches == n_batches - 1
+    return _results(f, records, out_bufs, out_last if final_is_short else out_full,
+                    record_every, done)
+
+
+def _permutations(seed: int, n: int, epochs: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.permutation(n) for _ in range(epochs)]).astype(np.int64)
+
+
+def _fixed_positions(inputs: list, fixed: Mapping[Any, Any]) -> dict[int, Any]:
+    out = {}
+    for key, value in fixed.items():
+        matches = [i for i, v in enumerate(inputs) if v is key or (v.name and v.name == key)]
+        if not matches:
+            raise KeyError(f"loop: fixed argument {key!r} is not an input of the function")
+        out[matches[0]] = value
+    return out
+
+
+def _error(rc: int) -> type[Exception]:
+    return {2: IndexError, 3: ValueError}.get(rc, RuntimeError)
+
+
+def _results(f: Function, records: list[np.ndarray], out_bufs: list[np.ndarray],
+             last_shapes: tuple, record_every: int | None, done: int) -> Any:
+    n_out = f._n_outputs
+    if record_every:
+        outs = [r[:done // record_every] for r in records]
+    elif done == 0:
+        outs = [None] * n_out
+    else:
+        outs = [buf[:int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape).copy()
+                for buf, shape, dtype in zip(out_bufs, last_shapes, f._out_dtypes)]
+    if f._return_list:
+        return outs
+    return outs[0] if n_out == 1 else None
