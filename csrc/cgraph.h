@@ -7,6 +7,9 @@
 #ifndef CGRAPH_H
 #define CGRAPH_H
 
+/* The type-generic integer helpers below compare unsigned values with 0. */
+#pragma GCC diagnostic ignored "-Wtype-limits"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

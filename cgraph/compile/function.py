@@ -122,7 +122,9 @@ class Function:
         self._lowered = lower(self.fgraph)
         program = self._lowered.program
         self.c_source = render(program, VERSION)
-        module = backend.load_module(self.c_source, cdef(program), build_options(cfg),
+        self.build_options = build_options(cfg)
+        self.version = VERSION
+        module = backend.load_module(self.c_source, cdef(program), self.build_options,
                                      depends=header_paths())
         self.c_path = str(module.c_path)
         self._module = module
