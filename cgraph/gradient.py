@@ -57,21 +57,28 @@ def disconnected_grad(x: Any) -> TensorVariable:
 stop_gradient = disconnected_grad
 
 
+def grad_scale_op(k: float) -> ScalarOp:
+    """The identity whose gradient is multiplied by `k`."""
+    return ScalarOp(f"grad_scale_{k!r}", 1, "{0}", _copy, upcast, lambda x, o, gz: [gz * k],
+                    recipe=(grad_scale_op, (k,)))
+
+
+def grad_clip_op(lo: float, hi: float) -> ScalarOp:
+    """The identity whose gradient is clipped to [lo, hi]."""
+    return ScalarOp(f"grad_clip_{lo!r}_{hi!r}", 1, "{0}", _copy, upcast,
+                    lambda x, o, gz: [tm.clip(gz, lo, hi)], recipe=(grad_clip_op, (lo, hi)))
+
+
 def grad_scale(x: Any, multiplier: float) -> TensorVariable:
     """`x`, whose gradient is multiplied by `multiplier` on the way back."""
-    op = Elemwise(ScalarOp(f"grad_scale_{float(multiplier)!r}", 1, "{0}", _copy, upcast,
-                           lambda x, o, gz, k=float(multiplier): [gz * k]))
-    return op(x)
+    return Elemwise(grad_scale_op(float(multiplier)))(x)
 
 
 def grad_clip(x: Any, lower_bound: float, upper_bound: float) -> TensorVariable:
     """`x`, whose gradient is clipped to [lower_bound, upper_bound] on the way back."""
     if lower_bound > upper_bound:
         raise ValueError(f"grad_clip: lower bound {lower_bound} > upper bound {upper_bound}")
-    lo, hi = float(lower_bound), float(upper_bound)
-    op = Elemwise(ScalarOp(f"grad_clip_{lo!r}_{hi!r}", 1, "{0}", _copy, upcast,
-                           lambda x, o, gz: [tm.clip(gz, lo, hi)]))
-    return op(x)
+    return Elemwise(grad_clip_op(float(lower_bound), float(upper_bound)))(x)
 
 
 # --------------------------------------------------------------------------- products

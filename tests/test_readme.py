@@ -11,6 +11,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def python_blocks() -> list[str]:
+    """The ```python blocks (```py marks fragments that are not meant to run alone)."""
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 

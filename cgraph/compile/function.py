@@ -7,6 +7,8 @@ each op's numpy reference and needs no compiler.
 
 from __future__ import annotations
 
+import copy
+import pickle
 import shlex
 from collections.abc import Sequence
 from threading import get_ident
@@ -109,6 +111,9 @@ class Function:
         self._n_outputs = n_outputs
         self._updates = update_targets
         self._return_list = return_list
+        self._allow_downcast = allow_downcast
+        self._cfg = copy.copy(cfg)  # the settings it was built with (pickling, copies)
+        self.user_inputs: list[Variable] = list(fgraph.inputs[:n_inputs])
         self._plans: dict[tuple, tuple] = {}
         self.c_source: str | None = None
         self.c_path: str | None = None
@@ -268,11 +273,44 @@ class Function:
                         shuffle=shuffle, record_every=record_every, stop_on_nan=stop_on_nan,
                         fixed=fixed, progress=progress)
 
+    # ----------------------------------------------------------------- copies, pickles
+
+    def __reduce__(self) -> tuple:
+        """Pickle the graph, the shared variables (with their values) and the settings;
+        unpickling rebuilds the module, from the disk cache when it is there."""
+        args = (self.fgraph, self._n_inputs, self._shared, self._n_outputs, self._updates,
+                self._return_list, self.mode, self.name, self._allow_downcast, self._cfg)
+        return (_rebuild_function, (args, self.user_inputs))
+
+    def copy(self, share_memory: bool = False, name: str | None = None) -> Function:
+        """A new Function computing the same thing (Theano's `Function.copy`).
+
+        With `share_memory=False` (the default) it gets its own copies of the shared
+        variables; with True it reads and updates the same ones as this function.
+        """
+        if share_memory:
+            args = (self.fgraph, self._n_inputs, self._shared, self._n_outputs,
+                    self._updates, self._return_list, self.mode, name or self.name,
+                    self._allow_downcast, self._cfg)
+            return _rebuild_function(args, self.user_inputs)
+        twin = pickle.loads(pickle.dumps(self))
+        twin.name = name or self.name
+        return twin
+
+    def __copy__(self) -> Function:
+        return self.copy()
+
     def _label(self) -> str:
         return f"function {self.name!r}" if self.name else "compiled function"
 
     def __repr__(self) -> str:
         return f"<cgraph.Function {self.name or ''} mode={self.mode}>"
+
+
+def _rebuild_function(args: tuple, user_inputs: list[Variable]) -> Function:
+    f = Function(*args)
+    f.user_inputs = list(user_inputs)
+    return f
 
 
 def _as_update_pairs(updates: Any) -> list[tuple[SharedVariable, TensorVariable]]:

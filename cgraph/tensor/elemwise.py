@@ -8,6 +8,7 @@ broadcasting; the C loop for it is written once, in
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,9 @@ class ScalarOp:
         with the output's shape; `Elemwise` sums them back to the input shapes.
     c_int : str, optional
         C expression to use instead of `c` when the output is an integer.
+    recipe : tuple, optional
+        `(factory, args)` that rebuilds this op in another process (pickling), for
+        ops made on demand; ops made at import are found by name in SCALAR_OPS.
     """
 
     name: str
@@ -53,6 +57,19 @@ class ScalarOp:
     dtype: DtypeRule = field(compare=False)
     grad: GradRule | None = field(default=None, compare=False)
     c_int: str | None = field(default=None, compare=False)
+    recipe: tuple | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        SCALAR_OPS.setdefault(self.name, self)
+
+    def __reduce__(self) -> tuple:
+        # The rules are functions (often lambdas): pickle a way to find the op instead.
+        if self.recipe is not None:
+            return self.recipe
+        if SCALAR_OPS.get(self.name) is self:
+            return (scalar_op_named, (self.name,))
+        raise pickle.PicklingError(f"the scalar op {self.name!r} cannot be pickled: it is "
+                                   "not registered under its name; give it a recipe")
 
     def c_expr(self, args: Sequence[str], out_dtype: str, out_ctype: str) -> str:
         """The C expression computing this op on the C expressions `args`."""
@@ -63,6 +80,18 @@ class ScalarOp:
 
     def __str__(self) -> str:
         return self.name
+
+
+#: name -> the first scalar op made with that name (the table's, for table ops).
+SCALAR_OPS: dict[str, ScalarOp] = {}
+
+
+def scalar_op_named(name: str) -> ScalarOp:
+    """The registered scalar op called `name` (how pickles refer to table ops)."""
+    try:
+        return SCALAR_OPS[name]
+    except KeyError:
+        raise pickle.UnpicklingError(f"no scalar op named {name!r} in this process") from None
 
 
 def broadcast_static(shapes: Sequence[tuple[int | None, ...]], what: str) -> tuple[int | None, ...]:
@@ -184,12 +213,8 @@ def _cast_dtype_rule(dtype: str) -> DtypeRule:
 _cast_ops: dict[str, Elemwise] = {}
 
 
-def cast(x: Any, dtype: Any) -> TensorVariable:
-    """Convert `x` to `dtype` elementwise (C conversion rules, as numpy's astype)."""
-    x = as_tensor_variable(x)
-    dtype = str(np.dtype(dtype))
-    if x.dtype == dtype:
-        return x
+def cast_scalar_op(dtype: str) -> ScalarOp:
+    """The scalar op converting to `dtype` (one per dtype)."""
     if dtype not in _cast_ops:
         scalar = ScalarOp(
             name=f"cast_{dtype}",
@@ -198,6 +223,17 @@ def cast(x: Any, dtype: Any) -> TensorVariable:
             impl=lambda a, _d=dtype: np.asarray(a).astype(_d),
             dtype=_cast_dtype_rule(dtype),
             grad=lambda a, out, gz: [gz],
+            recipe=(cast_scalar_op, (dtype,)),
         )
         _cast_ops[dtype] = Elemwise(scalar)
+    return _cast_ops[dtype].scalar_op
+
+
+def cast(x: Any, dtype: Any) -> TensorVariable:
+    """Convert `x` to `dtype` elementwise (C conversion rules, as numpy's astype)."""
+    x = as_tensor_variable(x)
+    dtype = str(np.dtype(dtype))
+    if x.dtype == dtype:
+        return x
+    cast_scalar_op(dtype)
     return _cast_ops[dtype](x)
