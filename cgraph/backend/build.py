@@ -33,7 +33,8 @@ __all__ = [
 # -fvisibility=hidden keeps kernels and the entry point private to the module (an
 # exported `step` once bound to glibc's step()); PyInit_<name> stays exported
 # because Python declares it PyMODINIT_FUNC, i.e. visibility("default").
-BASE_FLAGS: tuple[str, ...] = ("-shared", "-fPIC", "-fvisibility=hidden")
+# -fwrapv: signed integer overflow wraps, as in numpy, instead of being undefined.
+BASE_FLAGS: tuple[str, ...] = ("-shared", "-fPIC", "-fvisibility=hidden", "-fwrapv")
 
 _N_STDERR_LINES = 20
 _which: dict[tuple[str, str | None], str | None] = {}

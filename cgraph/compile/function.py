@@ -41,10 +41,17 @@ _C_ERRORS = {1: RuntimeError, 2: IndexError, 3: ValueError}
 
 def build_options(cfg: Config) -> backend.BuildOptions:
     """Compiler options from the configuration."""
+    cflags = tuple(shlex.split(cfg.cflags))
+    link: tuple[str, ...] = ()
+    if cfg.sanitize:
+        sanitizers = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined")
+        cflags += (*sanitizers, "-fno-omit-frame-pointer", "-g")
+        link += sanitizers
     return backend.BuildOptions(
         cc=cfg.cc,
-        cflags=tuple(shlex.split(cfg.cflags)),
+        cflags=cflags,
         include_dirs=(str(csrc_dir()),),
+        extra_link_args=link,
     )
 
 
