@@ -10,6 +10,7 @@ in the plan array P that `cgraph.codegen.plan` fills per call shape.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 
@@ -100,6 +101,16 @@ def value_arguments(fgraph: FunctionGraph, nodes: list[Apply]) -> tuple[int, ...
 def sanitize(text: str) -> str:
     """Make user text safe inside a C comment (it can never close the comment)."""
     return re.sub(r"[^A-Za-z0-9_.,:;=+\-\[\]()?<> ]", "_", text)[:80]
+
+
+def _created_at(node: Apply) -> str:
+    """`  at file.py:12`: where the user built the node (the file's name only, so that
+    the C, and so the cache key, does not depend on where the project lives)."""
+    trace = node.tag.get("trace")
+    if not trace:
+        return ""
+    path, _, line = trace.rpartition(":")
+    return f"  at {sanitize(os.path.basename(path))}:{line}"
 
 
 def c_literal(value: object, dtype: str) -> str:
@@ -199,7 +210,8 @@ def lower(fgraph: FunctionGraph) -> Lowered:
                for v in node.inputs]
         text = (f"{', '.join(o.var for o in outs)} = {sanitize(str(node.op))}"
                 f"({', '.join(i.var for i in ins)})  "
-                + "  ".join(f"{o.type}" for o in node.outputs))
+                + "  ".join(f"{o.type}" for o in node.outputs)
+                + _created_at(node))
         kernel = lowering(node, f"k{k}", text, outs, ins)
         kernels[id(node)] = kernel
         kernel_slots[id(node)] = n_slots
