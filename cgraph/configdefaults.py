@@ -27,6 +27,8 @@ class Config:
         The C compiler (default: `$CC`, else gcc).
     cflags : str
         Optimization flags for generated C (never -ffast-math: it breaks NaN/Inf).
+    profile : bool
+        Compile every function with per-kernel timers (`f.profile.summary()`).
     sanitize : bool
         Build generated C with AddressSanitizer and UndefinedBehaviorSanitizer (a
         debugging mode: run Python with the sanitizer runtimes preloaded, see README).
@@ -37,15 +39,16 @@ class Config:
     cc: str = os.environ.get("CC", "gcc")
     cflags: str = "-O3 -march=native -fno-math-errno -fopenmp-simd"
     sanitize: bool = False
+    profile: bool = False
 
     def __setattr__(self, name: str, value: object) -> None:
         if name not in {f.name for f in fields(self)}:
             raise AttributeError(f"cgraph.config has no setting {name!r}")
         if name == "floatX" and value not in _FLOAT_DTYPES:
             raise ValueError(f"config.floatX must be one of {_FLOAT_DTYPES}, got {value!r}")
-        if name == "sanitize" and isinstance(value, str):
+        if name in ("sanitize", "profile") and isinstance(value, str):
             if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(f"config.sanitize must be a boolean, got {value!r}")
+                raise ValueError(f"config.{name} must be a boolean, got {value!r}")
             value = value.lower() in ("true", "1")
         if name == "mode" and value not in _MODES:
             raise ValueError(f"config.mode must be one of {_MODES}, got {value!r}")

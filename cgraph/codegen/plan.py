@@ -34,6 +34,7 @@ class Plan:
     params: np.ndarray                 # int64 P array passed to C
     out_shapes: tuple[tuple[int, ...], ...]
     workspace: int                     # bytes
+    kernel_bytes: tuple[int, ...] = ()  # bytes each kernel reads and writes (profiling)
 
 
 def describe(node: Apply) -> str:
@@ -103,6 +104,7 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
     P = np.zeros(lowered.program.n_slots, dtype=np.int64)
     workspace = 0
     value_of = _Values(lowered, layouts, arrays)
+    kernel_bytes: list[int] = []
     for node in lowered.nodes:
         for v in node.inputs:
             if id(v) not in layouts:  # a constant
@@ -139,7 +141,10 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                              f"{', '.join(map(str, in_shapes))}") from None
         start = lowered.kernel_slots[id(node)]
         P[start:start + len(params)] = params
+        kernel_bytes.append(sum(
+            int(np.prod(layout[0], dtype=np.int64)) * np.dtype(v.type.dtype).itemsize
+            for v, layout in zip([*node.inputs, *node.outputs], in_layouts + out_layouts)))
     P[0] = workspace
     out_shapes = tuple(layouts[id(v)][0] for v in fgraph.outputs)
     P.setflags(write=False)
-    return Plan(P, out_shapes, workspace)
+    return Plan(P, out_shapes, workspace, tuple(kernel_bytes))

@@ -34,18 +34,22 @@ def header_paths() -> tuple[str, ...]:
     return tuple(sorted(str(p) for p in csrc_dir().glob("*.h")))
 
 
-def render(program: Program, version: str) -> str:
-    """Return the C source of `program`."""
+def render(program: Program, version: str, profile: bool = False) -> str:
+    """Return the C source of `program`; with `profile`, each kernel call is timed
+    into a static counter array (read through `<entry>_profile`)."""
     env = environment()
     kernels = [env.get_template(f"{s.kernel.family}.c.j2").render(k=s.kernel).strip()
                for s in program.steps]
     return env.get_template("module.c.j2").render(program=program, kernels=kernels,
-                                                  version=version)
+                                                  version=version, profile=profile)
 
 
-def cdef(program: Program) -> str:
-    """The cffi declaration of the program's entry point."""
+def cdef(program: Program, profile: bool = False) -> str:
+    """The cffi declaration of the program's entry points."""
     args = "".join(f", void *a{i}" for i in range(program.n_args))
-    return (f"int {program.entry}(const int64_t *P, char *err{args});\n"
+    text = (f"int {program.entry}(const int64_t *P, char *err{args});\n"
             f"int {program.entry}_loop(const int64_t *P_full, const int64_t *P_last, "
             "char *err, const int64_t *L, void **X, int64_t *state);")
+    if profile:
+        text += f"\ndouble *{program.entry}_profile(void);"
+    return text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import pickle
 import shlex
+import time
 from collections.abc import Sequence
 from threading import get_ident
 from typing import Any
@@ -20,6 +21,7 @@ from cgraph import backend
 from cgraph.codegen import ShapeError, cdef, header_paths, lower, make_plan, render
 from cgraph.codegen.render import csrc_dir
 from cgraph.compile.loop import run_loop
+from cgraph.compile.profiling import ProfileStats
 from cgraph.compile.shared import SharedVariable
 from cgraph.configdefaults import Config, config
 from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs
@@ -106,7 +108,8 @@ class Function:
 
     def __init__(self, fgraph: FunctionGraph, n_inputs: int, shared_in: list[SharedVariable],
                  n_outputs: int, update_targets: list[SharedVariable], return_list: bool,
-                 mode: str, name: str | None, allow_downcast: bool | None, cfg: Config):
+                 mode: str, name: str | None, allow_downcast: bool | None, cfg: Config,
+                 profile: bool = False):
         self.fgraph = fgraph
         self.name = name
         self.mode = mode
@@ -124,6 +127,8 @@ class Function:
         self._plans: dict[tuple, tuple] = {}
         self.c_source: str | None = None
         self.c_path: str | None = None
+        self.profile: ProfileStats | None = None
+        self._profile = bool(profile or cfg.profile) and mode == "C"
         if mode == "C":
             self._build(cfg)
         self._out_dtypes = [np.dtype(v.type.dtype) for v in self.fgraph.outputs]
@@ -131,13 +136,27 @@ class Function:
     # ----------------------------------------------------------------- building
 
     def _build(self, cfg: Config) -> None:
+        started = time.perf_counter()
         self._lowered = lower(self.fgraph)
+        lowered = time.perf_counter()
         program = self._lowered.program
-        self.c_source = render(program, VERSION)
+        self.c_source = render(program, VERSION, profile=self._profile)
+        rendered = time.perf_counter()
         self.build_options = build_options(cfg)
         self.version = VERSION
-        module = backend.load_module(self.c_source, cdef(program), self.build_options,
-                                     depends=header_paths())
+        compiles = backend.stats.compiles
+        module = backend.load_module(self.c_source, cdef(program, self._profile),
+                                     self.build_options, depends=header_paths())
+        loaded = time.perf_counter()
+        if self._profile:
+            counters = module.ffi.buffer(getattr(module.lib, program.entry + "_profile")(),
+                                         16 * max(len(program.steps), 1))
+            built = loaded - rendered if backend.stats.compiles > compiles else 0.0
+            self.profile = ProfileStats(
+                [s.kernel.comment for s in program.steps],
+                np.frombuffer(counters, dtype=np.float64),
+                {"lower": lowered - started, "render": rendered - lowered,
+                 "compile": built, "load": loaded - rendered - built})
         self.c_path = str(module.c_path)
         self._module = module
         ffi = module.ffi
@@ -165,6 +184,8 @@ class Function:
                     raise ValueError(f"input {var!r} has static shape {var.type}, but got "
                                      f"shape {shape} (axis {axis})")
         plan = make_plan(self._lowered, shapes, arrays if self._lowered.value_args else None)
+        if self.profile is not None:
+            self.profile.kernel_bytes = plan.kernel_bytes
         P = plan.params
         entry = (self._from_buffer("int64_t[]", P), plan.out_shapes, P)
         if self._replan_each_call:
@@ -286,7 +307,8 @@ class Function:
         """Pickle the graph, the shared variables (with their values) and the settings;
         unpickling rebuilds the module, from the disk cache when it is there."""
         args = (self.fgraph, self._n_inputs, self._shared, self._n_outputs, self._updates,
-                self._return_list, self.mode, self.name, self._allow_downcast, self._cfg)
+                self._return_list, self.mode, self.name, self._allow_downcast, self._cfg,
+                self._profile)
         return (_rebuild_function, (args, self.user_inputs))
 
     def copy(self, share_memory: bool = False, name: str | None = None) -> Function:
@@ -298,7 +320,7 @@ class Function:
         if share_memory:
             args = (self.fgraph, self._n_inputs, self._shared, self._n_outputs,
                     self._updates, self._return_list, self.mode, name or self.name,
-                    self._allow_downcast, self._cfg)
+                    self._allow_downcast, self._cfg, self._profile)
             return _rebuild_function(args, self.user_inputs)
         twin = pickle.loads(pickle.dumps(self))
         twin.name = name or self.name
@@ -351,7 +373,7 @@ def _as_update_pairs(updates: Any) -> list[tuple[SharedVariable, TensorVariable]
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None,
              givens: Any = None, mode: str | None = None, name: str | None = None,
              allow_input_downcast: bool | None = None,
-             on_unused_input: str = "raise") -> Function:
+             on_unused_input: str = "raise", profile: bool = False) -> Function:
     """Compile `outputs` as a function of `inputs`, with shared-variable `updates`.
 
     Parameters
@@ -372,6 +394,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         Accept lossy input conversions (e.g. float64 data for a float32 input).
     on_unused_input : {"raise", "warn", "ignore"}
         What to do with an input that the outputs do not depend on.
+    profile : bool
+        Time each kernel (see `Function.profile`); also `config.profile`.
     """
     inputs = list(inputs)
     for i, v in enumerate(inputs):
@@ -404,6 +428,6 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     if mode not in ("C", "PY"):
         raise ValueError(f"unknown mode {mode!r}; use 'C' or 'PY'")
     f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
-                 return_list, mode, name, allow_input_downcast, config)
+                 return_list, mode, name, allow_input_downcast, config, profile)
     f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
     return f
