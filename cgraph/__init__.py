@@ -5,11 +5,11 @@ compile them with `function`: the graph becomes one C file (see `f.c_source`),
 compiled with cffi, cached on disk, and called with numpy arrays.
 """
 
-from cgraph.compile import Function, SharedVariable, export_c, function, shared
+from cgraph.compile import Function, In, Out, SharedVariable, export_c, function, shared
 from cgraph.configdefaults import config
 from cgraph.gradient import grad, verify_grad
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "SharedVariable", "config", "export_c", "function", "grad", "shared",
-           "verify_grad"]
+__all__ = ["Function", "In", "Out", "SharedVariable", "config", "export_c", "function", "grad",
+           "shared", "verify_grad"]

@@ -11,6 +11,7 @@ import copy
 import pickle
 import shlex
 import time
+import warnings
 from collections.abc import Sequence
 from threading import get_ident
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 from cgraph import backend
 from cgraph.codegen import ShapeError, cdef, header_paths, lower, make_plan, render
 from cgraph.codegen.render import csrc_dir
+from cgraph.compile.io import In, Out
 from cgraph.compile.loop import run_loop
 from cgraph.compile.profiling import ProfileStats
 from cgraph.compile.shared import SharedVariable
@@ -122,6 +124,10 @@ class Function:
         self._updates = update_targets
         self._return_list = return_list
         self._allow_downcast = allow_downcast
+        #: Skip the argument checks: only for ndarrays of exactly the inputs' dtypes,
+        #: ranks and C-contiguous layouts (Theano's trust_input).
+        self.trust_input = False
+        self._implicit = False  # an In(..., implicit=True): arguments always need binding
         self._cfg = copy.copy(cfg)  # the settings it was built with (pickling, copies)
         self.user_inputs: list[Variable] = list(fgraph.inputs[:n_inputs])
         self._plans: dict[tuple, tuple] = {}
@@ -197,16 +203,19 @@ class Function:
 
     # ----------------------------------------------------------------- calling
 
-    def __call__(self, *args: Any) -> Any:
-        if len(args) != self._n_inputs:
-            raise TypeError(f"{self._label()} takes {self._n_inputs} argument(s), "
-                            f"got {len(args)}")
-        arrays = []
-        for spec, a in zip(self._inputs, args):
-            if (type(a) is not np.ndarray or a.dtype is not spec.dtype or a.ndim != spec.ndim
-                    or not (flags := a.flags).c_contiguous or not flags.aligned):
-                a = spec.convert(a)
-            arrays.append(a)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != self._n_inputs or self._implicit:
+            args = self._bind(args, kwargs)
+        if self.trust_input:
+            arrays = list(args)
+        else:
+            arrays = []
+            for spec, a in zip(self._inputs, args):
+                if (type(a) is not np.ndarray or a.dtype is not spec.dtype
+                        or a.ndim != spec.ndim or not (flags := a.flags).c_contiguous
+                        or not flags.aligned):
+                    a = spec.convert(a)
+                arrays.append(a)
         for s in self._shared:
             arrays.append(s._value)
         if self.mode == "C":
@@ -301,6 +310,38 @@ class Function:
                         shuffle=shuffle, record_every=record_every, stop_on_nan=stop_on_nan,
                         fixed=fixed, progress=progress)
 
+    def _set_input_specs(self, specs: list[In]) -> None:
+        """Names, defaults and implicit flags of the inputs (from `In`)."""
+        self._specs = specs
+        self._by_name = {s.name: i for i, s in enumerate(specs) if s.name}
+        self._implicit = any(s.implicit for s in specs)
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        """Positional and keyword arguments, plus defaults, in input order."""
+        specs = getattr(self, "_specs", [In(v) for v in self.user_inputs])
+        if not kwargs and all(s.value is None for s in specs):
+            raise TypeError(f"{self._label()} takes {len(specs)} argument(s), "
+                            f"got {len(args)}")
+        positional = [i for i, s in enumerate(specs) if not s.implicit]
+        if len(args) > len(positional):
+            raise TypeError(f"{self._label()} takes {len(positional)} positional "
+                            f"argument(s), got {len(args)}")
+        values: dict[int, Any] = dict(zip(positional, args))
+        for key, value in kwargs.items():
+            i = self._by_name.get(key) if hasattr(self, "_by_name") else None
+            if i is None:
+                raise TypeError(f"{self._label()} has no input named {key!r}")
+            if i in values:
+                raise TypeError(f"{self._label()} got input {key!r} twice")
+            values[i] = value
+        for i, s in enumerate(specs):
+            if i not in values:
+                if s.value is None:
+                    raise TypeError(f"{self._label()}: missing input {i} "
+                                    f"({s.name or s.variable!r})")
+                values[i] = s.value
+        return tuple(values[i] for i in range(len(specs)))
+
     # ----------------------------------------------------------------- copies, pickles
 
     def __reduce__(self) -> tuple:
@@ -309,7 +350,7 @@ class Function:
         args = (self.fgraph, self._n_inputs, self._shared, self._n_outputs, self._updates,
                 self._return_list, self.mode, self.name, self._allow_downcast, self._cfg,
                 self._profile)
-        return (_rebuild_function, (args, self.user_inputs))
+        return (_rebuild_function, (args, self.user_inputs, getattr(self, "_specs", None)))
 
     def copy(self, share_memory: bool = False, name: str | None = None) -> Function:
         """A new Function computing the same thing (Theano's `Function.copy`).
@@ -321,7 +362,7 @@ class Function:
             args = (self.fgraph, self._n_inputs, self._shared, self._n_outputs,
                     self._updates, self._return_list, self.mode, name or self.name,
                     self._allow_downcast, self._cfg, self._profile)
-            return _rebuild_function(args, self.user_inputs)
+            return _rebuild_function(args, self.user_inputs, getattr(self, "_specs", None))
         twin = pickle.loads(pickle.dumps(self))
         twin.name = name or self.name
         return twin
@@ -336,9 +377,12 @@ class Function:
         return f"<cgraph.Function {self.name or ''} mode={self.mode}>"
 
 
-def _rebuild_function(args: tuple, user_inputs: list[Variable]) -> Function:
+def _rebuild_function(args: tuple, user_inputs: list[Variable], specs: list | None = None
+                      ) -> Function:
     f = Function(*args)
     f.user_inputs = list(user_inputs)
+    if specs is not None:
+        f._set_input_specs(specs)
     return f
 
 
@@ -373,14 +417,15 @@ def _as_update_pairs(updates: Any) -> list[tuple[SharedVariable, TensorVariable]
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None,
              givens: Any = None, mode: str | None = None, name: str | None = None,
              allow_input_downcast: bool | None = None,
-             on_unused_input: str = "raise", profile: bool = False) -> Function:
+             on_unused_input: str = "raise", profile: bool = False,
+             no_default_updates: Any = False) -> Function:
     """Compile `outputs` as a function of `inputs`, with shared-variable `updates`.
 
     Parameters
     ----------
-    inputs : list of Variable
-        The function's arguments, in order.
-    outputs : Variable or list of Variable, optional
+    inputs : list of Variable or In
+        The function's arguments, in order (`In` adds a name and a default value).
+    outputs : Variable or list of Variable (or Out), optional
         What to compute; a list in gives a list out.
     updates : list of (SharedVariable, expression) pairs, or dict
         New values for shared variables, all computed from the values before the call.
@@ -396,8 +441,12 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         What to do with an input that the outputs do not depend on.
     profile : bool
         Time each kernel (see `Function.profile`); also `config.profile`.
+    no_default_updates : bool or list of SharedVariable
+        Skip the `default_update` of all (True) or of these shared variables.
     """
-    inputs = list(inputs)
+    specs = [v if isinstance(v, In) else In(v) if isinstance(v, Variable) else v
+             for v in inputs]
+    inputs = [s.variable if isinstance(s, In) else s for s in specs]
     for i, v in enumerate(inputs):
         if not isinstance(v, Variable):
             raise TypeError(f"input {i} is not a symbolic variable: {v!r}")
@@ -408,8 +457,10 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         raise ValueError("the same variable appears twice in the inputs")
     return_list = isinstance(outputs, (list, tuple))
     out_list = [] if outputs is None else list(outputs) if return_list else [outputs]
-    out_list = [as_tensor_variable(o) for o in out_list]
+    out_list = [as_tensor_variable(o.variable if isinstance(o, Out) else o) for o in out_list]
     pairs = _as_update_pairs(updates)
+    pairs += _default_updates(out_list + [value for _, value in pairs], pairs,
+                              no_default_updates)
     computed = out_list + [value for _, value in pairs]
     if givens:
         replace = dict(givens.items() if isinstance(givens, dict) else givens)
@@ -417,11 +468,16 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         computed = clone_replace(computed, replace)
     leaves = graph_inputs(computed)
     used = {id(v) for v in leaves}
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', "
+                         f"got {on_unused_input!r}")
     for i, v in enumerate(inputs):
-        if id(v) not in used and on_unused_input == "raise":
-            raise UnusedInputError(
-                f"input {i} ({v!r}) is not used to compute the outputs; pass "
-                "on_unused_input='ignore' to allow it")
+        if id(v) not in used and on_unused_input != "ignore":
+            message = (f"input {i} ({v!r}) is not used to compute the outputs; pass "
+                       "on_unused_input='ignore' to allow it")
+            if on_unused_input == "raise":
+                raise UnusedInputError(message)
+            warnings.warn(message, stacklevel=2)
     shared_in = [v for v in leaves if isinstance(v, SharedVariable)]
     fgraph = FunctionGraph(inputs + shared_in, computed)
     mode = mode or config.mode
@@ -430,4 +486,22 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
                  return_list, mode, name, allow_input_downcast, config, profile)
     f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
+    f._set_input_specs(specs)
     return f
+
+
+def _default_updates(computed: list[Variable], explicit: list, no_default_updates: Any
+                     ) -> list[tuple[SharedVariable, TensorVariable]]:
+    """(shared, default_update) for the shared variables the graph uses that have one,
+    unless updated explicitly or excluded by `no_default_updates` (True or a list)."""
+    if no_default_updates is True:
+        return []
+    excluded = {id(v) for v in (no_default_updates or ())}
+    excluded |= {id(t) for t, _ in explicit}
+    found = []
+    for v in graph_inputs(computed):
+        update = getattr(v, "default_update", None)
+        if isinstance(v, SharedVariable) and update is not None and id(v) not in excluded:
+            found.append((v, update))
+            excluded.add(id(v))
+    return _as_update_pairs(found)

@@ -17,6 +17,10 @@ class SharedVariable(TensorVariable):
     `borrow=True`.
     """
 
+    #: An expression `function` uses as this variable's update when none is given
+    #: (Theano's default_update; `no_default_updates` turns it off).
+    default_update = None
+
     def __init__(self, type: TensorType, value: np.ndarray, name: str | None = None):
         super().__init__(type, name=name)
         self._value = value

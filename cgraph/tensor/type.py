@@ -243,3 +243,21 @@ constructors = {
     for kind, shape in _SHAPES.items()
     for prefix, dtype in _PREFIXES.items()
 }
+
+
+def _plural(single):
+    def make(*names: str, dtype: Any = None) -> tuple[TensorVariable, ...]:
+        if len(names) == 1 and isinstance(names[0], int):  # dscalars(3): three unnamed
+            names = (None,) * names[0]
+        if dtype is None:
+            return tuple(single(n) for n in names)
+        return tuple(single(n, dtype=dtype) for n in names)
+
+    make.__doc__ = f"Several variables at once: `a, b = {single.__name__}s('a', 'b')`."
+    return make
+
+
+for _name, _single in list(constructors.items()):
+    _single.__name__ = _name
+    plural = _name[:-2] + "ices" if _name.endswith("matrix") else _name + "s"
+    constructors[plural] = _plural(_single)
