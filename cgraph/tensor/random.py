@@ -1,0 +1,256 @@
+"""Random streams: draws made in C by the Philox4x32-10 counter-based generator.
+
+A draw's state is a shared int64 vector (key, stream, counter). Element i of a draw
+of n elements uses Philox block `counter + i` of its stream (binomial with n trials:
+blocks `counter + i * n + t`), and the draw's update advances the counter past the
+blocks it used, so calling a function twice gives new numbers, and re-seeding
+restarts the sequence. The numpy reference below implements the same generator,
+so mode "PY" draws the same numbers as C (exactly for uniform, binomial, choice
+and permutation; normal goes through libm's log and cos, equal to the last bit or
+close to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cgraph.codegen.kernels import Kernel
+from cgraph.compile.shared import SharedVariable, shared
+from cgraph.configdefaults import config
+from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
+
+_DISTS = {"uniform": 2, "normal": 2, "binomial": 2, "choice": 1, "permutation": 0}
+_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+_W0, _W1 = np.uint32(0x9E3779B9), np.uint32(0xBB67AE85)
+_MASK = np.uint64(0xFFFFFFFF)
+
+
+def philox(key: int, stream: int, counters: np.ndarray) -> np.ndarray:
+    """Philox4x32-10 blocks for an array of counters: shape (n, 4) of uint32."""
+    counters = counters.astype(np.uint64)
+    c0 = (counters & _MASK).astype(np.uint32)
+    c1 = (counters >> np.uint64(32)).astype(np.uint32)
+    c2 = np.full_like(c0, np.uint32(stream & 0xFFFFFFFF))
+    c3 = np.full_like(c0, np.uint32((stream >> 32) & 0xFFFFFFFF))
+    k0, k1 = np.uint32(key & 0xFFFFFFFF), np.uint32((key >> 32) & 0xFFFFFFFF)
+    with np.errstate(over="ignore"):
+        for r in range(10):
+            if r > 0:
+                k0, k1 = k0 + _W0, k1 + _W1
+            p0 = _M0 * c0.astype(np.uint64)
+            p1 = _M1 * c2.astype(np.uint64)
+            n0 = (p1 >> np.uint64(32)).astype(np.uint32) ^ c1 ^ k0
+            n2 = (p0 >> np.uint64(32)).astype(np.uint32) ^ c3 ^ k1
+            c1 = (p1 & _MASK).astype(np.uint32)
+            c3 = (p0 & _MASK).astype(np.uint32)
+            c0, c2 = n0, n2
+    return np.stack([c0, c1, c2, c3], axis=-1)
+
+
+def _u01(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ((a >> 5).astype(np.float64) * 67108864.0 + (b >> 6).astype(np.float64)) \
+        / 9007199254740992.0
+
+
+class RandomDraw(Op):
+    """A draw of `dist` with the shape given by `ndim` symbolic sizes.
+
+    Inputs: the state (int64[3]), the sizes (int64 scalars), the parameters
+    (scalars). Outputs: the next state and the sample.
+    """
+
+    __props__ = ("dist", "dtype", "ndim")
+    c_family = "random"
+
+    def __init__(self, dist: str, dtype: str, ndim: int):
+        if dist not in _DISTS:
+            raise ValueError(f"unknown distribution {dist!r}")
+        self.dist, self.dtype, self.ndim = dist, dtype, ndim
+        self.value_inputs = tuple(range(1, 1 + ndim))
+
+    def __str__(self) -> str:
+        return f"random_{self.dist}"
+
+    def make_node(self, state: Any, *args: Any) -> Apply:
+        state = as_tensor_variable(state)
+        if state.dtype != "int64" or state.ndim != 1:
+            raise TypeError(f"{self}: the state must be an int64 vector, got {state.type}")
+        sizes = [as_tensor_variable(s) for s in args[:self.ndim]]
+        params = [as_tensor_variable(a) for a in args[self.ndim:]]
+        if len(params) != _DISTS[self.dist]:
+            raise TypeError(f"{self} takes {_DISTS[self.dist]} parameters, got {len(params)}")
+        for s in sizes:
+            if s.ndim != 0 or s.dtype[0] not in "iu":
+                raise TypeError(f"{self}: sizes must be integer scalars, got {s.type}")
+        for a in params:
+            if a.ndim != 0:
+                raise NotImplementedError(
+                    f"{self}: parameters must be scalars (got {a.type}); draw standard "
+                    "values and scale them with elementwise ops instead")
+        static = tuple(int(s.data) if hasattr(s, "data") else None for s in sizes)
+        outs = [TensorType("int64", (3,)).make_variable(),
+                TensorType(self.dtype, static).make_variable()]
+        return Apply(self, [state, *sizes, *params], outs)
+
+    def infer_shape(self, node: Apply, shapes: list, values: list) -> list:
+        size = tuple(int(v) for v in values[1:1 + self.ndim])
+        if any(n < 0 for n in size):
+            raise ValueError(f"{self}: negative size {size}")
+        return [(3,), size]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        state = inputs[0]
+        size = tuple(int(v) for v in inputs[1:1 + self.ndim])
+        params = [float(a) for a in inputs[1 + self.ndim:]]
+        key, stream, counter = (int(v) & 0xFFFFFFFFFFFFFFFF for v in state)
+        n = int(np.prod(size, dtype=np.int64))
+        sample, used = self._draw(key, stream, counter, n, params)
+        new_state = np.array([key, stream, counter + used], dtype=np.uint64).view(np.int64)
+        return [new_state, sample.astype(self.dtype).reshape(size)]
+
+    def _draw(self, key: int, stream: int, counter: int, n: int, params: list[float]
+              ) -> tuple[np.ndarray, int]:
+        if self.dist == "permutation":
+            out = np.arange(n, dtype=np.int64)
+            for j in range(n - 1, 0, -1):
+                b = philox(key, stream, np.array([counter + j]))[0]
+                r = int(_u01(b[:1], b[1:2])[0] * (j + 1))
+                out[j], out[r] = out[r], out[j]
+            return out, n
+        if self.dist == "binomial":
+            trials, prob = int(params[0]), params[1]
+            if trials < 0 or not 0 <= prob <= 1:
+                raise ValueError(f"binomial: need n >= 0 and 0 <= p <= 1, got n={trials}, "
+                                 f"p={prob}")
+            b = philox(key, stream, counter + np.arange(n * trials))
+            hits = (_u01(b[:, 0], b[:, 1]) < prob).reshape(n, trials).sum(axis=1)
+            return hits, n * trials
+        b = philox(key, stream, counter + np.arange(n))
+        if self.dist == "uniform":
+            low, high = params
+            if self.dtype == "float32":
+                u = (b[:, 0] >> 8).astype(np.float32) * np.float32(1 / 16777216)
+                return np.float32(low) + (np.float32(high) - np.float32(low)) * u, n
+            return low + (high - low) * _u01(b[:, 0], b[:, 1]), n
+        if self.dist == "normal":
+            mean, std = params
+            u1 = 1.0 - _u01(b[:, 0], b[:, 1])
+            u2 = _u01(b[:, 2], b[:, 3])
+            return mean + std * (np.sqrt(-2.0 * np.log(u1)) * np.cos(6.283185307179586 * u2)), n
+        (a,) = params
+        if a < 1:
+            raise ValueError(f"choice: need a >= 1 values to choose from, got {a}")
+        return np.floor(_u01(b[:, 0], b[:, 1]) * a), n
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
+        return [None] * len(inputs)
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        return Kernel("random", name, comment, tuple(outs), tuple(ins), 1,
+                      context={"dist": self.dist, "n_size": self.ndim,
+                               "n_params": _DISTS[self.dist]})
+
+    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list, values: list) -> list[int]:
+        return [int(np.prod(out_layouts[1][0], dtype=np.int64))]
+
+
+class RandomStreams:
+    """Theano's `shared_randomstreams.RandomStreams`: `srng.uniform(size=(2, 3))`.
+
+    Every draw gets its own stream: a shared state whose `default_update` advances it,
+    so a function that uses the draw gives new values at each call.
+    """
+
+    def __init__(self, seed: int | None = None):
+        self.gen_seedgen = int(seed if seed is not None else 0)
+        self.state_updates: list[SharedVariable] = []
+
+    def seed(self, seed: int | None = None) -> None:
+        """Restart every stream made so far from `seed` (or the initial seed)."""
+        if seed is not None:
+            self.gen_seedgen = int(seed)
+        for k, state in enumerate(self.state_updates):
+            state.set_value(np.array([self.gen_seedgen, k, 0], dtype=np.int64))
+
+    def _draw(self, dist: str, size: Any, params: Sequence[Any], dtype: str) -> TensorVariable:
+        sizes = _as_sizes(size)
+        state = shared(np.array([self.gen_seedgen, len(self.state_updates), 0], dtype=np.int64),
+                       name=f"rng_state_{len(self.state_updates)}")
+        self.state_updates.append(state)
+        new_state, sample = RandomDraw(dist, dtype, len(sizes))(state, *sizes, *params)
+        state.default_update = new_state
+        return sample
+
+    def uniform(self, size: Any = (), low: Any = 0.0, high: Any = 1.0, ndim: int | None = None,
+                dtype: Any = None) -> TensorVariable:
+        """Uniform on [low, high)."""
+        return self._draw("uniform", size, [low, high], _float(dtype))
+
+    def normal(self, size: Any = (), avg: Any = 0.0, std: Any = 1.0, ndim: int | None = None,
+               dtype: Any = None) -> TensorVariable:
+        """Normal with mean `avg` and standard deviation `std` (Box-Muller)."""
+        return self._draw("normal", size, [avg, std], _float(dtype))
+
+    def binomial(self, size: Any = (), n: Any = 1, p: Any = 0.5, ndim: int | None = None,
+                 dtype: Any = "int64") -> TensorVariable:
+        """Number of successes in `n` trials of probability `p` (dropout masks: n=1)."""
+        return self._draw("binomial", size, [n, p], str(np.dtype(dtype)))
+
+    def choice(self, size: Any = (), a: Any = 2, replace: bool = True, p: Any = None,
+               ndim: int | None = None, dtype: Any = "int64") -> TensorVariable:
+        """Integers drawn uniformly from range(a), with replacement."""
+        if not replace or p is not None:
+            raise NotImplementedError("choice: only replace=True with uniform probabilities")
+        return self._draw("choice", size, [a], str(np.dtype(dtype)))
+
+    def permutation(self, n: Any, dtype: Any = "int64") -> TensorVariable:
+        """A random permutation of range(n)."""
+        return self._draw("permutation", (n,), [], str(np.dtype(dtype)))
+
+
+class RandomStream(RandomStreams):
+    """PyTensor's spelling: distribution parameters first, `size` as a keyword."""
+
+    def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = (),  # type: ignore[override]
+                dtype: Any = None) -> TensorVariable:
+        return super().uniform(size, low, high, dtype=dtype)
+
+    def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = (),  # type: ignore[override]
+               dtype: Any = None) -> TensorVariable:
+        return super().normal(size, loc, scale, dtype=dtype)
+
+    def binomial(self, n: Any = 1, p: Any = 0.5, size: Any = (),  # type: ignore[override]
+                 dtype: Any = "int64") -> TensorVariable:
+        return super().binomial(size, n, p, dtype=dtype)
+
+    def choice(self, a: Any = 2, size: Any = (), replace: bool = True,  # type: ignore[override]
+               p: Any = None, dtype: Any = "int64") -> TensorVariable:
+        return super().choice(size, a, replace, p, dtype=dtype)
+
+
+def _float(dtype: Any) -> str:
+    dtype = str(np.dtype(dtype)) if dtype is not None else config.floatX
+    if dtype not in ("float32", "float64"):
+        raise TypeError(f"random: continuous draws are float32 or float64, not {dtype}")
+    return dtype
+
+
+def _as_sizes(size: Any) -> list[TensorVariable]:
+    if isinstance(size, TensorVariable) and size.ndim == 0:
+        size = (size,)
+    if isinstance(size, (int, np.integer)):
+        size = (size,)
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"random: size must be a tuple of ints or int scalars, got {size!r}")
+    out = []
+    for s in size:
+        v = as_tensor_variable(s if isinstance(s, Variable) else np.int64(s))
+        if v.ndim != 0 or v.dtype[0] not in "iu":
+            raise TypeError(f"random: sizes must be integer scalars, got {v.type}")
+        out.append(v if v.dtype == "int64" else v.astype("int64"))
+    return out
