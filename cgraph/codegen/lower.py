@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from cgraph.codegen.kernels import Kernel, Operand, family_functions
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
+from cgraph.graph.lazy import guards
 from cgraph.tensor.math import identity
 
 #: constants with more elements are passed as arguments instead of C literals.
@@ -45,10 +46,12 @@ class Decl:
 
 @dataclass(frozen=True)
 class Step:
-    """A kernel call reading its parameters at P + slot."""
+    """A kernel call reading its parameters at P + slot; with a `guard_slot`, the call
+    is made only when P[guard_slot] is nonzero (a lazy ifelse branch)."""
 
     kernel: Kernel
     slot: int
+    guard_slot: int = -1
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class Lowered:
     kernels: dict[int, Kernel]       # id(node) -> kernel
     arg_constants: list[np.ndarray]  # constant data passed as arguments, in order
     value_args: tuple[int, ...] = ()  # inputs whose values the planner needs (shapes)
+    guards: dict = field(default_factory=dict)       # id(node) -> guard (lazy ifelse)
+    guard_slots: dict = field(default_factory=dict)  # id(node) -> P slot of its run flag
+    nodes_by_id: dict = field(default_factory=dict)  # id(node) -> node, for guards
 
 
 def value_arguments(fgraph: FunctionGraph, nodes: list[Apply]) -> tuple[int, ...]:
@@ -182,6 +188,8 @@ def lower(fgraph: FunctionGraph) -> Lowered:
                               arg=arg))
 
     steps: list[Step] = []
+    node_guards = guards(fgraph.outputs, nodes)
+    guard_slots: dict[int, int] = {}
     kernel_slots: dict[int, int] = {}
     kernels: dict[int, Kernel] = {}
     for k, node in enumerate(nodes):
@@ -215,11 +223,15 @@ def lower(fgraph: FunctionGraph) -> Lowered:
         kernel = lowering(node, f"k{k}", text, outs, ins)
         kernels[id(node)] = kernel
         kernel_slots[id(node)] = n_slots
-        steps.append(Step(kernel, n_slots))
-        n_slots += kernel.nparams
+        guard_slot = -1
+        if id(node) in node_guards:
+            guard_slot = guard_slots[id(node)] = n_slots + kernel.nparams
+        steps.append(Step(kernel, n_slots, guard_slot))
+        n_slots += kernel.nparams + (guard_slot >= 0)
 
     n_args = n_fixed_args + len(arg_constants)
     digest = hashlib.sha256(repr((decls, steps)).encode()).hexdigest()[:16]
     program = Program(f"cg_{digest}_run", n_args, n_slots, tuple(decls), tuple(steps))
     return Lowered(program, fgraph, nodes, slots, kernel_slots, kernels, arg_constants,
-                   value_arguments(fgraph, nodes))
+                   value_arguments(fgraph, nodes), node_guards, guard_slots,
+                   {id(n): n for n in nodes})

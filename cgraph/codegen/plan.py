@@ -18,9 +18,12 @@ import numpy as np
 from cgraph.codegen.kernels import contiguous_strides, family_functions
 from cgraph.codegen.lower import Lowered
 from cgraph.graph.basic import Apply
+from cgraph.graph.lazy import holds
 
 #: workspace buffers start on cache-line boundaries.
 ALIGN = 64
+#: the layout of a value a lazy branch did not compute.
+_SKIPPED: tuple = ((0,), (0,))
 
 
 class ShapeError(ValueError):
@@ -105,12 +108,24 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
     workspace = 0
     value_of = _Values(lowered, layouts, arrays)
     kernel_bytes: list[int] = []
+    def taken(ifelse_id: int) -> int:
+        ifelse = lowered.nodes_by_id[ifelse_id]
+        return ifelse.op.taken(value_of(ifelse.inputs[0]))
+
     for node in lowered.nodes:
+        guard = lowered.guards.get(id(node))
+        if guard is not None:
+            run = holds(guard, taken)
+            if id(node) in lowered.guard_slots:
+                P[lowered.guard_slots[id(node)]] = int(run)
+            if not run:  # a branch not taken: no shapes, no kernel
+                continue
         for v in node.inputs:
-            if id(v) not in layouts:  # a constant
+            if id(v) not in layouts and hasattr(v, "data"):  # a constant
                 shape = np.shape(v.data)
                 layouts[id(v)] = (shape, contiguous_strides(shape))
-        in_layouts = [layouts[id(v)] for v in node.inputs]
+        # Inputs from a branch not taken have no layout (only ifelse reads them).
+        in_layouts = [layouts.get(id(v), _SKIPPED) for v in node.inputs]
         in_shapes = [lay[0] for lay in in_layouts]
         extra: tuple = (value_of.of(node),) if node.op.value_inputs else ()
         try:

@@ -26,8 +26,9 @@ from cgraph.compile.loop import run_loop
 from cgraph.compile.profiling import ProfileStats
 from cgraph.compile.shared import SharedVariable
 from cgraph.configdefaults import Config, config
-from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs
+from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs, toposort
 from cgraph.graph.fg import FunctionGraph
+from cgraph.graph.lazy import guards, holds
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
 __all__ = ["Function", "UnusedInputError", "function"]
@@ -250,11 +251,35 @@ class Function:
 
     def _call_py(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         values: dict[int, np.ndarray] = {id(v): a for v, a in zip(self.fgraph.inputs, arrays)}
-        for node in self.fgraph.toposort():
+        nodes = self.fgraph.toposort()
+        node_guards = guards(self.fgraph.outputs, nodes)
+        by_id = {id(n): n for n in nodes}
+
+        def taken(ifelse_id: int) -> int:  # computes the condition first if need be
+            cond = by_id[ifelse_id].inputs[0]
+            self._evaluate(toposort([cond]), values, {}, taken)
+            return by_id[ifelse_id].op.taken(values[id(cond)])
+
+        self._evaluate(nodes, values, node_guards, taken)
+        results = []
+        for v, dtype in zip(self.fgraph.outputs, self._out_dtypes):
+            value = values[id(v)] if id(v) in values else v.data
+            results.append(np.array(value, dtype=dtype, copy=True))
+        return results
+
+    @staticmethod
+    def _evaluate(nodes: list, values: dict, node_guards: dict, taken: Any) -> None:
+        """Run the numpy references of `nodes` (skipping lazy branches not taken)."""
+        for node in nodes:
+            if id(node.outputs[0]) in values:
+                continue
+            guard = node_guards.get(id(node))
+            if guard is not None and not holds(guard, taken):
+                continue
             inputs = []
             for v in node.inputs:
                 if id(v) not in values:
-                    values[id(v)] = v.data
+                    values[id(v)] = v.data if hasattr(v, "data") else None  # branch not taken
                 inputs.append(values[id(v)])
             extra = ([[a if i in node.op.value_inputs else None for i, a in enumerate(inputs)]]
                      if node.op.value_inputs else [])
@@ -265,11 +290,6 @@ class Function:
                                  f"{', '.join(str(np.shape(a)) for a in inputs)}") from None
             for out, value in zip(node.outputs, node.op.perform(node, inputs)):
                 values[id(out)] = np.asarray(value)
-        results = []
-        for v, dtype in zip(self.fgraph.outputs, self._out_dtypes):
-            value = values[id(v)] if id(v) in values else v.data
-            results.append(np.array(value, dtype=dtype, copy=True))
-        return results
 
     def loop(self, *sequences: Any, epochs: int = 1, batch_size: int | None = None,
              shuffle: int | None = None, record_every: int | None = None,
