@@ -127,7 +127,8 @@ class Function:
         self._allow_downcast = allow_downcast
         #: Skip the argument checks: only for ndarrays of exactly the inputs' dtypes,
         #: ranks and C-contiguous layouts (Theano's trust_input).
-        self.trust_input = False
+        self._trust_input = False
+        self._call = self._call_generic
         self._implicit = False  # an In(..., implicit=True): arguments always need binding
         self._cfg = copy.copy(cfg)  # the settings it was built with (pickling, copies)
         self.user_inputs: list[Variable] = list(fgraph.inputs[:n_inputs])
@@ -139,6 +140,8 @@ class Function:
         if mode == "C":
             self._build(cfg)
         self._out_dtypes = [np.dtype(v.type.dtype) for v in self.fgraph.outputs]
+        if mode == "C":
+            self._call = self._make_fast_call()
 
     # ----------------------------------------------------------------- building
 
@@ -207,7 +210,77 @@ class Function:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._n_inputs or self._implicit:
             args = self._bind(args, kwargs)
-        if self.trust_input:
+        return self._call(args)
+
+    @property
+    def trust_input(self) -> bool:
+        """Skip the argument checks: only for ndarrays of exactly the inputs' dtypes,
+        ranks and C-contiguous layouts (Theano's trust_input)."""
+        return self._trust_input
+
+    @trust_input.setter
+    def trust_input(self, value: bool) -> None:
+        self._trust_input = bool(value)
+        if self.mode == "C":
+            self._call = self._make_fast_call()
+
+    def _make_fast_call(self) -> Any:
+        """The C call path as a closure over everything it needs (no attribute lookups
+        per call): check arguments, find the plan, allocate outputs, one C call."""
+        checks = [(spec, spec.dtype, spec.ndim) for spec in self._inputs]
+        shared, updates, n_out = self._shared, self._updates, self._n_outputs
+        plans, plan_for, entry, fb = self._plans, self._plan, self._entry, self._from_buffer
+        out_dtypes, constants, errbufs = self._out_dtypes, self._constants, self._errbufs
+        value_args, replan = self._value_args, self._replan_each_call
+        return_list, trust = self._return_list, self._trust_input
+        ndarray, empty, new_errbuf = np.ndarray, np.empty, self._module.ffi.new
+
+        def call(args: tuple) -> Any:
+            arrays = []
+            shapes = []
+            if trust:
+                arrays = list(args)
+                shapes = [a.shape for a in arrays]
+            else:
+                for (spec, dtype, ndim), a in zip(checks, args):
+                    if (a.__class__ is not ndarray or a.dtype is not dtype or a.ndim != ndim
+                            or not (flags := a.flags).c_contiguous or not flags.aligned):
+                        a = spec.convert(a)
+                    arrays.append(a)
+                    shapes.append(a.shape)
+            for s in shared:
+                value = s._value
+                arrays.append(value)
+                shapes.append(value.shape)
+            key = tuple(shapes)
+            if value_args:  # shapes depend on these (scalar) arguments' values
+                key += tuple([arrays[i].item() for i in value_args])
+            plan = None if replan else plans.get(key)
+            if plan is None:
+                plan = plan_for(key, arrays)
+            P, out_shapes, _ = plan
+            outs = list(map(empty, out_shapes, out_dtypes))
+            errbuf = errbufs.get(get_ident())
+            if errbuf is None:
+                errbuf = errbufs[get_ident()] = new_errbuf("char[512]")
+            rc = entry(P, errbuf, *map(fb, arrays), *map(fb, outs), *constants)
+            if rc:
+                self._raise_c_error(rc, errbuf)
+            for target, value in zip(updates, outs[n_out:]):
+                target._value = value
+            if return_list:
+                return outs[:n_out]
+            return outs[0] if n_out == 1 else None
+
+        return call
+
+    def _raise_c_error(self, rc: int, errbuf: Any) -> None:
+        message = self._module.ffi.string(errbuf).decode(errors="replace")
+        raise _C_ERRORS.get(rc, RuntimeError)(f"{self._label()} failed: {message}")
+
+    def _call_generic(self, args: tuple) -> Any:
+        """The call path of mode "PY" (and the reference for the C closure)."""
+        if self._trust_input:
             arrays = list(args)
         else:
             arrays = []
