@@ -55,6 +55,20 @@ class Step:
 
 
 @dataclass(frozen=True)
+class UpdateCopy:
+    """A shared variable's update, computed into workspace `src` and copied, once every
+    kernel has succeeded, into the shared variable's own storage (`a<shared_arg>`) when
+    P[flag_slot] says the shapes match, else into the output argument `a<out_arg>`."""
+
+    src: str
+    ctype: str
+    shared_arg: int
+    out_arg: int
+    flag_slot: int
+    bytes_slot: int
+
+
+@dataclass(frozen=True)
 class Program:
     """Everything the renderer needs: declarations in order, then kernel calls."""
 
@@ -63,6 +77,7 @@ class Program:
     n_slots: int
     decls: tuple[Decl, ...]
     steps: tuple[Step, ...]
+    updates: tuple[UpdateCopy, ...] = ()
 
 
 @dataclass
@@ -148,9 +163,15 @@ def prepare_outputs(fgraph: FunctionGraph) -> None:
     fgraph.outputs = outputs
 
 
-def lower(fgraph: FunctionGraph) -> Lowered:
-    """Lower `fgraph` (whose outputs have been prepared) to a Program."""
+def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None) -> Lowered:
+    """Lower `fgraph` to a Program.
+
+    `update_of` maps the positions of the outputs that are updates to the positions of
+    the inputs (shared variables) they replace: those are written in place.
+    """
     prepare_outputs(fgraph)
+    update_of = update_of or {}
+    update_outputs = {id(fgraph.outputs[o]): o for o in update_of}
     nodes = fgraph.toposort()
     names: dict[int, str] = {}
     decls: list[Decl] = []
@@ -201,6 +222,11 @@ def lower(fgraph: FunctionGraph) -> Lowered:
                 decls.append(Decl(name_of(out), out.type.c_type, "view",
                                   f"view of {base}: " + comment(out), slot=n_slots, base=base))
                 n_slots += 1
+            elif id(out) in update_outputs:
+                slots[id(out)] = n_slots
+                decls.append(Decl(name_of(out), out.type.c_type, "buffer",
+                                  "update " + comment(out), slot=n_slots))
+                n_slots += 1
             elif id(out) in out_args:
                 decls.append(Decl(name_of(out), out.type.c_type, "arg",
                                   f"output {out_args[id(out)] - len(fgraph.inputs)} "
@@ -229,9 +255,16 @@ def lower(fgraph: FunctionGraph) -> Lowered:
         steps.append(Step(kernel, n_slots, guard_slot))
         n_slots += kernel.nparams + (guard_slot >= 0)
 
+    copies = []
+    for o, i in sorted(update_of.items()):
+        out = fgraph.outputs[o]
+        copies.append(UpdateCopy(name_of(out), out.type.c_type, i, len(fgraph.inputs) + o,
+                                 n_slots, n_slots + 1))
+        n_slots += 2
     n_args = n_fixed_args + len(arg_constants)
-    digest = hashlib.sha256(repr((decls, steps)).encode()).hexdigest()[:16]
-    program = Program(f"cg_{digest}_run", n_args, n_slots, tuple(decls), tuple(steps))
+    digest = hashlib.sha256(repr((decls, steps, copies)).encode()).hexdigest()[:16]
+    program = Program(f"cg_{digest}_run", n_args, n_slots, tuple(decls), tuple(steps),
+                      tuple(copies))
     return Lowered(program, fgraph, nodes, slots, kernel_slots, kernels, arg_constants,
                    value_arguments(fgraph, nodes), node_guards, guard_slots,
                    {id(n): n for n in nodes})

@@ -38,6 +38,7 @@ class Plan:
     out_shapes: tuple[tuple[int, ...], ...]
     workspace: int                     # bytes
     kernel_bytes: tuple[int, ...] = ()  # bytes each kernel reads and writes (profiling)
+    inplace: tuple[bool, ...] = ()      # per update: written into the shared storage
 
 
 def describe(node: Apply) -> str:
@@ -161,5 +162,13 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
             for v, layout in zip([*node.inputs, *node.outputs], in_layouts + out_layouts)))
     P[0] = workspace
     out_shapes = tuple(layouts[id(v)][0] for v in fgraph.outputs)
+    inplace = []
+    for u in lowered.program.updates:
+        shape = out_shapes[u.out_arg - len(fgraph.inputs)]
+        same = shape == tuple(input_shapes[u.shared_arg])
+        P[u.flag_slot] = int(same)
+        P[u.bytes_slot] = int(np.prod(shape, dtype=np.int64)) * np.dtype(
+            fgraph.outputs[u.out_arg - len(fgraph.inputs)].type.dtype).itemsize
+        inplace.append(same)
     P.setflags(write=False)
-    return Plan(P, out_shapes, workspace, tuple(kernel_bytes))
+    return Plan(P, out_shapes, workspace, tuple(kernel_bytes), tuple(inplace))

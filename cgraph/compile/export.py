@@ -65,7 +65,7 @@ def export_c(f: Function, out_dir: str | Path, name: str = "cgraph_fn",
     key = tuple(a.shape for a in arrays) + tuple(v.shape for v in shared_values)
     if f._lowered.value_args:
         raise NotImplementedError("export_c: shapes that depend on input values")
-    P, out_shapes, _ = f._plan(key, arrays + shared_values)
+    P, out_shapes, _, inplace = f._plan(key, arrays + shared_values)
     plan = np.frombuffer(f._module.ffi.buffer(P), dtype=np.int64)
     n_out = f._n_outputs
     used: set[str] = set()
@@ -89,8 +89,8 @@ def export_c(f: Function, out_dir: str | Path, name: str = "cgraph_fn",
     updates = [dict(shared=f._shared.index(s), nbytes=int(f._shared[f._shared.index(s)]
                                                            ._value.nbytes))
                for s in f._updates]
-    for s, shape in zip(f._updates, out_shapes[n_out:]):
-        if tuple(shape) != s._value.shape:
+    for s, same in zip(f._updates, inplace):
+        if not same:
             raise ValueError(f"export_c: the update of {s!r} changes its shape")
     constants = [dict(ctype=C_TYPES[c.dtype.name], data=_values(c))
                  for c in f._lowered.arg_constants]

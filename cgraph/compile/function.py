@@ -8,8 +8,11 @@ each op's numpy reference and needs no compiler.
 from __future__ import annotations
 
 import copy
+import ctypes.util
+import functools
 import pickle
 import shlex
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -52,12 +55,25 @@ def build_options(cfg: Config) -> backend.BuildOptions:
         sanitizers = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined")
         cflags += (*sanitizers, "-fno-omit-frame-pointer", "-g")
         link += sanitizers
+    if has_libmvec():
+        libraries = ("mvec", "m")
+    else:
+        libraries = ("m",)
+        cflags += ("-DCG_NO_SIMD_MATH",)
     return backend.BuildOptions(
         cc=cfg.cc,
         cflags=cflags,
         include_dirs=(str(csrc_dir()),),
+        libraries=libraries,
         extra_link_args=link,
     )
+
+
+@functools.cache
+def has_libmvec() -> bool:
+    """Whether glibc's vector math library is there (csrc/cg_simd.h declares its
+    functions, so loops calling exp, sin... vectorise)."""
+    return sys.platform.startswith("linux") and ctypes.util.find_library("mvec") is not None
 
 
 class _Input:
@@ -147,7 +163,9 @@ class Function:
 
     def _build(self, cfg: Config) -> None:
         started = time.perf_counter()
-        self._lowered = lower(self.fgraph)
+        update_of = {self._n_outputs + k: self._n_inputs + self._shared.index(target)
+                     for k, target in enumerate(self._updates)}
+        self._lowered = lower(self.fgraph, update_of)
         lowered = time.perf_counter()
         program = self._lowered.program
         self.c_source = render(program, VERSION, profile=self._profile)
@@ -197,7 +215,7 @@ class Function:
         if self.profile is not None:
             self.profile.kernel_bytes = plan.kernel_bytes
         P = plan.params
-        entry = (self._from_buffer("int64_t[]", P), plan.out_shapes, P)
+        entry = (self._from_buffer("int64_t[]", P), plan.out_shapes, P, plan.inplace)
         if self._replan_each_call:
             return entry
         if len(self._plans) > 256:
@@ -230,7 +248,9 @@ class Function:
         checks = [(spec, spec.dtype, spec.ndim) for spec in self._inputs]
         shared, updates, n_out = self._shared, self._updates, self._n_outputs
         plans, plan_for, entry, fb = self._plans, self._plan, self._entry, self._from_buffer
-        out_dtypes, constants, errbufs = self._out_dtypes, self._constants, self._errbufs
+        all_dtypes, constants, errbufs = self._out_dtypes, self._constants, self._errbufs
+        out_dtypes = all_dtypes[:n_out]
+        no_updates = (self._module.ffi.NULL,) * len(updates)
         value_args, replan = self._value_args, self._replan_each_call
         return_list, trust = self._return_list, self._trust_input
         ndarray, empty, new_errbuf = np.ndarray, np.empty, self._module.ffi.new
@@ -258,16 +278,24 @@ class Function:
             plan = None if replan else plans.get(key)
             if plan is None:
                 plan = plan_for(key, arrays)
-            P, out_shapes, _ = plan
-            outs = list(map(empty, out_shapes, out_dtypes))
+            P, out_shapes, _, inplace = plan
             errbuf = errbufs.get(get_ident())
             if errbuf is None:
                 errbuf = errbufs[get_ident()] = new_errbuf("char[512]")
-            rc = entry(P, errbuf, *map(fb, arrays), *map(fb, outs), *constants)
-            if rc:
-                self._raise_c_error(rc, errbuf)
-            for target, value in zip(updates, outs[n_out:]):
-                target._value = value
+            if all(inplace):  # the updates go straight into the shared storage
+                outs = list(map(empty, out_shapes[:n_out], out_dtypes))
+                rc = entry(P, errbuf, *map(fb, arrays), *map(fb, outs), *no_updates,
+                           *constants)
+                if rc:
+                    self._raise_c_error(rc, errbuf)
+            else:  # an update changes a shape: it comes back as a new array
+                outs = list(map(empty, out_shapes, all_dtypes))
+                rc = entry(P, errbuf, *map(fb, arrays), *map(fb, outs), *constants)
+                if rc:
+                    self._raise_c_error(rc, errbuf)
+                for target, value, same in zip(updates, outs[n_out:], inplace):
+                    if not same:
+                        target._value = value
             if return_list:
                 return outs[:n_out]
             return outs[0] if n_out == 1 else None
@@ -279,7 +307,7 @@ class Function:
         raise _C_ERRORS.get(rc, RuntimeError)(f"{self._label()} failed: {message}")
 
     def _call_generic(self, args: tuple) -> Any:
-        """The call path of mode "PY" (and the reference for the C closure)."""
+        """The call path of mode "PY" (mode "C" uses `_make_fast_call`)."""
         if self._trust_input:
             arrays = list(args)
         else:
@@ -292,35 +320,12 @@ class Function:
                 arrays.append(a)
         for s in self._shared:
             arrays.append(s._value)
-        if self.mode == "C":
-            outs = self._call_c(arrays)
-        else:
-            outs = self._call_py(arrays)
+        outs = self._call_py(arrays)
         for target, value in zip(self._updates, outs[self._n_outputs:]):
             target._value = value
         if self._return_list:
             return outs[:self._n_outputs]
         return outs[0] if self._n_outputs == 1 else None
-
-    def _call_c(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        key = tuple([a.shape for a in arrays])
-        if self._value_args:  # shapes depend on these (scalar) arguments' values
-            key += tuple([arrays[i].item() for i in self._value_args])
-        plan = None if self._replan_each_call else self._plans.get(key)
-        if plan is None:
-            plan = self._plan(key, arrays)
-        P, out_shapes, _ = plan
-        outs = [np.empty(shape, dtype) for shape, dtype in zip(out_shapes, self._out_dtypes)]
-        fb = self._from_buffer
-        errbuf = self._errbufs.get(get_ident())
-        if errbuf is None:
-            errbuf = self._errbufs[get_ident()] = self._module.ffi.new("char[512]")
-        rc = self._entry(P, errbuf, *[fb(a) for a in arrays],
-                         *[fb(o, require_writable=True) for o in outs], *self._constants)
-        if rc:
-            message = self._module.ffi.string(errbuf).decode(errors="replace")
-            raise _C_ERRORS.get(rc, RuntimeError)(f"{self._label()} failed: {message}")
-        return outs
 
     def _call_py(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         values: dict[int, np.ndarray] = {id(v): a for v, a in zip(self.fgraph.inputs, arrays)}

@@ -107,8 +107,13 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
     full = f._plan(shapes(batch), call_args)
     last_rows = n - (n_batches - 1) * batch if batch else 1
     last = full if batch == 0 or last_rows == batch else f._plan(shapes(last_rows), call_args)
-    P_full, out_full, _ = full
-    P_last, out_last, _ = last
+    # The loop copies the updates itself, after the stop_on_nan check: the step must
+    # leave them in its output buffers (flag 0), not write the shared storage.
+    P_full, out_full, P_full_arr, _ = full
+    P_last, out_last, P_last_arr, _ = last
+    P_full_arr, P_last_arr = _not_in_place(f, P_full_arr), _not_in_place(f, P_last_arr)
+    P_full = f._from_buffer("int64_t[]", P_full_arr)
+    P_last = f._from_buffer("int64_t[]", P_last_arr)
     n_out = f._n_outputs
     for s, shape in zip(f._updates, out_full[n_out:]):
         if shape != s._value.shape:
@@ -140,7 +145,7 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
     records = [np.empty((n_records, *out_full[o]), f._out_dtypes[o]) for o in range(n_out)]
     perm = _permutations(shuffle, n, epochs) if shuffle is not None else None
     fb, ffi = f._from_buffer, f._module.ffi
-    keep = [*base, *out_bufs, *stages, *records]  # buffers alive during the calls
+    keep = [*base, *out_bufs, *stages, *records, P_full_arr, P_last_arr]  # alive during calls
     X = ffi.new("void *[]", [fb(a, require_writable=True) if a.flags.writeable else fb(a)
                              for a in base]
                 + [fb(b, require_writable=True) for b in out_bufs] + list(f._constants)
@@ -180,6 +185,13 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
     final_is_short = batch > 0 and done > 0 and (done - 1) % n_batches == n_batches - 1
     return _results(f, records, out_bufs, out_last if final_is_short else out_full,
                     record_every, done)
+
+
+def _not_in_place(f: Function, P: np.ndarray) -> np.ndarray:
+    P = P.copy()
+    for u in f._lowered.program.updates:
+        P[u.flag_slot] = 0
+    return P
 
 
 def _permutations(seed: int, n: int, epochs: int) -> np.ndarray:
