@@ -7,6 +7,7 @@ import sys
 import time
 
 from cgraph import backend
+from cgraph.tensor import oplist
 
 
 def _size(n: int) -> str:
@@ -40,7 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     cache = commands.add_parser("cache", help="inspect or clear the compiled-module cache")
     cache.add_argument("action", choices=("info", "list", "clear"))
+    ops = commands.add_parser("ops", help="list cgraph.tensor's operations (markdown)")
+    ops.add_argument("--readme", metavar="PATH", help="rewrite the list in this README")
     args = parser.parse_args(argv)
+    if args.command == "ops":
+        if args.readme:
+            changed = oplist.update_readme(args.readme)
+            print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
+        else:
+            print(oplist.op_list(), end="")
+        return 0
     return cache_command(args.action)
 
 
