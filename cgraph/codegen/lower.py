@@ -163,11 +163,14 @@ def prepare_outputs(fgraph: FunctionGraph) -> None:
     fgraph.outputs = outputs
 
 
-def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None) -> Lowered:
+def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
+          prefix: str = "") -> Lowered:
     """Lower `fgraph` to a Program.
 
     `update_of` maps the positions of the outputs that are updates to the positions of
-    the inputs (shared variables) they replace: those are written in place.
+    the inputs (shared variables) they replace: those are written in place. A `prefix`
+    makes an inner program (a scan's step) whose names cannot clash with the outer
+    one's, and whose constants are all inlined (it has no constant arguments).
     """
     prepare_outputs(fgraph)
     update_of = update_of or {}
@@ -182,7 +185,7 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None) -> Low
 
     def name_of(v: Variable) -> str:
         if id(v) not in names:
-            names[id(v)] = f"v{len(names)}"
+            names[id(v)] = f"{prefix}v{len(names)}"
         return names[id(v)]
 
     def comment(v: Variable) -> str:
@@ -198,7 +201,7 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None) -> Low
         if id(v) in names:
             continue
         data = np.ascontiguousarray(v.data)
-        if data.size <= MAX_INLINE_CONSTANT:
+        if data.size <= MAX_INLINE_CONSTANT or prefix:
             values = tuple(c_literal(x, v.type.dtype) for x in data.reshape(-1))
             decls.append(Decl(name_of(v), v.type.c_type, "const", "constant " + comment(v),
                               values=values or ("0",)))
@@ -246,7 +249,7 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None) -> Low
                 f"({', '.join(i.var for i in ins)})  "
                 + "  ".join(f"{o.type}" for o in node.outputs)
                 + _created_at(node))
-        kernel = lowering(node, f"k{k}", text, outs, ins)
+        kernel = lowering(node, f"{prefix}k{k}", text, outs, ins)
         kernels[id(node)] = kernel
         kernel_slots[id(node)] = n_slots
         guard_slot = -1

@@ -44,6 +44,16 @@ def render(program: Program, version: str, profile: bool = False) -> str:
                                                   version=version, profile=profile)
 
 
+def render_program(program: Program) -> str:
+    """The C of an inner program (a scan's step): its constants, its kernels and a
+    `static` entry point, to be placed inside another module."""
+    env = environment()
+    kernels = [env.get_template(f"{s.kernel.family}.c.j2").render(k=s.kernel).strip()
+               for s in program.steps]
+    return env.get_template("program.c.j2").render(program=program, kernels=kernels,
+                                                   storage="static ", profile=False)
+
+
 def cdef(program: Program, profile: bool = False) -> str:
     """The cffi declaration of the program's entry points."""
     args = "".join(f", void *a{i}" for i in range(program.n_args))

@@ -1,0 +1,269 @@
+"""`scan`: Theano's loop, compiled so that the whole loop runs inside the function's C.
+
+The step function `fn` is called once, on symbolic slices, to build the step's graph.
+That graph is lowered to its own program (kernels and a `static` entry point, with
+prefixed names) inside the outer module; the scan kernel calls it once per step with
+pointers to the current rows of the sequences, the previous states and the rows of
+the outputs. Its plan (shapes, strides, workspace) is the same for every step and is
+stored inside the outer plan.
+
+Supported: sequences (tap 0), outputs_info with tap -1 (or None for outputs that are
+not fed back), non_sequences, n_steps, go_backwards. Not yet: other taps, updates
+returned by `fn`, gradients through the loop (they raise NotImplementedError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from cgraph.codegen.kernels import Kernel, contiguous_strides
+from cgraph.codegen.lower import Lowered, lower
+from cgraph.codegen.plan import make_plan
+from cgraph.codegen.render import render_program
+from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.graph.fg import FunctionGraph
+from cgraph.tensor.elemwise import Elemwise, ScalarOp
+from cgraph.tensor.math import upcast
+from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
+
+_contiguous = Elemwise(ScalarOp("scan_contiguous", 1, "{0}", lambda a: np.array(a), upcast,
+                                lambda x, o, gz: [gz]))
+
+
+class Scan(Op):
+    """A loop over `n_steps` of a step graph.
+
+    Inputs: n_steps (int64), sequences, initial states, non-sequences. Outputs: for
+    each state, then each plain output, the stacked values of all steps.
+    """
+
+    c_family = "scan"
+    value_inputs = (0,)
+
+    def __init__(self, inner_inputs: list[Variable], inner_outputs: list[Variable],
+                 n_seqs: int, n_states: int, go_backwards: bool):
+        self.fgraph = FunctionGraph(inner_inputs, inner_outputs)
+        self.n_seqs, self.n_states = n_seqs, n_states
+        self.n_plain = len(inner_outputs) - n_states
+        self.go_backwards = go_backwards
+        self._lowered: Lowered | None = None
+        self._py = None
+
+    # Every scan is its own op: two scans are never merged as equal.
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __str__(self) -> str:
+        return "scan"
+
+    @property
+    def lowered(self) -> Lowered:
+        if self._lowered is None:
+            self._lowered = lower(self.fgraph, prefix=f"s{id(self) % 100000}_")
+            if self._lowered.value_args:
+                raise NotImplementedError("scan: a step whose shapes depend on values")
+        return self._lowered
+
+    def make_node(self, n_steps: Any, *args: Any) -> Apply:
+        n_steps = as_tensor_variable(n_steps)
+        outer = [as_tensor_variable(a) for a in args]
+        outs = []
+        for v in self.fgraph.outputs:
+            outs.append(TensorType(v.type.dtype, (None, *v.type.shape)).make_variable())
+        return Apply(self, [n_steps, *outer], outs)
+
+    # ----------------------------------------------------------------- shapes
+
+    def _steps(self, shapes: list, n_steps: Any) -> int:
+        n = int(n_steps)
+        lengths = [shapes[1 + j][0] for j in range(self.n_seqs)]
+        if n < 0:
+            if not lengths:
+                raise ValueError("scan: give n_steps when there are no sequences")
+            n = min(lengths)
+        for j, length in enumerate(lengths):
+            if length < n:
+                raise ValueError(f"scan: sequence {j} has {length} rows, fewer than the "
+                                 f"{n} steps")
+        return n
+
+    def inner_shapes(self, shapes: list) -> tuple:
+        """Shapes of the step's inputs: a row of each sequence, states, non-sequences."""
+        seqs = [tuple(s[1:]) for s in shapes[1:1 + self.n_seqs]]
+        return tuple(seqs + [tuple(s) for s in shapes[1 + self.n_seqs:]])
+
+    def infer_shape(self, node: Apply, shapes: list, values: list) -> list:
+        n = self._steps(shapes, values[0])
+        plan = make_plan(self.lowered, self.inner_shapes(shapes))
+        states = shapes[1 + self.n_seqs:1 + self.n_seqs + self.n_states]
+        for k, (init, new) in enumerate(zip(states, plan.out_shapes)):
+            if tuple(init) != tuple(new):
+                raise ValueError(f"scan: state {k} starts with shape {tuple(init)} but the "
+                                 f"step returns shape {tuple(new)}")
+        return [(n, *s) for s in plan.out_shapes]
+
+    # ----------------------------------------------------------------- reference
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        shapes = [np.shape(a) for a in inputs]
+        n = self._steps(shapes, inputs[0])
+        seqs = inputs[1:1 + self.n_seqs]
+        states = list(inputs[1 + self.n_seqs:1 + self.n_seqs + self.n_states])
+        rest = inputs[1 + self.n_seqs + self.n_states:]
+        results: list[list[np.ndarray]] = [[] for _ in self.fgraph.outputs]
+        for t in range(n):
+            s = n - 1 - t if self.go_backwards else t
+            outs = self._step([q[s] for q in seqs] + states + list(rest))
+            for k, o in enumerate(outs):
+                results[k].append(o)
+            states = outs[:self.n_states]
+        return [np.stack(r).astype(v.type.dtype) if r else
+                np.empty((0, *self._row_shape(shapes, k)), v.type.dtype)
+                for k, (r, v) in enumerate(zip(results, self.fgraph.outputs))]
+
+    def _step(self, args: list[np.ndarray]) -> list[np.ndarray]:
+        """One step with the ops' numpy references."""
+        values = {id(v): np.asarray(a) for v, a in zip(self.fgraph.inputs, args)}
+        for node in self.fgraph.toposort():
+            ins = [values[id(v)] if id(v) in values else v.data for v in node.inputs]
+            for out, value in zip(node.outputs, node.op.perform(node, ins)):
+                values[id(out)] = np.asarray(value)
+        return [np.array(values[id(v)], dtype=v.type.dtype) for v in self.fgraph.outputs]
+
+    def _row_shape(self, shapes: list, k: int) -> tuple:
+        return make_plan(self.lowered, self.inner_shapes(shapes)).out_shapes[k]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
+        raise NotImplementedError("gradients through scan are not implemented yet")
+
+    # ----------------------------------------------------------------- C
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        program = self.lowered.program
+        n_seq, n_states = self.n_seqs, self.n_states
+        n_rest = len(node.inputs) - 1 - n_seq - n_states
+        n_out = len(node.outputs)
+        p_inner = 1 + n_seq + n_out
+        return Kernel("scan", name, comment, tuple(outs), tuple(ins),
+                      p_inner + program.n_slots,
+                      context={"inner": render_program(program), "entry": program.entry,
+                               "n_seq": n_seq, "n_states": n_states, "n_rest": n_rest,
+                               "n_out": n_out, "p_inner": p_inner,
+                               "backwards": self.go_backwards})
+
+    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list, values: list) -> list[int]:
+        for k, (shape, strides) in enumerate(in_layouts[1:], start=1):
+            if tuple(strides) != contiguous_strides(shape) and int(np.prod(shape)) > 1:
+                raise ValueError(f"scan: input {k} is not contiguous")
+        n = self._steps(in_shapes, values[0])
+        plan = make_plan(self.lowered, self.inner_shapes(in_shapes))
+        row_bytes = []
+        for j in range(self.n_seqs):
+            shape = in_shapes[1 + j]
+            row_bytes.append(int(np.prod(shape[1:], dtype=np.int64))
+                             * np.dtype(node.inputs[1 + j].type.dtype).itemsize)
+        for k, (shape, _) in enumerate(out_layouts):
+            row_bytes.append(int(np.prod(shape[1:], dtype=np.int64))
+                             * np.dtype(node.outputs[k].type.dtype).itemsize)
+        return [n, *row_bytes, *plan.params.tolist()]
+
+
+def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
+         non_sequences: Any = None, n_steps: Any = None, truncate_gradient: int = -1,
+         go_backwards: bool = False, mode: Any = None, name: str | None = None,
+         strict: bool = False) -> tuple[Any, dict]:
+    """Theano's scan: `fn(*sequence rows, *previous outputs, *non_sequences)` per step.
+
+    Returns `(outputs, updates)`: the outputs stacked over the steps (a variable, or a
+    list when there are several) and an (empty) updates dict, as Theano does.
+    """
+    seqs = _as_list(sequences)
+    infos = _as_list(outputs_info)
+    rest = [as_tensor_variable(v) for v in _as_list(non_sequences)]
+    outer_seqs = []
+    for s in seqs:
+        if isinstance(s, dict):
+            if list(s.get("taps", [0])) != [0]:
+                raise NotImplementedError("scan: sequence taps other than [0]")
+            s = s["input"]
+        outer_seqs.append(_ready(as_tensor_variable(s)))
+    states, state_pos = [], []
+    for k, info in enumerate(infos):
+        if info is None:
+            continue
+        if isinstance(info, dict):
+            if list(info.get("taps", [-1])) != [-1]:
+                raise NotImplementedError("scan: output taps other than [-1]")
+            info = info["initial"]
+        states.append(_ready(as_tensor_variable(info)))
+        state_pos.append(k)
+    inner_seqs = [TensorType(s.dtype, s.type.shape[1:]).make_variable(f"{s.name or 'seq'}[t]")
+                  for s in outer_seqs]
+    inner_states = [TensorType(s.dtype, s.type.shape).make_variable(f"{s.name or 'state'}[t-1]")
+                    for s in states]
+    inner_rest = [TensorType(r.dtype, r.type.shape).make_variable(r.name) for r in rest]
+    result = fn(*inner_seqs, *inner_states, *inner_rest)
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
+        result, step_updates = result
+        if step_updates:
+            raise NotImplementedError("scan: updates returned by the step function")
+    outs = [as_tensor_variable(o) for o in _as_list(result)]
+    if infos and len(infos) != len(outs):
+        raise ValueError(f"scan: outputs_info has {len(infos)} entries but the step returns "
+                         f"{len(outs)} outputs")
+    fed = [outs[k] for k in state_pos]
+    plain = [o for k, o in enumerate(outs) if k not in state_pos]
+    for k, (new, init) in enumerate(zip(fed, states)):
+        if new.dtype != init.dtype or new.ndim != init.ndim:
+            new = new.astype(init.dtype) if new.ndim == init.ndim else new
+            if new.ndim != init.ndim:
+                raise TypeError(f"scan: output {state_pos[k]} has {new.type} but its initial "
+                                f"value has {init.type}")
+            fed[k] = new
+    inner_outputs = [_fresh(o, inner_seqs + inner_states + inner_rest) for o in fed + plain]
+    op = Scan(inner_seqs + inner_states + inner_rest, inner_outputs, len(outer_seqs),
+              len(states), go_backwards)
+    n = as_tensor_variable(np.int64(-1) if n_steps is None else n_steps)
+    if n.dtype != "int64":
+        n = n.astype("int64")
+    stacked = op(n, *outer_seqs, *states, *rest)
+    stacked = stacked if isinstance(stacked, list) else [stacked]
+    by_position: dict[int, TensorVariable] = {}
+    for k, pos in enumerate(state_pos):
+        by_position[pos] = stacked[k]
+    others = iter(stacked[len(states):])
+    for k in range(len(outs)):
+        if k not in by_position:
+            by_position[k] = next(others)
+    ordered = [by_position[k] for k in range(len(outs))]
+    if name:
+        for v in ordered:
+            v.name = name
+    return (ordered[0] if len(ordered) == 1 else ordered), {}
+
+
+def _as_list(x: Any) -> list:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _ready(v: TensorVariable) -> TensorVariable:
+    """A sequence, state or non-sequence the step can read as contiguous rows."""
+    if v.owner is not None and getattr(v.owner.op, "c_family", "") == "view":
+        return _contiguous(v)
+    return v
+
+
+def _fresh(out: TensorVariable, inner_inputs: Sequence[Variable]) -> TensorVariable:
+    """A step output that is computed (a copy when fn returns an input or a constant)."""
+    if out.owner is None or any(out is v for v in inner_inputs):
+        return _contiguous(out)
+    return out

@@ -1,0 +1,102 @@
+"""scan: loops that run inside the function's C, against Python loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.scan import scan
+
+MODES = ["C", "PY"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cumulative_sum_and_backwards(mode):
+    x = T.dvector("x")
+    forward, _ = scan(lambda v, acc: acc + v, sequences=[x], outputs_info=[T.constant(0.0)])
+    backward, _ = scan(lambda v, acc: acc + v, sequences=x, outputs_info=T.constant(0.0),
+                       go_backwards=True)
+    f = cgraph.function([x], [forward, backward], mode=mode)
+    data = np.array([1.0, 2.0, 3.0, 4.0])
+    fw, bw = f(data)
+    np.testing.assert_array_equal(fw, np.cumsum(data))
+    np.testing.assert_array_equal(bw, np.cumsum(data[::-1]))
+    empty_fw, _ = f(np.zeros(0))
+    assert empty_fw.shape == (0,)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_polynomial_with_plain_outputs(mode):
+    # Theano's tutorial: each step computes one term; None: not fed back.
+    coefficients = T.dvector("coefficients")
+    x = T.dscalar("x")
+    powers = T.constant(np.arange(10, dtype="float64"))
+    terms, _ = scan(lambda c, p, xv: c * xv ** p, sequences=[coefficients, powers],
+                    outputs_info=None, non_sequences=x)
+    f = cgraph.function([coefficients, x], terms.sum(), mode=mode)
+    c = np.array([1.0, 0.0, 2.0])
+    assert f(c, 3.0) == pytest.approx(1 + 2 * 9)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_power_iteration_with_n_steps(mode):
+    A = T.dmatrix("A")
+    v0 = T.dvector("v0")
+    k = T.lscalar("k")
+    vs, _ = scan(lambda v, M: T.dot(M, v) / T.sqrt(T.sum(T.dot(M, v) ** 2)),
+                 outputs_info=v0, non_sequences=A, n_steps=k)
+    f = cgraph.function([A, v0, k], vs[-1] if hasattr(vs, "__getitem__") else vs, mode=mode)
+    M = np.array([[2.0, 1.0], [1.0, 3.0]])
+    out = f(M, np.ones(2), 50)
+    top = out[-1] if out.ndim == 2 else out
+    w, V = np.linalg.eigh(M)
+    np.testing.assert_allclose(np.abs(top), np.abs(V[:, -1]), rtol=1e-9)
+    assert f(M, np.ones(2), 0).shape[0] == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rnn_forward_matches_python_loop(mode):
+    rng = np.random.default_rng(0)
+    Wx, Wh = rng.standard_normal((3, 4)) * 0.5, rng.standard_normal((4, 4)) * 0.5
+    X = T.dmatrix("X")
+    h0 = T.dvector("h0")
+    Wx_s, Wh_s = cgraph.shared(Wx, name="Wx"), cgraph.shared(Wh, name="Wh")
+    hs, _ = scan(lambda x_t, h, a, b: T.tanh(T.dot(x_t, a) + T.dot(h, b)),
+                 sequences=X, outputs_info=h0, non_sequences=[Wx_s, Wh_s])
+    f = cgraph.function([X, h0], hs, mode=mode)
+    data = rng.standard_normal((6, 3))
+    h = np.zeros(4)
+    expected = []
+    for x_t in data:
+        h = np.tanh(x_t @ Wx + h @ Wh)
+        expected.append(h)
+    np.testing.assert_allclose(f(data, np.zeros(4)), np.array(expected), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_states_fibonacci(mode):
+    n = T.lscalar("n")
+    (a, b), _ = scan(lambda x, y: [y, x + y],
+                     outputs_info=[T.constant(np.int64(0)), T.constant(np.int64(1))], n_steps=n)
+    f = cgraph.function([n], [a, b], mode=mode)
+    fa, fb = f(10)
+    np.testing.assert_array_equal(fa, [1, 1, 2, 3, 5, 8, 13, 21, 34, 55])
+    assert fb[-1] == 89
+
+
+def test_errors():
+    x = T.dvector("x")
+    with pytest.raises(NotImplementedError, match="taps"):
+        scan(lambda a, b: a + b, sequences=[{"input": x, "taps": [-1, 0]}])
+    out, _ = scan(lambda v, acc: acc + v, sequences=[x], outputs_info=[T.constant(0.0)])
+    with pytest.raises(NotImplementedError, match="gradients through scan"):
+        cgraph.grad(out.sum(), x)
+    m, h = T.dmatrix("m"), T.dvector("h")
+    with pytest.raises(TypeError, match="initial value"):
+        scan(lambda v, acc: acc + v, sequences=[m], outputs_info=[T.constant(0.0)])
+    grows, _ = scan(lambda v, acc: acc + v, sequences=[m], outputs_info=[h])
+    f = cgraph.function([m, h], grows)
+    with pytest.raises(ValueError, match="state 0 starts with shape"):
+        f(np.ones((2, 3)), np.ones(1))
