@@ -294,3 +294,14 @@ def test_cache_info_list_clear(private_cache):
     cache._memo.clear()
     m3 = load_module(make_source("info-a"), CDEF, default_options())
     assert stats.compiles == 3 and m3.key == m1.key and m3.so_path.is_file()
+
+
+def test_native_builds_are_keyed_on_the_cpu(tmp_path, monkeypatch):
+    native = BuildOptions(cflags=("-O2", "-march=native"))
+    portable = BuildOptions(cflags=("-O2",))
+    key = cache._cache_key
+    k_native = key("int x;", "", native, (), tmp_path)
+    k_portable = key("int x;", "", portable, (), tmp_path)
+    monkeypatch.setattr(cache, "host_cpu", lambda: "cpu another-machine")
+    assert key("int x;", "", native, (), tmp_path) != k_native
+    assert key("int x;", "", portable, (), tmp_path) == k_portable

@@ -19,10 +19,12 @@ removed and rebuilt, never loaded.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import json
 import os
+import platform
 import re
 import shutil
 import sysconfig
@@ -202,6 +204,7 @@ def _cache_key(
     # The lengths make the joined text unambiguous; repr(options) lists every field.
     parts = [
         _KEY_PREFIX,
+        host_cpu() if any("native" in flag for flag in options.cflags) else "",
         compiler_identity(options.cc, root / "compilers"),
         repr(options),
         str(len(source)),
@@ -211,6 +214,23 @@ def _cache_key(
         *(_file_digest(os.fspath(path)) for path in depends),
     ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+@functools.cache
+def host_cpu() -> str:
+    """This machine's CPU model and instruction-set flags, digested.
+
+    Part of the key of modules built with -march=native, so that a cache shared by
+    machines with different CPUs never loads code with instructions a CPU lacks.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags", "Features"))]
+        text = "".join(sorted(set(lines)))
+    except OSError:
+        text = ""
+    text = text or f"{platform.machine()} {platform.processor()}"
+    return "cpu " + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _file_digest(path: str) -> str:
