@@ -1,0 +1,80 @@
+"""Compile time of the XOR tutorial's training step: cold (empty cache, new process)
+and warm (cached, new process), cgraph vs PyTensor's C backend.
+
+Run: `python -m benchmarks.compile [--quick]`. Each measurement is a fresh Python
+process timing only `function(...)` (imports excluded), median of a few runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+BUILD = """
+import json, time, numpy as np
+import {lib} as th
+T = th.tensor
+try:
+    import {lib}.tensor.nnet as nnet
+    sigmoid = nnet.sigmoid
+except (ImportError, AttributeError):
+    from pytensor.tensor.math import sigmoid
+x, y = T.dvector(), T.dscalar()
+def layer(x, w):
+    return sigmoid(T.dot(w.T, T.concatenate([x, np.array([1.0])])))
+t1, t2 = th.shared(np.full((3, 3), 0.5)), th.shared(np.full((4, 1), 0.5))
+fc = (T.sum(layer(layer(x, t1), t2)) - y) ** 2
+t = time.perf_counter()
+cost = th.function([x, y], fc, updates=[(t1, t1 - 0.1 * th.grad(fc, t1)),
+                                        (t2, t2 - 0.1 * th.grad(fc, t2))])
+print(json.dumps(time.perf_counter() - t))
+"""
+
+
+def run(lib: str, env: dict) -> float:
+    out = subprocess.run([sys.executable, "-c", BUILD.format(lib=lib)], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(lib: str, repeats: int) -> tuple[float, float]:
+    """(cold, warm) median seconds."""
+    cold, warm = [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, CGRAPH_CACHE_DIR=cache,
+                       PYTENSOR_FLAGS=f"base_compiledir={cache},mode=FAST_RUN")
+            cold.append(run(lib, env))
+            warm.append(run(lib, env))
+    return statistics.median(cold), statistics.median(warm)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one run, cgraph only")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else 3
+    results = {"cgraph": measure("cgraph", repeats)}
+    if not args.quick:
+        try:
+            import pytensor  # noqa: F401
+        except ImportError:
+            print("(PyTensor not installed: skipped)")
+        else:
+            results["pytensor (C)"] = measure("pytensor", repeats)
+    base_cold, base_warm = results["cgraph"]
+    print("### Compile the XOR training step (new process)\n")
+    print("| backend | cold (s) | warm (s) | cold ratio | warm ratio |")
+    print("|---|---|---|---|---|")
+    for name, (cold, warm) in results.items():
+        print(f"| {name} | {cold:.3f} | {warm:.4f} | {cold / base_cold:.2f}x "
+              f"| {warm / base_warm:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""The benchmark suite still runs (`python -m benchmarks --quick`): a smoke test, no timing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_benchmark_suite_quick_run(tmp_path):
+    env = dict(os.environ, CGRAPH_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "benchmarks.xor" in proc.stdout and "| cgraph |" in proc.stdout
