@@ -8,8 +8,10 @@ the outputs. Its plan (shapes, strides, workspace) is the same for every step an
 stored inside the outer plan.
 
 Supported: sequences (tap 0), outputs_info with tap -1 (or None for outputs that are
-not fed back), non_sequences, n_steps, go_backwards. Not yet: other taps, updates
-returned by `fn`, gradients through the loop (they raise NotImplementedError).
+not fed back), non_sequences, n_steps, go_backwards, and gradients (a second scan
+over the steps in reverse, see `Scan.grad`). Not yet: other taps, updates returned by
+`fn`, gradients of a go_backwards scan, second derivatives, truncate_gradient (these
+raise NotImplementedError or are ignored, as documented).
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from cgraph.codegen.kernels import Kernel, contiguous_strides
 from cgraph.codegen.lower import Lowered, lower
 from cgraph.codegen.plan import make_plan
 from cgraph.codegen.render import render_program
-from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.graph.basic import Apply, Op, Variable, clone_replace
 from cgraph.graph.fg import FunctionGraph
+from cgraph.graph.grad import grad as grad_of
 from cgraph.tensor.elemwise import Elemwise, ScalarOp
+from cgraph.tensor.math import concatenate as T_concat
 from cgraph.tensor.math import upcast
+from cgraph.tensor.shape import shape_i
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 _contiguous = Elemwise(ScalarOp("scan_contiguous", 1, "{0}", lambda a: np.array(a), upcast,
@@ -140,7 +145,58 @@ class Scan(Op):
         return make_plan(self.lowered, self.inner_shapes(shapes)).out_shapes[k]
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
-        raise NotImplementedError("gradients through scan are not implemented yet")
+        """Backpropagation through the loop: a second scan, over the steps in reverse.
+
+        Its step is the forward step's vector-Jacobian product: from the gradients of a
+        step's outputs (for a state: the output's own gradient plus what flows back
+        from the next step) it gives the gradients of the step's inputs; those of the
+        states flow on, those of the non-sequences accumulate.
+        """
+        if self.go_backwards:
+            raise NotImplementedError("gradients through scan with go_backwards")
+        n_seq, n_states = self.n_seqs, self.n_states
+        seqs = inputs[1:1 + n_seq]
+        inits = inputs[1 + n_seq:1 + n_seq + n_states]
+        rest = inputs[1 + n_seq + n_states:]
+        stacked = self(*inputs)
+        stacked = stacked if isinstance(stacked, list) else [stacked]
+        # h[t-1] for every step: the initial state, then the states of steps 0..n-2.
+        prev = [T_concat([init.dimshuffle("x", *range(init.ndim)), h])
+                for init, h in zip(inits, stacked[:n_states])]
+        n_steps = shape_i(stacked[0], 0) if stacked else inputs[0]
+
+        def step(*args: TensorVariable) -> list[TensorVariable]:
+            k = 0
+            x_t = list(args[k:k + n_seq]); k += n_seq  # noqa: E702
+            h_prev = list(args[k:k + n_states]); k += n_states  # noqa: E702
+            g_out = list(args[k:k + len(output_grads)]); k += len(output_grads)  # noqa: E702
+            carry = list(args[k:k + n_states]); k += n_states  # noqa: E702
+            acc = list(args[k:k + len(rest)]); k += len(rest)  # noqa: E702
+            params = list(args[k:])
+            fresh = x_t + h_prev + params
+            outs = clone_replace(self.fgraph.outputs, dict(zip(self.fgraph.inputs, fresh)))
+            cotangents = {o: (g + c if j < n_states else g)
+                          for j, (o, g, c) in enumerate(zip(outs, g_out, carry + g_out))}
+            grads = grad_of(None, fresh, known_grads=cotangents,
+                            disconnected_inputs="ignore")
+            d_x, d_h = grads[:n_seq], grads[n_seq:n_seq + n_states]
+            d_params = grads[n_seq + n_states:]
+            return [*d_h, *[a + d for a, d in zip(acc, d_params)], *d_x]
+
+        zeros_h = [init.zeros_like() for init in inits]
+        zeros_p = [r.zeros_like() for r in rest]
+        # Reversed, h[t-1] is one row further down: drop the first row (h of the last step).
+        reverse = [ReverseRows()(v) for v in seqs]
+        reverse += [DropFirstRow()(ReverseRows()(v)) for v in prev]
+        reverse += [ReverseRows()(v) for v in output_grads]
+        results, _ = scan(step, sequences=reverse, outputs_info=[*zeros_h, *zeros_p,
+                                                                 *[None] * n_seq],
+                          non_sequences=list(rest), n_steps=n_steps)
+        results = results if isinstance(results, list) else [results]
+        d_inits = [LastRow()(r) for r in results[:n_states]]
+        d_rest = [LastRow()(r) for r in results[n_states:n_states + len(rest)]]
+        d_seqs = [ReverseRows()(r) for r in results[n_states + len(rest):]]
+        return [None, *d_seqs, *d_inits, *d_rest]
 
     # ----------------------------------------------------------------- C
 
@@ -173,6 +229,79 @@ class Scan(Op):
             row_bytes.append(int(np.prod(shape[1:], dtype=np.int64))
                              * np.dtype(node.outputs[k].type.dtype).itemsize)
         return [n, *row_bytes, *plan.params.tolist()]
+
+
+class LastRow(Op):
+    """x[-1] as a view (used by scan's gradient)."""
+
+    c_family = "view"
+    view_of = 0
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [TensorType(x.dtype, x.type.shape[1:]).make_variable()])
+
+    def infer_shape(self, node: Apply, shapes: list) -> list:
+        if shapes[0][0] == 0:
+            raise ValueError("scan gradient: no steps to take the last of")
+        return [tuple(shapes[0][1:])]
+
+    def view_layout(self, shapes: list, strides: tuple) -> tuple:
+        return tuple(shapes[0][1:]), tuple(strides[1:]), (shapes[0][0] - 1) * strides[0]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [inputs[0][-1]]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
+        raise NotImplementedError("second derivatives through scan")
+
+
+class DropFirstRow(Op):
+    """x[1:] as a view (used by scan's gradient)."""
+
+    c_family = "view"
+    view_of = 0
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [TensorType(x.dtype, (None, *x.type.shape[1:])).make_variable()])
+
+    def infer_shape(self, node: Apply, shapes: list) -> list:
+        return [(max(shapes[0][0] - 1, 0), *shapes[0][1:])]
+
+    def view_layout(self, shapes: list, strides: tuple) -> tuple:
+        n = shapes[0][0]
+        return (max(n - 1, 0), *shapes[0][1:]), tuple(strides), strides[0] if n else 0
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [inputs[0][1:]]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
+        raise NotImplementedError("second derivatives through scan")
+
+
+class ReverseRows(Op):
+    """x[::-1] as a view (used by scan's gradient)."""
+
+    c_family = "view"
+    view_of = 0
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type.make_variable()])
+
+    def infer_shape(self, node: Apply, shapes: list) -> list:
+        return [tuple(shapes[0])]
+
+    def view_layout(self, shapes: list, strides: tuple) -> tuple:
+        n = shapes[0][0]
+        return tuple(shapes[0]), (-strides[0], *strides[1:]), max(n - 1, 0) * strides[0]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [inputs[0][::-1]]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
+        return [ReverseRows()(output_grads[0])]
 
 
 def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,

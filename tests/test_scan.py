@@ -7,6 +7,7 @@ import pytest
 
 import cgraph
 import cgraph.tensor as T
+from cgraph.gradient import numeric_grad
 from cgraph.scan import scan
 
 MODES = ["C", "PY"]
@@ -90,9 +91,10 @@ def test_errors():
     x = T.dvector("x")
     with pytest.raises(NotImplementedError, match="taps"):
         scan(lambda a, b: a + b, sequences=[{"input": x, "taps": [-1, 0]}])
-    out, _ = scan(lambda v, acc: acc + v, sequences=[x], outputs_info=[T.constant(0.0)])
-    with pytest.raises(NotImplementedError, match="gradients through scan"):
-        cgraph.grad(out.sum(), x)
+    back, _ = scan(lambda v, acc: acc + v, sequences=[x], outputs_info=[T.constant(0.0)],
+                   go_backwards=True)
+    with pytest.raises(NotImplementedError, match="go_backwards"):
+        cgraph.grad(back.sum(), x)
     m, h = T.dmatrix("m"), T.dvector("h")
     with pytest.raises(TypeError, match="initial value"):
         scan(lambda v, acc: acc + v, sequences=[m], outputs_info=[T.constant(0.0)])
@@ -100,3 +102,50 @@ def test_errors():
     f = cgraph.function([m, h], grows)
     with pytest.raises(ValueError, match="state 0 starts with shape"):
         f(np.ones((2, 3)), np.ones(1))
+
+
+def rnn(X, h0, Wx, Wh):
+    hs, _ = scan(lambda x_t, h, a, b: T.tanh(T.dot(x_t, a) + T.dot(h, b)),
+                 sequences=X, outputs_info=h0, non_sequences=[Wx, Wh])
+    return hs
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradient_through_the_recurrence(mode):
+    rng = np.random.default_rng(1)
+    X, h0, Wx, Wh = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("Wx"), T.dmatrix("Wh")
+    hs = rnn(X, h0, Wx, Wh)
+    cost = (hs ** 2).sum() + (hs * np.arange(4.0)).sum()
+    variables = [X, h0, Wx, Wh]
+    f = cgraph.function(variables, cgraph.grad(cost, variables), mode=mode)
+    c = cgraph.function(variables, cost, mode="PY")
+    values = [rng.standard_normal((5, 3)), rng.standard_normal(4),
+              rng.standard_normal((3, 4)) * 0.5, rng.standard_normal((4, 4)) * 0.5]
+    numeric = numeric_grad(lambda *v: float(c(*v)), values, 1e-6)
+    for got, want in zip(f(*values), numeric):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_cumulative_sum_gradient_and_rnn_training():
+    x = T.dvector("x")
+    sums, _ = scan(lambda v, acc: acc + v, sequences=[x], outputs_info=[T.constant(0.0)])
+    g = cgraph.function([x], cgraph.grad((sums * np.arange(1.0, 5.0)).sum(), x))
+    np.testing.assert_array_equal(g(np.ones(4)), [10.0, 9.0, 7.0, 4.0])
+    # Train the recurrence to output the running mean sign of its input.
+    rng = np.random.default_rng(0)
+    Wx = cgraph.shared(rng.standard_normal((1, 6)) * 0.3, name="Wx")
+    Wh = cgraph.shared(rng.standard_normal((6, 6)) * 0.3, name="Wh")
+    Wo = cgraph.shared(rng.standard_normal((6, 1)) * 0.3, name="Wo")
+    X, Y = T.dmatrix("X"), T.dmatrix("Y")
+    hs = rnn(X, T.sum(Wh, axis=0) * 0.0, Wx, Wh)  # h0: zeros of the hidden size
+    loss = T.mean((T.dot(hs, Wo) - Y) ** 2)
+    params = [Wx, Wh, Wo]
+    grads = cgraph.grad(loss, params)
+    train = cgraph.function([X, Y], loss, updates=[(p, p - 0.2 * g) for p, g in
+                                                     zip(params, grads)])
+    data = rng.choice([-1.0, 1.0], size=(20, 1))
+    target = np.sign(np.cumsum(data)).reshape(-1, 1) * 0.5
+    first = train(data, target)
+    for _ in range(200):
+        last = train(data, target)
+    assert last < first * 0.5
