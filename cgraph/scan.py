@@ -11,7 +11,7 @@ Supported: sequences (tap 0), outputs_info with tap -1 (or None for outputs that
 not fed back), non_sequences, n_steps, go_backwards, and gradients (a second scan
 over the steps in reverse, see `Scan.grad`). Not yet: other taps, updates returned by
 `fn`, gradients of a go_backwards scan, second derivatives, truncate_gradient (these
-raise NotImplementedError or are ignored, as documented).
+raise NotImplementedError).
 """
 
 from __future__ import annotations
@@ -313,6 +313,8 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     Returns `(outputs, updates)`: the outputs stacked over the steps (a variable, or a
     list when there are several) and an (empty) updates dict, as Theano does.
     """
+    if truncate_gradient != -1:
+        raise NotImplementedError("scan: truncate_gradient (only -1, the full gradient)")
     seqs = _as_list(sequences)
     infos = _as_list(outputs_info)
     rest = [as_tensor_variable(v) for v in _as_list(non_sequences)]
