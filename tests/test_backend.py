@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -186,7 +187,7 @@ def test_concurrent_processes_compile_once(private_cache):
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for _ in range(8)
     ]
     reports = []
     for proc in procs:
@@ -194,7 +195,7 @@ def test_concurrent_processes_compile_once(private_cache):
         assert proc.returncode == 0, err
         reports.append(json.loads(out.strip().splitlines()[-1]))
     assert sum(r["stats"]["compiles"] for r in reports) == 1
-    assert sum(r["stats"]["disk_hits"] for r in reports) == 3
+    assert sum(r["stats"]["disk_hits"] for r in reports) == 7
     assert all(r["x"] == (2.0 * np.arange(6.0)).tolist() for r in reports)
     assert len(cache_list()) == 1
     assert not [p for p in private_cache.iterdir() if p.name.startswith(".")]
@@ -305,3 +306,33 @@ def test_native_builds_are_keyed_on_the_cpu(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "host_cpu", lambda: "cpu another-machine")
     assert key("int x;", "", native, (), tmp_path) != k_native
     assert key("int x;", "", portable, (), tmp_path) == k_portable
+
+
+def test_process_killed_mid_compile_leaves_nothing_that_loads(private_cache, tmp_path):
+    """SIGKILL during the compiler run: no entry is published; the next build works."""
+    slow_cc = tmp_path / "slow-gcc"  # gcc, made slow while `flag` exists
+    marker, flag = tmp_path / "compiling", tmp_path / "slow"
+    flag.touch()
+    slow_cc.write_text(f"#!/bin/sh\nif [ -e {flag} ]; then touch {marker}; sleep 30; fi\n"
+                       "exec gcc \"$@\"\n")
+    slow_cc.chmod(0o755)
+    source = make_source("killed")
+    env = child_env(private_cache)
+    env["CC"] = str(slow_cc)
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, source, CDEF], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the child never reached the compiler"
+    proc.kill()
+    proc.wait(timeout=30)
+    assert cache_list() == []  # nothing was published
+    flag.unlink()
+    # A later process with the same compiler (so the same key) compiles and runs it.
+    proc = subprocess.run([sys.executable, "-c", CHILD, source, CDEF], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["stats"]["compiles"] == 1 and report["x"] == (2.0 * np.arange(6.0)).tolist()
+    assert len(cache_list()) == 1
