@@ -35,7 +35,8 @@ CHILD = textwrap.dedent("""
         (theta2, theta2 - 0.1 * T.grad(fc, wrt=theta2))])
     value = float(cost([0, 1], 1))
     s = backend.stats
-    print(json.dumps({"compiles": s.compiles, "disk_hits": s.disk_hits,
+    rendered = cost._c_source is not None  # before c_source reads the cached file
+    print(json.dumps({"rendered": rendered, "compiles": s.compiles, "disk_hits": s.disk_hits,
                       "sha": hashlib.sha256(cost.c_source.encode()).hexdigest(),
                       "value": value}))
 """)
@@ -54,6 +55,7 @@ def test_second_process_loads_from_cache_and_generates_same_bytes(tmp_path):
     second = run_child(tmp_path)
     assert first["compiles"] >= 1
     assert second["compiles"] == 0 and second["disk_hits"] == first["compiles"]
+    assert first["rendered"] and not second["rendered"]  # warm: found by the program index
     assert second["sha"] == first["sha"]
     assert second["value"] == first["value"]
 

@@ -15,7 +15,9 @@ from cgraph.backend.cache import (
     cache_dir,
     cache_info,
     cache_list,
+    load_indexed,
     load_module,
+    record_index,
     stats,
 )
 
@@ -31,6 +33,8 @@ __all__ = [
     "cache_info",
     "cache_list",
     "default_options",
+    "load_indexed",
     "load_module",
+    "record_index",
     "stats",
 ]

@@ -197,6 +197,48 @@ def load_module(
     return hit
 
 
+def load_indexed(index_key: str) -> LoadedModule | None:
+    """The module recorded under `index_key` by :func:`record_index`, or None.
+
+    The index lets a caller that can name its module more cheaply than by rendering
+    its source (cgraph names a lowered program) skip the rendering on a warm start.
+    The entry is verified exactly as by :func:`load_module`.
+    """
+    root = cache_dir()
+    path = root / "index" / index_key[:2] / index_key
+    try:
+        key = path.read_text().strip()
+    except OSError:
+        return None
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        return None
+    hit = _memo.get(key)
+    if hit is not None:
+        stats.memo_hits += 1
+        return hit
+    entry = root / key[:2] / key
+    meta = _verified_meta(entry, key)
+    if meta is None:
+        return None
+    with _thread_lock(key):
+        hit = _memo.get(key)
+        if hit is None:
+            hit = _memo[key] = _import(entry, meta, from_cache=True)
+            stats.disk_hits += 1
+    return hit
+
+
+def record_index(index_key: str, module: LoadedModule) -> None:
+    """Remember that `index_key` names `module` (see :func:`load_indexed`)."""
+    root = cache_dir()
+    folder = root / "index" / index_key[:2]
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(folder / index_key, module.key)
+    except OSError:
+        pass  # the index only saves time
+
+
 def _cache_key(
     source: str, cdef: str, options: BuildOptions, depends: tuple[str, ...], root: Path
 ) -> str:
@@ -412,4 +454,5 @@ def cache_clear() -> int:
                 _remove_dir(path, root)
                 removed += 1
     shutil.rmtree(root / "failed", ignore_errors=True)
+    shutil.rmtree(root / "index", ignore_errors=True)
     return removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from importlib.resources import files
 from pathlib import Path
 
@@ -32,6 +33,25 @@ def csrc_dir() -> Path:
 def header_paths() -> tuple[str, ...]:
     """The headers every module includes (their contents go into the cache key)."""
     return tuple(sorted(str(p) for p in csrc_dir().glob("*.h")))
+
+
+@functools.cache
+def sources_digest() -> str:
+    """A digest of every template and header: what rendering depends on besides the
+    program (computed once per process)."""
+    h = hashlib.sha256()
+    for folder in (Path(str(files("cgraph.templates"))), csrc_dir()):
+        for path in sorted(folder.glob("*")):
+            if path.suffix in (".j2", ".h"):
+                h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def program_key(program: Program, *extra: str) -> str:
+    """A name for the C that `render(program, ...)` would give, without rendering it:
+    the program's full description, the templates and headers, and `extra` settings."""
+    text = "\0".join([repr(program), sources_digest(), *extra])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def render(program: Program, version: str, profile: bool = False) -> str:

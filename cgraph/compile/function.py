@@ -16,6 +16,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from threading import get_ident
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from cgraph import backend
 from cgraph.codegen import ShapeError, cdef, header_paths, lower, make_plan, render
-from cgraph.codegen.render import csrc_dir
+from cgraph.codegen.render import csrc_dir, program_key
 from cgraph.compile.io import In, Out
 from cgraph.compile.loop import run_loop
 from cgraph.compile.profiling import ProfileStats
@@ -150,7 +151,7 @@ class Function:
         self._cfg = copy.copy(cfg)  # the settings it was built with (pickling, copies)
         self.user_inputs: list[Variable] = list(fgraph.inputs[:n_inputs])
         self._plans: dict[tuple, tuple] = {}
-        self.c_source: str | None = None
+        self._c_source: str | None = None
         self.c_path: str | None = None
         self.profile: ProfileStats | None = None
         self._profile = bool(profile or cfg.profile) and mode == "C"
@@ -162,6 +163,14 @@ class Function:
 
     # ----------------------------------------------------------------- building
 
+    @property
+    def c_source(self) -> str | None:
+        """The generated C (mode "C"); read from the cache when the module was found
+        there without rendering."""
+        if self._c_source is None and self.c_path is not None:
+            self._c_source = Path(self.c_path).read_text()
+        return self._c_source
+
     def _build(self, cfg: Config) -> None:
         started = time.perf_counter()
         update_of = {self._n_outputs + k: self._n_inputs + self._shared.index(target)
@@ -169,13 +178,21 @@ class Function:
         self._lowered = lower(self.fgraph, update_of)
         lowered = time.perf_counter()
         program = self._lowered.program
-        self.c_source = render(program, VERSION, profile=self._profile)
-        rendered = time.perf_counter()
         self.build_options = build_options(cfg)
         self.version = VERSION
+        declarations = cdef(program, self._profile)
+        # A warm start finds the module by the program's name and skips rendering.
+        index_key = program_key(program, VERSION, str(self._profile), declarations,
+                                repr(self.build_options))
         compiles = backend.stats.compiles
-        module = backend.load_module(self.c_source, cdef(program, self._profile),
-                                     self.build_options, depends=header_paths())
+        module = backend.load_indexed(index_key)
+        rendered = time.perf_counter()
+        if module is None:
+            self._c_source = render(program, VERSION, profile=self._profile)
+            rendered = time.perf_counter()
+            module = backend.load_module(self._c_source, declarations, self.build_options,
+                                         depends=header_paths())
+            backend.record_index(index_key, module)
         loaded = time.perf_counter()
         if self._profile:
             counters = module.ffi.buffer(getattr(module.lib, program.entry + "_profile")(),
