@@ -21,7 +21,10 @@ from cgraph.gradient import GradientError, verify_grad
 MODES = ("C", "PY")
 
 #: Elementwise ops with no useful derivative; their gradient must be zeros.
-NON_DIFFERENTIABLE = {"eq", "neq", "lt", "le", "gt", "ge", "int_div", "sign"}
+NON_DIFFERENTIABLE = {"eq", "neq", "lt", "le", "gt", "ge", "int_div", "sign", "floor", "ceil",
+                      "trunc", "round", "isnan", "isinf", "logical_not"}
+#: Integer-only ops (no float gradient to check) and psi (no gradient rule: tested below).
+NOT_CHECKED = {"and_", "or_", "xor", "bitwise_not_int", "psi"}
 
 
 def rng_for(*key: str) -> np.random.Generator:
@@ -53,6 +56,18 @@ GRAD_DOMAINS = {
     "pow": [uniform(0.5, 2.0), uniform(-2.0, 2.0)],
     "true_div": [uniform(-2.0, 2.0), away_from_zero(0.5, 2.0)],
     "mod": mod_points,
+    "log2": [uniform(0.5, 3.0)],
+    "log10": [uniform(0.5, 3.0)],
+    "log1p": [uniform(-0.5, 3.0)],
+    "reciprocal": [away_from_zero(0.5, 2.0)],
+    "tan": [uniform(-1.2, 1.2)],
+    "arcsin": [uniform(-0.8, 0.8)],
+    "arccos": [uniform(-0.8, 0.8)],
+    "arctanh": [uniform(-0.8, 0.8)],
+    "arccosh": [uniform(1.5, 3.0)],
+    "gammaln": [uniform(0.5, 3.0)],
+    "arctan2": [away_from_zero(0.5, 2.0), away_from_zero(0.5, 2.0)],
+    "clip": [uniform(-2.0, 2.0), uniform(-3.0, -0.5), uniform(0.5, 3.0)],
 }
 
 
@@ -117,7 +132,17 @@ def check_grads(entries: dict[str, Entry], mode: str) -> None:
 
 def elementwise_entries(differentiable: bool) -> dict[str, Entry]:
     return {name: (op, grad_points(name, op.scalar_op.nin)) for name, op in T.ELEMENTWISE.items()
-            if (name not in NON_DIFFERENTIABLE) == differentiable}
+            if (name not in NON_DIFFERENTIABLE) == differentiable and name not in NOT_CHECKED}
+
+
+def test_psi_has_no_gradient_rule():
+    x = T.dvector("x")
+    with pytest.raises(cgraph.gradient.UndefinedGradientError, match="psi"):
+        T.grad(T.sum(T.psi(x)), x)
+    g = T.grad(T.sum(T.gammaln(x)), x)  # gammaln's gradient is psi
+    f = cgraph.function([x], g)
+    np.testing.assert_allclose(f(np.array([1.0, 2.0])), [-0.5772156649015329,
+                                                       0.42278433509846713], rtol=1e-14)
 
 
 # --------------------------------------------------------------------------- elementwise

@@ -7,6 +7,7 @@ reference, dtype rule and gradient rule. The C loop, the broadcasting, the tests
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -134,6 +135,150 @@ second = _elementwise("second", 2, "{1}", lambda x, y: np.broadcast_arrays(x, y)
 identity = _elementwise("identity", 1, "{0}", lambda x: np.array(x, copy=True), upcast,
                         lambda x, o, gz: [gz], doc="A copy of the input.")
 
+# ---- more of issue 3's elementwise ops (C helpers in csrc/cg_math.h) ----------------
+
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
+_TWO_OVER_SQRT_PI = float(2.0 / np.sqrt(np.pi))
+
+
+def _vectorized(fn: Callable) -> Callable:
+    """A numpy reference from a scalar function of the math module (in float64)."""
+    vec = np.vectorize(fn, otypes=[np.float64])
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        return vec(x.astype(np.float64)) if x.size else x.astype(np.float64)
+
+    return apply
+
+
+def _digamma_scalar(x: float) -> float:
+    """psi(x), as cg_digamma in csrc/cg_math.h computes it."""
+    if x <= 0 and np.floor(x) == x:
+        return float("nan")
+    if x < 0:
+        return _digamma_scalar(1.0 - x) - np.pi / np.tan(np.pi * x)
+    result = 0.0
+    while x < 10.0:
+        result -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    series = f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f * (
+        1 / 132 - f * (691 / 32760 - f / 12))))))
+    return result + np.log(x) - 0.5 / x - series
+
+
+def _bitwise(dtypes: Sequence[str]) -> str:
+    dtype = upcast(dtypes)
+    if dtype.startswith("float"):
+        raise TypeError(f"bitwise operations need integer or bool operands, got {list(dtypes)}")
+    return dtype
+
+
+def _third_and_second(dtypes: Sequence[str]) -> str:
+    return upcast(dtypes[1:])
+
+
+exp2 = _elementwise("exp2", 1, "exp2(({t}){0})", np.exp2, to_float,
+                    lambda x, o, gz: [mul(gz, mul(o, _LN2))])
+expm1 = _elementwise("expm1", 1, "expm1(({t}){0})", np.expm1, to_float,
+                     lambda x, o, gz: [mul(gz, add(o, 1))], doc="exp(x) - 1, accurate near 0.")
+log2 = _elementwise("log2", 1, "log2(({t}){0})", np.log2, to_float,
+                    lambda x, o, gz: [true_div(gz, mul(x, _LN2))])
+log10 = _elementwise("log10", 1, "log10(({t}){0})", np.log10, to_float,
+                     lambda x, o, gz: [true_div(gz, mul(x, _LN10))])
+log1p = _elementwise("log1p", 1, "log1p(({t}){0})", np.log1p, to_float,
+                     lambda x, o, gz: [true_div(gz, add(x, 1))],
+                     doc="log(1 + x), accurate near 0.")
+reciprocal = _elementwise("reciprocal", 1, "(({t})1 / ({t}){0})",
+                          lambda x: np.true_divide(1, x), to_float,
+                          lambda x, o, gz: [neg(mul(gz, mul(o, o)))])
+tan = _elementwise("tan", 1, "tan(({t}){0})", np.tan, to_float,
+                   lambda x, o, gz: [mul(gz, add(1, mul(o, o)))])
+arcsin = _elementwise("arcsin", 1, "asin(({t}){0})", np.arcsin, to_float,
+                      lambda x, o, gz: [true_div(gz, sqrt(sub(1, mul(x, x))))])
+arccos = _elementwise("arccos", 1, "acos(({t}){0})", np.arccos, to_float,
+                      lambda x, o, gz: [neg(true_div(gz, sqrt(sub(1, mul(x, x)))))])
+arctan = _elementwise("arctan", 1, "atan(({t}){0})", np.arctan, to_float,
+                      lambda x, o, gz: [true_div(gz, add(1, mul(x, x)))])
+sinh = _elementwise("sinh", 1, "sinh(({t}){0})", np.sinh, to_float,
+                    lambda x, o, gz: [mul(gz, cosh(x))])
+cosh = _elementwise("cosh", 1, "cosh(({t}){0})", np.cosh, to_float,
+                    lambda x, o, gz: [mul(gz, sinh(x))])
+arcsinh = _elementwise("arcsinh", 1, "asinh(({t}){0})", np.arcsinh, to_float,
+                       lambda x, o, gz: [true_div(gz, sqrt(add(mul(x, x), 1)))])
+arccosh = _elementwise("arccosh", 1, "acosh(({t}){0})", np.arccosh, to_float,
+                       lambda x, o, gz: [true_div(gz, sqrt(sub(mul(x, x), 1)))])
+arctanh = _elementwise("arctanh", 1, "atanh(({t}){0})", np.arctanh, to_float,
+                       lambda x, o, gz: [true_div(gz, sub(1, mul(x, x)))])
+floor = _elementwise("floor", 1, "floor({0})", np.floor, upcast,
+                     lambda x, o, gz: _zeros(x), c_int="{0}")
+ceil = _elementwise("ceil", 1, "ceil({0})", np.ceil, upcast,
+                    lambda x, o, gz: _zeros(x), c_int="{0}")
+trunc = _elementwise("trunc", 1, "trunc({0})", np.trunc, upcast,
+                     lambda x, o, gz: _zeros(x), c_int="{0}")
+round = _elementwise("round", 1, "nearbyint({0})", np.round, upcast,
+                     lambda x, o, gz: _zeros(x), c_int="{0}",
+                     doc="Round to the nearest integer, halves to even (numpy's round).")
+erf = _elementwise("erf", 1, "erf(({t}){0})", _vectorized(math.erf), to_float,
+                   lambda x, o, gz: [mul(gz, mul(_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))))])
+erfc = _elementwise("erfc", 1, "erfc(({t}){0})", _vectorized(math.erfc), to_float,
+                    lambda x, o, gz: [neg(mul(gz, mul(_TWO_OVER_SQRT_PI,
+                                                      exp(neg(mul(x, x))))))])
+psi = _elementwise("psi", 1, "cg_digamma(({t}){0})", _vectorized(_digamma_scalar), to_float,
+                   None, doc="The digamma function, d/dx gammaln(x).")
+gammaln = _elementwise("gammaln", 1, "lgamma(({t}){0})", _vectorized(math.lgamma), to_float,
+                       lambda x, o, gz: [mul(gz, psi(x))], doc="log|Gamma(x)|.")
+isnan = _elementwise("isnan", 1, "isnan((double){0})", np.isnan, to_bool,
+                     lambda x, o, gz: _zeros(x))
+isinf = _elementwise("isinf", 1, "isinf((double){0})", np.isinf, to_bool,
+                     lambda x, o, gz: _zeros(x))
+logical_not = _elementwise("logical_not", 1, "(!{0})", np.logical_not, to_bool,
+                           lambda x, o, gz: _zeros(x))
+bitwise_not_int = _elementwise("bitwise_not_int", 1, "(~{0})", np.invert, _bitwise,
+                               lambda x, o, gz: _zeros(x))
+maximum = _elementwise("maximum", 2, "cg_fmax_nan({0}, {1})", np.maximum, upcast,
+                       lambda x, y, o, gz: [mul(gz, ge(x, y)), mul(gz, lt(x, y))],
+                       c_int="({0} > {1} ? {0} : {1})",
+                       doc="Elementwise maximum; NaN if either is NaN (numpy's maximum).")
+minimum = _elementwise("minimum", 2, "cg_fmin_nan({0}, {1})", np.minimum, upcast,
+                       lambda x, y, o, gz: [mul(gz, le(x, y)), mul(gz, gt(x, y))],
+                       c_int="({0} < {1} ? {0} : {1})",
+                       doc="Elementwise minimum; NaN if either is NaN (numpy's minimum).")
+arctan2 = _elementwise("arctan2", 2, "atan2(({t}){0}, ({t}){1})", np.arctan2, to_float,
+                       lambda y, x, o, gz: [mul(gz, true_div(x, add(mul(x, x), mul(y, y)))),
+                                            neg(mul(gz, true_div(y, add(mul(x, x),
+                                                                        mul(y, y)))))])
+and_ = _elementwise("and_", 2, "({0} & {1})", np.bitwise_and, _bitwise,
+                    lambda x, y, o, gz: _zeros(x, y), doc="Bitwise and (logical for bool).")
+or_ = _elementwise("or_", 2, "({0} | {1})", np.bitwise_or, _bitwise,
+                   lambda x, y, o, gz: _zeros(x, y), doc="Bitwise or (logical for bool).")
+xor = _elementwise("xor", 2, "({0} ^ {1})", np.bitwise_xor, _bitwise,
+                   lambda x, y, o, gz: _zeros(x, y), doc="Bitwise xor (logical for bool).")
+switch = _elementwise("switch", 3, "({0} ? {1} : {2})",
+                      lambda c, a, b: np.where(c, a, b), _third_and_second,
+                      lambda c, a, b, o, gz: [zeros_like(c), switch(c, gz, zeros_like(gz)),
+                                              switch(c, zeros_like(gz), gz)],
+                      doc="Elementwise choice: a where cond is true, else b (numpy's where).")
+clip = _elementwise("clip", 3, "cg_fmin_nan(cg_fmax_nan({0}, {1}), {2})",
+                    lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), upcast,
+                    lambda x, lo, hi, o, gz: [mul(gz, mul(ge(x, lo), le(x, hi))),
+                                              mul(gz, lt(x, lo)), mul(gz, gt(x, hi))],
+                    c_int="(({0} < {1} ? {1} : {0}) > {2} ? {2} : ({0} < {1} ? {1} : {0}))",
+                    doc="x limited to [lo, hi] (numpy's clip); the gradient is 0 outside.")
+
+
+def invert(x: Any) -> TensorVariable:
+    """Bitwise not (`~x`); logical not for bool, as in numpy."""
+    x = as_tensor_variable(x)
+    return logical_not(x) if x.dtype == "bool" else bitwise_not_int(x)
+
+
+bitwise_not = invert
+where = switch
+true_divide = true_div
+abs_ = abs
+
 
 def zeros_like(x: Any, dtype: Any = None) -> TensorVariable:
     """Zeros of the shape (and dtype, unless given) of `x`."""
@@ -150,6 +295,9 @@ def ones_like(x: Any, dtype: Any = None) -> TensorVariable:
 def sqr(x: Any) -> TensorVariable:
     """x * x."""
     return mul(x, x)
+
+
+square = sqr
 
 
 def floor_div(x: Any, y: Any) -> TensorVariable:
@@ -210,5 +358,6 @@ def join(axis: int, *tensors: Any) -> TensorVariable:
     return concatenate(tensors, axis=axis)
 
 
-__all__ = ["ELEMENTWISE", "as_operands", "concatenate", "dot", "join", "mean", "ones_like",
+__all__ = ["ELEMENTWISE", "abs_", "as_operands", "bitwise_not", "concatenate", "dot", "invert",
+           "join", "mean", "ones_like", "square", "true_divide", "where",
            "sqr", "sum", "zeros_like", *ELEMENTWISE]

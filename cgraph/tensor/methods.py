@@ -32,6 +32,12 @@ def _bool(self: TensorVariable) -> bool:
                     "graph is built; use cgraph.tensor.switch or comparisons as values")
 
 
+def _round(self: TensorVariable, decimals: int = 0) -> TensorVariable:
+    if decimals:
+        raise NotImplementedError("round(decimals=...) is not supported; scale first")
+    return m.round(self)
+
+
 def _iter(self: TensorVariable):
     raise TypeError(f"cannot iterate over the symbolic tensor {self!r}")
 
@@ -59,6 +65,15 @@ _METHODS = {
     "__le__": m.le,
     "__gt__": m.gt,
     "__ge__": m.ge,
+    "__and__": m.and_,
+    "__rand__": _swap(m.and_),
+    "__or__": m.or_,
+    "__ror__": _swap(m.or_),
+    "__xor__": m.xor,
+    "__rxor__": _swap(m.xor),
+    "__invert__": m.invert,
+    "clip": m.clip,
+    "round": lambda self, decimals=0: _round(self, decimals),
     "__bool__": _bool,
     "__iter__": _iter,
     "T": property(transpose),
