@@ -14,6 +14,7 @@ import pytest
 import cgraph
 import cgraph.tensor as T
 from cgraph.backend import CompileError
+from cgraph.tensor.elemwise import Elemwise, ScalarOp
 
 # Builds the tutorial's XOR cost function and reports what the backend did.
 CHILD = textwrap.dedent("""
@@ -75,3 +76,14 @@ def test_compile_error_shows_compiler_message_and_c_path():
     assert "cgraph_no_such_header.h" in err.stderr and "cgraph_no_such_header.h" in text
     assert err.c_path in text and Path(err.c_path).is_file()
     assert "cg_" in Path(err.c_path).read_text()  # the generated C is kept for reading
+
+
+def test_compile_error_names_the_kernel_and_the_users_line():
+    broken = Elemwise(ScalarOp("broken_op", 1, "({0} +* 2)", lambda a: a, lambda d: d[0]))
+    x = T.dvector("x")
+    out = broken(x) * 2.0
+    with pytest.raises(CompileError) as info:
+        cgraph.function([x], out, mode="C")
+    text = str(info.value)
+    assert "in the kernel of" in text and "broken_op" in text
+    assert "test_function_cache.py:" in text  # the user's line (of the node, or of fusion)

@@ -11,6 +11,7 @@ import copy
 import ctypes.util
 import functools
 import pickle
+import re
 import shlex
 import sys
 import time
@@ -190,8 +191,11 @@ class Function:
         if module is None:
             self._c_source = render(program, VERSION, profile=self._profile)
             rendered = time.perf_counter()
-            module = backend.load_module(self._c_source, declarations, self.build_options,
-                                         depends=header_paths())
+            try:
+                module = backend.load_module(self._c_source, declarations,
+                                             self.build_options, depends=header_paths())
+            except backend.CompileError as err:
+                raise _point_at_kernels(err) from None
             backend.record_index(index_key, module)
         loaded = time.perf_counter()
         if self._profile:
@@ -491,6 +495,25 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<cgraph.Function {self.name or ''} mode={self.mode}>"
+
+
+def _point_at_kernels(err: backend.CompileError) -> backend.CompileError:
+    """Add to a compile error the kernel (graph node, user's line) of each error line."""
+    try:
+        lines = Path(err.c_path).read_text().splitlines()
+    except OSError:
+        return err
+    notes = []
+    for match in re.finditer(r":(\d+):\d+: error: (.*)", err.stderr):
+        number = int(match.group(1))
+        for text in reversed(lines[:number]):
+            if text.startswith("/* v") and " = " in text:
+                notes.append(f"  line {number}: {match.group(2)}\n"
+                             f"    in the kernel of {text.strip('/* ').strip()}")
+                break
+    if notes:
+        err.args = (err.args[0] + "\nin the graph:\n" + "\n".join(dict.fromkeys(notes)),)
+    return err
 
 
 def _rebuild_function(args: tuple, user_inputs: list[Variable], specs: list | None = None
