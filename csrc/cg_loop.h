@@ -12,9 +12,12 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-typedef int (*cg_step_fn)(const int64_t *P, char *err, void **A);
+/* A step: the program's body, with a workspace the loop allocates once. */
+typedef int (*cg_step_fn)(const int64_t *P, char *err, char *ws, void **A);
 
 enum {
     CG_L_NARGS, CG_L_NSEQ, CG_L_NROWS, CG_L_BATCH, CG_L_BEGIN, CG_L_END, CG_L_NBATCHES,
@@ -54,6 +57,13 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
     const int64_t *perm = L[CG_L_HAS_PERM] ? (const int64_t *)X[n_args + n_seq] : NULL;
     char **record = (char **)X + n_args + n_seq + 1;
     void *A[n_args > 0 ? n_args : 1];
+    const int64_t ws_bytes = P_full[0] > P_last[0] ? P_full[0] : P_last[0];
+    char *ws = ws_bytes > 0 ? (char *)malloc((size_t)ws_bytes) : NULL;
+    if (ws_bytes > 0 && !ws) {
+        snprintf(err, 512, "cgraph: cannot allocate %lld bytes of workspace",
+                 (long long)ws_bytes);
+        return 1;
+    }
 
     memcpy(A, X, (size_t)n_args * sizeof(void *));
     for (int64_t s = L[CG_L_BEGIN]; s < L[CG_L_END]; ++s) {
@@ -78,9 +88,10 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
             }
         }
         const int last = batch > 0 && rows < batch;
-        const int rc = step(last ? P_last : P_full, err, A);
+        const int rc = step(last ? P_last : P_full, err, ws, A);
         if (rc) {
             state[0] = s;
+            free(ws);
             return rc;
         }
         if (L[CG_L_STOP_ON_NAN]) {
@@ -89,6 +100,7 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
                     state[0] = s;
                     state[1] = 1;
                     state[2] = o;
+                    free(ws);
                     return 0;
                 }
             }
@@ -103,6 +115,7 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
         }
     }
     state[0] = L[CG_L_END];
+    free(ws);
     return 0;
 }
 

@@ -61,9 +61,11 @@ def test_kernels_of_the_other_branch_do_not_run():
     f = cgraph.function([c, x], ifelse(c, T.exp(x).sum(), T.sin(x).sum()), profile=True)
     for _ in range(5):
         f(1, np.ones(10))
-    calls = {row["node"].split("=")[1].split("(")[0].strip(): row["calls"]
-             for row in f.profile.rows()}
-    assert calls["exp"] == 5 and calls["sin"] == 0
+    rows = f.profile.rows()
+    exp_calls = [r["calls"] for r in rows if "exp" in r["node"].split("=")[1].split("(")[0]]
+    sin_calls = [r["calls"] for r in rows if "sin" in r["node"].split("=")[1].split("(")[0]]
+    assert exp_calls and set(exp_calls) == {5}  # (possibly fused with the sum)
+    assert sin_calls and set(sin_calls) == {0}
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -71,7 +71,7 @@ def render_program(program: Program) -> str:
     kernels = [env.get_template(f"{s.kernel.family}.c.j2").render(k=s.kernel).strip()
                for s in program.steps]
     return env.get_template("program.c.j2").render(program=program, kernels=kernels,
-                                                   storage="static ", profile=False)
+                                                   storage="static inline ", profile=False)
 
 
 def cdef(program: Program, profile: bool = False) -> str:
