@@ -156,7 +156,11 @@ def _in_float(fn: Callable) -> Callable:
 
 def _digamma(x: float) -> float:
     """psi(x) for x > 0: shifted to x >= 30 (cgraph's C shifts to 10), then 7 terms of
-    the asymptotic series."""
+    the asymptotic series (the recurrence also serves negative x)."""
+    if x != x or x == -math.inf or (x <= 0 and math.floor(x) == x):
+        return math.nan  # NaN, -inf and the poles 0, -1, -2, ...
+    if x == math.inf:
+        return math.inf
     result = 0.0
     while x < 30.0:
         result -= 1.0 / x
@@ -167,6 +171,12 @@ def _digamma(x: float) -> float:
     return result + math.log(x) - 0.5 / x - series
 
 
+def _lgamma(x: float) -> float:
+    if math.isinf(x):
+        return math.inf
+    return math.inf if x <= 0 and math.floor(x) == x else math.lgamma(x)
+
+
 FLOAT_UNARY = {  # name: (numpy twin, domain)
     "exp2": (np.exp2, "real"), "expm1": (np.expm1, "real"), "log2": (np.log2, "positive"),
     "log10": (np.log10, "positive"), "log1p": (np.log1p, "positive"), "tan": (np.tan, "real"),
@@ -174,7 +184,7 @@ FLOAT_UNARY = {  # name: (numpy twin, domain)
     "arctan": (np.arctan, "real"), "sinh": (np.sinh, "real"), "cosh": (np.cosh, "real"),
     "arcsinh": (np.arcsinh, "real"), "arccosh": (np.arccosh, "above1"),
     "arctanh": (np.arctanh, "unit"), "erf": (_in_float(math.erf), "real"),
-    "erfc": (_in_float(math.erfc), "real"), "gammaln": (_in_float(math.lgamma), "positive"),
+    "erfc": (_in_float(math.erfc), "real"), "gammaln": (_in_float(_lgamma), "positive"),
 }
 BITWISE = {"and_": np.bitwise_and, "or_": np.bitwise_or, "xor": np.bitwise_xor}
 

@@ -168,6 +168,14 @@ def _digamma_scalar(x: float) -> float:
     return result + np.log(x) - 0.5 / x - series
 
 
+def _lgamma(x: float) -> float:
+    """log|Gamma(x)|, +inf at the poles (as C's lgamma) where math.lgamma raises."""
+    try:
+        return math.lgamma(x)
+    except ValueError:
+        return math.inf
+
+
 def _bitwise(dtypes: Sequence[str]) -> str:
     dtype = upcast(dtypes)
     if dtype.startswith("float"):
@@ -227,7 +235,7 @@ erfc = _elementwise("erfc", 1, "erfc(({t}){0})", _vectorized(math.erfc), to_floa
                                                       exp(neg(mul(x, x))))))])
 psi = _elementwise("psi", 1, "cg_digamma(({t}){0})", _vectorized(_digamma_scalar), to_float,
                    None, doc="The digamma function, d/dx gammaln(x).")
-gammaln = _elementwise("gammaln", 1, "lgamma(({t}){0})", _vectorized(math.lgamma), to_float,
+gammaln = _elementwise("gammaln", 1, "lgamma(({t}){0})", _vectorized(_lgamma), to_float,
                        lambda x, o, gz: [mul(gz, psi(x))], doc="log|Gamma(x)|.")
 isnan = _elementwise("isnan", 1, "isnan((double){0})", np.isnan, to_bool,
                      lambda x, o, gz: _zeros(x))
