@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from cgraph.tensor import basic_ops as b
+from cgraph.tensor import extra_ops as x
 from cgraph.tensor import math as m
+from cgraph.tensor import reductions as r
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.shape import dimshuffle, shape_i, transpose
 from cgraph.tensor.type import TensorVariable
@@ -84,10 +87,29 @@ _METHODS = {
     "dimshuffle": dimshuffle,
     "sum": m.sum,
     "mean": m.mean,
+    "prod": r.prod,
+    "max": r.max,
+    "min": r.min,
+    "var": r.var,
+    "std": r.std,
+    "argmax": r.argmax,
+    "argmin": r.argmin,
+    "all": r.all,
+    "any": r.any,
     "dot": m.dot,
     "astype": _astype,
     "zeros_like": m.zeros_like,
     "ones_like": m.ones_like,
+    "reshape": lambda self, *shape, ndim=None: b.reshape(
+        self, shape[0] if len(shape) == 1 else shape, ndim),
+    "flatten": b.flatten,
+    "squeeze": x.squeeze,
+    "swapaxes": x.swapaxes,
+    "repeat": b.repeat,
+    "cumsum": x.cumsum,
+    "cumprod": x.cumprod,
+    "sort": x.sort,
+    "argsort": x.argsort,
 }
 
 

@@ -1,5 +1,142 @@
-"""Neural-network ops (`cgraph.tensor.nnet`), as in theano.tensor.nnet."""
+"""Neural-network ops (`cgraph.tensor.nnet`), as in theano.tensor.nnet.
 
-from cgraph.tensor.math import sigmoid
+Numerically stable forms: softplus is max(x, 0) + log1p(exp(-|x|)) (no overflow at
++-1000); softmax and log_softmax subtract the maximum along the axis first. As in
+Theano, softmax of a matrix normalises each row (axis=-1) unless `axis` says otherwise.
+"""
 
-__all__ = ["sigmoid"]
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cgraph.configdefaults import config
+from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.tensor import math as m
+from cgraph.tensor.elemwise import Elemwise, ScalarOp, cast
+from cgraph.tensor.math import sigmoid, to_float
+from cgraph.tensor.reduce import normalize_axes
+from cgraph.tensor.reductions import logsumexp, max
+from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
+
+
+def _softplus_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(to_float([x.dtype.name]))
+
+
+_softplus = Elemwise(ScalarOp(
+    "softplus", 1, "(fmax(({t}){0}, 0) + log1p(exp(-fabs(({t}){0}))))", _softplus_np,
+    to_float, lambda x, o, gz: [m.mul(gz, sigmoid(x))]))
+
+
+def softplus(x: Any) -> TensorVariable:
+    """log(1 + exp(x)), computed without overflow for large |x|."""
+    return _softplus(x)
+
+
+def relu(x: Any, alpha: float = 0.0) -> TensorVariable:
+    """Rectified linear unit: x where x > 0, else alpha * x (Theano's relu)."""
+    x = as_tensor_variable(x)
+    neg = m.mul(np.asarray(alpha, dtype=x.dtype), x) if alpha else m.zeros_like(x)
+    return m.switch(m.gt(x, 0), x, neg)
+
+
+def elu(x: Any, alpha: float = 1.0) -> TensorVariable:
+    """Exponential linear unit: x where x > 0, else alpha * (exp(x) - 1)."""
+    x = as_tensor_variable(x)
+    dtype = to_float([x.dtype])
+    return m.switch(m.gt(x, 0), cast(x, dtype),
+                    m.mul(np.asarray(alpha, dtype=dtype), m.expm1(x)))
+
+
+def softmax(x: Any, axis: int | None = -1) -> TensorVariable:
+    """exp(x) / sum(exp(x)) along `axis` (default the last: each row of a matrix);
+    the maximum is subtracted first."""
+    x = as_tensor_variable(x)
+    axes = normalize_axes(axis, x.ndim)
+    e = m.exp(m.sub(x, max(x, axis=axes, keepdims=True)))
+    return m.true_div(e, m.sum(e, axis=axes, keepdims=True))
+
+
+def log_softmax(x: Any, axis: int | None = -1) -> TensorVariable:
+    """log(softmax(x)) along `axis`, computed as x - logsumexp(x) (stable)."""
+    x = as_tensor_variable(x)
+    axes = normalize_axes(axis, x.ndim)
+    return m.sub(x, logsumexp(x, axis=axes, keepdims=True))
+
+
+class OneHot(Op):
+    """Rows of `n` zeros with a 1 at each label; `n` is a constant or, when None, the
+    length of the last axis of a second input. Labels out of range raise IndexError."""
+
+    __props__ = ("n", "dtype")
+    c_family = "one_hot"
+
+    def __init__(self, n: int | None, dtype: str):
+        self.n, self.dtype = n, dtype
+
+    def make_node(self, labels: Any, *like: Any) -> Apply:
+        labels = as_tensor_variable(labels)
+        if labels.ndim != 1 or not (labels.dtype.startswith(("int", "uint"))):
+            raise TypeError(f"one_hot: labels must be an integer vector, not {labels.type}")
+        like_vars = [as_tensor_variable(v) for v in like]
+        n = self.n if self.n is not None else like_vars[0].type.shape[-1]
+        out = TensorType(self.dtype, (labels.type.shape[0], n)).make_variable()
+        return Apply(self, [labels, *like_vars], [out])
+
+    def _n(self, shapes: list[tuple[int, ...]]) -> int:
+        return self.n if self.n is not None else shapes[1][-1]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [(shapes[0][0], self._n(shapes))]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        labels, n = inputs[0], self._n([v.shape for v in inputs])
+        if labels.size and (labels.min() < 0 or labels.max() >= n):
+            raise IndexError(f"one_hot: a label is out of range [0, {n}): {labels}")
+        return [np.asarray(labels[:, None] == np.arange(n), dtype=self.dtype)]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        return [None] * len(inputs)
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Any:
+        from cgraph.codegen.kernels import Kernel  # noqa: PLC0415  (codegen sits above)
+        return Kernel("one_hot", name, comment, tuple(outs), tuple(ins), 3)
+
+    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list) -> list[int]:
+        (rows,), (st,) = in_layouts[0]
+        return [rows, self._n(in_shapes), st]
+
+
+def one_hot(labels: Any, n: int, dtype: str | None = None) -> TensorVariable:
+    """An (len(labels), n) matrix with a 1 at (i, labels[i]) (dtype floatX by default)."""
+    return OneHot(int(n), dtype or config.floatX)(labels)
+
+
+to_one_hot = one_hot
+
+
+def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> TensorVariable:
+    """-sum(true_dist * log(coding_dist), axis=-1) for one-hot (or soft) target rows, or
+    -log(coding_dist[i, true_dist[i]]) for an integer label vector."""
+    coding_dist, true_dist = as_tensor_variable(coding_dist), as_tensor_variable(true_dist)
+    if true_dist.ndim == coding_dist.ndim - 1:
+        true_dist = OneHot(None, coding_dist.dtype)(true_dist, coding_dist)
+    elif true_dist.ndim != coding_dist.ndim:
+        raise TypeError(f"categorical_crossentropy: true_dist {true_dist.type} must be of "
+                        f"the rank of coding_dist {coding_dist.type} or one less")
+    return m.neg(m.sum(m.mul(true_dist, m.log(coding_dist)), axis=-1))
+
+
+def binary_crossentropy(output: Any, target: Any) -> TensorVariable:
+    """-(target * log(output) + (1 - target) * log(1 - output)), elementwise."""
+    output, target = as_tensor_variable(output), as_tensor_variable(target)
+    return m.neg(m.add(m.mul(target, m.log(output)),
+                       m.mul(m.sub(1, target), m.log(m.sub(1, output)))))
+
+
+__all__ = ["binary_crossentropy", "categorical_crossentropy", "elu", "log_softmax",
+           "one_hot", "relu", "sigmoid", "softmax", "softplus", "to_one_hot"]

@@ -1,8 +1,13 @@
-"""Reductions (Sum) and the broadcasting pair used by gradients: SumTo and BroadcastLike.
+"""Reductions (CAReduce: sum, prod, max, min, all, any; ArgReduce: argmax, argmin) and
+the broadcasting pair used by gradients: SumTo and BroadcastLike.
 
-All reductions share one C kernel family: the output is addressed with stride 0
-along the reduced axes while the loop walks the input, so `sum(x, axis)` and
-"sum `g` down to the shape of `x`" are the same loop with other strides.
+CAReduce and ArgReduce lower to `templates/careduce.c.j2`: one loop nest parametrised
+by an init value and a combine expression (or an arg comparison). Per call shape the
+plan picks a mode: the reduced axes trailing a C-contiguous input (a dense inner loop
+with a `#pragma omp simd` reduction into a local accumulator), leading it (rows
+accumulated into the output, vectorised along the row), or any other layout (a strided
+loop). float32 sums and products accumulate in double, except in the leading-axes mode,
+which adds whole rows in float32 as numpy does. SumTo keeps the `reduce` family.
 """
 
 from __future__ import annotations
@@ -42,43 +47,224 @@ def sum_dtype(dtype: str) -> str:
     return dtype
 
 
-class Sum(Op):
-    """Sum over `axis` (a tuple of axes), dropping them."""
+_INT_LIMITS = {"bool": ("0", "1"), "int8": ("INT8_MIN", "INT8_MAX"),
+               "int16": ("INT16_MIN", "INT16_MAX"), "int32": ("INT32_MIN", "INT32_MAX"),
+               "int64": ("INT64_MIN", "INT64_MAX"), "uint8": ("0", "UINT8_MAX"),
+               "uint16": ("0", "UINT16_MAX"), "uint32": ("0", "UINT32_MAX"),
+               "uint64": ("0", "UINT64_MAX")}
 
-    __props__ = ("axis",)
-    c_family = "reduce"
-    keepdims = False
+#: kind -> (numpy reduction, output dtype rule)
+_KINDS = {
+    "add": (np.sum, sum_dtype),
+    "mul": (np.prod, sum_dtype),
+    "max": (np.max, lambda d: d),
+    "min": (np.min, lambda d: d),
+    "and": (np.all, lambda d: "bool"),
+    "or": (np.any, lambda d: "bool"),
+}
 
-    def __init__(self, axis: tuple[int, ...]):
+
+def _c_rule(kind: str, dtype: str) -> tuple[str, str, str]:
+    """(init, combine of `acc` and `x`, simd reduction operator or '') for a kind."""
+    is_float = dtype.startswith("float")
+    if kind == "add":
+        return "0", "acc + x", "+"
+    if kind == "mul":
+        return "1", "acc * x", "*"
+    if kind in ("max", "min"):
+        low, high = ("-INFINITY", "INFINITY") if is_float else _INT_LIMITS[dtype]
+        if kind == "max":
+            return low, ("cg_fmax_nan(acc, x)" if is_float else "(x > acc ? x : acc)"), ""
+        return high, ("cg_fmin_nan(acc, x)" if is_float else "(x < acc ? x : acc)"), ""
+    if kind == "and":
+        return "1", "(acc && x != 0)", ""
+    return "0", "(acc || x != 0)", ""
+
+
+def _reduce_layout(ndim: int, axes: tuple[int, ...], in_shape: Sequence[int],
+                   in_strides: Sequence[int]) -> list[int]:
+    """[mode, n_out, m, kept shape, kept strides, reduced shape, reduced strides].
+
+    mode 1: reduced axes trail a C-contiguous input; 2: they lead it; 0: strided.
+    """
+    kept = [a for a in range(ndim) if a not in axes]
+    n_out = int(np.prod([in_shape[a] for a in kept], dtype="int64"))
+    m = int(np.prod([in_shape[a] for a in axes], dtype="int64"))
+    mode = 0
+    if axes and kept and is_dense(in_shape, in_strides):
+        if axes == tuple(range(ndim - len(axes), ndim)):
+            mode = 1
+        elif axes == tuple(range(len(axes))):
+            mode = 2
+    elif axes and is_dense(in_shape, in_strides):
+        mode = 1
+    return [mode, n_out, m, *[in_shape[a] for a in kept], *[in_strides[a] for a in kept],
+            *[in_shape[a] for a in axes], *[in_strides[a] for a in axes]]
+
+
+def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
+    """Whether a layout is C-contiguous (length-1 axes may have any stride)."""
+    step = 1
+    for n, st in zip(reversed(shape), reversed(strides)):
+        if n > 1 and st != step:
+            return False
+        step *= max(n, 1)
+    return True
+
+
+class CAReduce(Op):
+    """A commutative-associative reduction over `axis` (a sorted tuple), dropping them.
+
+    `kind` is one of add, mul, max, min, and, or. max/min of an empty reduced axis raise
+    ValueError (numpy: "zero-size array ... has no identity").
+    """
+
+    __props__ = ("kind", "axis")
+    c_family = "careduce"
+
+    def __init__(self, kind: str, axis: tuple[int, ...]):
+        if kind not in _KINDS:
+            raise ValueError(f"unknown reduction {kind!r}")
+        self.kind = kind
         self.axis = tuple(axis)
+
+    def out_dtype(self, dtype: str) -> str:
+        """The output dtype for an input dtype (numpy's)."""
+        return _KINDS[self.kind][1](dtype)
 
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
         for a in self.axis:
             if not 0 <= a < x.ndim:
-                raise ValueError(f"sum: axis {a} is out of range for {x.type}")
+                raise ValueError(f"{self.kind} reduction: axis {a} is out of range for {x.type}")
         shape = [s for a, s in enumerate(x.type.shape) if a not in self.axis]
-        return Apply(self, [x], [TensorType(sum_dtype(x.dtype), shape).make_variable()])
+        out = TensorType(self.out_dtype(x.dtype), shape).make_variable()
+        return Apply(self, [x], [out])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        self.infer_shape(node, [inputs[0].shape])
+        fn = _KINDS[self.kind][0]
+        dtype = node.outputs[0].dtype
+        if self.kind in ("add", "mul"):
+            out = fn(inputs[0], axis=self.axis, dtype=dtype)
+        else:
+            out = fn(inputs[0], axis=self.axis)
+        return [np.asarray(out, dtype=dtype)]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        shape = shapes[0]
+        if self.kind in ("max", "min") and any(shape[a] == 0 for a in self.axis):
+            raise ValueError(f"{self.kind} of an empty axis: the input has shape {shape} and "
+                             f"the reduced axes {self.axis} include a zero-length one "
+                             "(a zero-size reduction has no identity)")
+        return [tuple(s for a, s in enumerate(shape) if a not in self.axis)]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        raise NotImplementedError(f"{self.kind} reduction has no gradient rule here")
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Any:
+        from cgraph.codegen.kernels import Kernel  # noqa: PLC0415  (codegen sits above)
+        dtype = node.inputs[0].dtype
+        out_dtype = node.outputs[0].dtype
+        init, combine, simd = _c_rule(self.kind, dtype)
+        acc = "double" if out_dtype == "float32" and self.kind in ("add", "mul") else None
+        ndim = node.inputs[0].ndim
+        context = {"init": init, "combine": combine, "simd": simd,
+                   "acc": acc or outs[0].ctype, "kept": ndim - len(self.axis),
+                   "red": len(self.axis), "arg": ""}
+        return Kernel("careduce", name, comment, tuple(outs), tuple(ins), 3 + 2 * ndim, ndim,
+                      context=context)
+
+    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list) -> list[int]:
+        shape, strides = in_layouts[0]
+        self.infer_shape(node, [tuple(shape)])
+        return _reduce_layout(len(shape), self.axis, shape, strides)
+
+
+class Sum(CAReduce):
+    """Sum over `axis` (a tuple of axes), dropping them."""
+
+    __props__ = ("axis",)
+    keepdims = False
+
+    def __init__(self, axis: tuple[int, ...]):
+        super().__init__("add", axis)
 
     def reduced_axes(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
         """The input axes summed over, for concrete input shapes."""
         return self.axis
 
-    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        out = np.sum(inputs[0], axis=self.axis, dtype=node.outputs[0].dtype)
-        return [np.asarray(out)]
-
-    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        return [tuple(s for a, s in enumerate(shapes[0]) if a not in self.axis)]
-
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         (x,), (gz,) = inputs, output_grads
-        pattern: list[int | str] = []
-        kept = iter(range(gz.ndim))
-        for a in range(x.ndim):
-            pattern.append("x" if a in self.axis else next(kept))
-        g = DimShuffle(gz.ndim, pattern)(gz)
-        return [broadcast_like(g, x, dtype=x.dtype)]
+        return [broadcast_like(expand_reduced(gz, x.ndim, self.axis), x, dtype=x.dtype)]
+
+
+class ArgReduce(Op):
+    """argmax / argmin over one axis, or over the flattened input (`axis` None): int64."""
+
+    __props__ = ("kind", "axis")
+    c_family = "argreduce"
+
+    def __init__(self, kind: str, axis: int | None):
+        if kind not in ("argmax", "argmin"):
+            raise ValueError(f"unknown arg reduction {kind!r}")
+        self.kind, self.axis = kind, axis
+
+    def _axes(self, ndim: int) -> tuple[int, ...]:
+        return tuple(range(ndim)) if self.axis is None else (self.axis,)
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if self.axis is not None and not 0 <= self.axis < x.ndim:
+            raise ValueError(f"{self.kind}: axis {self.axis} is out of range for {x.type}")
+        axes = self._axes(x.ndim)
+        shape = [s for a, s in enumerate(x.type.shape) if a not in axes]
+        return Apply(self, [x], [TensorType("int64", shape).make_variable()])
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        shape, axes = shapes[0], self._axes(len(shapes[0]))
+        if any(shape[a] == 0 for a in axes):
+            raise ValueError(f"{self.kind} of an empty sequence: the input has shape {shape}")
+        return [tuple(s for a, s in enumerate(shape) if a not in axes)]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        self.infer_shape(node, [inputs[0].shape])
+        fn = np.argmax if self.kind == "argmax" else np.argmin
+        return [np.asarray(fn(inputs[0], axis=self.axis), dtype="int64")]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        return [None]
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Any:
+        from cgraph.codegen.kernels import Kernel  # noqa: PLC0415  (codegen sits above)
+        ndim = node.inputs[0].ndim
+        red = len(self._axes(ndim))
+        better = ">" if self.kind == "argmax" else "<"
+        is_float = node.inputs[0].dtype.startswith("float")
+        # numpy: the first NaN wins; otherwise the first strict improvement
+        nan = " || (x != x && best == best)" if is_float else ""
+        context = {"init": "", "combine": "", "simd": "", "acc": ins[0].ctype,
+                   "kept": ndim - red, "red": red, "arg": f"(x {better} best{nan})"}
+        return Kernel("careduce", name, comment, tuple(outs), tuple(ins), 3 + 2 * ndim, ndim,
+                      context=context)
+
+    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list) -> list[int]:
+        shape, strides = in_layouts[0]
+        self.infer_shape(node, [tuple(shape)])
+        params = _reduce_layout(len(shape), self._axes(len(shape)), shape, strides)
+        params[0] = 1 if params[0] == 1 else 0  # arg reductions: dense-inner or strided
+        return params
+
+
+def expand_reduced(g: TensorVariable, ndim: int, axes: tuple[int, ...]) -> TensorVariable:
+    """`g` (the reduced shape) with length-1 axes put back at `axes` (keepdims)."""
+    pattern: list[int | str] = []
+    kept = iter(range(g.ndim))
+    for a in range(ndim):
+        pattern.append("x" if a in axes else next(kept))
+    return DimShuffle(g.ndim, pattern)(g)
 
 
 class SumTo(Op):
@@ -166,10 +352,4 @@ def sum(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False
     x = as_tensor_variable(x)
     axes = normalize_axes(axis, x.ndim)
     out = Sum(axes)(x)
-    if keepdims:
-        pattern: list[int | str] = []
-        kept = iter(range(out.ndim))
-        for a in range(x.ndim):
-            pattern.append("x" if a in axes else next(kept))
-        out = DimShuffle(out.ndim, pattern)(out)
-    return out
+    return expand_reduced(out, x.ndim, axes) if keepdims else out

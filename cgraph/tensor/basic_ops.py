@@ -1,0 +1,472 @@
+"""Strided-copy ops: reshape, flatten, alloc (zeros, ones, full), tile, repeat, roll.
+
+Data movement is one kernel family, `copy` (templates/copy.c.j2): each op describes
+its output as one or more strided copies of its input (a loop shape, output and
+input strides and offsets), computed per call shape in `copy_parts`. Reshape of any
+layout, broadcasting a value (alloc), tiling, repeating and rolling are all such
+copies, so they share one loop nest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
+
+
+def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    """Element strides of a C-contiguous array."""
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
+
+
+if TYPE_CHECKING:
+    from cgraph.codegen.kernels import Kernel
+
+#: one strided copy: (output offset, input offset, loop shape, output strides, input strides)
+Part = tuple[int, int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+def _int_input(v: Any, what: str) -> TensorVariable:
+    v = as_tensor_variable(v)
+    if v.ndim > 1 or v.dtype.startswith(("float", "bool")):
+        raise TypeError(f"{what}: expected integer scalars or an integer vector, got {v.type}")
+    return v
+
+
+def _static_value(v: Variable) -> np.ndarray | None:
+    return np.asarray(v.data) if hasattr(v, "data") else None
+
+
+def _flat_values(values: Sequence[Any]) -> list[int]:
+    return [int(n) for v in values for n in np.ravel(v)]
+
+
+class CopyOp(Op):
+    """Base of the ops lowered to strided copies of input 0 (`copy_parts`)."""
+
+    c_family = "copy"
+    zero_first = False
+
+    def n_loop_dims(self, node: Apply) -> int:
+        return node.outputs[0].type.ndim
+
+    def n_parts(self, node: Apply) -> int:
+        return 1
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        from cgraph.codegen.kernels import Kernel  # codegen imports this layer
+        ndim, parts = self.n_loop_dims(node), self.n_parts(node)
+        nparams = int(self.zero_first) + parts * (2 + 3 * ndim)
+        return Kernel("copy", name, comment, tuple(outs), tuple(ins), nparams, ndim,
+                      context={"ndim": ndim, "parts": parts, "zero": self.zero_first})
+
+    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list, values: list | None = None) -> list[int]:
+        out_shape, out_strides = out_layouts[0]
+        params = [int(np.prod(out_shape, dtype=np.int64))] if self.zero_first else []
+        for part in self.copy_parts(node, out_layouts[0], in_layouts, values):
+            out_off, in_off, shape, st_o, st_i = part
+            params.extend([out_off, in_off, *shape, *st_o, *st_i])
+        return [int(p) for p in params]
+
+    def copy_parts(self, node: Apply, out_layout: tuple, in_layouts: list,
+                   values: list | None) -> list[Part]:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- reshape
+
+
+def resolve_shape(target: Sequence[int], size: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """numpy's reshape rule for `target` (one -1 allowed), with a clear error."""
+    target = [int(n) for n in target]
+    unknown = [i for i, n in enumerate(target) if n == -1]
+    if len(unknown) > 1 or any(n < -1 for n in target):
+        raise ValueError(f"reshape: invalid target shape {tuple(target)}")
+    known = int(np.prod([n for n in target if n != -1], dtype=np.int64))
+    if unknown:
+        if known == 0:
+            if size != 0:
+                raise ValueError(f"reshape: cannot reshape an array of shape {shape} "
+                                 f"into shape {tuple(target)}")
+            target[unknown[0]] = 0
+        elif size % known:
+            raise ValueError(f"reshape: cannot reshape an array of shape {shape} (size {size})"
+                             f" into shape {tuple(target)}")
+        else:
+            target[unknown[0]] = size // known
+    elif known != size:
+        raise ValueError(f"reshape: cannot reshape an array of shape {shape} (size {size}) "
+                         f"into shape {tuple(target)}")
+    return tuple(target)
+
+
+class Reshape(CopyOp):
+    """`x` with a new shape of `ndim` axes; the shape comes from integer inputs.
+
+    The target shape is given as integer scalars or one integer vector (inputs 1..),
+    -1 standing for the remaining size. The C kernel copies the elements in C order
+    (a plain copy when `x` is contiguous).
+    """
+
+    __props__ = ("ndim", "nparts")
+
+    def __init__(self, ndim: int, nparts: int | None = None):
+        self.ndim = ndim
+        self.nparts = ndim if nparts is None else nparts
+        self.value_inputs = tuple(range(1, 1 + self.nparts))
+
+    def make_node(self, x: Any, *shape: Any) -> Apply:
+        x = as_tensor_variable(x)
+        parts = [_int_input(s, "reshape") for s in shape]
+        if len(parts) != self.nparts:
+            raise TypeError(f"{self}: expected {self.nparts} shape inputs, got {len(parts)}")
+        count = sum(1 if p.ndim == 0 else (p.type.shape[0] or -1) for p in parts)
+        if count != self.ndim or any(p.ndim == 1 and p.type.shape[0] is None for p in parts):
+            raise TypeError(f"reshape to {self.ndim} axes needs {self.ndim} integers (a vector"
+                            f" of static length), got {[str(p.type) for p in parts]}")
+        static = [_static_value(p) for p in parts]
+        out: list[int | None] = []
+        if all(s is not None for s in static):
+            target = _flat_values(static)
+            if None not in x.type.shape:
+                size = int(np.prod(x.type.shape, dtype=np.int64))
+                out = list(resolve_shape(target, size, x.type.shape))
+            else:
+                out = [None if n == -1 else n for n in target]
+        elif all(p.ndim == 0 for p in parts):
+            out = [None if v is None or int(v) == -1 else int(v) for v in static]
+        else:
+            out = [None] * self.ndim
+        return Apply(self, [x, *parts], [TensorType(x.dtype, out).make_variable()])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        x = inputs[0]
+        return [np.array(x.reshape(resolve_shape(_flat_values(inputs[1:]), x.size, x.shape)))]
+
+    def infer_shape(self, node: Apply, shapes: list, values: list | None = None) -> list:
+        size = int(np.prod(shapes[0], dtype=np.int64))
+        target = _flat_values(values[1:]) if values else []  # no values for a 0-d target
+        return [resolve_shape(target, size, tuple(shapes[0]))]
+
+    def n_loop_dims(self, node: Apply) -> int:
+        return node.inputs[0].type.ndim
+
+    def copy_parts(self, node, out_layout, in_layouts, values):
+        shape, strides = in_layouts[0]
+        return [(0, 0, shape, contiguous_strides(shape), strides)]
+
+    def grad(self, inputs, output_grads):
+        x = inputs[0]
+        return [reshape(output_grads[0], shape_list(x)), *[None] * (len(inputs) - 1)]
+
+
+def shape_list(x: TensorVariable) -> list[TensorVariable]:
+    """`x`'s axis lengths as int64 scalars (constants where static)."""
+    from cgraph.tensor.shape import shape_i
+    return [shape_i(x, i) for i in range(x.ndim)]
+
+
+def reshape(x: Any, shape: Any, ndim: int | None = None) -> TensorVariable:
+    """numpy.reshape: `shape` is a tuple of ints / int scalars or an int vector (-1 allowed).
+
+    Raises
+    ------
+    ValueError
+        At build time when static sizes don't match, else when the function is called.
+    """
+    x = as_tensor_variable(x)
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    if isinstance(shape, (list, tuple)):
+        parts = [as_tensor_variable(np.asarray(s, dtype="int64")) if isinstance(
+            s, (int, np.integer)) else _int_input(s, "reshape") for s in shape]
+        return Reshape(len(parts))(x, *parts)
+    vec = _int_input(shape, "reshape")
+    if vec.ndim == 0:
+        return Reshape(1)(x, vec)
+    n = vec.type.shape[0] if ndim is None else ndim
+    if n is None:
+        raise ValueError("reshape: pass ndim= when the shape vector's length is not static")
+    if vec.type.shape[0] is None:
+        raise ValueError("reshape: the shape vector needs a static length")
+    return Reshape(n, 1)(x, vec)
+
+
+def flatten(x: Any, ndim: int = 1) -> TensorVariable:
+    """Theano's flatten: keep the first `ndim - 1` axes, merge the rest into one."""
+    x = as_tensor_variable(x)
+    if not 1 <= ndim <= max(x.ndim, 1):
+        raise ValueError(f"flatten: ndim={ndim} out of range for {x.type}")
+    lead = shape_list(x)[:ndim - 1]
+    return reshape(x, [*lead, -1])
+
+
+# --------------------------------------------------------------------------- alloc
+
+
+def _broadcast_strides(shape: tuple, strides: tuple, out_shape: tuple, what: str) -> tuple:
+    pad = len(out_shape) - len(shape)
+    result = []
+    for a, n in enumerate(out_shape):
+        if a < pad:
+            result.append(0)
+            continue
+        m = shape[a - pad]
+        if m != n and m != 1:
+            raise ValueError(f"{what}: a value of shape {shape} cannot fill shape {out_shape}")
+        result.append(0 if m != n or n == 1 else strides[a - pad])
+    return tuple(result)
+
+
+class Alloc(CopyOp):
+    """`value` broadcast to a shape of `ndim` integer inputs (Theano's alloc)."""
+
+    __props__ = ("ndim",)
+
+    def __init__(self, ndim: int):
+        self.ndim = ndim
+
+        self.value_inputs = tuple(range(1, 1 + ndim))
+
+    def make_node(self, value: Any, *shape: Any) -> Apply:
+        value = as_tensor_variable(value)
+        parts = [_int_input(s, "alloc") for s in shape]
+        if len(parts) != self.ndim or any(p.ndim for p in parts):
+            raise TypeError(f"alloc: expected {self.ndim} integer scalars")
+        if value.ndim > self.ndim:
+            raise ValueError(f"alloc: a {value.ndim}-d value cannot fill {self.ndim} axes")
+        out = []
+        for p in parts:
+            v = _static_value(p)
+            out.append(None if v is None else int(v))
+        return Apply(self, [value, *parts], [TensorType(value.dtype, out).make_variable()])
+
+    def _shape(self, values: Sequence[Any]) -> tuple[int, ...]:
+        shape = tuple(_flat_values(values))
+        if any(n < 0 for n in shape):
+            raise ValueError(f"alloc: negative dimensions in shape {shape}")
+        return shape
+
+    def perform(self, node, inputs):
+        return [np.array(np.broadcast_to(inputs[0], self._shape(inputs[1:])))]
+
+    def infer_shape(self, node, shapes, values=None):
+        shape = self._shape(values[1:] if values else [])
+        _broadcast_strides(tuple(shapes[0]), (0,) * len(shapes[0]), shape, "alloc")
+        return [shape]
+
+    def copy_parts(self, node, out_layout, in_layouts, values):
+        shape, strides = out_layout
+        in_shape, in_strides = in_layouts[0]
+        st_i = _broadcast_strides(tuple(in_shape), tuple(in_strides), tuple(shape), "alloc")
+        return [(0, 0, shape, strides, st_i)]
+
+    def grad(self, inputs, output_grads):
+        from cgraph.tensor import reduce as _reduce
+        value, gz = inputs[0], output_grads[0]
+        lead = list(range(self.ndim - value.ndim))
+        if lead:
+            gz = _reduce.sum(gz, axis=lead)
+        axes = [a for a in range(value.ndim) if value.type.shape[a] == 1]
+        if axes:
+            gz = _reduce.sum(gz, axis=axes, keepdims=True)
+        return [gz, *[None] * self.ndim]
+
+
+def alloc(value: Any, *shape: Any) -> TensorVariable:
+    """`value` broadcast to `shape` (ints or int scalars), Theano's `T.alloc`."""
+    return Alloc(len(shape))(value, *shape)
+
+
+def _shape_args(shape: Any) -> list:
+    if isinstance(shape, (int, np.integer)) or (isinstance(shape, Variable) and
+                                                 getattr(shape, "ndim", 1) == 0):
+        return [shape]
+    return list(shape)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None) -> TensorVariable:
+    """An array of `shape` filled with `fill_value` (like numpy.full)."""
+    value = as_tensor_variable(fill_value)
+    if dtype is not None:
+        from cgraph.tensor.elemwise import cast
+        value = cast(value, np.dtype(dtype).name)
+    return alloc(value, *_shape_args(shape))
+
+
+def zeros(shape: Any, dtype: Any = None) -> TensorVariable:
+    """Zeros of `shape` (ints or int scalars); dtype defaults to config.floatX."""
+    from cgraph.configdefaults import config
+    return alloc(np.zeros((), dtype=dtype or config.floatX), *_shape_args(shape))
+
+
+def ones(shape: Any, dtype: Any = None) -> TensorVariable:
+    """Ones of `shape` (ints or int scalars); dtype defaults to config.floatX."""
+    from cgraph.configdefaults import config
+    return alloc(np.ones((), dtype=dtype or config.floatX), *_shape_args(shape))
+
+
+# --------------------------------------------------------------------------- tile, repeat, roll
+
+
+class Tile(CopyOp):
+    """numpy.tile with static `reps` (len(reps) == x.ndim; the wrapper pads)."""
+
+    __props__ = ("reps",)
+
+    def __init__(self, reps: Sequence[int]):
+        self.reps = tuple(int(r) for r in reps)
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if len(self.reps) != x.ndim or any(r < 0 for r in self.reps):
+            raise ValueError(f"tile: bad reps {self.reps} for {x.type}")
+        shape = [None if n is None else n * r for n, r in zip(x.type.shape, self.reps)]
+        return Apply(self, [x], [TensorType(x.dtype, shape).make_variable()])
+
+    def perform(self, node, inputs):
+        return [np.tile(inputs[0], self.reps)]
+
+    def infer_shape(self, node, shapes):
+        return [tuple(n * r for n, r in zip(shapes[0], self.reps))]
+
+    def n_loop_dims(self, node):
+        return 2 * node.inputs[0].type.ndim
+
+    def copy_parts(self, node, out_layout, in_layouts, values):
+        shape, strides = in_layouts[0]
+        loop = tuple(v for n, r in zip(shape, self.reps) for v in (r, n))
+        st_i = tuple(v for s in strides for v in (0, s))
+        return [(0, 0, loop, contiguous_strides(loop), st_i)]
+
+    def grad(self, inputs, output_grads):
+        from cgraph.tensor import reduce as _reduce
+        x = inputs[0]
+        split = [v for n, r in zip(shape_list(x), self.reps) for v in (r, n)]
+        g = reshape(output_grads[0], split)
+        return [_reduce.sum(g, axis=list(range(0, 2 * x.ndim, 2)))]
+
+
+def tile(x: Any, reps: int | Sequence[int]) -> TensorVariable:
+    """numpy.tile with static integer `reps`."""
+    from cgraph.tensor.shape import pad_left
+    x = as_tensor_variable(x)
+    reps = [int(reps)] if isinstance(reps, (int, np.integer)) else [int(r) for r in reps]
+    if len(reps) > x.ndim:
+        x = pad_left(x, len(reps))
+    reps = [1] * (x.ndim - len(reps)) + reps
+    return Tile(reps)(x)
+
+
+class Repeat(CopyOp):
+    """numpy.repeat of each element `repeats` (a static int) times along `axis`."""
+
+    __props__ = ("repeats", "axis")
+
+    def __init__(self, repeats: int, axis: int):
+        self.repeats = int(repeats)
+        self.axis = axis
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if not 0 <= self.axis < x.ndim or self.repeats < 0:
+            raise ValueError(f"repeat: bad axis {self.axis} or repeats {self.repeats} "
+                             f"for {x.type}")
+        shape = list(x.type.shape)
+        n = shape[self.axis]
+        shape[self.axis] = None if n is None else n * self.repeats
+        return Apply(self, [x], [TensorType(x.dtype, shape).make_variable()])
+
+    def perform(self, node, inputs):
+        return [np.repeat(inputs[0], self.repeats, axis=self.axis)]
+
+    def infer_shape(self, node, shapes):
+        shape = list(shapes[0])
+        shape[self.axis] *= self.repeats
+        return [tuple(shape)]
+
+    def n_loop_dims(self, node):
+        return node.inputs[0].type.ndim + 1
+
+    def copy_parts(self, node, out_layout, in_layouts, values):
+        shape, strides = in_layouts[0]
+        a = self.axis + 1
+        loop = (*shape[:a], self.repeats, *shape[a:])
+        st_i = (*strides[:a], 0, *strides[a:])
+        return [(0, 0, loop, contiguous_strides(loop), st_i)]
+
+    def grad(self, inputs, output_grads):
+        from cgraph.tensor import reduce as _reduce
+        x = inputs[0]
+        dims = shape_list(x)
+        dims.insert(self.axis + 1, self.repeats)
+        return [_reduce.sum(reshape(output_grads[0], dims), axis=self.axis + 1)]
+
+
+def repeat(x: Any, repeats: int, axis: int | None = None) -> TensorVariable:
+    """numpy.repeat with a static integer `repeats`; axis None repeats the flattened x."""
+    x = as_tensor_variable(x)
+    if axis is None:
+        x, axis = flatten(x), 0
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"repeat: axis {axis} out of range for {x.type}")
+    return Repeat(int(repeats), axis % x.ndim)(x)
+
+
+class Roll(CopyOp):
+    """numpy.roll along a static `axis` by an integer scalar input `shift`."""
+
+    __props__ = ("axis",)
+    value_inputs = (1,)
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def make_node(self, x: Any, shift: Any) -> Apply:
+        x, shift = as_tensor_variable(x), _int_input(shift, "roll")
+        if not 0 <= self.axis < x.ndim or shift.ndim:
+            raise ValueError(f"roll: bad axis {self.axis} for {x.type} or shift {shift.type}")
+        return Apply(self, [x, shift], [x.type.make_variable()])
+
+    def perform(self, node, inputs):
+        return [np.roll(inputs[0], int(inputs[1]), axis=self.axis)]
+
+    def infer_shape(self, node, shapes, values=None):
+        return [tuple(shapes[0])]
+
+    def n_parts(self, node):
+        return 2
+
+    def copy_parts(self, node, out_layout, in_layouts, values):
+        shape, strides = in_layouts[0]
+        out_strides = out_layout[1]
+        n, a = shape[self.axis], self.axis
+        s = int(values[1]) % n if n else 0
+        first = (*shape[:a], n - s, *shape[a + 1:])
+        second = (*shape[:a], s, *shape[a + 1:])
+        return [(s * out_strides[a], 0, first, out_strides, strides),
+                (0, (n - s) * strides[a], second, out_strides, strides)]
+
+    def grad(self, inputs, output_grads):
+        from cgraph.tensor.math import neg
+        return [Roll(self.axis)(output_grads[0], neg(inputs[1])), None]
+
+
+def roll(x: Any, shift: Any, axis: int | None = None) -> TensorVariable:
+    """numpy.roll with an integer (or int scalar) `shift` and one axis (None: flattened)."""
+    x = as_tensor_variable(x)
+    if axis is None:
+        return reshape(Roll(0)(flatten(x), shift), shape_list(x))
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"roll: axis {axis} out of range for {x.type}")
+    return Roll(axis % x.ndim)(x, shift)
+

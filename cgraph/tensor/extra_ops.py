@@ -1,0 +1,454 @@
+"""Per-lane ops (cumsum, cumprod, diff, sort, argsort), arange, eye, axis views, split.
+
+The lane ops share one kernel family, `lanes` (templates/lanes.c.j2): the kernel
+loops over every axis but `axis` with strides and runs the op's loop along it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cgraph.graph.basic import Apply, Op
+from cgraph.tensor import reduce as _reduce
+from cgraph.tensor.basic_ops import CopyOp, _int_input, _static_value, flatten, shape_list
+from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
+
+_NUMPY = {
+    "cumsum": lambda x, axis: np.cumsum(x, axis=axis),
+    "cumprod": lambda x, axis: np.cumprod(x, axis=axis),
+    "diff": lambda x, axis: np.diff(x, axis=axis),
+    "sort": lambda x, axis: np.sort(x, axis=axis, kind="stable"),
+    "argsort": lambda x, axis: np.argsort(x, axis=axis, kind="stable").astype("int64"),
+}
+
+
+class LaneOp(Op):
+    """`mode` (cumsum, cumprod, diff, sort, argsort) along a static `axis`."""
+
+    __props__ = ("mode", "axis")
+    c_family = "lanes"
+
+    def __init__(self, mode: str, axis: int):
+        self.mode = mode
+        self.axis = axis
+
+    def __str__(self) -> str:
+        return f"{self.mode}{{axis={self.axis}}}"
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if not 0 <= self.axis < x.ndim:
+            raise ValueError(f"{self.mode}: axis {self.axis} out of range for {x.type}")
+        if self.mode == "diff" and x.dtype == "bool":
+            raise TypeError("diff: bool inputs are not supported")
+        dtype = x.dtype
+        if self.mode in ("cumsum", "cumprod"):
+            dtype = np.cumsum(np.zeros(1, dtype=x.dtype)).dtype.name
+        elif self.mode == "argsort":
+            dtype = "int64"
+        shape = list(x.type.shape)
+        if self.mode == "diff" and shape[self.axis] is not None:
+            shape[self.axis] = max(shape[self.axis] - 1, 0)
+        return Apply(self, [x], [TensorType(dtype, shape).make_variable()])
+
+    def perform(self, node, inputs):
+        return [np.asarray(_NUMPY[self.mode](inputs[0], self.axis),
+                           dtype=node.outputs[0].type.dtype)]
+
+    def infer_shape(self, node, shapes):
+        shape = list(shapes[0])
+        if self.mode == "diff":
+            shape[self.axis] = max(shape[self.axis] - 1, 0)
+        return [tuple(shape)]
+
+    def c_kernel(self, node, name, comment, outs, ins):
+        from cgraph.codegen.kernels import Kernel  # codegen imports this layer
+        ndim = node.inputs[0].type.ndim - 1
+        is_float = node.inputs[0].type.dtype.startswith("float")
+        return Kernel("lanes", name, comment, tuple(outs), tuple(ins), 5 + 4 * ndim, ndim,
+                      context={"ndim": ndim, "mode": self.mode, "float": is_float})
+
+    def c_params(self, kernel, node, out_layouts, in_layouts, in_shapes):
+        return lane_params(self.axis, in_layouts[0], out_layouts[0],
+                           in_layouts[1] if len(in_layouts) > 1 else None)
+
+    def grad(self, inputs, output_grads):
+        (x,), (gz,) = inputs, output_grads
+        axis = self.axis
+        if self.mode == "cumsum":
+            # d/dx_i = sum_{j >= i} gz_j: the total minus the exclusive prefix sum.
+            total = _reduce.sum(gz, axis=axis, keepdims=True)
+            return [total - LaneOp("cumsum", axis)(gz) + gz]
+        if self.mode == "cumprod":
+            # Valid for inputs without zeros: d/dx_i = sum_{j >= i} gz_j * out_j / x_i.
+            w = gz * LaneOp("cumprod", axis)(x)
+            total = _reduce.sum(w, axis=axis, keepdims=True)
+            return [(total - LaneOp("cumsum", axis)(w) + w) / x]
+        if self.mode == "diff":
+            return [DiffGrad(axis)(gz)]
+        if self.mode == "sort":
+            return [SortGrad(axis)(gz, LaneOp("argsort", axis)(x))]
+        return [None]
+
+
+def lane_params(axis: int, in_layout: tuple, out_layout: tuple, in2: tuple | None) -> list[int]:
+    """[n_in, n_out, axis strides (in, out, in2), other axes: shape, in, out, in2 strides]."""
+    (shape, st_i), (out_shape, st_o) = in_layout, out_layout
+    st_2 = in2[1] if in2 is not None else (0,) * len(shape)
+
+    def others(seq):
+        return [int(v) for a, v in enumerate(seq) if a != axis]
+
+    return [shape[axis], out_shape[axis], st_i[axis], st_o[axis], st_2[axis],
+            *others(shape), *others(st_i), *others(st_o), *others(st_2)]
+
+
+class DiffGrad(LaneOp):
+    """The gradient of a first difference: g[i-1] - g[i] (zero outside), one longer."""
+
+    def __init__(self, axis: int):
+        super().__init__("diff_grad", axis)
+
+    def make_node(self, gz: Any) -> Apply:
+        gz = as_tensor_variable(gz)
+        shape = list(gz.type.shape)
+        shape[self.axis] = None if shape[self.axis] is None else shape[self.axis] + 1
+        return Apply(self, [gz], [TensorType(gz.dtype, shape).make_variable()])
+
+    def perform(self, node, inputs):
+        g = inputs[0]
+        pad = [(0, 0)] * g.ndim
+        pad[self.axis] = (1, 0)
+        front = np.pad(g, pad)
+        pad[self.axis] = (0, 1)
+        return [front - np.pad(g, pad)]
+
+    def infer_shape(self, node, shapes):
+        shape = list(shapes[0])
+        shape[self.axis] += 1
+        return [tuple(shape)]
+
+
+class SortGrad(LaneOp):
+    """Scatter `gz` back through the sorting permutation: out[perm[i]] = gz[i]."""
+
+    def __init__(self, axis: int):
+        super().__init__("scatter", axis)
+
+    def make_node(self, gz: Any, perm: Any) -> Apply:
+        gz, perm = as_tensor_variable(gz), as_tensor_variable(perm)
+        return Apply(self, [gz, perm], [gz.type.make_variable()])
+
+    def perform(self, node, inputs):
+        gz, perm = inputs
+        out = np.zeros_like(gz)
+        np.put_along_axis(out, perm, gz, axis=self.axis)
+        return [out]
+
+    def infer_shape(self, node, shapes):
+        return [tuple(shapes[0])]
+
+
+def _lane(mode: str, x: Any, axis: int | None) -> TensorVariable:
+    x = as_tensor_variable(x)
+    if axis is None:
+        x, axis = flatten(x), 0
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{mode}: axis {axis} out of range for {x.type}")
+    return LaneOp(mode, axis % x.ndim)(x)
+
+
+def cumsum(x: Any, axis: int | None = None) -> TensorVariable:
+    """numpy.cumsum (axis None: of the flattened input)."""
+    return _lane("cumsum", x, axis)
+
+
+def cumprod(x: Any, axis: int | None = None) -> TensorVariable:
+    """numpy.cumprod; its gradient assumes the input has no zeros."""
+    return _lane("cumprod", x, axis)
+
+
+def diff(x: Any, n: int = 1, axis: int = -1) -> TensorVariable:
+    """numpy.diff: the `n`-th discrete difference along `axis`."""
+    for _ in range(n):
+        x = _lane("diff", x, axis)
+    return as_tensor_variable(x)
+
+
+def sort(x: Any, axis: int | None = -1) -> TensorVariable:
+    """numpy.sort (stable; NaNs last); axis None sorts the flattened input."""
+    return _lane("sort", x, axis)
+
+
+def argsort(x: Any, axis: int | None = -1) -> TensorVariable:
+    """numpy.argsort(kind='stable') as int64 (NaNs last)."""
+    return _lane("argsort", x, axis)
+
+
+# --------------------------------------------------------------------------- arange, eye
+
+
+class ARange(Op):
+    """numpy.arange(start, stop, step) of integer or float scalar inputs, in `dtype`."""
+
+    __props__ = ("dtype",)
+    c_family = "arange"
+    value_inputs = (0, 1, 2)
+
+    def __init__(self, dtype: str):
+        self.dtype = dtype
+
+    def make_node(self, start: Any, stop: Any, step: Any) -> Apply:
+        args = [as_tensor_variable(a) for a in (start, stop, step)]
+        if any(a.ndim for a in args):
+            raise TypeError("arange: start, stop and step must be scalars")
+        return Apply(self, args, [TensorType(self.dtype, (None,)).make_variable()])
+
+    def perform(self, node, inputs):
+        start, stop, step = (a.item() for a in map(np.asarray, inputs))
+        return [np.arange(start, stop, step, dtype=self.dtype)]
+
+    def infer_shape(self, node, shapes, values=None):
+        start, stop, step = (np.asarray(v).item() for v in values)
+        if step == 0:
+            raise ValueError("arange: step must not be zero")
+        return [(len(np.arange(start, stop, step)),)]
+
+    def c_kernel(self, node, name, comment, outs, ins):
+        from cgraph.codegen.kernels import Kernel  # codegen imports this layer
+        integer = all(not v.dtype.startswith("float") for v in node.inputs)
+        return Kernel("arange", name, comment, tuple(outs), tuple(ins), 1,
+                      context={"integer": integer})
+
+    def c_params(self, kernel, node, out_layouts, in_layouts, in_shapes, values=None):
+        return [out_layouts[0][0][0]]
+
+    def grad(self, inputs, output_grads):
+        return [None, None, None]
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> TensorVariable:
+    """numpy.arange with int or float scalars (symbolic allowed)."""
+    if stop is None:
+        start, stop = 0, start
+    args = [as_tensor_variable(a) for a in (start, stop, step)]
+    if dtype is None:
+        dtype = np.result_type(*[a.dtype for a in args]).name
+    return ARange(np.dtype(dtype).name)(*args)
+
+
+class Eye(Op):
+    """numpy.eye(n, m, k) with integer scalar inputs."""
+
+    __props__ = ("dtype",)
+    c_family = "eye"
+    value_inputs = (0, 1, 2)
+
+    def __init__(self, dtype: str):
+        self.dtype = dtype
+
+    def make_node(self, n: Any, m: Any, k: Any) -> Apply:
+        args = [_int_input(a, "eye") for a in (n, m, k)]
+        static = [_static_value(a) for a in args[:2]]
+        shape = [None if v is None else int(v) for v in static]
+        return Apply(self, args, [TensorType(self.dtype, shape).make_variable()])
+
+    def perform(self, node, inputs):
+        n, m, k = (int(a) for a in inputs)
+        return [np.eye(n, m, k, dtype=self.dtype)]
+
+    def infer_shape(self, node, shapes, values=None):
+        n, m = int(values[0]), int(values[1])
+        if n < 0 or m < 0:
+            raise ValueError(f"eye: negative dimensions ({n}, {m})")
+        return [(n, m)]
+
+    def c_kernel(self, node, name, comment, outs, ins):
+        from cgraph.codegen.kernels import Kernel  # codegen imports this layer
+        return Kernel("eye", name, comment, tuple(outs), tuple(ins), 3)
+
+    def c_params(self, kernel, node, out_layouts, in_layouts, in_shapes, values=None):
+        return [int(values[0]), int(values[1]), int(values[2])]
+
+    def grad(self, inputs, output_grads):
+        return [None, None, None]
+
+
+def eye(n: Any, m: Any = None, k: Any = 0, dtype: Any = None) -> TensorVariable:
+    """numpy.eye: ones on the k-th diagonal of an n x m matrix (dtype: floatX)."""
+    from cgraph.configdefaults import config
+    return Eye(np.dtype(dtype or config.floatX).name)(n, n if m is None else m, k)
+
+
+def identity_like(x: Any) -> TensorVariable:
+    """An identity-like matrix of the shape and dtype of the matrix `x`."""
+    x = as_tensor_variable(x)
+    return eye(shape_list(x)[0], shape_list(x)[1], 0, dtype=x.dtype)
+
+
+# --------------------------------------------------------------------------- axis views
+
+
+def _axis(axis: int, ndim: int, what: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{what}: axis {axis} out of range for {ndim}-d input")
+    return axis % ndim
+
+
+def expand_dims(x: Any, axis: int) -> TensorVariable:
+    """numpy.expand_dims: a view with a new length-1 axis at `axis`."""
+    from cgraph.tensor.shape import DimShuffle
+    x = as_tensor_variable(x)
+    axis = _axis(axis, x.ndim + 1, "expand_dims")
+    order: list[int | str] = list(range(x.ndim))
+    order.insert(axis, "x")
+    return DimShuffle(x.ndim, order)(x)
+
+
+def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> TensorVariable:
+    """Drop length-1 axes (statically known ones when axis is None), as a view."""
+    from cgraph.tensor.shape import DimShuffle
+    x = as_tensor_variable(x)
+    if axis is None:
+        axes = [a for a, n in enumerate(x.type.shape) if n == 1]
+    else:
+        axes = [_axis(a, x.ndim, "squeeze") for a in
+                ([axis] if isinstance(axis, (int, np.integer)) else axis)]
+    return DimShuffle(x.ndim, [a for a in range(x.ndim) if a not in axes])(x)
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> TensorVariable:
+    """numpy.swapaxes, as a view."""
+    from cgraph.tensor.shape import transpose
+    x = as_tensor_variable(x)
+    order = list(range(x.ndim))
+    a, b = _axis(axis1, x.ndim, "swapaxes"), _axis(axis2, x.ndim, "swapaxes")
+    order[a], order[b] = order[b], order[a]
+    return transpose(x, order)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+    """numpy.stack: join tensors of one shape along a new axis."""
+    from cgraph.tensor.math import concatenate
+    tensors = [as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    axis = _axis(axis, tensors[0].ndim + 1, "stack")
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+# --------------------------------------------------------------------------- split
+
+
+def _split_start(sizes: np.ndarray, length: int, k: int) -> int:
+    sizes = [int(s) for s in np.ravel(sizes)]
+    if any(s < 0 for s in sizes) or sum(sizes) != length:
+        raise ValueError(f"split: sizes {sizes} do not add up to the axis length {length}")
+    return sum(sizes[:k])
+
+
+class SplitPart(Op):
+    """Part `k` of `x` split along `axis` into pieces of `sizes` (an int vector): a view."""
+
+    __props__ = ("axis", "k")
+    c_family = "view"
+    view_of = 0
+    value_inputs = (1,)
+
+    def __init__(self, axis: int, k: int):
+        self.axis = axis
+        self.k = k
+
+    def make_node(self, x: Any, sizes: Any) -> Apply:
+        x, sizes = as_tensor_variable(x), _int_input(sizes, "split")
+        shape = list(x.type.shape)
+        static = _static_value(sizes)
+        shape[self.axis] = None if static is None else int(np.ravel(static)[self.k])
+        return Apply(self, [x, sizes], [TensorType(x.dtype, shape).make_variable()])
+
+    def _shape(self, shapes, values) -> tuple[tuple[int, ...], int]:
+        shape = list(shapes[0])
+        start = _split_start(values[1], shape[self.axis], self.k)
+        shape[self.axis] = int(np.ravel(values[1])[self.k])
+        return tuple(shape), start
+
+    def perform(self, node, inputs):
+        x, sizes = inputs
+        shape, start = self._shape([x.shape], [None, sizes])
+        index = [slice(None)] * x.ndim
+        index[self.axis] = slice(start, start + shape[self.axis])
+        return [x[tuple(index)]]
+
+    def infer_shape(self, node, shapes, values=None):
+        return [self._shape(shapes, values)[0]]
+
+    def view_layout(self, shapes, strides, values=None):
+        """Output (shape, element strides, element offset) of the view of input 0."""
+        shape, start = self._shape(shapes, values)
+        return shape, tuple(strides), start * strides[self.axis]
+
+    def grad(self, inputs, output_grads):
+        x, sizes = inputs
+        return [SplitPad(self.axis, self.k)(output_grads[0], x, sizes), None]
+
+
+class SplitPad(CopyOp):
+    """The gradient of a SplitPart: `gz` placed in its slab of zeros shaped like `x`."""
+
+    __props__ = ("axis", "k")
+    value_inputs = (2,)
+    zero_first = True
+
+    def __init__(self, axis: int, k: int):
+        self.axis = axis
+        self.k = k
+
+    def make_node(self, gz: Any, x: Any, sizes: Any) -> Apply:
+        gz, x, sizes = as_tensor_variable(gz), as_tensor_variable(x), as_tensor_variable(sizes)
+        return Apply(self, [gz, x, sizes], [TensorType(gz.dtype, x.type.shape).make_variable()])
+
+    def perform(self, node, inputs):
+        gz, x, sizes = inputs
+        start = _split_start(sizes, x.shape[self.axis], self.k)
+        out = np.zeros(x.shape, dtype=gz.dtype)
+        index = [slice(None)] * x.ndim
+        index[self.axis] = slice(start, start + gz.shape[self.axis])
+        out[tuple(index)] = gz
+        return [out]
+
+    def infer_shape(self, node, shapes, values=None):
+        return [tuple(shapes[1])]
+
+    def copy_parts(self, node, out_layout, in_layouts, values):
+        out_shape, out_strides = out_layout
+        shape, strides = in_layouts[0]
+        start = _split_start(values[2], out_shape[self.axis], self.k)
+        return [(start * out_strides[self.axis], 0, shape, out_strides, strides)]
+
+    def grad(self, inputs, output_grads):
+        raise NotImplementedError("the gradient of a split gradient is not implemented")
+
+
+def split(x: Any, splits_size: Any, n_splits: int, axis: int = 0) -> list[TensorVariable]:
+    """Theano's split: `n_splits` views of `x` along `axis` of lengths `splits_size`.
+
+    `splits_size` is a list of ints or an integer vector (symbolic allowed); the sizes
+    must add up to the axis length (checked when the function is called).
+    """
+    x = as_tensor_variable(x)
+    axis = _axis(axis, x.ndim, "split")
+    if isinstance(splits_size, (list, tuple)):
+        if len(splits_size) != n_splits:
+            raise ValueError(f"split: {len(splits_size)} sizes for n_splits={n_splits}")
+        if all(isinstance(v, (int, np.integer)) for v in splits_size):
+            splits_size = np.asarray(splits_size, dtype="int64")
+        else:  # symbolic sizes: an int vector of them
+            splits_size = stack([as_tensor_variable(np.int64(v)) if isinstance(
+                v, (int, np.integer)) else _int_input(v, "split") for v in splits_size])
+    sizes = _int_input(splits_size, "split")
+    if sizes.ndim != 1:
+        raise TypeError(f"split: splits_size must be a vector, got {sizes.type}")
+    return [SplitPart(axis, k)(x, sizes) for k in range(n_splits)]
