@@ -8,9 +8,10 @@ compiled with cffi, cached on disk, and called with numpy arrays.
 from cgraph.compile import Function, In, Out, SharedVariable, export_c, function, shared
 from cgraph.configdefaults import config
 from cgraph.gradient import grad, verify_grad
+from cgraph.printing import debugprint
 from cgraph.scan import scan
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "In", "Out", "SharedVariable", "config", "export_c", "function", "grad",
-           "scan", "shared", "verify_grad"]
+__all__ = ["Function", "In", "Out", "SharedVariable", "config", "debugprint", "export_c",
+           "function", "grad", "scan", "shared", "verify_grad"]

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
+#include "cg_simd.h"
 
 typedef int64_t cg_idx;
 

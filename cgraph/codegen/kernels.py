@@ -9,6 +9,7 @@ distinct input shape, in Python, by `cgraph.codegen.plan`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from cgraph.graph.basic import Apply
+from cgraph.tensor.elemwise import Composite
 from cgraph.tensor.type import C_TYPES
 
 Shape = tuple[int, ...]
@@ -34,11 +36,12 @@ class Operand:
 
 @dataclass(frozen=True)
 class Statement:
-    """`const ctype name = expr;` inside an elementwise loop body."""
+    """`const ctype name = expr;  /* note */` inside an elementwise loop body."""
 
     name: str
     ctype: str
     expr: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,30 +90,61 @@ def is_dense(shape: Shape, strides: Strides) -> bool:
 # --------------------------------------------------------------------------- elementwise
 
 
-def elementwise(node: Apply, name: str, comment: str, outs: list[Operand],
-                ins: list[Operand]) -> Kernel:
-    """Lower an Elemwise node: one statement per scalar op."""
-    out = node.outputs[0]
-    op = node.op.scalar_op
+def scalar_statement(op: Any, name: str, args: Sequence[str], arg_dtypes: Sequence[str],
+                     out_dtype: str, note: str = "") -> Statement:
+    """`name = op(args)` in C, computed as numpy would."""
     # numpy computes in the inputs' common dtype (int32 * float32 in float64), where C
     # would convert the int32 to float: convert the operands first.
-    common = np.result_type(*[v.type.dtype for v in node.inputs]).name
-    loads = [f"x{i}" if v.type.dtype == common else f"(({C_TYPES[common]})x{i})"
-             for i, v in enumerate(node.inputs)]
-    expr = op.c_expr(loads, out.type.dtype, out.type.c_type)
-    if out.type.dtype == "bool":  # uint8_t arithmetic: True + True must store 1, not 2
+    common = np.result_type(*arg_dtypes).name
+    loads = [a if d == common else f"(({C_TYPES[common]}){a})" for a, d in zip(args, arg_dtypes)]
+    expr = op.c_expr(loads, out_dtype, C_TYPES[out_dtype])
+    if out_dtype == "bool":  # uint8_t arithmetic: True + True must store 1, not 2
         expr = f"(({expr}) != 0)"
-    stmt = Statement("r0", out.type.c_type, expr)
-    ndim = out.type.ndim
+    return Statement(name, C_TYPES[out_dtype], expr, note)
+
+
+def _safe_note(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.,:=+\-\[\]() ]", "_", text)[:80]
+
+
+def elementwise(node: Apply, name: str, comment: str, outs: list[Operand],
+                ins: list[Operand]) -> Kernel:
+    """Lower an Elemwise node (one statement) or a fused one (one per original op)."""
+    op = node.op.scalar_op
+    in_dtypes = [v.type.dtype for v in node.inputs]
+    names = [f"x{i}" for i in range(len(node.inputs))]
+    if isinstance(op, Composite):
+        dtypes = list(in_dtypes)
+        statements = []
+        for k, step in enumerate(op.steps):
+            statements.append(scalar_statement(
+                step.op, f"t{k}", [names[a] for a in step.args],
+                [dtypes[a] for a in step.args], step.dtype, _safe_note(step.note)))
+            names.append(f"t{k}")
+            dtypes.append(step.dtype)
+        results = tuple(names[v] for v in op.outputs)
+    else:
+        out_dtype = node.outputs[0].type.dtype
+        statements = [scalar_statement(op, "r0", names, in_dtypes, out_dtype)]
+        results = ("r0",)
+    used = {int(m) for s in statements for m in re.findall(r"\bx(\d+)\b", s.expr)}
+    ndim = node.outputs[0].type.ndim
     nparams = 2 + ndim + ndim * (len(outs) + len(ins))
     return Kernel("elementwise", name, comment, tuple(outs), tuple(ins), nparams, ndim,
-                  (stmt,), ("r0",))
+                  tuple(statements), results, context={"used": tuple(sorted(used))})
 
 
 def elementwise_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                        in_shapes: list[Shape]) -> list[int]:
     """[dense flag, size, loop shape, strides of each output then each input]."""
-    loop_shape = out_layouts[0][0]
+    # A fused kernel's outputs may be smaller than its loop (a broadcast intermediate
+    # that is also an output): the loop runs over the largest, the others repeat.
+    out_shapes = [shape for shape, _ in out_layouts]
+    loop_shape = tuple(0 if 0 in sizes else max(sizes) for sizes in zip(*out_shapes))
+    if 0 in loop_shape and any(0 not in shape for shape in out_shapes):
+        raise ValueError(f"a fused elementwise loop cannot compute outputs of shapes "
+                         f"{', '.join(map(str, out_shapes))} (some empty, some not); compile "
+                         "with config.change_flags(rewrite_exclude=['fusion'])")
     size = 1
     for n in loop_shape:
         size *= n
@@ -119,6 +153,30 @@ def elementwise_params(kernel: Kernel, node: Apply, out_layouts: list, in_layout
     for operand, (shape, strides) in zip(kernel.outputs + kernel.inputs, out_layouts + in_layouts):
         st = loop_strides(shape, strides, loop_shape)
         per_operand.extend(st)
+        if not operand.scalar:
+            dense = dense and shape == loop_shape and is_dense(shape, strides)
+    return [int(dense), size, *loop_shape, *per_operand]
+
+
+def fused_sum(node: Apply, name: str, comment: str, outs: list[Operand],
+              ins: list[Operand]) -> Kernel:
+    """Lower a FusedSum: the composite's statements, accumulated into one sum."""
+    body = elementwise(node, name, comment, outs, ins)
+    ndim = node.inputs[0].type.ndim if node.inputs else 0
+    nparams = 2 + ndim + ndim * len(ins)
+    return Kernel("fused_sum", name, comment, tuple(outs), tuple(ins), nparams, ndim,
+                  body.statements, body.results, "+=", context=body.context)
+
+
+def fused_sum_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                     in_shapes: list[Shape]) -> list[int]:
+    """[dense flag, size, loop shape, strides of each input]."""
+    loop_shape = node.op.loop_shape(in_shapes)
+    size = int(np.prod(loop_shape, dtype=np.int64))
+    per_operand = []
+    dense = True
+    for operand, (shape, strides) in zip(kernel.inputs, in_layouts):
+        per_operand.extend(loop_strides(shape, strides, loop_shape))
         if not operand.scalar:
             dense = dense and shape == loop_shape and is_dense(shape, strides)
     return [int(dense), size, *loop_shape, *per_operand]
@@ -230,6 +288,7 @@ def family_functions(op: Any) -> tuple:
 #: family name -> (lowering, per-shape parameters); both take the node.
 FAMILIES = {
     "elementwise": (elementwise, elementwise_params),
+    "fused_sum": (fused_sum, fused_sum_params),
     "reduce": (reduce, reduce_params),
     "dot": (dot, dot_params),
     "join": (join, join_params),

@@ -19,6 +19,7 @@ from cgraph.codegen.kernels import contiguous_strides, family_functions
 from cgraph.codegen.lower import Lowered
 from cgraph.graph.basic import Apply
 from cgraph.graph.lazy import holds
+from cgraph.rewrite.memory import Workspace
 
 #: workspace buffers start on cache-line boundaries.
 ALIGN = 64
@@ -106,14 +107,16 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
     for v, shape in zip(fgraph.inputs, input_shapes):
         layouts[id(v)] = (tuple(shape), contiguous_strides(shape))
     P = np.zeros(lowered.program.n_slots, dtype=np.int64)
-    workspace = 0
+    workspace = Workspace(lowered.nodes, ALIGN,  # intermediate buffers, reused when dead
+                          frozenset(id(v) for v in fgraph.outputs))
     value_of = _Values(lowered, layouts, arrays)
     kernel_bytes: list[int] = []
     def taken(ifelse_id: int) -> int:
         ifelse = lowered.nodes_by_id[ifelse_id]
         return ifelse.op.taken(value_of(ifelse.inputs[0]))
 
-    for node in lowered.nodes:
+    for k, node in enumerate(lowered.nodes):
+        workspace.node_done(k - 1)
         guard = lowered.guards.get(id(node))
         if guard is not None:
             run = holds(guard, taken)
@@ -144,9 +147,8 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
             shape = tuple(int(n) for n in shape)
             layouts[id(out)] = (shape, contiguous_strides(shape))
             if id(out) in lowered.slots:
-                P[lowered.slots[id(out)]] = workspace
                 nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(out.type.dtype).itemsize
-                workspace += -(-nbytes // ALIGN) * ALIGN
+                P[lowered.slots[id(out)]] = workspace.place(id(out), nbytes)
         kernel = lowered.kernels[id(node)]
         _, params_of = family_functions(node.op)
         out_layouts = [layouts[id(o)] for o in node.outputs]
@@ -160,7 +162,7 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
         kernel_bytes.append(sum(
             int(np.prod(layout[0], dtype=np.int64)) * np.dtype(v.type.dtype).itemsize
             for v, layout in zip([*node.inputs, *node.outputs], in_layouts + out_layouts)))
-    P[0] = workspace
+    P[0] = workspace = workspace.size
     out_shapes = tuple(layouts[id(v)][0] for v in fgraph.outputs)
     inplace = []
     for u in lowered.program.updates:

@@ -34,6 +34,7 @@ from cgraph.configdefaults import Config, config
 from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs, toposort
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.lazy import guards, holds
+from cgraph.rewrite import rewrite_graph
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
 __all__ = ["Function", "UnusedInputError", "function"]
@@ -619,12 +620,14 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
             warnings.warn(message, stacklevel=2)
     shared_in = [v for v in leaves if isinstance(v, SharedVariable)]
     fgraph = FunctionGraph(inputs + shared_in, computed)
+    rewrites = rewrite_graph(fgraph, config)
     mode = mode or config.mode
     if mode not in ("C", "PY"):
         raise ValueError(f"unknown mode {mode!r}; use 'C' or 'PY'")
     f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
                  return_list, mode, name, allow_input_downcast, config, profile)
     f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
+    f.rewrites = rewrites  # pass -> {rule: times fired}
     f._set_input_specs(specs)
     return f
 

@@ -237,3 +237,151 @@ def cast(x: Any, dtype: Any) -> TensorVariable:
         return x
     cast_scalar_op(dtype)
     return _cast_ops[dtype](x)
+
+
+# --------------------------------------------------------------------------- fused (Composite)
+
+
+@dataclass(frozen=True)
+class CompositeStep:
+    """One scalar op inside a Composite: `op` applied to earlier values `args`.
+
+    Values are numbered inputs first, then steps (step k is value nin + k).
+    """
+
+    op: ScalarOp
+    args: tuple[int, ...]
+    dtype: str
+    note: str = field(default="", compare=False)  # the original node, for C comments
+
+
+@dataclass(frozen=True)
+class Composite:
+    """Several scalar ops computed in one elementwise loop (what fusion builds).
+
+    Attributes
+    ----------
+    in_dtypes : tuple of str
+        The dtypes of the loop's inputs.
+    steps : tuple of CompositeStep
+        The original elementwise ops, in an order where arguments come first.
+    outputs : tuple of int
+        The values written out (the steps whose results are used elsewhere).
+    """
+
+    in_dtypes: tuple[str, ...]
+    steps: tuple[CompositeStep, ...]
+    outputs: tuple[int, ...]
+
+    @property
+    def nin(self) -> int:
+        return len(self.in_dtypes)
+
+    @property
+    def name(self) -> str:
+        return "fused{" + ",".join(s.op.name for s in self.steps) + "}"
+
+    def dtype_of(self, value: int) -> str:
+        """The dtype of value number `value`."""
+        if value < self.nin:
+            return self.in_dtypes[value]
+        return self.steps[value - self.nin].dtype
+
+    def shapes(self, in_shapes: Sequence[Any], combine: Callable) -> list[Any]:
+        """The shape of every output: `combine(shapes, what)` broadcasts each step's."""
+        shapes = list(in_shapes)
+        for step in self.steps:
+            shapes.append(combine([shapes[a] for a in step.args], f"elementwise {step.op}"))
+        return [shapes[v] for v in self.outputs]
+
+    def impl(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        """numpy reference: each step as its own Elemwise would compute it."""
+        values = list(arrays)
+        for step in self.steps:
+            args = [values[a] for a in step.args]
+            if np.dtype(step.dtype).kind in "fc":
+                args = [a.astype(step.dtype) if a.dtype.kind in "biu" else a for a in args]
+            with np.errstate(all="ignore"):
+                result = step.op.impl(*args)
+            shape = np.broadcast_shapes(*[np.shape(a) for a in args])
+            values.append(np.array(np.broadcast_to(result, shape), dtype=step.dtype))
+        return [values[v] for v in self.outputs]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FusedElemwise(Op):
+    """A Composite applied elementwise: one C loop computing several outputs."""
+
+    __props__ = ("scalar_op",)
+    c_family = "elementwise"
+
+    def __init__(self, scalar_op: Composite):
+        self.scalar_op = scalar_op
+
+    def __str__(self) -> str:
+        return self.scalar_op.name
+
+    def make_node(self, *inputs: Any) -> Apply:
+        comp = self.scalar_op
+        inputs = [as_tensor_variable(v) for v in inputs]
+        if [v.dtype for v in inputs] != list(comp.in_dtypes):
+            raise TypeError(f"{self} takes inputs of dtypes {comp.in_dtypes}, got "
+                            f"{[v.dtype for v in inputs]}")
+        shapes = comp.shapes([v.type.shape for v in inputs], broadcast_static)
+        outputs = [TensorType(comp.dtype_of(v), shape).make_variable()
+                   for v, shape in zip(comp.outputs, shapes)]
+        return Apply(self, inputs, outputs)
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return self.scalar_op.impl(*inputs)
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return self.scalar_op.shapes(shapes, broadcast_shapes)
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        raise NotImplementedError(f"{self} is built by rewrites, after gradients: it has "
+                                  "no gradient rule")
+
+
+class FusedSum(Op):
+    """The sum of all elements of a Composite's one output, in the loop computing it
+    (no temporary array): what `sum(elementwise(...))` becomes after fusion."""
+
+    __props__ = ("scalar_op",)
+    c_family = "fused_sum"
+
+    def __init__(self, scalar_op: Composite):
+        if len(scalar_op.outputs) != 1:
+            raise ValueError("FusedSum sums a composite with one output")
+        self.scalar_op = scalar_op
+
+    def __str__(self) -> str:
+        return f"sum_of_{self.scalar_op.name}"
+
+    def make_node(self, *inputs: Any) -> Apply:
+        comp = self.scalar_op
+        inputs = [as_tensor_variable(v) for v in inputs]
+        comp.shapes([v.type.shape for v in inputs], broadcast_static)
+        dtype = comp.dtype_of(comp.outputs[0])
+        if dtype not in ("float32", "float64"):
+            raise TypeError(f"{self}: only float sums are fused, got {dtype}")
+        return Apply(self, inputs, [TensorType(dtype, ()).make_variable()])
+
+    def loop_shape(self, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+        """The shape of the summed values (checks that the inputs broadcast)."""
+        return self.scalar_op.shapes(shapes, broadcast_shapes)[0]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        (value,) = self.scalar_op.impl(*inputs)
+        dtype = node.outputs[0].type.dtype
+        return [np.asarray(np.sum(value, axis=tuple(range(value.ndim)), dtype=dtype))]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        self.loop_shape(shapes)
+        return [()]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        raise NotImplementedError(f"{self} is built by rewrites, after gradients: it has "
+                                  "no gradient rule")

@@ -1,0 +1,63 @@
+"""The rewrite pipeline: one ordered list of named passes, run by `rewrite_graph`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cgraph.configdefaults import Config
+from cgraph.graph.fg import FunctionGraph
+from cgraph.rewrite.basic import CONSTANT_FOLDING, NOOPS, dce, merge
+from cgraph.rewrite.canonical import CANONICALIZE, STABILIZE
+from cgraph.rewrite.driver import RuleTable, graph_rewrite
+from cgraph.rewrite.fusion import fuse_elementwise
+from cgraph.rewrite.shapes import shape_noops
+
+Pass = Callable[[FunctionGraph], dict[str, int]]
+
+
+def table_pass(table: RuleTable) -> Pass:
+    """A pass running one rule table to a fixed point."""
+    def run(fgraph: FunctionGraph) -> dict[str, int]:
+        return graph_rewrite(fgraph, table)
+    run.__name__ = table.name
+    return run
+
+
+#: Every pass, in the order it runs. Fusion comes last: it turns groups of
+#: elementwise nodes into single nodes that the rules above no longer see.
+PASSES: tuple[tuple[str, Pass], ...] = (
+    ("merge", merge),
+    ("constant_folding", table_pass(CONSTANT_FOLDING)),
+    ("noop", table_pass(NOOPS)),
+    ("shape_noop", shape_noops),
+    ("canonicalize", table_pass(CANONICALIZE + NOOPS)),
+    ("stabilize", table_pass(STABILIZE)),
+    ("merge2", merge),
+    ("constant_folding2", table_pass(CONSTANT_FOLDING)),
+    ("dce", dce),
+    ("fusion", fuse_elementwise),
+)
+
+#: The passes of each `config.optimizer` setting.
+OPTIMIZERS: dict[str, tuple[str, ...]] = {
+    "fast_run": tuple(name for name, _ in PASSES),
+    "fast_compile": ("merge", "constant_folding"),
+    "None": (),
+}
+
+
+def rewrite_graph(fgraph: FunctionGraph, cfg: Config) -> dict[str, dict[str, int]]:
+    """Rewrite `fgraph` in place with the passes `cfg.optimizer` selects, minus the
+    ones named in `cfg.rewrite_exclude` (e.g. "fusion").
+
+    Returns
+    -------
+    dict
+        pass name -> {rule name: times it fired}, for the passes that ran.
+    """
+    selected = OPTIMIZERS[cfg.optimizer]
+    report: dict[str, dict[str, int]] = {}
+    for name, run in PASSES:
+        if name in selected and name not in cfg.rewrite_exclude:
+            report[name] = run(fgraph)
+    return report
