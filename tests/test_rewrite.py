@@ -13,8 +13,10 @@ from cgraph.configdefaults import Config
 from cgraph.graph.basic import Constant
 from cgraph.graph.fg import FunctionGraph
 from cgraph.rewrite import PASSES, Rule, RuleTable, graph_rewrite, rewrite_graph, scalar_name
+from cgraph.tensor import nnet
 from cgraph.tensor.elemwise import Elemwise, FusedElemwise, cast_scalar_op
 from cgraph.tensor.reduce import Sum
+from cgraph.tensor.reductions import MaxMin
 from cgraph.tensor.shape import DimShuffle
 
 RNG = np.random.default_rng(42)
@@ -186,6 +188,71 @@ def test_canonical_forms():
     assert scalar_name(nodes["div3"]) == "true_div"  # 1/3 is not exact: kept
     assert fgraph.outputs[-1] is fgraph.inputs[0]
     check_equal([x], list(cases.values()), [RNG.random(6) + 0.5])
+
+
+def test_constants_collect_and_sub_of_a_constant_becomes_add():
+    x = T.dvector("x")
+    cases = [(x + 1.0) + 2.0, 3.0 * (x * 2.0), (x - 1.0) + 4.0, T.exp(T.log(T.exp(x))),
+             T.exp(T.log(x))]
+    fgraph = rewritten([x], cases)
+    first, second, third, exp_log, kept = (v.owner for v in fgraph.outputs)
+    assert scalar_name(first) == "add" and first.inputs[1].data == 3.0
+    assert scalar_name(second) == "mul" and second.inputs[1].data == 6.0
+    assert scalar_name(third) == "add" and third.inputs[1].data == 3.0
+    assert scalar_name(exp_log) == "exp"  # exp(log(y)) -> y where y = exp(x) >= 0
+    assert scalar_name(kept) == "exp"     # x may be negative: exp(log(x)) is NaN there
+    f = check_equal([x], cases, [RNG.random(6) + 0.5], rtol=1e-14)
+    assert np.isnan(f(np.array([-1.0]))[4]).all()
+
+
+def test_log_sigmoid_and_its_gradient_stay_finite():
+    x = T.dvector("x")
+    y = T.log(nnet.sigmoid(x)).sum() + T.log(1 - nnet.sigmoid(x)).sum()
+    g = cgraph.grad(y, x)
+    fgraph = rewritten([x], [y, g])
+    assert "softplus" in ops(fgraph) and "log" not in ops(fgraph)
+    assert "true_div" not in ops(fgraph)  # the gradient's divisions by sigmoid cancelled
+    f = cgraph.function([x], [y, g])
+    value, grad = f(np.array([-800.0, 0.0, 800.0]))
+    np.testing.assert_allclose(value, -1600.0 + 2 * np.log(0.5), rtol=1e-15)
+    np.testing.assert_allclose(grad, [1.0, 0.0, -1.0], atol=1e-15)
+    point = RNG.normal(size=5)
+    cgraph.verify_grad(lambda v: (T.log(nnet.sigmoid(v)) + T.log(1 - nnet.sigmoid(v))).sum(),
+                       [point])
+
+
+def test_softmax_cross_entropy_is_stable_with_gradient_softmax_minus_onehot():
+    x, t = T.dmatrix("x"), T.dmatrix("t")
+    loss = nnet.categorical_crossentropy(nnet.softmax(x), t).sum()
+    g = cgraph.grad(loss, x)
+    f = cgraph.function([x, t], [loss, g])
+    logits = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0], [-1000.0, 1000.0, 0.0]])
+    labels = np.eye(3)[[1, 2, 0]]
+    value, grad = f(logits, labels)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(value, -(labels * log_p).sum(), rtol=1e-14)
+    np.testing.assert_allclose(grad, np.exp(log_p) - labels, atol=1e-15)
+    names = ops(rewritten([x, t], [loss, g]))
+    assert "logsumexp" in names or names.count("log") == 1  # log(softmax) is log_softmax
+    with cgraph.config.change_flags(optimizer="None"):
+        raw = cgraph.function([x, t], [loss, g])
+    assert not np.isfinite(raw(logits, labels)[1]).all()  # what the rewrites fixed
+    cgraph.verify_grad(lambda v: nnet.categorical_crossentropy(
+        nnet.softmax(v), np.eye(3)[[0, 2]]).sum(), [RNG.normal(size=(2, 3))])
+
+
+def test_log_sum_exp_subtracts_the_maximum():
+    x = T.dmatrix("x")
+    outs = [T.log(T.sum(T.exp(x), axis=1)), T.log(T.sum(T.exp(x), axis=0, keepdims=True))]
+    fgraph = rewritten([x], outs)
+    assert any(isinstance(n.op, MaxMin) for n in fgraph.toposort())
+    f = cgraph.function([x], outs)
+    big = np.array([[1000.0, 1000.0], [-1000.0, 0.0]])
+    rows, cols = f(big)
+    np.testing.assert_allclose(rows, [1000 + np.log(2), 0.0], rtol=1e-15)
+    np.testing.assert_allclose(cols, [[1000.0, 1000.0]], rtol=1e-15)
+    check_equal([x], outs, [RNG.normal(size=(3, 4))], rtol=1e-14)
 
 
 def test_stabilize_when_the_target_ops_exist():

@@ -1,8 +1,13 @@
 """Canonical forms and numerically stable forms, as pattern tables.
 
-Each rule reads like the algebra it applies (`pow(x, 2) -> x * x`). Stabilizing
-rules target ops that may not exist yet in the op library (log1p, expm1,
-softplus): they look the op up when they run and do nothing without it.
+Each rule reads like the algebra it applies (`pow(x, 2) -> x * x`). The
+stabilizing rules come in two kinds: forward ones that swap an expression for a
+stable op (`log(1 + x) -> log1p(x)`), and cancellations that remove a division by
+a value that can underflow to 0 (`(a / p) * (p * c) -> a * c`). The gradient of a
+cost is built from the user's graph before any rewrite runs, so the forward rules
+alone would leave `grad(log(sigmoid(x)))` dividing by sigmoid(x); the
+cancellations are what make such gradients (and softmax cross-entropy's, which
+becomes `softmax - onehot`) finite.
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.rewrite.basic import is_constant
 from cgraph.rewrite.driver import Rule, RuleTable, scalar_name
 from cgraph.tensor.math import ELEMENTWISE
+from cgraph.tensor.nnet import softplus
+from cgraph.tensor.reduce import Sum
+from cgraph.tensor.reductions import MaxMin, logsumexp
+from cgraph.tensor.shape import DimShuffle
 
 
 def op(name: str):
-    """The elementwise op `name` of the table, or None when the library lacks it."""
-    return ELEMENTWISE.get(name)
+    """The elementwise op `name` of the table."""
+    return ELEMENTWISE[name]
 
 
 def _is_float(v: Variable) -> bool:
@@ -74,10 +83,63 @@ def _log_exp(node: Apply) -> Variable | None:
     return x if x is not None and _is_float(x) else None
 
 
+#: ops whose results are never negative (NaN aside), for exp(log(x)) -> x.
+_NONNEGATIVE = {"exp", "sqrt", "abs", "sigmoid", "softplus", "exp2", "cosh"}
+
+
+def _nonnegative(v: Variable) -> bool:
+    name = scalar_name(v.owner)
+    if name in _NONNEGATIVE:
+        return True
+    if name == "mul" and v.owner.inputs[0] is v.owner.inputs[1]:  # x * x
+        return True
+    return isinstance(v, Constant) and bool(np.all(np.asarray(v.data) >= 0))
+
+
+def _exp_log(node: Apply) -> Variable | None:
+    """exp(log(x)) -> x where x >= 0 is known (exact there: log(0) = -inf, exp(-inf) = 0;
+    for a negative x the original gives NaN, so x itself would be wrong)."""
+    x = _input_of(node.inputs[0], "log")
+    return x if x is not None and _is_float(x) and _nonnegative(x) else None
+
+
+def _sub_constant(node: Apply) -> Variable | None:
+    """x - c -> x + (-c): exact in IEEE arithmetic, and it lets constants collect."""
+    x, c = node.inputs
+    if not isinstance(c, Constant) or isinstance(x, Constant):
+        return None
+    if node.outputs[0].type.dtype == "bool" or c.type.dtype.startswith("uint"):
+        return None
+    return op("add")(x, np.negative(np.asarray(c.data)))
+
+
+def _collect(name: str, fold):
+    """(x o c1) o c2 -> x o (c1 o c2) for an associative, commutative op `o`."""
+    def rule(node: Apply) -> Variable | None:
+        a, b = node.inputs
+        outer, inner = (b, a) if isinstance(b, Constant) else (a, b)
+        if not isinstance(outer, Constant) or scalar_name(inner.owner) != name:
+            return None
+        u, w = inner.owner.inputs
+        c1, y = (u, w) if isinstance(u, Constant) else (w, u)
+        if not isinstance(c1, Constant) or isinstance(y, Constant):
+            return None
+        dtype = node.outputs[0].type.dtype
+        with np.errstate(all="ignore"):
+            folded = np.asarray(fold(np.asarray(c1.data), np.asarray(outer.data)), dtype=dtype)
+        return op(name)(y, folded)
+    rule.__name__ = f"collect_{name}"
+    return rule
+
+
 CANONICALIZE = RuleTable("canonicalize", [
     Rule("pow_constant", "pow", _pow_const),
     Rule("div_by_power_of_two", "true_div", _div_by_power_of_two),
     Rule("log_exp", "log", _log_exp),
+    Rule("exp_log", "exp", _exp_log),
+    Rule("sub_constant", "sub", _sub_constant),
+    Rule("collect_add_constants", "add", _collect("add", np.add)),
+    Rule("collect_mul_constants", "mul", _collect("mul", np.multiply)),
 ])
 
 # --------------------------------------------------------------------------- stabilize
@@ -98,16 +160,17 @@ def _plus_one(v: Variable) -> Variable | None:
 def _log1p(node: Apply) -> Variable | None:
     """log(1 + x) -> log1p(x)."""
     x = _plus_one(node.inputs[0])
-    if x is None or op("log1p") is None:
-        return None
-    return op("log1p")(x)
+    return None if x is None else op("log1p")(x)
 
 
 def _expm1(node: Apply) -> Variable | None:
-    """exp(x) - 1 -> expm1(x)."""
+    """exp(x) - 1 -> expm1(x), also as exp(x) + (-1) (what canonicalize makes of it)."""
     a, b = node.inputs
+    if scalar_name(node) == "add" and is_constant(a, -1):
+        a, b = b, a
     x = _input_of(a, "exp")
-    if x is None or not is_constant(b, 1) or op("expm1") is None:
+    minus_one = -1 if scalar_name(node) == "add" else 1
+    if x is None or not is_constant(b, minus_one):
         return None
     return op("expm1")(x)
 
@@ -121,9 +184,7 @@ def _one_minus(v: Variable) -> Variable | None:
 
 def _log_sigmoid(node: Apply) -> Variable | None:
     """log(sigmoid(x)) -> -softplus(-x); log(1 - sigmoid(x)) -> -softplus(x)."""
-    softplus, neg = op("softplus"), op("neg")
-    if softplus is None:
-        return None
+    neg = op("neg")
     (v,) = node.inputs
     x = _input_of(v, "sigmoid")
     if x is not None:
@@ -135,8 +196,110 @@ def _log_sigmoid(node: Apply) -> Variable | None:
     return None
 
 
+def _log_div_exp(node: Apply) -> Variable | None:
+    """log(exp(z) / b) -> z - log(b): log(softmax(x)) as x - max - log(sum(exp(...))),
+    which never takes the log of an underflowed 0."""
+    v = node.inputs[0]
+    if scalar_name(v.owner) != "true_div":
+        return None
+    e, b = v.owner.inputs
+    z = _input_of(e, "exp")
+    return None if z is None else op("sub")(z, op("log")(b))
+
+
+def _is_max_shifted(z: Variable) -> bool:
+    """Whether z is x - (something computed from a max of x): already stable."""
+    if scalar_name(z.owner) != "sub":
+        return False
+    frontier, depth = [z.owner.inputs[1]], 0
+    while frontier and depth < 4:
+        owners = [v.owner for v in frontier if v.owner is not None]
+        if any(isinstance(o.op, MaxMin) for o in owners):
+            return True
+        frontier = [v for o in owners for v in o.inputs]
+        depth += 1
+    return False
+
+
+def _log_sum_exp(node: Apply) -> Variable | None:
+    """log(sum(exp(x))) -> logsumexp(x) (the maximum subtracted first), also through the
+    dimshuffle that keepdims adds."""
+    v, keep = node.inputs[0], None
+    if v.owner is not None and isinstance(v.owner.op, DimShuffle):
+        keep, v = v.owner.op, v.owner.inputs[0]
+    if v.owner is None or type(v.owner.op) is not Sum:
+        return None
+    x = _input_of(v.owner.inputs[0], "exp")
+    if x is None or not _is_float(x) or _is_max_shifted(x):
+        return None
+    out = logsumexp(x, axis=v.owner.op.axis)
+    return keep(out) if keep is not None else out
+
+
+def _quotient(v: Variable) -> tuple[Variable, Variable, bool] | None:
+    """(a, p, negated) when `v` is a / p or -(a / p)."""
+    negated = scalar_name(v.owner) == "neg"
+    if negated:
+        v = v.owner.inputs[0]
+    if scalar_name(v.owner) != "true_div":
+        return None
+    a, p = v.owner.inputs
+    return a, p, negated
+
+
+def _cancel_division(node: Apply) -> Variable | None:
+    """(a / p) * (p * c) -> a * c, (a / p) * (p / s) -> a / s, (a / p) * p -> a (either
+    operand order, a negated quotient too): the gradient of log(f(x)) divides by f(x),
+    and f's own gradient multiplies by it again."""
+    for first, second in (node.inputs, node.inputs[::-1]):
+        q = _quotient(first)
+        if q is None:
+            continue
+        a, p, negated = q
+        result = None
+        if second is p:
+            result = a
+        elif scalar_name(second.owner) == "mul" and p in second.owner.inputs:
+            u, w = second.owner.inputs
+            result = op("mul")(a, w if u is p else u)
+        elif scalar_name(second.owner) == "true_div" and second.owner.inputs[0] is p:
+            result = op("true_div")(a, second.owner.inputs[1])
+        if result is not None:
+            return op("neg")(result) if negated else result
+    return None
+
+
+def _div_by_quotient(node: Apply) -> Variable | None:
+    """(g / (e / s)) / s -> g / e (softmax's gradient: p = e / s)."""
+    q, s = node.inputs
+    if scalar_name(q.owner) != "true_div":
+        return None
+    g, p = q.owner.inputs
+    if scalar_name(p.owner) != "true_div" or p.owner.inputs[1] is not s:
+        return None
+    return op("true_div")(g, p.owner.inputs[0])
+
+
+def _distribute_over_quotient(node: Apply) -> Variable | None:
+    """(a / e + b) * e -> a + b * e: exp's gradient (times e) of a sum holding a / e."""
+    for total, e in (node.inputs, node.inputs[::-1]):
+        if scalar_name(total.owner) != "add":
+            continue
+        for term, rest in (total.owner.inputs, total.owner.inputs[::-1]):
+            q = _quotient(term)
+            if q is not None and q[1] is e and not q[2]:
+                return op("add")(q[0], op("mul")(rest, e))
+    return None
+
+
 STABILIZE = RuleTable("stabilize", [
     Rule("log1p", "log", _log1p),
     Rule("expm1", "sub", _expm1),
+    Rule("expm1", "add", _expm1),
     Rule("log_sigmoid", "log", _log_sigmoid),
+    Rule("log_softmax", "log", _log_div_exp),
+    Rule("logsumexp", "log", _log_sum_exp),
+    Rule("cancel_division", "mul", _cancel_division),
+    Rule("div_by_quotient", "true_div", _div_by_quotient),
+    Rule("distribute_over_quotient", "mul", _distribute_over_quotient),
 ])
