@@ -9,17 +9,20 @@ from typing import Any
 import numpy as np
 
 from cgraph.compile.function import function
-from cgraph.graph.basic import Variable, clone_replace
+from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from cgraph.graph.grad import (
     DisconnectedType,
     NullType,
     UndefinedGradientError,
     grad,
 )
+from cgraph.scan import scan
 from cgraph.tensor import math as tm
 from cgraph.tensor.elemwise import Elemwise, ScalarOp
+from cgraph.tensor.extra_ops import arange
 from cgraph.tensor.math import sum as tensor_sum
 from cgraph.tensor.math import upcast
+from cgraph.tensor.shape import shape_i
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 __all__ = [
@@ -148,9 +151,11 @@ def hessian_vector_product(cost: Variable, wrt: Any, vectors: Any) -> Any:
 def jacobian(expression: Any, wrt: Any, disconnected_inputs: str = "raise") -> Any:
     """The Jacobian of a vector (or scalar) `expression` wrt each of `wrt`.
 
-    The result for `wrt` of shape S has shape (len(expression),) + S. The length of
-    `expression` must be known when the graph is built (static shape); lengths known
-    only at call time need a loop op, which cgraph does not have yet.
+    The result for `wrt` of shape S has shape (len(expression),) + S: row i is the
+    vector-Jacobian product of `expression` with the i-th basis vector. When the length
+    is static, the rows are built one by one and stacked; when it is known only at call
+    time, a `cgraph.scan` over i computes them (the loop runs in C, as Theano's
+    scan-built Jacobian does).
     """
     expression = as_tensor_variable(expression)
     ws, many = _as_list(wrt)
@@ -161,9 +166,8 @@ def jacobian(expression: Any, wrt: Any, disconnected_inputs: str = "raise") -> A
         raise TypeError(f"jacobian: expression must be a scalar or vector, got {expression.type}")
     n = expression.type.shape[0]
     if n is None:
-        raise NotImplementedError(
-            f"jacobian: the length of {expression!r} is not known when the graph is built; "
-            "give the expression a static shape (e.g. T.tensor('float64', shape=(3,)))")
+        out = [_jacobian_by_scan(expression, w, disconnected_inputs) for w in ws]
+        return out if many else out[0]
     dtype = expression.dtype
     out = []
     for w in ws:
@@ -178,8 +182,28 @@ def jacobian(expression: Any, wrt: Any, disconnected_inputs: str = "raise") -> A
     return out if many else out[0]
 
 
+def _jacobian_by_scan(expression: TensorVariable, w: Variable,
+                      disconnected_inputs: str) -> TensorVariable:
+    """The Jacobian rows of a vector of run-time length, one scan step per row.
+
+    The step rebuilds `expression` (and `w`, which may be an intermediate) from the
+    graph's leaves, passed to the scan as non-sequences, and returns the product of
+    the basis vector e_i = (arange(n) == i) with the Jacobian.
+    """
+    leaves = [v for v in graph_inputs([expression, w]) if not isinstance(v, Constant)]
+
+    def row(i: TensorVariable, *inner: TensorVariable) -> TensorVariable:
+        y, x = clone_replace([expression, w], dict(zip(leaves, inner)))
+        basis = tm.eq(arange(shape_i(y, 0)), i).astype(y.dtype)
+        return grad(None, x, known_grads={y: basis}, disconnected_inputs=disconnected_inputs)
+
+    rows, _ = scan(row, sequences=arange(shape_i(expression, 0)), non_sequences=leaves)
+    return rows
+
+
 def hessian(cost: Variable, wrt: Any, disconnected_inputs: str = "raise") -> Any:
-    """The Hessian of the scalar `cost` wrt each vector of `wrt` (static lengths)."""
+    """The Hessian of the scalar `cost` wrt each vector of `wrt`: the Jacobian of its
+    gradient (a scan over the rows when the length is known only at call time)."""
     ws, many = _as_list(wrt)
     out = [jacobian(grad(cost, w, disconnected_inputs=disconnected_inputs), w,
                     disconnected_inputs=disconnected_inputs) for w in ws]

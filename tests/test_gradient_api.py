@@ -133,7 +133,29 @@ def test_hessian_vector_product_and_static_hessian_and_jacobian():
     np.testing.assert_allclose(J, jacobian_np(X0), rtol=1e-6)
 
 
-def test_jacobian_of_unknown_length_says_what_to_do():
+@pytest.mark.parametrize("mode", ["C", "PY"])
+def test_jacobian_and_hessian_of_run_time_length_use_a_scan(mode):
     x = T.dvector("x")
-    with pytest.raises(NotImplementedError, match="static shape"):
-        jacobian(T.exp(x), x)
+    A = cgraph.shared(np.arange(12.0).reshape(3, 4) / 10, name="A")
+    y = T.tanh(T.dot(A, x)) * T.sum(x ** 2)
+    cost = T.sum(T.exp(x) * T.sin(x)) + T.sum(x) ** 3
+    h = T.exp(x)  # an intermediate as `wrt`
+    f = cgraph.function([x], [jacobian(y, x), hessian(cost, x), jacobian(h * 2, h)],
+                        mode=mode)
+    x0 = np.array([0.1, -0.3, 0.5, 0.2])
+    J, H, J2 = f(x0)
+
+    def y_np(v):
+        return np.tanh(A.get_value() @ v) * np.sum(v ** 2)
+
+    eps = 1e-6
+    J_num = np.stack([(y_np(x0 + eps * e) - y_np(x0 - eps * e)) / (2 * eps)
+                      for e in np.eye(4)], axis=1)
+    np.testing.assert_allclose(J, J_num, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(H, np.diag(2 * np.exp(x0) * np.cos(x0)) + 6 * x0.sum(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(J2, 2 * np.eye(4))
+    g = cgraph.function([x], jacobian(T.sin(x) * x.sum(), x), mode=mode)
+    for v in (np.array([0.7, -0.1]), np.array([0.3, 0.2, -0.5, 1.0, 2.0])):  # any length
+        want = np.diag(np.cos(v) * v.sum()) + np.sin(v)[:, None]
+        np.testing.assert_allclose(g(v), want, rtol=1e-12)
