@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
 
@@ -22,8 +23,11 @@ def build(folder, name: str, program: str) -> list[str]:
     subprocess.run(["make", "-s", "EXTRA_CFLAGS=-Wall -Wextra -Werror"], cwd=folder, check=True,
                    capture_output=True, text=True)
     (folder / "main.c").write_text(textwrap.dedent(program))
+    # The libraries the Makefile links (BLAS when the function has matrix products).
+    ldlibs = re.search(r"^LDLIBS =(.*)$", (folder / "Makefile").read_text(), re.M).group(1)
     subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "main.c", f"lib{name}.a",
-                    "-lm", "-o", "main"], cwd=folder, check=True, capture_output=True, text=True)
+                    *ldlibs.split(), "-lm", "-o", "main"], cwd=folder, check=True,
+                   capture_output=True, text=True)
     proc = subprocess.run(["./main"], cwd=folder, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return proc.stdout.split()

@@ -5,7 +5,7 @@ and a cffi cdef and returns the loaded module, compiling it at most once per con
 hash across processes.
 """
 
-from cgraph.backend.build import BuildOptions, CompileError, default_options
+from cgraph.backend.build import BuildOptions, CompileError, default_options, with_blas
 from cgraph.backend.cache import (
     CGRAPH_BACKEND_VERSION,
     CacheSecurityError,
@@ -15,6 +15,7 @@ from cgraph.backend.cache import (
     cache_dir,
     cache_info,
     cache_list,
+    cache_purge,
     load_indexed,
     load_module,
     record_index,
@@ -32,9 +33,11 @@ __all__ = [
     "cache_dir",
     "cache_info",
     "cache_list",
+    "cache_purge",
     "default_options",
     "load_indexed",
     "load_module",
     "record_index",
     "stats",
+    "with_blas",
 ]

@@ -7,6 +7,8 @@ imports setuptools, which is slow and hides the command that was run.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import os
 import shlex
@@ -14,6 +16,7 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,7 @@ __all__ = [
     "compile_command",
     "compiler_identity",
     "default_options",
+    "with_blas",
 ]
 
 # Flags every module is built with; they reach the cache key through
@@ -57,6 +61,74 @@ class BuildOptions:
     library_dirs: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ("m",)
     extra_link_args: tuple[str, ...] = ()
+
+
+#: OpenBLAS's idle workers spin 2**THREAD_TIMEOUT cycles before they sleep: 2**28 (about
+#: 0.1 s) by default. On two cores that spinning thread takes a core from whatever runs
+#: next: 256x256 products alternating with numpy's (its own OpenBLAS pool) fell from 40
+#: to 1.4 GFLOP/s, and each product burnt 0.1 s of CPU after it ended. 2**20 cycles
+#: (about 0.4 ms) still bridge back-to-back calls (2**16 did not: the workers slept
+#: between 256x256 products and each call waited for them to wake).
+BLAS_THREAD_TIMEOUT = "20"
+
+
+@functools.cache
+def _blas_link() -> tuple[tuple[str, ...], str, str] | None:
+    """(cflags, library dir, library) of scipy-openblas32, or None if it is missing."""
+    # Importing scipy_openblas32 loads the library, which reads OPENBLAS_THREAD_TIMEOUT
+    # then, once (modules linked to it later share this copy); a value the user set is
+    # kept. Imported here, on first use, also because the import costs about 30 ms.
+    ours = "OPENBLAS_THREAD_TIMEOUT" not in os.environ
+    if ours:
+        os.environ["OPENBLAS_THREAD_TIMEOUT"] = BLAS_THREAD_TIMEOUT
+    try:
+        import scipy_openblas32 as openblas  # noqa: PLC0415
+    except ImportError:
+        return None
+    finally:
+        if ours:
+            del os.environ["OPENBLAS_THREAD_TIMEOUT"]
+    # -I in cflags rather than include_dirs, so that export_c's Makefile gets it too.
+    # CG_BLAS turns the BLAS calls on; CG_BLAS_VERSION is there to put the version of
+    # the library linked into the cache key (the options' repr).
+    cflags = (f"-I{openblas.get_include_dir()}", "-DCG_BLAS=1",
+              f"-DCG_BLAS_VERSION={openblas.__version__}")
+    return cflags, openblas.get_lib_dir(), openblas.get_library()
+
+
+def with_blas(options: BuildOptions) -> BuildOptions:
+    """`options` for a module that calls BLAS: scipy-openblas32's header and library.
+
+    Only modules whose kernels call BLAS are built so (small modules stay small and
+    fast to link). The library's version is in the flags, hence in the cache key.
+    Without scipy-openblas32 installed, the options are returned unchanged and the
+    kernels fall back to their generated loops (CG_BLAS stays undefined), with a
+    warning.
+
+    Threads: OpenBLAS (a pthreads build, not OpenMP) keeps its default pool size,
+    one thread per CPU this process may run on (``OPENBLAS_NUM_THREADS`` overrides
+    it), as numpy's own OpenBLAS does: a 1024x1024 product needs both cores to
+    match numpy. What oversubscribed the two cores was the idle workers spinning
+    for about 0.1 s after each product, so cgraph's pool is loaded with a short
+    spin (BLAS_THREAD_TIMEOUT). Kernels call BLAS one at a time from the calling
+    thread, never from inside an OpenMP region (with ``config.openmp``, OpenMP
+    regions and BLAS calls alternate rather than nest).
+
+    Returns
+    -------
+    BuildOptions
+        The same options with the BLAS flags, library dir and library added.
+    """
+    link = _blas_link()
+    if link is None:
+        warnings.warn("cgraph: scipy-openblas32 is not installed; matrix products use "
+                      "generated loops (pip install scipy-openblas32)", RuntimeWarning,
+                      stacklevel=2)
+        return options
+    cflags, lib_dir, library = link
+    return dataclasses.replace(options, cflags=options.cflags + cflags,
+                               library_dirs=options.library_dirs + (lib_dir,),
+                               libraries=(library, *options.libraries))
 
 
 def default_options() -> BuildOptions:

@@ -1,0 +1,163 @@
+"""Matrix products: cgraph's `A @ B` vs numpy's, n x n at n = 64, 256, 1024, float32/64.
+
+Run: `python -m benchmarks.dot [--quick] [--threshold]`. Prints a markdown table of
+the median time per call over interleaved rounds, as GFLOP/s (2 n^3 flops a product),
+the ratio cgraph / numpy (> 1: cgraph is faster), and the rate of cgraph's C kernel
+alone (its profile timers; the rest of a call is the Python call path). Each result
+is checked against numpy before timing. Both call OpenBLAS (cgraph: scipy-openblas32;
+numpy: its own copy), each with its own thread pool (the header line says how many
+threads); rounds are separated by a pause of SETTLE seconds, the time numpy's idle
+OpenBLAS workers keep spinning. Two-thread products are sensitive to other processes
+on the machine: a product whose second thread waits for a core takes scheduler ticks
+(4 ms) instead of 0.2 ms, whichever library runs it.
+
+`--threshold` times the tiny products that decide `BLAS_MIN_WORK`
+(cgraph/codegen/kernels.py): the generated loop against a BLAS call, for gemm
+(n x n x n), gemv ((n, n) x (n,), (n,) x (n, n)) and dot ((n,) x (n,)) shapes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.codegen import kernels
+
+SIZES = (64, 256, 1024)
+#: Seconds between the two libraries' rounds. Each OpenBLAS keeps its idle workers
+#: spinning for a while after a product (numpy's: 2**28 cycles, about 0.1 s; cgraph sets
+#: its own to 2**20 cycles, see cgraph/backend/build.py): without a pause, one library
+#: would be timed while the other's workers still take a core.
+SETTLE = 0.25
+DTYPES = ("float32", "float64")
+TOLERANCE = {"float32": 1e-4, "float64": 1e-11}
+
+
+def _seconds(fn: Callable, args: tuple, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn(*args)
+    return (time.perf_counter() - start) / calls
+
+
+def interleaved(functions: dict[str, Callable], args: tuple, rounds: int, calls: int,
+                settle: float = 0.0) -> dict[str, float]:
+    """Median seconds per call of each function, the functions alternating each round,
+    with a pause of `settle` seconds (untimed) before each function's turn."""
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            time.sleep(settle)
+            fn(*args)  # warm: caches, pages, the BLAS threads
+            samples[name].append(_seconds(fn, args, calls))
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def blas_threads() -> str:
+    """How many threads cgraph's OpenBLAS uses (numpy's sizes its pool the same way:
+    one thread per CPU this process may use)."""
+    import scipy_openblas32  # noqa: PLC0415  (only to find the library cgraph links)
+
+    path = os.path.join(scipy_openblas32.get_lib_dir(),
+                        f"lib{scipy_openblas32.get_library()}.so")
+    threads = ctypes.CDLL(path).scipy_openblas_get_num_threads()
+    return (f"scipy-openblas32 {scipy_openblas32.__version__}: {threads} threads; "
+            f"{len(os.sched_getaffinity(0))} CPUs; numpy {np.__version__}")
+
+
+def measure(dtype: str, n: int, rounds: int) -> tuple[float, float, float]:
+    """(cgraph, numpy, cgraph's C kernel alone) seconds per n x n product.
+
+    The kernel's time comes from a profiled twin of the function (its C timers), over
+    all of its calls: the difference to the call's time is cgraph's Python call path.
+    """
+    A, B = T.matrix("A", dtype=dtype), T.matrix("B", dtype=dtype)
+    f = cgraph.function([A, B], A @ B)
+    profiled = cgraph.function([A, B], A @ B, profile=True)
+    rng = np.random.default_rng(n)
+    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    np.testing.assert_allclose(f(a, b), a @ b, rtol=TOLERANCE[dtype],
+                               atol=TOLERANCE[dtype] * n)
+    calls = max(2, int(4e7 / n**3))
+    profiled.profile.reset()  # the module (and its timers) is shared by earlier sizes
+    functions = {"cgraph": f, "numpy": np.matmul, "profiled": profiled}
+    times = interleaved(functions, (a, b), rounds, calls, SETTLE)
+    row = profiled.profile.rows()[0]
+    return times["cgraph"], times["numpy"], row["seconds"] / row["calls"]
+
+
+#: Products chained in one compiled call by --threshold, so that the per-call cost of
+#: Python is spread over many kernels.
+CHAIN = 32
+
+
+def threshold_table(rounds: int) -> None:
+    """Loop vs BLAS for tiny products: microseconds per product, over CHAIN products
+    chained in one call (the same module; only the planned path differs)."""
+    print("| product | M*N*K | loop us | BLAS us | loop / BLAS |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    saved = kernels.BLAS_MIN_WORK
+    A, X, v = T.dmatrix("A"), T.dmatrix("X"), T.dvector("v")
+    cases = {"gemm": (X, lambda n: (n, n), lambda n: n**3),
+             "gemv_a": (v, lambda n: (n,), lambda n: n * n),
+             "gemv_b": (v, lambda n: (n,), lambda n: n * n),
+             "dot": (v, lambda n: (n,), lambda n: n)}
+    try:
+        for label, (x, x_shape, work) in cases.items():
+            out = x
+            for _ in range(CHAIN):  # x <- A x or x A (scaled to stay finite), x.x * x
+                if label == "dot":
+                    out = T.dot(out, out) * out
+                else:
+                    out = (T.dot(out, A) if label == "gemv_b" else T.dot(A, out)) * 0.5
+            f = cgraph.function([A, x], out, on_unused_input="ignore")
+            f.trust_input = True
+            sizes = (2, 3, 4, 5, 6, 8, 12, 16) if label != "dot" else (4, 8, 16, 32, 64, 256)
+            for n in sizes:
+                rng = np.random.default_rng(n)
+                args = (rng.random((n, n)) / n, rng.random(x_shape(n)) / n)
+                timed = {}
+                for mode, min_work in (("loop", 2**62), ("blas", 0)):
+                    kernels.BLAS_MIN_WORK = dict.fromkeys(saved, min_work)
+                    f._plans.clear()  # the path is chosen when a call shape is planned
+                    timed[mode] = interleaved({mode: f}, args, rounds, 500)[mode] / CHAIN
+                print(f"| {label} n={n} | {work(n)} | {timed['loop'] * 1e6:.3f} | "
+                      f"{timed['blas'] * 1e6:.3f} | {timed['loop'] / timed['blas']:.2f} |",
+                      flush=True)
+    finally:
+        kernels.BLAS_MIN_WORK = saved
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the table (or, with --threshold, the loop-vs-BLAS table)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (CI smoke run)")
+    parser.add_argument("--threshold", action="store_true",
+                        help="time the generated loop against BLAS for tiny products")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else 21
+    if args.threshold:
+        threshold_table(rounds)
+        return
+    print(blas_threads() + "\n")
+    print("| A @ B | cgraph GFLOP/s | numpy GFLOP/s | cgraph / numpy | cgraph C kernel "
+          "GFLOP/s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for dtype in DTYPES:
+        for n in SIZES:
+            ours, theirs, kernel = measure(dtype, n, rounds)
+            gflops = 2 * n**3 / 1e9
+            print(f"| {dtype} {n}x{n} | {gflops / ours:.1f} | {gflops / theirs:.1f} | "
+                  f"{theirs / ours:.2f}x | {gflops / kernel:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
