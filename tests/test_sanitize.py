@@ -26,7 +26,9 @@ SELECTION = ["test_bad_input.py", "test_plan_values.py", "test_loop.py",
              "test_ops.py::test_elementwise_integer_extremes",
              "test_ops.py::test_elementwise_float_special_values",
              "test_ops.py::test_elementwise_and_reduce_of_higher_rank",
-             "test_ops.py::test_concatenate", "test_ops.py::test_transpose_and_dimshuffle"]
+             "test_ops.py::test_concatenate", "test_ops.py::test_transpose_and_dimshuffle",
+             "test_subtensor.py::test_out_of_range_errors",
+             "test_subtensor.py::test_repeated_indices_accumulate_like_add_at"]
 
 
 def runtime(name: str) -> str:
