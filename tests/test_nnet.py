@@ -12,12 +12,12 @@ from cgraph.tensor import nnet, special
 
 
 def _softmax(a, axis=-1):
-    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    e = np.exp(a - a.max(axis=axis, keepdims=True, initial=-np.inf))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def _log_softmax(a, axis=-1):
-    z = a - a.max(axis=axis, keepdims=True)
+    z = a - a.max(axis=axis, keepdims=True, initial=-np.inf)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
@@ -78,12 +78,22 @@ def test_gradients():
     a = rng.normal(size=(3, 4))
     probs = _softmax(a)
     target = np.eye(4)[[0, 2, 3]]
-    for fn in [nnet.softplus, nnet.sigmoid, lambda v: nnet.elu(v, 0.7),
-               lambda v: nnet.relu(v, 0.2), nnet.softmax, lambda v: nnet.softmax(v, axis=0),
-               nnet.log_softmax, lambda v: nnet.log_softmax(v, axis=0)]:
-        verify_grad(fn, [a], rng=rng)
-    verify_grad(lambda p: nnet.categorical_crossentropy(p, target), [probs], rng=rng)
-    verify_grad(lambda p: nnet.binary_crossentropy(p, target * 0.8 + 0.1), [probs], rng=rng)
+    fns = [nnet.softplus, nnet.sigmoid, lambda v: nnet.elu(v, 0.7),
+           lambda v: nnet.relu(v, 0.2), nnet.softmax, lambda v: nnet.softmax(v, axis=0),
+           nnet.log_softmax, lambda v: nnet.log_softmax(v, axis=0),
+           lambda p: nnet.categorical_crossentropy(p, target),
+           lambda p: nnet.binary_crossentropy(p, target * 0.8 + 0.1)]
+    verify_grads(fns, [a] * 8 + [probs] * 2, rng)
+
+
+def verify_grads(fns: list, points: list, rng: np.random.Generator) -> None:
+    """verify_grad of every function in one compiled check: input k feeds fns[k] only,
+    and each output enters the cost linearly and squared, so every element counts; a
+    failure names the input (the function) that is wrong."""
+    def total(*vs):
+        outs = [f(v) for f, v in zip(fns, vs, strict=True)]
+        return sum(T.sum(o) * (1 + 0.25 * k) + 0.3 * T.sum(T.sqr(o)) for k, o in enumerate(outs))
+    verify_grad(total, points, rng=rng)
 
 
 def test_softmax_jacobian_vector_product():
@@ -101,3 +111,146 @@ def test_stable_gradients_at_extremes():
     sp, ls = g(np.array([1000.0, -1000.0, 0.0]))
     np.testing.assert_allclose(sp, [1.0, 0.0, 0.5])
     assert np.all(np.isfinite(ls))
+
+
+def _sp(a):
+    return np.logaddexp(0, a)
+
+
+#: label -> (cgraph expression, numpy reference) of x (logits, 2-d), p (probabilities),
+#: t (targets in [0, 1]) and lab (int64 labels, one per row of x).
+NNET_TABLE = {
+    "sigmoid": (lambda x, p, t, lab: nnet.sigmoid(x), lambda x, p, t, lab: 1 / (1 + np.exp(-x))),
+    "softplus": (lambda x, p, t, lab: nnet.softplus(x), lambda x, p, t, lab: _sp(x)),
+    "relu": (lambda x, p, t, lab: nnet.relu(x), lambda x, p, t, lab: np.maximum(x, 0)),
+    "relu(0.1)": (lambda x, p, t, lab: nnet.relu(x, 0.1),
+                  lambda x, p, t, lab: np.where(x > 0, x, x * np.asarray(0.1, x.dtype))),
+    "elu": (lambda x, p, t, lab: nnet.elu(x),
+            lambda x, p, t, lab: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))),
+    "softmax": (lambda x, p, t, lab: nnet.softmax(x), lambda x, p, t, lab: _softmax(x)),
+    "softmax(axis=0)": (lambda x, p, t, lab: special.softmax(x, axis=0),
+                        lambda x, p, t, lab: _softmax(x, 0)),
+    "log_softmax": (lambda x, p, t, lab: nnet.log_softmax(x),
+                    lambda x, p, t, lab: _log_softmax(x)),
+    "log_softmax(axis=0)": (lambda x, p, t, lab: nnet.log_softmax(x, axis=0),
+                            lambda x, p, t, lab: _log_softmax(x, 0)),
+    "cce(one-hot)": (lambda x, p, t, lab: nnet.categorical_crossentropy(p, t),
+                     lambda x, p, t, lab: -(t * np.log(p)).sum(-1)),
+    "cce(labels)": (lambda x, p, t, lab: nnet.categorical_crossentropy(p, lab),
+                    lambda x, p, t, lab: -np.log(p[np.arange(len(lab)), lab])),
+    "cce(softmax(x), labels)": (
+        lambda x, p, t, lab: nnet.categorical_crossentropy(nnet.softmax(x), lab),
+        lambda x, p, t, lab: -_log_softmax(x)[np.arange(len(lab)), lab]),
+    "bce": (lambda x, p, t, lab: nnet.binary_crossentropy(p, t),
+            lambda x, p, t, lab: -(t * np.log(p) + (1 - t) * np.log1p(-p))),
+    "bce(sigmoid(x))": (lambda x, p, t, lab: nnet.binary_crossentropy(nnet.sigmoid(x), t),
+                        lambda x, p, t, lab: t * _sp(-x) + (1 - t) * _sp(x)),
+    "sigmoid_bce": (lambda x, p, t, lab: nnet.sigmoid_binary_crossentropy(x, t),
+                    lambda x, p, t, lab: t * _sp(-x) + (1 - t) * _sp(x)),
+    "one_hot": (lambda x, p, t, lab: nnet.one_hot(lab, 5),
+                lambda x, p, t, lab: np.eye(5, dtype=cgraph.config.floatX)[lab]),
+}
+
+
+def _nnet_args(dtype: str, rows: int, layout: str) -> list[np.ndarray]:
+    rng = np.random.default_rng(rows)
+    x = (rng.normal(size=(rows, 5)) * 4).astype(dtype)
+    if rows:
+        x[0, :2] = [60.0, -60.0]  # a saturated row: the stable forms stay finite
+    p = _softmax(rng.normal(size=(rows, 5))).astype(dtype)
+    t = rng.uniform(0, 1, (rows, 5)).astype(dtype)
+    lab = rng.integers(0, 5, rows)
+    if layout == "transposed":
+        x, p, t = (np.ascontiguousarray(a.T).T for a in (x, p, t))
+    elif layout == "reversed":
+        x, p, t = (np.flip(np.flip(a).copy()) for a in (x, p, t))
+        lab = np.flip(np.flip(lab).copy())
+    return [x, p, t, lab]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_nnet_table_against_numpy(dtype):
+    """Every nnet function, C and PY, for float64 and float32, contiguous, transposed,
+    reversed (negative strides) and empty (no rows) inputs."""
+    x, p, t = (T.matrix(dtype=dtype) for _ in range(3))
+    lab = T.lvector()
+    labels = list(NNET_TABLE)
+    outs = [NNET_TABLE[k][0](x, p, t, lab) for k in labels]
+    fns = {mode: cgraph.function([x, p, t, lab], outs, mode=mode) for mode in ("C", "PY")}
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    for layout, rows in [("contiguous", 3), ("transposed", 4), ("reversed", 3), ("empty", 0)]:
+        args = _nnet_args(dtype, rows, layout)
+        with np.errstate(all="ignore"):
+            refs = [np.asarray(NNET_TABLE[k][1](*args)) for k in labels]
+        for mode, f in fns.items():
+            for label, got, ref in zip(labels, f(*args), refs, strict=True):
+                msg = f"{mode} {dtype} {label} [{layout}]"
+                assert got.shape == ref.shape, msg
+                if label != "one_hot":
+                    assert got.dtype == dtype, msg
+                assert np.all(np.isfinite(got)), msg
+                np.testing.assert_allclose(got, ref.astype(got.dtype), err_msg=msg, **tol)
+
+
+def test_bce_of_a_sigmoid_has_a_finite_gradient():
+    z = T.dvector()
+    target = np.array([0.0, 1.0, 1.0, 0.3, 0.0])
+    cost = nnet.binary_crossentropy(nnet.sigmoid(z), target).sum()
+    f = cgraph.function([z], [cost, T.grad(cost, z)])
+    zv = np.array([1000.0, -1000.0, 50.0, 2.0, -40.0])
+    value, grad = f(zv)
+    sig = np.exp(-np.logaddexp(0, -zv))
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad, sig - target, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(value, (target * _sp(-zv) + (1 - target) * _sp(zv)).sum())
+
+
+def test_labels_of_any_rank():
+    """Integer labels of rank k - 1 for a rank-k distribution (a sequence model's
+    (batch, time) labels), and one_hot of any rank."""
+    p, lab, s = T.dtensor3(), T.lmatrix(), T.lscalar()
+    outs = [nnet.categorical_crossentropy(p, lab), nnet.one_hot(lab, 4), nnet.one_hot(s, 3),
+            T.grad(nnet.categorical_crossentropy(p, lab).sum(), p)]
+    pv = np.random.default_rng(0).dirichlet(np.ones(4), size=(2, 3))
+    labv = np.array([[0, 1, 3], [2, 2, 0]])
+    onehot = np.eye(4)[labv]
+    refs = [-np.log(np.take_along_axis(pv, labv[..., None], -1)[..., 0]), onehot,
+            np.eye(3)[2], -onehot / pv]
+    for mode in ("C", "PY"):
+        got = cgraph.function([p, lab, s], outs, mode=mode)(pv, labv, 2)
+        for k, (g, r) in enumerate(zip(got, refs, strict=True)):
+            np.testing.assert_allclose(g, r, rtol=1e-12, err_msg=f"{mode} output {k}")
+    with pytest.raises(IndexError, match="out of range"):
+        cgraph.function([p, lab], outs[0])(pv, labv + 2)
+    with pytest.raises(TypeError, match="labels must be integers"):
+        nnet.one_hot(T.dmatrix(), 3)
+
+
+def test_integer_inputs_give_floats():
+    v = T.bvector()
+    outs = [nnet.softmax(v), nnet.log_softmax(v), T.logsumexp(v), nnet.sigmoid(v)]
+    a = np.array([-128, 127, 0], dtype="int8")  # 127 - (-128) wraps in int8
+    f = cgraph.function([v], outs)
+    af = a.astype("float32")
+    refs = [_softmax(af), _log_softmax(af), np.log(np.exp(af - 127).sum()) + 127,
+            np.exp(-np.logaddexp(0, -af))]
+    for g, r in zip(f(a), refs, strict=True):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, r, rtol=1e-6)
+
+
+def test_more_gradients():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(3, 4))
+    labels = np.array([0, 3, 1])
+    target = rng.uniform(0, 1, (3, 4))
+    fns = [lambda v: nnet.categorical_crossentropy(nnet.softmax(v), labels),
+           lambda v: nnet.categorical_crossentropy(_softmax_sym(v), labels),
+           lambda v: nnet.binary_crossentropy(nnet.sigmoid(v), target),
+           lambda v: nnet.sigmoid_binary_crossentropy(v, target)]
+    verify_grads(fns, [logits, logits, logits * 5, logits * 5], rng)
+
+
+def _softmax_sym(v):
+    e = T.exp(v)
+    return e / e.sum(axis=-1, keepdims=True)

@@ -24,6 +24,9 @@ import cgraph.tensor as T
 MODES = ("C", "PY")
 FLOATS = ("float64", "float32")
 INTS = ("int64", "int32", "int8")
+#: Checked by the elementwise table on top of NUMERIC (the issue's dtypes: bool, int8/16/32/64,
+#: uint8, float32, float64).
+MORE_INTS = ("int16", "uint8")
 NUMERIC = FLOATS + INTS
 TOLERANCE = {"float64": dict(rtol=1e-13, atol=1e-15), "float32": dict(rtol=2e-6, atol=1e-6)}
 
@@ -131,6 +134,14 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+def _round_half_away(x):
+    """C's round(): halves away from zero (numpy has no such ufunc); ints unchanged."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        return x.copy()
+    return np.copysign(np.floor(np.abs(x).astype(np.float64) + 0.5), x).astype(x.dtype)
+
+
 def _second(x, y):
     return np.array(np.broadcast_arrays(x, y)[1])
 
@@ -189,35 +200,43 @@ FLOAT_UNARY = {  # name: (numpy twin, domain)
 BITWISE = {"and_": np.bitwise_and, "or_": np.bitwise_or, "xor": np.bitwise_xor}
 
 REFERENCE: dict[str, Ref] = {
-    "add": Ref(np.add, NUMERIC + ("bool",), ("real", "real")),  # bool: logical or
-    "sub": Ref(np.subtract, NUMERIC, ("real", "real")),
-    "mul": Ref(np.multiply, NUMERIC + ("bool",), ("real", "real")),
-    "true_div": Ref(np.true_divide, NUMERIC, ("real", "divisor")),
-    "int_div": Ref(np.floor_divide, NUMERIC, ("real", "divisor")),
-    "mod": Ref(np.mod, NUMERIC, ("real", "divisor")),
-    "pow": Ref(np.power, NUMERIC, ("base", "exponent")),
-    "sign": Ref(np.sign, NUMERIC, ("grid",)),
+    "add": Ref(np.add, NUMERIC + MORE_INTS + ("bool",), ("real", "real")),  # bool: logical or
+    "sub": Ref(np.subtract, NUMERIC + MORE_INTS, ("real", "real")),
+    "mul": Ref(np.multiply, NUMERIC + MORE_INTS + ("bool",), ("real", "real")),
+    "true_div": Ref(np.true_divide, NUMERIC + MORE_INTS + ("bool",), ("real", "divisor")),
+    # bool // bool, % and ** give int8 (numpy's); x // 0 == x % 0 == 0 for integers
+    "int_div": Ref(np.floor_divide, NUMERIC + MORE_INTS + ("bool",), ("real", "divisor")),
+    "mod": Ref(np.mod, NUMERIC + MORE_INTS + ("bool",), ("real", "divisor")),
+    "pow": Ref(np.power, NUMERIC + MORE_INTS + ("bool",), ("base", "exponent")),
+    "sign": Ref(np.sign, NUMERIC + MORE_INTS, ("grid",)),
+    "sqr": Ref(np.square, NUMERIC + MORE_INTS + ("bool",), ("real",)),
+    "deg2rad": Ref(np.deg2rad, NUMERIC, ("real",)),
+    "rad2deg": Ref(np.rad2deg, NUMERIC, ("real",)),
     "log": Ref(np.log, NUMERIC, ("positive",)),
     "sqrt": Ref(np.sqrt, NUMERIC, ("positive",)),
     "second": Ref(_second, NUMERIC + ("bool",), ("real", "real")),
-    **{name: Ref(fn, NUMERIC + ("bool",) * (name in BOOL_TOO), ("real",))
+    **{name: Ref(fn, NUMERIC + MORE_INTS + ("bool",) * (name in BOOL_TOO), ("real",))
        for name, fn in UNARY_REAL.items()},
-    **{name: Ref(fn, NUMERIC + ("bool",), ("grid", "grid")) for name, fn in COMPARISONS.items()},
+    **{name: Ref(fn, NUMERIC + MORE_INTS + ("bool",), ("grid", "grid"))
+       for name, fn in COMPARISONS.items()},
     **{name: Ref(fn, NUMERIC, (domain,)) for name, (fn, domain) in FLOAT_UNARY.items()},
     "psi": Ref(_in_float(_digamma), FLOATS, ("positive",)),
     "reciprocal": Ref(lambda x: np.true_divide(1, x), FLOATS, ("positive",)),
-    **{name: Ref(fn, NUMERIC, ("real",)) for name, fn in
-       {"floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "round": np.round}.items()},
+    **{name: Ref(fn, NUMERIC + MORE_INTS, ("real",)) for name, fn in
+       {"floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "round": np.round,
+        "round_half_away_from_zero": _round_half_away}.items()},
     "isnan": Ref(np.isnan, NUMERIC, ("real",)),
     "isinf": Ref(np.isinf, NUMERIC, ("real",)),
     "logical_not": Ref(np.logical_not, NUMERIC + ("bool",), ("grid",)),
-    "bitwise_not_int": Ref(np.invert, INTS, ("real",)),
-    "maximum": Ref(np.maximum, NUMERIC + ("bool",), ("grid", "grid")),
-    "minimum": Ref(np.minimum, NUMERIC + ("bool",), ("grid", "grid")),
+    "invert": Ref(np.invert, INTS + MORE_INTS + ("bool",), ("real",)),
+    "maximum": Ref(np.maximum, NUMERIC + MORE_INTS + ("bool",), ("grid", "grid")),
+    "minimum": Ref(np.minimum, NUMERIC + MORE_INTS + ("bool",), ("grid", "grid")),
     "arctan2": Ref(np.arctan2, NUMERIC, ("real", "real")),
-    **{name: Ref(fn, INTS + ("bool",), ("grid", "grid")) for name, fn in BITWISE.items()},
-    "switch": Ref(lambda c, a, b: np.where(c, a, b), NUMERIC, ("grid", "real", "real")),
-    "clip": Ref(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), NUMERIC,
+    **{name: Ref(fn, INTS + MORE_INTS + ("bool",), ("grid", "grid"))
+       for name, fn in BITWISE.items()},
+    "switch": Ref(lambda c, a, b: np.where(c, a, b), NUMERIC + MORE_INTS,
+                  ("grid", "real", "real")),
+    "clip": Ref(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), NUMERIC + MORE_INTS,
                 ("real", "grid", "positive")),
 }
 
@@ -281,10 +300,12 @@ FULL_LAYOUT_DTYPES = ("float64",)
 CALL_SHAPES = {
     "broadcast (3,1) with (1,4)": ({2: (3, 1), 1: (1,)}, {2: (1, 4), 1: (4,)}),
     "(2,3) with (3,), noncontig": ({2: (2, 3), 1: (3,)}, {2: (2, 3), 1: (3,)}),
+    "(3,2) with (2,), reversed (negative strides)": ({2: (3, 2), 1: (2,)}, {2: (3, 2), 1: (2,)}),
     "zero-size (0,3)": ({2: (0, 3), 1: (0,)}, {2: (0, 3), 1: (1,)}),
     "long rows (SIMD body and tail)": ({2: (5, 207), 1: (207,)}, {2: (5, 207), 1: (207,)}),
 }
-MIXED_PAIRS = [("int32", "float32"), ("int8", "int64"), ("bool", "int8")]
+MIXED_PAIRS = [("int32", "float32"), ("int8", "int64"), ("bool", "int8"), ("uint8", "int8"),
+               ("int16", "float32")]
 
 
 def noncontiguous(a: np.ndarray) -> np.ndarray:
@@ -295,6 +316,13 @@ def noncontiguous(a: np.ndarray) -> np.ndarray:
     if view.flags.c_contiguous:
         view = np.repeat(a, 2, axis=-1)[..., ::2]
     assert not view.flags.c_contiguous or a.size <= 1
+    return view
+
+
+def reversed_view(a: np.ndarray) -> np.ndarray:
+    """A view with negative strides on every axis holding the values of `a`."""
+    view = np.flip(np.flip(a).copy())
+    assert a.ndim == 0 or all(st < 0 for st, n in zip(view.strides, view.shape) if n > 1)
     return view
 
 
@@ -331,6 +359,8 @@ def test_elementwise(name):
                 for _, dtypes, lay in cases]
         if "noncontig" in call:
             args = [[noncontiguous(a) for a in case_args] for case_args in args]
+        if "negative strides" in call:
+            args = [[reversed_view(a) for a in case_args] for case_args in args]
         results = {mode: fns[mode](*[a for case_args in args for a in case_args])
                    for mode in MODES}
         for k, ((label, _, lay), case_args) in enumerate(zip(cases, args, strict=True)):
@@ -656,9 +686,10 @@ def test_dot_shape_mismatch_raises_when_called(shapes, mode):
         f(np.ones(shapes[0]), np.ones(shapes[1]))
 
 
-def test_dot_rejects_3d():
+def test_dot_op_rejects_3d():
+    # T.dot takes any ranks (tests/test_blas.py); its 2-D core op does not.
     with pytest.raises(TypeError, match="1-d or 2-d"):
-        T.dot(T.tensor3(), T.matrix())
+        T.blas.Dot()(T.tensor3(), T.matrix())
 
 
 # --------------------------------------------------------------------------- concatenate

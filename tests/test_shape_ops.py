@@ -6,11 +6,14 @@ several layouts: contiguous, transposed, strided with a negative step, empty.
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 
 import cgraph
 import cgraph.tensor as T
+from cgraph.codegen.render import csrc_dir
 from cgraph.gradient import verify_grad
 
 MODES = ("C", "PY")
@@ -62,6 +65,53 @@ MATRIX_OPS = {
     "arange": (lambda x, n: T.arange(n), lambda x, n: np.arange(n)),
     "arange3": (lambda x, n: T.arange(1, 2 * n + 1, 2, dtype=x.dtype),
                 lambda x, n: np.arange(1, 2 * n + 1, 2, dtype=x.dtype)),
+    # symbolic counts, tuples of axes, Theano's spellings
+    "repeat(n)": (lambda x, n: T.repeat(x, n, axis=0), lambda x, n: np.repeat(x, n, axis=0)),
+    "x.repeat(n, -1)": (lambda x, n: x.repeat(n, -1), lambda x, n: np.repeat(x, n, -1)),
+    "tile((n, 2))": (lambda x, n: T.tile(x, (n, 2)), lambda x, n: np.tile(x, (n, 2))),
+    "roll((1, -n), (0, 1))": (lambda x, n: T.roll(x, (1, -n), axis=(0, 1)),
+                              lambda x, n: np.roll(x, (1, -n), axis=(0, 1))),
+    "roll(2, (0, 1))": (lambda x, n: T.roll(x, 2, axis=(0, 1)),
+                        lambda x, n: np.roll(x, 2, axis=(0, 1))),
+    "expand_dims((0, 3))": (lambda x, n: T.expand_dims(x, (0, 3)),
+                            lambda x, n: np.expand_dims(x, (0, 3))),
+    "expand_dims((-1, 1))": (lambda x, n: T.expand_dims(x, (-1, 1)),
+                             lambda x, n: np.expand_dims(x, (-1, 1))),
+    "stack(x, x) (Theano)": (lambda x, n: T.stack(x, x), lambda x, n: np.stack([x, x])),
+    "stack([x, x], -1)": (lambda x, n: T.stack([x, x], -1), lambda x, n: np.stack([x, x], -1)),
+    "shape_padleft": (lambda x, n: T.shape_padleft(x, 2), lambda x, n: x[None, None]),
+    "shape_padright": (lambda x, n: T.shape_padright(x), lambda x, n: x[..., None]),
+    "shape_padaxis": (lambda x, n: T.shape_padaxis(x, 1), lambda x, n: x[:, None]),
+    "full_like": (lambda x, n: T.full_like(x, 3), lambda x, n: np.full_like(x, 3)),
+    "zeros_like": (lambda x, n: T.zeros_like(x), lambda x, n: np.zeros_like(x)),
+    "ones_like(int8)": (lambda x, n: T.ones_like(x, "int8"), lambda x, n: np.ones_like(x, "int8")),
+    "x.ravel()": (lambda x, n: x.ravel(), lambda x, n: x.ravel()),
+    "diagonal": (lambda x, n: T.diagonal(x), lambda x, n: np.diagonal(x).copy()),
+    "x.diagonal(1)": (lambda x, n: x.diagonal(1), lambda x, n: np.diagonal(x, 1).copy()),
+    "diagonal(-1, 1, 0)": (lambda x, n: T.diagonal(x, -1, 1, 0),
+                           lambda x, n: np.diagonal(x, -1, 1, 0).copy()),
+    "x.trace()": (lambda x, n: x.trace(), lambda x, n: np.trace(x)),
+    "trace(-2)": (lambda x, n: T.trace(x, -2), lambda x, n: np.trace(x, -2)),
+    "diag(matrix)": (lambda x, n: T.diag(x, 1), lambda x, n: np.diag(x, 1)),
+    "diag(vector)": (lambda x, n: T.diag(x.ravel(), -1), lambda x, n: np.diag(x.ravel(), -1)),
+    "x.copy()": (lambda x, n: x.copy(), lambda x, n: x.copy()),
+    "x.squeeze()": (lambda x, n: T.shape_padleft(x).squeeze(), lambda x, n: x),
+    # x.shape: a vector, and a tuple of scalars while building
+    "x.shape": (lambda x, n: x.shape, lambda x, n: np.array(x.shape)),
+    "T.shape(x) * 2": (lambda x, n: T.shape(x) * 2, lambda x, n: np.array(x.shape) * 2),
+    "x.size": (lambda x, n: x.size, lambda x, n: np.int64(x.size)),
+    "zeros(x.shape)": (lambda x, n: T.zeros(x.shape, x.dtype), lambda x, n: np.zeros_like(x)),
+    "ones(x.shape[::-1])": (lambda x, n: T.ones(x.shape[::-1]),
+                            lambda x, n: np.ones(x.shape[::-1])),
+    "x.reshape((x.shape[0], -1))": (lambda x, n: x.reshape((x.shape[0], -1)),
+                                    lambda x, n: x.reshape(x.shape[0], -1 if x.size else 0)),
+    "x.reshape(x.shape)": (lambda x, n: x.T.reshape(x.T.shape), lambda x, n: x.T),
+    "arange(x.shape[0])": (lambda x, n: T.arange(x.shape[0]),
+                           lambda x, n: np.arange(x.shape[0])),
+    "unpacked x.shape": (lambda x, n: T.alloc(x.dtype == "int64", *x.shape),
+                         lambda x, n: np.full(x.shape, x.dtype == "int64")),
+    "reshape(stack(shape))": (lambda x, n: T.reshape(x, T.stack([x.shape[1], x.shape[0]])),
+                              lambda x, n: x.reshape(x.shape[1], x.shape[0])),
 }
 
 
@@ -129,6 +179,20 @@ GRADS = {
 }
 
 
+GRADS.update({
+    "repeat(symbolic)": lambda v: T.repeat(v, v.shape[0] - 1, 1),
+    "tile(symbolic)": lambda v: T.tile(v, (v.shape[0] - 1, 2)),
+    "roll(tuple)": lambda v: T.roll(v, (1, 2), axis=(0, 1)),
+    "expand_dims(tuple)": lambda v: T.expand_dims(v, (0, 2)) * 2,
+    "squeeze(runtime axis)": lambda v: T.squeeze(T.reshape(v, (T.shape(v)[0] // 3, -1)), 0),
+    "full_like, pads": lambda v: T.full_like(v, 2.0) * T.shape_padleft(v)[0]
+                                + T.shape_padright(v)[:, :, 0],
+    "reshape(shape vector)": lambda v: T.reshape(v, v.shape[::-1]),
+    "diagonal, trace": lambda v: T.diagonal(v, 1) * 2 + T.trace(v) + v.T.diagonal(-1),
+    "diag(vector)": lambda v: T.diag(v.ravel(), 2),
+})
+
+
 @pytest.mark.parametrize("name", list(GRADS))
 def test_gradients(name):
     # cumprod's gradient divides by the input: keep it away from zero.
@@ -158,7 +222,88 @@ def test_build_errors():
         T.cumsum(x, 2)
     with pytest.raises(ValueError, match="out of range"):
         T.swapaxes(x, 0, 3)
-    with pytest.raises(ValueError, match="not known to have length 1"):
+    with pytest.raises(ValueError, match="its length is 2, not 1"):
         T.squeeze(x, 0)
     with pytest.raises(ValueError, match="out of range"):
         T.sort(x, -3)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_runtime_checked_shapes(mode):
+    """squeeze of an axis of unknown length, and reshape to an int vector of unknown
+    length: fine when the call's values fit, a clear ValueError otherwise."""
+    x, target = T.dmatrix("x"), T.lvector("target")
+    f = cgraph.function([x, target], [T.squeeze(x, 0), x.squeeze(axis=(0,)),
+                                      T.reshape(x, target, ndim=2)], mode=mode)
+    a = np.arange(4.0).reshape(1, 4)
+    got = f(a, np.array([2, -1]))
+    for out, exp in zip(got, [a[0], a[0], a.reshape(2, 2)]):
+        _check(out, exp, mode)
+    with pytest.raises(ValueError, match="axis 0 of shape \\(2, 2\\) is not 1"):
+        f(a.reshape(2, 2), np.array([2, 2]))
+    with pytest.raises(ValueError, match="has 3 entries for a reshape to 2 axes"):
+        f(a, np.array([1, 2, 2]))
+
+
+def test_shape_is_a_vector_that_reads_like_a_tuple():
+    x, s = T.tensor("float64", (3, None, 4)), T.dscalar()
+    assert x.shape.type == T.TensorType("int64", (3,)) and len(x.shape) == 3
+    assert x.shape[0].data == 3 and x.shape[-1].data == 4  # static lengths are constants
+    assert x.shape[1].owner is not None and len(x.shape[1:]) == 2
+    n, m, k = x.shape
+    assert m is not n and (n.data, k.data) == (3, 4)
+    assert len(s.shape) == 0 and s.size.data == 1
+    assert T.shape_i(x, 1) is not None and T.shape_i(x, -1).data == 4
+    assert T.drow().broadcastable == (True, False) and x.broadcastable == (False,) * 3
+    with pytest.raises(IndexError):
+        x.shape[3]
+    for mode in MODES:
+        f = cgraph.function([x], [x.shape, T.shape(x)[1], x.shape[1:][0] * 2], mode=mode)
+        shape, middle, twice = f(np.zeros((3, 5, 4)))
+        assert shape.dtype == np.int64 and shape.tolist() == [3, 5, 4]
+        assert middle == 5 and twice == 10
+
+
+def test_construction_errors_are_clear():
+    with pytest.raises(NotImplementedError, match="per-element repeats"):
+        T.repeat(T.dvector(), [1, 2, 0])
+    with pytest.raises(ValueError, match="negative count"):
+        T.tile(T.dvector(), -1)
+    with pytest.raises(ValueError, match="repeated axis"):
+        T.expand_dims(T.dvector(), (0, -3))
+    with pytest.raises(ValueError, match="2 shifts for axes"):
+        T.roll(T.dmatrix(), (1, 2), axis=(0, 1, 1))
+    with pytest.raises(TypeError, match="expected integer scalars"):
+        T.repeat(T.dvector(), T.dscalar())
+    with pytest.raises(ValueError, match="ndim=3 for a shape vector of length 2"):
+        T.reshape(T.dmatrix(), T.stack(T.dmatrix().shape), ndim=3)
+
+
+def test_generated_c_is_warning_free(tmp_path):
+    """The kernels of this file's ops (shape vectors of every rank, strided copies with
+    symbolic counts, diagonal views and their scatter) compile with -Wall -Wextra."""
+    x, s, n = T.dmatrix("x"), T.dscalar("s"), T.lscalar("n")
+    f = cgraph.function([x, s, n], [x.shape, s.shape, T.shape(x) * 2, T.tile(x, (n, 1)),
+                                    T.repeat(x, n, 0), T.diag(x.ravel()), x.diagonal(1),
+                                    T.grad(x.trace() + s, [x, s])[0], T.squeeze(x, 0),
+                                    T.eye(n, 3, 1), T.arange(n)])
+    source = tmp_path / "shape_ops.c"
+    source.write_text(f.c_source)
+    # -Wno-unused-variable: the entry function names every input, also those whose shape
+    # alone is read (x for x.shape); the kernels' parameters are all checked.
+    subprocess.run(["gcc", "-std=c11", "-fopenmp-simd", "-fsyntax-only", "-Wall", "-Wextra",
+                    "-Werror", "-Wno-unused-variable", f"-I{csrc_dir()}", str(source)],
+                   check=True)
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: T.cumsum(m, 1.5), lambda m: T.sort(m, 0.0), lambda m: T.expand_dims(m, 1.0),
+    lambda m: T.squeeze(m, 0.5), lambda m: T.swapaxes(m, 0.0, 1),
+    lambda m: T.concatenate([m, m], 1.0), lambda m: T.stack([m, m], 1.0),
+    lambda m: T.split(m, [1, 1], 2, 1.0), lambda m: T.repeat(m, 2, 1.0),
+    lambda m: T.roll(m, 1, 1.0), lambda m: T.diagonal(m, 0, 0.0, 1),
+    lambda m: m.transpose(1.0, 0), lambda m: T.diff(m, 1, 0.5), lambda m: T.sum(m, 1.0),
+    lambda m: T.nnet.softmax(m, 1.0)], ids=lambda f: "")
+def test_non_integer_axes_raise_type_error_when_built(build):
+    with pytest.raises(TypeError, match="axis|pattern"):
+        build(T.dmatrix())

@@ -7,13 +7,13 @@ from cgraph.tensor.basic_ops import (
     alloc,
     flatten,
     full,
+    full_like,
     ones,
-    repeat,
     reshape,
-    roll,
-    tile,
     zeros,
 )
+from cgraph.tensor.blas import batched_dot, batched_tensordot, matmul, outer, tensordot
+from cgraph.tensor.diagonal import diag, diagonal, trace
 from cgraph.tensor.elemwise import Elemwise, ScalarOp, cast
 from cgraph.tensor.extra_ops import (
     arange,
@@ -24,6 +24,9 @@ from cgraph.tensor.extra_ops import (
     expand_dims,
     eye,
     identity_like,
+    shape_padaxis,
+    shape_padleft,
+    shape_padright,
     sort,
     split,
     squeeze,
@@ -31,7 +34,31 @@ from cgraph.tensor.extra_ops import (
     swapaxes,
 )
 from cgraph.tensor.math import *  # noqa: F403
-from cgraph.tensor.math import ELEMENTWISE, concatenate, dot, join, mean, sum
+from cgraph.tensor.math import (  # with the other names of table ops (fill, where, ...)
+    ELEMENTWISE,
+    abs_,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    concatenate,
+    dot,
+    fill,
+    floor_div,
+    inv,
+    join,
+    mean,
+    ones_like,
+    power,
+    round_half_to_even,
+    sgn,
+    square,
+    sum,
+    tensor_copy,
+    true_divide,
+    where,
+    zeros_like,
+)
 from cgraph.tensor.reductions import (
     all,
     any,
@@ -44,7 +71,9 @@ from cgraph.tensor.reductions import (
     std,
     var,
 )
-from cgraph.tensor.shape import DimShuffle, dimshuffle, shape_i, transpose
+from cgraph.tensor.shape import DimShuffle, dimshuffle, shape, shape_i, transpose
+from cgraph.tensor.subtensor import inc_subtensor, nonzero, set_subtensor, take
+from cgraph.tensor.tiling import repeat, roll, tile
 from cgraph.tensor.type import (
     TensorConstant,
     TensorType,
@@ -68,4 +97,11 @@ __all__ = [
     "alloc", "arange", "argsort", "cumprod", "cumsum", "diff", "expand_dims", "eye", "flatten",
     "full", "identity_like", "ones", "repeat", "reshape", "roll", "sort", "split", "squeeze",
     "stack", "swapaxes", "tile", "zeros",
+    "shape", "full_like", "shape_padaxis", "shape_padleft", "shape_padright",
+    "diag", "diagonal", "trace",
+    "abs_", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "fill", "floor_div",
+    "inv", "ones_like", "power", "round_half_to_even", "sgn", "square", "tensor_copy",
+    "true_divide", "where", "zeros_like",
+    "batched_dot", "batched_tensordot", "matmul", "outer", "tensordot",
+    "inc_subtensor", "nonzero", "set_subtensor", "take",
 ]

@@ -1,4 +1,5 @@
-"""Strided-copy ops: reshape, flatten, alloc (zeros, ones, full), tile, repeat, roll.
+"""Strided-copy ops: reshape, flatten, alloc (zeros, ones, full); tile, repeat and roll
+are in `cgraph.tensor.tiling`.
 
 Data movement is one kernel family, `copy` (templates/copy.c.j2): each op describes
 its output as one or more strided copies of its input (a loop shape, output and
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.tensor.shape import ShapeVector
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 
@@ -130,7 +132,11 @@ class Reshape(CopyOp):
         if len(parts) != self.nparts:
             raise TypeError(f"{self}: expected {self.nparts} shape inputs, got {len(parts)}")
         count = sum(1 if p.ndim == 0 else (p.type.shape[0] or -1) for p in parts)
-        if count != self.ndim or any(p.ndim == 1 and p.type.shape[0] is None for p in parts):
+        one_vector = self.nparts == 1 and parts and parts[0].ndim == 1
+        if one_vector and parts[0].type.shape[0] is None:
+            count = self.ndim  # its length is checked when the function is called
+        if count != self.ndim or any(p.ndim == 1 and p.type.shape[0] is None
+                                     for p in parts if not one_vector):
             raise TypeError(f"reshape to {self.ndim} axes needs {self.ndim} integers (a vector"
                             f" of static length), got {[str(p.type) for p in parts]}")
         static = [_static_value(p) for p in parts]
@@ -148,13 +154,20 @@ class Reshape(CopyOp):
             out = [None] * self.ndim
         return Apply(self, [x, *parts], [TensorType(x.dtype, out).make_variable()])
 
+    def _target(self, values: Sequence[Any]) -> list[int]:
+        target = _flat_values(values)
+        if len(target) != self.ndim:
+            raise ValueError(f"reshape: the shape vector {target} has {len(target)} entries "
+                             f"for a reshape to {self.ndim} axes")
+        return target
+
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         x = inputs[0]
-        return [np.array(x.reshape(resolve_shape(_flat_values(inputs[1:]), x.size, x.shape)))]
+        return [np.array(x.reshape(resolve_shape(self._target(inputs[1:]), x.size, x.shape)))]
 
     def infer_shape(self, node: Apply, shapes: list, values: list | None = None) -> list:
         size = int(np.prod(shapes[0], dtype=np.int64))
-        target = _flat_values(values[1:]) if values else []  # no values for a 0-d target
+        target = self._target(values[1:]) if values else []  # no values for a 0-d target
         return [resolve_shape(target, size, tuple(shapes[0]))]
 
     def n_loop_dims(self, node: Apply) -> int:
@@ -186,6 +199,8 @@ def reshape(x: Any, shape: Any, ndim: int | None = None) -> TensorVariable:
     x = as_tensor_variable(x)
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
+    if isinstance(shape, ShapeVector):  # another tensor's `.shape`: its entries
+        shape = tuple(shape)
     if isinstance(shape, (list, tuple)):
         parts = [as_tensor_variable(np.asarray(s, dtype="int64")) if isinstance(
             s, (int, np.integer)) else _int_input(s, "reshape") for s in shape]
@@ -196,8 +211,8 @@ def reshape(x: Any, shape: Any, ndim: int | None = None) -> TensorVariable:
     n = vec.type.shape[0] if ndim is None else ndim
     if n is None:
         raise ValueError("reshape: pass ndim= when the shape vector's length is not static")
-    if vec.type.shape[0] is None:
-        raise ValueError("reshape: the shape vector needs a static length")
+    if vec.type.shape[0] not in (None, n):
+        raise ValueError(f"reshape: ndim={n} for a shape vector of length {vec.type.shape[0]}")
     return Reshape(n, 1)(x, vec)
 
 
@@ -291,6 +306,12 @@ def _shape_args(shape: Any) -> list:
     if isinstance(shape, (int, np.integer)) or (isinstance(shape, Variable) and
                                                  getattr(shape, "ndim", 1) == 0):
         return [shape]
+    if isinstance(shape, TensorVariable) and not isinstance(shape, ShapeVector):
+        n = shape.type.shape[0] if shape.ndim == 1 else None
+        if n is None:
+            raise TypeError(f"a shape must be a tuple of ints or int scalars, or an int vector "
+                            f"of static length, got {shape.type}")
+        return [shape[i] for i in range(n)]
     return list(shape)
 
 
@@ -303,6 +324,15 @@ def full(shape: Any, fill_value: Any, dtype: Any = None) -> TensorVariable:
     return alloc(value, *_shape_args(shape))
 
 
+def full_like(x: Any, fill_value: Any, dtype: Any = None) -> TensorVariable:
+    """An array of the shape of `x` filled with `fill_value` (numpy.full_like; the dtype
+    of `x` unless given)."""
+    from cgraph.tensor.elemwise import cast
+    x = as_tensor_variable(x)
+    value = cast(as_tensor_variable(fill_value), np.dtype(dtype or x.dtype).name)
+    return alloc(value, *shape_list(x))
+
+
 def zeros(shape: Any, dtype: Any = None) -> TensorVariable:
     """Zeros of `shape` (ints or int scalars); dtype defaults to config.floatX."""
     from cgraph.configdefaults import config
@@ -313,160 +343,3 @@ def ones(shape: Any, dtype: Any = None) -> TensorVariable:
     """Ones of `shape` (ints or int scalars); dtype defaults to config.floatX."""
     from cgraph.configdefaults import config
     return alloc(np.ones((), dtype=dtype or config.floatX), *_shape_args(shape))
-
-
-# --------------------------------------------------------------------------- tile, repeat, roll
-
-
-class Tile(CopyOp):
-    """numpy.tile with static `reps` (len(reps) == x.ndim; the wrapper pads)."""
-
-    __props__ = ("reps",)
-
-    def __init__(self, reps: Sequence[int]):
-        self.reps = tuple(int(r) for r in reps)
-
-    def make_node(self, x: Any) -> Apply:
-        x = as_tensor_variable(x)
-        if len(self.reps) != x.ndim or any(r < 0 for r in self.reps):
-            raise ValueError(f"tile: bad reps {self.reps} for {x.type}")
-        shape = [None if n is None else n * r for n, r in zip(x.type.shape, self.reps)]
-        return Apply(self, [x], [TensorType(x.dtype, shape).make_variable()])
-
-    def perform(self, node, inputs):
-        return [np.tile(inputs[0], self.reps)]
-
-    def infer_shape(self, node, shapes):
-        return [tuple(n * r for n, r in zip(shapes[0], self.reps))]
-
-    def n_loop_dims(self, node):
-        return 2 * node.inputs[0].type.ndim
-
-    def copy_parts(self, node, out_layout, in_layouts, values):
-        shape, strides = in_layouts[0]
-        loop = tuple(v for n, r in zip(shape, self.reps) for v in (r, n))
-        st_i = tuple(v for s in strides for v in (0, s))
-        return [(0, 0, loop, contiguous_strides(loop), st_i)]
-
-    def grad(self, inputs, output_grads):
-        from cgraph.tensor import reduce as _reduce
-        x = inputs[0]
-        split = [v for n, r in zip(shape_list(x), self.reps) for v in (r, n)]
-        g = reshape(output_grads[0], split)
-        return [_reduce.sum(g, axis=list(range(0, 2 * x.ndim, 2)))]
-
-
-def tile(x: Any, reps: int | Sequence[int]) -> TensorVariable:
-    """numpy.tile with static integer `reps`."""
-    from cgraph.tensor.shape import pad_left
-    x = as_tensor_variable(x)
-    reps = [int(reps)] if isinstance(reps, (int, np.integer)) else [int(r) for r in reps]
-    if len(reps) > x.ndim:
-        x = pad_left(x, len(reps))
-    reps = [1] * (x.ndim - len(reps)) + reps
-    return Tile(reps)(x)
-
-
-class Repeat(CopyOp):
-    """numpy.repeat of each element `repeats` (a static int) times along `axis`."""
-
-    __props__ = ("repeats", "axis")
-
-    def __init__(self, repeats: int, axis: int):
-        self.repeats = int(repeats)
-        self.axis = axis
-
-    def make_node(self, x: Any) -> Apply:
-        x = as_tensor_variable(x)
-        if not 0 <= self.axis < x.ndim or self.repeats < 0:
-            raise ValueError(f"repeat: bad axis {self.axis} or repeats {self.repeats} "
-                             f"for {x.type}")
-        shape = list(x.type.shape)
-        n = shape[self.axis]
-        shape[self.axis] = None if n is None else n * self.repeats
-        return Apply(self, [x], [TensorType(x.dtype, shape).make_variable()])
-
-    def perform(self, node, inputs):
-        return [np.repeat(inputs[0], self.repeats, axis=self.axis)]
-
-    def infer_shape(self, node, shapes):
-        shape = list(shapes[0])
-        shape[self.axis] *= self.repeats
-        return [tuple(shape)]
-
-    def n_loop_dims(self, node):
-        return node.inputs[0].type.ndim + 1
-
-    def copy_parts(self, node, out_layout, in_layouts, values):
-        shape, strides = in_layouts[0]
-        a = self.axis + 1
-        loop = (*shape[:a], self.repeats, *shape[a:])
-        st_i = (*strides[:a], 0, *strides[a:])
-        return [(0, 0, loop, contiguous_strides(loop), st_i)]
-
-    def grad(self, inputs, output_grads):
-        from cgraph.tensor import reduce as _reduce
-        x = inputs[0]
-        dims = shape_list(x)
-        dims.insert(self.axis + 1, self.repeats)
-        return [_reduce.sum(reshape(output_grads[0], dims), axis=self.axis + 1)]
-
-
-def repeat(x: Any, repeats: int, axis: int | None = None) -> TensorVariable:
-    """numpy.repeat with a static integer `repeats`; axis None repeats the flattened x."""
-    x = as_tensor_variable(x)
-    if axis is None:
-        x, axis = flatten(x), 0
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"repeat: axis {axis} out of range for {x.type}")
-    return Repeat(int(repeats), axis % x.ndim)(x)
-
-
-class Roll(CopyOp):
-    """numpy.roll along a static `axis` by an integer scalar input `shift`."""
-
-    __props__ = ("axis",)
-    value_inputs = (1,)
-
-    def __init__(self, axis: int):
-        self.axis = axis
-
-    def make_node(self, x: Any, shift: Any) -> Apply:
-        x, shift = as_tensor_variable(x), _int_input(shift, "roll")
-        if not 0 <= self.axis < x.ndim or shift.ndim:
-            raise ValueError(f"roll: bad axis {self.axis} for {x.type} or shift {shift.type}")
-        return Apply(self, [x, shift], [x.type.make_variable()])
-
-    def perform(self, node, inputs):
-        return [np.roll(inputs[0], int(inputs[1]), axis=self.axis)]
-
-    def infer_shape(self, node, shapes, values=None):
-        return [tuple(shapes[0])]
-
-    def n_parts(self, node):
-        return 2
-
-    def copy_parts(self, node, out_layout, in_layouts, values):
-        shape, strides = in_layouts[0]
-        out_strides = out_layout[1]
-        n, a = shape[self.axis], self.axis
-        s = int(values[1]) % n if n else 0
-        first = (*shape[:a], n - s, *shape[a + 1:])
-        second = (*shape[:a], s, *shape[a + 1:])
-        return [(s * out_strides[a], 0, first, out_strides, strides),
-                (0, (n - s) * strides[a], second, out_strides, strides)]
-
-    def grad(self, inputs, output_grads):
-        from cgraph.tensor.math import neg
-        return [Roll(self.axis)(output_grads[0], neg(inputs[1])), None]
-
-
-def roll(x: Any, shift: Any, axis: int | None = None) -> TensorVariable:
-    """numpy.roll with an integer (or int scalar) `shift` and one axis (None: flattened)."""
-    x = as_tensor_variable(x)
-    if axis is None:
-        return reshape(Roll(0)(flatten(x), shift), shape_list(x))
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"roll: axis {axis} out of range for {x.type}")
-    return Roll(axis % x.ndim)(x, shift)
-

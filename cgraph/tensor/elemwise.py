@@ -44,7 +44,10 @@ class ScalarOp:
         `grad(inputs, output, gz)` returns one gradient (or None) per input, each
         with the output's shape; `Elemwise` sums them back to the input shapes.
     c_int : str, optional
-        C expression to use instead of `c` when the output is an integer.
+        C expression to use instead of `c` when the output is an integer (or bool).
+    c_bool : str, optional
+        C expression to use when the output is bool (before `c_int`): bools are the
+        bytes 0 and 1, where integer bit tricks such as `~` would give other bytes.
     recipe : tuple, optional
         `(factory, args)` that rebuilds this op in another process (pickling), for
         ops made on demand; ops made at import are found by name in SCALAR_OPS.
@@ -57,6 +60,7 @@ class ScalarOp:
     dtype: DtypeRule = field(compare=False)
     grad: GradRule | None = field(default=None, compare=False)
     c_int: str | None = field(default=None, compare=False)
+    c_bool: str | None = field(default=None, compare=False)
     recipe: tuple | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -74,7 +78,9 @@ class ScalarOp:
     def c_expr(self, args: Sequence[str], out_dtype: str, out_ctype: str) -> str:
         """The C expression computing this op on the C expressions `args`."""
         template = self.c
-        if self.c_int is not None and out_dtype[0] in "iub":
+        if self.c_bool is not None and out_dtype == "bool":
+            template = self.c_bool
+        elif self.c_int is not None and out_dtype[0] in "iub":
             template = self.c_int
         return template.format(*args, t=out_ctype)
 

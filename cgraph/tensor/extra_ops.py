@@ -14,6 +14,7 @@ import numpy as np
 from cgraph.graph.basic import Apply, Op
 from cgraph.tensor import reduce as _reduce
 from cgraph.tensor.basic_ops import CopyOp, _int_input, _static_value, flatten, shape_list
+from cgraph.tensor.shape import axis_index
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 _NUMPY = {
@@ -156,9 +157,7 @@ def _lane(mode: str, x: Any, axis: int | None) -> TensorVariable:
     x = as_tensor_variable(x)
     if axis is None:
         x, axis = flatten(x), 0
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{mode}: axis {axis} out of range for {x.type}")
-    return LaneOp(mode, axis % x.ndim)(x)
+    return LaneOp(mode, axis_index(axis, x.ndim, mode))(x)
 
 
 def cumsum(x: Any, axis: int | None = None) -> TensorVariable:
@@ -293,31 +292,58 @@ def identity_like(x: Any) -> TensorVariable:
 
 
 def _axis(axis: int, ndim: int, what: str) -> int:
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{what}: axis {axis} out of range for {ndim}-d input")
-    return axis % ndim
+    return axis_index(axis, ndim, what)
 
 
-def expand_dims(x: Any, axis: int) -> TensorVariable:
-    """numpy.expand_dims: a view with a new length-1 axis at `axis`."""
+def _axes(axis: int | Sequence[int], ndim: int, what: str) -> list[int]:
+    """Distinct non-negative axes from an int or a sequence of ints."""
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    out = [_axis(a, ndim, what) for a in axes]
+    if len(set(out)) != len(out):
+        raise ValueError(f"{what}: repeated axis in {axis}")
+    return out
+
+
+def expand_dims(x: Any, axis: int | Sequence[int]) -> TensorVariable:
+    """numpy.expand_dims: a view with new length-1 axes at `axis` (an int or a tuple of
+    positions in the result)."""
     from cgraph.tensor.shape import DimShuffle
     x = as_tensor_variable(x)
-    axis = _axis(axis, x.ndim + 1, "expand_dims")
-    order: list[int | str] = list(range(x.ndim))
-    order.insert(axis, "x")
+    n_new = len(axis) if isinstance(axis, (list, tuple)) else 1
+    new = set(_axes(axis, x.ndim + n_new, "expand_dims"))
+    kept = iter(range(x.ndim))
+    order = ["x" if a in new else next(kept) for a in range(x.ndim + n_new)]
     return DimShuffle(x.ndim, order)(x)
 
 
+def shape_padleft(x: Any, n_ones: int = 1) -> TensorVariable:
+    """`x` with `n_ones` length-1 axes in front (Theano's shape_padleft), as a view."""
+    x = as_tensor_variable(x)
+    return expand_dims(x, tuple(range(n_ones))) if n_ones else x
+
+
+def shape_padright(x: Any, n_ones: int = 1) -> TensorVariable:
+    """`x` with `n_ones` length-1 axes at the end (Theano's shape_padright), as a view."""
+    x = as_tensor_variable(x)
+    return expand_dims(x, tuple(range(x.ndim, x.ndim + n_ones))) if n_ones else x
+
+
+def shape_padaxis(x: Any, axis: int) -> TensorVariable:
+    """`x` with a length-1 axis inserted at `axis` (Theano's shape_padaxis)."""
+    return expand_dims(x, axis)
+
+
 def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> TensorVariable:
-    """Drop length-1 axes (statically known ones when axis is None), as a view."""
-    from cgraph.tensor.shape import DimShuffle
+    """Drop length-1 axes, as a view. With `axis` None, the axes statically known to have
+    length 1 (the rank must be known when the graph is built); named axes of unknown
+    length are checked to be 1 when the function is called (numpy's ValueError)."""
+    from cgraph.tensor.shape import Squeeze
     x = as_tensor_variable(x)
     if axis is None:
         axes = [a for a, n in enumerate(x.type.shape) if n == 1]
     else:
-        axes = [_axis(a, x.ndim, "squeeze") for a in
-                ([axis] if isinstance(axis, (int, np.integer)) else axis)]
-    return DimShuffle(x.ndim, [a for a in range(x.ndim) if a not in axes])(x)
+        axes = _axes(axis, x.ndim, "squeeze")
+    return Squeeze(x.ndim, [a for a in range(x.ndim) if a not in axes])(x)
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> TensorVariable:
@@ -330,9 +356,19 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> TensorVariable:
     return transpose(x, order)
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
-    """numpy.stack: join tensors of one shape along a new axis."""
+def stack(tensors: Sequence[Any], *more: Any, axis: int = 0) -> TensorVariable:
+    """numpy.stack: join tensors of one shape along a new axis (`stack([a, b], axis)`;
+    Theano's `stack(a, b, c)` works too)."""
     from cgraph.tensor.math import concatenate
+    from cgraph.tensor.shape import ShapeVector
+    if isinstance(tensors, ShapeVector):  # `stack(x.shape)`: its entries, as numpy would
+        tensors = tuple(tensors)
+    if isinstance(tensors, (list, tuple)):
+        if len(more) > 1:
+            raise TypeError("stack(tensors, axis): too many arguments")
+        axis = more[0] if more else axis
+    else:
+        tensors = [tensors, *more]
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
         raise ValueError("stack needs at least one tensor")

@@ -15,9 +15,9 @@ import numpy as np
 
 from cgraph.configdefaults import config
 from cgraph.tensor import reduce as _reduce
-from cgraph.tensor.blas import Dot
+from cgraph.tensor.blas import dot  # re-exported: the products live in blas.py
 from cgraph.tensor.elemwise import Elemwise, ScalarOp, as_operands, cast
-from cgraph.tensor.shape import Join, shape_i
+from cgraph.tensor.shape import Join, axis_index, shape_i
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
 #: name -> Elemwise op, for every table entry (the tests iterate over it).
@@ -53,9 +53,27 @@ def second_dtype(dtypes: Sequence[str]) -> str:
     return dtypes[1]
 
 
+def int_arith(dtypes: Sequence[str]) -> str:
+    """Like upcast, but bools become int8 (numpy's //, % and ** of two bools)."""
+    dtype = upcast(dtypes)
+    return "int8" if dtype == "bool" else dtype
+
+
+def no_bool(what: str) -> Callable[[Sequence[str]], str]:
+    """Like upcast, but raise TypeError when every input is bool (numpy refuses too)."""
+    def rule(dtypes: Sequence[str]) -> str:
+        dtype = upcast(dtypes)
+        if dtype == "bool":
+            raise TypeError(f"{what} of bools is not supported (as in numpy); use "
+                            "cgraph.tensor.xor or invert, or cast to an integer first")
+        return dtype
+    return rule
+
+
 def _elementwise(name: str, nin: int, c: str, impl: Callable, dtype: Callable,
-                 grad: Callable | None, c_int: str | None = None, doc: str = "") -> Callable:
-    op = Elemwise(ScalarOp(name, nin, c, impl, dtype, grad, c_int))
+                 grad: Callable | None, c_int: str | None = None, doc: str = "",
+                 c_bool: str | None = None) -> Callable:
+    op = Elemwise(ScalarOp(name, nin, c, impl, dtype, grad, c_int, c_bool))
     ELEMENTWISE[name] = op
 
     def apply(*args: Any) -> TensorVariable:
@@ -76,6 +94,18 @@ def _true_div_np(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.true_divide(x, y)
 
 
+def _power_np(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """numpy.power, except that integers to negative integer powers give what C gives
+    (0, or +-1 for the bases +-1) where numpy raises ValueError."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind not in "biu" or y.dtype.kind not in "biu" or not np.any(y < 0):
+        return np.power(x, y)
+    dtype = np.result_type(x, y)
+    magnitude = np.power(x, np.abs(y)).astype(dtype)
+    small = np.where(np.abs(x) == 1, magnitude, np.zeros((), dtype))
+    return np.where(y < 0, small, magnitude)
+
+
 def _zeros(*vs: TensorVariable) -> list[TensorVariable]:
     return [zeros_like(v) for v in vs]
 
@@ -85,22 +115,33 @@ def _zeros(*vs: TensorVariable) -> list[TensorVariable]:
 # return gradients of the output's shape (Elemwise sums them back to each input).
 
 add = _elementwise("add", 2, "({0} + {1})", np.add, upcast, lambda x, y, o, gz: [gz, gz])
-sub = _elementwise("sub", 2, "({0} - {1})", np.subtract, upcast,
+sub = _elementwise("sub", 2, "({0} - {1})", np.subtract, no_bool("subtraction"),
                    lambda x, y, o, gz: [gz, neg(gz)])
 mul = _elementwise("mul", 2, "({0} * {1})", np.multiply, upcast,
                    lambda x, y, o, gz: [mul(gz, y), mul(gz, x)])
 true_div = _elementwise("true_div", 2, "(({t}){0} / ({t}){1})", _true_div_np, to_floatx,
-                        lambda x, y, o, gz: [true_div(gz, y), neg(mul(gz, true_div(o, y)))])
-int_div = _elementwise("int_div", 2, "cg_floordiv(({t}){0}, ({t}){1})", np.floor_divide, upcast,
-                       lambda x, y, o, gz: _zeros(x, y), doc="Floor division (numpy's //).")
-mod = _elementwise("mod", 2, "cg_mod(({t}){0}, ({t}){1})", np.mod, upcast,
+                        lambda x, y, o, gz: [true_div(gz, y), neg(mul(gz, true_div(o, y)))],
+                        doc="True division (numpy's /); integers give config.floatX (Theano), "
+                            "and x / 0 gives inf or NaN as in numpy.")
+int_div = _elementwise("int_div", 2, "cg_floordiv(({t}){0}, ({t}){1})", np.floor_divide,
+                       int_arith, lambda x, y, o, gz: _zeros(x, y),
+                       doc="Floor division (numpy's //). Integer division by zero gives 0 "
+                           "(numpy's result; it never traps), and the minimum integer // -1 "
+                           "wraps around as in numpy; floats follow numpy (x // 0 is inf or "
+                           "NaN).")
+mod = _elementwise("mod", 2, "cg_mod(({t}){0}, ({t}){1})", np.mod, int_arith,
                    lambda x, y, o, gz: [gz, neg(mul(gz, int_div(x, y)))],
-                   doc="Remainder with the sign of the divisor (numpy's %).")
-pow = _elementwise("pow", 2, "pow(({t}){0}, ({t}){1})", np.power, upcast,
+                   doc="Remainder with the sign of the divisor (numpy's %). Integer x % 0 "
+                       "gives 0 (numpy's result; it never traps); float x % 0 is NaN.")
+pow = _elementwise("pow", 2, "pow(({t}){0}, ({t}){1})", _power_np, int_arith,
                    lambda x, y, o, gz: [mul(gz, mul(y, pow(x, sub(y, 1)))),
                                         mul(gz, mul(o, log(x)))],
-                   c_int="cg_ipow(({t}){0}, ({t}){1})")
-neg = _elementwise("neg", 1, "(-{0})", np.negative, upcast, lambda x, o, gz: [neg(gz)])
+                   c_int="cg_ipow(({t}){0}, ({t}){1})",
+                   doc="x ** y (numpy's power; integers wrap around on overflow). An integer "
+                       "to a negative integer power gives 0 (1 or -1 for the bases 1 and -1), "
+                       "where numpy raises ValueError.")
+neg = _elementwise("neg", 1, "(-{0})", np.negative, no_bool("negation"),
+                   lambda x, o, gz: [neg(gz)])
 abs = _elementwise("abs", 1, "fabs({0})", np.abs, upcast,
                    lambda x, o, gz: [mul(gz, sign(x))], c_int="cg_iabs({0})")
 sign = _elementwise("sign", 1, "cg_sign({0})", np.sign, upcast, lambda x, o, gz: _zeros(x),
@@ -176,6 +217,14 @@ def _lgamma(x: float) -> float:
         return math.inf
 
 
+def _round_half_away_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        return x.copy()
+    whole = np.trunc(x)  # x - trunc(x) is exact: no double rounding at 0.49999997
+    return np.where(np.abs(x - whole) >= 0.5, whole + np.sign(x), whole).astype(x.dtype)
+
+
 def _bitwise(dtypes: Sequence[str]) -> str:
     dtype = upcast(dtypes)
     if dtype.startswith("float"):
@@ -225,9 +274,14 @@ ceil = _elementwise("ceil", 1, "ceil({0})", np.ceil, upcast,
                     lambda x, o, gz: _zeros(x), c_int="{0}")
 trunc = _elementwise("trunc", 1, "trunc({0})", np.trunc, upcast,
                      lambda x, o, gz: _zeros(x), c_int="{0}")
-round = _elementwise("round", 1, "nearbyint({0})", np.round, upcast,
-                     lambda x, o, gz: _zeros(x), c_int="{0}",
-                     doc="Round to the nearest integer, halves to even (numpy's round).")
+round_half_to_even = _elementwise("round", 1, "nearbyint({0})", np.round, upcast,
+                                  lambda x, o, gz: _zeros(x), c_int="{0}",
+                                  doc="Round to the nearest integer, halves to even "
+                                      "(numpy's round).")
+round_half_away_from_zero = _elementwise(
+    "round_half_away_from_zero", 1, "round({0})", _round_half_away_np, upcast,
+    lambda x, o, gz: _zeros(x), c_int="{0}",
+    doc="Round to the nearest integer, halves away from zero (C's round).")
 erf = _elementwise("erf", 1, "erf(({t}){0})", _vectorized(math.erf), to_float,
                    lambda x, o, gz: [mul(gz, mul(_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))))])
 erfc = _elementwise("erfc", 1, "erfc(({t}){0})", _vectorized(math.erfc), to_float,
@@ -243,8 +297,15 @@ isinf = _elementwise("isinf", 1, "isinf((double){0})", np.isinf, to_bool,
                      lambda x, o, gz: _zeros(x))
 logical_not = _elementwise("logical_not", 1, "(!{0})", np.logical_not, to_bool,
                            lambda x, o, gz: _zeros(x))
-bitwise_not_int = _elementwise("bitwise_not_int", 1, "(~{0})", np.invert, _bitwise,
-                               lambda x, o, gz: _zeros(x))
+invert = _elementwise("invert", 1, "(~{0})", np.invert, _bitwise, lambda x, o, gz: _zeros(x),
+                      c_bool="(!{0})", doc="Bitwise not (`~x`); logical not for bool, as in "
+                                           "numpy.")
+sqr = _elementwise("sqr", 1, "({0} * {0})", np.square, int_arith,
+                   lambda x, o, gz: [mul(gz, mul(x, 2))], doc="x * x (numpy's square).")
+deg2rad = _elementwise("deg2rad", 1, "(({t}){0} * ({t})%r)" % (np.pi / 180), np.deg2rad,
+                       to_float, lambda x, o, gz: [mul(gz, np.pi / 180)])
+rad2deg = _elementwise("rad2deg", 1, "(({t}){0} * ({t})%r)" % (180 / np.pi), np.rad2deg,
+                       to_float, lambda x, o, gz: [mul(gz, 180 / np.pi)])
 maximum = _elementwise("maximum", 2, "cg_fmax_nan({0}, {1})", np.maximum, upcast,
                        lambda x, y, o, gz: [mul(gz, ge(x, y)), mul(gz, lt(x, y))],
                        c_int="({0} > {1} ? {0} : {1})",
@@ -276,16 +337,57 @@ clip = _elementwise("clip", 3, "cg_fmin_nan(cg_fmax_nan({0}, {1}), {2})",
                     doc="x limited to [lo, hi] (numpy's clip); the gradient is 0 outside.")
 
 
-def invert(x: Any) -> TensorVariable:
-    """Bitwise not (`~x`); logical not for bool, as in numpy."""
-    x = as_tensor_variable(x)
-    return logical_not(x) if x.dtype == "bool" else bitwise_not_int(x)
-
-
-bitwise_not = invert
-where = switch
-true_divide = true_div
+# Other names of table ops (theano.tensor's, pytensor.tensor's, numpy's). README's list
+# shows them next to the op's own name (an alias keeps the op's __name__).
 abs_ = abs
+sgn = sign
+inv = reciprocal
+square = sqr
+power = pow
+true_divide = true_div
+floor_div = int_div
+where = switch
+fill = second
+tensor_copy = identity
+bitwise_not = invert
+bitwise_and = and_
+bitwise_or = or_
+bitwise_xor = xor
+
+#: Table ops that users know by an alias only (`fill`, `tensor_copy`).
+ALIAS_ONLY = {"second", "identity"}
+
+_ROUNDING = {"half_to_even": round_half_to_even,
+             "half_away_from_zero": round_half_away_from_zero}
+
+
+def round(x: Any, mode: str | None = None, decimals: int = 0) -> TensorVariable:
+    """Round to `decimals` decimal places (numpy's round: halves to even by default).
+
+    `mode` is "half_to_even" (the default, as numpy and PyTensor) or
+    "half_away_from_zero" (C's round, Theano's old default). Integers with
+    `decimals >= 0` are returned unchanged; negative `decimals` round them to tens,
+    hundreds... in their own dtype.
+    """
+    x = as_tensor_variable(x)
+    mode = mode or "half_to_even"
+    if mode not in _ROUNDING:
+        raise ValueError(f"round: mode must be one of {sorted(_ROUNDING)}, not {mode!r}")
+    rounding = _ROUNDING[mode]
+    decimals = int(decimals)
+    if decimals == 0:
+        return rounding(x)
+    if x.dtype[0] in "biu":
+        if decimals > 0:
+            return x
+        scale = np.asarray(10.0 ** -decimals)
+        return cast(mul(rounding(true_div(cast(x, "float64"), scale)), scale), x.dtype)
+    # as numpy: scale, round to an integer, scale back
+    if decimals > 0:
+        scale = np.asarray(10.0 ** decimals, dtype=x.dtype)
+        return true_div(rounding(mul(x, scale)), scale)
+    scale = np.asarray(10.0 ** -decimals, dtype=x.dtype)
+    return mul(rounding(true_div(x, scale)), scale)
 
 
 def zeros_like(x: Any, dtype: Any = None) -> TensorVariable:
@@ -300,53 +402,45 @@ def ones_like(x: Any, dtype: Any = None) -> TensorVariable:
     return second(x, np.ones((), dtype=dtype or x.dtype))
 
 
-def sqr(x: Any) -> TensorVariable:
-    """x * x."""
-    return mul(x, x)
-
-
-square = sqr
-
-
-def floor_div(x: Any, y: Any) -> TensorVariable:
-    """Floor division, like numpy's //."""
-    return int_div(x, y)
-
-
 # --------------------------------------------------------------------------- reductions, dot
 
 
 def sum(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False,
-        dtype: Any = None) -> TensorVariable:
-    """Sum over `axis` (None: all), like numpy.sum."""
-    out = _reduce.sum(x, axis=axis, keepdims=keepdims)
-    return out if dtype is None else cast(out, dtype)
+        dtype: Any = None, acc_dtype: Any = None) -> TensorVariable:
+    """Sum over `axis` (None: all), like numpy.sum; bools and ints give int64.
+
+    `dtype` is the dtype of the result and, unless `acc_dtype` (Theano's) says
+    otherwise, of the additions (numpy's `dtype`).
+    """
+    x = as_tensor_variable(x)
+    if dtype is None and acc_dtype is None:
+        return _reduce.sum(x, axis=axis, keepdims=keepdims)
+    acc = np.dtype(acc_dtype or dtype).name
+    out = _reduce.sum(cast(x, acc), axis=axis, keepdims=keepdims)
+    return cast(out, np.dtype(dtype).name if dtype is not None else _reduce.sum_dtype(x.dtype))
 
 
-def mean(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False
-         ) -> TensorVariable:
-    """Mean over `axis` (None: all), like numpy.mean; integer inputs give floatX."""
+def mean(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False,
+         dtype: Any = None, acc_dtype: Any = None) -> TensorVariable:
+    """Mean over `axis` (None: all), like numpy.mean; integer inputs give floatX.
+
+    `dtype` is the dtype of the result and, unless `acc_dtype` says otherwise, of the
+    sum. The mean of an empty axis is NaN (numpy warns and gives NaN).
+    """
     x = as_tensor_variable(x)
     axes = _reduce.normalize_axes(axis, x.ndim)
-    total = _reduce.sum(x, axis=axes, keepdims=keepdims)
-    dtype = x.dtype if x.dtype.startswith("float") else config.floatX
+    default = x.dtype if x.dtype.startswith("float") else config.floatX
+    dtype = np.dtype(dtype or default).name
+    acc = np.dtype(acc_dtype or dtype).name
+    total = _reduce.sum(cast(x, acc), axis=axes, keepdims=keepdims)
     static = [x.type.shape[a] for a in axes]
     if None not in static:
-        count: Any = np.asarray(np.prod(static, dtype="int64"), dtype=dtype)
+        count: Any = np.asarray(np.prod(static, dtype="int64"), dtype=acc)
     else:
-        count = np.asarray(1, dtype=dtype)
+        count = np.asarray(1, dtype=acc)
         for a in axes:
-            count = mul(count, cast(shape_i(x, a), dtype))
-    return true_div(cast(total, dtype), count)
-
-
-def dot(a: Any, b: Any) -> TensorVariable:
-    """numpy.dot for 0-d, 1-d and 2-d operands (0-d operands multiply elementwise)."""
-    a, b = as_tensor_variable(a), as_tensor_variable(b)
-    if a.ndim == 0 or b.ndim == 0:
-        return mul(a, b)
-    dtype = upcast([a.dtype, b.dtype])
-    return Dot()(cast(a, dtype), cast(b, dtype))
+            count = mul(count, cast(shape_i(x, a), acc))
+    return cast(true_div(cast(total, acc), count), dtype)
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
@@ -356,9 +450,8 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
         raise ValueError("concatenate needs at least one tensor")
     dtype = upcast([t.dtype for t in tensors])
     ndim = tensors[0].ndim
-    if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"concatenate: axis {axis} out of range for {ndim}-d tensors")
-    return Join(axis % max(ndim, 1))(*[cast(t, dtype) for t in tensors])
+    axis = axis_index(axis, max(ndim, 1), "concatenate")
+    return Join(axis)(*[cast(t, dtype) for t in tensors])
 
 
 def join(axis: int, *tensors: Any) -> TensorVariable:
@@ -366,6 +459,7 @@ def join(axis: int, *tensors: Any) -> TensorVariable:
     return concatenate(tensors, axis=axis)
 
 
-__all__ = ["ELEMENTWISE", "abs_", "as_operands", "bitwise_not", "concatenate", "dot", "invert",
-           "join", "mean", "ones_like", "square", "true_divide", "where",
-           "sqr", "sum", "zeros_like", *ELEMENTWISE]
+__all__ = ["ALIAS_ONLY", "ELEMENTWISE", "abs_", "as_operands", "bitwise_and", "bitwise_not",
+           "bitwise_or", "bitwise_xor", "concatenate", "dot", "fill", "floor_div", "inv",
+           "join", "mean", "ones_like", "power", "round_half_to_even", "sgn", "square",
+           "sum", "tensor_copy", "true_divide", "where", "zeros_like", *ELEMENTWISE]

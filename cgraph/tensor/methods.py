@@ -9,21 +9,31 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from cgraph.tensor import basic_ops as b
+from cgraph.tensor import blas, tiling
+from cgraph.tensor import diagonal as d
 from cgraph.tensor import extra_ops as x
 from cgraph.tensor import math as m
 from cgraph.tensor import reductions as r
+from cgraph.tensor import subtensor as s
 from cgraph.tensor.elemwise import cast
-from cgraph.tensor.shape import dimshuffle, shape_i, transpose
-from cgraph.tensor.type import TensorVariable
+from cgraph.tensor.shape import dimshuffle, shape, transpose
+from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
 
 def _swap(fn):
     return lambda self, other: fn(other, self)
 
 
-def _shape(self: TensorVariable) -> tuple:
-    return tuple(shape_i(self, i) for i in range(self.ndim))
+def _shape(self: TensorVariable) -> TensorVariable:
+    return shape(self)
+
+
+def _size(self: TensorVariable) -> TensorVariable:
+    """The number of elements, as an int64 scalar (numpy's `size`)."""
+    return r.prod(shape(self)) if self.ndim else as_tensor_variable(np.int64(1))
 
 
 def _astype(self: TensorVariable, dtype: Any) -> TensorVariable:
@@ -35,10 +45,13 @@ def _bool(self: TensorVariable) -> bool:
                     "graph is built; use cgraph.tensor.switch or comparisons as values")
 
 
-def _round(self: TensorVariable, decimals: int = 0) -> TensorVariable:
-    if decimals:
-        raise NotImplementedError("round(decimals=...) is not supported; scale first")
-    return m.round(self)
+def _round(self: TensorVariable, decimals: int = 0, mode: str | None = None) -> TensorVariable:
+    return m.round(self, mode=mode, decimals=decimals)
+
+
+def _setitem(self: TensorVariable, key: Any, value: Any) -> None:
+    raise TypeError("symbolic tensors are immutable: use cgraph.tensor.set_subtensor(x[...], y)"
+                    " or inc_subtensor(x[...], y), which return the new tensor")
 
 
 def _iter(self: TensorVariable):
@@ -60,8 +73,11 @@ _METHODS = {
     "__rmod__": _swap(m.mod),
     "__pow__": m.pow,
     "__rpow__": _swap(m.pow),
-    "__matmul__": m.dot,
-    "__rmatmul__": _swap(m.dot),
+    "__matmul__": blas.matmul,
+    "__rmatmul__": _swap(blas.matmul),
+    # numpy defers to the reflected operators (`array @ x` is x.__rmatmul__(array)),
+    # instead of making an object array of the symbolic tensor.
+    "__array_ufunc__": None,
     "__neg__": m.neg,
     "__abs__": m.abs,
     "__lt__": m.lt,
@@ -76,9 +92,20 @@ _METHODS = {
     "__rxor__": _swap(m.xor),
     "__invert__": m.invert,
     "clip": m.clip,
-    "round": lambda self, decimals=0: _round(self, decimals),
+    "round": _round,
+    "__pos__": lambda self: self,
+    "copy": m.tensor_copy,
+    "fill": m.fill,
+    "ravel": lambda self: b.flatten(self),
+    "diagonal": d.diagonal,
+    "trace": d.trace,
+    "size": property(_size),
     "__bool__": _bool,
     "__iter__": _iter,
+    "__getitem__": s.getitem,
+    "__setitem__": _setitem,
+    "take": s.take,
+    "nonzero": s.nonzero,
     "T": property(transpose),
     "shape": property(_shape),
     "transpose": lambda self, *axes: transpose(self, axes[0] if len(axes) == 1 and
@@ -96,7 +123,7 @@ _METHODS = {
     "argmin": r.argmin,
     "all": r.all,
     "any": r.any,
-    "dot": m.dot,
+    "dot": blas.dot,
     "astype": _astype,
     "zeros_like": m.zeros_like,
     "ones_like": m.ones_like,
@@ -105,7 +132,7 @@ _METHODS = {
     "flatten": b.flatten,
     "squeeze": x.squeeze,
     "swapaxes": x.swapaxes,
-    "repeat": b.repeat,
+    "repeat": tiling.repeat,
     "cumsum": x.cumsum,
     "cumprod": x.cumprod,
     "sort": x.sort,

@@ -14,10 +14,12 @@ import numpy as np
 from cgraph.configdefaults import config
 from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.tensor import math as m
+from cgraph.tensor.basic_ops import flatten, reshape, shape_list
 from cgraph.tensor.elemwise import Elemwise, ScalarOp, cast
 from cgraph.tensor.math import sigmoid, to_float
-from cgraph.tensor.reduce import normalize_axes
-from cgraph.tensor.reductions import logsumexp, max
+from cgraph.tensor.reduce import expand_reduced, normalize_axes
+from cgraph.tensor.reductions import MaxShift, logsumexp
+from cgraph.tensor.shape import shape_i
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 
@@ -52,17 +54,19 @@ def elu(x: Any, alpha: float = 1.0) -> TensorVariable:
 
 
 def softmax(x: Any, axis: int | None = -1) -> TensorVariable:
-    """exp(x) / sum(exp(x)) along `axis` (default the last: each row of a matrix);
-    the maximum is subtracted first."""
+    """exp(x) / sum(exp(x)) along `axis` (default the last: each row of a matrix; None:
+    all axes); the maximum is subtracted first. Integers give floats."""
     x = as_tensor_variable(x)
+    x = cast(x, to_float([x.dtype]))  # int8 - max(int8) could wrap around
     axes = normalize_axes(axis, x.ndim)
-    e = m.exp(m.sub(x, max(x, axis=axes, keepdims=True)))
+    e = m.exp(m.sub(x, expand_reduced(MaxShift(axes)(x), x.ndim, axes)))
     return m.true_div(e, m.sum(e, axis=axes, keepdims=True))
 
 
 def log_softmax(x: Any, axis: int | None = -1) -> TensorVariable:
     """log(softmax(x)) along `axis`, computed as x - logsumexp(x) (stable)."""
     x = as_tensor_variable(x)
+    x = cast(x, to_float([x.dtype]))
     axes = normalize_axes(axis, x.ndim)
     return m.sub(x, logsumexp(x, axis=axes, keepdims=True))
 
@@ -111,32 +115,75 @@ class OneHot(Op):
         return [rows, self._n(in_shapes), st]
 
 
+def _labels_one_hot(labels: TensorVariable, op: OneHot, *like: TensorVariable
+                    ) -> TensorVariable:
+    """`op` applied to integer labels of any rank: rows for the flattened labels, then
+    the labels' shape with a last axis of the classes."""
+    if labels.ndim == 1:
+        return op(labels, *like)
+    if not labels.dtype.startswith(("int", "uint")):
+        raise TypeError(f"one_hot: labels must be integers, not {labels.type}")
+    rows = op(flatten(labels), *like)
+    return reshape(rows, [*shape_list(labels), shape_i(rows, 1)])
+
+
 def one_hot(labels: Any, n: int, dtype: str | None = None) -> TensorVariable:
-    """An (len(labels), n) matrix with a 1 at (i, labels[i]) (dtype floatX by default)."""
-    return OneHot(int(n), dtype or config.floatX)(labels)
+    """A 1 at each integer label among `n` zeros: shape `labels.shape + (n,)`, so an
+    (len(labels), n) matrix for a label vector (dtype floatX by default). Labels out
+    of range raise IndexError when the function is called."""
+    labels = as_tensor_variable(labels)
+    return _labels_one_hot(labels, OneHot(int(n), dtype or config.floatX))
 
 
 to_one_hot = one_hot
 
 
+def _sigmoid_input(v: TensorVariable) -> TensorVariable | None:
+    """x when `v` is sigmoid(x) (so that crossentropies can use its stable form)."""
+    owner = v.owner
+    if owner is not None and isinstance(owner.op, Elemwise) and owner.op.scalar_op.name == \
+            "sigmoid":
+        return owner.inputs[0]
+    return None
+
+
 def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> TensorVariable:
-    """-sum(true_dist * log(coding_dist), axis=-1) for one-hot (or soft) target rows, or
-    -log(coding_dist[i, true_dist[i]]) for an integer label vector."""
+    """-sum(true_dist * log(coding_dist), axis=-1) for one-hot (or soft) targets, or
+    -log(coding_dist[..., true_dist[...]]) for integer labels of one rank less (a label
+    vector for a matrix of rows, or labels (batch, time) for (batch, time, classes)).
+    Labels out of range raise IndexError when the function is called."""
     coding_dist, true_dist = as_tensor_variable(coding_dist), as_tensor_variable(true_dist)
     if true_dist.ndim == coding_dist.ndim - 1:
-        true_dist = OneHot(None, coding_dist.dtype)(true_dist, coding_dist)
+        true_dist = _labels_one_hot(true_dist, OneHot(None, coding_dist.dtype), coding_dist)
     elif true_dist.ndim != coding_dist.ndim:
         raise TypeError(f"categorical_crossentropy: true_dist {true_dist.type} must be of "
                         f"the rank of coding_dist {coding_dist.type} or one less")
     return m.neg(m.sum(m.mul(true_dist, m.log(coding_dist)), axis=-1))
 
 
-def binary_crossentropy(output: Any, target: Any) -> TensorVariable:
-    """-(target * log(output) + (1 - target) * log(1 - output)), elementwise."""
+def sigmoid_binary_crossentropy(output: Any, target: Any) -> TensorVariable:
+    """binary_crossentropy(sigmoid(output), target) for pre-sigmoid `output` (Theano's),
+    computed as target * softplus(-output) + (1 - target) * softplus(output): finite,
+    accurate near 0, with the finite gradient sigmoid(output) - target, for any |output|."""
     output, target = as_tensor_variable(output), as_tensor_variable(target)
+    return m.add(m.mul(target, softplus(m.neg(output))),
+                 m.mul(m.sub(1, target), softplus(output)))
+
+
+def binary_crossentropy(output: Any, target: Any) -> TensorVariable:
+    """-(target * log(output) + (1 - target) * log(1 - output)), elementwise.
+
+    When `output` is `sigmoid(z)`, this is `sigmoid_binary_crossentropy(z, target)`,
+    whose value and gradient stay finite where sigmoid(z) rounds to 0 or 1.
+    """
+    output, target = as_tensor_variable(output), as_tensor_variable(target)
+    z = _sigmoid_input(output)
+    if z is not None:
+        return sigmoid_binary_crossentropy(z, target)
     return m.neg(m.add(m.mul(target, m.log(output)),
                        m.mul(m.sub(1, target), m.log(m.sub(1, output)))))
 
 
 __all__ = ["binary_crossentropy", "categorical_crossentropy", "elu", "log_softmax",
-           "one_hot", "relu", "sigmoid", "softmax", "softplus", "to_one_hot"]
+           "one_hot", "relu", "sigmoid", "sigmoid_binary_crossentropy", "softmax", "softplus",
+           "to_one_hot"]

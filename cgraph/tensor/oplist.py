@@ -21,6 +21,8 @@ GROUPS = {
     "shape": "Shapes and construction",
     "basic_ops": "Shapes and construction",
     "extra_ops": "Shapes and construction",
+    "diagonal": "Shapes and construction",
+    "tiling": "Shapes and construction",
     "subtensor": "Indexing",
     "nnet": "cgraph.tensor.nnet",
     "ifelse": "Control flow",
@@ -31,17 +33,17 @@ GROUPS = {
 _REDUCTIONS = {"sum", "prod", "mean", "var", "std", "max", "min", "argmax", "argmin", "all",
                "any", "logsumexp"}
 _LINALG = {"dot", "matmul", "outer", "tensordot", "batched_dot", "batched_tensordot"}
-_SHAPE_MODULES = {"shape", "basic_ops", "extra_ops"}
+_SHAPE_MODULES = {"shape", "basic_ops", "extra_ops", "diagonal", "tiling"}
 _SHAPE_NAMES = {"concatenate", "join", "zeros_like", "ones_like"}
-_NOT_OPS = {"ELEMENTWISE", "grad", "as_tensor", "as_tensor_variable", "constant", "tensor",
-            "nnet", "constructors"}
+_NOT_OPS = {"ELEMENTWISE", "ALIAS_ONLY", "grad", "as_tensor", "as_tensor_variable", "constant",
+            "tensor", "nnet", "constructors"}
 
 
 def _group_of(name: str, obj: object, elementwise: set[str]) -> str | None:
     module = (getattr(obj, "__module__", "") or "").rsplit(".", 1)[-1]
     if name in _NOT_OPS:
         return None
-    if name in elementwise:
+    if name in elementwise or getattr(obj, "__name__", None) in elementwise:
         return GROUPS["elementwise"]
     if name in _REDUCTIONS:
         return GROUPS["reduce"]
@@ -54,6 +56,34 @@ def _group_of(name: str, obj: object, elementwise: set[str]) -> str | None:
     return GROUPS.get(module, "Other")
 
 
+def _spellings(names: set[str], objects: dict[str, object], hidden: set[str]) -> list[str]:
+    """Names of one function joined by '/' (an op's own name first, then its aliases),
+    sorted by the first: `switch`/`where`, `invert`/`bitwise_not`."""
+    by_target: dict[str, list[str]] = {}
+    for name in names:
+        target = getattr(objects[name], "__name__", name)
+        if target not in names:  # an alias of an op exported under another name only
+            target = name
+        by_target.setdefault(target, []).append(name)
+    entries = []
+    for target, group in by_target.items():
+        own = [target] if target in group and target not in hidden else []
+        aliases = sorted(n for n in group if n != target)
+        shown = own + aliases
+        if shown:
+            entries.append("/".join(f"`{n}`" for n in shown))
+    return sorted(entries, key=lambda e: e.strip("`").split("`")[0].lower())
+
+
+def _methods() -> str:
+    """TensorVariable's numpy-like methods and attributes, as `x.name`."""
+    from cgraph.tensor import methods  # noqa: PLC0415
+
+    names = {n for n in methods._METHODS if not n.startswith("_")}
+    names |= {"ndim", "dtype", "broadcastable"}
+    return ", ".join(f"`x.{n}`" for n in sorted(names, key=str.lower))
+
+
 def op_list() -> str:
     """The markdown list of operations, grouped."""
     import cgraph.tensor as T  # noqa: PLC0415  (the list describes the loaded package)
@@ -61,6 +91,7 @@ def op_list() -> str:
 
     elementwise = set(T.ELEMENTWISE)
     groups: dict[str, set[str]] = {}
+    objects: dict[str, object] = {}
     for name in T.__all__:
         obj = getattr(T, name, None)
         if obj is None or name.startswith("_") or inspect.ismodule(obj):
@@ -69,16 +100,20 @@ def op_list() -> str:
         if inspect.isclass(obj) or name in T.constructors or group is None:
             continue
         groups.setdefault(group, set()).add(name)
-    groups.setdefault(GROUPS["nnet"], set()).update(
-        n for n in getattr(nnet, "__all__", dir(nnet))
-        if not n.startswith("_") and callable(getattr(nnet, n)) and
-        not inspect.isclass(getattr(nnet, n)) and not inspect.ismodule(getattr(nnet, n)))
+        objects[name] = obj
+    nnet_names = {n for n in getattr(nnet, "__all__", dir(nnet))
+                  if not n.startswith("_") and callable(getattr(nnet, n)) and
+                  not inspect.isclass(getattr(nnet, n)) and not inspect.ismodule(getattr(nnet, n))}
+    groups.setdefault(GROUPS["nnet"], set()).update(nnet_names)
+    objects.update({n: getattr(nnet, n) for n in nnet_names})
+    hidden = set(getattr(T, "ALIAS_ONLY", ()))
     order = list(dict.fromkeys(GROUPS.values())) + ["Other"]
     lines = []
     for heading in order:
         names = groups.get(heading)
         if names:
-            lines.append(f"- **{heading}**: " + ", ".join(f"`{n}`" for n in sorted(names)))
+            lines.append(f"- **{heading}**: " + ", ".join(_spellings(names, objects, hidden)))
+    lines.append(f"- **Tensor methods and attributes**: {_methods()}")
     kinds = sorted({k for k in T.constructors if not k.endswith(("s", "ices"))})
     lines.append("- **Types and constructors**: `tensor(dtype, shape)`, `constant`, "
                  "`as_tensor_variable`, " +

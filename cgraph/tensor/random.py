@@ -21,6 +21,7 @@ from cgraph.codegen.kernels import Kernel
 from cgraph.compile.shared import SharedVariable, shared
 from cgraph.configdefaults import config
 from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.tensor.shape import ShapeVector
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 _DISTS = {"uniform": 2, "normal": 2, "binomial": 2, "choice": 1, "permutation": 0}
@@ -243,6 +244,8 @@ def _float(dtype: Any) -> str:
 def _as_sizes(size: Any) -> list[TensorVariable]:
     if isinstance(size, TensorVariable) and size.ndim == 0:
         size = (size,)
+    if isinstance(size, ShapeVector):  # `x.shape`: its entries
+        size = tuple(size)
     if isinstance(size, (int, np.integer)):
         size = (size,)
     if not isinstance(size, (tuple, list)):

@@ -12,6 +12,7 @@ which adds whole rows in float32 as numpy does. SumTo keeps the `reduce` family.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,10 +27,13 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ..
     """Sorted non-negative axes; None means all. Raise ValueError when out of range."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    try:
+        axes = (operator.index(axis),) if not isinstance(axis, (list, tuple)) else tuple(
+            operator.index(a) for a in axis)
+    except TypeError:
+        raise TypeError(f"axis must be an int, a tuple of ints or None, not {axis!r}") from None
     out = []
     for a in axes:
-        a = int(a)
         if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of range for a {ndim}-d tensor")
         out.append(a % ndim)

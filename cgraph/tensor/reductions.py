@@ -63,6 +63,35 @@ class MaxMin(CAReduce):
         return [cast(m.mul(_back(gz, x, self.axis), hit), x.dtype)]
 
 
+class MaxShift(MaxMin):
+    """The maximum over `axis` that logsumexp and softmax subtract for stability: -inf
+    (the identity of max) over an empty axis, and no gradient, since their value does
+    not depend on the shift."""
+
+    __props__ = ("axis",)
+
+    def __init__(self, axis: tuple[int, ...]):
+        super().__init__("max", axis)
+
+    def infer_shape(self, node: Any, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [tuple(s for a, s in enumerate(shapes[0]) if a not in self.axis)]
+
+    def perform(self, node: Any, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        (x,) = inputs
+        low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        return [np.asarray(np.max(x, axis=self.axis, initial=low), dtype=x.dtype)]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        return [m.zeros_like(inputs[0])]
+
+
+def max_shift(x: TensorVariable, axes: tuple[int, ...]) -> TensorVariable:
+    """The stabilising shift of logsumexp and softmax over `axes`, with kept axes: the
+    maximum, or 0 where that is infinite (a slice of -inf must not give -inf - -inf)."""
+    xmax = expand_reduced(MaxShift(axes)(x), x.ndim, axes)
+    return m.switch(m.isinf(xmax), m.zeros_like(xmax), xmax)
+
+
 class Logical(CAReduce):
     """all / any over `axis`: no gradient (zero)."""
 
@@ -75,11 +104,21 @@ def _finish(out: TensorVariable, x: TensorVariable, axes: tuple[int, ...],
     return expand_reduced(out, x.ndim, axes) if keepdims else out
 
 
-def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> TensorVariable:
-    """Product over `axis` (None: all), like numpy.prod; ints give int64."""
+def prod(x: Any, axis: Axis = None, keepdims: bool = False, dtype: Any = None,
+         acc_dtype: Any = None) -> TensorVariable:
+    """Product over `axis` (None: all), like numpy.prod; ints give int64.
+
+    `dtype` is the dtype of the result and, unless `acc_dtype` (Theano's) says
+    otherwise, of the products (numpy's `dtype`).
+    """
     x = as_tensor_variable(x)
     axes = normalize_axes(axis, x.ndim)
-    return _finish(Prod(axes)(x), x, axes, keepdims)
+    x_acc = x if (acc_dtype or dtype) is None else cast(x, np.dtype(acc_dtype or dtype).name)
+    out = Prod(axes)(x_acc)
+    if dtype is not None or acc_dtype is not None:
+        out = cast(out, np.dtype(dtype).name if dtype is not None else Prod(axes).out_dtype(
+            x.dtype))
+    return _finish(out, x, axes, keepdims)
 
 
 def max(x: Any, axis: Axis = None, keepdims: bool = False) -> TensorVariable:
@@ -159,12 +198,11 @@ def std(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Ten
 
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> TensorVariable:
     """log(sum(exp(x))) over `axis`, computed stably: the maximum is subtracted first
-    (an all -inf slice gives -inf, as scipy does)."""
+    (an all -inf slice and an empty one give -inf, as scipy does)."""
     x = as_tensor_variable(x)
+    x = cast(x, m.to_float([x.dtype]))  # int8 - max(int8) could wrap around
     axes = normalize_axes(axis, x.ndim)
-    xmax = max(x, axis=axes, keepdims=True)
-    # a slice of -inf (or +inf) must not give inf - inf = NaN: shift by 0 there
-    shift = m.switch(m.isinf(xmax), m.zeros_like(xmax), xmax)
+    shift = max_shift(x, axes)
     total = m.sum(m.exp(m.sub(x, shift)), axis=axes, keepdims=True)
     out = m.add(m.log(total), shift)
     if keepdims:

@@ -6,6 +6,7 @@ strides and an offset, computed per call shape by `view_layout`.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,25 @@ from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 Layout = tuple[tuple[int, ...], tuple[int, ...], int]
+
+
+def axis_index(axis: Any, ndim: int, what: str) -> int:
+    """`axis` as a non-negative axis of an `ndim`-d tensor (numpy's negative axes).
+
+    Raises
+    ------
+    TypeError
+        When `axis` is not an integer (1.0, "0").
+    ValueError
+        When it is out of range.
+    """
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{what}: axis must be an integer, not {axis!r}") from None
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{what}: axis {axis} out of range for a {ndim}-d tensor")
+    return axis % ndim
 
 
 class DimShuffle(Op):
@@ -30,7 +50,11 @@ class DimShuffle(Op):
 
     def __init__(self, input_ndim: int, new_order: Sequence[int | str]):
         self.input_ndim = input_ndim
-        self.new_order = tuple(new_order)
+        try:
+            self.new_order = tuple(a if a == "x" else operator.index(a) for a in new_order)
+        except TypeError:
+            raise TypeError(f"dimshuffle: the pattern {tuple(new_order)} must hold integers "
+                            "and 'x'") from None
         used = [a for a in self.new_order if a != "x"]
         if len(set(used)) != len(used) or any(not 0 <= a < input_ndim for a in used):
             raise ValueError(
@@ -83,6 +107,25 @@ class DimShuffle(Op):
         for axis in range(self.input_ndim):
             order.append(src.index(axis) if axis in src else "x")
         return [DimShuffle(len(kept), order)(gz)]
+
+
+class Squeeze(DimShuffle):
+    """A DimShuffle that may drop axes of unknown length (numpy's squeeze with an axis):
+    their length is checked to be 1 when the function is called."""
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if x.ndim != self.input_ndim:
+            raise TypeError(f"{self} expects a {self.input_ndim}-d input, got {x.type}")
+        for axis in self.dropped:
+            if x.type.shape[axis] not in (None, 1):
+                raise ValueError(f"squeeze: cannot drop axis {axis} of {x.type}: its length "
+                                 f"is {x.type.shape[axis]}, not 1")
+        shape = tuple(1 if a == "x" else x.type.shape[a] for a in self.new_order)
+        return Apply(self, [x], [TensorType(x.dtype, shape).make_variable()])
+
+    def __str__(self) -> str:
+        return f"Squeeze{{{','.join(map(str, self.new_order))}}}"
 
 
 def sum_axes_x(gz: TensorVariable, axes: list[int]) -> TensorVariable:
@@ -161,6 +204,77 @@ def shape_i(x: TensorVariable, i: int) -> TensorVariable:
     if known is not None:
         return as_tensor_variable(np.array(known, dtype="int64"))
     return Shape_i(i)(x)
+
+
+class Shape(Op):
+    """The shape of its input as an int64 vector (`x.shape`, `T.shape(x)`); known from
+    the input's shape alone, so the C kernel copies plan parameters."""
+
+    __props__ = ()
+    c_family = "shape_vector"
+    needs_input_data = False
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [ShapeVector(TensorType("int64", (x.ndim,)))])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.array(inputs[0].shape, dtype="int64")]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [(len(shapes[0]),)]
+
+    def value(self, shapes: list[tuple[int, ...]]) -> np.ndarray:
+        """The output's value, from the input shapes alone."""
+        return np.array(shapes[0], dtype="int64")
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        return [None]
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Any:
+        from cgraph.codegen.kernels import Kernel  # noqa: PLC0415  (codegen sits above)
+        ndim = node.inputs[0].ndim
+        return Kernel("shape_vector", name, comment, tuple(outs), (), max(ndim, 1),
+                      context={"ndim": ndim})
+
+    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list) -> list[int]:
+        return [int(n) for n in in_shapes[0]] or [0]
+
+
+class ShapeVector(TensorVariable):
+    """The output of Shape: an int64 vector that also reads like the tuple of its
+    entries while the graph is built. `x.shape[i]` is the scalar `shape_i(x, i)` (a
+    constant when the length is static), `x.shape[1:]` a tuple of them, `len()` the
+    rank and unpacking `n, m = x.shape` works; arithmetic and function outputs see
+    the vector (Theano's `x.shape`)."""
+
+    def _entries(self) -> tuple[TensorVariable, ...] | None:
+        owner = self.owner
+        if owner is None or not isinstance(owner.op, Shape):
+            return None
+        x = owner.inputs[0]
+        return tuple(shape_i(x, i) for i in range(x.ndim))
+
+    def __getitem__(self, key: Any) -> Any:
+        entries = self._entries()
+        if entries is not None and isinstance(key, (int, np.integer, slice)):
+            return entries[key]
+        return super().__getitem__(key)  # symbolic indices: general indexing
+
+    def __len__(self) -> int:
+        return self.type.shape[0]
+
+    def __iter__(self):
+        entries = self._entries()
+        if entries is None:
+            return super().__iter__()
+        return iter(entries)
+
+
+def shape(x: Any) -> TensorVariable:
+    """The shape of `x` as a symbolic int64 vector (`x.shape`), as theano.tensor.shape."""
+    return Shape()(as_tensor_variable(x))
 
 
 # --------------------------------------------------------------------------- Join
