@@ -5,13 +5,21 @@ compile them with `function`: the graph becomes one C file (see `f.c_source`),
 compiled with cffi, cached on disk, and called with numpy arrays.
 """
 
+import logging
+
 from cgraph.compile import Function, In, Out, SharedVariable, export_c, function, shared
 from cgraph.configdefaults import config
 from cgraph.gradient import grad, verify_grad
-from cgraph.printing import debugprint
+from cgraph.printing import debugprint, dprint, pprint, register_notebook_display
 from cgraph.scan import scan
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "In", "Out", "SharedVariable", "config", "debugprint", "export_c",
-           "function", "grad", "scan", "shared", "verify_grad"]
+__all__ = ["Function", "In", "Out", "SharedVariable", "config", "debugprint", "dprint",
+           "export_c", "function", "grad", "pprint", "scan", "shared", "verify_grad"]
+
+# The `cgraph` logger reports compile events (cache hits at DEBUG, compiles at INFO);
+# it prints nothing unless the application configures logging.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+# In Jupyter, functions and variables display as graph pictures (when Graphviz is there).
+register_notebook_display()

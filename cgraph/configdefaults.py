@@ -1,86 +1,225 @@
-"""cgraph's configuration: one object, read from `CGRAPH_FLAGS` once at import.
+"""cgraph's configuration: one object, `cgraph.config`, filled once at import.
 
-`CGRAPH_FLAGS="floatX=float32,mode=PY"` works like Theano's THEANO_FLAGS. Values
-can also be assigned at run time (`cgraph.config.floatX = "float32"`).
+Every setting is a documented flag (see `Config`, or `python -m cgraph config`).
+Values come from, lowest precedence first:
+
+1. the defaults below (`cc` defaults to `$CC`, else gcc);
+2. a configuration file: `$CGRAPHRC` if set (several paths separated by `:`),
+   else `~/.cgraphrc`, in INI form with a `[global]` section::
+
+       [global]
+       floatX = float32
+       cflags = -O2
+
+3. the environment: `CGRAPH_FLAGS="floatX=float32,cflags=-O2"` (Theano's THEANO_FLAGS);
+4. assignment at run time (`cgraph.config.floatX = "float32"`), or
+   `with cgraph.config.change_flags(floatX="float32"): ...` for a block.
+
+An unknown flag is an error that suggests the closest known name. `cgraph.function`
+reads the configuration once, when it is called, and passes it down.
 """
 
 from __future__ import annotations
 
+import configparser
+import difflib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-_FLOAT_DTYPES = ("float32", "float64")
-_MODES = ("C", "PY")
-_OPTIMIZERS = ("fast_run", "fast_compile", "None")
+__all__ = ["Config", "ConfigError", "UnknownFlagError", "change_flags", "config",
+           "load_config"]
+
+
+class ConfigError(ValueError):
+    """A value that a flag cannot take (or an unknown flag: `UnknownFlagError`)."""
+
+
+class UnknownFlagError(ConfigError, AttributeError):
+    """A flag that does not exist; the message suggests the closest known one."""
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    """`; did you mean 'floatX'?` for the closest choice, or ""."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        close = [lowered[word.lower()]] if word.lower() in lowered else []
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# ------------------------------------------------------------------ value parsers
+# Each takes (flag name, value given) and returns the stored value or raises.
+
+
+def _choice(*options: str) -> Callable[[str, Any], str]:
+    def parse(name: str, value: Any) -> str:
+        text = "None" if value is None else str(value)
+        if text not in options:
+            raise ConfigError(f"config.{name} must be one of {options}, got {value!r}"
+                              + _suggest(text, list(options)))
+        return text
+    return parse
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ConfigError(f"config.{name} must be a boolean (True/False, 1/0), got {value!r}")
+
+
+def _count(name: str, value: Any) -> int:
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        number = -1
+    if isinstance(value, bool) or number < 0:
+        raise ConfigError(f"config.{name} must be an integer >= 0, got {value!r}")
+    return number
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"config.{name} must be a string, got {value!r}")
+    return value.strip()
+
+
+def _names(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(filter(None, (part.strip() for part in value.split(":"))))
+    return tuple(str(v) for v in value)
+
+
+def _flag(default: Any, parse: Callable[[str, Any], Any], doc: str) -> Any:
+    return field(default=default, metadata={"parse": parse, "doc": doc})
 
 
 @dataclass
 class Config:
-    """The settings that change what cgraph builds.
+    """The settings that change what cgraph builds and how it reports.
 
     Attributes
     ----------
-    floatX : str
+    floatX : {"float64", "float32"}
         Default float dtype of `tensor.matrix()` & co. and of int/int division.
-    mode : str
+    mode : {"C", "PY"}
         Default compilation mode: "C" (compiled) or "PY" (numpy reference).
+    optimizer : {"fast_run", "fast_compile", "None"}
+        Graph rewrites before lowering: all passes, merge and constant folding
+        only, or the graph as built.
+    rewrite_exclude : tuple of str
+        Rewrite passes to skip (names in `cgraph.rewrite.PASSES`); in text form
+        `fusion:merge`.
+    cache_dir : str
+        Where compiled modules are kept; "" means `$CGRAPH_CACHE_DIR`, else
+        `$XDG_CACHE_HOME/cgraph`, else `~/.cache/cgraph`.
     cc : str
         The C compiler (default: `$CC`, else gcc).
     cflags : str
         Optimization flags for generated C (never -ffast-math: it breaks NaN/Inf).
+    openmp : bool
+        Compile and link with -fopenmp instead of -fopenmp-simd alone.
+    num_threads : int
+        Threads for OpenMP regions (0: OpenMP's default), given to the C as
+        `CG_NUM_THREADS`; only used with `openmp`.
     profile : bool
         Compile every function with per-kernel timers (`f.profile.summary()`).
     sanitize : bool
-        Build generated C with AddressSanitizer and UndefinedBehaviorSanitizer (a
-        debugging mode: run Python with the sanitizer runtimes preloaded, see README).
-    optimizer : str
-        Graph rewrites before lowering: "fast_run" (all passes), "fast_compile"
-        (merge and constant folding only) or "None" (the graph as built).
-    rewrite_exclude : tuple of str
-        Names of rewrite passes to skip (see `cgraph.rewrite.PASSES`); from
-        CGRAPH_FLAGS as `rewrite_exclude=fusion:merge`.
+        Build generated C with AddressSanitizer and UndefinedBehaviorSanitizer.
+    exception_verbosity : {"low", "high"}
+        "high" adds, to errors raised when a compiled function runs, the nodes that
+        feed the failing one with their shapes and the lines that created them.
     """
 
-    floatX: str = "float64"
-    mode: str = "C"
-    cc: str = os.environ.get("CC", "gcc")
-    cflags: str = "-O3 -march=native -fno-math-errno -fopenmp-simd"
-    sanitize: bool = False
-    profile: bool = False
-    optimizer: str = "fast_run"
-    rewrite_exclude: tuple[str, ...] = ()
+    floatX: str = _flag("float64", _choice("float64", "float32"),
+                        "default float dtype of matrix() & co. and of int/int division")
+    mode: str = _flag("C", _choice("C", "PY"),
+                      "default compilation mode: C (compiled) or PY (numpy reference)")
+    optimizer: str = _flag("fast_run", _choice("fast_run", "fast_compile", "None"),
+                           "graph rewrites: fast_run (all), fast_compile (merge and "
+                           "constant folding), None")
+    rewrite_exclude: tuple[str, ...] = _flag((), _names,
+                                             "rewrite passes to skip, e.g. fusion:merge")
+    cache_dir: str = _flag("", _text, "compiled-module cache folder; empty: "
+                           "$CGRAPH_CACHE_DIR, else ~/.cache/cgraph")
+    cc: str = _flag(os.environ.get("CC", "gcc"), _text, "the C compiler ($CC, else gcc)")
+    cflags: str = _flag("-O3 -march=native -fno-math-errno -fopenmp-simd", _text,
+                        "optimization flags for generated C (never -ffast-math)")
+    openmp: bool = _flag(False, _boolean, "compile and link with -fopenmp")
+    num_threads: int = _flag(0, _count, "OpenMP threads, 0 for OpenMP's default "
+                             "(CG_NUM_THREADS in the C; with openmp only)")
+    profile: bool = _flag(False, _boolean, "time every kernel of every compiled function")
+    sanitize: bool = _flag(False, _boolean, "build with AddressSanitizer and UBSan")
+    exception_verbosity: str = _flag("low", _choice("low", "high"),
+                                     "high: run-time errors also list the nodes "
+                                     "feeding the failing one")
 
     def __setattr__(self, name: str, value: object) -> None:
-        if name not in {f.name for f in fields(self)}:
-            raise AttributeError(f"cgraph.config has no setting {name!r}")
-        if name == "floatX" and value not in _FLOAT_DTYPES:
-            raise ValueError(f"config.floatX must be one of {_FLOAT_DTYPES}, got {value!r}")
-        if name in ("sanitize", "profile") and isinstance(value, str):
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(f"config.{name} must be a boolean, got {value!r}")
-            value = value.lower() in ("true", "1")
-        if name == "mode" and value not in _MODES:
-            raise ValueError(f"config.mode must be one of {_MODES}, got {value!r}")
-        if name == "optimizer":
-            value = "None" if value is None else value
-            if value not in _OPTIMIZERS:
-                raise ValueError(f"config.optimizer must be one of {_OPTIMIZERS}, "
-                                 f"got {value!r}")
-        if name == "rewrite_exclude":
-            value = tuple(filter(None, value.split(":"))) if isinstance(value, str) else (
-                tuple(value))
-        object.__setattr__(self, name, value)
+        spec = _FIELDS.get(name)
+        if spec is None:
+            raise UnknownFlagError(f"cgraph.config has no flag {name!r}"
+                                   + _suggest(name, list(_FIELDS)))
+        object.__setattr__(self, name, spec.metadata["parse"](name, value))
+        sources = self.__dict__.get("_sources")
+        if sources is not None:
+            sources[name] = "assigned"
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not set: give the suggestion there too.
+        if name.startswith("__") or name == "_sources":
+            raise AttributeError(name)
+        raise AttributeError(f"cgraph.config has no flag {name!r}"
+                             + _suggest(name, list(_FIELDS)))
+
+    def set_from(self, source: str, name: str, value: Any) -> None:
+        """Set one flag (`value` parsed as the flag says) and remember where it came from.
+
+        Parameters
+        ----------
+        source : str
+            For `describe()`: "file ~/.cgraphrc", "CGRAPH_FLAGS", ...
+        name, value
+            The flag and its value (text is parsed).
+        """
+        setattr(self, name, value)
+        self.__dict__.setdefault("_sources", {})[name] = source
+
+    def source_of(self, name: str) -> str:
+        """Where the current value of flag `name` came from ("default" when unset)."""
+        return self.__dict__.get("_sources", {}).get(name, "default")
+
+    def describe(self) -> str:
+        """Every flag with its value, where the value came from, and what it does."""
+        lines = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = ":".join(value) if isinstance(value, tuple) else str(value)
+            lines.append(f"{f.name:<20} = {shown!s:<44} [{self.source_of(f.name)}]")
+            lines.append(f"    {f.metadata['doc']}")
+        return "\n".join(lines)
+
+    def __copy__(self) -> Config:
+        twin = object.__new__(Config)
+        twin.__dict__.update(self.__dict__)
+        if "_sources" in self.__dict__:
+            twin.__dict__["_sources"] = dict(self.__dict__["_sources"])
+        return twin
 
     @contextmanager
     def change_flags(self, **flags: Any) -> Iterator[Config]:
-        """Set some settings inside a `with` block and restore them after it.
+        """Set some flags inside a `with` block and restore them after it.
 
         Example: `with cgraph.config.change_flags(rewrite_exclude=["fusion"]): ...`
         """
         saved = {name: getattr(self, name) for name in flags}
+        saved_sources = dict(self.__dict__.get("_sources", {}))
         try:
             for name, value in flags.items():
                 setattr(self, name, value)
@@ -88,18 +227,75 @@ class Config:
         finally:
             for name, value in saved.items():
                 object.__setattr__(self, name, value)
+            if "_sources" in self.__dict__:
+                self.__dict__["_sources"] = saved_sources
 
 
-def _from_environment() -> Config:
-    cfg = Config()
-    flags = os.environ.get("CGRAPH_FLAGS", "")
-    for item in filter(None, (part.strip() for part in flags.split(","))):
+_FIELDS = {f.name: f for f in fields(Config)}
+
+
+def parse_flags(text: str) -> list[tuple[str, str]]:
+    """`"floatX=float32,cflags=-O2 -g"` -> [("floatX", "float32"), ("cflags", "-O2 -g")]."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"CGRAPH_FLAGS: expected key=value, got {item!r}")
-        setattr(cfg, key.strip(), value.strip())
+            raise ConfigError(f"CGRAPH_FLAGS: expected key=value, got {item!r}")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def rc_paths(environ: dict[str, str]) -> list[str]:
+    """The configuration files read, in order: `$CGRAPHRC` or `~/.cgraphrc`."""
+    if "CGRAPHRC" in environ:
+        return [p for p in environ["CGRAPHRC"].split(os.pathsep) if p]
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return [os.path.join(home, ".cgraphrc")]
+
+
+def load_config(environ: dict[str, str] | None = None) -> Config:
+    """A Config from the defaults, the rc file(s) and `CGRAPH_FLAGS`, in that order.
+
+    Parameters
+    ----------
+    environ : dict, optional
+        The environment to read (default: `os.environ`).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown flag (with the closest name) or a bad value; the message
+        names the file or variable it came from.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    cfg = Config()
+    object.__setattr__(cfg, "_sources", {})
+    for path in rc_paths(environ):
+        if not os.path.isfile(path):
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str  # flag names are case-sensitive (floatX)
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as err:
+            raise ConfigError(f"{path}: {err}") from None
+        for section in parser.sections():
+            if section != "global":
+                raise ConfigError(f"{path}: unknown section [{section}]; put flags under "
+                                  "[global]")
+            for key, value in parser.items(section):
+                _set_reporting(cfg, f"file {path}", key, value)
+    for key, value in parse_flags(environ.get("CGRAPH_FLAGS", "")):
+        _set_reporting(cfg, "CGRAPH_FLAGS", key, value)
     return cfg
 
 
-config = _from_environment()
+def _set_reporting(cfg: Config, source: str, key: str, value: str) -> None:
+    try:
+        cfg.set_from(source, key, value)
+    except ConfigError as err:
+        raise type(err)(f"{source}: {err}") from None
+
+
+config = load_config()
 change_flags = config.change_flags

@@ -23,6 +23,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import platform
 import re
@@ -52,6 +53,9 @@ CGRAPH_BACKEND_VERSION = "2"
 EXT_SUFFIX: str = sysconfig.get_config_var("EXT_SUFFIX")
 _KEY_PREFIX = f"cgraph-backend {CGRAPH_BACKEND_VERSION}\0cffi {cffi.__version__}\0{EXT_SUFFIX}"
 _ENTRY_NAME = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}")
+# Compile events (hits at DEBUG, compiles at INFO); silent unless the application
+# configures logging.
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,10 +95,11 @@ _fallback_root: Path | None = None
 _file_digests: dict[str, tuple[tuple[int, int], str]] = {}
 
 
-def cache_dir() -> Path:
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
     """Return the cache root, creating it (mode 0o700) if needed.
 
-    The root is ``$CGRAPH_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/cgraph``, else
+    The root is `path` if given (cgraph passes `config.cache_dir`), else
+    ``$CGRAPH_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/cgraph``, else
     ``~/.cache/cgraph``. If it cannot be created or written, a private temporary
     folder is used for the rest of the process, with a warning that says why.
 
@@ -103,7 +108,10 @@ def cache_dir() -> Path:
     Path
         The folder that holds the cache entries.
     """
-    env = (os.environ.get("CGRAPH_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))
+    if path:
+        env: tuple[str | None, str | None] = (os.fspath(path), "explicit")
+    else:
+        env = (os.environ.get("CGRAPH_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))
     root = _roots.get(env)
     if root is None:
         cgraph_dir, xdg = env
@@ -156,7 +164,8 @@ def _usable_root(path: Path) -> Path:
 
 
 def load_module(
-    source: str, cdef: str, options: BuildOptions, depends: tuple[str, ...] = ()
+    source: str, cdef: str, options: BuildOptions, depends: tuple[str, ...] = (),
+    root: str | None = None,
 ) -> LoadedModule:
     """Compile a C translation unit into a cffi module, or load it from the cache.
 
@@ -171,6 +180,8 @@ def load_module(
         Compiler, flags, include and library settings.
     depends : tuple of str
         Header files whose contents enter the cache key.
+    root : str, optional
+        The cache folder (default: see :func:`cache_dir`).
 
     Returns
     -------
@@ -183,7 +194,7 @@ def load_module(
     CompileError
         If the compiler fails; the failed build is kept under ``<root>/failed/<key>``.
     """
-    root = cache_dir()
+    root = cache_dir(root)
     key = _cache_key(source, cdef, options, depends, root)
     hit = _memo.get(key)
     if hit is None:
@@ -194,17 +205,18 @@ def load_module(
                 _memo[key] = dataclasses.replace(loaded, from_cache=True)
                 return loaded
     stats.memo_hits += 1
+    log.debug("cgraph: module %s already loaded in this process", hit.so_path)
     return hit
 
 
-def load_indexed(index_key: str) -> LoadedModule | None:
+def load_indexed(index_key: str, root: str | None = None) -> LoadedModule | None:
     """The module recorded under `index_key` by :func:`record_index`, or None.
 
     The index lets a caller that can name its module more cheaply than by rendering
     its source (cgraph names a lowered program) skip the rendering on a warm start.
     The entry is verified exactly as by :func:`load_module`.
     """
-    root = cache_dir()
+    root = cache_dir(root)
     path = root / "index" / index_key[:2] / index_key
     try:
         key = path.read_text().strip()
@@ -215,6 +227,7 @@ def load_indexed(index_key: str) -> LoadedModule | None:
     hit = _memo.get(key)
     if hit is not None:
         stats.memo_hits += 1
+        log.debug("cgraph: module %s already loaded in this process", hit.so_path)
         return hit
     entry = root / key[:2] / key
     meta = _verified_meta(entry, key)
@@ -225,12 +238,13 @@ def load_indexed(index_key: str) -> LoadedModule | None:
         if hit is None:
             hit = _memo[key] = _import(entry, meta, from_cache=True)
             stats.disk_hits += 1
+            log.debug("cgraph: cache hit (program index): %s", entry)
     return hit
 
 
-def record_index(index_key: str, module: LoadedModule) -> None:
+def record_index(index_key: str, module: LoadedModule, root: str | None = None) -> None:
     """Remember that `index_key` names `module` (see :func:`load_indexed`)."""
-    root = cache_dir()
+    root = cache_dir(root)
     folder = root / "index" / index_key[:2]
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -302,6 +316,7 @@ def _load_or_build(
     entry = root / key[:2] / key
     meta = _verified_meta(entry, key)
     if meta is None:
+        log.debug("cgraph: cache miss: %s", entry)
         with _file_lock(root, key):
             meta = _verified_meta(entry, key)
             if meta is None:
@@ -313,6 +328,7 @@ def _load_or_build(
                     raise RuntimeError(f"cgraph: cache entry {entry} is invalid after build")
                 return _import(entry, meta, from_cache=False)
     stats.disk_hits += 1
+    log.debug("cgraph: cache hit: %s", entry)
     return _import(entry, meta, from_cache=True)
 
 
@@ -335,10 +351,17 @@ def _build_entry(
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
     try:
         stats.compiles += 1
+        started = time.perf_counter()
         try:
             command = build_module(source, cdef, options, modname, tmp)
         except CompileError as exc:
-            raise exc.moved_to(_keep_failed(tmp, root, key)) from None
+            failed = exc.moved_to(_keep_failed(tmp, root, key))
+            log.info("cgraph: compilation failed after %.2f s: %s",
+                     time.perf_counter() - started, failed.c_path)
+            raise failed from None
+        log.info("cgraph: compiled %s in %.2f s (%d bytes of C): %s", modname,
+                 time.perf_counter() - started, len(source), entry)
+        log.debug("cgraph: compile command: %s", " ".join(command))
         so_name = modname + EXT_SUFFIX
         meta = {
             "key": key,
@@ -391,6 +414,10 @@ def _import(entry: Path, meta: dict[str, Any], from_cache: bool) -> LoadedModule
         raise ImportError(f"cgraph: cannot load {so_path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    try:
+        os.utime(entry)  # the entry's mtime is its last use (`cache_purge`)
+    except OSError:
+        pass
     c_path = entry / "source.c"
     return LoadedModule(module.ffi, module.lib, meta["key"], so_path, c_path, from_cache)
 
@@ -403,27 +430,38 @@ def _entry_dirs(root: Path) -> list[Path]:
     )
 
 
-def cache_list() -> list[dict[str, Any]]:
+def cache_list(root: str | None = None) -> list[dict[str, Any]]:
     """List the cache entries.
+
+    Parameters
+    ----------
+    root : str, optional
+        The cache folder (default: see :func:`cache_dir`).
 
     Returns
     -------
     list of dict
-        One dict per entry, sorted by key: ``key``, ``created`` (seconds since the
-        epoch), ``size`` (bytes) and ``path``.
+        One dict per entry, sorted by key: ``key``, ``created`` and ``last_used``
+        (seconds since the epoch; last use is the last time a process loaded it),
+        ``size`` (bytes), ``path`` and ``source`` (its C file, for reading).
     """
     entries = []
-    for path in _entry_dirs(cache_dir()):
+    for path in _entry_dirs(cache_dir(root)):
         try:
             created = float(json.loads((path / "meta.json").read_text())["created"])
+            last_used = max(created, path.stat().st_mtime)
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        except FileNotFoundError:
+            continue  # removed meanwhile by another process
         except (OSError, ValueError, KeyError, TypeError):
-            created = path.stat().st_mtime
-        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        entries.append({"key": path.name, "created": created, "size": size, "path": str(path)})
+            created = last_used = path.stat().st_mtime
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        entries.append({"key": path.name, "created": created, "last_used": last_used,
+                        "size": size, "path": str(path), "source": str(path / "source.c")})
     return entries
 
 
-def cache_info() -> dict[str, Any]:
+def cache_info(root: str | None = None) -> dict[str, Any]:
     """Summarize the cache.
 
     Returns
@@ -431,12 +469,20 @@ def cache_info() -> dict[str, Any]:
     dict
         ``path`` of the root, ``n_entries``, and ``total_bytes`` of the entries.
     """
-    entries = cache_list()
+    entries = cache_list(root)
     total = sum(entry["size"] for entry in entries)
-    return {"path": str(cache_dir()), "n_entries": len(entries), "total_bytes": total}
+    return {"path": str(cache_dir(root)), "n_entries": len(entries), "total_bytes": total}
 
 
-def cache_clear() -> int:
+def _remove_entry(root: Path, path: Path) -> bool:
+    with _file_lock(root, path.name):
+        if path.exists():
+            _remove_dir(path, root)
+            return True
+    return False
+
+
+def cache_clear(root: str | None = None) -> int:
     """Remove every cache entry (each under its lock) and the kept failed builds.
 
     Modules already loaded in this process stay usable and stay memoized.
@@ -446,13 +492,52 @@ def cache_clear() -> int:
     int
         The number of entries removed.
     """
-    root = cache_dir()
-    removed = 0
-    for path in _entry_dirs(root):
-        with _file_lock(root, path.name):
-            if path.exists():
-                _remove_dir(path, root)
-                removed += 1
-    shutil.rmtree(root / "failed", ignore_errors=True)
-    shutil.rmtree(root / "index", ignore_errors=True)
+    folder = cache_dir(root)
+    removed = sum(_remove_entry(folder, path) for path in _entry_dirs(folder))
+    shutil.rmtree(folder / "failed", ignore_errors=True)
+    shutil.rmtree(folder / "index", ignore_errors=True)
+    log.info("cgraph: removed %d cache entries from %s", removed, folder)
+    return removed
+
+
+def cache_purge(older_than: float | None = None, max_bytes: int | None = None,
+                root: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
+    """Remove the entries unused for `older_than` seconds, then the least recently
+    used ones until the cache holds at most `max_bytes`.
+
+    A process that still needs a removed module compiles it again; modules already
+    loaded stay usable.
+
+    Parameters
+    ----------
+    older_than : float, optional
+        Age in seconds since an entry was last loaded.
+    max_bytes : int, optional
+        The size to shrink the cache to.
+    now : float, optional
+        The current time (seconds since the epoch), for tests.
+
+    Returns
+    -------
+    list of dict
+        The entries removed (as listed by :func:`cache_list`).
+    """
+    folder = cache_dir(root)
+    now = time.time() if now is None else now
+    entries = sorted(cache_list(root), key=lambda e: e["last_used"])  # oldest first
+    doomed = [e for e in entries if older_than is not None
+              and now - e["last_used"] > older_than]
+    if max_bytes is not None:
+        kept = [e for e in entries if e not in doomed]
+        total = sum(e["size"] for e in kept)
+        for entry in kept:
+            if total <= max_bytes:
+                break
+            doomed.append(entry)
+            total -= entry["size"]
+    removed = [e for e in doomed if _remove_entry(folder, Path(e["path"]))]
+    if removed:
+        # The program index may name removed entries: load_indexed then finds no
+        # valid entry and the caller compiles again, so the index needs no cleaning.
+        log.info("cgraph: purged %d cache entries from %s", len(removed), folder)
     return removed

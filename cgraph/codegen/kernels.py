@@ -212,25 +212,122 @@ def reduce_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: li
 
 # --------------------------------------------------------------------------- dot
 
+#: The cblas prefix of the dtypes whose products call BLAS; others use the loop.
+BLAS_PREFIX = {"float32": "s", "float64": "d"}
+#: Products of fewer multiply-adds (M * N * K) than these, per path, run the generated
+#: loop, which beats the BLAS call there. Measured with `python -m benchmarks.dot
+#: --threshold` (float64, microseconds per product in a chain of 32, loop vs BLAS):
+#: gemm 5x5x5 0.21 vs 0.24, 6x6x6 0.26 vs 0.25, 8x8x8 0.35 vs 0.27; gemv 12x12 0.17 vs
+#: 0.20, 16x16 0.21 vs 0.21; dot n=8 0.132 vs 0.136, n=16 0.139 vs 0.136, n=32 0.153 vs
+#: 0.140.
+BLAS_MIN_WORK = {"gemm": 192, "gemv_a": 256, "gemv_b": 256, "dot": 16}
+#: How one 2-D product is computed (templates/gemm.c.j2 switches on these values).
+DOT_PATHS = {"loop": 0, "gemm": 1, "gemv_a": 2, "gemv_b": 3, "dot": 4, "zeros": 5, "empty": 6}
+#: Slots of one product's parameters: M, N, K, 4 strides, the path, then 3 per operand
+#: (transposed flag, leading dimension or vector increment, packed flag).
+N_PRODUCT = 14
+#: BLAS (scipy-openblas32) takes 32-bit sizes.
+_BLAS_INT_MAX = 2**31 - 1
+
+
+def uses_blas(steps: Sequence[Any]) -> bool:
+    """Whether a program's steps call BLAS, so that its module must link it."""
+    return any(s.kernel.context.get("blas") for s in steps)
+
 
 def dot(node: Apply, name: str, comment: str, outs: list[Operand], ins: list[Operand]) -> Kernel:
-    """Lower Dot: every 1-d/2-d case as an (M,K) x (K,N) product with strides."""
-    return Kernel("dot", name, comment, tuple(outs), tuple(ins), 7)
+    """Lower Dot and MatMul: a batch (none for Dot) of (M,K) x (K,N) products, each
+    computed by BLAS gemm/gemv/dot (float32, float64) or a generated loop."""
+    dtype = node.outputs[0].type.dtype
+    nb = max(node.inputs[0].type.ndim - 2, 0)
+    context = {"nb": nb, "nproduct": N_PRODUCT, "blas": BLAS_PREFIX.get(dtype, ""),
+               "sfx": dtype, "bool": dtype == "bool", "paths": tuple(DOT_PATHS.items())}
+    return Kernel("dot", name, comment, tuple(outs), tuple(ins), N_PRODUCT + 4 * nb,
+                  context=context)
+
+
+def _blas_matrix(rows: int, cols: int, s0: int, s1: int) -> tuple[int, int, int] | None:
+    """(transposed, leading dimension, 0) for a strided matrix, if BLAS can read it."""
+    if cols <= 1 or s1 == 1:  # row-major, rows s0 apart
+        ld = s0 if rows > 1 else max(cols, 1)
+        if max(cols, 1) <= ld <= _BLAS_INT_MAX:
+            return 0, ld, 0
+    if rows <= 1 or s0 == 1:  # column-major: the transpose of a row-major matrix
+        ld = s1 if cols > 1 else max(rows, 1)
+        if max(rows, 1) <= ld <= _BLAS_INT_MAX:
+            return 1, ld, 0
+    return None
+
+
+def _matrix_operand(rows: int, cols: int, s0: int, s1: int) -> tuple[int, int, int]:
+    """BLAS layout of a matrix operand: as it is, or packed (a contiguous copy)."""
+    return _blas_matrix(rows, cols, s0, s1) or (0, max(cols, 1), 1)
+
+
+def _vector_operand(n: int, stride: int) -> tuple[int, int, int]:
+    """(0, increment, packed) of a vector operand: BLAS takes positive increments."""
+    inc = stride if n > 1 else 1
+    return (0, inc, 0) if 1 <= inc <= _BLAS_INT_MAX else (0, 1, 1)
+
+
+def product_params(m: int, n: int, k: int, strides: Sequence[int], blas: bool) -> list[int]:
+    """The N_PRODUCT parameters of one (m,k) x (k,n) product; `strides` are a's along
+    (m, k) and b's along (k, n). BLAS is used when `blas` and the product is big enough."""
+    a0, a1, b0, b1 = strides
+    base = [m, n, k, a0, a1, b0, b1]
+    if m * n == 0 or k == 0:
+        return base + [DOT_PATHS["empty" if m * n == 0 else "zeros"]] + [0] * 6
+    if m == 1 and n == 1:
+        path, op_a, op_b = "dot", _vector_operand(k, a1), _vector_operand(k, b0)
+    elif n == 1:
+        path, op_a, op_b = "gemv_a", _matrix_operand(m, k, a0, a1), _vector_operand(k, b0)
+    elif m == 1:
+        path, op_a, op_b = "gemv_b", _vector_operand(k, a1), _matrix_operand(k, n, b0, b1)
+    else:
+        path, op_a, op_b = "gemm", _matrix_operand(m, k, a0, a1), _matrix_operand(k, n, b0, b1)
+    if not blas or m * n * k < BLAS_MIN_WORK[path] or max(m, n, k) > _BLAS_INT_MAX:
+        return base + [DOT_PATHS["loop"]] + [0] * 6
+    return base + [DOT_PATHS[path], *op_a, *op_b]
+
+
+def _merge_rows(dims: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    """(length, stride) of axes (length, stride) merged into one, if evenly strided."""
+    kept = [(n, s) for n, s in dims if n != 1]
+    if any(n == 0 for n, _ in kept):
+        return None
+    for (_, outer), (n, inner) in zip(kept, kept[1:]):
+        if outer != n * inner:
+            return None
+    length = int(np.prod([n for n, _ in kept], dtype=np.int64))
+    return length, kept[-1][1] if kept else 0
 
 
 def dot_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                in_shapes: list[Shape]) -> list[int]:
-    """[M, N, K, a strides (M, K axes), b strides (K, N axes)]."""
+    """[the product's N_PRODUCT parameters, then (MatMul) batch shape, and batch strides
+    of the output, a and b]."""
     (sa, ta), (sb, tb) = in_layouts
-    if len(sa) == 2:
-        m, k, a0, a1 = sa[0], sa[1], ta[0], ta[1]
+    out_shape, out_strides = out_layouts[0]
+    nb = kernel.context["nb"]
+    if len(sa) >= 2:
+        m, k, a0, a1 = sa[-2], sa[-1], ta[-2], ta[-1]
     else:
         m, k, a0, a1 = 1, sa[0], 0, ta[0]
-    if len(sb) == 2:
-        n, b0, b1 = sb[1], tb[0], tb[1]
+    if len(sb) >= 2:
+        n, b0, b1 = sb[-1], tb[-2], tb[-1]
     else:
         n, b0, b1 = 1, tb[0], 0
-    return [m, n, k, a0, a1, b0, b1]
+    batch = tuple(out_shape[:nb])
+    st_o = tuple(out_strides[:nb])
+    st_a = loop_strides(tuple(sa[:nb]), tuple(ta[:nb]), batch)
+    st_b = loop_strides(tuple(sb[:nb]), tuple(tb[:nb]), batch)
+    # b the same for every item (a matrix times a stack): one product of all a's rows.
+    merged = _merge_rows(list(zip(batch, st_a)) + [(m, a0)]) if nb else None
+    if merged is not None and all(s == 0 or n_ == 1 for n_, s in zip(batch, st_b)):
+        m, a0 = merged
+        batch, st_o, st_a, st_b = (1,) * nb, (0,) * nb, (0,) * nb, (0,) * nb
+    blas = bool(kernel.context["blas"])
+    return [*product_params(m, n, k, (a0, a1, b0, b1), blas), *batch, *st_o, *st_a, *st_b]
 
 
 # --------------------------------------------------------------------------- join
@@ -271,6 +368,84 @@ def shape_value_params(kernel: Kernel, node: Apply, out_layouts: list, in_layout
     return [node.op.value(in_shapes)]
 
 
+# --------------------------------------------------------------------------- indexing
+
+
+def _array_params(r: Any) -> list[int]:
+    """Per index array of the `Region` r: axis length, stride of that axis, strides along
+    the region (the last block of P that every indexing kernel reads)."""
+    params = []
+    for _, n, stride, strides in r.arrays:
+        params.extend([n, stride, *strides])
+    return params
+
+
+def gather(node: Apply, name: str, comment: str, outs: list[Operand], ins: list[Operand]
+           ) -> Kernel:
+    """Lower AdvancedSubtensor: each output element read from x through index arrays."""
+    ndim, nx = node.outputs[0].type.ndim, node.inputs[0].type.ndim
+    arrays = node.op.c_arrays(node)
+    nparams = 1 + nx + 3 * ndim + len(arrays) * (2 + ndim)
+    return Kernel("subtensor_gather", name, comment, tuple(outs), tuple(ins), nparams, ndim,
+                  context={"ndim": ndim, "x_ndim": nx, "arrays": arrays,
+                           "hoist": node.op.c_hoist(node)})
+
+
+def gather_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                  in_shapes: list[Shape], values: list | None = None) -> list[int]:
+    """[x offset, x shape, region shape, output strides, x strides, per index array:
+    axis length, x stride, strides along the region]."""
+    r = node.op.region_of(in_layouts[0], in_layouts, values)
+    return [r.offset, *in_shapes[0], *r.shape, *out_layouts[0][1], *r.strides,
+            *_array_params(r)]
+
+
+def scatter(node: Apply, name: str, comment: str, outs: list[Operand], ins: list[Operand]
+            ) -> Kernel:
+    """Lower IncSubtensor: copy x, then set or add y over the indexed region."""
+    x = node.inputs[0]
+    ndim = node.op.region_ndim(node)
+    arrays = node.op.c_arrays(node)
+    nparams = 2 + 3 * x.ndim + 1 + 3 * ndim + len(arrays) * (2 + ndim)
+    if node.op.set_instead_of_inc:
+        op = "="
+    else:
+        op = "|=" if x.dtype == "bool" else "+="
+    return Kernel("subtensor_scatter", name, comment, tuple(outs), tuple(ins), nparams, ndim,
+                  context={"ndim": ndim, "x_ndim": x.ndim, "arrays": arrays, "op": op,
+                           "hoist": node.op.c_hoist(node)})
+
+
+def scatter_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                   in_shapes: list[Shape], values: list | None = None) -> list[int]:
+    """[x dense flag, size, x shape, x strides, output strides, region offset, region
+    shape, its strides in the output, y strides, per index array: axis length, output
+    stride, strides along the region]."""
+    (x_shape, x_strides), (y_shape, y_strides) = in_layouts[:2]
+    out_strides = out_layouts[0][1]
+    r = node.op.region_of((x_shape, out_strides), in_layouts, values)
+    pad = len(r.shape) - len(y_shape)
+    st_y = (0,) * pad + loop_strides(tuple(y_shape), tuple(y_strides), r.shape[pad:])
+    size = int(np.prod(x_shape, dtype=np.int64))
+    return [int(is_dense(tuple(x_shape), tuple(x_strides))), size, *x_shape, *x_strides,
+            *out_strides, r.offset, *r.shape, *r.strides, *st_y, *_array_params(r)]
+
+
+def nonzero(node: Apply, name: str, comment: str, outs: list[Operand], ins: list[Operand]
+            ) -> Kernel:
+    """Lower Nonzero: the coordinates of the mask's nonzero elements, in C order."""
+    ndim = node.inputs[0].type.ndim
+    return Kernel("subtensor_nonzero", name, comment, tuple(outs), tuple(ins), 1 + 2 * ndim,
+                  ndim, context={"ndim": ndim})
+
+
+def nonzero_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                   in_shapes: list[Shape], values: list | None = None) -> list[int]:
+    """[the count the planner found, mask shape, mask strides]."""
+    shape, strides = in_layouts[0]
+    return [out_layouts[0][0][0], *shape, *strides]
+
+
 def family_functions(op: Any) -> tuple:
     """(lowering, per-shape parameters) for an op.
 
@@ -293,4 +468,7 @@ FAMILIES = {
     "dot": (dot, dot_params),
     "join": (join, join_params),
     "shape_value": (shape_value, shape_value_params),
+    "subtensor_gather": (gather, gather_params),
+    "subtensor_scatter": (scatter, scatter_params),
+    "subtensor_nonzero": (nonzero, nonzero_params),
 }

@@ -19,7 +19,9 @@ import numpy as np
 from cgraph.codegen.kernels import Kernel, Operand, family_functions
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
+from cgraph.graph.labels import label_of, node_labels
 from cgraph.graph.lazy import guards
+from cgraph.tensor.elemwise import Composite
 from cgraph.tensor.math import identity
 
 #: constants with more elements are passed as arguments instead of C literals.
@@ -121,12 +123,18 @@ def value_arguments(fgraph: FunctionGraph, nodes: list[Apply]) -> tuple[int, ...
 
 def sanitize(text: str) -> str:
     """Make user text safe inside a C comment (it can never close the comment)."""
-    return re.sub(r"[^A-Za-z0-9_.,:;=+\-\[\]()?<> ]", "_", text)[:80]
+    return re.sub(r"[^A-Za-z0-9_.,:;=+\-\[\]{}()?<> ]", "_", text)[:80]
 
 
 def _created_at(node: Apply) -> str:
     """`  at file.py:12`: where the user built the node (the file's name only, so that
-    the C, and so the cache key, does not depend on where the project lives)."""
+    the C, and so the cache key, does not depend on where the project lives). A fused
+    loop was built by `function`: it names the lines of the ops it fuses."""
+    comp = getattr(node.op, "scalar_op", None)
+    if isinstance(comp, Composite):
+        sites = [s.note.rpartition(" at ")[2] for s in comp.steps if " at " in s.note]
+        if sites:
+            return "  at " + sanitize(", ".join(dict.fromkeys(sites)))
     trace = node.tag.get("trace")
     if not trace:
         return ""
@@ -173,6 +181,8 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
     one's, and whose constants are all inlined (it has no constant arguments).
     """
     prepare_outputs(fgraph)
+    # The labels debugprint shows ([id A]), so that the C names the same nodes.
+    labels = node_labels(fgraph.outputs)
     update_of = update_of or {}
     update_outputs = {id(fgraph.outputs[o]): o for o in update_of}
     nodes = fgraph.toposort()
@@ -190,7 +200,12 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
 
     def comment(v: Variable) -> str:
         label = f" ({sanitize(v.name)})" if v.name else ""
-        return f"{name_of(v)}{label}: {v.type}"
+        node_id = label_of(labels, v)
+        node_id = f" [id {prefix}{node_id}]" if node_id else ""
+        return f"{name_of(v)}{label}{node_id}: {v.type}"
+
+    def operand(v: Variable) -> str:  # `v3` or, when the user named it, `v3:loss`
+        return f"{name_of(v)}:{sanitize(v.name)}" if v.name else name_of(v)
 
     for i, v in enumerate(fgraph.inputs):
         decls.append(Decl(name_of(v), v.type.c_type, "arg", f"input {i} " + comment(v), arg=i))
@@ -245,10 +260,10 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
         outs = [Operand(name_of(o), o.type.c_type) for o in node.outputs]
         ins = [Operand(name_of(v), v.type.c_type, all(s == 1 for s in v.type.shape))
                for v in node.inputs]
-        text = (f"{', '.join(o.var for o in outs)} = {sanitize(str(node.op))}"
-                f"({', '.join(i.var for i in ins)})  "
+        text = (f"{', '.join(map(operand, node.outputs))} = {sanitize(str(node.op))}"
+                f"({', '.join(map(operand, node.inputs))})  "
                 + "  ".join(f"{o.type}" for o in node.outputs)
-                + _created_at(node))
+                + f"  [id {prefix}{labels.get(id(node), '?')}]" + _created_at(node))
         kernel = lowering(node, f"{prefix}k{k}", text, outs, ins)
         kernels[id(node)] = kernel
         kernel_slots[id(node)] = n_slots

@@ -28,7 +28,16 @@ _SKIPPED: tuple = ((0,), (0,))
 
 
 class ShapeError(ValueError):
-    """Input shapes that the graph cannot compute with; names the node and shapes."""
+    """Input shapes that the graph cannot compute with; names the node and shapes.
+
+    `node` and `input_shapes` (when known) are the failing node and the shapes it got.
+    """
+
+    def __init__(self, message: str, node: Apply | None = None,
+                 input_shapes: tuple = ()):
+        super().__init__(message)
+        self.node = node
+        self.input_shapes = tuple(input_shapes)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class Plan:
     workspace: int                     # bytes
     kernel_bytes: tuple[int, ...] = ()  # bytes each kernel reads and writes (profiling)
     inplace: tuple[bool, ...] = ()      # per update: written into the shared storage
+    shapes: dict | None = None          # id(variable) -> shape (error messages, profiles)
 
 
 def describe(node: Apply) -> str:
@@ -123,6 +133,8 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
             if id(node) in lowered.guard_slots:
                 P[lowered.guard_slots[id(node)]] = int(run)
             if not run:  # a branch not taken: no shapes, no kernel
+                if node.op.c_family != "view":
+                    kernel_bytes.append(0)
                 continue
         for v in node.inputs:
             if id(v) not in layouts and hasattr(v, "data"):  # a constant
@@ -142,13 +154,20 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                 continue
         except ValueError as err:
             raise ShapeError(f"{err}\n  in node {describe(node)}\n  input shapes: "
-                             f"{', '.join(map(str, in_shapes))}") from None
+                             f"{', '.join(map(str, in_shapes))}", node, in_shapes) from None
         for out, shape in zip(node.outputs, out_shapes):
             shape = tuple(int(n) for n in shape)
             layouts[id(out)] = (shape, contiguous_strides(shape))
             if id(out) in lowered.slots:
                 nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(out.type.dtype).itemsize
-                P[lowered.slots[id(out)]] = workspace.place(id(out), nbytes)
+                offset = None
+                if node.op.c_family == "elementwise" and nbytes:
+                    same = [id(v) for v, lay in zip(node.inputs, in_layouts)
+                            if lay == layouts[id(out)] and v.type.dtype == out.type.dtype]
+                    offset = workspace.take_over(id(out), nbytes, node, k, same)
+                if offset is None:
+                    offset = workspace.place(id(out), nbytes)
+                P[lowered.slots[id(out)]] = offset
         kernel = lowered.kernels[id(node)]
         _, params_of = family_functions(node.op)
         out_layouts = [layouts[id(o)] for o in node.outputs]
@@ -156,7 +175,7 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
             params = params_of(kernel, node, out_layouts, in_layouts, in_shapes, *extra)
         except ValueError as err:
             raise ShapeError(f"{err}\n  in node {describe(node)}\n  input shapes: "
-                             f"{', '.join(map(str, in_shapes))}") from None
+                             f"{', '.join(map(str, in_shapes))}", node, in_shapes) from None
         start = lowered.kernel_slots[id(node)]
         P[start:start + len(params)] = params
         kernel_bytes.append(sum(
@@ -173,4 +192,5 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
             fgraph.outputs[u.out_arg - len(fgraph.inputs)].type.dtype).itemsize
         inplace.append(same)
     P.setflags(write=False)
-    return Plan(P, out_shapes, workspace, tuple(kernel_bytes), tuple(inplace))
+    shapes = {key: layout[0] for key, layout in layouts.items()}
+    return Plan(P, out_shapes, workspace, tuple(kernel_bytes), tuple(inplace), shapes)

@@ -11,7 +11,6 @@ import copy
 import ctypes.util
 import functools
 import pickle
-import re
 import shlex
 import sys
 import time
@@ -25,7 +24,9 @@ import numpy as np
 
 from cgraph import backend
 from cgraph.codegen import ShapeError, cdef, header_paths, lower, make_plan, render
+from cgraph.codegen.kernels import uses_blas
 from cgraph.codegen.render import csrc_dir, program_key
+from cgraph.compile import errors
 from cgraph.compile.io import In, Out
 from cgraph.compile.loop import run_loop
 from cgraph.compile.profiling import ProfileStats
@@ -46,10 +47,6 @@ class UnusedInputError(ValueError):
     """An input of `function` that the outputs do not depend on."""
 
 
-#: kernel return codes (CG_ERR_* in csrc/cgraph.h) -> the exception raised.
-_C_ERRORS = {1: RuntimeError, 2: IndexError, 3: ValueError}
-
-
 def build_options(cfg: Config) -> backend.BuildOptions:
     """Compiler options from the configuration."""
     cflags = tuple(shlex.split(cfg.cflags))
@@ -58,6 +55,9 @@ def build_options(cfg: Config) -> backend.BuildOptions:
         sanitizers = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined")
         cflags += (*sanitizers, "-fno-omit-frame-pointer", "-g")
         link += sanitizers
+    if cfg.openmp:
+        cflags += ("-fopenmp", f"-DCG_NUM_THREADS={cfg.num_threads}")
+        link += ("-fopenmp",)
     if has_libmvec():
         libraries = ("mvec", "m")
     else:
@@ -181,23 +181,27 @@ class Function:
         lowered = time.perf_counter()
         program = self._lowered.program
         self.build_options = build_options(cfg)
+        if uses_blas(program.steps):  # only modules that call BLAS link it
+            self.build_options = backend.with_blas(self.build_options)
         self.version = VERSION
         declarations = cdef(program, self._profile)
         # A warm start finds the module by the program's name and skips rendering.
         index_key = program_key(program, VERSION, str(self._profile), declarations,
                                 repr(self.build_options))
         compiles = backend.stats.compiles
-        module = backend.load_indexed(index_key)
-        rendered = time.perf_counter()
+        cache_dir = cfg.cache_dir or None
+        module = backend.load_indexed(index_key, cache_dir)
+        looked_up = rendered = time.perf_counter()
         if module is None:
             self._c_source = render(program, VERSION, profile=self._profile)
             rendered = time.perf_counter()
             try:
                 module = backend.load_module(self._c_source, declarations,
-                                             self.build_options, depends=header_paths())
+                                             self.build_options, depends=header_paths(),
+                                             root=cache_dir)
             except backend.CompileError as err:
-                raise _point_at_kernels(err) from None
-            backend.record_index(index_key, module)
+                raise errors.point_at_kernels(err, program) from None
+            backend.record_index(index_key, module, cache_dir)
         loaded = time.perf_counter()
         if self._profile:
             counters = module.ffi.buffer(getattr(module.lib, program.entry + "_profile")(),
@@ -206,8 +210,9 @@ class Function:
             self.profile = ProfileStats(
                 [s.kernel.comment for s in program.steps],
                 np.frombuffer(counters, dtype=np.float64),
-                {"lower": lowered - started, "render": rendered - lowered,
-                 "compile": built, "load": loaded - rendered - built})
+                {"lower": lowered - started, "render": rendered - looked_up,
+                 "compile": built, "load": looked_up - lowered + loaded - rendered - built},
+                nodes=[n for n in self._lowered.nodes if id(n) in self._lowered.kernels])
         self.c_path = str(module.c_path)
         self._module = module
         ffi = module.ffi
@@ -234,9 +239,14 @@ class Function:
                 if want is not None and want != got:
                     raise ValueError(f"input {var!r} has static shape {var.type}, but got "
                                      f"shape {shape} (axis {axis})")
-        plan = make_plan(self._lowered, shapes, arrays if self._lowered.value_args else None)
+        try:
+            plan = make_plan(self._lowered, shapes,
+                             arrays if self._lowered.value_args else None)
+        except ShapeError as err:
+            raise errors.explain_shape_error(err, self.fgraph,
+                                             self._cfg.exception_verbosity) from None
         if self.profile is not None:
-            self.profile.kernel_bytes = plan.kernel_bytes
+            self.profile.set_plan(plan)
         P = plan.params
         entry = (self._from_buffer("int64_t[]", P), plan.out_shapes, P, plan.inplace)
         if self._replan_each_call:
@@ -310,12 +320,12 @@ class Function:
                 rc = entry(P, errbuf, *map(fb, arrays), *map(fb, outs), *no_updates,
                            *constants)
                 if rc:
-                    self._raise_c_error(rc, errbuf)
+                    self._raise_c_error(rc, errbuf, arrays)
             else:  # an update changes a shape: it comes back as a new array
                 outs = list(map(empty, out_shapes, all_dtypes))
                 rc = entry(P, errbuf, *map(fb, arrays), *map(fb, outs), *constants)
                 if rc:
-                    self._raise_c_error(rc, errbuf)
+                    self._raise_c_error(rc, errbuf, arrays)
                 for target, value, same in zip(updates, outs[n_out:], inplace):
                     if not same:
                         target._value = value
@@ -325,9 +335,9 @@ class Function:
 
         return call
 
-    def _raise_c_error(self, rc: int, errbuf: Any) -> None:
+    def _raise_c_error(self, rc: int, errbuf: Any, arrays: list) -> None:
         message = self._module.ffi.string(errbuf).decode(errors="replace")
-        raise _C_ERRORS.get(rc, RuntimeError)(f"{self._label()} failed: {message}")
+        raise errors.c_runtime_error(self, rc, message, arrays)
 
     def _call_generic(self, args: tuple) -> Any:
         """The call path of mode "PY" (mode "C" uses `_make_fast_call`)."""
@@ -498,25 +508,6 @@ class Function:
         return f"<cgraph.Function {self.name or ''} mode={self.mode}>"
 
 
-def _point_at_kernels(err: backend.CompileError) -> backend.CompileError:
-    """Add to a compile error the kernel (graph node, user's line) of each error line."""
-    try:
-        lines = Path(err.c_path).read_text().splitlines()
-    except OSError:
-        return err
-    notes = []
-    for match in re.finditer(r":(\d+):\d+: error: (.*)", err.stderr):
-        number = int(match.group(1))
-        for text in reversed(lines[:number]):
-            if text.startswith("/* v") and " = " in text:
-                notes.append(f"  line {number}: {match.group(2)}\n"
-                             f"    in the kernel of {text.strip('/* ').strip()}")
-                break
-    if notes:
-        err.args = (err.args[0] + "\nin the graph:\n" + "\n".join(dict.fromkeys(notes)),)
-    return err
-
-
 def _rebuild_function(args: tuple, user_inputs: list[Variable], specs: list | None = None
                       ) -> Function:
     f = Function(*args)
@@ -620,7 +611,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
             warnings.warn(message, stacklevel=2)
     shared_in = [v for v in leaves if isinstance(v, SharedVariable)]
     fgraph = FunctionGraph(inputs + shared_in, computed)
+    started = time.perf_counter()
     rewrites = rewrite_graph(fgraph, config)
+    rewrite_seconds = time.perf_counter() - started
     mode = mode or config.mode
     if mode not in ("C", "PY"):
         raise ValueError(f"unknown mode {mode!r}; use 'C' or 'PY'")
@@ -628,6 +621,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
                  return_list, mode, name, allow_input_downcast, config, profile)
     f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
     f.rewrites = rewrites  # pass -> {rule: times fired}
+    if f.profile is not None:
+        f.profile.compile_times = {"rewrite": rewrite_seconds, **f.profile.compile_times}
     f._set_input_specs(specs)
     return f
 

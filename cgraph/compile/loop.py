@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cgraph.compile.errors import c_runtime_error
+
 if TYPE_CHECKING:  # only for annotations: function.py imports this module
     from cgraph.compile.function import Function
 
@@ -168,7 +170,7 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
             done = int(state[0])
             if rc:
                 message = ffi.string(errbuf).decode(errors="replace")
-                raise _error(rc)(f"{f._label()} failed at loop step {done}: {message}")
+                raise c_runtime_error(f, rc, message, None, f" at loop step {done}")
             if state[1]:
                 warnings.warn(f"loop stopped at step {done} (epoch {done // n_batches}): "
                               f"output {int(state[2])} is not finite; the shared variables "
@@ -207,10 +209,6 @@ def _fixed_positions(inputs: list, fixed: Mapping[Any, Any]) -> dict[int, Any]:
             raise KeyError(f"loop: fixed argument {key!r} is not an input of the function")
         out[matches[0]] = value
     return out
-
-
-def _error(rc: int) -> type[Exception]:
-    return {2: IndexError, 3: ValueError}.get(rc, RuntimeError)
 
 
 def _results(f: Function, records: list[np.ndarray], out_bufs: list[np.ndarray],
