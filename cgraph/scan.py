@@ -7,11 +7,14 @@ pointers to the current rows of the sequences, the previous states and the rows 
 the outputs. Its plan (shapes, strides, workspace) is the same for every step and is
 stored inside the outer plan.
 
-Supported: sequences (tap 0), outputs_info with tap -1 (or None for outputs that are
+Supported: sequences and outputs_info with any taps (or None for outputs that are
 not fed back), non_sequences, n_steps, go_backwards, and gradients (a second scan
-over the steps in reverse, see `Scan.grad`). Not yet: other taps, updates returned by
-`fn`, gradients of a go_backwards scan, second derivatives, truncate_gradient (these
-raise NotImplementedError).
+over the steps in reverse, see `Scan.grad`). Taps and go_backwards are rewritten
+before the op is built: a tapped sequence becomes one shifted slice per tap, an
+output with taps [-k..-1] becomes k states that shift by one each step, and
+go_backwards reverses the sequences; the Scan op itself only knows rows (tap 0) and
+previous outputs (tap -1), so gradients need nothing more. Not yet: updates returned
+by `fn`, second derivatives, truncate_gradient (these raise NotImplementedError).
 """
 
 from __future__ import annotations
@@ -21,17 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.codegen.kernels import Kernel, contiguous_strides
+from cgraph.codegen.kernels import Kernel, contiguous_strides, uses_blas
 from cgraph.codegen.lower import Lowered, lower
 from cgraph.codegen.plan import make_plan
 from cgraph.codegen.render import render_program
-from cgraph.graph.basic import Apply, Op, Variable, clone_replace
+from cgraph.graph.basic import Apply, Constant, Op, Variable, clone_replace
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.grad import grad as grad_of
 from cgraph.tensor.elemwise import Elemwise, ScalarOp
 from cgraph.tensor.math import concatenate as T_concat
 from cgraph.tensor.math import upcast
 from cgraph.tensor.shape import shape_i
+from cgraph.tensor.subtensor import set_subtensor
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 _contiguous = Elemwise(ScalarOp("scan_contiguous", 1, "{0}", lambda a: np.array(a), upcast,
@@ -49,11 +53,10 @@ class Scan(Op):
     value_inputs = (0,)
 
     def __init__(self, inner_inputs: list[Variable], inner_outputs: list[Variable],
-                 n_seqs: int, n_states: int, go_backwards: bool):
+                 n_seqs: int, n_states: int):
         self.fgraph = FunctionGraph(inner_inputs, inner_outputs)
         self.n_seqs, self.n_states = n_seqs, n_states
         self.n_plain = len(inner_outputs) - n_states
-        self.go_backwards = go_backwards
         self._lowered: Lowered | None = None
         self._py = None
 
@@ -123,8 +126,7 @@ class Scan(Op):
         rest = inputs[1 + self.n_seqs + self.n_states:]
         results: list[list[np.ndarray]] = [[] for _ in self.fgraph.outputs]
         for t in range(n):
-            s = n - 1 - t if self.go_backwards else t
-            outs = self._step([q[s] for q in seqs] + states + list(rest))
+            outs = self._step([q[t] for q in seqs] + states + list(rest))
             for k, o in enumerate(outs):
                 results[k].append(o)
             states = outs[:self.n_states]
@@ -152,8 +154,6 @@ class Scan(Op):
         from the next step) it gives the gradients of the step's inputs; those of the
         states flow on, those of the non-sequences accumulate.
         """
-        if self.go_backwards:
-            raise NotImplementedError("gradients through scan with go_backwards")
         n_seq, n_states = self.n_seqs, self.n_states
         seqs = inputs[1:1 + n_seq]
         inits = inputs[1 + n_seq:1 + n_seq + n_states]
@@ -185,8 +185,12 @@ class Scan(Op):
 
         zeros_h = [init.zeros_like() for init in inits]
         zeros_p = [r.zeros_like() for r in rest]
+        # The loop may read only the first n rows of a sequence (n_steps, or sequences of
+        # different lengths): those are the rows to reverse, and the others get zeros.
+        whole = isinstance(inputs[0], Constant) and int(inputs[0].data) < 0 and n_seq <= 1
+        used = seqs if whole else [v[:n_steps] for v in seqs]
         # Reversed, h[t-1] is one row further down: drop the first row (h of the last step).
-        reverse = [ReverseRows()(v) for v in seqs]
+        reverse = [ReverseRows()(v) for v in used]
         reverse += [DropFirstRow()(ReverseRows()(v)) for v in prev]
         reverse += [ReverseRows()(v) for v in output_grads]
         results, _ = scan(step, sequences=reverse, outputs_info=[*zeros_h, *zeros_p,
@@ -196,6 +200,8 @@ class Scan(Op):
         d_inits = [LastRow()(r) for r in results[:n_states]]
         d_rest = [LastRow()(r) for r in results[n_states:n_states + len(rest)]]
         d_seqs = [ReverseRows()(r) for r in results[n_states + len(rest):]]
+        if not whole:
+            d_seqs = [set_subtensor(v.zeros_like()[:n_steps], d) for v, d in zip(seqs, d_seqs)]
         return [None, *d_seqs, *d_inits, *d_rest]
 
     # ----------------------------------------------------------------- C
@@ -211,7 +217,7 @@ class Scan(Op):
                       context={"inner": render_program(program), "entry": program.entry,
                                "n_seq": n_seq, "n_states": n_states, "n_rest": n_rest,
                                "n_out": n_out, "p_inner": p_inner,
-                               "backwards": self.go_backwards})
+                               "blas": uses_blas(program.steps)})  # the module links it
 
     def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                  in_shapes: list, values: list) -> list[int]:
@@ -310,29 +316,97 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
          strict: bool = False) -> tuple[Any, dict]:
     """Theano's scan: `fn(*sequence rows, *previous outputs, *non_sequences)` per step.
 
+    A sequence may be `dict(input=x, taps=[-1, 0, 1])` (fn gets x[t-1], x[t], x[t+1];
+    the loop runs len(x) - 2 steps) and an output `dict(initial=v, taps=[-2, -1])`
+    (fn gets the outputs of two steps back and of the previous step; `v` holds the two
+    rows before the first step). `go_backwards` runs over the sequences reversed.
+
     Returns `(outputs, updates)`: the outputs stacked over the steps (a variable, or a
     list when there are several) and an (empty) updates dict, as Theano does.
     """
     if truncate_gradient != -1:
         raise NotImplementedError("scan: truncate_gradient (only -1, the full gradient)")
-    seqs = _as_list(sequences)
-    infos = _as_list(outputs_info)
-    rest = [as_tensor_variable(v) for v in _as_list(non_sequences)]
-    outer_seqs = []
+    seqs, infos = _as_list(sequences), _as_list(outputs_info)
+    if go_backwards:
+        seqs = [dict(s, input=ReverseRows()(s["input"])) if isinstance(s, dict)
+                else ReverseRows()(s) for s in seqs]
+    flat_seqs: list = []
     for s in seqs:
-        if isinstance(s, dict):
-            if list(s.get("taps", [0])) != [0]:
-                raise NotImplementedError("scan: sequence taps other than [0]")
-            s = s["input"]
-        outer_seqs.append(_ready(as_tensor_variable(s)))
+        x, taps = (s["input"], list(s.get("taps", [0]))) if isinstance(s, dict) else (s, [0])
+        flat_seqs.extend(_tapped_rows(as_tensor_variable(x), taps))
+    flat_infos, windows = [], []  # windows[k]: the taps of user output k (None: plain)
+    for info in infos:
+        taps = list(info.get("taps", [-1])) if isinstance(info, dict) else [-1]
+        if info is None:
+            windows.append(None)
+            flat_infos.append(None)
+            continue
+        initial = as_tensor_variable(info["initial"] if isinstance(info, dict) else info)
+        if not taps or any(t >= 0 for t in taps):
+            raise ValueError(f"scan: output taps must be negative, got {taps}")
+        depth = -min(taps)
+        windows.append(taps)
+        # state j (1..depth) holds the output of j steps back
+        flat_infos.extend([initial] if depth == 1 else
+                          [initial[depth - j] for j in range(1, depth + 1)])
+
+    def step(*args: Any) -> list:
+        rows, args = list(args[:len(flat_seqs)]), list(args[len(flat_seqs):])
+        user_args, k = rows, 0
+        for taps in windows:
+            if taps is not None:
+                depth = -min(taps)
+                states = args[k:k + depth]
+                user_args = user_args + [states[-t - 1] for t in taps]
+                k += depth
+        result = fn(*user_args, *args[k:])
+        updates = None
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
+            result, updates = result
+        outs = _as_list(result)
+        if infos and len(outs) != len(infos):
+            raise ValueError(f"scan: outputs_info has {len(infos)} entries but the step "
+                             f"returns {len(outs)} outputs")
+        flat = []
+        for j, out in enumerate(outs):
+            taps = windows[j] if infos else None
+            flat.append(out)
+            if taps is not None and -min(taps) > 1:
+                depth = -min(taps)
+                start = sum(-min(t) for t in windows[:j] if t is not None)
+                flat.extend(args[start:start + depth - 1])  # the window moves by one
+        return (flat, updates) if updates is not None else flat
+
+    stacked, updates = _scan_rows(step, flat_seqs, flat_infos, non_sequences, n_steps, name)
+    if not infos:
+        return stacked, updates
+    stacked = stacked if isinstance(stacked, list) else [stacked]
+    picked, k = [], 0
+    for taps in windows:
+        picked.append(stacked[k])
+        k += 1 if taps is None else -min(taps)
+    return (picked[0] if len(picked) == 1 else picked), updates
+
+
+def _tapped_rows(x: TensorVariable, taps: list[int]) -> list[TensorVariable]:
+    """One sequence per tap: x[t - lo : len - (hi - t)] gives fn x[step + t]."""
+    if not taps:
+        raise ValueError("scan: a sequence needs at least one tap")
+    lo, hi = min(taps), max(taps)
+    if (lo, hi) == (0, 0):
+        return [x] * len(taps)
+    return [x[t - lo:] if t == hi else x[t - lo:shape_i(x, 0) - (hi - t)] for t in taps]
+
+
+def _scan_rows(fn: Callable, seqs: list, infos: list, non_sequences: Any, n_steps: Any,
+               name: str | None) -> tuple[Any, dict]:
+    """The scan of plain rows (tap 0) and previous outputs (tap -1)."""
+    rest = [as_tensor_variable(v) for v in _as_list(non_sequences)]
+    outer_seqs = [_ready(as_tensor_variable(s)) for s in seqs]
     states, state_pos = [], []
     for k, info in enumerate(infos):
         if info is None:
             continue
-        if isinstance(info, dict):
-            if list(info.get("taps", [-1])) != [-1]:
-                raise NotImplementedError("scan: output taps other than [-1]")
-            info = info["initial"]
         states.append(_ready(as_tensor_variable(info)))
         state_pos.append(k)
     inner_seqs = [TensorType(s.dtype, s.type.shape[1:]).make_variable(f"{s.name or 'seq'}[t]")
@@ -360,7 +434,7 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
             fed[k] = new
     inner_outputs = [_fresh(o, inner_seqs + inner_states + inner_rest) for o in fed + plain]
     op = Scan(inner_seqs + inner_states + inner_rest, inner_outputs, len(outer_seqs),
-              len(states), go_backwards)
+              len(states))
     n = as_tensor_variable(np.int64(-1) if n_steps is None else n_steps)
     if n.dtype != "int64":
         n = n.astype("int64")

@@ -308,7 +308,8 @@ def test_workspace_buffers_are_reused_once_dead():
     with cgraph.config.change_flags(rewrite_exclude=["fusion"]):
         f = cgraph.function([x], [out, x * 2])
     plan = make_plan(f._lowered, ((1000,),))
-    assert plan.workspace == 2 * 8000  # tanh's buffer is dead when sin's result is made
+    # Each elementwise result is written over its dead input: one buffer for the chain.
+    assert plan.workspace == 8000
     v = RNG.random(1000)
     np.testing.assert_allclose(f(v)[0], np.cos(np.sin(np.exp(np.tanh(v)))), rtol=1e-14)
     # A view keeps its base alive: the transposed product is read after m*m is made.
@@ -318,6 +319,31 @@ def test_workspace_buffers_are_reused_once_dead():
         h = cgraph.function([m], g)
     a = RNG.random((4, 4))
     np.testing.assert_allclose(h(a), np.exp(a).T + np.sin(a) * 2, rtol=1e-14)
+
+
+def test_elementwise_results_overwrite_dead_inputs_only_when_safe():
+    from cgraph.codegen import make_plan
+
+    m = T.dmatrix("m")
+    e = T.exp(m)
+    cases = [T.sin(e) * 2,                # sin's result may take exp's buffer
+             T.sin(e) + e.T,              # e is read transposed: no take-over
+             T.cast(T.exp(m), "float32") * 2,  # other dtype: no take-over
+             T.sin(T.exp(m)[:, None, :]).sum()]
+    a = RNG.random((5, 5))
+    wants = [np.sin(np.exp(a)) * 2, np.sin(np.exp(a)) + np.exp(a).T,
+             np.exp(a).astype("float32") * 2, np.sin(np.exp(a)).sum()]
+    sizes = []
+    for out, want in zip(cases, wants):
+        with cgraph.config.change_flags(rewrite_exclude=["fusion"]):
+            f = cgraph.function([m], [out, m + 1])
+        sizes.append(make_plan(f._lowered, ((5, 5),)).workspace)
+        np.testing.assert_allclose(f(a)[0], want, rtol=1e-6 if want.dtype == "float32"
+                                   else 1e-14)
+    block = -(-200 // 64) * 64
+    assert sizes[0] == block           # exp and sin share one buffer (then mul)
+    assert sizes[1] == 2 * block       # exp kept alive beside sin: two
+    assert sizes[2] == block + -(-100 // 64) * 64
 
 
 def test_update_buffers_outlive_later_kernels():
