@@ -126,3 +126,29 @@ def test_export_needs_shapes_and_c_mode(tmp_path):
         cgraph.export_c(f, tmp_path, name="not-valid", input_shapes=[(3,)])
     with pytest.raises(ValueError, match="mode 'C'"):
         cgraph.export_c(cgraph.function([x], x * 2, mode="PY"), tmp_path)
+
+
+def test_stateless_function_exported_warning_clean(tmp_path):
+    x = T.dvector("x")
+    f = cgraph.function([x], T.exp(x) * 2.0 + x)
+    folder = cgraph.export_c(f, tmp_path / "plain", name="plain", input_shapes=[(3,)])
+    header = (folder / "plain.h").read_text()
+    step = re.search(r"int plain_step\(([^)]*)\)", header).group(1)
+    out_name = step.split(",")[2].split("*")[-1].strip()
+    out = build(folder, "plain", f"""
+        #include <stdio.h>
+        #include "plain.h"
+        int main(void) {{
+            const double x[3] = {{0.5, -1.0, 2.0}};
+            double {out_name}[3];
+            char err[PLAIN_ERRBUF];
+            plain_state s;
+            if (plain_init(&s)) return 1;
+            if (plain_step(&s, x, {out_name}, err)) {{ puts(err); return 2; }}
+            for (int i = 0; i < 3; ++i) printf("%.17g\\n", {out_name}[i]);
+            plain_free(&s);
+            return 0;
+        }}
+    """)
+    data = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_array_equal(np.array(out, dtype=float), f(data))
