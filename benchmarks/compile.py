@@ -1,5 +1,5 @@
 """Compile time of the XOR tutorial's training step: cold (empty cache, new process)
-and warm (cached, new process), cgraph vs PyTensor's C backend.
+and warm (cached, new process), cgraph vs PyTensor's mode "C" (when installed).
 
 Run: `python -m benchmarks.compile [--quick]`. Each measurement is a fresh Python
 process timing only `function(...)` (imports excluded), median of a few runs.
@@ -42,13 +42,13 @@ def run(lib: str, env: dict) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(lib: str, repeats: int) -> tuple[float, float]:
-    """(cold, warm) median seconds."""
+def measure(lib: str, repeats: int, mode: str = "C") -> tuple[float, float]:
+    """(cold, warm) median seconds (`mode`: PyTensor's)."""
     cold, warm = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as cache:
             env = dict(os.environ, CGRAPH_CACHE_DIR=cache,
-                       PYTENSOR_FLAGS=f"base_compiledir={cache},mode=FAST_RUN")
+                       PYTENSOR_FLAGS=f"base_compiledir={cache},mode={mode}")
             cold.append(run(lib, env))
             warm.append(run(lib, env))
     return statistics.median(cold), statistics.median(warm)
@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:
             print("(PyTensor not installed: skipped)")
         else:
-            results["pytensor (C)"] = measure("pytensor", repeats)
+            for mode in ("C", "CVM"):
+                try:
+                    results[f"pytensor {mode}"] = measure("pytensor", repeats, mode)
+                except subprocess.CalledProcessError as err:
+                    last = (err.stderr or "").strip().splitlines()[-1:]
+                    print(f"(pytensor {mode} failed: {' '.join(last)})")
     base_cold, base_warm = results["cgraph"]
     print("### Compile the XOR training step (new process)\n")
     print("| backend | cold (s) | warm (s) | cold ratio | warm ratio |")

@@ -1,51 +1,46 @@
-"""Reductions: cgraph vs numpy for sum(x, axis=0), sum(x, axis=1) and sum(x) of a
-2000x2000 C-contiguous matrix (float64 and float32).
+"""Reductions: cgraph vs numpy for sum(x, axis=0), sum(x, axis=1), sum(x) and the fused
+sum(exp(x)) of a 2000x2000 C-contiguous matrix (float64 and float32), and when
+installed JAX (jax.jit) and PyTensor (mode C).
 
 Run: `python -m benchmarks.reduce [--quick]`. Prints a markdown table of median times
-per call (interleaved rounds) and the ratio numpy / cgraph (> 1: cgraph is faster).
-Each result is checked against numpy before timing.
+per call (interleaved rounds) and each backend's time relative to cgraph's (> 1:
+cgraph is faster). Each result is checked against numpy before timing. `--quick`:
+cgraph and numpy, few rounds.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 import cgraph
 import cgraph.tensor as T
+from benchmarks.common import interleaved, optional
 
-CASES = {"sum(x, axis=0)": 0, "sum(x, axis=1)": 1, "sum(x)": None}
-
-
-def _median_ms(fn: Callable, arg: np.ndarray, rounds: int, calls: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn(arg)
-        times.append((time.perf_counter() - start) / calls * 1e3)
-    return statistics.median(times)
+#: case -> (the expression of a matrix, for cgraph, PyTensor and JAX alike; numpy's)
+CASES: dict[str, tuple[Callable, Callable]] = {
+    "sum(x, axis=0)": (lambda t, x: t.sum(x, axis=0), lambda x: np.sum(x, axis=0)),
+    "sum(x, axis=1)": (lambda t, x: t.sum(x, axis=1), lambda x: np.sum(x, axis=1)),
+    "sum(x)": (lambda t, x: t.sum(x), np.sum),
+    "sum(exp(x))": (lambda t, x: t.sum(t.exp(x)), lambda x: np.sum(np.exp(x))),
+}
 
 
-def measure(dtype: str, n: int, rounds: int, calls: int) -> list[tuple[str, float, float]]:
-    """(case, cgraph ms, numpy ms) for each sum, interleaved round by round."""
+def backends(case: str, dtype: str, quick: bool) -> dict[str, Callable]:
+    """The functions of one matrix argument compared for one case."""
+    expression, numpy_version = CASES[case]
     x = T.matrix(dtype=dtype)
-    a = np.random.default_rng(0).random((n, n)).astype(dtype)
-    rows = []
-    for case, axis in CASES.items():
-        f = cgraph.function([x], T.sum(x, axis=axis))
-        ref = np.sum(a, axis=axis)
-        np.testing.assert_allclose(f(a), ref, rtol=1e-4 if dtype == "float32" else 1e-10)
-        ours, theirs = [], []
-        for _ in range(rounds):
-            ours.append(_median_ms(f, a, 1, calls))
-            theirs.append(_median_ms(lambda v, ax=axis: np.sum(v, axis=ax), a, 1, calls))
-        rows.append((case, statistics.median(ours), statistics.median(theirs)))
-    return rows
+    functions = {"cgraph": cgraph.function([x], expression(T, x)), "numpy": numpy_version}
+    if (jax := optional("jax", quick)) is not None:
+        jitted = jax.jit(lambda v: expression(jax.numpy, v))
+        functions["jax.jit"] = lambda v: jitted(v).block_until_ready()
+    if (pytensor := optional("pytensor", quick)) is not None:
+        xp = pytensor.tensor.matrix(dtype=dtype)
+        functions["pytensor C"] = pytensor.function([xp], expression(pytensor.tensor, xp),
+                                                    mode="C")
+    return functions
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,12 +49,21 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rounds, calls = (3, 2) if args.quick else (15, 10)
     n = 2000
-    print(f"| {n}x{n} | cgraph ms | numpy ms | numpy / cgraph |")
-    print("| --- | ---: | ---: | ---: |")
+    print(f"| {n}x{n} | backend | ms per call | ratio to cgraph |")
+    print("| --- | --- | ---: | ---: |")
     for dtype in ("float64", "float32"):
-        for case, ours, theirs in measure(dtype, n, rounds, calls):
-            print(f"| {dtype} {case} | {ours:.3f} | {theirs:.3f} | {theirs / ours:.2f}x |",
-                  flush=True)
+        a = np.random.default_rng(0).random((n, n)).astype(dtype)
+        tol = 1e-4 if dtype == "float32" else 1e-10
+        for case in CASES:
+            functions = backends(case, dtype, args.quick)
+            want = CASES[case][1](a)
+            for name, f in functions.items():
+                np.testing.assert_allclose(np.asarray(f(a)), want, rtol=tol, err_msg=name)
+            times = interleaved({k: (lambda f=f: f(a)) for k, f in functions.items()},
+                                rounds, calls)
+            for name, seconds in times.items():
+                print(f"| {dtype} {case} | {name} | {seconds * 1e3:.3f} | "
+                      f"{seconds / times['cgraph']:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,24 @@
-"""The tutorial's XOR step: cgraph vs a hand-written numpy step (vs PyTensor if installed).
+"""The tutorial's XOR step: cgraph vs a hand-written numpy step, the same step written
+by hand in C behind a minimal cffi wrapper (the floor of any Python call path), and,
+when installed, PyTensor (modes C, CVM and its default) and JAX (jax.jit).
 
-Run: `python -m benchmarks.xor [--quick]`. Prints a markdown table of median times
+Run: `python -m benchmarks.xor [--quick]`. Prints markdown tables of median times
 per call (interleaved rounds) and of the 40,000-call training loop, with ratios to
-cgraph. Each backend's result is checked against numpy before timing.
+cgraph. Each backend's result is checked against numpy before timing. `--quick`
+runs cgraph, numpy and the C floor only.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
+
+from benchmarks.common import optional, pytensor_modes, table
 
 INPUTS = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
 TARGETS = np.array([1, 1, 0, 0])
@@ -47,7 +53,7 @@ def numpy_step() -> tuple[Callable, Callable]:
     return cost, lambda: state["t1"]
 
 
-def tutorial_step(lib) -> tuple[Callable, Callable]:
+def tutorial_step(lib, **function_kwargs) -> tuple[Callable, Callable]:
     """The tutorial's code against a Theano-like library (cgraph or pytensor)."""
     T, nnet = lib.tensor, lib.tensor.nnet if hasattr(lib.tensor, "nnet") else None
     if nnet is None or not hasattr(nnet, "sigmoid"):
@@ -64,21 +70,103 @@ def tutorial_step(lib) -> tuple[Callable, Callable]:
     fc = (out1 - y) ** 2
     cost = lib.function([x, y], fc, updates=[
         (theta1, theta1 - 0.1 * lib.grad(fc, wrt=theta1)),
-        (theta2, theta2 - 0.1 * lib.grad(fc, wrt=theta2))])
+        (theta2, theta2 - 0.1 * lib.grad(fc, wrt=theta2))], **function_kwargs)
     return cost, lambda: theta1.get_value()
 
 
-def backends() -> dict[str, tuple[Callable, Callable]]:
-    import cgraph
+#: The XOR step written by hand: forward, backward and both updates, one C call.
+C_STEP = """
+#include <math.h>
+static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }
+double xor_step(const double *x, double y, double *w1, double *w2)
+{
+    double a0[3] = {x[0], x[1], 1.0}, a1[4], h[3], dh[3];
+    for (int j = 0; j < 3; ++j) {
+        double s = 0;
+        for (int i = 0; i < 3; ++i)
+            s += w1[3 * i + j] * a0[i];
+        a1[j] = h[j] = sig(s);
+    }
+    a1[3] = 1.0;
+    double s = 0;
+    for (int i = 0; i < 4; ++i)
+        s += w2[i] * a1[i];
+    const double o = sig(s), d = o - y, d_o = 2.0 * d * o * (1.0 - o);
+    for (int j = 0; j < 3; ++j)
+        dh[j] = w2[j] * d_o * h[j] * (1.0 - h[j]);
+    for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j)
+            w1[3 * i + j] -= 0.1 * a0[i] * dh[j];
+    for (int i = 0; i < 4; ++i)
+        w2[i] -= 0.1 * a1[i] * d_o;
+    return d * d;
+}
+"""
 
-    found = {"cgraph": tutorial_step(cgraph), "numpy": numpy_step()}
-    try:
-        import pytensor
-    except ImportError:
-        print("(PyTensor not installed: skipped; `pip install pytensor` to compare)")
-    else:
-        with pytensor.config.change_flags(mode="FAST_RUN"):
-            found["pytensor (C)"] = tutorial_step(pytensor)
+
+def c_step() -> tuple[Callable, Callable]:
+    """The hand-written C step behind the thinnest cffi wrapper: the floor for a call."""
+    import tempfile  # noqa: PLC0415
+
+    import cffi  # noqa: PLC0415
+
+    ffi = cffi.FFI()
+    ffi.cdef("double xor_step(const double *x, double y, double *w1, double *w2);")
+    ffi.set_source("_cg_bench_xor_c", C_STEP, extra_compile_args=["-O2"])
+    with tempfile.TemporaryDirectory() as tmp:
+        module = ffi.compile(tmpdir=tmp, verbose=False)
+        spec = importlib.util.spec_from_file_location("_cg_bench_xor_c", module)
+        lib = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(lib)
+    t1, t2 = (w.copy() for w in initial_weights())
+    step, fb = lib.lib.xor_step, lib.ffi.from_buffer
+    p1, p2 = fb("double[]", t1), fb("double[]", t2)
+    f64 = np.dtype(np.float64)
+
+    def cost(x, y):
+        if x.dtype != f64:
+            x = x.astype(f64)
+        return step(fb("double[]", x), y, p1, p2)
+
+    return cost, lambda: t1
+
+
+def jax_step(jax) -> tuple[Callable, Callable]:
+    """The same step with jax.jit (value_and_grad), its state kept between calls."""
+    jnp = jax.numpy
+
+    def loss(w1, w2, x, y):
+        h = jax.nn.sigmoid(w1.T @ jnp.concatenate([x, jnp.ones(1)]))
+        o = jax.nn.sigmoid(w2.T @ jnp.concatenate([h, jnp.ones(1)]))
+        return (o.sum() - y) ** 2
+
+    @jax.jit
+    def step(w1, w2, x, y):
+        c, (g1, g2) = jax.value_and_grad(loss, argnums=(0, 1))(w1, w2, x, y)
+        return c, w1 - 0.1 * g1, w2 - 0.1 * g2
+
+    state = [jnp.asarray(w) for w in initial_weights()]
+
+    def cost(x, y):
+        c, state[0], state[1] = step(state[0], state[1], x, y)
+        return c
+
+    return cost, lambda: np.asarray(state[0])
+
+
+def backends(quick: bool = False) -> dict[str, tuple[Callable, Callable]]:
+    import cgraph  # noqa: PLC0415
+
+    found = {"cgraph": tutorial_step(cgraph), "numpy": numpy_step(),
+             "hand-written C (cffi)": c_step()}
+    pytensor = optional("pytensor", quick)
+    for name, mode in pytensor_modes(pytensor).items():
+        try:
+            found[name] = tutorial_step(pytensor, **({"mode": mode} if mode else {}))
+        except NotImplementedError as err:  # mode C without a BLAS: Gemv has no C code
+            print(f"({name} cannot compile this step: {err}; it needs blas__ldflags)")
+    if (jax := optional("jax", quick)) is not None:
+        found["jax.jit"] = jax_step(jax)
     return found
 
 
@@ -99,6 +187,8 @@ def per_call(found: dict, rounds: int, calls: int, as_int: bool) -> dict[str, fl
     x = INPUTS[0] if as_int else INPUTS[0].astype(np.float64)
     y = TARGETS[0] if as_int else np.float64(TARGETS[0])
     samples: dict[str, list[float]] = {name: [] for name in found}
+    for cost, _ in found.values():
+        cost(x, y)  # JAX compiles once per argument type
     for _ in range(rounds):
         for name, (cost, _) in found.items():
             t = time.perf_counter()
@@ -130,25 +220,17 @@ def loop_in_c(epochs: int) -> float:
     return time.perf_counter() - t
 
 
-def table(title: str, unit: str, values: dict[str, float]) -> str:
-    base = values["cgraph"]
-    lines = [f"### {title}", "", f"| backend | {unit} | ratio to cgraph |", "|---|---|---|"]
-    for name, v in values.items():
-        lines.append(f"| {name} | {v:.3g} | {v / base:.3g}x |")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run (for CI)")
     args = parser.parse_args(argv)
     rounds, calls, epochs = (3, 200, 50) if args.quick else (15, 2000, 10000)
-    found = backends()
+    found = backends(args.quick)
     check(found)
     print(table("XOR cost call, float64 inputs", "µs/call (median)",
-                per_call(found, rounds, calls, as_int=False)))
+                per_call(found, rounds, calls, as_int=False), 1.0))
     print(table("XOR cost call, the tutorial's int inputs", "µs/call (median)",
-                per_call(found, rounds, calls, as_int=True)))
+                per_call(found, rounds, calls, as_int=True), 1.0))
     loops = loop(found, epochs)
     loops["cgraph Function.loop (in C)"] = loop_in_c(epochs)
     print(table(f"XOR training loop, {epochs * 4} calls", "seconds", loops))

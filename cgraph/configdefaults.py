@@ -125,7 +125,12 @@ class Config:
     cflags : str
         Optimization flags for generated C (never -ffast-math: it breaks NaN/Inf).
     openmp : bool
-        Compile and link with -fopenmp instead of -fopenmp-simd alone.
+        Compile and link with -fopenmp instead of -fopenmp-simd alone: elementwise
+        loops of at least 32768 elements and reductions of at least 131072 run on
+        OpenMP threads (csrc/cg_omp.h; sums keep the same value for any thread
+        count). Off by default: on the 2-vCPU test machine it gained 1.5-1.8x on
+        back-to-back large calls, but a call after an idle gap waited about 7 ms for
+        its second thread (README, "Performance").
     num_threads : int
         Threads for OpenMP regions (0: OpenMP's default), given to the C as
         `CG_NUM_THREADS`; only used with `openmp`.

@@ -19,10 +19,22 @@
 
 typedef int64_t cg_idx;
 
+#include "cg_omp.h"
+
 #define CG_ERRBUF 512
 
 /* Write a formatted error message into the caller's buffer. */
 #define cg_error(err, ...) snprintf((err), CG_ERRBUF, __VA_ARGS__)
+
+/* Append " [kernel k3]" to the message of a kernel that failed, so that the caller
+ * (Python, or a C user of an exported library) can tell which graph node it was. */
+static inline void cg_failed_in(char *err, const char *kernel)
+{
+    size_t n = 0;
+    while (n < CG_ERRBUF - 1 && err[n])
+        ++n;
+    snprintf(err + n, CG_ERRBUF - n, " [kernel %s]", kernel);
+}
 
 /* Kernel return codes; Python raises the matching exception with the message. */
 #define CG_OK 0

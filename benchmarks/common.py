@@ -1,0 +1,65 @@
+"""What every benchmark shares: optional backends, interleaved medians, ratio tables.
+
+PyTensor, JAX and numexpr are optional (`pip install -e .[bench]`): `optional(name)`
+imports one or returns None after printing a note once. `--quick` (the CI smoke run)
+never uses them, so it stays fast and needs nothing but cgraph and numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from types import ModuleType
+
+_noted: set[str] = set()
+
+
+def optional(name: str, quick: bool = False) -> ModuleType | None:
+    """Import an optional backend, or None (with a note the first time) when it is
+    missing or when `quick` is set."""
+    if quick:
+        return None
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        if name not in _noted:
+            _noted.add(name)
+            print(f"({name} not installed: skipped; `pip install -e .[bench]` to compare)")
+        return None
+    if name == "jax":
+        module.config.update("jax_enable_x64", True)  # float64 stays float64
+    return module
+
+
+def interleaved(functions: Mapping[str, Callable[[], object]], rounds: int, calls: int
+                ) -> dict[str, float]:
+    """Median seconds per call of each zero-argument function, the functions taking
+    turns round by round (so that a noisy neighbour slows them all alike)."""
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, f in functions.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                f()
+            samples[name].append((time.perf_counter() - start) / calls)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def table(title: str, unit: str, values: Mapping[str, float], scale: float = 1.0,
+          base: str = "cgraph") -> str:
+    """A markdown table of `values` (seconds, shown times `scale` in `unit`) with each
+    one's ratio to `base` (> 1: slower than `base`)."""
+    ref = values[base]
+    lines = [f"### {title}", "", f"| backend | {unit} | ratio to {base} |", "|---|---:|---:|"]
+    for name, v in values.items():
+        lines.append(f"| {name} | {v * scale:.4g} | {v / ref:.3g}x |")
+    return "\n".join(lines) + "\n"
+
+
+def pytensor_modes(pytensor: ModuleType | None) -> dict[str, object]:
+    """The PyTensor modes compared: its C linker, its C virtual machine, its default."""
+    if pytensor is None:
+        return {}
+    return {"pytensor C": "C", "pytensor CVM": "CVM", "pytensor default": None}
