@@ -254,3 +254,11 @@ def test_more_gradients():
 def _softmax_sym(v):
     e = T.exp(v)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_softmax_of_a_scalar_is_one():
+    x = T.dscalar("x")
+    f = cgraph.function([x], [nnet.softmax(x), nnet.log_softmax(x),
+                              cgraph.grad(nnet.softmax(x), x)])
+    assert [float(v) for v in f(3.0)] == [1.0, 0.0, 0.0]
+    assert all(np.isnan(v) for v in f(np.nan)[:2])

@@ -17,6 +17,7 @@ from cgraph.codegen.render import csrc_dir
 from cgraph.gradient import verify_grad
 
 MODES = ("C", "PY")
+RNG = np.random.default_rng(11)
 
 #: label -> (cgraph expression, numpy expression) of a matrix `x` and an int `n`.
 MATRIX_OPS = {
@@ -264,9 +265,28 @@ def test_shape_is_a_vector_that_reads_like_a_tuple():
         assert middle == 5 and twice == 10
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_repeat_with_a_count_per_element(mode):
+    x, counts = T.dmatrix("x"), T.lvector("counts")
+    outs = [T.repeat(x, counts, axis=0), T.repeat(x, [1, 0, 3], axis=1),
+            T.repeat(x, counts[:1].repeat(6)), x.repeat(counts, axis=-2)]
+    f = cgraph.function([x, counts], outs, mode=mode)
+    a = np.arange(6.0).reshape(2, 3)
+    for c in (np.array([2, 3]), np.array([0, 1]), np.array([0, 0])):
+        want = [np.repeat(a, c, axis=0), np.repeat(a, [1, 0, 3], axis=1),
+                np.repeat(a, np.full(6, c[0])), np.repeat(a, c, axis=-2)]
+        for got, ref in zip(f(a, c), want):
+            assert got.shape == ref.shape
+            np.testing.assert_array_equal(got, ref)
+    with pytest.raises(ValueError, match="one count per element"):
+        f(a, np.array([1, 2, 3]))
+    verify_grad(lambda v: T.repeat(v, np.array([2, 0, 1]), axis=1) ** 2,
+                [RNG.standard_normal((2, 3))])
+
+
 def test_construction_errors_are_clear():
-    with pytest.raises(NotImplementedError, match="per-element repeats"):
-        T.repeat(T.dvector(), [1, 2, 0])
+    with pytest.raises(ValueError, match="3 counts for an axis of length 2"):
+        T.repeat(T.tensor("float64", shape=(2,)), [1, 2, 0])
     with pytest.raises(ValueError, match="negative count"):
         T.tile(T.dvector(), -1)
     with pytest.raises(ValueError, match="repeated axis"):

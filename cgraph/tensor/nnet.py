@@ -58,7 +58,7 @@ def softmax(x: Any, axis: int | None = -1) -> TensorVariable:
     all axes); the maximum is subtracted first. Integers give floats."""
     x = as_tensor_variable(x)
     x = cast(x, to_float([x.dtype]))  # int8 - max(int8) could wrap around
-    axes = normalize_axes(axis, x.ndim)
+    axes = normalize_axes(None if x.ndim == 0 else axis, x.ndim)  # 0-d: 1 (NaN stays)
     e = m.exp(m.sub(x, expand_reduced(MaxShift(axes)(x), x.ndim, axes)))
     return m.true_div(e, m.sum(e, axis=axes, keepdims=True))
 
@@ -67,7 +67,7 @@ def log_softmax(x: Any, axis: int | None = -1) -> TensorVariable:
     """log(softmax(x)) along `axis`, computed as x - logsumexp(x) (stable)."""
     x = as_tensor_variable(x)
     x = cast(x, to_float([x.dtype]))
-    axes = normalize_axes(axis, x.ndim)
+    axes = normalize_axes(None if x.ndim == 0 else axis, x.ndim)
     return m.sub(x, logsumexp(x, axis=axes, keepdims=True))
 
 

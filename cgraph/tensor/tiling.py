@@ -21,8 +21,12 @@ from cgraph.tensor.basic_ops import (
     reshape,
     shape_list,
 )
-from cgraph.tensor.math import neg
+from cgraph.tensor.blas import SummedAxes
+from cgraph.tensor.extra_ops import arange
+from cgraph.tensor.math import lt, neg
+from cgraph.tensor.reductions import max as _reduce_max
 from cgraph.tensor.shape import axis_index, pad_left
+from cgraph.tensor.subtensor import nonzero, take
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 
@@ -148,17 +152,33 @@ class Repeat(CopyOp):
 
 
 def repeat(x: Any, repeats: Any, axis: int | None = None) -> TensorVariable:
-    """numpy.repeat with one count for every element: an int or an integer scalar
-    (symbolic allowed); axis None repeats the flattened x. Per-element counts (a list
-    or vector of repeats) are not supported."""
+    """numpy.repeat: `repeats` is one count for every element (an int or an integer
+    scalar, symbolic allowed) or one count per element along `axis` (a list or an
+    integer vector); axis None repeats the flattened x.
+
+    Per-element counts gather x along the axis with the index vector
+    repeat(arange(n), counts), built as the row coordinates of the mask
+    `arange(max(counts)) < counts[:, None]` (so its length is known at call time).
+    """
     x = as_tensor_variable(x)
-    if isinstance(repeats, (list, tuple, np.ndarray)) or (
-            isinstance(repeats, TensorVariable) and repeats.ndim):
-        raise NotImplementedError("repeat: per-element repeats (a list or vector) are not "
-                                  "supported; pass one count for every element")
     if axis is None:
         x, axis = flatten(x), 0
-    return Repeat(axis_index(axis, x.ndim, "repeat"))(x, repeats)
+    axis = axis_index(axis, x.ndim, "repeat")
+    if isinstance(repeats, (list, tuple, np.ndarray)) or (
+            isinstance(repeats, TensorVariable) and repeats.ndim):
+        counts = as_tensor_variable(np.asarray(repeats, dtype=np.int64)
+                                    if not isinstance(repeats, TensorVariable) else repeats)
+        if counts.ndim != 1 or not counts.dtype.startswith(("int", "uint")):
+            raise TypeError(f"repeat: counts must be an integer vector, got {counts.type}")
+        n, k = x.type.shape[axis], counts.type.shape[0]
+        if n is not None and k is not None and n != k:
+            raise ValueError(f"repeat: {k} counts for an axis of length {n}")
+        counts = SummedAxes((0,), (axis,), "repeat: one count per element needed")(counts, x)
+        width = _reduce_max(counts)
+        mask = lt(arange(width).dimshuffle("x", 0), counts.dimshuffle(0, "x"))
+        rows = nonzero(mask)[0]
+        return take(x, rows, axis=axis)
+    return Repeat(axis)(x, repeats)
 
 
 class Roll(CopyOp):
