@@ -35,7 +35,8 @@ from cgraph.tensor.elemwise import Elemwise, ScalarOp
 from cgraph.tensor.math import concatenate as T_concat
 from cgraph.tensor.math import upcast
 from cgraph.tensor.shape import shape_i
-from cgraph.tensor.subtensor import set_subtensor
+from cgraph.tensor.subtensor import AdvancedSubtensor, Subtensor, set_subtensor
+from cgraph.tensor.subtensor_index import ARRAY, INT, NEW, SLICE, SYM, Index
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 _contiguous = Elemwise(ScalarOp("scan_contiguous", 1, "{0}", lambda a: np.array(a), upcast,
@@ -55,6 +56,7 @@ class Scan(Op):
     def __init__(self, inner_inputs: list[Variable], inner_outputs: list[Variable],
                  n_seqs: int, n_states: int):
         self.fgraph = FunctionGraph(inner_inputs, inner_outputs)
+        gather_symbolic_ints(self.fgraph)
         self.n_seqs, self.n_states = n_seqs, n_states
         self.n_plain = len(inner_outputs) - n_states
         self._lowered: Lowered | None = None
@@ -75,7 +77,9 @@ class Scan(Op):
         if self._lowered is None:
             self._lowered = lower(self.fgraph, prefix=f"s{id(self) % 100000}_")
             if self._lowered.value_args:
-                raise NotImplementedError("scan: a step whose shapes depend on values")
+                raise NotImplementedError(
+                    "scan: a step whose shapes depend on values (e.g. a slice x[i:j] with "
+                    "symbolic bounds; x[i] works)")
         return self._lowered
 
     def make_node(self, n_steps: Any, *args: Any) -> Apply:
@@ -235,6 +239,41 @@ class Scan(Op):
             row_bytes.append(int(np.prod(shape[1:], dtype=np.int64))
                              * np.dtype(node.outputs[k].type.dtype).itemsize)
         return [n, *row_bytes, *plan.params.tolist()]
+
+
+def gather_symbolic_ints(fgraph: FunctionGraph) -> None:
+    """Make `x[i]` with a symbolic int `i` computable inside a scan step.
+
+    A step's plan is made once for all steps, so a view whose offset depends on a
+    value (basic indexing by a symbolic int) cannot be planned. Such an index becomes
+    a gather (integer-array indexing, whose index values C reads at each step) by the
+    length-1 array [i], followed by a static [0] on the axis the gather adds. Slices
+    with symbolic bounds change the shape, and are left for `lowered` to refuse.
+    """
+    for node in fgraph.toposort():
+        if type(node.op) is not Subtensor or not node.op.value_inputs:
+            continue
+        entries = node.op.index.entries
+        if any(e[0] == SLICE and SYM in e[1:] for e in entries):
+            continue
+        x, *scalars = node.inputs
+        new_entries, arrays, k = [], [], 0
+        for e in entries:
+            if e[0] == INT and e[1] == SYM:
+                new_entries.append((ARRAY,))
+                arrays.append(scalars[k].dimshuffle("x"))
+                k += 1
+            else:
+                new_entries.append(e)
+        advanced = [p for p, e in enumerate(new_entries) if e[0] in (ARRAY, INT)]
+        adjacent = advanced == list(range(advanced[0], advanced[-1] + 1))
+        # where the gather puts its length-1 axis: in place of the advanced entries when
+        # they are adjacent (after the axes of the slices and new axes before them)
+        position = sum(e[0] in (SLICE, NEW) for e in new_entries[:advanced[0]]) if adjacent else 0
+        gathered = AdvancedSubtensor(Index(tuple(new_entries), adjacent))(x, *arrays)
+        out = gathered[(slice(None),) * position + (0,)]
+        if out.type == node.outputs[0].type:
+            fgraph.replace(node.outputs[0], out)
 
 
 class LastRow(Op):

@@ -145,6 +145,26 @@ def test_gradients_through_taps_and_go_backwards():
     np.testing.assert_array_equal(grad, [0.0, 1.0, 2.0])
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_symbolic_int_indices_inside_the_step(mode):
+    X, n = T.dmatrix("X"), T.lscalar("n")
+    rows, _ = scan(lambda i, M: M[i] * 2 + M[i, -1] + M[:, i].sum() + M[-1 - i, None, :][0],
+                   sequences=T.arange(n), non_sequences=X)
+    f = cgraph.function([X, n], [rows, cgraph.grad(rows.sum(), X)], mode=mode)
+    a = np.arange(12.0).reshape(3, 4)
+    got, _ = f(a, 3)
+    want = [a[i] * 2 + a[i, -1] + a[:, i].sum() + a[-1 - i] for i in range(3)]
+    np.testing.assert_array_equal(got, np.stack(want))
+    with pytest.raises(IndexError, match="out of bounds"):
+        f(a, 5)
+    cgraph.verify_grad(lambda M: scan(lambda i, A: A[i] * A[2 - i], sequences=T.arange(3),
+                                      non_sequences=M)[0].sum(),
+                       [np.random.default_rng(5).normal(size=(3, 2))])
+    with pytest.raises(NotImplementedError, match="symbolic bounds"):
+        sliced, _ = scan(lambda i, M: M[i:], sequences=T.arange(n), non_sequences=X)
+        cgraph.function([X, n], sliced)
+
+
 def rnn(X, h0, Wx, Wh):
     hs, _ = scan(lambda x_t, h, a, b: T.tanh(T.dot(x_t, a) + T.dot(h, b)),
                  sequences=X, outputs_info=h0, non_sequences=[Wx, Wh])
