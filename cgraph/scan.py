@@ -28,7 +28,7 @@ from cgraph.codegen.kernels import Kernel, contiguous_strides, uses_blas
 from cgraph.codegen.lower import Lowered, lower
 from cgraph.codegen.plan import make_plan
 from cgraph.codegen.render import render_program
-from cgraph.graph.basic import Apply, Constant, Op, Variable, clone_replace
+from cgraph.graph.basic import Apply, Constant, Op, Variable, clone_replace, graph_inputs
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.grad import grad as grad_of
 from cgraph.tensor.elemwise import Elemwise, ScalarOp
@@ -459,6 +459,21 @@ def _scan_rows(fn: Callable, seqs: list, infos: list, non_sequences: Any, n_step
         if step_updates:
             raise NotImplementedError("scan: updates returned by the step function")
     outs = [as_tensor_variable(o) for o in _as_list(result)]
+    # Variables of the outer graph that the step reads without having them passed
+    # (shared weights, usually) become non-sequences, as in Theano.
+    inner_all = {id(v) for v in inner_seqs + inner_states + inner_rest}
+    free = [v for v in graph_inputs(outs)
+            if id(v) not in inner_all and not isinstance(v, Constant)]
+    for v in free:
+        if getattr(v, "default_update", None) is not None:
+            raise NotImplementedError(
+                f"scan: the step reads {v!r}, which has a default update (a random "
+                "stream's state?): random draws inside a scan are not supported yet")
+    if free:
+        placeholders = [TensorType(v.type.dtype, v.type.shape).make_variable(v.name)
+                        for v in free]
+        outs = clone_replace(outs, dict(zip(free, placeholders)))
+        rest, inner_rest = rest + free, inner_rest + placeholders
     if infos and len(infos) != len(outs):
         raise ValueError(f"scan: outputs_info has {len(infos)} entries but the step returns "
                          f"{len(outs)} outputs")

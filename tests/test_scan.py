@@ -165,6 +165,29 @@ def test_symbolic_int_indices_inside_the_step(mode):
         cgraph.function([X, n], sliced)
 
 
+def test_shared_variables_read_by_the_step_without_being_passed():
+    rng = np.random.default_rng(2)
+    Wx = cgraph.shared(rng.normal(size=(3, 4)) * 0.5, name="Wx")
+    Wh = cgraph.shared(rng.normal(size=(4, 4)) * 0.5, name="Wh")
+    X, h0 = T.dmatrix("X"), T.dvector("h0")
+    implicit, _ = scan(lambda x_t, h: T.tanh(T.dot(x_t, Wx) + T.dot(h, Wh)),
+                       sequences=X, outputs_info=h0)
+    explicit = rnn(X, h0, Wx, Wh)
+    grads = cgraph.grad(implicit.sum(), [Wx, Wh])
+    f = cgraph.function([X, h0], [implicit, explicit, *grads,
+                                  *cgraph.grad(explicit.sum(), [Wx, Wh])])
+    xs, start = rng.normal(size=(5, 3)), rng.normal(size=4)
+    a, b, ga, gb, ga_ref, gb_ref = f(xs, start)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(ga, ga_ref, rtol=1e-14)
+    np.testing.assert_allclose(gb, gb_ref, rtol=1e-14)
+    from cgraph.tensor.shared_randomstreams import RandomStreams
+
+    srng = RandomStreams(1)
+    with pytest.raises(NotImplementedError, match="random draws inside a scan"):
+        scan(lambda v: v + srng.normal((3,)), sequences=X)
+
+
 def rnn(X, h0, Wx, Wh):
     hs, _ = scan(lambda x_t, h, a, b: T.tanh(T.dot(x_t, a) + T.dot(h, b)),
                  sequences=X, outputs_info=h0, non_sequences=[Wx, Wh])
