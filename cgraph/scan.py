@@ -13,7 +13,9 @@ over the steps in reverse, see `Scan.grad`). Taps and go_backwards are rewritten
 before the op is built: a tapped sequence becomes one shifted slice per tap, an
 output with taps [-k..-1] becomes k states that shift by one each step, and
 go_backwards reverses the sequences; the Scan op itself only knows rows (tap 0) and
-previous outputs (tap -1), so gradients need nothing more. Not yet: updates returned
+previous outputs (tap -1), so gradients need nothing more. Random draws in the step
+work as in Theano: each stream's state is carried as one more state, and its value
+after the last step comes back in the returned updates. Not yet: other updates returned
 by `fn`, second derivatives, truncate_gradient (these raise NotImplementedError).
 """
 
@@ -464,20 +466,28 @@ def _scan_rows(fn: Callable, seqs: list, infos: list, non_sequences: Any, n_step
     inner_all = {id(v) for v in inner_seqs + inner_states + inner_rest}
     free = [v for v in graph_inputs(outs)
             if id(v) not in inner_all and not isinstance(v, Constant)]
-    for v in free:
-        if getattr(v, "default_update", None) is not None:
-            raise NotImplementedError(
-                f"scan: the step reads {v!r}, which has a default update (a random "
-                "stream's state?): random draws inside a scan are not supported yet")
+    # A random stream's state (a shared variable with a default update) becomes one
+    # more state of the loop, advanced at each step by its update; its value after the
+    # last step is returned in `updates`, to pass to `function`, as in Theano.
+    streams = [v for v in free if getattr(v, "default_update", None) is not None]
+    advanced: list = []
     if free:
         placeholders = [TensorType(v.type.dtype, v.type.shape).make_variable(v.name)
                         for v in free]
-        outs = clone_replace(outs, dict(zip(free, placeholders)))
-        rest, inner_rest = rest + free, inner_rest + placeholders
+        cloned = clone_replace(outs + [v.default_update for v in streams],
+                               dict(zip(free, placeholders)))
+        outs, advanced = cloned[:len(outs)], cloned[len(outs):]
+        for v, p in zip(free, placeholders):
+            if any(v is w for w in streams):
+                states.append(v)
+                inner_states.append(p)
+            else:
+                rest.append(v)
+                inner_rest.append(p)
     if infos and len(infos) != len(outs):
         raise ValueError(f"scan: outputs_info has {len(infos)} entries but the step returns "
                          f"{len(outs)} outputs")
-    fed = [outs[k] for k in state_pos]
+    fed = [outs[k] for k in state_pos] + advanced
     plain = [o for k, o in enumerate(outs) if k not in state_pos]
     for k, (new, init) in enumerate(zip(fed, states)):
         if new.dtype != init.dtype or new.ndim != init.ndim:
@@ -505,7 +515,10 @@ def _scan_rows(fn: Callable, seqs: list, infos: list, non_sequences: Any, n_step
     if name:
         for v in ordered:
             v.name = name
-    return (ordered[0] if len(ordered) == 1 else ordered), {}
+    updates = {v: stacked[len(state_pos) + j][-1] for j, v in enumerate(streams)}
+    for v, last in updates.items():  # also without the updates passed to function
+        v.default_update = last
+    return (ordered[0] if len(ordered) == 1 else ordered), updates
 
 
 def _as_list(x: Any) -> list:

@@ -181,11 +181,30 @@ def test_shared_variables_read_by_the_step_without_being_passed():
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(ga, ga_ref, rtol=1e-14)
     np.testing.assert_allclose(gb, gb_ref, rtol=1e-14)
+
+
+@pytest.mark.parametrize("pass_updates", [True, False])
+def test_random_draws_inside_the_step(pass_updates):
     from cgraph.tensor.shared_randomstreams import RandomStreams
 
-    srng = RandomStreams(1)
-    with pytest.raises(NotImplementedError, match="random draws inside a scan"):
-        scan(lambda v: v + srng.normal((3,)), sequences=X)
+    srng = RandomStreams(7)
+    X = T.dmatrix("X")
+    h = T.dvector("h")
+    noisy, updates = scan(lambda v, acc: acc + v * srng.uniform((3,), low=1.0, high=2.0),
+                          sequences=X, outputs_info=h)
+    assert len(updates) == 1
+    kwargs = {"updates": updates} if pass_updates else {}
+    f = cgraph.function([X, h], noisy, **kwargs)
+    ref = cgraph.function([X, h], noisy, mode="PY", **kwargs)
+    ones, zeros = np.ones((400, 3)), np.zeros(3)
+    first, second = f(ones, zeros), f(ones, zeros)
+    steps = np.diff(np.vstack([zeros, first]), axis=0)  # the draws themselves
+    assert len({tuple(r) for r in steps}) == 400  # a new draw at every step
+    assert ((steps >= 1.0) & (steps < 2.0)).all() and abs(steps.mean() - 1.5) < 0.03
+    assert not np.array_equal(first, second)  # the stream moved on over the call
+    srng.seed(7)
+    np.testing.assert_array_equal(ref(ones, zeros), first)  # C and PY: the same numbers
+    np.testing.assert_array_equal(f(ones, zeros), second)
 
 
 def rnn(X, h0, Wx, Wh):
