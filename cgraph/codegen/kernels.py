@@ -330,6 +330,46 @@ def dot_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
     return [*product_params(m, n, k, (a0, a1, b0, b1), blas), *batch, *st_o, *st_a, *st_b]
 
 
+def _c_number(value: float, dtype: str) -> str:
+    """A C literal of a Gemm coefficient (finite; C rounds a double literal to float32
+    as numpy does)."""
+    return repr(float(value)) if dtype.startswith("float") else f"{int(value)}LL"
+
+
+def dot_add(node: Apply, name: str, comment: str, outs: list[Operand], ins: list[Operand]
+            ) -> Kernel:
+    """Lower Gemm (alpha a b + beta c): c broadcast into the output, then one product
+    added by BLAS gemm/gemv/dot with beta = 1 (float32, float64) or the generated loop."""
+    dtype = node.outputs[0].type.dtype
+    context = {"nb": 0, "nproduct": N_PRODUCT, "blas": BLAS_PREFIX.get(dtype, ""),
+               "sfx": dtype, "bool": False, "paths": tuple(DOT_PATHS.items()),
+               "alpha": _c_number(node.op.alpha, dtype), "beta": _c_number(node.op.beta, dtype)}
+    return Kernel("dot_add", name, comment, tuple(outs), tuple(ins), N_PRODUCT + 7,
+                  context=context)
+
+
+def _as_rows(shape: Sequence[int], strides: Sequence[int]) -> tuple[Shape, Strides]:
+    """A layout of at most 2 axes as a matrix (length-1 axes added in front)."""
+    pad = 2 - len(shape)
+    return (1,) * pad + tuple(shape), (0,) * pad + tuple(strides)
+
+
+def dot_add_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                   in_shapes: list[Shape]) -> list[int]:
+    """[the product's N_PRODUCT parameters, whether the product broadcasts, out as R x C,
+    c's strides along (R, C), the (contiguous) product's strides along (R, C)]."""
+    product = dot_params(kernel, node, out_layouts, in_layouts[:2], in_shapes[:2])
+    out_shape, _ = _as_rows(*out_layouts[0])
+    c_shape, c_strides = _as_rows(*in_layouts[2])
+    sa, sb = in_shapes[:2]
+    prod = tuple(sa[:-1]) + tuple(sb[1:])
+    prod_shape, prod_strides = _as_rows(prod, contiguous_strides(prod))
+    st_c = loop_strides(c_shape, c_strides, out_shape)
+    st_p = loop_strides(prod_shape, prod_strides, out_shape)
+    broadcast = int(prod_shape != out_shape)
+    return [*product, broadcast, *out_shape, *st_c, *st_p]
+
+
 # --------------------------------------------------------------------------- join
 
 
@@ -466,6 +506,7 @@ FAMILIES = {
     "fused_sum": (fused_sum, fused_sum_params),
     "reduce": (reduce, reduce_params),
     "dot": (dot, dot_params),
+    "dot_add": (dot_add, dot_add_params),
     "join": (join, join_params),
     "shape_value": (shape_value, shape_value_params),
     "subtensor_gather": (gather, gather_params),

@@ -11,6 +11,7 @@ from cgraph.rewrite.canonical import CANONICALIZE, STABILIZE
 from cgraph.rewrite.driver import RuleTable, graph_rewrite
 from cgraph.rewrite.fusion import fuse_elementwise
 from cgraph.rewrite.shapes import shape_noops
+from cgraph.rewrite.specialize import specialize
 
 Pass = Callable[[FunctionGraph], dict[str, int]]
 
@@ -35,6 +36,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("merge2", merge),
     ("constant_folding2", table_pass(CONSTANT_FOLDING)),
     ("dce", dce),
+    ("specialize", specialize),
     ("fusion", fuse_elementwise),
 )
 

@@ -8,6 +8,10 @@ and a generated loop for integers and tiny sizes (cgraph/codegen/kernels.py):
 - `MatMul`: stacks of matrices, (..., M, K) @ (..., K, N), operands of equal rank
   (at least 3) whose batch axes broadcast as numpy's.
 
+A third, `Gemm` (alpha * dot(a, b) + beta * c, one BLAS call with beta), is made by the
+`specialize` rewrite (cgraph/rewrite/specialize.py) from a Dot and the elementwise ops
+around it; its kernel family is `dot_add`.
+
 The user-facing functions reduce every other case to these two with views
 (dimshuffle) and reshapes, and promote mixed dtypes as numpy does.
 """
@@ -21,13 +25,13 @@ import numpy as np
 
 from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.tensor.basic_ops import reshape
-from cgraph.tensor.elemwise import cast
+from cgraph.tensor.elemwise import broadcast_shapes, broadcast_static, cast
 from cgraph.tensor.reduce import sum_to
 from cgraph.tensor.shape import DimShuffle, pad_left, shape_i, transpose
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
-__all__ = ["Dot", "MatMul", "SummedAxes", "batched_dot", "batched_tensordot", "dot", "matmul",
-           "outer", "tensordot"]
+__all__ = ["Dot", "Gemm", "MatMul", "SummedAxes", "batched_dot", "batched_tensordot", "dot",
+           "matmul", "outer", "tensordot"]
 
 
 def _col(v: Variable) -> Variable:
@@ -97,6 +101,70 @@ class Dot(Op):
         return [ga, gb]
 
 
+# --------------------------------------------------------------------------- Gemm
+
+
+def _check_coefficient(value: Any, dtype: str, what: str) -> None:
+    """Raise ValueError unless `value` is a finite number (an integer for an int dtype)."""
+    number = np.asarray(value)
+    ok = number.shape == () and number.dtype.kind in "biuf" and bool(np.isfinite(number))
+    if ok and np.dtype(dtype).kind in "iu":
+        ok = float(number) == int(number)
+    if not ok:
+        raise ValueError(f"gemm: {what} = {value!r} is not a finite {dtype} scalar")
+
+
+class Gemm(Op):
+    """alpha * dot(a, b) + beta * c for 1-d or 2-d `a`, `b` and a `c` of the same dtype
+    that broadcasts against the product (a bias row, a column, a scalar, a matrix).
+
+    `alpha` and `beta` are constants of the op, exact in the dtype. The result has the
+    numpy broadcast shape of the product and `c` (the product's, except where it has
+    length 1 and `c` does not). Built by the `specialize` rewrite from
+    `dot(a, b) + c`, `alpha * dot(a, b) + beta * c` and `c - alpha * dot(a, b)`.
+    """
+
+    __props__ = ("alpha", "beta")
+    c_family = "dot_add"
+
+    def __init__(self, alpha: float = 1.0, beta: float = 1.0):
+        self.alpha, self.beta = alpha, beta
+
+    def make_node(self, a: Any, b: Any, c: Any) -> Apply:
+        product = Dot().make_node(a, b)
+        (a, b), prod = product.inputs, product.outputs[0]
+        c = as_tensor_variable(c)
+        if c.dtype != prod.dtype or prod.dtype == "bool":
+            raise TypeError(f"gemm: expected a numeric c of the operands' dtype, got {c.type} "
+                            f"for a product of {a.type} and {b.type}")
+        if c.ndim > prod.ndim:
+            raise TypeError(f"gemm: c ({c.type}) has more axes than the product {prod.type}")
+        for name in ("alpha", "beta"):
+            _check_coefficient(getattr(self, name), prod.dtype, name)
+        c = pad_left(c, prod.ndim)
+        shape = broadcast_static([prod.type.shape, c.type.shape], f"gemm of {prod.type}")
+        return Apply(self, [a, b, c], [TensorType(prod.dtype, shape).make_variable()])
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        (prod,) = Dot().infer_shape(node, shapes[:2])
+        return [broadcast_shapes([prod, tuple(shapes[2])], "gemm")]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        a, b, c = inputs
+        dtype = node.outputs[0].type.dtype
+        alpha, beta = np.asarray(self.alpha, dtype), np.asarray(self.beta, dtype)
+        with np.errstate(all="ignore"):
+            out = alpha * np.dot(a, b) + beta * c
+        return [np.asarray(out, dtype=dtype)]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        (a, b, c), (gz,) = inputs, output_grads
+        product = Dot()(a, b)  # read for its shape only: where the product broadcast
+        g_product = sum_to(gz * np.asarray(self.alpha, gz.dtype), product)
+        ga, gb = Dot().grad([a, b], [g_product])
+        return [ga, gb, sum_to(gz * np.asarray(self.beta, gz.dtype), c)]
+
+
 # --------------------------------------------------------------------------- MatMul
 
 
@@ -164,8 +232,9 @@ class MatMul(Op):
 
 class SummedAxes(Op):
     """`a` itself (a view), once the lengths of its axes `axes_a` are checked equal to
-    those of `b`'s axes `axes_b`: the axes a tensordot sums over, which it merges into
-    one before the product (where unequal lengths of equal products would go unseen).
+    those of `b`'s axes `axes_b` (`what` starts the error message): the axes a tensordot
+    sums over, which it merges into one before the product (where unequal lengths of
+    equal products would go unseen), or repeat's counts against the repeated axis.
     """
 
     __props__ = ("axes_a", "axes_b", "what")
@@ -183,7 +252,7 @@ class SummedAxes(Op):
         """Raise ValueError naming both shapes if a summed pair of axes differs."""
         for i, j in zip(self.axes_a, self.axes_b):
             if sa[i] != sb[j]:
-                raise ValueError(f"{self.what}: shape-mismatch for sum: axis {i} of shape "
+                raise ValueError(f"{self.what}: axis {i} of shape "
                                  f"{tuple(sa)} has length {sa[i]}, axis {j} of shape "
                                  f"{tuple(sb)} has length {sb[j]}")
 
@@ -366,7 +435,7 @@ def _checked(a: TensorVariable, b: TensorVariable, axes_a: list[int], axes_b: li
     that is static)."""
     static = all(a.type.shape[i] is not None and b.type.shape[j] is not None
                  for i, j in zip(axes_a, axes_b))
-    return a if static else SummedAxes(axes_a, axes_b, what)(a, b)
+    return a if static else SummedAxes(axes_a, axes_b, f"{what}: shape-mismatch for sum")(a, b)
 
 
 def _permute(x: TensorVariable, order: list[int]) -> TensorVariable:
