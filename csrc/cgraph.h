@@ -36,6 +36,14 @@ static inline void cg_failed_in(char *err, const char *kernel)
     snprintf(err + n, CG_ERRBUF - n, " [kernel %s]", kernel);
 }
 
+/* Whether the byte ranges [a, a + na) and [b, b + nb) do not overlap (an update is
+ * written into its shared variable's storage only when no other argument is there). */
+static inline int cg_disjoint(const void *a, int64_t na, const void *b, int64_t nb)
+{
+    const char *x = (const char *)a, *y = (const char *)b;
+    return !x || !y || x + na <= y || y + nb <= x;
+}
+
 /* Kernel return codes; Python raises the matching exception with the message. */
 #define CG_OK 0
 #define CG_ERR_RUNTIME 1 /* RuntimeError (e.g. out of memory) */

@@ -76,3 +76,85 @@ def test_failed_call_leaves_shared_storage_untouched():
     with pytest.raises(ValueError):
         f(np.ones(3))
     np.testing.assert_array_equal(w.get_value(), [1.0, 2.0])
+
+
+def _in_place_flags(f) -> list[int]:
+    """Per update: 1 when the latest plan says it goes straight into the storage."""
+    plan = list(f._plans.values())[-1]
+    return [int(plan[0][u.inplace_slot]) if u.inplace_slot >= 0 else 0
+            for u in f._lowered.program.updates]
+
+
+def test_sgd_updates_are_computed_into_the_shared_storage():
+    rng = np.random.default_rng(0)
+    W = cgraph.shared(rng.standard_normal((4, 3)), name="W")
+    b = cgraph.shared(np.zeros(3), name="b")
+    X, Y = T.dmatrix("X"), T.dmatrix("Y")
+    loss = T.mean((T.tanh(T.dot(X, W) + b) - Y) ** 2)
+    gW, gb = cgraph.grad(loss, [W, b])
+    updates = [(W, W - 0.1 * gW), (b, b - 0.1 * gb)]
+    f = cgraph.function([X, Y], loss, updates=updates)
+    ref = cgraph.function([X, Y], loss, updates=updates, mode="PY")
+    storage = W.get_value(borrow=True)
+    xs, ys = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    start = W.get_value(), b.get_value()
+    f(xs, ys)
+    assert _in_place_flags(f) == [1, 1]
+    assert "written in place" in f.c_source
+    assert W.get_value(borrow=True) is storage
+    got = W.get_value(), b.get_value()
+    W.set_value(start[0])
+    b.set_value(start[1])
+    ref(xs, ys)
+    np.testing.assert_allclose(got[0], W.get_value(), rtol=1e-13)
+    np.testing.assert_allclose(got[1], b.get_value(), rtol=1e-13)
+
+
+def test_no_in_place_where_the_old_value_is_read_out_of_order():
+    M = cgraph.shared(np.arange(9.0).reshape(3, 3), name="M")
+    v = cgraph.shared(np.arange(3.0), name="v")
+    # M's update reads M transposed; v's update is read by M's... and v is read after.
+    f = cgraph.function([], [], updates=[(M, M.T * 0.5 + M), (v, v[::-1] + 1.0)])
+    f()
+    assert _in_place_flags(f) == [0, 0]
+    m0 = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_array_equal(M.get_value(), m0.T * 0.5 + m0)
+    np.testing.assert_array_equal(v.get_value(), np.arange(3.0)[::-1] + 1.0)
+
+
+def test_an_argument_that_is_the_shared_storage_reads_the_old_values():
+    w = cgraph.shared(np.arange(4.0), name="w")
+    x = T.dvector("x")
+    f = cgraph.function([x], T.sum(x * 2.0), updates=[(w, w + x), ])
+    alias = w.get_value(borrow=True)
+    total = f(alias)  # the argument is the memory the update writes
+    assert float(total) == 12.0
+    np.testing.assert_array_equal(w.get_value(), np.arange(4.0) * 2)
+
+
+def test_in_place_update_keeps_all_or_nothing_when_a_later_kernel_fails():
+    from cgraph.tensor import nnet
+
+    w = cgraph.shared(np.ones(3), name="w")
+    labels = T.lvector("labels")
+    out = nnet.one_hot(labels, 3).sum()
+    f = cgraph.function([labels], out, updates=[(w, w * 2.0)])
+    with pytest.raises(IndexError):
+        f(np.array([0, 7]))
+    np.testing.assert_array_equal(w.get_value(), np.ones(3))
+    f(np.array([0, 2]))
+    np.testing.assert_array_equal(w.get_value(), np.full(3, 2.0))
+
+
+def test_a_product_update_whose_operand_is_the_shared_storage():
+    W = cgraph.shared(np.arange(9.0).reshape(3, 3) / 10, name="W")
+    X = T.dmatrix("X")
+    f = cgraph.function([X], [], updates=[(W, W - 0.1 * T.dot(X.T, X))])
+    w0 = W.get_value()
+    f(W.get_value(borrow=True))  # X is W's own memory: W must not change under BLAS
+    np.testing.assert_allclose(W.get_value(), w0 - 0.1 * w0.T @ w0, rtol=1e-14)
+    other = np.ones((3, 3))
+    w1 = W.get_value()
+    f(other)
+    assert _in_place_flags(f) == [1]
+    np.testing.assert_allclose(W.get_value(), w1 - 0.1 * other.T @ other, rtol=1e-14)

@@ -21,6 +21,7 @@ from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import label_of, node_labels
 from cgraph.graph.lazy import guards
+from cgraph.rewrite.memory import view_bases
 from cgraph.tensor.elemwise import Composite
 from cgraph.tensor.math import identity
 
@@ -33,7 +34,9 @@ class Decl:
     """The C storage of one variable.
 
     kind is "arg" (pointer argument `a<arg>`), "const" (static array of `values`),
-    "buffer" (workspace at offset P[slot]) or "view" (`base` + P[slot] elements).
+    "buffer" (workspace at offset P[slot]), "view" (`base` + P[slot] elements) or
+    "update" (the shared variable's storage `a<arg>` when the update goes in place,
+    see UpdateCopy, else a workspace buffer at P[slot]).
     """
 
     name: str
@@ -44,6 +47,7 @@ class Decl:
     slot: int = -1
     base: str = ""
     values: tuple[str, ...] = ()
+    inplace_slot: int = -1
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,13 @@ class Step:
 class UpdateCopy:
     """A shared variable's update, computed into workspace `src` and copied, once every
     kernel has succeeded, into the shared variable's own storage (`a<shared_arg>`) when
-    P[flag_slot] says the shapes match, else into the output argument `a<out_arg>`."""
+    P[flag_slot] says the shapes match, else into the output argument `a<out_arg>`.
+
+    With P[inplace_slot] set, the kernel that computes the update has already written
+    it into the shared storage (`src` points there) and there is nothing to copy; the
+    planner sets it only for the updates in `in_place_updates`, and only when the shapes
+    match.
+    """
 
     src: str
     ctype: str
@@ -68,6 +78,11 @@ class UpdateCopy:
     out_arg: int
     flag_slot: int
     bytes_slot: int
+    inplace_slot: int = -1
+    node: int = -1  # position of the node computing the update in the schedule
+    #: (argument, P slot of its size in bytes) of every other argument: the update is
+    #: written in place only if none of them overlaps the shared storage
+    disjoint: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,6 +186,67 @@ def prepare_outputs(fgraph: FunctionGraph) -> None:
     fgraph.outputs = outputs
 
 
+#: kernel families that never fail at run time (no error return but out of memory).
+_CANNOT_FAIL = frozenset({"elementwise"})
+
+
+def updates_last(fgraph: FunctionGraph, update_ids: set[int]) -> list[Apply]:
+    """The schedule, with the nodes that only compute updates moved to the end: their
+    inputs are then all computed, and no later kernel can still need the shared
+    variables' old values, so the updates can be written in place. Among them, the
+    kernels that may fail (e.g. a product's temporaries) run before the elementwise
+    ones, which cannot."""
+    nodes = fgraph.toposort()
+    read = {id(v) for node in nodes for v in node.inputs}
+    last = [node for node in nodes
+            if all(id(o) in update_ids and id(o) not in read for o in node.outputs)]
+    moved = {id(node) for node in last}
+    last.sort(key=lambda node: node.op.c_family in _CANNOT_FAIL)  # stable
+    return [node for node in nodes if id(node) not in moved] + last
+
+
+def in_place_updates(fgraph: FunctionGraph, nodes: list[Apply],
+                     update_of: dict[int, int]) -> set[int]:
+    """The update outputs whose kernel may write straight into the shared storage.
+
+    The kernel must be elementwise (element j is read before element j is written) or
+    a Gemm adding a product to it (the product's operands must not be the shared
+    variable); it reads the shared variable only directly, never through a view (x.T);
+    no later kernel reads the shared variable; and every later kernel is one that
+    cannot fail, so that a failed call still leaves every shared variable as it was.
+    Whether an argument is the same memory is only known at call time: the C checks
+    that (`disjoint` in UpdateCopy) before writing in place.
+    """
+    bases = view_bases(nodes)
+    position = {id(node): k for k, node in enumerate(nodes)}
+    chosen = set()
+    for o, i in update_of.items():
+        out, shared = fgraph.outputs[o], fgraph.inputs[i]
+        node = out.owner
+        if node is None or len(node.outputs) != 1 or not _writes_in_place(node, shared):
+            continue
+        later = nodes[position[id(node)] + 1:]
+        if any(n.op.c_family not in _CANNOT_FAIL for n in later):
+            continue
+        own = {bases.get(id(v)) for v in node.inputs} - {None}
+        read_later = {bases.get(id(v), id(v)) for n in later for v in n.inputs}
+        if id(shared) in own or id(shared) in read_later:
+            continue
+        chosen.add(o)
+    return chosen
+
+
+def _writes_in_place(node: Apply, shared: Variable) -> bool:
+    """Whether `node`'s kernel may write its output over `shared` while reading it."""
+    family = node.op.c_family
+    if family == "elementwise":
+        return True
+    if family == "dot_add":  # out = beta c + alpha a b, c copied first, then BLAS adds
+        a, b, c = node.inputs
+        return shared is not a and shared is not b and (c is not shared or node.op.beta == 1)
+    return False
+
+
 def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
           prefix: str = "") -> Lowered:
     """Lower `fgraph` to a Program.
@@ -181,11 +257,12 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
     one's, and whose constants are all inlined (it has no constant arguments).
     """
     prepare_outputs(fgraph)
+    update_of = update_of or {}
+    nodes = updates_last(fgraph, {id(fgraph.outputs[o]) for o in update_of})
     # The labels debugprint shows ([id A]), so that the C names the same nodes.
     labels = node_labels(fgraph.outputs)
-    update_of = update_of or {}
     update_outputs = {id(fgraph.outputs[o]): o for o in update_of}
-    nodes = fgraph.toposort()
+    in_place = in_place_updates(fgraph, nodes, update_of)
     names: dict[int, str] = {}
     decls: list[Decl] = []
     slots: dict[int, int] = {}
@@ -241,10 +318,17 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
                                   f"view of {base}: " + comment(out), slot=n_slots, base=base))
                 n_slots += 1
             elif id(out) in update_outputs:
+                o = update_outputs[id(out)]
                 slots[id(out)] = n_slots
-                decls.append(Decl(name_of(out), out.type.c_type, "buffer",
-                                  "update " + comment(out), slot=n_slots))
-                n_slots += 1
+                if o in in_place:  # the shared storage itself, when the plan allows it
+                    decls.append(Decl(name_of(out), out.type.c_type, "update",
+                                      "update " + comment(out), slot=n_slots,
+                                      arg=update_of[o], inplace_slot=n_slots + 1))
+                    n_slots += 2
+                else:
+                    decls.append(Decl(name_of(out), out.type.c_type, "buffer",
+                                      "update " + comment(out), slot=n_slots))
+                    n_slots += 1
             elif id(out) in out_args:
                 decls.append(Decl(name_of(out), out.type.c_type, "arg",
                                   f"output {out_args[id(out)] - len(fgraph.inputs)} "
@@ -274,10 +358,20 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
         n_slots += kernel.nparams + (guard_slot >= 0)
 
     copies = []
+    position = {id(node): k for k, node in enumerate(nodes)}
+    size_slots = {}  # argument -> P slot of its size in bytes
+    if in_place:
+        for a in range(len(fgraph.inputs)):
+            size_slots[a] = n_slots
+            n_slots += 1
     for o, i in sorted(update_of.items()):
         out = fgraph.outputs[o]
+        inplace_slot = slots[id(out)] + 1 if o in in_place else -1
+        disjoint = tuple((a, size_slots[a]) for a in range(len(fgraph.inputs))
+                         if a != i and o in in_place)
         copies.append(UpdateCopy(name_of(out), out.type.c_type, i, len(fgraph.inputs) + o,
-                                 n_slots, n_slots + 1))
+                                 n_slots, n_slots + 1, inplace_slot,
+                                 position.get(id(out.owner), -1), disjoint))
         n_slots += 2
     n_args = n_fixed_args + len(arg_constants)
     digest = hashlib.sha256(repr((decls, steps, copies)).encode()).hexdigest()[:16]

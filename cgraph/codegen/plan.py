@@ -125,6 +125,9 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
         ifelse = lowered.nodes_by_id[ifelse_id]
         return ifelse.op.taken(value_of(ifelse.inputs[0]))
 
+    n_in = len(fgraph.inputs)
+    direct = {id(fgraph.outputs[u.out_arg - n_in]): u  # updates that may go in place
+              for u in lowered.program.updates if u.inplace_slot >= 0}
     for k, node in enumerate(lowered.nodes):
         workspace.node_done(k - 1)
         guard = lowered.guards.get(id(node))
@@ -160,6 +163,11 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
             layouts[id(out)] = (shape, contiguous_strides(shape))
             if id(out) in lowered.slots:
                 nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(out.type.dtype).itemsize
+                update = direct.get(id(out))
+                if update is not None and shape == tuple(input_shapes[update.shared_arg]):
+                    # The kernel writes the shared storage. Its buffer is still placed
+                    # (never touched then): Function.loop turns the flag off.
+                    P[update.inplace_slot] = 1
                 offset = None
                 if node.op.c_family == "elementwise" and nbytes:
                     same = [id(v) for v, lay in zip(node.inputs, in_layouts)
@@ -184,6 +192,13 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
     P[0] = workspace = workspace.size
     out_shapes = tuple(layouts[id(v)][0] for v in fgraph.outputs)
     inplace = []
+    sizes = {}
+    for u in lowered.program.updates:
+        for a, slot in u.disjoint:
+            if slot not in sizes:
+                sizes[slot] = int(np.prod(input_shapes[a], dtype=np.int64)) * np.dtype(
+                    fgraph.inputs[a].type.dtype).itemsize
+                P[slot] = sizes[slot]
     for u in lowered.program.updates:
         shape = out_shapes[u.out_arg - len(fgraph.inputs)]
         same = shape == tuple(input_shapes[u.shared_arg])

@@ -193,6 +193,8 @@ def _not_in_place(f: Function, P: np.ndarray) -> np.ndarray:
     P = P.copy()
     for u in f._lowered.program.updates:
         P[u.flag_slot] = 0
+        if u.inplace_slot >= 0:  # the update was to be written in place: never in a loop
+            P[u.inplace_slot] = 0
     return P
 
 
