@@ -160,21 +160,34 @@ def test_compile_error_names_error_file_and_command(private_cache):
     assert proc.returncode != 0 and "expected expression" in proc.stderr
 
 
-@pytest.mark.parametrize("damage", ["truncate_so", "garbage_meta"])
+@pytest.mark.parametrize("damage", ["truncate_so", "flip_so_byte", "missing_so",
+                                    "garbage_meta", "garble_source", "truncate_source"])
 def test_corrupt_entry_is_rebuilt(private_cache, damage):
     source = make_source(f"corrupt-{damage}")
     assert run_child(private_cache, source)["stats"]["compiles"] == 1
     (entry,) = [Path(e["path"]) for e in cache_list()]
+    (so_path,) = entry.glob("*.so")
+    c_path = entry / "source.c"
     if damage == "truncate_so":
-        (so_path,) = entry.glob("*.so")
         so_path.write_bytes(so_path.read_bytes()[:1000])
-    else:
+    elif damage == "flip_so_byte":  # same size, one byte changed in the middle
+        data = bytearray(so_path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        so_path.write_bytes(bytes(data))
+    elif damage == "missing_so":
+        so_path.unlink()
+    elif damage == "garbage_meta":
         (entry / "meta.json").write_text('{"key": ')
+    elif damage == "garble_source":
+        c_path.write_text(c_path.read_text().replace("scale", "SCALE"))
+    else:
+        c_path.write_text(c_path.read_text()[:40])
     m = load_module(source, CDEF, default_options())
     assert stats.compiles == 1 and not m.from_cache
     np.testing.assert_array_equal(run(m), 2.0 * np.arange(6.0))
     meta = json.loads((entry / "meta.json").read_text())
     assert meta["so_sha256"] == hashlib.sha256(m.so_path.read_bytes()).hexdigest()
+    assert m.c_path.read_text() == source
 
 
 def test_concurrent_processes_compile_once(private_cache):

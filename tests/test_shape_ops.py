@@ -286,7 +286,7 @@ def test_repeat_with_a_count_per_element(mode):
 
 def test_construction_errors_are_clear():
     with pytest.raises(ValueError, match="3 counts for an axis of length 2"):
-        T.repeat(T.tensor("float64", shape=(2,)), [1, 2, 0])
+        T.repeat(T.tensor("float64", shape=(2,)), [1, 2, 0], axis=0)
     with pytest.raises(ValueError, match="negative count"):
         T.tile(T.dvector(), -1)
     with pytest.raises(ValueError, match="repeated axis"):

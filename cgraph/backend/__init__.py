@@ -5,10 +5,17 @@ and a cffi cdef and returns the loaded module, compiling it at most once per con
 hash across processes.
 """
 
-from cgraph.backend.build import BuildOptions, CompileError, default_options, with_blas
+from cgraph.backend.build import (
+    BuildOptions,
+    CompileError,
+    CompilerNotFoundError,
+    default_options,
+    with_blas,
+)
 from cgraph.backend.cache import (
     CGRAPH_BACKEND_VERSION,
     CacheSecurityError,
+    DiskFullError,
     LoadedModule,
     Stats,
     cache_clear,
@@ -27,6 +34,8 @@ __all__ = [
     "BuildOptions",
     "CacheSecurityError",
     "CompileError",
+    "CompilerNotFoundError",
+    "DiskFullError",
     "LoadedModule",
     "Stats",
     "cache_clear",

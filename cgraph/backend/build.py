@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import sysconfig
 import tempfile
 import warnings
@@ -25,10 +26,13 @@ import cffi
 __all__ = [
     "BuildOptions",
     "CompileError",
+    "CompilerNotFoundError",
     "build_module",
     "compile_command",
     "compiler_identity",
     "default_options",
+    "find_compiler",
+    "install_hint",
     "with_blas",
 ]
 
@@ -181,6 +185,79 @@ class CompileError(RuntimeError):
         return CompileError(self.stderr, build_dir, self.argv, self.returncode)
 
 
+def install_hint() -> str:
+    """How to install a C compiler on this platform (one line, for error messages)."""
+    if sys.platform == "darwin":
+        return "install the command line tools: xcode-select --install"
+    if sys.platform.startswith("win"):
+        return "install MinGW-w64 gcc (e.g. from https://winlibs.com) and put it on PATH"
+    return ("install gcc: sudo apt-get install build-essential (Debian/Ubuntu), "
+            "sudo dnf install gcc (Fedora), sudo apk add build-base (Alpine)")
+
+
+class CompilerNotFoundError(CompileError):
+    """No C compiler could be run: ``cc`` is not on ``PATH`` or cannot be executed.
+
+    The message names the compiler looked for, says how to install one, and that
+    ``mode="PY"`` (the numpy reference) needs none.
+
+    Attributes
+    ----------
+    cc : str
+        The compiler that was looked for (``config.cc``, ``$CC``, default gcc).
+    reason : str
+        Why it could not be run.
+    """
+
+    def __init__(self, cc: str, reason: str, argv: list[str] | None = None):
+        self.cc = cc
+        self.reason = reason
+        self.stderr = reason
+        self.argv = list(argv or [cc])
+        self.returncode = -1
+        self.build_dir = None
+        self.c_path = ""
+        self.command = shlex.join(self.argv)
+        RuntimeError.__init__(self, "\n".join([
+            f"cgraph: no C compiler: cannot run {cc!r} ({reason}).",
+            f"  To compile to C, {install_hint()};",
+            "  or point cgraph at a compiler you have: cgraph.config.cc = '/path/to/gcc', "
+            "$CC, or CGRAPH_FLAGS=cc=clang.",
+            '  Without a compiler, cgraph.function(..., mode="PY") evaluates the same graph '
+            "with numpy (slower, same results).",
+        ]))
+
+    def moved_to(self, build_dir: Path) -> CompilerNotFoundError:
+        """Return this error: there is no failed C file to point at."""
+        return self
+
+
+def find_compiler(cc: str) -> str:
+    """Return the path of the compiler ``cc``, or raise :class:`CompilerNotFoundError`.
+
+    Parameters
+    ----------
+    cc : str
+        A compiler name, looked up on ``PATH``, or a path.
+
+    Returns
+    -------
+    str
+        The compiler's path.
+    """
+    if not cc:
+        raise CompilerNotFoundError(cc, "no compiler is configured (config.cc is empty)")
+    found = shutil.which(cc)
+    if found is not None:
+        return found
+    if os.sep in cc or (os.altsep and os.altsep in cc):
+        reason = "not executable" if os.path.exists(cc) else "no such file"
+    else:
+        path = os.environ.get("PATH", "")
+        reason = f"not found on PATH={path!r}" if path else "not found: PATH is empty"
+    raise CompilerNotFoundError(cc, reason)
+
+
 def compiler_identity(cc: str, version_dir: Path) -> str:
     """Identify the compiler cheaply: real path, size, mtime and ``--version`` text.
 
@@ -225,17 +302,31 @@ def _compiler_version(stamp: tuple[str, int, int], version_dir: Path) -> str:
         done = subprocess.run([stamp[0], "--version"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return ""
-    version_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_atomic(stored, done.stdout)
+    try:
+        version_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(stored, done.stdout)
+    except OSError:
+        pass  # storing it only saves a run of --version (e.g. the disk is full)
     return done.stdout
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
+
+    If writing fails (e.g. the disk is full), the temporary file is removed and the
+    old file, if any, is left as it was.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def compile_command(options: BuildOptions, c_file: str, so_file: str) -> list[str]:
@@ -298,9 +389,14 @@ def build_module(
 
     Raises
     ------
+    CompilerNotFoundError
+        If the compiler cannot be found or started (checked before writing anything).
     CompileError
-        If the compiler cannot be started or fails.
+        If the compiler fails.
+    OSError
+        If a file cannot be written (e.g. ``ENOSPC``: the disk is full).
     """
+    find_compiler(options.cc)
     with open(build_dir / "source.c", "w", encoding="utf-8", newline="") as f:
         f.write(source)
     c_name = f"{modname}.c"
@@ -312,10 +408,9 @@ def build_module(
     command = compile_command(options, c_name, modname + sysconfig.get_config_var("EXT_SUFFIX"))
     try:
         done = subprocess.run(command, cwd=build_dir, capture_output=True, text=True)
-    except OSError as exc:
-        raise CompileError(
-            f"error: cannot run {command[0]!r}: {exc}", build_dir, command, -1
-        ) from exc
+    except OSError as exc:  # found, but not runnable (permissions, not a binary...)
+        raise CompilerNotFoundError(options.cc, f"{type(exc).__name__}: {exc}",
+                                    command) from exc
     if done.returncode != 0:
         raise CompileError(done.stderr, build_dir, command, done.returncode)
     return command

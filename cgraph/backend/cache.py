@@ -5,20 +5,22 @@ Layout of the cache root (see :func:`cache_dir`)::
     <key[:2]>/<key>/source.c        the caller's C source, verbatim
                     <modname>.c     the cffi wrapper that was compiled
                     <modname><EXT>  the extension module
-                    meta.json       written last: key, time, sha256 of the .so, command
+                    meta.json       written last: key, time, sha256 of the .so and of
+                                    source.c, command
     locks/<key>.lock                one lock per key
     failed/<key>/                   the last failed build of a key, kept for inspection
     compilers/<stamp>.txt           ``cc --version``, keyed on the compiler's stat
 
 An entry is built in a temporary folder inside the root and published by one atomic
 rename, so readers see no entry or a complete one. A per-key file lock makes concurrent
-processes compile once. An entry whose .so does not match the hash in its meta.json is
-removed and rebuilt, never loaded.
+processes compile once. An entry whose .so or source.c does not match the hash in its
+meta.json is removed and rebuilt, never loaded.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import hashlib
 import importlib.util
@@ -43,6 +45,7 @@ from filelock import FileLock
 from cgraph.backend.build import (
     BuildOptions,
     CompileError,
+    CompilerNotFoundError,
     build_module,
     compiler_identity,
     write_atomic,
@@ -123,6 +126,31 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     return root
 
 
+#: errno values that mean "the file system is full" (quota included).
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class DiskFullError(OSError):
+    """The cache's file system filled up while a module was built or published.
+
+    Nothing was published: the cache holds no partial entry, and a later call
+    compiles again once there is room. ``errno`` is ``ENOSPC``.
+    """
+
+    def __init__(self, root: Path, detail: str):
+        self.root = root
+        self.message = (
+            f"cgraph: no space left on the device that holds the cache {root} ({detail}); "
+            "the module was not cached and nothing partial was left behind. Free some "
+            "space (`python -m cgraph cache purge --older-than 30` removes entries unused for "
+            "30 days, `cache clear` all of cgraph's), or set "
+            "CGRAPH_CACHE_DIR to a folder on a disk with room.")
+        super().__init__(errno.ENOSPC, self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class CacheSecurityError(RuntimeError):
     """The cache holds native code that someone else could have written: not loaded."""
 
@@ -191,8 +219,12 @@ def load_module(
 
     Raises
     ------
+    CompilerNotFoundError
+        If there is no module to load and the compiler cannot be run.
     CompileError
         If the compiler fails; the failed build is kept under ``<root>/failed/<key>``.
+    DiskFullError
+        If the cache's disk fills up meanwhile; no entry is left behind.
     """
     root = cache_dir(root)
     key = _cache_key(source, cdef, options, depends, root)
@@ -201,7 +233,12 @@ def load_module(
         with _thread_lock(key):
             hit = _memo.get(key)
             if hit is None:
-                loaded = _load_or_build(source, cdef, options, key, root)
+                try:
+                    loaded = _load_or_build(source, cdef, options, key, root)
+                except OSError as exc:
+                    if exc.errno not in _DISK_FULL or isinstance(exc, DiskFullError):
+                        raise
+                    raise DiskFullError(root, f"{type(exc).__name__}: {exc}") from exc
                 _memo[key] = dataclasses.replace(loaded, from_cache=True)
                 return loaded
     stats.memo_hits += 1
@@ -333,11 +370,15 @@ def _load_or_build(
 
 
 def _verified_meta(entry: Path, key: str) -> dict[str, Any] | None:
-    """meta.json of ``entry`` if it parses and the .so matches its hash, else None."""
+    """meta.json of ``entry`` if it parses and the .so and source.c match their hashes,
+    else None. (source.c is not compiled again, but `Function.c_source` and `export_c`
+    read it back, so a damaged copy must not be served either.)"""
     try:
         meta = json.loads((entry / "meta.json").read_text())
         so_sha256 = hashlib.sha256((entry / meta["so_name"]).read_bytes()).hexdigest()
-        if meta["key"] != key or so_sha256 != meta["so_sha256"]:
+        source_sha256 = hashlib.sha256((entry / "source.c").read_bytes()).hexdigest()
+        if (meta["key"] != key or so_sha256 != meta["so_sha256"]
+                or source_sha256 != meta["source_sha256"]):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -354,7 +395,12 @@ def _build_entry(
         started = time.perf_counter()
         try:
             command = build_module(source, cdef, options, modname, tmp)
+        except CompilerNotFoundError:
+            raise
         except CompileError as exc:
+            if "No space left on device" in exc.stderr:  # the compiler could not write
+                line = next(ln for ln in exc.stderr.splitlines() if "No space left" in ln)
+                raise DiskFullError(root, f"the compiler said: {line.strip()}") from None
             failed = exc.moved_to(_keep_failed(tmp, root, key))
             log.info("cgraph: compilation failed after %.2f s: %s",
                      time.perf_counter() - started, failed.c_path)
@@ -369,6 +415,7 @@ def _build_entry(
             "module": modname,
             "so_name": so_name,
             "so_sha256": hashlib.sha256((tmp / so_name).read_bytes()).hexdigest(),
+            "source_sha256": hashlib.sha256((tmp / "source.c").read_bytes()).hexdigest(),
             "source_len": len(source),
             "command": command,
         }

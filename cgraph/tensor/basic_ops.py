@@ -221,8 +221,13 @@ def flatten(x: Any, ndim: int = 1) -> TensorVariable:
     x = as_tensor_variable(x)
     if not 1 <= ndim <= max(x.ndim, 1):
         raise ValueError(f"flatten: ndim={ndim} out of range for {x.type}")
-    lead = shape_list(x)[:ndim - 1]
-    return reshape(x, [*lead, -1])
+    sizes = shape_list(x)
+    merged = 1
+    for n in sizes[ndim - 1:]:  # the product, not -1: a zero-size x has (0, 6) too
+        merged = merged * n
+    if isinstance(merged, int) and merged > 0:
+        merged = -1  # static: reshape then knows the length
+    return reshape(x, [*sizes[:ndim - 1], merged])
 
 
 # --------------------------------------------------------------------------- alloc
