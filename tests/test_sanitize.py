@@ -22,13 +22,16 @@ from cgraph.compile.function import build_options
 
 TESTS = Path(__file__).resolve().parent
 # The op tests (elementwise, reductions, shape ops, indexing, BLAS products), the
-# fuzzer and the bad-input tests. Sanitized builds compile several times slower: this
-# took about 11 minutes on the 2-core test machine (cold cache). The deselection drops
-# the per-dtype repeats of the every-axis reduction test (float64 stays), which alone
-# took 3.5 minutes; run everything by hand with the environment of the test below.
-SELECTION = ["test_bad_input.py", "test_plan_values.py", "test_loop.py", "test_ops.py",
-             "test_shape_ops.py", "test_reduce.py", "test_subtensor.py", "test_blas.py",
-             "test_fuzz.py"]
+# fuzzer and the bad-input tests. Sanitized builds compile several times slower: the
+# whole selection (265 tests) took 14 min 20 s on the shared 2-core machine (cold
+# cache), with zero sanitizer reports: CGRAPH_SANITIZE_ALL=1 runs it. CI runs the part
+# that keeps the run bounded: indexing, products, bad input and the fuzzer.
+FULL_SELECTION = ["test_bad_input.py", "test_plan_values.py", "test_loop.py", "test_ops.py",
+                  "test_shape_ops.py", "test_reduce.py", "test_subtensor.py", "test_blas.py",
+                  "test_fuzz.py"]
+CI_SELECTION = ["test_bad_input.py", "test_subtensor.py", "test_blas.py", "test_fuzz.py"]
+FULL = os.environ.get("CGRAPH_SANITIZE_ALL") == "1"
+SELECTION = FULL_SELECTION if FULL else CI_SELECTION
 DESELECT = "not (test_every_reduction_every_axis and not float64)"
 FUZZ_EXAMPLES = "15"
 
@@ -73,7 +76,8 @@ def test_suite_selection_is_sanitizer_clean(tmp_path):
         assert marker not in proc.stdout + proc.stderr, report
     summary = proc.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary
-    assert int(summary.split(" passed")[0].split()[-1]) > 200  # the selection really ran
+    ran = int(summary.split(" passed")[0].split()[-1])
+    assert ran > (200 if FULL else 50)  # the selection really ran
 
 
 def test_sanitizer_catches_an_out_of_bounds_read(tmp_path):
