@@ -18,7 +18,7 @@ from cgraph.tensor.elemwise import Elemwise, ScalarOp
 
 # Builds the tutorial's XOR cost function and reports what the backend did.
 CHILD = textwrap.dedent("""
-    import hashlib, json
+    import hashlib, json, re
     import numpy as np
     import cgraph, cgraph.tensor as T, cgraph.tensor.nnet as nnet
     from cgraph import backend
@@ -39,13 +39,15 @@ CHILD = textwrap.dedent("""
     rendered = cost._c_source is not None  # before c_source reads the cached file
     print(json.dumps({"rendered": rendered, "compiles": s.compiles, "disk_hits": s.disk_hits,
                       "sha": hashlib.sha256(cost.c_source.encode()).hexdigest(),
+                      "sites": sorted({int(n) for n in
+                                       re.findall(r"at <string>:(\\d+)", cost.c_source)}),
                       "value": value}))
 """)
 
 
-def run_child(cache: Path) -> dict:
+def run_child(cache: Path, script: str = CHILD) -> dict:
     env = dict(os.environ, CGRAPH_CACHE_DIR=str(cache), PYTHONHASHSEED="random")
-    proc = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -59,6 +61,17 @@ def test_second_process_loads_from_cache_and_generates_same_bytes(tmp_path):
     assert first["rendered"] and not second["rendered"]  # warm: found by the program index
     assert second["sha"] == first["sha"]
     assert second["value"] == first["value"]
+
+
+def test_same_graph_on_other_lines_is_not_compiled_again(tmp_path):
+    """The user's line numbers are in the C's comments but not in the cache key: code
+    that moved (here three lines down) finds the module built before it moved, and
+    its `c_source` names its own lines."""
+    first = run_child(tmp_path)
+    moved = run_child(tmp_path, "\n\n\n" + CHILD)
+    assert first["compiles"] >= 1 and moved["compiles"] == 0
+    assert moved["value"] == first["value"]
+    assert first["sites"] and moved["sites"] == [n + 3 for n in first["sites"]]
 
 
 def test_compile_error_shows_compiler_message_and_c_path():

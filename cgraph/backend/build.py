@@ -7,9 +7,11 @@ imports setuptools, which is slow and hides the command that was run.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import os
 import shlex
 import shutil
@@ -79,25 +81,45 @@ BLAS_THREAD_TIMEOUT = "20"
 @functools.cache
 def _blas_link() -> tuple[tuple[str, ...], str, str] | None:
     """(cflags, library dir, library) of scipy-openblas32, or None if it is missing."""
-    # Importing scipy_openblas32 loads the library, which reads OPENBLAS_THREAD_TIMEOUT
-    # then, once (modules linked to it later share this copy); a value the user set is
-    # kept. Imported here, on first use, also because the import costs about 30 ms.
+    # The package is found, not imported: its import costs 30-40 ms (importlib.metadata
+    # for its version), most of a warm start. The version is read from the dist-info
+    # folder's name instead; without one, the import gives it.
+    spec = importlib.util.find_spec("scipy_openblas32")
+    if spec is None or spec.origin is None:
+        return None
+    here = Path(spec.origin).parent
+    lib_dir, include_dir = here / "lib", here / "include"
+    libs = sorted(p.name for p in lib_dir.glob("libscipy_openblas*.so"))
+    infos = sorted(here.parent.glob("scipy_openblas32-*.dist-info"))
+    if len(libs) != 1 or len(infos) != 1:
+        import scipy_openblas32 as openblas  # noqa: PLC0415  (an unusual layout)
+        version, library = openblas.__version__, openblas.get_library()
+        lib_dir, include_dir = Path(openblas.get_lib_dir()), Path(openblas.get_include_dir())
+    else:
+        version = infos[0].name[len("scipy_openblas32-"):-len(".dist-info")]
+        library = libs[0][3:].partition(".so")[0]
+    _load_blas(lib_dir, library)
+    # -I in cflags rather than include_dirs, so that export_c's Makefile gets it too.
+    # CG_BLAS turns the BLAS calls on; CG_BLAS_VERSION is there to put the version of
+    # the library linked into the cache key (the options' repr).
+    cflags = (f"-I{include_dir}", "-DCG_BLAS=1", f"-DCG_BLAS_VERSION={version}")
+    return cflags, str(lib_dir), library
+
+
+def _load_blas(lib_dir: Path, library: str) -> None:
+    """Load the library now (modules linked to it later share this copy), with
+    OPENBLAS_THREAD_TIMEOUT set: OpenBLAS reads it once, when it is loaded. A value the
+    user set is kept."""
     ours = "OPENBLAS_THREAD_TIMEOUT" not in os.environ
     if ours:
         os.environ["OPENBLAS_THREAD_TIMEOUT"] = BLAS_THREAD_TIMEOUT
     try:
-        import scipy_openblas32 as openblas  # noqa: PLC0415
-    except ImportError:
-        return None
+        ctypes.CDLL(str(lib_dir / f"lib{library}.so"), mode=ctypes.RTLD_GLOBAL)
+    except OSError:
+        pass  # the module's own link then reports the problem
     finally:
         if ours:
             del os.environ["OPENBLAS_THREAD_TIMEOUT"]
-    # -I in cflags rather than include_dirs, so that export_c's Makefile gets it too.
-    # CG_BLAS turns the BLAS calls on; CG_BLAS_VERSION is there to put the version of
-    # the library linked into the cache key (the options' repr).
-    cflags = (f"-I{openblas.get_include_dir()}", "-DCG_BLAS=1",
-              f"-DCG_BLAS_VERSION={openblas.__version__}")
-    return cflags, openblas.get_lib_dir(), openblas.get_library()
 
 
 def with_blas(options: BuildOptions) -> BuildOptions:

@@ -193,7 +193,7 @@ def _usable_root(path: Path) -> Path:
 
 def load_module(
     source: str, cdef: str, options: BuildOptions, depends: tuple[str, ...] = (),
-    root: str | None = None,
+    root: str | None = None, key_text: str | None = None,
 ) -> LoadedModule:
     """Compile a C translation unit into a cffi module, or load it from the cache.
 
@@ -210,6 +210,11 @@ def load_module(
         Header files whose contents enter the cache key.
     root : str, optional
         The cache folder (default: see :func:`cache_dir`).
+    key_text : str, optional
+        What stands for `source` in the cache key (default: `source` itself). A
+        caller whose source carries text that does not change the machine code, such
+        as the user's line numbers in comments, passes a description without it; the
+        entry then keeps the source of the first build.
 
     Returns
     -------
@@ -227,7 +232,7 @@ def load_module(
         If the cache's disk fills up meanwhile; no entry is left behind.
     """
     root = cache_dir(root)
-    key = _cache_key(source, cdef, options, depends, root)
+    key = _cache_key(source if key_text is None else key_text, cdef, options, depends, root)
     hit = _memo.get(key)
     if hit is None:
         with _thread_lock(key):

@@ -36,12 +36,22 @@ class Operand:
 
 @dataclass(frozen=True)
 class Statement:
-    """`const ctype name = expr;  /* note */` inside an elementwise loop body."""
+    """`const ctype name = expr;  /* note where */` inside an elementwise loop body.
+
+    `where` (the user's line) is left out of the repr, hence out of every cache key:
+    the same graph built on another line, or in another file, is the same C module.
+    """
 
     name: str
     ctype: str
     expr: str
     note: str = ""
+    where: str = field(default="", repr=False, compare=False)
+
+    @property
+    def remark(self) -> str:
+        """The C comment's text: the original op and where it was built."""
+        return self.note + self.where
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ class Kernel:
 
     family: str
     name: str
-    comment: str
+    text: str
     outputs: tuple[Operand, ...]
     inputs: tuple[Operand, ...]
     nparams: int
@@ -64,6 +74,14 @@ class Kernel:
     accumulate: str = ""
     n_parts: int = 0
     context: dict[str, Any] = field(default_factory=dict)
+    #: `  at file.py:12`, where the user built the node: not in the repr, so that the
+    #: cache keys do not change when the user's code moves (see Statement)
+    where: str = field(default="", repr=False, compare=False)
+
+    @property
+    def comment(self) -> str:
+        """The kernel's C comment: what it computes and where the user built it."""
+        return self.text + self.where
 
 
 def contiguous_strides(shape: Sequence[int]) -> Strides:
@@ -91,7 +109,7 @@ def is_dense(shape: Shape, strides: Strides) -> bool:
 
 
 def scalar_statement(op: Any, name: str, args: Sequence[str], arg_dtypes: Sequence[str],
-                     out_dtype: str, note: str = "") -> Statement:
+                     out_dtype: str, note: str = "", where: str = "") -> Statement:
     """`name = op(args)` in C, computed as numpy would."""
     # numpy computes in the inputs' common dtype (int32 * float32 in float64), where C
     # would convert the int32 to float: convert the operands first.
@@ -100,11 +118,17 @@ def scalar_statement(op: Any, name: str, args: Sequence[str], arg_dtypes: Sequen
     expr = op.c_expr(loads, out_dtype, C_TYPES[out_dtype])
     if out_dtype == "bool":  # uint8_t arithmetic: True + True must store 1, not 2
         expr = f"(({expr}) != 0)"
-    return Statement(name, C_TYPES[out_dtype], expr, note)
+    return Statement(name, C_TYPES[out_dtype], expr, note, where)
 
 
 def _safe_note(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.,:=+\-\[\]() ]", "_", text)[:80]
+
+
+def _split_note(note: str) -> tuple[str, str]:
+    """A fused step's note `sin at net.py:12` as (`sin`, ` at net.py:12`), both safe."""
+    what, at, where = note.partition(" at ")
+    return _safe_note(what), _safe_note(at + where) if at else ""
 
 
 def elementwise(node: Apply, name: str, comment: str, outs: list[Operand],
@@ -119,7 +143,7 @@ def elementwise(node: Apply, name: str, comment: str, outs: list[Operand],
         for k, step in enumerate(op.steps):
             statements.append(scalar_statement(
                 step.op, f"t{k}", [names[a] for a in step.args],
-                [dtypes[a] for a in step.args], step.dtype, _safe_note(step.note)))
+                [dtypes[a] for a in step.args], step.dtype, *_split_note(step.note)))
             names.append(f"t{k}")
             dtypes.append(step.dtype)
         results = tuple(names[v] for v in op.outputs)
@@ -464,6 +488,8 @@ def scatter_params(kernel: Kernel, node: Apply, out_layouts: list, in_layouts: l
     (x_shape, x_strides), (y_shape, y_strides) = in_layouts[:2]
     out_strides = out_layouts[0][1]
     r = node.op.region_of((x_shape, out_strides), in_layouts, values)
+    extra = max(len(y_shape) - len(r.shape), 0)  # leading length-1 axes: numpy drops them
+    y_shape, y_strides = y_shape[extra:], y_strides[extra:]
     pad = len(r.shape) - len(y_shape)
     st_y = (0,) * pad + loop_strides(tuple(y_shape), tuple(y_strides), r.shape[pad:])
     size = int(np.prod(x_shape, dtype=np.int64))

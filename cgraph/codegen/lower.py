@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -142,8 +142,8 @@ def sanitize(text: str) -> str:
 
 
 def _created_at(node: Apply) -> str:
-    """`  at file.py:12`: where the user built the node (the file's name only, so that
-    the C, and so the cache key, does not depend on where the project lives). A fused
+    """`  at file.py:12`: where the user built the node (the file's name only). It goes
+    in the C's comments but not in any cache key (`Kernel.where`). A fused
     loop was built by `function`: it names the lines of the ops it fuses."""
     comp = getattr(node.op, "scalar_op", None)
     if isinstance(comp, Composite):
@@ -347,8 +347,9 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
         text = (f"{', '.join(map(operand, node.outputs))} = {sanitize(str(node.op))}"
                 f"({', '.join(map(operand, node.inputs))})  "
                 + "  ".join(f"{o.type}" for o in node.outputs)
-                + f"  [id {prefix}{labels.get(id(node), '?')}]" + _created_at(node))
+                + f"  [id {prefix}{labels.get(id(node), '?')}]")
         kernel = lowering(node, f"{prefix}k{k}", text, outs, ins)
+        kernel = replace(kernel, where=_created_at(node))
         kernels[id(node)] = kernel
         kernel_slots[id(node)] = n_slots
         guard_slot = -1

@@ -25,11 +25,13 @@ def environment() -> jinja2.Environment:
     )
 
 
+@functools.cache
 def csrc_dir() -> Path:
     """The directory holding cgraph's hand-written C headers."""
     return Path(str(files("cgraph.csrc")))
 
 
+@functools.cache
 def header_paths() -> tuple[str, ...]:
     """The headers every module includes (their contents go into the cache key)."""
     return tuple(sorted(str(p) for p in csrc_dir().glob("*.h")))

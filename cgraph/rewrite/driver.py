@@ -100,8 +100,9 @@ def graph_rewrite(fgraph: FunctionGraph, table: RuleTable, max_sweeps: int = 100
     fired: dict[str, int] = {}
     for _ in range(max_sweeps):
         changed = False
-        live = {id(n) for n in fgraph.toposort()}
-        for node in fgraph.toposort():
+        order = fgraph.toposort()
+        live = {id(n) for n in order}
+        for node in order:
             if id(node) not in live:  # replaced earlier in this sweep
                 continue
             for rule in table.rules_for(node):
