@@ -250,11 +250,9 @@ def inc_or_set(b: Builder, x: Node) -> Node:
     if x.dtype == "bool":
         name = "set_subtensor"
     out = getattr(T, name)(x.var[key], y.var)
-    # Known bug (test_fuzz_findings.py): set_subtensor's gradient counts a repeated
-    # index once per repeat, where only the last write reaches the output.
-    repeated = kind and name == "set_subtensor" and len(set(key % x.shape[0])) < len(key)
-    smooth = _smooth(x, y, result=out) and not repeated
-    return b.pick(kind + name, Node(out, x.shape, smooth))
+    # When x is a view (x0[1:]), the result is the whole x0 with that region updated.
+    base = next(n for n in b.pool if n.var is out.owner.inputs[0])
+    return b.pick(kind + name, Node(out, base.shape, _smooth(base, y, result=out)))
 
 
 def _factor(b: Builder, size: int, ndim: int) -> tuple[int, ...]:

@@ -21,10 +21,9 @@ def test_flatten_of_a_zero_size_array_keeps_the_merged_length(mode):
     assert f(np.zeros((0, 2, 3))).shape == (0, 6)  # numpy: reshape(0, 6)
 
 
-@pytest.mark.xfail(strict=True, reason="the gradient of set_subtensor with repeated "
-                   "indices sums every repeat; only the last write reaches the output")
-def test_set_subtensor_gradient_with_repeated_indices():
+@pytest.mark.parametrize("mode", ["C", "PY"])
+def test_set_subtensor_gradient_with_repeated_indices(mode):
     a, y = T.dvector("a"), T.dscalar("y")
     out = T.set_subtensor(a[np.array([0, 0])], y)  # out[0] = y (written twice)
-    g = cgraph.function([a, y], cgraph.grad(T.sum(out * 3.0), y))
+    g = cgraph.function([a, y], cgraph.grad(T.sum(out * 3.0), y), mode=mode)
     assert float(g(np.zeros(3), 1.0)) == 3.0  # d(3 * y)/dy, numerically too

@@ -73,6 +73,14 @@ GETITEM = [
     ("inner mask", lambda x, i, j, v, w, m: x[:, x[0, :, 0] > 0]),
     ("mask and array", lambda x, i, j, v, w, m: x[m, 1:, v[:1]]),
     ("empty mask", lambda x, i, j, v, w, m: x[x > 1000]),
+    ("0-d True", lambda x, i, j, v, w, m: x[True]),
+    ("0-d False", lambda x, i, j, v, w, m: x[False]),
+    ("numpy 0-d bool", lambda x, i, j, v, w, m: x[np.bool_(True), 1:]),
+    ("0-d bool array", lambda x, i, j, v, w, m: x[..., np.array(False)]),
+    ("symbolic 0-d bools", lambda x, i, j, v, w, m: x[m[0], :, m[1]]),
+    ("0-d bool and int (not adjacent)", lambda x, i, j, v, w, m: x[1, :, True]),
+    ("0-d bool and array", lambda x, i, j, v, w, m: x[v, True]),
+    ("two 0-d bools", lambda x, i, j, v, w, m: x[True, 1:, m[2]]),
 ]
 
 #: (description, target, value): set_subtensor(target, value) and inc_subtensor; the
@@ -96,6 +104,16 @@ SETITEM = [
     ("mask", lambda x, i, j, v, w, m: x[m], lambda x, i, j, v, w, m: -1),
     ("mask and array", lambda x, i, j, v, w, m: x[m, :, v[:1]],
      lambda x, i, j, v, w, m: x[0, :, 0]),
+    ("leading length-1 axes", lambda x, i, j, v, w, m: x[1:3],
+     lambda x, i, j, v, w, m: x[None, 2:, ::-1][:, :2] * 2),
+    ("leading axes, repeated", lambda x, i, j, v, w, m: x[v, 1],
+     lambda x, i, j, v, w, m: x[None, None, :1, 0] - 1),
+    ("0-d True", lambda x, i, j, v, w, m: x[True], lambda x, i, j, v, w, m: x[2]),
+    ("0-d False", lambda x, i, j, v, w, m: x[False], lambda x, i, j, v, w, m: 5),
+    ("0-d True and int", lambda x, i, j, v, w, m: x[:, True, i],
+     lambda x, i, j, v, w, m: x[0, :1]),
+    ("0-d bools and array", lambda x, i, j, v, w, m: x[np.bool_(True), v, ..., True],
+     lambda x, i, j, v, w, m: x[0, :, :1]),
 ]
 
 
@@ -127,10 +145,18 @@ def _numpy_set(x, index, value, inc: bool) -> np.ndarray:
     """numpy's result of set/inc_subtensor of x[index]."""
     out = x.copy()
     if inc:
-        np.add.at(out, index, value)
+        np.add.at(out, index, _drop_leading_ones(value, out[index].ndim))
     else:
         out[index] = value
     return out
+
+
+def _drop_leading_ones(value, ndim: int) -> np.ndarray:
+    """What numpy's assignment does to a value of more axes (np.add.at does not)."""
+    value = np.asarray(value)
+    extra = max(value.ndim - ndim, 0)
+    assert value.shape[:extra] == (1,) * extra
+    return value.reshape(value.shape[extra:])
 
 
 class _Recorder:
@@ -175,6 +201,57 @@ def test_set_and_inc_subtensor_against_numpy(dtype):
             for k, (out, exp) in enumerate(zip(got, expected)):
                 label = f"{mode} {dtype} {SETITEM[k // 2][0]} {'inc' if k % 2 else 'set'}"
                 _check(out, exp, f"{label} [{layout}]")
+
+
+#: (description, chain, key, value): set/inc_subtensor(chain(x)[key], value) update all
+#: of x, as numpy's assignment through the views chain(x) does.
+NESTED = [
+    ("int of a slice", lambda x, i, v: x[1:], lambda i, v: 0, lambda x, i, v: x[0, 0] * 2),
+    ("slice of a step", lambda x, i, v: x[::2], lambda i, v: slice(1, 3),
+     lambda x, i, v: x[1:2] + 1),
+    ("three views", lambda x, i, v: x[::-1, 1:][:, ::2], lambda i, v: (i, slice(None), -1),
+     lambda x, i, v: 3),
+    ("array after views", lambda x, i, v: x[1:, :, ::-1][:, 1:], lambda i, v: v[:3],
+     lambda x, i, v: x[0, 0, :]),
+    ("0-d bool after a view", lambda x, i, v: x[:, i], lambda i, v: True,
+     lambda x, i, v: x[0, 0][None] - 1),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_nested_targets_update_the_whole_tensor(mode):
+    x, i, v = T.dtensor3("x"), T.lscalar("i"), T.lvector("v")
+    outputs = []
+    for _, chain, key, value in NESTED:
+        target = chain(x, i, v)[key(i, v)]
+        outputs += [T.set_subtensor(target, value(x, i, v)),
+                    T.inc_subtensor(target, value(x, i, v))]
+    f = cgraph.function([x, i, v], outputs, mode=mode)
+    data = _layouts("float64")["contiguous"]
+    got = f(data, I, V)
+    for k, (label, chain, key, value) in enumerate(NESTED):
+        y = np.asarray(value(data, I, V), dtype="float64")
+        for inc, out in zip([False, True], got[2 * k:2 * k + 2]):
+            expected = data.copy()
+            view = chain(expected, I, V)  # a numpy view: writing it writes expected
+            if inc:
+                np.add.at(view, key(I, V), _drop_leading_ones(y, view[key(I, V)].ndim))
+            else:
+                view[key(I, V)] = y
+            _check(out, expected, f"{mode} {label} {'inc' if inc else 'set'}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradients_of_nested_targets(mode):
+    rng = np.random.default_rng(5)
+    x0, y0 = rng.normal(size=(5, 3)), rng.normal(size=(2, 3))
+
+    def fun(x, y):
+        return _rows(T.set_subtensor(x[1:][0], y[0]), T.inc_subtensor(x[::2][1:3], y),
+                     T.set_subtensor(x[::-1][[0, 0], 1:], y[:, 1:]),
+                     T.inc_subtensor(x[1:, ::2][True], y[:1, :2]))
+
+    verify_grad(fun, [x0, y0], mode=mode)
 
 
 def test_repeated_indices_accumulate_like_add_at():
@@ -255,6 +332,13 @@ def test_other_runtime_errors(mode):
     with pytest.raises(ValueError, match=r"value array of shape \(3,\) could not be broadcast "
                                          r"to indexing result of shape \(2, 4\)"):
         h(data, np.zeros(3))
+    z = T.dtensor3("z")
+    k = cgraph.function([x, z], [T.set_subtensor(x[1:], z), T.inc_subtensor(x[[0, 0]], z)],
+                        mode=mode)
+    for bad in [(2, 2, 4), (1, 4, 1)]:  # numpy drops leading length-1 axes only
+        with pytest.raises(ValueError, match=rf"value array of shape \({bad[0]}, {bad[1]}, "
+                                             rf"{bad[2]}\) could not be broadcast"):
+            k(data, np.zeros(bad))
 
 
 def test_build_time_errors():
@@ -284,8 +368,16 @@ def test_build_time_errors():
         T.inc_subtensor(T.lmatrix("n")[0], 1.5)
     with pytest.raises(TypeError, match="immutable"):
         x[0] = 1.0
-    with pytest.raises(ValueError, match="cannot be broadcast"):
+    with pytest.raises(ValueError, match=r"value of type float64\[3\] could not be "
+                                         r"broadcast to indexing result of shape \(4,\)"):
         T.set_subtensor(x[0], np.zeros(3))
+    with pytest.raises(ValueError, match=r"value of type float64\[2,2,4\] could not be "
+                                         r"broadcast to indexing result of shape \(2, 4\)"):
+        T.set_subtensor(x[1:], np.zeros((2, 2, 4)))
+    with pytest.raises(ValueError, match=r"float64\[2,\?,4\] could not be broadcast to "
+                                         r"indexing result of shape \(4,\)"):
+        T.inc_subtensor(x[0], T.tensor("float64", (2, None, 4)))
+    assert T.inc_subtensor(x[0], T.tensor("float64", (1, None, 4))).type == x.type
 
 
 def test_static_shapes():
@@ -348,3 +440,50 @@ def test_gradients_of_set_and_inc_subtensor():
                      T.inc_subtensor(x[idx, 1:], r[:, 1:][None, 0]))
 
     verify_grad(fun, [x0, y0, r0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradients_of_set_subtensor_with_repeated_indices(mode):
+    """numpy keeps the last write to a place: only it gets y's gradient."""
+    rng = np.random.default_rng(6)
+    x0, y0, r0 = rng.normal(size=(4, 3)), rng.normal(size=(3,)), rng.normal(size=(5, 3))
+    rows, cols = np.array([[2, 0], [2, -1]]), np.array([1, 1])
+
+    def fun(x, y, r):
+        return _rows(T.set_subtensor(x[[0, 2, 2, -1, 3]], r),  # -1 and 3: one place
+                     T.set_subtensor(x[[1, 1, 0]], y),  # y broadcast, written 3 times
+                     T.set_subtensor(x[rows, :2], r[:1, :2]),
+                     T.set_subtensor(x[[0, 0], cols], r[:2, 0]),
+                     T.set_subtensor(x[1:][[2, 2, 0]][:, [0, 0]], r[:3, :2]),
+                     T.set_subtensor(x[x[:, 0] > 0], y),  # a mask: distinct places
+                     T.inc_subtensor(x[[1, 1, 0]], r[:3]))
+
+    verify_grad(fun, [x0, y0, r0], mode=mode)
+    # The gradient of y, by hand: the last write of each place counts.
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    out = T.set_subtensor(x[[0, 2, 0, 2, 1]], y)
+    g = cgraph.function([x, y], cgraph.grad(T.sum(out * np.arange(12.0).reshape(4, 3)), y),
+                        mode=mode)
+    expected = np.arange(12.0).reshape(4, 3)[[0, 2, 0, 2, 1]]
+    expected[:2] = 0
+    _check(g(x0, r0), expected, f"{mode} last writes")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradients_of_values_with_leading_axes_and_0d_bools(mode):
+    rng = np.random.default_rng(7)
+    x0, y0 = rng.normal(size=(4, 3)), rng.normal(size=(1, 2, 3))
+
+    def fun(x, y):
+        return _rows(T.set_subtensor(x[1:3], y), T.inc_subtensor(x[1:3], y),
+                     T.inc_subtensor(x[[0, 0]], y[:, None]),
+                     T.set_subtensor(x[2], y[:, :1]),
+                     x[True], x[False], x[1, True], x[[0, 2], True] * y[0, :1],
+                     T.set_subtensor(x[True, 2:], y))
+
+    verify_grad(fun, [x0, y0], mode=mode)
+    x, b = T.dmatrix("x"), T.tensor("bool", (), "b")
+    g = cgraph.function([x, b], cgraph.grad(T.sum(x[b] * 2.0) + T.sum(x[:, b, 1]), x),
+                        mode=mode)
+    for bv in [True, False]:
+        _check(g(x0, bv), (2.0 + np.eye(3)[1]) * np.ones((4, 3)) * bv, f"{mode} x[b] {bv}")

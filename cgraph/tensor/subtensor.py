@@ -1,303 +1,38 @@
-"""Indexing: `x[...]` (basic, integer arrays, boolean masks), set_subtensor, inc_subtensor.
+"""Indexing: `x[...]` (basic, integer arrays, boolean masks, 0-d booleans), set_subtensor,
+inc_subtensor, take, nonzero.
 
-An index is parsed once, when the graph is built, into an `Index`
-(`cgraph.tensor.subtensor_index`): one entry per axis of `x` (plus new axes), each a
-static int, a slice, a new axis or an integer array; ints and slice bounds may be
-symbolic scalars (the op's `value_inputs`). Per call shape, `region` resolves it, with
-numpy's rules, into the indexed region of `x`: a shape, an element offset and strides,
-plus, per index array, the stride of the axis it indexes and its own strides along the
-region. The C kernels read that from P:
-
-* `Subtensor` (basic indexing) is a view: no copy, no kernel.
-* `AdvancedSubtensor` gathers through index arrays (templates/subtensor_gather.c.j2);
-  the C checks each index value and fails with IndexError, never reading out of bounds.
-* `IncSubtensor` copies `x` and then sets or adds `y` (broadcast) over the region
-  (templates/subtensor_scatter.c.j2); repeated indices accumulate, as np.add.at.
-* A boolean mask becomes the coordinates of its true elements (`Nonzero`), used as
-  index arrays. Their count is the output length: `Nonzero` reads the mask as a value
-  input, so the planner counts it (evaluating the mask with the numpy references) and
-  the C kernel checks that it finds the same count.
+The user's index is parsed once, when the graph is built, into an `Index`
+(`cgraph.tensor.subtensor_index`) and the ops of `cgraph.tensor.subtensor_ops`: basic
+indexing is a view, integer arrays a gather, masks their `Nonzero` coordinates, a 0-d
+boolean a new axis indexed by a length-1 mask; set/inc_subtensor follow a chain of
+views back to the tensor they view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from cgraph.graph.basic import Apply, Constant, Op, Variable
-from cgraph.tensor import reduce as _reduce
+from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.tensor.basic_ops import flatten
 from cgraph.tensor.elemwise import cast
-from cgraph.tensor.math import zeros_like
-from cgraph.tensor.subtensor_index import (
-    ARRAY,
-    FULL,
-    INT,
-    NEW,
-    SLICE,
-    SYM,
-    Index,
-    Region,
-    numpy_index,
-    region,
-    static_shape,
+from cgraph.tensor.shape import pad_left
+from cgraph.tensor.subtensor_index import ARRAY, FULL, INT, NEW, SLICE, SYM, Index
+from cgraph.tensor.subtensor_ops import (  # noqa: F401  (the ops, importable from here too)
+    AdvancedSubtensor,
+    IncSubtensor,
+    IndexOp,
+    Nonzero,
+    Subtensor,
+    take_index,
 )
-from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
-
-# --------------------------------------------------------------------------- ops
-
-
-def _index_inputs(index: Index, inputs: Sequence[Any]) -> list[TensorVariable]:
-    kinds = index.input_kinds()
-    inputs = [as_tensor_variable(v) for v in inputs]
-    if len(inputs) != len(kinds):
-        raise TypeError(f"index [{index}] takes {len(kinds)} index inputs, got {len(inputs)}")
-    for kind, v in zip(kinds, inputs):
-        if v.dtype == "bool" or v.dtype.startswith("float") or (kind == "scalar") != (
-                v.ndim == 0):
-            raise TypeError(f"index [{index}]: expected an integer {kind}, got {v.type}")
-    return inputs
-
-
-class IndexOp(Op):
-    """Base of the indexing ops: `index`, its inputs after the first `first` inputs."""
-
-    first = 1
-
-    def __init__(self, index: Index):
-        self.index = index
-        kinds = index.input_kinds()
-        self.scalar_positions = tuple(self.first + k for k, kind in enumerate(kinds)
-                                      if kind == "scalar")
-        self.array_positions = tuple(self.first + k for k, kind in enumerate(kinds)
-                                     if kind == "array")
-        self.value_inputs = self.scalar_positions
-
-    def __str__(self) -> str:
-        return f"{type(self).__name__}{{{self.index}}}"
-
-    def region_of(self, x_layout: tuple, in_layouts: Sequence[tuple],
-                  values: Sequence[Any] | None) -> Region:
-        """The region for `x` laid out as `x_layout` (shape, strides)."""
-        scalars = [int(values[i]) for i in self.scalar_positions] if values else []
-        arrays = [in_layouts[i] for i in self.array_positions]
-        return region(self.index, x_layout[0], x_layout[1], scalars, arrays)
-
-    def _region_shape(self, shapes: Sequence[tuple], values: Sequence[Any] | None) -> tuple:
-        layouts = [(s, (0,) * len(s)) for s in shapes]
-        return self.region_of(layouts[0], layouts, values).shape
-
-    def region_ndim(self, node: Apply) -> int:
-        """The number of axes of `x[index]`."""
-        arrays = [node.inputs[i].ndim for i in self.array_positions]
-        return sum(e[0] in (SLICE, NEW) for e in self.index.entries) + max(arrays, default=0)
-
-    def c_hoist(self, node: Apply) -> int:
-        """How many leading axes of the region the index arrays vary along (0 without
-        arrays): their values are loaded once per position of those axes."""
-        arrays = [node.inputs[i].ndim for i in self.array_positions]
-        if not arrays:
-            return 0
-        at = 0
-        if self.index.adjacent:
-            for e in self.index.entries:
-                if e[0] == ARRAY or e[0] == INT:
-                    break
-                at += 1
-        return at + max(arrays)
-
-    def c_arrays(self, node: Apply) -> tuple[tuple[int, int, bool], ...]:
-        """Per index array: (kernel input position, x axis, unsigned dtype)."""
-        return tuple((i, axis, node.inputs[i].dtype.startswith("uint"))
-                     for i, axis in zip(self.array_positions, self.index.array_axes()))
-
-
-class Subtensor(IndexOp):
-    """Basic indexing (ints, slices, new axes): a view of `x` with an offset and strides."""
-
-    __props__ = ("index",)
-    c_family = "view"
-    view_of = 0
-
-    def make_node(self, x: Any, *inputs: Any) -> Apply:
-        x = as_tensor_variable(x)
-        if self.index.has_arrays:
-            raise TypeError("Subtensor takes no index arrays; use AdvancedSubtensor")
-        inputs = _index_inputs(self.index, inputs)
-        shape = static_shape(self.index, x.type.shape, [])
-        return Apply(self, [x, *inputs], [TensorType(x.dtype, shape).make_variable()])
-
-    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return [inputs[0][numpy_index(self.index, inputs[1:])]]
-
-    def infer_shape(self, node: Apply, shapes: list, values: list | None = None) -> list:
-        return [self._region_shape(shapes, values)]
-
-    def view_layout(self, shapes: list, strides: Sequence[int], values: list | None = None
-                    ) -> tuple:
-        """Output (shape, element strides, element offset) of the view of input 0."""
-        r = self.region_of((shapes[0], strides), [], values)
-        return r.shape, r.strides, r.offset
-
-    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
-        x, *rest = inputs
-        gx = IncSubtensor(self.index)(zeros_like(x), output_grads[0], *rest)
-        return [gx, *[None] * len(rest)]
-
-
-class AdvancedSubtensor(IndexOp):
-    """Indexing with integer arrays (and ints, slices, new axes): a gather kernel."""
-
-    __props__ = ("index",)
-    c_family = "subtensor_gather"
-
-    def make_node(self, x: Any, *inputs: Any) -> Apply:
-        x = as_tensor_variable(x)
-        inputs = _index_inputs(self.index, inputs)
-        arrays = [inputs[i - 1].type.shape for i in self.array_positions]
-        shape = static_shape(self.index, x.type.shape, arrays)
-        return Apply(self, [x, *inputs], [TensorType(x.dtype, shape).make_variable()])
-
-    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return [np.array(inputs[0][numpy_index(self.index, inputs[1:])])]
-
-    def infer_shape(self, node: Apply, shapes: list, values: list | None = None) -> list:
-        return [self._region_shape(shapes, values)]
-
-    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
-        x, *rest = inputs
-        gx = IncSubtensor(self.index)(zeros_like(x), output_grads[0], *rest)
-        return [gx, *[None] * len(rest)]
-
-
-def _check_value_shape(y_shape: tuple, shape: tuple) -> None:
-    """numpy's rule: `y` broadcasts to the indexed shape (right-aligned), or ValueError."""
-    pad = len(shape) - len(y_shape)
-    if pad < 0 or any(m not in (1, n) for m, n in zip(y_shape, shape[pad:])):
-        raise ValueError(f"shape mismatch: value array of shape {tuple(y_shape)} could not "
-                         f"be broadcast to indexing result of shape {tuple(shape)}")
-
-
-class IncSubtensor(IndexOp):
-    """`x` with `y` added (or, with `set_instead_of_inc`, written) at `x[index]`.
-
-    `y` broadcasts to the indexed shape; with repeated indices the additions
-    accumulate (np.add.at) and, for set, the last write wins.
-    """
-
-    __props__ = ("index", "set_instead_of_inc")
-    c_family = "subtensor_scatter"
-    first = 2
-
-    def __init__(self, index: Index, set_instead_of_inc: bool = False):
-        super().__init__(index)
-        self.set_instead_of_inc = bool(set_instead_of_inc)
-
-    def __str__(self) -> str:
-        return f"{'Set' if self.set_instead_of_inc else 'Inc'}Subtensor{{{self.index}}}"
-
-    def make_node(self, x: Any, y: Any, *inputs: Any) -> Apply:
-        x, y = as_tensor_variable(x), as_tensor_variable(y)
-        inputs = _index_inputs(self.index, inputs)
-        if y.dtype != x.dtype:
-            raise TypeError(f"{self}: y ({y.type}) must have the dtype of x ({x.type})")
-        arrays = [inputs[i - 2].type.shape for i in self.array_positions]
-        shape = static_shape(self.index, x.type.shape, arrays)
-        if y.ndim > len(shape):
-            raise TypeError(f"{self}: y has {y.ndim} axes, more than x[{self.index}] "
-                            f"({len(shape)})")
-        for m, n in zip(y.type.shape, shape[len(shape) - y.ndim:]):
-            if m is not None and n is not None and m not in (1, n):
-                raise ValueError(f"shape mismatch: value of type {y.type} cannot be "
-                                 f"broadcast to indexing result of static shape {shape}")
-        return Apply(self, [x, y, *inputs], [x.type.make_variable()])
-
-    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        x, y, *rest = inputs
-        out = np.array(x, copy=True, order="C")
-        # A view of out with a length-1 axis where the index adds one, indexed there by
-        # a full slice (numpy's add.at takes no new axes).
-        shape, axis = [], 0
-        for e in self.index.entries:
-            shape.append(1 if e[0] == NEW else out.shape[axis])
-            axis += e[0] != NEW
-        items = numpy_index(self.index, rest, new_axis=slice(None))
-        view = out.reshape(shape)
-        if self.set_instead_of_inc:
-            view[items] = y
-        else:
-            np.add.at(view, items, y)
-        return [out]
-
-    def infer_shape(self, node: Apply, shapes: list, values: list | None = None) -> list:
-        _check_value_shape(tuple(shapes[1]), self._region_shape(shapes, values))
-        return [tuple(shapes[0])]
-
-    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
-        x, y, *rest = inputs
-        (gz,) = output_grads
-        if self.set_instead_of_inc:
-            gx = IncSubtensor(self.index, True)(gz, np.zeros((), dtype=gz.dtype), *rest)
-        else:
-            gx = gz
-        gy = take_index(self.index, gz, rest)
-        lead = gy.ndim - y.ndim
-        if lead:
-            gy = _reduce.sum(gy, axis=list(range(lead)))
-        return [gx, _reduce.sum_to(gy, y), *[None] * len(rest)]
-
-
-class Nonzero(Op):
-    """numpy.nonzero(mask): the coordinates of its nonzero elements, one int64 vector
-    per axis.
-
-    Input 1 (`like`) is read for its shape: the mask indexes its axes from `axis` on,
-    and must match them. The output length is the mask's count of nonzero elements,
-    known when the mask's values are: the planner counts them (`value_inputs`).
-    """
-
-    __props__ = ("axis",)
-    c_family = "subtensor_nonzero"
-    value_inputs = (0,)
-
-    def __init__(self, axis: int = 0):
-        self.axis = axis
-
-    def make_node(self, mask: Any, like: Any) -> Apply:
-        mask, like = as_tensor_variable(mask), as_tensor_variable(like)
-        if mask.ndim == 0:
-            raise TypeError("nonzero: a 0-d mask is not supported")
-        if self.axis + mask.ndim > like.ndim:
-            raise IndexError(f"too many indices: a {mask.ndim}-d mask at axis {self.axis} "
-                             f"of {like.type}")
-        for a, (m, n) in enumerate(zip(mask.type.shape, like.type.shape[self.axis:])):
-            if m is not None and n is not None and m != n:
-                raise IndexError(f"boolean index did not match indexed array along axis "
-                                 f"{self.axis + a}; size of axis is {n} but size of "
-                                 f"corresponding boolean axis is {m}")
-        outs = [TensorType("int64", (None,)).make_variable() for _ in range(mask.ndim)]
-        return Apply(self, [mask, like], outs)
-
-    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return [a.astype("int64") for a in np.nonzero(inputs[0])]
-
-    def infer_shape(self, node: Apply, shapes: list, values: list | None = None) -> list:
-        mask, like = shapes
-        for a, (m, n) in enumerate(zip(mask, like[self.axis:])):
-            if m != n:
-                raise IndexError(f"boolean index did not match indexed array along axis "
-                                 f"{self.axis + a}; size of axis is {n} but size of "
-                                 f"corresponding boolean axis is {m}")
-        count = int(np.count_nonzero(values[0])) if values else 0
-        return [(count,)] * len(mask)
-
-    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
-        return [None, None]
-
+from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
 # --------------------------------------------------------------------------- parsing
+
+#: the kind of a 0-d boolean in the user's index (payload: a bool, or a bool scalar)
+BOOL = "bool"
 
 
 def _static_int(v: Any) -> int | None:
@@ -318,6 +53,8 @@ def _classify(item: Any) -> tuple[str, Any]:
         return "ellipsis", None
     if isinstance(item, slice):
         return SLICE, tuple(_bound(p) for p in (item.start, item.stop, item.step))
+    if isinstance(item, (bool, np.bool_)):
+        return BOOL, bool(item)
     static = _static_int(item)
     if static is not None:
         return INT, static
@@ -332,7 +69,7 @@ def _classify(item: Any) -> tuple[str, Any]:
         return INT, static
     if v.dtype == "bool":
         if v.ndim == 0:
-            raise TypeError("a 0-d boolean index is not supported")
+            return BOOL, bool(v.data) if isinstance(v, Constant) else v
         return "mask", v
     if v.dtype.startswith("float"):
         raise TypeError(f"index {v!r} of type {v.type}: indices must be integers, slices, "
@@ -352,9 +89,50 @@ def _bound(p: Any) -> Any:
     return v
 
 
-def parse_index(x: TensorVariable, key: Any) -> tuple[Index, list[TensorVariable]]:
-    """The canonical `Index` of `x[key]` and its index inputs (masks become Nonzero)."""
+def parse_index(x: TensorVariable, key: Any
+                ) -> tuple[TensorVariable, Index, list[TensorVariable]]:
+    """`x[key]` as (base, the canonical `Index` of base[...], its index inputs); masks
+    become Nonzero coordinates.
+
+    The base is `x`, or, when the key has 0-d booleans, a view of `x` with a new axis
+    where each of them is; the index then takes that axis with a length-1 mask of the
+    boolean (numpy's rule), giving a length of 1 or 0.
+    """
     parsed = [_classify(item) for item in (key if isinstance(key, tuple) else (key,))]
+    if any(kind == BOOL for kind, _ in parsed):
+        x, parsed = _bools_as_masks(x, parsed)
+    return (x, *_parse(x, parsed))
+
+
+def _bools_as_masks(x: TensorVariable, parsed: list[tuple[str, Any]]) -> tuple:
+    """numpy's rule for 0-d booleans: each adds an axis of length 1, indexed by a
+    length-1 mask of it. Alone among basic indices, a static one is a view."""
+    bools = [v for kind, v in parsed if kind == BOOL]
+    alone = len(bools) == 1 and isinstance(bools[0], bool) and not any(
+        kind in (INT, ARRAY, "mask") for kind, _ in parsed)
+    if alone and bools[0]:
+        return x, [(NEW, None) if kind == BOOL else (kind, v) for kind, v in parsed]
+    widen, rest = [], []
+    for kind, v in parsed:
+        if kind == BOOL:
+            widen.append((NEW, None))
+            if alone:  # False: an empty slice of the new axis
+                rest.append((SLICE, (0, 0, None)))
+            else:
+                mask = np.array([v]) if isinstance(v, bool) else pad_left(v, 1)
+                rest.append(("mask", as_tensor_variable(mask)))
+            continue
+        if kind != NEW:
+            width = v.ndim if kind == "mask" else 1
+            widen += [(kind, v)] if kind == "ellipsis" else [(SLICE, (None,) * 3)] * width
+        rest.append((kind, v))
+    index, inputs = _parse(x, widen)
+    return take_index(index, x, inputs), rest
+
+
+def _parse(x: TensorVariable, parsed: list[tuple[str, Any]]
+           ) -> tuple[Index, list[TensorVariable]]:
+    """The `Index` and index inputs of `x[...]` for the classified items of a key."""
     if sum(kind == "ellipsis" for kind, _ in parsed) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     used = sum(v.ndim if kind == "mask" else kind in (INT, SLICE, ARRAY) for kind, v in parsed)
@@ -393,22 +171,16 @@ def parse_index(x: TensorVariable, key: Any) -> tuple[Index, list[TensorVariable
     return Index(tuple(entries), adjacent), inputs
 
 
-def take_index(index: Index, x: Any, inputs: Sequence[Any]) -> TensorVariable:
-    """`x[index]` for a parsed index and its inputs (a view unless it has arrays)."""
-    op = AdvancedSubtensor(index) if index.has_arrays else Subtensor(index)
-    return op(x, *inputs)
-
-
 def getitem(x: TensorVariable, key: Any) -> TensorVariable:
     """`x[key]` with numpy semantics: ints (negative wrap), slices (any step, bounds
     clipped), None, Ellipsis, integer scalars (symbolic too), integer arrays and
-    boolean masks.
+    boolean masks, 0-d booleans (static or symbolic: a new axis of length 1 or 0).
 
     Basic indexing gives a view (no copy); an int out of range raises IndexError when
     the function is called (at build time when static).
     """
-    index, inputs = parse_index(as_tensor_variable(x), key)
-    return take_index(index, x, inputs)
+    base, index, inputs = parse_index(as_tensor_variable(x), key)
+    return take_index(index, base, inputs)
 
 
 def _indexed(x: Any, what: str) -> Apply:
@@ -424,14 +196,21 @@ def inc_subtensor(x: Any, y: Any, inplace: bool = False, set_instead_of_inc: boo
     """The whole tensor indexed by `x` (an `a[...]` expression) with `y` added at the
     indexed places (theano.tensor.inc_subtensor).
 
-    `y` broadcasts to `x`'s shape and is cast to its dtype (same kind); repeated indices
-    accumulate, like np.add.at. `inplace` and `tolerate_inplace_aliasing` are accepted
-    for compatibility: the result is always a new array.
+    `y` broadcasts to `x`'s shape (leading length-1 axes beyond it are dropped, as
+    numpy does) and is cast to its dtype (same kind); repeated indices accumulate, like
+    np.add.at. When `a` is itself a view through basic indexing (`b[1:][0]`,
+    `b[::2][v]`), the result is the whole `b`: the chain of views is followed back to
+    the first tensor that is not one (a gather such as `b[v]` in `b[v][0]` is a copy,
+    as in numpy: the result is then that copy, updated). `inplace` and
+    `tolerate_inplace_aliasing` are accepted for compatibility: the result is always a
+    new array.
 
     Raises
     ------
     TypeError
         When `x` is not the result of indexing, or `y` cannot be cast safely.
+    ValueError
+        When `y` does not broadcast to `x` (when the function is called unless static).
     """
     node = _indexed(x, "set_subtensor" if set_instead_of_inc else "inc_subtensor")
     base = node.inputs[0]
@@ -441,7 +220,12 @@ def inc_subtensor(x: Any, y: Any, inplace: bool = False, set_instead_of_inc: boo
             raise TypeError(f"inc_subtensor: cannot cast y ({y.type}) to the dtype of x "
                             f"({base.type})")
         y = cast(y, base.dtype)
-    return IncSubtensor(node.op.index, set_instead_of_inc)(base, y, *node.inputs[1:])
+    out = IncSubtensor(node.op.index, set_instead_of_inc)(base, y, *node.inputs[1:])
+    while base.owner is not None and isinstance(base.owner.op, Subtensor):
+        view = base.owner  # out is the view updated: write it back where it came from
+        base = view.inputs[0]
+        out = IncSubtensor(view.op.index, True)(base, out, *view.inputs[1:])
+    return out
 
 
 def set_subtensor(x: Any, y: Any, inplace: bool = False,
