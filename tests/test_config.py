@@ -30,6 +30,7 @@ CASES = {
     "openmp": ([("True", True), ("0", False), ("yes", True), (False, False)], ["maybe", 2]),
     "num_threads": ([("4", 4), (0, 0), (" 2 ", 2)], ["-1", "two", True, -3]),
     "profile": ([("true", True), ("off", False)], ["sometimes"]),
+    "c_call": ([("false", False), ("1", True)], ["fast"]),
     "sanitize": ([("1", True), ("False", False)], ["2"]),
     "exception_verbosity": ([("high", "high"), ("low", "low")], ["medium", "HIGH"]),
 }

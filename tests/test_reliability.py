@@ -104,8 +104,10 @@ def test_eight_processes_racing_through_function_compile_once(tmp_path):
         assert proc.returncode == 0, err
         reports.append(json.loads(out.strip().splitlines()[-1]))
     print("compiles per process:", [r["compiles"] for r in reports])
-    assert sum(r["compiles"] for r in reports) == 1
-    assert sum(r["disk_hits"] for r in reports) == 7
+    # Two modules, each compiled by one process: the function's and the C call path's
+    # (cgraph/compile/fastcall.py, one per machine); the other seven load both.
+    assert sum(r["compiles"] for r in reports) == 2
+    assert sum(r["disk_hits"] for r in reports) == 14
     want = (np.exp(np.arange(3.0)) * 0.5 + 3.0).tolist()
     assert all(np.allclose(r["out"], want, rtol=1e-15) for r in reports)
 

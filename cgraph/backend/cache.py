@@ -90,7 +90,7 @@ class LoadedModule:
 
 
 # Process state. Tests may clear `_memo` to force a disk lookup.
-_memo: dict[str, LoadedModule] = {}
+_memo: dict[tuple[str, str], LoadedModule] = {}  # (key, root) -> module
 _key_locks: dict[str, threading.Lock] = {}
 _key_locks_guard = threading.Lock()
 _roots: dict[tuple[str | None, str | None], Path] = {}
@@ -233,10 +233,12 @@ def load_module(
     """
     root = cache_dir(root)
     key = _cache_key(source if key_text is None else key_text, cdef, options, depends, root)
-    hit = _memo.get(key)
+    # Per root, so that a module asked for in a cache folder is in that folder.
+    memo_key = (key, str(root))
+    hit = _memo.get(memo_key)
     if hit is None:
         with _thread_lock(key):
-            hit = _memo.get(key)
+            hit = _memo.get(memo_key)
             if hit is None:
                 try:
                     loaded = _load_or_build(source, cdef, options, key, root)
@@ -244,7 +246,7 @@ def load_module(
                     if exc.errno not in _DISK_FULL or isinstance(exc, DiskFullError):
                         raise
                     raise DiskFullError(root, f"{type(exc).__name__}: {exc}") from exc
-                _memo[key] = dataclasses.replace(loaded, from_cache=True)
+                _memo[memo_key] = dataclasses.replace(loaded, from_cache=True)
                 return loaded
     stats.memo_hits += 1
     log.debug("cgraph: module %s already loaded in this process", hit.so_path)
@@ -266,7 +268,8 @@ def load_indexed(index_key: str, root: str | None = None) -> LoadedModule | None
         return None
     if not re.fullmatch(r"[0-9a-f]{64}", key):
         return None
-    hit = _memo.get(key)
+    memo_key = (key, str(root))
+    hit = _memo.get(memo_key)
     if hit is not None:
         stats.memo_hits += 1
         log.debug("cgraph: module %s already loaded in this process", hit.so_path)
@@ -276,9 +279,9 @@ def load_indexed(index_key: str, root: str | None = None) -> LoadedModule | None
     if meta is None:
         return None
     with _thread_lock(key):
-        hit = _memo.get(key)
+        hit = _memo.get(memo_key)
         if hit is None:
-            hit = _memo[key] = _import(entry, meta, from_cache=True)
+            hit = _memo[memo_key] = _import(entry, meta, from_cache=True)
             stats.disk_hits += 1
             log.debug("cgraph: cache hit (program index): %s", entry)
     return hit

@@ -25,7 +25,8 @@ from cgraph import backend
 from cgraph.codegen import ShapeError, cdef, header_paths, lower, make_plan, render
 from cgraph.codegen.kernels import uses_blas
 from cgraph.codegen.render import csrc_dir, program_key
-from cgraph.compile import errors
+from cgraph.compile import errors, fastcall
+from cgraph.compile.fastcall import plan_key
 from cgraph.compile.io import In, Out
 from cgraph.compile.loop import run_loop
 from cgraph.compile.profiling import ProfileStats
@@ -159,6 +160,7 @@ class Function:
         self._cfg = copy.copy(cfg)  # the settings it was built with (pickling, copies)
         self.user_inputs: list[Variable] = list(fgraph.inputs[:n_inputs])
         self._plans: dict[tuple, tuple] = {}
+        self._c_plans: dict[bytes, tuple] = {}  # the same plans, for the C call path
         self._c_source: str | None = None
         self.c_path: str | None = None
         self.profile: ProfileStats | None = None
@@ -261,7 +263,13 @@ class Function:
             return entry
         if len(self._plans) > 256:
             self._plans.clear()
+            self._c_plans.clear()
         self._plans[key] = entry
+        if not self._value_args:
+            c_entry = self._from_buffer("int64_t[]", P)
+            self._c_plans[plan_key(shapes)] = (
+                int(self._module.ffi.cast("uintptr_t", c_entry)),
+                plan_key(plan.out_shapes[:self._n_outputs]), all(plan.inplace), P, c_entry)
         return entry
 
     # ----------------------------------------------------------------- calling
@@ -284,6 +292,42 @@ class Function:
             self._call = self._make_fast_call()
 
     def _make_fast_call(self) -> Any:
+        """The call path of mode "C": in C (fastcall.py) over the Python one, which
+        handles what the C does not, or the Python one alone."""
+        python_call = self._make_python_call()
+        make_caller = None
+        if not self._value_args and not self._replan_each_call and self._cfg.c_call:
+            make_caller = fastcall.factory(self.build_options.cc, self._cfg.cache_dir or None)
+        if make_caller is None:
+            return python_call
+        lib, ffi = self._module.lib, self._module.ffi
+        entry = int(ffi.cast("uintptr_t", ffi.addressof(lib, self._lowered.program.entry
+                                                         + "_argv")))
+        outputs = self.fgraph.outputs[:self._n_outputs]
+        return make_caller((
+            entry,
+            tuple(spec.dtype.num for spec in self._inputs),
+            tuple(spec.ndim for spec in self._inputs),
+            tuple(d.num for d in self._out_dtypes[:self._n_outputs]),
+            tuple(v.type.ndim for v in outputs),
+            len(self._updates),
+            tuple(self._lowered.arg_constants),
+            tuple(spec.convert for spec in self._inputs),
+            tuple(self._shared),
+            self._c_plans,
+            python_call,
+            self._c_call_failed,
+            self._return_list,
+        ))
+
+    def _c_call_failed(self, rc: int, message: bytes, args: list) -> None:
+        """Raise the error of a failed call of the C path (its arguments as given)."""
+        arrays = [spec.convert(a) if type(a) is not np.ndarray else a
+                  for spec, a in zip(self._inputs, args)]
+        arrays += [s._value for s in self._shared]
+        raise errors.c_runtime_error(self, rc, message.decode(errors="replace"), arrays)
+
+    def _make_python_call(self) -> Any:
         """The C call path as a closure over everything it needs (no attribute lookups
         per call): check arguments, find the plan, allocate outputs, one C call."""
         checks = [(spec, spec.dtype, spec.ndim) for spec in self._inputs]
