@@ -28,8 +28,9 @@ TESTS = Path(__file__).resolve().parent
 # that keeps the run bounded: indexing, products, bad input and the fuzzer.
 FULL_SELECTION = ["test_bad_input.py", "test_plan_values.py", "test_loop.py", "test_ops.py",
                   "test_shape_ops.py", "test_reduce.py", "test_subtensor.py", "test_blas.py",
-                  "test_fuzz.py"]
-CI_SELECTION = ["test_bad_input.py", "test_subtensor.py", "test_blas.py", "test_fuzz.py"]
+                  "test_fuzz.py", "test_fastcall.py"]
+CI_SELECTION = ["test_bad_input.py", "test_subtensor.py", "test_blas.py", "test_fuzz.py",
+                "test_fastcall.py"]
 FULL = os.environ.get("CGRAPH_SANITIZE_ALL") == "1"
 SELECTION = FULL_SELECTION if FULL else CI_SELECTION
 DESELECT = "not (test_every_reduction_every_axis and not float64)"

@@ -44,11 +44,17 @@ _CDEF = "void *cg_fastcall_make(void);"
 
 
 @functools.cache
-def factory(cc: str, root: str | None) -> Any:
-    """`make_caller`, or None when the C path cannot be built here."""
+def factory(cc: str, root: str | None, sanitize: bool = False) -> Any:
+    """`make_caller`, or None when the C path cannot be built here (`sanitize`: built
+    with AddressSanitizer and UBSan, like the modules of `config.sanitize`)."""
+    cflags = ("-O2", "-D_CFFI_NO_LIMITED_API", f"-DCG_NUMPY_VERSION={np.__version__}")
+    link: tuple[str, ...] = ()
+    if sanitize:
+        link = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined")
+        cflags += (*link, "-fno-omit-frame-pointer", "-g")
     options = backend.BuildOptions(
-        cc=cc, cflags=("-O2", "-D_CFFI_NO_LIMITED_API", f"-DCG_NUMPY_VERSION={np.__version__}"),
-        include_dirs=(str(csrc_dir()), np.get_include()), libraries=())
+        cc=cc, cflags=cflags, include_dirs=(str(csrc_dir()), np.get_include()),
+        libraries=(), extra_link_args=link)
     try:
         module = backend.load_module(_SOURCE, _CDEF, options, depends=header_paths(),
                                      root=root)

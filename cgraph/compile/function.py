@@ -297,7 +297,8 @@ class Function:
         python_call = self._make_python_call()
         make_caller = None
         if not self._value_args and not self._replan_each_call and self._cfg.c_call:
-            make_caller = fastcall.factory(self.build_options.cc, self._cfg.cache_dir or None)
+            make_caller = fastcall.factory(self.build_options.cc, self._cfg.cache_dir or None,
+                                           self._cfg.sanitize)
         if make_caller is None:
             return python_call
         lib, ffi = self._module.lib, self._module.ffi
