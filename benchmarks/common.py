@@ -7,7 +7,9 @@ never uses them, so it stays fast and needs nothing but cgraph and numpy.
 
 from __future__ import annotations
 
+import ctypes.util
 import importlib
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +23,8 @@ def optional(name: str, quick: bool = False) -> ModuleType | None:
     missing or when `quick` is set."""
     if quick:
         return None
+    if name == "pytensor":
+        _pytensor_blas()
     try:
         module = importlib.import_module(name)
     except ImportError:
@@ -31,6 +35,18 @@ def optional(name: str, quick: bool = False) -> ModuleType | None:
     if name == "jax":
         module.config.update("jax_enable_x64", True)  # float64 stays float64
     return module
+
+
+def _pytensor_blas() -> None:
+    """Give PyTensor a BLAS to link when the system has OpenBLAS (`apt install
+    libopenblas-dev`) and the user set none: a pip-installed PyTensor finds none by
+    itself, and then its mode C cannot compile products at all (`Gemv` has no C code
+    without one). cgraph's own BLAS, scipy-openblas32, has prefixed symbols that
+    PyTensor's C does not call."""
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    if "blas__ldflags" in flags or ctypes.util.find_library("openblas") is None:
+        return
+    os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [flags, "blas__ldflags=-lopenblas"]))
 
 
 def interleaved(functions: Mapping[str, Callable[[], object]], rounds: int, calls: int

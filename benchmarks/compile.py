@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 
+from benchmarks.common import optional
+
 BUILD = """
 import json, time, numpy as np
 import {lib} as th
@@ -47,8 +49,9 @@ def measure(lib: str, repeats: int, mode: str = "C") -> tuple[float, float]:
     cold, warm = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as cache:
-            env = dict(os.environ, CGRAPH_CACHE_DIR=cache,
-                       PYTENSOR_FLAGS=f"base_compiledir={cache},mode={mode}")
+            flags = ",".join(filter(None, [os.environ.get("PYTENSOR_FLAGS", ""),
+                                           f"base_compiledir={cache},mode={mode}"]))
+            env = dict(os.environ, CGRAPH_CACHE_DIR=cache, PYTENSOR_FLAGS=flags)
             cold.append(run(lib, env))
             warm.append(run(lib, env))
     return statistics.median(cold), statistics.median(warm)
@@ -61,11 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     repeats = 1 if args.quick else 3
     results = {"cgraph": measure("cgraph", repeats)}
     if not args.quick:
-        try:
-            import pytensor  # noqa: F401
-        except ImportError:
-            print("(PyTensor not installed: skipped)")
-        else:
+        if optional("pytensor") is not None:
             for mode in ("C", "CVM"):
                 try:
                     results[f"pytensor {mode}"] = measure("pytensor", repeats, mode)

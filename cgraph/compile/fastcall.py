@@ -15,8 +15,9 @@ Without a usable factory (no numpy headers, a build failure), Python's path is u
 from __future__ import annotations
 
 import ctypes
-import functools
 import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -43,10 +44,29 @@ void *cg_fastcall_make(void)
 _CDEF = "void *cg_fastcall_make(void);"
 
 
-@functools.cache
+_builds: dict[tuple, Future] = {}
+_builds_lock = threading.Lock()
+_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cgraph-fastcall")
+
+
+def start(cc: str, root: str | None, sanitize: bool = False) -> Future:
+    """Get `factory(cc, root, sanitize)` going in a thread: on a cold start it compiles
+    (0.3-0.4 s) while the function's own module compiles, on the other core."""
+    key = (cc, root, sanitize)
+    with _builds_lock:
+        future = _builds.get(key)
+        if future is None:
+            future = _builds[key] = _pool.submit(_factory, cc, root, sanitize)
+    return future
+
+
 def factory(cc: str, root: str | None, sanitize: bool = False) -> Any:
     """`make_caller`, or None when the C path cannot be built here (`sanitize`: built
     with AddressSanitizer and UBSan, like the modules of `config.sanitize`)."""
+    return start(cc, root, sanitize).result()
+
+
+def _factory(cc: str, root: str | None, sanitize: bool) -> Any:
     cflags = ("-O2", "-D_CFFI_NO_LIMITED_API", f"-DCG_NUMPY_VERSION={np.__version__}")
     link: tuple[str, ...] = ()
     if sanitize:

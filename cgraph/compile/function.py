@@ -185,6 +185,8 @@ class Function:
 
     def _build(self, cfg: Config) -> None:
         started = time.perf_counter()
+        if cfg.c_call:  # the C call path compiles (once per machine) alongside the module
+            fastcall.start(cfg.cc, cfg.cache_dir or None, cfg.sanitize)
         update_of = {self._n_outputs + k: self._n_inputs + self._shared.index(target)
                      for k, target in enumerate(self._updates)}
         self._lowered = lower(self.fgraph, update_of)
