@@ -158,3 +158,46 @@ def test_a_product_update_whose_operand_is_the_shared_storage():
     f(other)
     assert _in_place_flags(f) == [1]
     np.testing.assert_allclose(W.get_value(), w1 - 0.1 * other.T @ other, rtol=1e-14)
+
+
+def test_embedding_rows_updated_in_place_with_repeats_and_bad_indices():
+    """`inc_subtensor(E[idx], ...)` as an update: no copy of E per call (the kernel
+    writes into E's storage), repeated rows accumulate, and an out-of-range index
+    fails before anything is written."""
+    rng = np.random.default_rng(1)
+    start = rng.standard_normal((50, 4))
+    fns = []
+    for mode in ("C", "PY"):
+        E = cgraph.shared(start.copy(), name="E")
+        idx, g = T.lvector("idx"), T.dmatrix("g")
+        f = cgraph.function([idx, g], E[idx].sum(),
+                            updates=[(E, T.inc_subtensor(E[idx], -0.5 * g))], mode=mode)
+        fns.append((f, E))
+    (f, E), (ref, E_ref) = fns
+    storage = E.get_value(borrow=True)
+    for idx, g in [([3, 7, 3, 49], rng.standard_normal((4, 4))),
+                   ([0, -1], rng.standard_normal((2, 4)))]:
+        np.testing.assert_allclose(f(idx, g), ref(idx, g), rtol=1e-13)
+        np.testing.assert_allclose(E.get_value(), E_ref.get_value(), rtol=1e-13)
+    assert _in_place_flags(f) == [1]
+    assert E.get_value(borrow=True) is storage
+    before = E.get_value()
+    with pytest.raises(IndexError, match="50"):
+        f([1, 2, 50], np.ones((3, 4)))
+    np.testing.assert_array_equal(E.get_value(), before)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_set_subtensor_updates_in_place_unless_y_reads_the_storage(mode):
+    w = cgraph.shared(np.arange(6.0), name="w")
+    v = T.dvector("v")
+    f = cgraph.function([v], [], updates=[(w, T.set_subtensor(w[1:4], v))], mode=mode)
+    f(np.array([10.0, 11.0, 12.0]))
+    np.testing.assert_array_equal(w.get_value(), [0, 10, 11, 12, 4, 5])
+    if mode == "C":
+        assert _in_place_flags(f) == [1]
+    shift = cgraph.function([], [], updates=[(w, T.set_subtensor(w[1:], w[:-1]))], mode=mode)
+    shift()  # y is a view of the storage: it must read the old values
+    np.testing.assert_array_equal(w.get_value(), [0, 0, 10, 11, 12, 4])
+    if mode == "C":
+        assert _in_place_flags(shift) == [0]

@@ -244,6 +244,12 @@ def _writes_in_place(node: Apply, shared: Variable) -> bool:
     if family == "dot_add":  # out = beta c + alpha a b, c copied first, then BLAS adds
         a, b, c = node.inputs
         return shared is not a and shared is not b and (c is not shared or node.op.beta == 1)
+    if family == "subtensor_scatter":
+        # out = x, then the region set or incremented from y: with x the shared storage
+        # itself the copy is skipped, and the kernel checks every index before its
+        # first write (templates/subtensor_scatter.c.j2), so a bad index fails with
+        # the storage untouched. y and the indices must not be the storage.
+        return node.inputs[0] is shared and all(v is not shared for v in node.inputs[1:])
     return False
 
 

@@ -87,7 +87,7 @@ def cdef(program: Program, profile: bool = False) -> str:
     """The cffi declaration of the program's entry points."""
     args = "".join(f", void *a{i}" for i in range(program.n_args))
     text = (f"int {program.entry}(const int64_t *P, char *err{args});\n"
-            f"int {program.entry}_argv(const int64_t *P, char *err, void **A);\n"
+            f"int {program.entry}_argv(const int64_t *P, char *err, char *ws, void **A);\n"
             f"int {program.entry}_loop(const int64_t *P_full, const int64_t *P_last, "
             "char *err, const int64_t *L, void **X, int64_t *state);")
     if profile:
