@@ -5,7 +5,8 @@
  * that does what the Python call path does, for the common case only:
  *
  *   - each argument that already is a C-contiguous, aligned ndarray of the input's
- *     dtype and rank is used as it is; a Python float or int, or a numpy scalar
+ *     dtype (native byte order: PyArray_ISCARRAY_RO checks it) and rank is used as
+ *     it is; a Python float or int, or a numpy scalar
  *     safely castable to a 0-d input's dtype, is converted into a slot on the stack;
  *     anything else goes through the input's Python converter (`_Input.convert`);
  *   - the shared variables' storages are read (`_value`), and the shapes of all

@@ -40,7 +40,7 @@ def test_the_c_path_is_used():
 
 
 @pytest.mark.parametrize("kind", ["float64", "int64 arrays", "lists", "numpy scalars",
-                                  "strided"])
+                                  "strided", "big-endian"])
 def test_same_values_and_updates_as_the_python_path(kind):
     (fast, f1, f2), (slow, s1, s2) = xor_pair()
     xs = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
@@ -55,6 +55,8 @@ def test_same_values_and_updates_as_the_python_path(kind):
             x, y = x.astype(np.float32), np.float32(y)
         elif kind == "strided":
             x, y = np.repeat(x.astype(np.float64), 2)[::2], np.float64(y)
+        elif kind == "big-endian":  # the same dtype number as float64: must be swapped
+            x, y = x.astype(">f8"), np.array(y, dtype=">f8")
         a, b = fast(x, y), slow(x, y)
         assert type(a) is np.ndarray and a.shape == () and a.dtype == np.float64
         assert a.tobytes() == b.tobytes()  # bitwise: the same kernels ran
