@@ -103,9 +103,10 @@ def _age_entry(entry: Path, days: float) -> None:
 def test_cache_purge_by_age_and_by_size(tmp_path, monkeypatch):
     monkeypatch.setenv("CGRAPH_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")
-    old = Path(cgraph.function([x], T.exp(x) * 8.5).c_path).parent
-    mid = Path(cgraph.function([x], T.exp(x) * 9.5).c_path).parent
-    new = Path(cgraph.function([x], T.exp(x) * 10.5).c_path).parent
+    with cgraph.config.change_flags(c_call=False):  # only these three entries
+        old = Path(cgraph.function([x], T.exp(x) * 8.5).c_path).parent
+        mid = Path(cgraph.function([x], T.exp(x) * 9.5).c_path).parent
+        new = Path(cgraph.function([x], T.exp(x) * 10.5).c_path).parent
     _age_entry(old, 10)
     _age_entry(mid, 3)
     assert run_status("cache", "purge", cache=tmp_path).returncode == 2  # says what to give
@@ -159,9 +160,9 @@ def test_compile_events_are_logged_and_silent_by_default(tmp_path, monkeypatch, 
     with caplog.at_level(logging.DEBUG, logger="cgraph"):
         f = cgraph.function([x], T.exp(x) * 11.5)
     compiled = [r for r in caplog.records if "compiled" in r.getMessage()]
-    assert compiled and compiled[0].levelno == logging.INFO
-    assert compiled[0].name.startswith("cgraph.")
-    assert str(Path(f.c_path).parent) in compiled[0].getMessage()
+    # (the C call path's module, new in this cache folder, is logged as well)
+    ours = [r for r in compiled if str(Path(f.c_path).parent) in r.getMessage()]
+    assert ours and ours[0].levelno == logging.INFO and ours[0].name.startswith("cgraph.")
     assert any("cache miss" in r.getMessage() for r in caplog.records)
     code = ("import cgraph, cgraph.tensor as T; x = T.dvector('x'); "
             "cgraph.function([x], T.exp(x) * 12.5)")

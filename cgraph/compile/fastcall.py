@@ -52,11 +52,13 @@ _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cgraph-fastcall")
 def start(cc: str, root: str | None, sanitize: bool = False) -> Future:
     """Get `factory(cc, root, sanitize)` going in a thread: on a cold start it compiles
     (0.3-0.4 s) while the function's own module compiles, on the other core."""
-    key = (cc, root, sanitize)
+    # By the folder it resolves to now: a process may point CGRAPH_CACHE_DIR
+    # elsewhere, and each cache should hold the module its functions use.
+    key = (cc, str(backend.cache_dir(root)), sanitize)
     with _builds_lock:
         future = _builds.get(key)
         if future is None:
-            future = _builds[key] = _pool.submit(_factory, cc, root, sanitize)
+            future = _builds[key] = _pool.submit(_factory, cc, key[1], sanitize)
     return future
 
 
