@@ -43,12 +43,13 @@ typedef struct {
     int out_type[CG_FC_MAX_ARGS], out_ndim[CG_FC_MAX_ARGS];
     PyArray_Descr *in_descr[CG_FC_MAX_ARGS];
     void *consts[CG_FC_MAX_ARGS];
+    /* Borrowed: the builtin's `self` tuple holds them, where the garbage collector
+     * sees them (the fallback refers back to the Function: a reference cycle). */
     PyObject *converters;  /* tuple: one callable per input */
     PyObject *shared;      /* tuple of SharedVariable */
     PyObject *plans;       /* dict: bytes key -> (P address, out dims bytes, all in place) */
     PyObject *fallback;    /* callable(args tuple) -> the call's result */
     PyObject *on_error;    /* callable(rc, message, arrays) -> raises */
-    PyObject *keep;        /* the constants' arrays, kept alive */
     char *ws;              /* the workspace, kept between calls (grown as needed) */
     int64_t ws_size;
     int ws_busy;           /* a call (in another thread) is using `ws` */
@@ -63,12 +64,6 @@ static void cg_caller_free(PyObject *capsule)
         return;
     for (int i = 0; i < c->n_in; ++i)
         Py_XDECREF(c->in_descr[i]);
-    Py_XDECREF(c->converters);
-    Py_XDECREF(c->shared);
-    Py_XDECREF(c->plans);
-    Py_XDECREF(c->fallback);
-    Py_XDECREF(c->on_error);
-    Py_XDECREF(c->keep);
     free(c->ws);
     PyMem_Free(c);
 }
@@ -108,7 +103,8 @@ static int cg_scalar_to_slot(PyObject *a, int type, PyArray_Descr *descr, void *
 
 static PyObject *cg_caller_call(PyObject *self, PyObject *args)
 {
-    cg_caller *c = (cg_caller *)PyCapsule_GetPointer(self, "cgraph.caller");
+    cg_caller *c = (cg_caller *)PyCapsule_GetPointer(PyTuple_GET_ITEM(self, 0),
+                                                     "cgraph.caller");
     if (!c)
         return NULL;
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != c->n_in)
@@ -358,14 +354,18 @@ static PyObject *cg_make_caller(PyObject *module, PyObject *spec)
         }
         c->consts[q] = PyArray_DATA((PyArrayObject *)a);
     }
-    c->converters = Py_NewRef(conv);
-    c->shared = Py_NewRef(shared);
-    c->plans = Py_NewRef(plans);
-    c->fallback = Py_NewRef(fb);
-    c->on_error = Py_NewRef(oe);
-    c->keep = Py_NewRef(consts);
-    PyObject *call = PyCFunction_New(&cg_call_def, capsule);
+    c->converters = conv;
+    c->shared = shared;
+    c->plans = plans;
+    c->fallback = fb;
+    c->on_error = oe;
+    /* self: the capsule and every object the struct borrows (constants included) */
+    PyObject *state = PyTuple_Pack(7, capsule, conv, shared, plans, fb, oe, consts);
     Py_DECREF(capsule);
+    if (!state)
+        return NULL;
+    PyObject *call = PyCFunction_New(&cg_call_def, state);
+    Py_DECREF(state);
     return call;
 too_many:
     PyErr_SetString(PyExc_ValueError, "cgraph fast call: too many dimensions");

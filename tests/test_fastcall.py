@@ -147,3 +147,17 @@ def test_set_value_from_another_thread_during_calls():
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_function_is_freed_with_its_caller():
+    """The C caller refers back to the Function (its fallback): the cycle must be one
+    the garbage collector sees, or every Function would live forever."""
+    import gc
+    import weakref
+
+    (fast, *_), _ = xor_pair()
+    fast(np.array([1.0, 0.0]), 1.0)
+    ref = weakref.ref(fast)
+    del fast
+    gc.collect()
+    assert ref() is None
