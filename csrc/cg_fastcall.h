@@ -110,7 +110,7 @@ static PyObject *cg_caller_call(PyObject *self, PyObject *args)
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != c->n_in)
         return PyObject_CallOneArg(c->fallback, args);
     const int n_arrays = c->n_in + c->n_shared;
-    PyObject *held[CG_FC_MAX_ARGS];     /* new references to release */
+    PyObject *held[2 * CG_FC_MAX_ARGS + 1];  /* new references to release */
     PyObject *outs[CG_FC_MAX_ARGS];
     void *A[3 * CG_FC_MAX_ARGS];
     double slots[CG_FC_MAX_ARGS];       /* 0-d numbers, 8 bytes each */
@@ -191,6 +191,7 @@ static PyObject *cg_caller_call(PyObject *self, PyObject *args)
                 result = PyObject_CallOneArg(c->fallback, args);
             goto done;
         }
+        held[n_held++] = Py_NewRef(plan);  /* its P array must outlive the call */
         const int64_t *P = (const int64_t *)PyLong_AsVoidPtr(PyTuple_GET_ITEM(plan, 0));
         const int64_t *dims = (const int64_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 1));
         if (PyTuple_GET_ITEM(plan, 2) != Py_True) {  /* an update changes a shape */
