@@ -134,6 +134,11 @@ class Config:
     num_threads : int
         Threads for OpenMP regions (0: OpenMP's default), given to the C as
         `CG_NUM_THREADS`; only used with `openmp`.
+    blas_one_thread_below : int
+        Run matrix products of fewer multiply-adds than this on one BLAS thread
+        (0, the default: OpenBLAS decides, as in numpy). On a shared machine whose
+        other cores are busy, a threaded mid-size product waits for them: there,
+        2**27 made an MLP step 6x faster (README, "Performance").
     profile : bool
         Compile every function with per-kernel timers (`f.profile.summary()`).
     sanitize : bool
@@ -163,6 +168,8 @@ class Config:
     openmp: bool = _flag(False, _boolean, "compile and link with -fopenmp")
     num_threads: int = _flag(0, _count, "OpenMP threads, 0 for OpenMP's default "
                              "(CG_NUM_THREADS in the C; with openmp only)")
+    blas_one_thread_below: int = _flag(0, _count, "products of fewer multiply-adds run on "
+                                       "one BLAS thread (0: OpenBLAS decides)")
     profile: bool = _flag(False, _boolean, "time every kernel of every compiled function")
     sanitize: bool = _flag(False, _boolean, "build with AddressSanitizer and UBSan")
     c_call: bool = _flag(True, _boolean, "call compiled functions through the C call "

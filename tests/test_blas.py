@@ -9,6 +9,7 @@ it with several shapes, so that the whole file needs few compiles.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import zlib
 
@@ -501,3 +502,19 @@ def test_generated_c_is_warning_free(tmp_path):
     for defines in (blas, []):
         subprocess.run(["gcc", "-std=c11", "-fopenmp-simd", "-fsyntax-only", "-Wall", "-Wextra",
                         "-Werror", f"-I{csrc_dir()}", *defines, str(source)], check=True)
+
+
+def test_one_thread_below_keeps_results_and_restores_the_thread_count():
+    import ctypes
+
+    lib = ctypes.CDLL(os.path.join(scipy_openblas32.get_lib_dir(),
+                                   f"lib{scipy_openblas32.get_library()}.so"))
+    threads = lib.scipy_openblas_get_num_threads()
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    with cgraph.config.change_flags(blas_one_thread_below=2**40):
+        f = cgraph.function([a, b], T.dot(a, b))
+    assert f"-DCG_BLAS_MT_WORK={2**40}LL" in f.build_options.cflags
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((200, 300)), rng.standard_normal((300, 100))
+    np.testing.assert_allclose(f(x, y), x @ y, rtol=1e-12, atol=1e-12)
+    assert lib.scipy_openblas_get_num_threads() == threads

@@ -31,6 +31,7 @@ CASES = {
     "num_threads": ([("4", 4), (0, 0), (" 2 ", 2)], ["-1", "two", True, -3]),
     "profile": ([("true", True), ("off", False)], ["sometimes"]),
     "c_call": ([("false", False), ("1", True)], ["fast"]),
+    "blas_one_thread_below": ([("134217728", 2**27), (0, 0)], ["-1", "many"]),
     "sanitize": ([("1", True), ("False", False)], ["2"]),
     "exception_verbosity": ([("high", "high"), ("low", "low")], ["medium", "HIGH"]),
 }

@@ -55,6 +55,8 @@ def build_options(cfg: Config) -> backend.BuildOptions:
         sanitizers = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined")
         cflags += (*sanitizers, "-fno-omit-frame-pointer", "-g")
         link += sanitizers
+    if cfg.blas_one_thread_below:
+        cflags += (f"-DCG_BLAS_MT_WORK={cfg.blas_one_thread_below}LL",)
     if cfg.openmp:
         cflags += ("-fopenmp", f"-DCG_NUM_THREADS={cfg.num_threads}")
         link += ("-fopenmp",)
