@@ -15,13 +15,6 @@ from cgraph.backend import CacheSecurityError, cache, cache_dir
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown to another user")
 
 
-@pytest.fixture
-def fresh_root(tmp_path, monkeypatch):
-    root = tmp_path / "cache"
-    monkeypatch.setenv("CGRAPH_CACHE_DIR", str(root))
-    monkeypatch.setattr(cache, "_memo", {})
-    return root
-
 
 def os_path_entry(f) -> Path:
     """The cache entry folder of a compiled function."""
@@ -33,20 +26,20 @@ def build(offset: float):
     return cgraph.function([x], x * 2.0 + offset)
 
 
-def test_new_cache_dir_is_private(fresh_root):
+def test_new_cache_dir_is_private(fresh_cache):
     f = build(0.25)
     np.testing.assert_array_equal(f(np.arange(3.0)), np.arange(3.0) * 2 + 0.25)
-    assert cache_dir() == fresh_root and fresh_root.stat().st_mode & 0o077 == 0
+    assert cache_dir() == fresh_cache and fresh_cache.stat().st_mode & 0o077 == 0
 
 
-def test_cache_dir_writable_by_others_is_refused(fresh_root):
-    fresh_root.mkdir(mode=0o700)
-    fresh_root.chmod(0o777)
+def test_cache_dir_writable_by_others_is_refused(fresh_cache):
+    fresh_cache.mkdir(mode=0o700)
+    fresh_cache.chmod(0o777)
     with pytest.raises(CacheSecurityError, match="other users can write.*chmod go-w"):
         build(0.5)
 
 
-def test_entry_folder_writable_by_others_is_refused(fresh_root):
+def test_entry_folder_writable_by_others_is_refused(fresh_cache):
     f = build(0.75)
     entry = os_path_entry(f)
     entry.chmod(0o777)
@@ -56,15 +49,15 @@ def test_entry_folder_writable_by_others_is_refused(fresh_root):
 
 
 @ROOT_ONLY
-def test_cache_dir_owned_by_someone_else_is_refused(fresh_root):
-    fresh_root.mkdir(mode=0o700)
-    os.chown(fresh_root, 65534, -1)
+def test_cache_dir_owned_by_someone_else_is_refused(fresh_cache):
+    fresh_cache.mkdir(mode=0o700)
+    os.chown(fresh_cache, 65534, -1)
     with pytest.raises(CacheSecurityError, match="belongs to uid 65534"):
         build(1.5)
 
 
 @ROOT_ONLY
-def test_module_owned_by_someone_else_is_refused(fresh_root):
+def test_module_owned_by_someone_else_is_refused(fresh_cache):
     f = build(1.75)
     so = next(p for p in os_path_entry(f).iterdir() if p.suffix == ".so")
     os.chown(so, 65534, -1)

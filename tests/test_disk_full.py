@@ -59,13 +59,6 @@ def leftovers(root: Path) -> list[str]:
     return [str(p) for p in root.rglob(".tmp-*")] + [str(p) for p in root.rglob(".del-*")]
 
 
-@pytest.fixture
-def fresh_cache(tmp_path, monkeypatch):
-    root = tmp_path / "cache"
-    monkeypatch.setenv("CGRAPH_CACHE_DIR", str(root))
-    monkeypatch.setattr(cache, "_memo", {})
-    return root
-
 
 def enospc(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

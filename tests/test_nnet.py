@@ -7,7 +7,6 @@ import pytest
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.gradient import verify_grad
 from cgraph.tensor import nnet, special
 
 
@@ -73,7 +72,7 @@ def test_one_hot_label_out_of_range():
         nnet.one_hot(T.dvector(), 3)
 
 
-def test_gradients():
+def test_gradients(verify_grads):
     rng = np.random.default_rng(2)
     a = rng.normal(size=(3, 4))
     probs = _softmax(a)
@@ -85,15 +84,6 @@ def test_gradients():
            lambda p: nnet.binary_crossentropy(p, target * 0.8 + 0.1)]
     verify_grads(fns, [a] * 8 + [probs] * 2, rng)
 
-
-def verify_grads(fns: list, points: list, rng: np.random.Generator) -> None:
-    """verify_grad of every function in one compiled check: input k feeds fns[k] only,
-    and each output enters the cost linearly and squared, so every element counts; a
-    failure names the input (the function) that is wrong."""
-    def total(*vs):
-        outs = [f(v) for f, v in zip(fns, vs, strict=True)]
-        return sum(T.sum(o) * (1 + 0.25 * k) + 0.3 * T.sum(T.sqr(o)) for k, o in enumerate(outs))
-    verify_grad(total, points, rng=rng)
 
 
 def test_softmax_jacobian_vector_product():
@@ -239,7 +229,7 @@ def test_integer_inputs_give_floats():
         np.testing.assert_allclose(g, r, rtol=1e-6)
 
 
-def test_more_gradients():
+def test_more_gradients(verify_grads):
     rng = np.random.default_rng(3)
     logits = rng.normal(size=(3, 4))
     labels = np.array([0, 3, 1])

@@ -17,17 +17,10 @@ import pytest
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.backend import CompileError, CompilerNotFoundError, cache, cache_list
+from cgraph.backend import CompileError, CompilerNotFoundError, cache_list
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture
-def fresh_cache(tmp_path, monkeypatch):
-    root = tmp_path / "cache"
-    monkeypatch.setenv("CGRAPH_CACHE_DIR", str(root))
-    monkeypatch.setattr(cache, "_memo", {})
-    return root
 
 
 @pytest.fixture

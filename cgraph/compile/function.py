@@ -270,10 +270,9 @@ class Function:
             self._c_plans.clear()
         self._plans[key] = entry
         if not self._value_args:
-            c_entry = self._from_buffer("int64_t[]", P)
-            self._c_plans[plan_key(shapes)] = (
-                int(self._module.ffi.cast("uintptr_t", c_entry)),
-                plan_key(plan.out_shapes[:self._n_outputs]), all(plan.inplace), P, c_entry)
+            self._c_plans[plan_key(shapes)] = (  # P's address, out dims, all in place
+                int(self._module.ffi.cast("uintptr_t", entry[0])),
+                plan_key(plan.out_shapes[:self._n_outputs]), all(plan.inplace), entry)
         return entry
 
     # ----------------------------------------------------------------- calling
@@ -301,7 +300,7 @@ class Function:
         python_call = self._make_python_call()
         make_caller = None
         if not self._value_args and not self._replan_each_call and self._cfg.c_call:
-            make_caller = fastcall.factory(self.build_options.cc, self._cfg.cache_dir or None,
+            make_caller = fastcall.factory(self._cfg.cc, self._cfg.cache_dir or None,
                                            self._cfg.sanitize)
         if make_caller is None:
             return python_call
