@@ -124,6 +124,9 @@ class Config:
         The C compiler (default: `$CC`, else gcc).
     cflags : str
         Optimization flags for generated C (never -ffast-math: it breaks NaN/Inf).
+        Every module is also compiled with -ffp-contract=off (no fused multiply-add:
+        each operation rounds as numpy's does) and -fwrapv (integers wrap as numpy's
+        do), whatever this holds; a later -ffp-contract here overrides it.
     openmp : bool
         Compile and link with -fopenmp instead of -fopenmp-simd alone: elementwise
         loops of at least 32768 elements and reductions of at least 131072 run on

@@ -44,7 +44,12 @@ __all__ = [
 # exported `step` once bound to glibc's step()); PyInit_<name> stays exported
 # because Python declares it PyMODINIT_FUNC, i.e. visibility("default").
 # -fwrapv: signed integer overflow wraps, as in numpy, instead of being undefined.
-BASE_FLAGS: tuple[str, ...] = ("-shared", "-fPIC", "-fvisibility=hidden", "-fwrapv")
+# -ffp-contract=off: each float operation is rounded on its own, as numpy rounds it.
+# gcc's default (fast) fuses `a*b + c` into one FMA rounded once, which made
+# `sqrt(a*a - b*b)` NaN for a == b. Here rather than in the cflags, so that setting
+# config.cflags keeps it (a later -ffp-contract in the cflags still wins).
+BASE_FLAGS: tuple[str, ...] = ("-shared", "-fPIC", "-fvisibility=hidden", "-fwrapv",
+                               "-ffp-contract=off")
 
 _N_STDERR_LINES = 20
 _which: dict[tuple[str, str | None], str | None] = {}

@@ -52,7 +52,7 @@ from cgraph.backend.build import (
 )
 
 # Bump whenever the way modules are built or laid out changes (e.g. build.BASE_FLAGS).
-CGRAPH_BACKEND_VERSION = "2"
+CGRAPH_BACKEND_VERSION = "3"
 EXT_SUFFIX: str = sysconfig.get_config_var("EXT_SUFFIX")
 _KEY_PREFIX = f"cgraph-backend {CGRAPH_BACKEND_VERSION}\0cffi {cffi.__version__}\0{EXT_SUFFIX}"
 _ENTRY_NAME = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}")
