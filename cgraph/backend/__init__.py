@@ -9,6 +9,7 @@ from cgraph.backend.build import (
     BuildOptions,
     CompileError,
     CompilerNotFoundError,
+    SanitizerRuntimeError,
     default_options,
     with_blas,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "CompilerNotFoundError",
     "DiskFullError",
     "LoadedModule",
+    "SanitizerRuntimeError",
     "Stats",
     "cache_clear",
     "cache_dir",

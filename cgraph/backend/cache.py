@@ -47,6 +47,7 @@ from cgraph.backend.build import (
     CompileError,
     CompilerNotFoundError,
     build_module,
+    check_sanitizer_runtime,
     compiler_identity,
     write_atomic,
 )
@@ -230,7 +231,11 @@ def load_module(
         If the compiler fails; the failed build is kept under ``<root>/failed/<key>``.
     DiskFullError
         If the cache's disk fills up meanwhile; no entry is left behind.
+    SanitizerRuntimeError
+        If `options` build with AddressSanitizer and its runtime was not preloaded
+        (checked before compiling).
     """
+    check_sanitizer_runtime(options)
     root = cache_dir(root)
     key = _cache_key(source if key_text is None else key_text, cdef, options, depends, root)
     # Per root, so that a module asked for in a cache folder is in that folder.
@@ -253,17 +258,21 @@ def load_module(
     return hit
 
 
-def load_indexed(index_key: str, root: str | None = None) -> LoadedModule | None:
+def load_indexed(index_key: str, options: BuildOptions,
+                 root: str | None = None) -> LoadedModule | None:
     """The module recorded under `index_key` by :func:`record_index`, or None.
 
     The index lets a caller that can name its module more cheaply than by rendering
     its source (cgraph names a lowered program) skip the rendering on a warm start.
-    The entry is verified exactly as by :func:`load_module`.
+    It is keyed like the entries themselves: on `index_key` and on everything but the
+    source that makes a module's key (compiler, host CPU for native builds, `options`,
+    Python ABI, cffi, backend version), so a cache shared by machines never hands one
+    another's module. The entry is verified exactly as by :func:`load_module`.
     """
+    check_sanitizer_runtime(options)
     root = cache_dir(root)
-    path = root / "index" / index_key[:2] / index_key
     try:
-        key = path.read_text().strip()
+        key = _index_path(index_key, options, root).read_text().strip()
     except OSError:
         return None
     if not re.fullmatch(r"[0-9a-f]{64}", key):
@@ -287,27 +296,43 @@ def load_indexed(index_key: str, root: str | None = None) -> LoadedModule | None
     return hit
 
 
-def record_index(index_key: str, module: LoadedModule, root: str | None = None) -> None:
-    """Remember that `index_key` names `module` (see :func:`load_indexed`)."""
-    root = cache_dir(root)
-    folder = root / "index" / index_key[:2]
+def record_index(index_key: str, module: LoadedModule, options: BuildOptions,
+                 root: str | None = None) -> None:
+    """Remember that `index_key` names `module`, built with `options` (see
+    :func:`load_indexed`)."""
+    path = _index_path(index_key, options, cache_dir(root))
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomic(folder / index_key, module.key)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(path, module.key)
     except OSError:
         pass  # the index only saves time
+
+
+def _index_path(index_key: str, options: BuildOptions, root: Path) -> Path:
+    text = "\0".join([*_identity(options, root), str(len(index_key)), index_key])
+    name = hashlib.sha256(text.encode()).hexdigest()
+    return root / "index" / name[:2] / name
+
+
+def _identity(options: BuildOptions, root: Path) -> list[str]:
+    """What decides a module's machine code besides its source: the backend and cffi
+    versions, the Python ABI, the host CPU (for -march=native), the compiler and every
+    option (repr lists every field)."""
+    return [
+        _KEY_PREFIX,
+        host_cpu() if any("native" in flag for flag in options.cflags) else "",
+        compiler_identity(options.cc, root / "compilers"),
+        repr(options),
+    ]
 
 
 def _cache_key(
     source: str, cdef: str, options: BuildOptions, depends: tuple[str, ...], root: Path
 ) -> str:
     # One join and one hash, since this runs on every call, memo hits included.
-    # The lengths make the joined text unambiguous; repr(options) lists every field.
+    # The lengths make the joined text unambiguous.
     parts = [
-        _KEY_PREFIX,
-        host_cpu() if any("native" in flag for flag in options.cflags) else "",
-        compiler_identity(options.cc, root / "compilers"),
-        repr(options),
+        *_identity(options, root),
         str(len(source)),
         source,
         str(len(cdef)),

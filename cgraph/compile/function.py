@@ -204,7 +204,7 @@ class Function:
                                 repr(self.build_options))
         compiles = backend.stats.compiles
         cache_dir = cfg.cache_dir or None
-        module = backend.load_indexed(index_key, cache_dir)
+        module = backend.load_indexed(index_key, self.build_options, cache_dir)
         looked_up = rendered = time.perf_counter()
         if module is None:
             self._c_source = render(program, VERSION, profile=self._profile)
@@ -215,7 +215,7 @@ class Function:
                                              root=cache_dir, key_text=index_key)
             except backend.CompileError as err:
                 raise errors.point_at_kernels(err, program) from None
-            backend.record_index(index_key, module, cache_dir)
+            backend.record_index(index_key, module, self.build_options, cache_dir)
         loaded = time.perf_counter()
         if self._profile:
             counters = module.ffi.buffer(getattr(module.lib, program.entry + "_profile")(),
