@@ -8,6 +8,12 @@ host CPU (modules use -march=native), the flags, the Python ABI, cffi and cgraph
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -59,3 +65,47 @@ def test_index_lookup_keys_on_the_options(fresh_cache, monkeypatch):
     assert backend.load_indexed("ab" * 32, other) is None
     monkeypatch.setattr(cache, "host_cpu", lambda: "cpu another-machine")
     assert backend.load_indexed("ab" * 32, options) is None
+
+
+# ------------------------------------------------------------------ Jinja bytecode
+
+JINJA_CHILD = """\
+import numpy as np, cgraph, cgraph.tensor as T
+x = T.dvector('x')
+f = cgraph.function([x], T.exp(x) * 4.25 - 1.0)
+print(f(np.arange(3.0)).tolist())
+"""
+
+
+def _trap_system_tmp(tmp: Path, how: str) -> None:
+    """Jinja's default bytecode folder in `tmp`, as another local user could leave it."""
+    folder = tmp / f"_jinja2-cache-{os.getuid()}"
+    if how == "not-a-folder":
+        folder.write_text("")
+    else:  # a folder of another user (only root can make one here)
+        folder.mkdir(mode=0o755)
+        os.chown(folder, 54321, 54321)
+
+
+@pytest.mark.parametrize("how", ["not-a-folder", "foreign-owner"])
+def test_jinja_folder_in_the_system_tmp_does_not_matter(tmp_path, how):
+    if how == "foreign-owner" and os.geteuid() != 0:
+        pytest.skip("making a folder of another user needs root")
+    system_tmp, root = tmp_path / "tmp", tmp_path / "cache"
+    system_tmp.mkdir()
+    _trap_system_tmp(system_tmp, how)
+    env = dict(os.environ, TMPDIR=str(system_tmp), CGRAPH_CACHE_DIR=str(root))
+    proc = subprocess.run([sys.executable, "-c", JINJA_CHILD], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    np.testing.assert_allclose(json.loads(proc.stdout), np.exp(np.arange(3.0)) * 4.25 - 1.0)
+    bytecode = list((root / "jinja").glob("*"))
+    assert bytecode, "the templates' bytecode is not kept in the cache"
+    assert (root / "jinja").stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in system_tmp.iterdir()) == [f"_jinja2-cache-{os.getuid()}"]
+    # A second process reads the bytecode back: no template is compiled again.
+    stamps = {p: p.stat().st_mtime_ns for p in bytecode}
+    again = subprocess.run([sys.executable, "-c", JINJA_CHILD.replace("4.25", "4.5")],
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in bytecode} == stamps

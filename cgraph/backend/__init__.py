@@ -26,6 +26,7 @@ from cgraph.backend.cache import (
     cache_purge,
     load_indexed,
     load_module,
+    private_subdir,
     record_index,
     stats,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "default_options",
     "load_indexed",
     "load_module",
+    "private_subdir",
     "record_index",
     "stats",
     "with_blas",

@@ -10,6 +10,8 @@ Layout of the cache root (see :func:`cache_dir`)::
     locks/<key>.lock                one lock per key
     failed/<key>/                   the last failed build of a key, kept for inspection
     compilers/<stamp>.txt           ``cc --version``, keyed on the compiler's stat
+    index/<name[:2]>/<name>         the program index of warm starts (`load_indexed`)
+    jinja/                          the templates' bytecode (`private_subdir`)
 
 An entry is built in a temporary folder inside the root and published by one atomic
 rename, so readers see no entry or a complete one. A per-key file lock makes concurrent
@@ -190,6 +192,27 @@ def _usable_root(path: Path) -> Path:
         return _fallback_root
     check_private(path, "cache directory")
     return path
+
+
+def private_subdir(name: str, root: str | None = None) -> Path | None:
+    """A folder `name` inside the cache root for cgraph's other caches (the templates'
+    bytecode), created 0700 like the root; None if it cannot be created or is not
+    private (it then goes unused: such caches only save time).
+
+    Parameters
+    ----------
+    name : str
+        The folder's name, e.g. ``"jinja"``.
+    root : str, optional
+        The cache folder (default: see :func:`cache_dir`).
+    """
+    folder = cache_dir(root) / name
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        check_private(folder, "cache folder")
+    except (OSError, CacheSecurityError):
+        return None
+    return folder
 
 
 def load_module(

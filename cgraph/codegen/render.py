@@ -16,20 +16,41 @@ from cgraph.codegen.lower import Program
 def environment() -> jinja2.Environment:
     """The one Jinja environment, loading from the installed `cgraph.templates`.
 
-    Compiling the templates to Python took 0.2 s of every process's first render:
-    their bytecode is kept (like a .pyc) in Jinja's per-user folder of the temporary
-    directory (created 0700, checked to be the user's), keyed by each template's
-    source, so an edited template is compiled again.
+    It keeps no compiled templates on disk until :func:`keep_bytecode_in` names a
+    folder for them.
     """
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(files("cgraph.templates"))),
-        bytecode_cache=jinja2.FileSystemBytecodeCache(),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
     )
+
+
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's file cache, except that a failed write (a full disk) is not an error:
+    the bytecode only saves the next process the templates' compilation."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def keep_bytecode_in(folder: str | Path | None) -> None:
+    """Keep the templates compiled to Python (like .pyc files) in `folder`, keyed by
+    each template's source so that an edited template is compiled again; None keeps
+    none. Loading bytecode runs it: `folder` must be private to the user (cgraph keeps
+    it inside its cache, created 0700)."""
+    env = environment()
+    current = env.bytecode_cache
+    if folder is None:
+        env.bytecode_cache = None
+    elif not (isinstance(current, _BytecodeCache) and current.directory == str(folder)):
+        env.bytecode_cache = _BytecodeCache(str(folder))
 
 
 @functools.cache

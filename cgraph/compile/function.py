@@ -24,7 +24,7 @@ import numpy as np
 from cgraph import backend
 from cgraph.codegen import ShapeError, cdef, header_paths, lower, make_plan, render
 from cgraph.codegen.kernels import uses_blas
-from cgraph.codegen.render import csrc_dir, program_key
+from cgraph.codegen.render import csrc_dir, keep_bytecode_in, program_key
 from cgraph.compile import errors, fastcall
 from cgraph.compile.fastcall import plan_key
 from cgraph.compile.io import In, Out
@@ -189,6 +189,8 @@ class Function:
         started = time.perf_counter()
         if cfg.c_call:  # the C call path compiles (once per machine) alongside the module
             fastcall.start(cfg.cc, cfg.cache_dir or None, cfg.sanitize)
+        # Before lowering, which renders the C of inner programs (scan).
+        keep_bytecode_in(backend.private_subdir("jinja", cfg.cache_dir or None))
         update_of = {self._n_outputs + k: self._n_inputs + self._shared.index(target)
                      for k, target in enumerate(self._updates)}
         self._lowered = lower(self.fgraph, update_of)
