@@ -68,6 +68,21 @@ static void cg_caller_free(PyObject *capsule)
     PyMem_Free(c);
 }
 
+/* A Python int for an int64 input: stored in `slot` when it is in range (1); else 0,
+ * and the converter raises (a value never wraps around). Other integer inputs go to
+ * the converter, whose casting rules depend on allow_input_downcast. */
+static int cg_int64_to_slot(PyObject *a, int type, void *slot)
+{
+    if (type != NPY_INT64)
+        return 0;
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(a, &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred()))
+        return PyErr_Clear(), 0;
+    *(int64_t *)slot = (int64_t)v;
+    return 1;
+}
+
 /* A 0-d argument that is a number: its value in `slot` as the input's C type.
  * Returns 1 when done, 0 when the Python converter must handle it. */
 static int cg_scalar_to_slot(PyObject *a, int type, PyArray_Descr *descr, void *slot)
@@ -85,7 +100,7 @@ static int cg_scalar_to_slot(PyObject *a, int type, PyArray_Descr *descr, void *
                 *(float *)slot = (float)v;
             return 1;
         }
-        return 0;  /* ints: range checks and casting rules live in the converter */
+        return PyLong_CheckExact(a) && cg_int64_to_slot(a, type, slot);
     }
     if (PyArray_IsScalar(a, Generic)) {
         PyArray_Descr *from = PyArray_DescrFromScalar(a);

@@ -26,15 +26,23 @@ class SharedVariable(TensorVariable):
         self._value = value
 
     def get_value(self, borrow: bool = False) -> np.ndarray:
-        """The current value; a copy unless `borrow` (then it may change under you)."""
+        """The current value; a copy unless `borrow`: then the storage itself, which
+        updates may overwrite in place."""
         return self._value if borrow else self._value.copy()
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
-        """Replace the value (converted to this variable's dtype and rank)."""
-        arr = self.type.filter(value)
-        if (arr is value and not borrow) or not arr.flags.c_contiguous:
-            arr = np.array(arr, copy=True, order="C")
-        self._value = arr
+        """Replace the value (converted to this variable's dtype and rank).
+
+        With `borrow`, an ndarray that can serve as storage (C-contiguous, aligned,
+        writeable, native byte order) becomes the storage itself, and updates may write
+        into it; any other value is copied, so read-only memory is never written.
+        """
+        try:
+            arr = self.type.filter(value)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"set_value of {self!r}: {err}") from None
+        fresh = arr is not value and arr.flags.owndata  # made by the conversion
+        self._value = _storage(arr, borrow or fresh)
 
     def clone(self) -> TensorVariable:
         # Inside a FunctionGraph a shared variable is a plain input.
@@ -51,11 +59,14 @@ def shared(value: Any, name: str | None = None, borrow: bool = False,
     Parameters
     ----------
     value : array_like
-        The initial value; its dtype and rank fix the variable's type.
+        The initial value; its dtype (in native byte order) and rank fix the
+        variable's type.
     name : str, optional
         Used in printing and in the generated C's comments.
     borrow : bool
-        Use `value` itself (when it is a C-contiguous ndarray) instead of a copy.
+        Use `value` itself instead of a copy when it is an ndarray that can serve as
+        storage (C-contiguous, aligned, writeable, native byte order): updates may then
+        write into it. Other values are copied (a read-only array, for one).
     shape : tuple, optional
         Static shape; by default every axis is unknown, so the value may later be
         replaced by one of another shape.
@@ -63,7 +74,15 @@ def shared(value: Any, name: str | None = None, borrow: bool = False,
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"shared: unsupported dtype {arr.dtype}")
-    if not borrow or arr is not value or not arr.flags.c_contiguous:
-        arr = np.array(arr, copy=True, order="C")
+    arr = _storage(arr, borrow and arr is value)
     ttype = TensorType(arr.dtype, shape if shape is not None else (None,) * arr.ndim)
     return SharedVariable(ttype, ttype.filter(arr), name=name)
+
+
+def _storage(arr: np.ndarray, keep: bool) -> np.ndarray:
+    """`arr` when `keep` and compiled functions may write it in place (C-contiguous,
+    aligned, writeable, native byte order); else such a copy, of equal value."""
+    flags = arr.flags
+    if keep and flags.c_contiguous and flags.aligned and flags.writeable and arr.dtype.isnative:
+        return arr
+    return np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")

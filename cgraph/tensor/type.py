@@ -112,6 +112,10 @@ class TensorType(Type):
     def _convert_dtype(
         self, value: Any, arr: np.ndarray, allow_downcast: bool | None
     ) -> np.ndarray:
+        if self.dtype in _INT_RANGES and _is_python_scalar_list(value):
+            ints = _python_ints(value, arr, self.dtype)  # raises if one is out of range
+            if ints is not None and allow_downcast is not False:
+                return ints
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"expected an array of {self.dtype}, got {arr.dtype}")
         if allow_downcast or np.can_cast(arr.dtype, self.dtype, casting="safe"):
@@ -128,6 +132,36 @@ class TensorType(Type):
 
 def _is_python_scalar_list(value: Any) -> bool:
     return isinstance(value, (int, float, list, tuple)) and not isinstance(value, bool)
+
+
+_INT_RANGES = {name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
+               for name in C_TYPES if name[0] in "iu"}
+
+
+def _python_ints(value: Any, arr: np.ndarray, dtype: str) -> np.ndarray | None:
+    """The Python ints `value` (of which numpy made `arr`) as an exact array of the
+    integer `dtype`, or None when `value` holds other numbers. A TypeError when an int
+    is out of the dtype's range (allowed downcast or not: it would wrap around)."""
+    if arr.dtype.kind in "iu":
+        ints = arr
+    elif arr.dtype.kind in "fO" and _only_ints(value):
+        # numpy made float64 of ints past 2**63 next to small ones (or objects past 2**64)
+        ints = np.array(value, dtype=object)
+    else:
+        return None
+    if ints.size:
+        low, high = _INT_RANGES[dtype]
+        for v in (int(ints.min()), int(ints.max())):
+            if not low <= v <= high:
+                raise TypeError(f"the Python integer {v} is out of bounds for {dtype} "
+                                f"({low} to {high})")
+    return ints.astype(dtype)
+
+
+def _only_ints(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(map(_only_ints, value))
+    return isinstance(value, int)
 
 
 def _fits(arr: np.ndarray, dtype: str) -> bool:
