@@ -1,7 +1,7 @@
 """The command line: `python -m cgraph ...` (also installed as the `cgraph` command).
 
     cgraph --version
-    cgraph cache info | list | clear
+    cgraph cache info | list | clear   (clear and purge also remove killed builds' folders)
     cgraph cache purge [--older-than DAYS] [--max-size SIZE]
     cgraph config                      every flag, its value and where it came from
     cgraph demo xor [--draw FILE]      the Theano XOR tutorial, compiled by cgraph
@@ -52,6 +52,10 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
+def _stale(n: int) -> str:
+    return f"{n} stale build folder{'' if n == 1 else 's'}"
+
+
 def _age(seconds: float) -> str:
     for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= length:
@@ -88,6 +92,8 @@ def cache_command(args: argparse.Namespace, cfg: Config) -> int:
         print(f"cache directory: {info['path']}")
         print(f"entries:         {info['n_entries']}")
         print(f"size:            {_size(info['total_bytes'])}")
+        print(f"stale builds:    {info['n_stale_builds']} ({_size(info['stale_bytes'])}; "
+              "left by killed processes, removed by `cache clear` and `cache purge`)")
     elif args.action == "list":
         now = time.time()
         print(f"{'key':<16} {'last used':>10} {'created':>19} {'size':>10}  computes")
@@ -101,19 +107,22 @@ def cache_command(args: argparse.Namespace, cfg: Config) -> int:
                   f"{created:>19} {_size(entry['size']):>10}  {summary or '-'}  "
                   f"{entry['path']}")
     elif args.action == "clear":
+        stale = backend.cache_remove_stale(root)
         removed = backend.cache_clear(root)
-        print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from "
-              f"{backend.cache_dir(root)}")
+        print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} and {_stale(stale)} "
+              f"from {backend.cache_dir(root)}")
     elif args.action == "purge":
         if args.older_than is None and args.max_size is None:
             print("cache purge: give --older-than DAYS and/or --max-size SIZE", file=sys.stderr)
             return 2
         older = None if args.older_than is None else args.older_than * 86400
+        stale = backend.cache_remove_stale(root)
         removed = backend.cache_purge(older_than=older, max_bytes=args.max_size, root=root)
         freed = sum(e["size"] for e in removed)
         left = backend.cache_info(root)
         print(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} "
-              f"({_size(freed)}); {left['n_entries']} left ({_size(left['total_bytes'])})")
+              f"({_size(freed)}) and {_stale(stale)}; {left['n_entries']} left "
+              f"({_size(left['total_bytes'])})")
     return 0
 
 

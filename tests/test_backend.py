@@ -302,6 +302,8 @@ def test_cache_info_list_clear(private_cache):
         "path": str(private_cache),
         "n_entries": 2,
         "total_bytes": sum(e["size"] for e in listing),
+        "n_stale_builds": 0,
+        "stale_bytes": 0,
     }
     assert cache_clear() == 2
     assert cache_list() == [] and cache_info()["n_entries"] == 0

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +111,84 @@ def test_jinja_folder_in_the_system_tmp_does_not_matter(tmp_path, how):
                            env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in bytecode} == stamps
+
+
+# ------------------------------------------------------------ leftovers of builds
+
+STALE_AGE = 3600  # seconds: well past any build's age
+
+
+def _fake_build(root: Path, name: str, age: float) -> Path:
+    folder = root / name
+    folder.mkdir()
+    (folder / "source.c").write_text("int x;\n")
+    then = time.time() - age
+    os.utime(folder, (then, then))
+    return folder
+
+
+def _cli(*args: str, root: Path) -> str:
+    env = dict(os.environ, CGRAPH_CACHE_DIR=str(root))
+    proc = subprocess.run([sys.executable, "-m", "cgraph", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("command", [("cache", "clear"), ("cache", "purge", "--older-than", "30"),
+                                     ("cache", "purge", "--max-size", "1G")])
+def test_stale_build_folders_are_counted_and_removed(fresh_cache, command):
+    root = backend.cache_dir()
+    stale = [_fake_build(root, f".tmp-{'1' * 64}-a1b2", STALE_AGE),
+             _fake_build(root, ".tmp-x7yz", STALE_AGE),  # no key in its name
+             _fake_build(root, ".del-q9", STALE_AGE)]  # a removal that was killed
+    fresh = _fake_build(root, f".tmp-{'2' * 64}-c3d4", 5)  # may be a build just started
+    info = backend.cache_info()
+    assert info["n_stale_builds"] == 3 and info["stale_bytes"] == 3 * len("int x;\n")
+    assert "stale builds:    3 (21 B;" in _cli("cache", "info", root=root)
+    out = _cli(*command, root=root)
+    assert "3 stale build folders" in out
+    assert [p for p in stale if p.exists()] == [] and fresh.is_dir()
+    assert backend.cache_info()["n_stale_builds"] == 0
+
+
+SLOW_CC = """#!/bin/sh
+case "$1" in --version) exec gcc "$@";; esac
+touch {marker}
+sleep 120
+exec gcc "$@"
+"""
+BUILD_CHILD = """\
+from cgraph import backend
+backend.load_module("int cg_slow_run(int a) { return a + 2; }\\n", "int cg_slow_run(int a);",
+                    backend.default_options())
+"""
+
+
+def test_a_build_in_progress_is_never_removed(tmp_path):
+    """An old build folder whose key is locked by a live process stays; once the process
+    is killed, the next clear removes it."""
+    root, marker, cc = tmp_path / "cache", tmp_path / "compiling", tmp_path / "slow-cc"
+    cc.write_text(SLOW_CC.format(marker=marker))
+    cc.chmod(0o755)
+    env = dict(os.environ, CGRAPH_CACHE_DIR=str(root), CC=str(cc))
+    proc = subprocess.Popen([sys.executable, "-c", BUILD_CHILD], env=env,
+                            start_new_session=True, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert marker.exists(), proc.stderr.read().decode() if proc.poll() is not None else ""
+        [building] = [p for p in root.iterdir() if p.name.startswith(".tmp-")]
+        then = time.time() - STALE_AGE
+        os.utime(building, (then, then))  # old, but its process is alive and holds the lock
+        assert backend.cache_info(str(root))["n_stale_builds"] == 0
+        backend.cache_clear(str(root))
+        backend.cache_purge(older_than=0, root=str(root))
+        assert building.is_dir()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    assert building.is_dir() and backend.cache_info(str(root))["n_stale_builds"] == 1
+    assert backend.cache_clear(str(root)) == 0
+    assert not building.exists()

@@ -19,16 +19,19 @@ from cgraph.backend.cache import (
     DiskFullError,
     LoadedModule,
     Stats,
-    cache_clear,
     cache_dir,
-    cache_info,
-    cache_list,
-    cache_purge,
     load_indexed,
     load_module,
     private_subdir,
     record_index,
     stats,
+)
+from cgraph.backend.maintenance import (
+    cache_clear,
+    cache_info,
+    cache_list,
+    cache_purge,
+    cache_remove_stale,
 )
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "cache_info",
     "cache_list",
     "cache_purge",
+    "cache_remove_stale",
     "default_options",
     "load_indexed",
     "load_module",

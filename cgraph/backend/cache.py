@@ -9,6 +9,7 @@ Layout of the cache root (see :func:`cache_dir`)::
                                     source.c, command
     locks/<key>.lock                one lock per key
     failed/<key>/                   the last failed build of a key, kept for inspection
+    .tmp-<key>-*/, .del-*/          a build, a removal in progress (`maintenance`)
     compilers/<stamp>.txt           ``cc --version``, keyed on the compiler's stat
     index/<name[:2]>/<name>         the program index of warm starts (`load_indexed`)
     jinja/                          the templates' bytecode (`private_subdir`)
@@ -58,7 +59,9 @@ from cgraph.backend.build import (
 CGRAPH_BACKEND_VERSION = "3"
 EXT_SUFFIX: str = sysconfig.get_config_var("EXT_SUFFIX")
 _KEY_PREFIX = f"cgraph-backend {CGRAPH_BACKEND_VERSION}\0cffi {cffi.__version__}\0{EXT_SUFFIX}"
-_ENTRY_NAME = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}")
+# Folders of a build in progress (<prefix><key>-<random>) and of a removal, in the root.
+BUILD_PREFIX = ".tmp-"
+TRASH_PREFIX = ".del-"
 # Compile events (hits at DEBUG, compiles at INFO); silent unless the application
 # configures logging.
 log = logging.getLogger(__name__)
@@ -445,7 +448,8 @@ def _build_entry(
     source: str, cdef: str, options: BuildOptions, key: str, root: Path, entry: Path
 ) -> None:
     modname = f"_cg_{key[:20]}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    # The key in the name tells `maintenance` whose lock guards the folder.
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f"{BUILD_PREFIX}{key}-"))
     try:
         stats.compiles += 1
         started = time.perf_counter()
@@ -498,7 +502,7 @@ def _keep_failed(tmp: Path, root: Path, key: str) -> Path:
 
 def _remove_dir(path: Path, root: Path) -> None:
     """Remove ``path``, renaming it away first so that nobody sees it half-deleted."""
-    trash = Path(tempfile.mkdtemp(dir=root, prefix=".del-"))
+    trash = Path(tempfile.mkdtemp(dir=root, prefix=TRASH_PREFIX))
     try:
         os.replace(path, trash / "x")
     finally:
@@ -523,124 +527,3 @@ def _import(entry: Path, meta: dict[str, Any], from_cache: bool) -> LoadedModule
         pass
     c_path = entry / "source.c"
     return LoadedModule(module.ffi, module.lib, meta["key"], so_path, c_path, from_cache)
-
-
-def _entry_dirs(root: Path) -> list[Path]:
-    return sorted(
-        path
-        for path in root.glob("*/*")
-        if path.is_dir() and _ENTRY_NAME.fullmatch(f"{path.parent.name}/{path.name}")
-    )
-
-
-def cache_list(root: str | None = None) -> list[dict[str, Any]]:
-    """List the cache entries.
-
-    Parameters
-    ----------
-    root : str, optional
-        The cache folder (default: see :func:`cache_dir`).
-
-    Returns
-    -------
-    list of dict
-        One dict per entry, sorted by key: ``key``, ``created`` and ``last_used``
-        (seconds since the epoch; last use is the last time a process loaded it),
-        ``size`` (bytes), ``path`` and ``source`` (its C file, for reading).
-    """
-    entries = []
-    for path in _entry_dirs(cache_dir(root)):
-        try:
-            created = float(json.loads((path / "meta.json").read_text())["created"])
-            last_used = max(created, path.stat().st_mtime)
-            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        except FileNotFoundError:
-            continue  # removed meanwhile by another process
-        except (OSError, ValueError, KeyError, TypeError):
-            created = last_used = path.stat().st_mtime
-            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        entries.append({"key": path.name, "created": created, "last_used": last_used,
-                        "size": size, "path": str(path), "source": str(path / "source.c")})
-    return entries
-
-
-def cache_info(root: str | None = None) -> dict[str, Any]:
-    """Summarize the cache.
-
-    Returns
-    -------
-    dict
-        ``path`` of the root, ``n_entries``, and ``total_bytes`` of the entries.
-    """
-    entries = cache_list(root)
-    total = sum(entry["size"] for entry in entries)
-    return {"path": str(cache_dir(root)), "n_entries": len(entries), "total_bytes": total}
-
-
-def _remove_entry(root: Path, path: Path) -> bool:
-    with _file_lock(root, path.name):
-        if path.exists():
-            _remove_dir(path, root)
-            return True
-    return False
-
-
-def cache_clear(root: str | None = None) -> int:
-    """Remove every cache entry (each under its lock) and the kept failed builds.
-
-    Modules already loaded in this process stay usable and stay memoized.
-
-    Returns
-    -------
-    int
-        The number of entries removed.
-    """
-    folder = cache_dir(root)
-    removed = sum(_remove_entry(folder, path) for path in _entry_dirs(folder))
-    shutil.rmtree(folder / "failed", ignore_errors=True)
-    shutil.rmtree(folder / "index", ignore_errors=True)
-    log.info("cgraph: removed %d cache entries from %s", removed, folder)
-    return removed
-
-
-def cache_purge(older_than: float | None = None, max_bytes: int | None = None,
-                root: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
-    """Remove the entries unused for `older_than` seconds, then the least recently
-    used ones until the cache holds at most `max_bytes`.
-
-    A process that still needs a removed module compiles it again; modules already
-    loaded stay usable.
-
-    Parameters
-    ----------
-    older_than : float, optional
-        Age in seconds since an entry was last loaded.
-    max_bytes : int, optional
-        The size to shrink the cache to.
-    now : float, optional
-        The current time (seconds since the epoch), for tests.
-
-    Returns
-    -------
-    list of dict
-        The entries removed (as listed by :func:`cache_list`).
-    """
-    folder = cache_dir(root)
-    now = time.time() if now is None else now
-    entries = sorted(cache_list(root), key=lambda e: e["last_used"])  # oldest first
-    doomed = [e for e in entries if older_than is not None
-              and now - e["last_used"] > older_than]
-    if max_bytes is not None:
-        kept = [e for e in entries if e not in doomed]
-        total = sum(e["size"] for e in kept)
-        for entry in kept:
-            if total <= max_bytes:
-                break
-            doomed.append(entry)
-            total -= entry["size"]
-    removed = [e for e in doomed if _remove_entry(folder, Path(e["path"]))]
-    if removed:
-        # The program index may name removed entries: load_indexed then finds no
-        # valid entry and the caller compiles again, so the index needs no cleaning.
-        log.info("cgraph: purged %d cache entries from %s", len(removed), folder)
-    return removed
