@@ -21,9 +21,9 @@ RNG = np.random.default_rng(11)
 
 #: label -> (cgraph expression, numpy expression) of a matrix `x` and an int `n`.
 MATRIX_OPS = {
-    # numpy refuses -1 next to a zero length; cgraph gives the -1 axis length 0 there.
-    "reshape(n,-1)": (lambda x, n: T.reshape(x, (n, -1)),
-                      lambda x, n: x.reshape(n, -1) if x.size else x.reshape(n, 0)),
+    # (-1 next to a zero length is refused, as numpy does: tests/test_sizes.py)
+    "reshape(-1,2m)": (lambda x, n: T.reshape(x, (-1, 2 * x.shape[1])),
+                       lambda x, n: x.reshape(-1, 2 * x.shape[1])),
     "reshape(shape)": (lambda x, n: T.reshape(x, (x.shape[1], x.shape[0])),
                        lambda x, n: x.reshape(x.shape[1], x.shape[0])),
     "flatten": (lambda x, n: T.flatten(x), lambda x, n: x.ravel()),
@@ -104,8 +104,8 @@ MATRIX_OPS = {
     "zeros(x.shape)": (lambda x, n: T.zeros(x.shape, x.dtype), lambda x, n: np.zeros_like(x)),
     "ones(x.shape[::-1])": (lambda x, n: T.ones(x.shape[::-1]),
                             lambda x, n: np.ones(x.shape[::-1])),
-    "x.reshape((x.shape[0], -1))": (lambda x, n: x.reshape((x.shape[0], -1)),
-                                    lambda x, n: x.reshape(x.shape[0], -1 if x.size else 0)),
+    "x.reshape((-1, x.shape[1]))": (lambda x, n: x.reshape((-1, x.shape[1])),
+                                    lambda x, n: x.reshape(-1, x.shape[1])),
     "x.reshape(x.shape)": (lambda x, n: x.T.reshape(x.T.shape), lambda x, n: x.T),
     "arange(x.shape[0])": (lambda x, n: T.arange(x.shape[0]),
                            lambda x, n: np.arange(x.shape[0])),

@@ -7,10 +7,15 @@ Some shapes depend on values (`reshape(x, (n, -1))`, `alloc(0, n)`, `x[i:]`): th
 say which inputs (`Op.value_inputs`), and the planner evaluates those values with
 the ops' numpy references, from constants, shapes and the call's arguments. The
 function then keys its plan cache on those arguments' values too.
+
+Sizes are Python ints, never wrapped: an array past numpy's size limit is a
+`ShapeError` (a ValueError, like numpy's "array is too big") naming the node, and a
+workspace past int64 bytes a MemoryError naming its largest buffer.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +25,8 @@ from cgraph.codegen.lower import Lowered
 from cgraph.graph.basic import Apply
 from cgraph.graph.lazy import holds
 from cgraph.rewrite.memory import Workspace
+from cgraph.tensor.elemwise import FusedSum
+from cgraph.tensor.shape import MAX_BYTES, checked_size
 
 #: workspace buffers start on cache-line boundaries.
 ALIGN = 64
@@ -41,6 +48,47 @@ class ShapeError(ValueError):
 
 
 @dataclass(frozen=True)
+class Buffer:
+    """An array a call allocates (a workspace buffer or an output), for messages."""
+
+    node: Apply | None        # the node computing it (None: an input or a constant)
+    shape: tuple[int, ...]
+    dtype: str
+    nbytes: int
+
+    def describe(self, labels: dict | None = None) -> str:
+        """`float64 (3, 4), 96 bytes, the output of node [id A] ...`."""
+        text = f"{self.dtype} {self.shape}, {self.nbytes} bytes"
+        if self.node is None:
+            return text
+        label = (labels or {}).get(id(self.node))
+        node = f"[id {label}] {describe(self.node)}" if label else describe(self.node)
+        return f"{text}, the output of node {node}"
+
+
+def readable_bytes(n: int) -> str:
+    """`1.02 PiB`: a byte count in binary units, as numpy's allocation errors show it."""
+    value, units = float(n), ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB"]
+    while value >= 1024 and len(units) > 1:
+        value /= 1024
+        units.pop(0)
+    return f"{value:.3g} {units[0]}"
+
+
+def allocation_error(what: str, nbytes: int, input_shapes: tuple, buffer: Buffer | None,
+                     labels: dict | None = None) -> MemoryError:
+    """The MemoryError of a call that cannot allocate `nbytes` bytes for `what` (the
+    workspace, an output), naming the call's input shapes and the array `buffer`."""
+    shapes = ", ".join(str(tuple(s)) for s in input_shapes) or "none"
+    text = (f"cannot allocate {what}: {nbytes} bytes ({readable_bytes(nbytes)}) for the "
+            f"input shapes {shapes}")
+    if buffer is not None:
+        role = "its largest buffer" if what == "the workspace" else "it"
+        text += f"\n  {role}: {buffer.describe(labels)}"
+    return MemoryError(text)
+
+
+@dataclass(frozen=True)
 class Plan:
     """What one call shape needs: the filled P array and the output shapes."""
 
@@ -50,6 +98,7 @@ class Plan:
     kernel_bytes: tuple[int, ...] = ()  # bytes each kernel reads and writes (profiling)
     inplace: tuple[bool, ...] = ()      # per update: written into the shared storage
     shapes: dict | None = None          # id(variable) -> shape (error messages, profiles)
+    largest: Buffer | None = None       # the largest workspace buffer (error messages)
 
 
 def describe(node: Apply) -> str:
@@ -99,6 +148,22 @@ class _Values:
                 for i, v in enumerate(node.inputs)]
 
 
+def _check_sizes(node: Apply, out_shapes: list, in_shapes: list) -> None:
+    """Every output of `node`, and a fused sum's loop (the array numpy would make and
+    sum), within numpy's size limit; a ValueError otherwise."""
+    for k, (out, shape) in enumerate(zip(node.outputs, out_shapes)):
+        what = "the result" if len(node.outputs) == 1 else f"output {k}"
+        checked_size(shape, out.type.dtype, what)
+    if isinstance(node.op, FusedSum):
+        checked_size(node.op.loop_shape(in_shapes), node.outputs[0].type.dtype,
+                     "the summed array")
+
+
+def _shape_error(err: Exception, node: Apply, in_shapes: list) -> ShapeError:
+    return ShapeError(f"{err}\n  in node {describe(node)}\n  input shapes: "
+                      f"{', '.join(map(str, in_shapes))}", node, in_shapes)
+
+
 def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
               arrays: list | None = None) -> Plan:
     """Compute every variable's layout and every kernel's parameters for these shapes.
@@ -109,8 +174,10 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
     Raises
     ------
     ShapeError
-        When the shapes are incompatible (broadcasting, dot alignment, ...), naming
-        the node and the shapes it got.
+        When the shapes are incompatible (broadcasting, dot alignment, ...) or make an
+        array past numpy's size limit, naming the node and the shapes it got.
+    MemoryError
+        When the workspace would take more than int64 bytes.
     """
     fgraph = lowered.fgraph
     layouts: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
@@ -121,6 +188,8 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                           frozenset(id(v) for v in fgraph.outputs))
     value_of = _Values(lowered, layouts, arrays)
     kernel_bytes: list[int] = []
+    largest: Buffer | None = None
+
     def taken(ifelse_id: int) -> int:
         ifelse = lowered.nodes_by_id[ifelse_id]
         return ifelse.op.taken(value_of(ifelse.inputs[0]))
@@ -155,14 +224,14 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                 layouts[id(node.outputs[0])] = (tuple(shape), tuple(strides))
                 P[lowered.slots[id(node.outputs[0])]] = offset
                 continue
+            _check_sizes(node, out_shapes, in_shapes)
         except ValueError as err:
-            raise ShapeError(f"{err}\n  in node {describe(node)}\n  input shapes: "
-                             f"{', '.join(map(str, in_shapes))}", node, in_shapes) from None
+            raise _shape_error(err, node, in_shapes) from None
         for out, shape in zip(node.outputs, out_shapes):
             shape = tuple(int(n) for n in shape)
             layouts[id(out)] = (shape, contiguous_strides(shape))
             if id(out) in lowered.slots:
-                nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(out.type.dtype).itemsize
+                nbytes = math.prod(shape) * np.dtype(out.type.dtype).itemsize
                 update = direct.get(id(out))
                 if update is not None and shape == tuple(input_shapes[update.shared_arg]):
                     # The kernel writes the shared storage. Its buffer is still placed
@@ -175,19 +244,26 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                     offset = workspace.take_over(id(out), nbytes, node, k, same)
                 if offset is None:
                     offset = workspace.place(id(out), nbytes)
+                if largest is None or nbytes > largest.nbytes:
+                    largest = Buffer(node, shape, out.type.dtype, nbytes)
+                if workspace.size > MAX_BYTES:
+                    raise allocation_error("the workspace", workspace.size, input_shapes,
+                                           largest)
                 P[lowered.slots[id(out)]] = offset
         kernel = lowered.kernels[id(node)]
         _, params_of = family_functions(node.op)
         out_layouts = [layouts[id(o)] for o in node.outputs]
+        start = lowered.kernel_slots[id(node)]
         try:
             params = params_of(kernel, node, out_layouts, in_layouts, in_shapes, *extra)
+            P[start:start + len(params)] = params
+        except OverflowError:
+            raise _shape_error(ValueError("a loop bound, stride or offset exceeds int64"),
+                               node, in_shapes) from None
         except ValueError as err:
-            raise ShapeError(f"{err}\n  in node {describe(node)}\n  input shapes: "
-                             f"{', '.join(map(str, in_shapes))}", node, in_shapes) from None
-        start = lowered.kernel_slots[id(node)]
-        P[start:start + len(params)] = params
+            raise _shape_error(err, node, in_shapes) from None
         kernel_bytes.append(sum(
-            int(np.prod(layout[0], dtype=np.int64)) * np.dtype(v.type.dtype).itemsize
+            math.prod(layout[0]) * np.dtype(v.type.dtype).itemsize
             for v, layout in zip([*node.inputs, *node.outputs], in_layouts + out_layouts)))
     P[0] = workspace = workspace.size
     out_shapes = tuple(layouts[id(v)][0] for v in fgraph.outputs)
@@ -196,16 +272,17 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
     for u in lowered.program.updates:
         for a, slot in u.disjoint:
             if slot not in sizes:
-                sizes[slot] = int(np.prod(input_shapes[a], dtype=np.int64)) * np.dtype(
+                sizes[slot] = math.prod(input_shapes[a]) * np.dtype(
                     fgraph.inputs[a].type.dtype).itemsize
                 P[slot] = sizes[slot]
     for u in lowered.program.updates:
         shape = out_shapes[u.out_arg - len(fgraph.inputs)]
         same = shape == tuple(input_shapes[u.shared_arg])
         P[u.flag_slot] = int(same)
-        P[u.bytes_slot] = int(np.prod(shape, dtype=np.int64)) * np.dtype(
+        P[u.bytes_slot] = math.prod(shape) * np.dtype(
             fgraph.outputs[u.out_arg - len(fgraph.inputs)].type.dtype).itemsize
         inplace.append(same)
     P.setflags(write=False)
     shapes = {key: layout[0] for key, layout in layouts.items()}
-    return Plan(P, out_shapes, workspace, tuple(kernel_bytes), tuple(inplace), shapes)
+    return Plan(P, out_shapes, workspace, tuple(kernel_bytes), tuple(inplace), shapes,
+                largest)

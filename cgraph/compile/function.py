@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ctypes.util
 import functools
+import math
 import pickle
 import shlex
 import sys
@@ -24,6 +25,7 @@ import numpy as np
 from cgraph import backend
 from cgraph.codegen import ShapeError, cdef, header_paths, lower, make_plan, render
 from cgraph.codegen.kernels import uses_blas
+from cgraph.codegen.plan import Buffer, Plan, allocation_error
 from cgraph.codegen.render import csrc_dir, keep_bytecode_in, program_key
 from cgraph.compile import errors, fastcall
 from cgraph.compile.fastcall import plan_key
@@ -34,8 +36,10 @@ from cgraph.compile.shared import SharedVariable
 from cgraph.configdefaults import Config, config
 from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs, toposort
 from cgraph.graph.fg import FunctionGraph
+from cgraph.graph.labels import node_labels
 from cgraph.graph.lazy import guards, holds
 from cgraph.rewrite import rewrite_graph
+from cgraph.tensor.shape import checked_size
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
 __all__ = ["Function", "UnusedInputError", "function"]
@@ -261,6 +265,9 @@ class Function:
         except ShapeError as err:
             raise errors.explain_shape_error(err, self.fgraph,
                                              self._cfg.exception_verbosity) from None
+        except MemoryError as err:
+            raise MemoryError(f"{self._label()}: {err}") from None
+        self._check_allocation(plan, shapes)
         if self.profile is not None:
             self.profile.set_plan(plan)
         P = plan.params
@@ -276,6 +283,29 @@ class Function:
                 int(self._module.ffi.cast("uintptr_t", entry[0])),
                 plan_key(plan.out_shapes[:self._n_outputs]), all(plan.inplace), entry)
         return entry
+
+    def _check_allocation(self, plan: Plan, shapes: tuple) -> None:
+        """Allocate once (and free) the workspace and the outputs a call with `plan`
+        makes: a MemoryError naming the array, its node, the input shapes and the size
+        when one cannot be had, before any kernel runs and before the plan is kept."""
+        held = []
+        wanted = [("the workspace", plan.workspace, plan.largest)]
+        n_out = self._n_outputs
+        for k, (v, shape, dtype) in enumerate(zip(self.fgraph.outputs, plan.out_shapes,
+                                                  self._out_dtypes)):
+            if k >= n_out and plan.inplace[k - n_out]:
+                continue  # written into the shared variable's storage
+            what = (f"output {k}" if k < n_out
+                    else f"the new value of shared variable {self._updates[k - n_out]!r}")
+            nbytes = math.prod(shape) * dtype.itemsize
+            wanted.append((what, nbytes, Buffer(v.owner, shape, dtype.name, nbytes)))
+        for what, nbytes, buffer in wanted:
+            try:
+                held.append(np.empty(nbytes, np.uint8))
+            except MemoryError:
+                labels = node_labels(self.fgraph.outputs)
+                err = allocation_error(what, nbytes, shapes, buffer, labels)
+                raise MemoryError(f"{self._label()}: {err}") from None
 
     # ----------------------------------------------------------------- calling
 
@@ -452,12 +482,20 @@ class Function:
                 inputs.append(values[id(v)])
             extra = ([[a if i in node.op.value_inputs else None for i, a in enumerate(inputs)]]
                      if node.op.value_inputs else [])
+            in_shapes = ", ".join(str(np.shape(a)) for a in inputs)
             try:
-                node.op.infer_shape(node, [np.shape(a) for a in inputs], *extra)
+                out_shapes = node.op.infer_shape(node, [np.shape(a) for a in inputs], *extra)
+                for out, shape in zip(node.outputs, out_shapes):
+                    checked_size(shape, out.type.dtype, "the result")
             except ValueError as err:
                 raise ShapeError(f"{err}\n  in node {node.op}\n  input shapes: "
-                                 f"{', '.join(str(np.shape(a)) for a in inputs)}") from None
-            for out, value in zip(node.outputs, node.op.perform(node, inputs)):
+                                 f"{in_shapes}") from None
+            try:
+                results = node.op.perform(node, inputs)
+            except MemoryError as err:
+                raise MemoryError(f"{err}\n  in node {node.op}\n  input shapes: "
+                                  f"{in_shapes}") from None
+            for out, value in zip(node.outputs, results):
                 values[id(out)] = np.asarray(value)
 
     def loop(self, *sequences: Any, epochs: int = 1, batch_size: int | None = None,

@@ -10,13 +10,14 @@ copies, so they share one loop nest.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cgraph.graph.basic import Apply, Op, Variable
-from cgraph.tensor.shape import ShapeVector
+from cgraph.tensor.shape import ShapeVector, checked_size
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 
@@ -73,7 +74,7 @@ class CopyOp(Op):
     def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                  in_shapes: list, values: list | None = None) -> list[int]:
         out_shape, out_strides = out_layouts[0]
-        params = [int(np.prod(out_shape, dtype=np.int64))] if self.zero_first else []
+        params = [math.prod(out_shape)] if self.zero_first else []
         for part in self.copy_parts(node, out_layouts[0], in_layouts, values):
             out_off, in_off, shape, st_o, st_i = part
             params.extend([out_off, in_off, *shape, *st_o, *st_i])
@@ -88,24 +89,23 @@ class CopyOp(Op):
 
 
 def resolve_shape(target: Sequence[int], size: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """numpy's reshape rule for `target` (one -1 allowed), with a clear error."""
+    """numpy's reshape rule for `target` (one -1 allowed), with a clear error.
+
+    Sizes are Python ints, so a target whose product exceeds int64 is refused, never
+    wrapped; a -1 next to a zero length is ambiguous and refused, as numpy does.
+    """
     target = [int(n) for n in target]
     unknown = [i for i, n in enumerate(target) if n == -1]
     if len(unknown) > 1 or any(n < -1 for n in target):
         raise ValueError(f"reshape: invalid target shape {tuple(target)}")
-    known = int(np.prod([n for n in target if n != -1], dtype=np.int64))
-    if unknown:
-        if known == 0:
-            if size != 0:
-                raise ValueError(f"reshape: cannot reshape an array of shape {shape} "
-                                 f"into shape {tuple(target)}")
-            target[unknown[0]] = 0
-        elif size % known:
-            raise ValueError(f"reshape: cannot reshape an array of shape {shape} (size {size})"
-                             f" into shape {tuple(target)}")
-        else:
-            target[unknown[0]] = size // known
-    elif known != size:
+    known = math.prod(n for n in target if n != -1)
+    if unknown and known == 0:
+        raise ValueError(f"reshape: cannot reshape an array of shape {shape} (size {size}) "
+                         f"into shape {tuple(target)}: the -1 is ambiguous next to a "
+                         "length 0")
+    if unknown and size % known == 0:
+        target[unknown[0]] = size // known
+    elif unknown or known != size:
         raise ValueError(f"reshape: cannot reshape an array of shape {shape} (size {size}) "
                          f"into shape {tuple(target)}")
     return tuple(target)
@@ -144,7 +144,7 @@ class Reshape(CopyOp):
         if all(s is not None for s in static):
             target = _flat_values(static)
             if None not in x.type.shape:
-                size = int(np.prod(x.type.shape, dtype=np.int64))
+                size = math.prod(x.type.shape)
                 out = list(resolve_shape(target, size, x.type.shape))
             else:
                 out = [None if n == -1 else n for n in target]
@@ -166,7 +166,7 @@ class Reshape(CopyOp):
         return [np.array(x.reshape(resolve_shape(self._target(inputs[1:]), x.size, x.shape)))]
 
     def infer_shape(self, node: Apply, shapes: list, values: list | None = None) -> list:
-        size = int(np.prod(shapes[0], dtype=np.int64))
+        size = math.prod(shapes[0])
         target = self._target(values[1:]) if values else []  # no values for a 0-d target
         return [resolve_shape(target, size, tuple(shapes[0]))]
 
@@ -281,6 +281,7 @@ class Alloc(CopyOp):
 
     def infer_shape(self, node, shapes, values=None):
         shape = self._shape(values[1:] if values else [])
+        checked_size(shape, node.outputs[0].type.dtype, "alloc: the array")
         _broadcast_strides(tuple(shapes[0]), (0,) * len(shapes[0]), shape, "alloc")
         return [shape]
 

@@ -6,6 +6,7 @@ loops over every axis but `axis` with strides and runs the op's loop along it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ import numpy as np
 from cgraph.graph.basic import Apply, Op
 from cgraph.tensor import reduce as _reduce
 from cgraph.tensor.basic_ops import CopyOp, _int_input, _static_value, flatten, shape_list
-from cgraph.tensor.shape import axis_index
+from cgraph.tensor.shape import axis_index, checked_size
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 _NUMPY = {
@@ -212,9 +213,9 @@ class ARange(Op):
 
     def infer_shape(self, node, shapes, values=None):
         start, stop, step = (np.asarray(v).item() for v in values)
-        if step == 0:
-            raise ValueError("arange: step must not be zero")
-        return [(len(np.arange(start, stop, step)),)]
+        length = arange_length(start, stop, step)
+        checked_size((length,), self.dtype, "arange: the result")
+        return [(length,)]
 
     def c_kernel(self, node, name, comment, outs, ins):
         from cgraph.codegen.kernels import Kernel  # codegen imports this layer
@@ -227,6 +228,26 @@ class ARange(Op):
 
     def grad(self, inputs, output_grads):
         return [None, None, None]
+
+
+def arange_length(start: float, stop: float, step: float) -> int:
+    """The length of numpy.arange(start, stop, step) (Python numbers), without making it:
+    ceil((stop - start) / step) in double precision, as numpy computes it.
+
+    Raises
+    ------
+    ValueError
+        For a zero step, a length that is not a number, or one past int64.
+    """
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    value = (stop - start) / step
+    if math.isnan(value):
+        raise ValueError(f"arange: cannot compute the length of arange({start}, {stop}, "
+                         f"{step})")
+    if not abs(value) <= np.iinfo(np.int64).max:
+        raise ValueError(f"arange({start}, {stop}, {step}): maximum allowed size exceeded")
+    return max(math.ceil(value), 0)
 
 
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> TensorVariable:
@@ -261,8 +282,7 @@ class Eye(Op):
 
     def infer_shape(self, node, shapes, values=None):
         n, m = int(values[0]), int(values[1])
-        if n < 0 or m < 0:
-            raise ValueError(f"eye: negative dimensions ({n}, {m})")
+        checked_size((n, m), self.dtype, "eye: the matrix")
         return [(n, m)]
 
     def c_kernel(self, node, name, comment, outs, ins):

@@ -21,7 +21,7 @@ from cgraph.codegen.kernels import Kernel
 from cgraph.compile.shared import SharedVariable, shared
 from cgraph.configdefaults import config
 from cgraph.graph.basic import Apply, Op, Variable
-from cgraph.tensor.shape import ShapeVector
+from cgraph.tensor.shape import ShapeVector, checked_size
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 _DISTS = {"uniform": 2, "normal": 2, "binomial": 2, "choice": 1, "permutation": 0}
@@ -101,6 +101,7 @@ class RandomDraw(Op):
         size = tuple(int(v) for v in values[1:1 + self.ndim])
         if any(n < 0 for n in size):
             raise ValueError(f"{self}: negative size {size}")
+        checked_size(size, self.dtype, f"{self}: the sample")
         return [(3,), size]
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:

@@ -1,4 +1,5 @@
-"""Shape ops: DimShuffle (transpose, broadcast axes), Shape_i, Join and its slices.
+"""Shape ops: DimShuffle (transpose, broadcast axes), Shape_i, Join and its slices;
+the size rule every shape obeys (`checked_size`).
 
 DimShuffle and JoinSlice are views: the generated C aliases their input with new
 strides and an offset, computed per call shape by `view_layout`.
@@ -6,6 +7,7 @@ strides and an offset, computed per call shape by `view_layout`.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +18,40 @@ from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 Layout = tuple[tuple[int, ...], tuple[int, ...], int]
+
+#: The largest number of bytes an array can take (numpy's limit, the largest `intp`):
+#: below it, every element count, stride and byte offset of an array fits in int64.
+MAX_BYTES = int(np.iinfo(np.intp).max)
+
+
+def checked_size(shape: Sequence[int], dtype: Any = None, what: str = "array") -> int:
+    """The number of elements of an array of `shape`, computed in Python ints (no wrap).
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The lengths.
+    dtype : dtype-like, optional
+        The element type whose size counts against `MAX_BYTES` (one byte if None).
+    what : str
+        Names the array in the error message.
+
+    Raises
+    ------
+    ValueError
+        When a length is negative, or when the array would take more than `MAX_BYTES`
+        bytes (numpy's "array is too big").
+    """
+    lengths = tuple(int(n) for n in shape)
+    if any(n < 0 for n in lengths):
+        raise ValueError(f"{what}: negative dimensions are not allowed in shape {lengths}")
+    size = math.prod(lengths)
+    itemsize = 1 if dtype is None else np.dtype(dtype).itemsize
+    if size * itemsize > MAX_BYTES:
+        kind = "" if dtype is None else f" of {np.dtype(dtype).name}"
+        raise ValueError(f"{what} is too big: shape {lengths}{kind} needs {size * itemsize} "
+                         f"bytes, more than the maximum possible size ({MAX_BYTES} bytes)")
+    return size
 
 
 def axis_index(axis: Any, ndim: int, what: str) -> int:

@@ -25,7 +25,7 @@ from cgraph.tensor.blas import SummedAxes
 from cgraph.tensor.extra_ops import arange
 from cgraph.tensor.math import lt, neg
 from cgraph.tensor.reductions import max as _reduce_max
-from cgraph.tensor.shape import axis_index, pad_left
+from cgraph.tensor.shape import axis_index, checked_size, pad_left
 from cgraph.tensor.subtensor import nonzero, take
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
@@ -77,7 +77,9 @@ class Tile(CopyOp):
 
     def infer_shape(self, node, shapes, values=None):
         reps = _counts(values[1:], "tile")
-        return [tuple(n * r for n, r in zip(shapes[0], reps))]
+        shape = tuple(n * r for n, r in zip(shapes[0], reps))
+        checked_size(shape, node.outputs[0].type.dtype, "tile: the result")
+        return [shape]
 
     def n_loop_dims(self, node):
         return 2 * node.inputs[0].type.ndim
@@ -132,6 +134,7 @@ class Repeat(CopyOp):
     def infer_shape(self, node, shapes, values=None):
         shape = list(shapes[0])
         shape[self.axis] *= _counts(values[1:], "repeat")[0]
+        checked_size(shape, node.outputs[0].type.dtype, "repeat: the result")
         return [tuple(shape)]
 
     def n_loop_dims(self, node):
