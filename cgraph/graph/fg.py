@@ -14,6 +14,12 @@ class FunctionGraph:
     must be reachable from `inputs` or be a constant; anything else is a missing
     input and raises ValueError naming it.
 
+    The graph keeps an index of who reads each variable, kept up to date by
+    `replace` (which imports the nodes of the replacement and drops the nodes left
+    unread), so a replacement costs the size of the change, not of the graph. A pass
+    that edits `node.inputs` directly calls `changed()` (setting `outputs` does it),
+    and the index is rebuilt when next needed.
+
     Parameters
     ----------
     inputs : sequence of Variable
@@ -45,13 +51,30 @@ class FunctionGraph:
             new_node.tag = dict(node.tag)
             for old, new in zip(node.outputs, new_outputs):
                 memo[id(old)] = new
-        self.outputs: list[Variable] = []
+        self._clients: dict[int, list[tuple[Apply, int]]] | None = None
+        self._nodes: set[int] = set()
+        outs: list[Variable] = []
         for v in outputs:
             if id(v) not in memo:
                 if not isinstance(v, Constant):
                     raise ValueError(f"output {v!r} is not computed from the inputs")
                 memo[id(v)] = v.clone()
-            self.outputs.append(memo[id(v)])
+            outs.append(memo[id(v)])
+        self.outputs = outs
+
+    @property
+    def outputs(self) -> list[Variable]:
+        """The variables computed, in order (setting them invalidates the index)."""
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, value: Sequence[Variable]) -> None:
+        self._outputs = list(value)
+        self.changed()
+
+    def changed(self) -> None:
+        """Say that node inputs were edited directly: the reader index is rebuilt."""
+        self._clients = None
 
     def toposort(self) -> list[Apply]:
         """The nodes in a deterministic execution order."""
@@ -76,17 +99,88 @@ class FunctionGraph:
         return out
 
     def clients(self) -> dict[int, list[tuple[Apply, int]]]:
-        """Map id(variable) to the (node, input position) pairs that read it."""
-        result: dict[int, list[tuple[Apply, int]]] = {}
-        for node in self.toposort():
-            for i, v in enumerate(node.inputs):
-                result.setdefault(id(v), []).append((node, i))
-        return result
+        """Map id(variable) to the (node, input position) pairs that read it.
+
+        The mapping is the graph's own index: read it, do not change it. A variable
+        nothing reads has no entry.
+        """
+        if self._clients is None:
+            self._clients = {}
+            self._nodes = set()
+            for node in self.toposort():
+                self._add_node(node)
+        return self._clients
+
+    def _add_node(self, node: Apply) -> None:
+        self._nodes.add(id(node))
+        for i, v in enumerate(node.inputs):
+            self._clients.setdefault(id(v), []).append((node, i))
+
+    def _import(self, v: Variable) -> None:
+        """Index the nodes computing `v` that the graph does not hold yet."""
+        inputs = {id(u) for u in self.inputs}
+        for node in self._new_nodes(v, inputs):  # producers first
+            for u in node.inputs:
+                if u.owner is None and id(u) not in inputs and not isinstance(u, Constant):
+                    raise ValueError(f"the replacement reads {u!r} ({u.type}), which is "
+                                     "neither an input of the function nor a constant")
+            self._add_node(node)
+
+    def _new_nodes(self, v: Variable, inputs: set[int]) -> list[Apply]:
+        """The nodes computing `v` that are not indexed yet, producers first (the walk
+        stops at indexed nodes, so it costs the size of the new part only)."""
+        order: list[Apply] = []
+        if v.owner is None or id(v) in inputs or id(v.owner) in self._nodes:
+            return order
+        seen = {id(v.owner)}
+        stack = [(v.owner, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == len(node.inputs):
+                order.append(node)
+                continue
+            stack.append((node, i + 1))
+            u = node.inputs[i]
+            parent = u.owner
+            if (parent is not None and id(u) not in inputs and id(parent) not in self._nodes
+                    and id(parent) not in seen):
+                seen.add(id(parent))
+                stack.append((parent, 0))
+        return order
+
+    def _drop_unread(self, v: Variable) -> None:
+        """Remove the node computing `v` from the index when nothing reads any of its
+        outputs any more, and then its producers likewise."""
+        stack = [v.owner] if v.owner is not None else []
+        outputs = {id(u) for u in self._outputs}
+        while stack:
+            node = stack.pop()
+            if id(node) not in self._nodes or any(
+                    id(o) in self._clients or id(o) in outputs for o in node.outputs):
+                continue
+            self._nodes.discard(id(node))
+            for i, u in enumerate(node.inputs):
+                readers = self._clients.get(id(u))
+                if readers is None:
+                    continue
+                readers[:] = [(n, j) for n, j in readers if not (n is node and j == i)]
+                if not readers:
+                    del self._clients[id(u)]
+                    if u.owner is not None:
+                        stack.append(u.owner)
 
     def replace(self, old: Variable, new: Variable) -> None:
         """Make every reader of `old` (nodes and outputs) read `new` instead."""
         if old.type != new.type:
             raise TypeError(f"cannot replace {old!r} ({old.type}) by {new!r} ({new.type})")
-        for node in self.toposort():
-            node.inputs = [new if v is old else v for v in node.inputs]
-        self.outputs = [new if v is old else v for v in self.outputs]
+        if old is new:
+            return
+        clients = self.clients()
+        self._import(new)
+        readers = clients.pop(id(old), [])
+        for node, i in readers:
+            node.inputs[i] = new
+        if readers:
+            clients.setdefault(id(new), []).extend(readers)
+        self._outputs = [new if v is old else v for v in self._outputs]
+        self._drop_unread(old)

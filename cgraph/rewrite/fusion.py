@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.lazy import guards
@@ -35,7 +37,15 @@ def fusable(node: Apply) -> bool:
 
 
 class _Graph:
-    """Clients and topological positions of the graph's nodes."""
+    """Readers, topological positions and reachability of the graph's nodes.
+
+    Reachability is kept as bit matrices over positions (numpy, packed): row i of
+    `desc` has the bit of every node that a path from node i reaches, row i of `anc`
+    of every node with a path to node i. A group that has been formed counts as one
+    node (it will be one fused node): `contract` adds, to every node that reaches a
+    member, what the members reach, and the same for ancestors. A convexity test is
+    then a few bitwise ANDs of rows instead of a search of the graph.
+    """
 
     def __init__(self, fgraph: FunctionGraph):
         self.nodes = fgraph.toposort()
@@ -44,37 +54,79 @@ class _Graph:
         for node in self.nodes:
             for v in node.inputs:
                 self.clients.setdefault(id(v), []).append(node)
+        self._readers = {id(n): [c for v in n.outputs for c in self.clients.get(id(v), ())]
+                         for n in self.nodes}
         self.outputs = {id(v) for v in fgraph.outputs}
         # Nodes that a lazy ifelse may skip: fused only with nodes skipped alike.
         self.guards = guards(fgraph.outputs, self.nodes)
         # Nodes whose result only a full sum reads: their groups stay single-output,
         # so that `fuse_sums` can then compute the sum in the same loop.
         self.sum_roots = {id(n) for n in self.nodes if fusable(n) and _summed_only(n, self)}
+        n = len(self.nodes)
+        self.desc = np.zeros((n, (n + 7) // 8), np.uint8)
+        self.anc = np.zeros_like(self.desc)
+        self._stamp = np.zeros(n, np.int64)  # a row's version: bumped when it changes
+        self._desc_rows: dict[int, tuple[int, int]] = {}
+        self._anc_rows: dict[int, tuple[int, int]] = {}
+        for i in range(n - 1, -1, -1):
+            for r in self._readers[id(self.nodes[i])]:
+                j = self.position[id(r)]
+                self.desc[i] |= self.desc[j]
+                self.set_bit(self.desc[i], j)
+        for i, node in enumerate(self.nodes):
+            for v in node.inputs:
+                j = self.position.get(id(v.owner), -1) if v.owner is not None else -1
+                if j >= 0:
+                    self.anc[i] |= self.anc[j]
+                    self.set_bit(self.anc[i], j)
 
     def readers(self, node: Apply) -> list[Apply]:
-        return [c for v in node.outputs for c in self.clients.get(id(v), ())]
+        return self._readers.get(id(node), [])
 
-    def reaches(self, start: list[Apply], targets: set[int], groups: dict[int, list[Apply]]
-                ) -> bool:
-        """Whether some node in `start` has a descendant (or is one) in `targets`.
+    @staticmethod
+    def set_bit(row: np.ndarray, i: int) -> None:
+        row[i >> 3] |= 1 << (i & 7)
 
-        Nodes of the groups formed so far count as one node each (`groups` maps a
-        member to its group): they will be one fused node, so a path into any of
-        them continues from all of them.
-        """
-        stack = list(start)
-        seen: set[int] = set()
-        while stack:
-            node = stack.pop()
-            if id(node) in targets:
+    def bit(self, node: Apply) -> int:
+        return 1 << self.position[id(node)]
+
+    def _row(self, matrix: np.ndarray, cache: dict, i: int) -> int:
+        """Row i of `matrix` as a Python int (cached until `contract` changes the row)."""
+        stamp = int(self._stamp[i])
+        hit = cache.get(i)
+        if hit is None or hit[0] != stamp:
+            hit = (stamp, int.from_bytes(matrix[i].tobytes(), "little"))
+            cache[i] = hit
+        return hit[1]
+
+    def reaches(self, start: list[Apply], targets: int) -> bool:
+        """Whether some node in `start` is, or has a descendant, in the bitset `targets`."""
+        for node in start:
+            i = self.position[id(node)]
+            if (1 << i | self._row(self.desc, self._desc_rows, i)) & targets:
                 return True
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            for member in groups.get(id(node), [node]):
-                seen.add(id(member))
-                stack.extend(self.readers(member))
         return False
+
+    def reaches_into(self, start: int, node: Apply) -> bool:
+        """Whether some node of the bitset `start`, other than `node`, reaches `node`."""
+        i = self.position[id(node)]
+        return bool(start & ~(1 << i) & self._row(self.anc, self._anc_rows, i))
+
+    def contract(self, group: list[Apply]) -> None:
+        """Make the formed `group` one node for reachability."""
+        rows = np.array([self.position[id(m)] for m in group])
+        members = np.zeros(self.desc.shape[1], np.uint8)
+        for i in rows:
+            self.set_bit(members, int(i))
+        below = members | np.bitwise_or.reduce(self.desc[rows], axis=0)
+        above = members | np.bitwise_or.reduce(self.anc[rows], axis=0)
+        n = len(self.nodes)
+        reach_members = np.flatnonzero(np.unpackbits(above, bitorder="little")[:n])
+        reached = np.flatnonzero(np.unpackbits(below, bitorder="little")[:n])
+        self.desc[reach_members] |= below
+        self.anc[reached] |= above
+        self._stamp[reach_members] += 1
+        self._stamp[reached] += 1
 
 
 def _summable(v: Variable, reader: Apply) -> bool:
@@ -90,40 +142,50 @@ def _summed_only(node: Apply, graph: _Graph) -> bool:
             and _summable(out, readers[0]))
 
 
-def _joins(candidate: Apply, root: Apply, members: set[int], graph: _Graph, groups: dict
-           ) -> bool:
-    if id(root) in graph.sum_roots:  # only producers that nothing else reads
-        if any(id(c) not in members for c in graph.readers(candidate)):
-            return False
-    return (id(candidate) not in members and id(candidate) not in groups
-            and id(candidate) not in graph.sum_roots
-            and fusable(candidate)
+def _may_join(candidate: Apply, root: Apply, graph: _Graph, groups: dict) -> bool:
+    """The rules that do not change while `root`'s group grows."""
+    key = id(candidate)
+    return (key not in groups and key not in graph.sum_roots and fusable(candidate)
             and candidate.outputs[0].type.broadcastable == root.outputs[0].type.broadcastable
-            and graph.guards.get(id(candidate)) == graph.guards.get(id(root)))
+            and graph.guards.get(key) == graph.guards.get(id(root)))
+
+
+def _read_inside(candidate: Apply, root: Apply, members: set[int], graph: _Graph) -> bool:
+    """A group whose root is summed takes only producers that nothing else reads."""
+    return id(root) not in graph.sum_roots or all(
+        id(c) in members for c in graph.readers(candidate))
 
 
 def _grow(root: Apply, graph: _Graph, groups: dict[int, list[Apply]]) -> list[Apply]:
     """The fusion group of `root`: producers (and their other readers) added while
     the rules above allow."""
     pattern = root.outputs[0].type.broadcastable
-    members = {id(root)}
-    group = [root]
-    frontier = [root]
+    members: set[int] = set()
+    group: list[Apply] = []
+    frontier: list[Apply] = []
+    inside = [0]   # bitset of the members
+    outside = [0]  # bitset of the nodes that read a member and are not one
 
     def add(node: Apply) -> None:
         members.add(id(node))
         group.append(node)
         frontier.append(node)
+        inside[0] |= graph.bit(node)
+        outside[0] &= ~graph.bit(node)
+        for r in graph.readers(node):
+            if id(r) not in members:
+                outside[0] |= graph.bit(r)
+
+    add(root)
 
     def convex_with(node: Apply) -> bool:
         """No path node -> outside -> member, nor member -> outside -> node."""
-        if graph.reaches([c for c in graph.readers(node) if id(c) not in members],
-                         members, groups):
+        if graph.reaches([c for c in graph.readers(node) if id(c) not in members], inside[0]):
             return False
-        outside = [r for m in group for r in graph.readers(m)
-                   if id(r) not in members and r is not node]
-        return not graph.reaches(outside, {id(node)}, groups)
+        return not graph.reaches_into(outside[0], node)
 
+    never: set[int] = set()        # candidates the rules that do not change refuse
+    refused_at: dict[int, int] = {}  # candidate -> group size when it was last refused
     while frontier:
         node = frontier.pop()
         producers = [v.owner for v in node.inputs if v.owner is not None]
@@ -132,8 +194,15 @@ def _grow(root: Apply, graph: _Graph, groups: dict[int, list[Apply]]) -> list[Ap
                   if not isinstance(v, Constant) and v.type.broadcastable == pattern]
         readers = graph.readers(node) + [c for v in shared for c in graph.clients.get(id(v), ())]
         for candidate in producers + readers:
-            if _joins(candidate, root, members, graph, groups) and convex_with(candidate):
+            key = id(candidate)
+            if key in members or key in never or refused_at.get(key) == len(group):
+                continue  # already in, never, or refused by this very group
+            if not _may_join(candidate, root, graph, groups):
+                never.add(key)
+            elif _read_inside(candidate, root, members, graph) and convex_with(candidate):
                 add(candidate)
+            else:
+                refused_at[key] = len(group)
     return group
 
 
@@ -189,6 +258,7 @@ def fuse_elementwise(fgraph: FunctionGraph) -> dict[str, int]:
             groups[id(member)] = group
         if len(group) < 2:
             continue
+        graph.contract(group)
         fused, replaced = _fuse(group, graph)
         for old, new in zip(replaced, fused.outputs):
             if old.type != new.type:  # cannot happen: same broadcasting rule
