@@ -137,11 +137,15 @@ class Config:
     num_threads : int
         Threads for OpenMP regions (0: OpenMP's default), given to the C as
         `CG_NUM_THREADS`; only used with `openmp`.
+    blas_threads : {"auto", "library"}
+        How many threads a BLAS product runs on. "auto": each size class of
+        product is timed on one thread and on OpenBLAS's threads, and runs on the
+        faster (re-timed now and then), so a product neither stalls when the other
+        cores are busy nor loses the second core when they are free
+        (csrc/cg_blas_threads.h). "library": OpenBLAS decides, as in numpy.
     blas_one_thread_below : int
-        Run matrix products of fewer multiply-adds than this on one BLAS thread
-        (0, the default: OpenBLAS decides, as in numpy). On a shared machine whose
-        other cores are busy, a threaded mid-size product waits for them: there,
-        2**27 made an MLP step 6x faster (README, "Performance").
+        Always run matrix products of fewer multiply-adds than this on one BLAS
+        thread (0, the default: no such rule).
     profile : bool
         Compile every function with per-kernel timers (`f.profile.summary()`).
     sanitize : bool
@@ -171,8 +175,11 @@ class Config:
     openmp: bool = _flag(False, _boolean, "compile and link with -fopenmp")
     num_threads: int = _flag(0, _count, "OpenMP threads, 0 for OpenMP's default "
                              "(CG_NUM_THREADS in the C; with openmp only)")
-    blas_one_thread_below: int = _flag(0, _count, "products of fewer multiply-adds run on "
-                                       "one BLAS thread (0: OpenBLAS decides)")
+    blas_threads: str = _flag("auto", _choice("auto", "library"),
+                              "BLAS threads per product: auto (timed: one thread or "
+                              "the library's, the faster) or library (OpenBLAS decides)")
+    blas_one_thread_below: int = _flag(0, _count, "products of fewer multiply-adds always "
+                                       "run on one BLAS thread (0: no such rule)")
     profile: bool = _flag(False, _boolean, "time every kernel of every compiled function")
     sanitize: bool = _flag(False, _boolean, "build with AddressSanitizer and UBSan")
     c_call: bool = _flag(True, _boolean, "call compiled functions through the C call "

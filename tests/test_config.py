@@ -32,6 +32,7 @@ CASES = {
     "profile": ([("true", True), ("off", False)], ["sometimes"]),
     "c_call": ([("false", False), ("1", True)], ["fast"]),
     "blas_one_thread_below": ([("134217728", 2**27), (0, 0)], ["-1", "many"]),
+    "blas_threads": ([("auto", "auto"), ("library", "library")], ["two", 2, "Auto"]),
     "sanitize": ([("1", True), ("False", False)], ["2"]),
     "exception_verbosity": ([("high", "high"), ("low", "low")], ["medium", "HIGH"]),
 }

@@ -61,6 +61,8 @@ def build_options(cfg: Config) -> backend.BuildOptions:
         link += sanitizers
     if cfg.blas_one_thread_below:
         cflags += (f"-DCG_BLAS_MT_WORK={cfg.blas_one_thread_below}LL",)
+    if cfg.blas_threads == "library":
+        cflags += ("-DCG_BLAS_AUTO=0",)
     if cfg.openmp:
         cflags += ("-fopenmp", f"-DCG_NUM_THREADS={cfg.num_threads}")
         link += ("-fopenmp",)

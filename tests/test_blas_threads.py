@@ -1,0 +1,178 @@
+"""BLAS threads per product (csrc/cg_blas_threads.h): the timing policy on simulated
+machines, and the products it runs (results unchanged, thread count restored)."""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import sys
+from pathlib import Path
+
+import cffi
+import numpy as np
+import pytest
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.codegen.render import csrc_dir
+
+POLICY_CDEF = """
+int pick(int64_t *state);
+void record(int64_t *state, int choice, int64_t ns, int64_t work);
+int class_of(int64_t work);
+"""
+
+POLICY_SOURCE = """
+#include "cg_blas_threads.h"
+/* choice = many + 2 * trial, so Python sees both halves */
+int pick(int64_t *state)
+{
+    cg_bt_choice c = cg_bt_pick((cg_bt_class *)state);
+    return c.many + 2 * c.trial;
+}
+void record(int64_t *state, int choice, int64_t ns, int64_t work)
+{
+    cg_bt_choice c = {choice & 1, choice >> 1};
+    cg_bt_record((cg_bt_class *)state, c, ns, work);
+}
+int class_of(int64_t work) { return cg_bt_class_of(work); }
+"""
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory):
+    """The header's pick/record compiled alone, with a state of one size class."""
+    out = tmp_path_factory.mktemp("bt")
+    ffi = cffi.FFI()
+    ffi.cdef(POLICY_CDEF)
+    ffi.set_source("_bt_policy", POLICY_SOURCE, include_dirs=[str(csrc_dir())],
+                   extra_compile_args=["-O1"])
+    so = ffi.compile(tmpdir=str(out))
+    spec = importlib.util.spec_from_file_location("_bt_policy", so)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class Machine:
+    """Runs `n` products through the policy on a simulated machine whose products of
+    `work` multiply-adds take `cost[many]` ns per multiply-add."""
+
+    def __init__(self, policy):
+        self.lib, self.ffi = policy.lib, policy.ffi
+        self.state = self.ffi.new("int64_t[5]")
+        self.used: list[int] = []
+
+    def run(self, n: int, one: float, many: float, work: int = 1 << 20) -> list[int]:
+        used = []
+        for _ in range(n):
+            choice = self.lib.pick(self.state)
+            is_many = choice & 1
+            self.lib.record(self.state, choice, int((many if is_many else one) * work), work)
+            used.append(is_many)
+        self.used += used
+        return used
+
+
+def test_size_class_is_the_power_of_two(policy):
+    assert [policy.lib.class_of(w) for w in (1, 2, 3, 4, 1 << 20, (1 << 21) - 1)] == \
+        [0, 1, 1, 2, 20, 20]
+
+
+def test_busy_machine_runs_on_one_thread(policy):
+    """All threads 5x slower than one (the other core busy): after two timing calls,
+    fewer than 1% of 5000 products still try the threads."""
+    m = Machine(policy)
+    used = m.run(5000, one=2.0, many=10.0)
+    assert used[:2] == [1, 0]  # the library's threads first, then one thread
+    assert sum(used[2:]) / len(used) < 0.01
+
+
+def test_free_machine_keeps_the_threads(policy):
+    m = Machine(policy)
+    used = m.run(5000, one=1.6, many=1.0)
+    assert sum(1 - u for u in used[2:]) / len(used) < 0.01
+
+
+def test_machine_that_gets_busy_moves_to_one_thread_at_once(policy):
+    m = Machine(policy)
+    m.run(500, one=1.6, many=1.0)
+    busy = m.run(500, one=2.0, many=10.0)
+    # the rate in use rises by a quarter of the gap per call: 1 -> 3.25 > 2 in one call
+    assert busy[1:].count(1) <= 5
+    assert busy[-100:].count(1) <= 1
+
+
+def test_machine_that_gets_free_returns_to_the_threads(policy):
+    """The losing setting is tried again after at most 2^10 calls."""
+    m = Machine(policy)
+    m.run(3000, one=2.0, many=10.0)
+    free = m.run(3000, one=1.6, many=1.0)
+    first_back = free.index(1)
+    assert first_back <= 1024
+    assert free[-1000:].count(0) <= 5
+
+
+def test_noisy_equal_settings_do_not_flap_every_call(policy):
+    """Two settings of equal speed with 20% noise: each switch costs at most a few
+    calls, and the run stays within 5% of the ideal time."""
+    rng = np.random.default_rng(0)
+    m = Machine(policy)
+    total = 0.0
+    for _ in range(2000):
+        choice = m.lib.pick(m.state)
+        cost = 1.0 * rng.uniform(0.9, 1.1)
+        m.lib.record(m.state, choice, int(cost * (1 << 20)), 1 << 20)
+        total += cost
+    assert total / 2000 < 1.05
+
+
+def openblas():
+    scipy_openblas32 = pytest.importorskip("scipy_openblas32")
+    return ctypes.CDLL(str(Path(scipy_openblas32.get_lib_dir())
+                           / f"lib{scipy_openblas32.get_library()}.so"))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_products_equal_on_any_thread_choice(dtype):
+    """gemm and both gemv paths give the same bits under auto, library and forced one
+    thread, over enough calls for auto to try both settings; the thread count is
+    restored after every product."""
+    if sys.platform != "linux":
+        pytest.skip("OpenBLAS thread control is checked on Linux")
+    lib = openblas()
+    threads = lib.scipy_openblas_get_num_threads()
+    a, b, v = T.matrix("a", dtype=dtype), T.matrix("b", dtype=dtype), T.vector("v", dtype=dtype)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((96, 200)).astype(dtype)
+    y = rng.standard_normal((200, 80)).astype(dtype)
+    z = rng.standard_normal(200).astype(dtype)
+    results = {}
+    for name, flags in (("auto", {"blas_threads": "auto"}),
+                        ("library", {"blas_threads": "library"}),
+                        ("one", {"blas_one_thread_below": 2**40})):
+        with cgraph.config.change_flags(**flags):
+            f = cgraph.function([a, b, v], [T.dot(a, b), T.dot(a, v), T.dot(v, b)])
+        assert ("-DCG_BLAS_AUTO=0" in f.build_options.cflags) == (name == "library")
+        outs = [f(x, y, z) for _ in range(40)]
+        for o in outs[1:]:
+            for got, first in zip(o, outs[0]):
+                np.testing.assert_array_equal(got, first)
+        results[name] = outs[0]
+        assert lib.scipy_openblas_get_num_threads() == threads
+    for name in ("library", "one"):
+        for got, want in zip(results[name], results["auto"]):
+            np.testing.assert_array_equal(got, want)
+    tol = 1e-10 if dtype == "float64" else 1e-3
+    np.testing.assert_allclose(results["auto"][0], x @ y, rtol=tol, atol=tol)
+    np.testing.assert_allclose(results["auto"][1], x @ z, rtol=tol, atol=tol)
+    np.testing.assert_allclose(results["auto"][2], z @ y, rtol=tol, atol=tol)
+
+
+def test_tries_of_a_collapsed_setting_cost_little(policy):
+    """The library's threads 50x slower than one thread: after the first two calls,
+    the tries of the threads add at most 3% to the time of 20000 products."""
+    m = Machine(policy)
+    used = m.run(20000, one=1.0, many=50.0)[2:]
+    spent = sum(50.0 if u else 1.0 for u in used)
+    assert spent / len(used) < 1.03
