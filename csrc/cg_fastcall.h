@@ -20,6 +20,11 @@
  * shape) it hands to the Python path (`fallback(args)`), which then fills the plan
  * dictionary for the next call. A failing kernel's message goes to `on_error`, which
  * raises. This file is the only user of the CPython and numpy C APIs in cgraph.
+ *
+ * A call keeps its tables on the stack, so their sizes are fixed: a function with more
+ * than CG_FC_MAX_ARGS inputs and shared variables together, outputs, updates or array
+ * constants, or more than CG_FC_MAX_DIMS input dimensions, gets None from
+ * `make_caller`, and its caller keeps the Python path for every call.
  */
 #ifndef CGRAPH_FASTCALL_H
 #define CGRAPH_FASTCALL_H
@@ -31,7 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The most inputs and shared variables together, and the most outputs, updates and
+ * array constants, each; the pointer table holds all four kinds. */
 #define CG_FC_MAX_ARGS 256
+#define CG_FC_MAX_PTRS (4 * CG_FC_MAX_ARGS)
 #define CG_FC_MAX_DIMS 1024
 
 typedef int (*cg_argv_entry)(const int64_t *P, char *err, char *ws, void **A);
@@ -127,7 +135,7 @@ static PyObject *cg_caller_call(PyObject *self, PyObject *args)
     const int n_arrays = c->n_in + c->n_shared;
     PyObject *held[2 * CG_FC_MAX_ARGS + 1];  /* new references to release */
     PyObject *outs[CG_FC_MAX_ARGS];
-    void *A[3 * CG_FC_MAX_ARGS];
+    void *A[CG_FC_MAX_PTRS];            /* arrays, outputs, updates, constants */
     double slots[CG_FC_MAX_ARGS];       /* 0-d numbers, 8 bytes each */
     int64_t key[CG_FC_MAX_DIMS];
     int n_held = 0, n_outs = 0, k = 0;
@@ -311,7 +319,8 @@ static int cg_as_ints(PyObject *seq, int *out, int n)
 }
 
 /* make_caller((entry address, in types, in ndims, out types, out ndims, n_upd,
- *              constants, converters, shared, plans, fallback, on_error, return_list)) */
+ *              constants, converters, shared, plans, fallback, on_error, return_list)):
+ * the builtin, or None when the function is bigger than this path's tables. */
 static PyObject *cg_make_caller(PyObject *module, PyObject *spec)
 {
     (void)module;
@@ -325,12 +334,15 @@ static PyObject *cg_make_caller(PyObject *module, PyObject *spec)
         return NULL;
     const Py_ssize_t n_in = PyTuple_GET_SIZE(in_t), n_out = PyTuple_GET_SIZE(out_t);
     const Py_ssize_t n_const = PyTuple_GET_SIZE(consts), n_shared = PyTuple_GET_SIZE(shared);
-    if (n_in + n_shared > CG_FC_MAX_ARGS || n_out > CG_FC_MAX_ARGS || n_const > CG_FC_MAX_ARGS
-            || n_upd > CG_FC_MAX_ARGS || PyTuple_GET_SIZE(in_n) != n_in
-            || PyTuple_GET_SIZE(out_n) != n_out || PyTuple_GET_SIZE(conv) != n_in) {
-        PyErr_SetString(PyExc_ValueError, "cgraph fast call: too many arguments");
+    if (n_upd < 0 || PyTuple_GET_SIZE(in_n) != n_in || PyTuple_GET_SIZE(out_n) != n_out
+            || PyTuple_GET_SIZE(conv) != n_in) {
+        PyErr_SetString(PyExc_ValueError, "cgraph fast call: inconsistent spec");
         return NULL;
     }
+    if (n_in + n_shared > CG_FC_MAX_ARGS || n_out > CG_FC_MAX_ARGS || n_upd > CG_FC_MAX_ARGS
+            || n_const > CG_FC_MAX_ARGS
+            || n_in + n_shared + n_out + n_upd + n_const > CG_FC_MAX_PTRS)
+        Py_RETURN_NONE;
     cg_caller *c = (cg_caller *)PyMem_Calloc(1, sizeof(cg_caller));
     if (!c)
         return PyErr_NoMemory();
@@ -384,7 +396,8 @@ static PyObject *cg_make_caller(PyObject *module, PyObject *spec)
     Py_DECREF(state);
     return call;
 too_many:
-    PyErr_SetString(PyExc_ValueError, "cgraph fast call: too many dimensions");
+    Py_DECREF(capsule);
+    Py_RETURN_NONE;
 fail:
     Py_DECREF(capsule);
     return NULL;

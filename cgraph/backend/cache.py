@@ -399,6 +399,18 @@ def _thread_lock(key: str) -> threading.Lock:
         return _key_locks.setdefault(key, threading.Lock())
 
 
+def _forget_thread_locks() -> None:
+    """In a child made by `os.fork`: the parent's other threads are gone, and a lock
+    one of them held would stay held there for ever; the file locks still order the
+    child's builds with the parent's."""
+    global _key_locks_guard
+    _key_locks_guard = threading.Lock()
+    _key_locks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_thread_locks)
+
+
 def _file_lock(root: Path, key: str) -> FileLock:
     lock_dir = root / "locks"
     lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

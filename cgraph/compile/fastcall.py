@@ -1,21 +1,27 @@
 """The C call path: `Function.__call__` without Python in the common case.
 
-A call from Python used to spend about 6 µs around a kernel of well under 1 µs:
-checking each argument, a `from_buffer` per pointer (0.3 µs each), the plan lookup,
-allocating outputs. `csrc/cg_fastcall.h` does the same work in C against the CPython
-and numpy C APIs; it is compiled once per machine (and cached like any module) into
-a small cffi module whose one function returns the factory `make_caller`.
+`csrc/cg_fastcall.h` checks the arguments, looks up the plan, allocates the outputs
+and calls the kernels, against the CPython and numpy C APIs. It is compiled once per
+machine (and cached like any module) into a small cffi module whose one function
+returns the factory `make_caller`.
 
 The C path handles only what is common; everything else (the first call of a shape,
 an update that changes a shape, arguments needing conversion to a dtype it cannot
-cast) goes to the Python path it is given, which stays the reference behaviour.
-Without a usable factory (no numpy headers, a build failure), Python's path is used.
+cast, a function bigger than its tables) goes to the Python path it is given, which
+stays the reference behaviour. Without a usable factory (no numpy headers, a build
+failure), Python's path is used.
+
+The factory is built in a thread of its own, alongside the function's module. A child
+made by `os.fork` (multiprocessing's default on Linux) keeps the factories built
+before the fork and builds any other in a thread of its own: the parent's threads and
+their locks do not follow it.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -44,21 +50,23 @@ void *cg_fastcall_make(void)
 _CDEF = "void *cg_fastcall_make(void);"
 
 
+_built: dict[tuple, Any] = {}  # key -> the factory (or None), set by the finished build
 _builds: dict[tuple, Future] = {}
 _builds_lock = threading.Lock()
 _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cgraph-fastcall")
+_FORK_WAIT = 120.0
 
 
 def start(cc: str, root: str | None, sanitize: bool = False) -> Future:
     """Get `factory(cc, root, sanitize)` going in a thread: on a cold start it compiles
-    (0.3-0.4 s) while the function's own module compiles, on the other core."""
+    while the function's own module compiles, on another core."""
     # By the folder it resolves to now: a process may point CGRAPH_CACHE_DIR
     # elsewhere, and each cache should hold the module its functions use.
     key = (cc, str(backend.cache_dir(root)), sanitize)
     with _builds_lock:
         future = _builds.get(key)
         if future is None:
-            future = _builds[key] = _pool.submit(_factory, cc, key[1], sanitize)
+            future = _builds[key] = _pool.submit(_build, key)
     return future
 
 
@@ -66,6 +74,37 @@ def factory(cc: str, root: str | None, sanitize: bool = False) -> Any:
     """`make_caller`, or None when the C path cannot be built here (`sanitize`: built
     with AddressSanitizer and UBSan, like the modules of `config.sanitize`)."""
     return start(cc, root, sanitize).result()
+
+
+def _build(key: tuple) -> Any:
+    value = _built[key] = _factory(*key)
+    return value
+
+
+def _before_fork() -> None:
+    """Let a build in progress finish (for at most `_FORK_WAIT` seconds) before a fork:
+    the child would inherit the locks it holds (the import system's, the cache's)
+    held by a thread the child does not have."""
+    for future in list(_builds.values()):
+        try:
+            future.result(timeout=_FORK_WAIT)
+        except Exception:  # the future keeps it: `factory` raises it
+            pass
+
+
+def _after_fork_in_child() -> None:
+    """Forget the parent's pool, lock and unfinished builds (their thread is not in
+    the child, so they would never finish); keep the factories it had built."""
+    global _pool, _builds_lock, _builds
+    _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cgraph-fastcall")
+    _builds_lock = threading.Lock()
+    _builds = {}
+    for key, value in list(_built.items()):
+        _builds[key] = Future()
+        _builds[key].set_result(value)
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def _factory(cc: str, root: str | None, sanitize: bool) -> Any:

@@ -330,7 +330,8 @@ class Function:
 
     def _make_fast_call(self) -> Any:
         """The call path of mode "C": in C (fastcall.py) over the Python one, which
-        handles what the C does not, or the Python one alone."""
+        handles what the C does not, or the Python one alone (also for a function too
+        big for the C path's tables)."""
         python_call = self._make_python_call()
         make_caller = None
         if not self._value_args and not self._replan_each_call and self._cfg.c_call:
@@ -342,7 +343,7 @@ class Function:
         entry = int(ffi.cast("uintptr_t", ffi.addressof(lib, self._lowered.program.entry
                                                          + "_argv")))
         outputs = self.fgraph.outputs[:self._n_outputs]
-        return make_caller((
+        caller = make_caller((
             entry,
             tuple(spec.dtype.num for spec in self._inputs),
             tuple(spec.ndim for spec in self._inputs),
@@ -357,6 +358,7 @@ class Function:
             self._c_call_failed,
             self._return_list,
         ))
+        return python_call if caller is None else caller
 
     def _c_call_failed(self, rc: int, message: bytes, args: list) -> None:
         """Raise the error of a failed call of the C path (its arguments as given)."""
