@@ -11,10 +11,9 @@ cast, a function bigger than its tables) goes to the Python path it is given, wh
 stays the reference behaviour. Without a usable factory (no numpy headers, a build
 failure), Python's path is used.
 
-The factory is built in a thread of its own, alongside the function's module. A child
-made by `os.fork` (multiprocessing's default on Linux) keeps the factories built
-before the fork and builds any other in a thread of its own: the parent's threads and
-their locks do not follow it.
+The factory is built in a thread of its own, alongside the function's module. A fork
+(`os.fork`, multiprocessing's default on Linux) waits for a build in progress; the
+child keeps the factories built before it and builds any other itself.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import ctypes
 import logging
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -53,20 +52,22 @@ _CDEF = "void *cg_fastcall_make(void);"
 _built: dict[tuple, Any] = {}  # key -> the factory (or None), set by the finished build
 _builds: dict[tuple, Future] = {}
 _builds_lock = threading.Lock()
-_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cgraph-fastcall")
+_THREAD_NAME = "cgraph-fastcall"
 _FORK_WAIT = 120.0
 
 
 def start(cc: str, root: str | None, sanitize: bool = False) -> Future:
-    """Get `factory(cc, root, sanitize)` going in a thread: on a cold start it compiles
-    while the function's own module compiles, on another core."""
+    """Get `factory(cc, root, sanitize)` going in a thread of its own (which ends with
+    the build): on a cold start it compiles while the function's own module compiles,
+    on another core."""
     # By the folder it resolves to now: a process may point CGRAPH_CACHE_DIR
     # elsewhere, and each cache should hold the module its functions use.
     key = (cc, str(backend.cache_dir(root)), sanitize)
     with _builds_lock:
         future = _builds.get(key)
         if future is None:
-            future = _builds[key] = _pool.submit(_build, key)
+            future = _builds[key] = Future()
+            threading.Thread(target=_build, args=(key, future), name=_THREAD_NAME).start()
     return future
 
 
@@ -76,15 +77,21 @@ def factory(cc: str, root: str | None, sanitize: bool = False) -> Any:
     return start(cc, root, sanitize).result()
 
 
-def _build(key: tuple) -> Any:
-    value = _built[key] = _factory(*key)
-    return value
+def _build(key: tuple, future: Future) -> None:
+    try:
+        value = _built[key] = _factory(*key)
+    except BaseException as err:
+        future.set_exception(err)
+    else:
+        future.set_result(value)
 
 
 def _before_fork() -> None:
     """Let a build in progress finish (for at most `_FORK_WAIT` seconds) before a fork:
     the child would inherit the locks it holds (the import system's, the cache's)
     held by a thread the child does not have."""
+    if threading.current_thread().name == _THREAD_NAME:
+        return  # the build itself forks: it cannot wait for itself
     for future in list(_builds.values()):
         try:
             future.result(timeout=_FORK_WAIT)
@@ -93,10 +100,9 @@ def _before_fork() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """Forget the parent's pool, lock and unfinished builds (their thread is not in
-    the child, so they would never finish); keep the factories it had built."""
-    global _pool, _builds_lock, _builds
-    _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cgraph-fastcall")
+    """Forget the parent's lock and unfinished builds (their thread is not in the
+    child, so they would never finish); keep the factories it had built."""
+    global _builds_lock, _builds
     _builds_lock = threading.Lock()
     _builds = {}
     for key, value in list(_built.items()):
