@@ -162,7 +162,20 @@ def test_arange_matches_numpy(mode):
                  (3.0, 3.0, 1.0)]:
         got, want = f(*args), np.arange(*args)
         assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_arange_values_are_numpys_bit_for_bit(dtype):
+    """numpy fills start, start + step, then start + j * delta in the output dtype."""
+    a, b, c = T.dscalar("a"), T.dscalar("b"), T.dscalar("c")
+    f = cgraph.function([a, b, c], T.arange(a, b, c, dtype=dtype))
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        start, step = rng.uniform(-10, 10), rng.uniform(0.01, 1) * rng.choice([-1, 1])
+        stop = start + step * rng.integers(0, 60)
+        np.testing.assert_array_equal(f(start, stop, step),
+                                      np.arange(start, stop, step, dtype=dtype))
 
 
 # ----------------------------------------------------------------- the plan
