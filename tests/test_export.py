@@ -1,11 +1,16 @@
 """export_c: the XOR training step and a small MLP as standalone C, built with
--Wall -Wextra -Werror -std=c11, run from a C program, equal to the Python calls."""
+-Wall -Wextra -Werror -std=c11, run from a C program, equal to the Python calls;
+variable names that collide with the library's C; the example's documented command."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,16 +23,20 @@ INPUTS = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
 TARGETS = np.array([1.0, 1.0, 0.0, 0.0])
 
 
+def make(folder, *targets: str) -> None:
+    """`make` in `folder` with warnings as errors (the failure shows the compiler's)."""
+    proc = subprocess.run(["make", "-s", "EXTRA_CFLAGS=-Wall -Wextra -Werror",
+                           f"PYTHON={sys.executable}", *targets], cwd=folder,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+
+
 def build(folder, name: str, program: str) -> list[str]:
     """make the library, compile `program` against it, run it; its output lines."""
-    subprocess.run(["make", "-s", "EXTRA_CFLAGS=-Wall -Wextra -Werror"], cwd=folder, check=True,
-                   capture_output=True, text=True)
+    make(folder)
     (folder / "main.c").write_text(textwrap.dedent(program))
-    # The libraries the Makefile links (BLAS when the function has matrix products).
-    ldlibs = re.search(r"^LDLIBS =(.*)$", (folder / "Makefile").read_text(), re.M).group(1)
-    subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "main.c", f"lib{name}.a",
-                    *ldlibs.split(), "-lm", "-o", "main"], cwd=folder, check=True,
-                   capture_output=True, text=True)
+    # The Makefile's own rule links the program (BLAS when the function has products).
+    make(folder, "main")
     proc = subprocess.run(["./main"], cwd=folder, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return proc.stdout.split()
@@ -152,3 +161,105 @@ def test_stateless_function_exported_warning_clean(tmp_path):
     """)
     data = np.array([0.5, -1.0, 2.0])
     np.testing.assert_array_equal(np.array(out, dtype=float), f(data))
+
+
+# Input names and what the export calls them: the step's own names (s, err, rc), an
+# output's (out0), C keywords, libc macros, reserved prefixes, a case-only difference.
+INPUT_NAMES = {"s": "s_", "err": "err_", "rc": "rc_", "out0": "out0_", "int": "int_",
+               "for": "for_", "static": "static_", "errno": "errno_", "NULL": "NULL_",
+               "EOF": "v_EOF", "stdout": "stdout_", "linux": "linux_", "int64_t": "int64_t_",
+               "cg_x": "v_cg_x", "_hidden": "v__hidden", "names_P": "names_P_", "M_PI": "v_M_PI",
+               "step": "step", "free": "free", "x": "x", "X": "X_"}
+# Shared variables name accessors `names_<name>`: the library's own names are renamed.
+SHARED_NAMES = {"init": "init_", "free": "free_", "step": "step_", "state": "state_",
+                "P": "P_", "const_0": "const_0_", "double": "double", "s": "s"}
+
+
+def colliding_names_function():
+    rng = np.random.default_rng(5)
+    xs = [T.dvector(n) for n in INPUT_NAMES]
+    shared = [cgraph.shared(rng.standard_normal(3), name=n) for n in SHARED_NAMES]
+    total = sum((k + 1) * v for k, v in enumerate(xs))
+    W = cgraph.shared(rng.standard_normal((3, 3)), name="W")
+    h = T.tanh(T.dot(W, total))
+    outs = [h, T.sum(h * shared[0]) + T.sum(shared[-1])]
+    updates = [(v, v - 0.01 * (k + 1) * h) for k, v in enumerate(shared)]
+    f = cgraph.function(xs, outs, updates=updates)
+    return f, [rng.standard_normal(3) for _ in xs], shared
+
+
+def test_names_colliding_with_the_library_are_renamed(tmp_path):
+    f, args, shared = colliding_names_function()
+    folder = cgraph.export_c(f, tmp_path / "names", name="names",
+                             input_shapes=[(3,)] * len(args))
+    header = (folder / "names.h").read_text()
+    params = re.search(r"int names_step\(names_state \*s(.*?)\);", header, re.S).group(1)
+    got = [p.split("*")[-1].strip() for p in params.split(",")[1:]]
+    assert got == [*INPUT_NAMES.values(), "out0", "out1", "err"]
+    assert '(the variable "int", renamed: a C keyword)' in header
+    for name in SHARED_NAMES.values():
+        assert f"double *names_{name}(names_state *s);" in header
+        assert f"#define NAMES_{name.upper()}_SIZE 3\n" in header
+    data = ", ".join(repr(float(v)) for a in args for v in a)
+    n = len(args)
+    reads = "".join(f'print(names_{name}(&st), NAMES_{name.upper()}_SIZE);\n'
+                    for name in SHARED_NAMES.values())
+    # The user's program includes the C library first, as programs do.
+    out = build(folder, "names", f"""
+        #include <errno.h>
+        #include <math.h>
+        #include <stdint.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include "names.h"
+        static void print(const double *v, int n) {{
+            for (int i = 0; i < n; ++i) printf("%.17g\\n", v[i]);
+        }}
+        int main(void) {{
+            const double d[] = {{ {data} }};
+            char err[NAMES_ERRBUF];
+            double h[3], o1;
+            names_state st;
+            if (names_init(&st)) return 1;
+            for (int step = 0; step < 3; ++step) {{
+                if (names_step(&st, {", ".join(f"d + {3 * k}" for k in range(n))},
+                               h, &o1, err)) {{ puts(err); return 2; }}
+                print(h, 3);
+                print(&o1, 1);
+            }}
+            {reads}
+            names_free(&st);
+            return 0;
+        }}
+    """)
+    want = []
+    for _ in range(3):
+        h, o1 = f(*args)
+        want += [*h, float(o1)]
+    want += [v for s in shared for v in s.get_value()]
+    np.testing.assert_array_equal(np.array(out, dtype=float), want)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="the example runs make")
+def test_export_example_documented_command(tmp_path):
+    """examples/export_c/README.md's command, in a copy of the checkout's example."""
+    command = re.search(r"```sh\n(.*?)\n```", (ROOT / "examples/export_c/README.md")
+                        .read_text(), re.S).group(1)
+    assert command == "python examples/export_c/export_xor.py"
+    shutil.copytree(ROOT / "examples/export_c", tmp_path / "examples/export_c",
+                    ignore=shutil.ignore_patterns("xor_net"))
+    proc = subprocess.run([sys.executable, *command.split()[1:]], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    costs = re.findall(r"^epoch +(\d+) +cost (\S+)$", proc.stdout, re.M)
+    assert [int(e) for e, _ in costs] == [0, 2000, 4000, 6000, 8000]
+    final = float(re.search(r"^final cost (\S+)$", proc.stdout, re.M).group(1))
+    assert 0 <= final <= 1  # a squared error of a sigmoid against 0 or 1
+    # The BLAS library is found through the rpath, without LD_LIBRARY_PATH.
+    program = tmp_path / "examples/export_c/xor_net/main"
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    assert subprocess.run([str(program)], env=env, capture_output=True).returncode == 0

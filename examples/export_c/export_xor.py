@@ -1,12 +1,15 @@
 """Export the XOR tutorial's training step as a standalone C library and run it from C.
 
-Run: `python examples/export_c/export_xor.py`. Writes `xor_net/` next to this file
-(`xor_net.c`, `xor_net.h`, the runtime headers, a Makefile, a README), builds it with
-`make`, compiles `main.c` against it and runs 10000 epochs of training in plain C.
+Run: `python examples/export_c/export_xor.py` (needs gcc and make). Writes `xor_net/`
+next to this file (`xor_net.c`, `xor_net.h`, the runtime headers, a Makefile, a README),
+then `make main` there builds the library and compiles `main.c` against it, linked with
+the OpenBLAS of scipy-openblas32 (see README.md), and `./main` runs 10000 epochs of
+training in plain C.
 """
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,6 @@ cost = theano.function([x, y], fc, updates=[
 
 out = theano.export_c(cost, HERE / "xor_net", name="xor_net", input_shapes=[(2,), ()])
 shutil.copyfile(HERE / "main.c", out / "main.c")
-subprocess.run(["make", "-s"], cwd=out, check=True)
-subprocess.run(["gcc", "-O2", "-std=c11", "main.c", "libxor_net.a", "-lm", "-o", "train"],
-               cwd=out, check=True)
-subprocess.run(["./train"], cwd=out, check=True)
+# PYTHON: the interpreter the Makefile asks where scipy-openblas32 is installed.
+subprocess.run(["make", "-s", "main", f"PYTHON={sys.executable}"], cwd=out, check=True)
+subprocess.run(["./main"], cwd=out, check=True)
