@@ -162,6 +162,20 @@ def test_python_ints_out_of_range_raise_naming_the_input(dtype, downcast, c_call
 
 
 @pytest.mark.parametrize("c_call", [True, False], ids=["c", "python"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_python_int_past_the_largest_float_names_the_input(dtype, c_call):
+    """2**1100 has no float value: a TypeError naming the input, not a bare
+    OverflowError; ints that fit still convert as numpy does."""
+    with cgraph.config.change_flags(c_call=c_call):
+        x = T.scalar("x", dtype=dtype)
+        f = cgraph.function([x], x * 2)
+    assert float(f(3)) == 6.0
+    with pytest.raises(TypeError, match=r"input 0 \(x\).*out of the range"):
+        f(2**1100)
+    assert float(f(2**60)) == float(np.asarray(2.0**61, dtype))
+
+
+@pytest.mark.parametrize("c_call", [True, False], ids=["c", "python"])
 def test_int_conversion_rules_are_unchanged(c_call):
     """A float for an integer input is refused unless allow_input_downcast (then it is
     truncated); allow_input_downcast=False refuses an int64 Python int for int32."""

@@ -121,7 +121,11 @@ class _Input:
                 return value.astype(self.dtype, order="C")
         elif (kind is float or kind is int) and self.ndim == 0 and self.dtype.kind == "f":
             # A numpy scalar: shaped (), exposes its bytes to cffi, 2x cheaper to make.
-            return self.dtype.type(float(value))
+            try:
+                return self.dtype.type(float(value))
+            except OverflowError:  # an int past the largest float
+                raise TypeError(f"bad argument for {self.label}: {value} is out of the range "
+                                f"of {self.dtype}") from None
         try:
             arr = self.type.filter(value, allow_downcast=self.allow_downcast)
         except (TypeError, ValueError) as err:
