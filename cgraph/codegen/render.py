@@ -14,13 +14,13 @@ from cgraph.codegen.lower import Program
 
 @functools.cache
 def environment() -> jinja2.Environment:
-    """The one Jinja environment, loading from the installed `cgraph.templates`.
+    """The one Jinja environment, loading from `templates_dir()`.
 
     It keeps no compiled templates on disk until :func:`keep_bytecode_in` names a
     folder for them.
     """
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(files("cgraph.templates"))),
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -53,10 +53,33 @@ def keep_bytecode_in(folder: str | Path | None) -> None:
         env.bytecode_cache = _BytecodeCache(str(folder))
 
 
+def _resource_dir(name: str) -> Path:
+    """cgraph's `templates` or `csrc` folder: the package `cgraph.<name>` of an install
+    (wheel, `pip install .` or `-e .`), else the repository's top-level folder next to
+    the `cgraph` package, for the source tree imported from its root (where it shadows
+    an install, and `cgraph.<name>` does not exist)."""
+    try:
+        return Path(str(files(f"cgraph.{name}")))
+    except ModuleNotFoundError:
+        pass
+    folder = Path(__file__).resolve().parents[2] / name
+    if (folder / "__init__.py").is_file():
+        return folder
+    raise ModuleNotFoundError(
+        f"cgraph's {name} folder is missing: neither the package cgraph.{name} nor "
+        f"{folder} exists (reinstall cgraph: pip install .)", name=f"cgraph.{name}")
+
+
+@functools.cache
+def templates_dir() -> Path:
+    """The directory holding cgraph's Jinja templates of C."""
+    return _resource_dir("templates")
+
+
 @functools.cache
 def csrc_dir() -> Path:
     """The directory holding cgraph's hand-written C headers."""
-    return Path(str(files("cgraph.csrc")))
+    return _resource_dir("csrc")
 
 
 @functools.cache
@@ -70,7 +93,7 @@ def sources_digest() -> str:
     """A digest of every template and header: what rendering depends on besides the
     program (computed once per process)."""
     h = hashlib.sha256()
-    for folder in (Path(str(files("cgraph.templates"))), csrc_dir()):
+    for folder in (templates_dir(), csrc_dir()):
         for path in sorted(folder.glob("*")):
             if path.suffix in (".j2", ".h"):
                 h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
