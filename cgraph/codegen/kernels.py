@@ -112,9 +112,10 @@ def scalar_statement(op: Any, name: str, args: Sequence[str], arg_dtypes: Sequen
                      out_dtype: str, note: str = "", where: str = "") -> Statement:
     """`name = op(args)` in C, computed as numpy would."""
     # numpy computes in the inputs' common dtype (int32 * float32 in float64), where C
-    # would convert the int32 to float: convert the operands first.
-    common = np.result_type(*arg_dtypes).name
-    loads = [a if d == common else f"(({C_TYPES[common]}){a})" for a, d in zip(args, arg_dtypes)]
+    # would convert the int32 to float: convert the operands first (those the op
+    # computes with: a switch's condition keeps its own dtype).
+    loads = [a if d == t else f"(({C_TYPES[t]}){a})"
+             for a, d, t in zip(args, arg_dtypes, op.load_dtypes(arg_dtypes))]
     expr = op.c_expr(loads, out_dtype, C_TYPES[out_dtype])
     if out_dtype == "bool":  # uint8_t arithmetic: True + True must store 1, not 2
         expr = f"(({expr}) != 0)"

@@ -48,6 +48,10 @@ class ScalarOp:
     c_bool : str, optional
         C expression to use when the output is bool (before `c_int`): bools are the
         bytes 0 and 1, where integer bit tricks such as `~` would give other bytes.
+    common : tuple of int, optional
+        The inputs converted to their common (numpy result) dtype before the op
+        computes, as numpy does; None means all of them. The other inputs are read in
+        their own dtype: a condition tested against 0, or a shape-only argument.
     recipe : tuple, optional
         `(factory, args)` that rebuilds this op in another process (pickling), for
         ops made on demand; ops made at import are found by name in SCALAR_OPS.
@@ -61,6 +65,7 @@ class ScalarOp:
     grad: GradRule | None = field(default=None, compare=False)
     c_int: str | None = field(default=None, compare=False)
     c_bool: str | None = field(default=None, compare=False)
+    common: tuple[int, ...] | None = field(default=None, compare=False)
     recipe: tuple | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +88,14 @@ class ScalarOp:
         elif self.c_int is not None and out_dtype[0] in "iub":
             template = self.c_int
         return template.format(*args, t=out_ctype)
+
+    def load_dtypes(self, in_dtypes: Sequence[str]) -> list[str]:
+        """The dtype each input is converted to before the op computes (see `common`)."""
+        chosen = range(len(in_dtypes)) if self.common is None else self.common
+        if not chosen:
+            return list(in_dtypes)
+        target = np.result_type(*[in_dtypes[i] for i in chosen]).name
+        return [target if i in chosen else d for i, d in enumerate(in_dtypes)]
 
     def __str__(self) -> str:
         return self.name
@@ -175,10 +188,7 @@ class Elemwise(Op):
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         out_type = node.outputs[0].type
-        if out_type.is_continuous:
-            # Integers go through the output float type, as in C: numpy would compute
-            # exp(int8) in float16, and an impl may cast back to its input's dtype.
-            inputs = [a.astype(out_type.dtype) if a.dtype.kind in "biu" else a for a in inputs]
+        inputs = _through_float(self.scalar_op, inputs, out_type.dtype)
         with np.errstate(all="ignore"):
             result = self.scalar_op.impl(*inputs)
         shape = np.broadcast_shapes(*[a.shape for a in inputs])
@@ -200,6 +210,19 @@ class Elemwise(Op):
             else:
                 result.append(_unbroadcast(g, inp))
         return result
+
+
+def _through_float(op: ScalarOp, args: list[np.ndarray], out_dtype: str) -> list[np.ndarray]:
+    """The integer operands that the C computes in a float output dtype, converted.
+
+    numpy would compute exp(int8) in float16, and an impl may cast back to its input's
+    dtype; the inputs outside `op.common` (a switch condition) keep their own dtype.
+    """
+    if np.dtype(out_dtype).kind not in "fc":
+        return args
+    chosen = range(len(args)) if op.common is None else op.common
+    return [a.astype(out_dtype) if i in chosen and a.dtype.kind in "biu" else a
+            for i, a in enumerate(args)]
 
 
 def _unbroadcast(g: TensorVariable, like: TensorVariable) -> TensorVariable:
@@ -304,9 +327,7 @@ class Composite:
         """numpy reference: each step as its own Elemwise would compute it."""
         values = list(arrays)
         for step in self.steps:
-            args = [values[a] for a in step.args]
-            if np.dtype(step.dtype).kind in "fc":
-                args = [a.astype(step.dtype) if a.dtype.kind in "biu" else a for a in args]
+            args = _through_float(step.op, [values[a] for a in step.args], step.dtype)
             with np.errstate(all="ignore"):
                 result = step.op.impl(*args)
             shape = np.broadcast_shapes(*[np.shape(a) for a in args])

@@ -72,8 +72,8 @@ def no_bool(what: str) -> Callable[[Sequence[str]], str]:
 
 def _elementwise(name: str, nin: int, c: str, impl: Callable, dtype: Callable,
                  grad: Callable | None, c_int: str | None = None, doc: str = "",
-                 c_bool: str | None = None) -> Callable:
-    op = Elemwise(ScalarOp(name, nin, c, impl, dtype, grad, c_int, c_bool))
+                 c_bool: str | None = None, common: tuple[int, ...] | None = None) -> Callable:
+    op = Elemwise(ScalarOp(name, nin, c, impl, dtype, grad, c_int, c_bool, common))
     ELEMENTWISE[name] = op
 
     def apply(*args: Any) -> TensorVariable:
@@ -171,8 +171,10 @@ gt = _elementwise("gt", 2, "({0} > {1})", np.greater, to_bool, lambda x, y, o, g
 ge = _elementwise("ge", 2, "({0} >= {1})", np.greater_equal, to_bool,
                   lambda x, y, o, gz: _zeros(x, y))
 second = _elementwise("second", 2, "{1}", lambda x, y: np.broadcast_arrays(x, y)[1],
-                      second_dtype, lambda x, y, o, gz: [zeros_like(x), gz],
-                      doc="The second input broadcast to the shape of both (Theano's fill).")
+                      second_dtype, lambda x, y, o, gz: [zeros_like(x), gz], common=(1,),
+                      doc="The second input broadcast to the shape of both (Theano's fill).\n\n"
+                          "The result has the second input's dtype and its values exactly; "
+                          "the first input gives only its shape (its dtype plays no part).")
 identity = _elementwise("identity", 1, "{0}", lambda x: np.array(x, copy=True), upcast,
                         lambda x, o, gz: [gz], doc="A copy of the input.")
 
@@ -327,8 +329,11 @@ xor = _elementwise("xor", 2, "({0} ^ {1})", np.bitwise_xor, _bitwise,
 switch = _elementwise("switch", 3, "({0} ? {1} : {2})",
                       lambda c, a, b: np.where(c, a, b), _third_and_second,
                       lambda c, a, b, o, gz: [zeros_like(c), switch(c, gz, zeros_like(gz)),
-                                              switch(c, zeros_like(gz), gz)],
-                      doc="Elementwise choice: a where cond is true, else b (numpy's where).")
+                                              switch(c, zeros_like(gz), gz)], common=(1, 2),
+                      doc="Elementwise choice: a where cond is nonzero, else b (numpy's "
+                          "where).\n\nThe result's dtype is the result type of a and b only; "
+                          "cond is tested against 0 in its own dtype (NaN counts as true), so "
+                          "the values equal numpy.where's exactly.")
 clip = _elementwise("clip", 3, "cg_fmin_nan(cg_fmax_nan({0}, {1}), {2})",
                     lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), upcast,
                     lambda x, lo, hi, o, gz: [mul(gz, mul(ge(x, lo), le(x, hi))),
