@@ -181,14 +181,19 @@ def _count(x: TensorVariable, axes: tuple[int, ...], dtype: str) -> Any:
 
 
 def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> TensorVariable:
-    """Variance over `axis` with `ddof` (numpy's default 0); ints give floatX."""
+    """Variance over `axis` with `ddof` (numpy's default 0); ints give floatX.
+
+    The sum of squared deviations is divided by max(N - ddof, 0), as numpy does: with
+    ddof >= N the variance is inf (nan where every deviation is 0), never negative.
+    """
     x = as_tensor_variable(x)
     axes = normalize_axes(axis, x.ndim)
     dtype = x.dtype if x.dtype.startswith("float") else config.floatX
     xf = cast(x, dtype)
     centred = m.sub(xf, m.mean(xf, axis=axes, keepdims=True))
     total = m.sum(m.mul(centred, centred), axis=axes, keepdims=keepdims)
-    return m.true_div(total, m.sub(_count(x, axes, dtype), np.asarray(ddof, dtype=dtype)))
+    dof = m.sub(_count(x, axes, dtype), np.asarray(ddof, dtype=dtype))
+    return m.true_div(total, m.maximum(dof, np.zeros((), dtype=dtype)))
 
 
 def std(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> TensorVariable:
