@@ -155,7 +155,8 @@ def jacobian(expression: Any, wrt: Any, disconnected_inputs: str = "raise") -> A
     vector-Jacobian product of `expression` with the i-th basis vector. When the length
     is static, the rows are built one by one and stacked; when it is known only at call
     time, a `cgraph.scan` over i computes them (the loop runs in C, as Theano's
-    scan-built Jacobian does).
+    scan-built Jacobian does). An integer or bool `expression` has a zero Jacobian,
+    as `grad` of an integer cost is zero.
     """
     expression = as_tensor_variable(expression)
     ws, many = _as_list(wrt)

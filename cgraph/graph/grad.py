@@ -79,7 +79,9 @@ def grad(
         What to do when `cost` does not depend on an element of `wrt`.
     known_grads : dict, optional
         Variable -> its gradient, added to (or, without a cost, replacing) what
-        flows back from the cost: backpropagation from the middle of a graph.
+        flows back from the cost: backpropagation from the middle of a graph. No
+        gradient flows back through an integer or bool variable (Theano's rule): what
+        it depends on gets zeros, whether the gradient came from a cost or from here.
     return_disconnected : {'zero', 'none', 'disconnected'}
         The gradient returned for a disconnected `wrt` (when not raising): zeros,
         None, or a variable of `DisconnectedType`.
@@ -132,6 +134,12 @@ def grad(
     null: dict[int, str] = {}  # id(variable) -> why its gradient is undefined
     for node in reversed(nodes):
         out_grads = [_total(contributions.get(id(o))) for o in node.outputs]
+        # No gradient flows back through a discrete output (an integer cast, even one
+        # given a known gradient): what it depends on gets zeros, as in Theano.
+        discrete += [o for o, g in zip(node.outputs, out_grads)
+                     if g is not None and not _is_differentiable(o)]
+        out_grads = [g if _is_differentiable(o) else None
+                     for o, g in zip(node.outputs, out_grads)]
         if all(g is None for g in out_grads):
             why = next((null[id(o)] for o in node.outputs if id(o) in null), None)
             if why is not None:
