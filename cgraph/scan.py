@@ -45,18 +45,29 @@ _contiguous = Elemwise(ScalarOp("scan_contiguous", 1, "{0}", lambda a: np.array(
                                 lambda x, o, gz: [gz]))
 
 
+def _check_steps(n: int) -> None:
+    # Theano and PyTensor refuse a negative count too (their old meaning, running
+    # backwards, is go_backwards now).
+    if n < 0:
+        raise ValueError(f"scan: n_steps must be >= 0, got {n} (to run over the "
+                             "sequences in reverse, pass go_backwards=True)")
+
+
 class Scan(Op):
     """A loop over `n_steps` of a step graph.
 
     Inputs: n_steps (int64), sequences, initial states, non-sequences. Outputs: for
-    each state, then each plain output, the stacked values of all steps.
+    each state, then each plain output, the stacked values of all steps. With
+    `steps_given` False, the n_steps input is ignored and the loop runs over the
+    shortest sequence; otherwise a negative n_steps raises ValueError.
     """
 
     c_family = "scan"
     value_inputs = (0,)
 
     def __init__(self, inner_inputs: list[Variable], inner_outputs: list[Variable],
-                 n_seqs: int, n_states: int):
+                 n_seqs: int, n_states: int, steps_given: bool = True):
+        self.steps_given = steps_given
         self.fgraph = FunctionGraph(inner_inputs, inner_outputs)
         gather_symbolic_ints(self.fgraph)
         self.n_seqs, self.n_states = n_seqs, n_states
@@ -97,10 +108,11 @@ class Scan(Op):
     def _steps(self, shapes: list, n_steps: Any) -> int:
         n = int(n_steps)
         lengths = [shapes[1 + j][0] for j in range(self.n_seqs)]
-        if n < 0:
+        if not self.steps_given:
             if not lengths:
                 raise ValueError("scan: give n_steps when there are no sequences")
             n = min(lengths)
+        _check_steps(n)
         for j, length in enumerate(lengths):
             if length < n:
                 raise ValueError(f"scan: sequence {j} has {length} rows, fewer than the "
@@ -193,7 +205,7 @@ class Scan(Op):
         zeros_p = [r.zeros_like() for r in rest]
         # The loop may read only the first n rows of a sequence (n_steps, or sequences of
         # different lengths): those are the rows to reverse, and the others get zeros.
-        whole = isinstance(inputs[0], Constant) and int(inputs[0].data) < 0 and n_seq <= 1
+        whole = not self.steps_given and n_seq <= 1
         used = seqs if whole else [v[:n_steps] for v in seqs]
         # Reversed, h[t-1] is one row further down: drop the first row (h of the last step).
         reverse = [ReverseRows()(v) for v in used]
@@ -361,6 +373,10 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     the loop runs len(x) - 2 steps) and an output `dict(initial=v, taps=[-2, -1])`
     (fn gets the outputs of two steps back and of the previous step; `v` holds the two
     rows before the first step). `go_backwards` runs over the sequences reversed.
+    `n_steps` (an integer scalar, symbolic or not) is the number of steps: a negative
+    value raises ValueError (at build time for a constant, at call time otherwise),
+    and more steps than a sequence has rows raises too. Without it the loop runs
+    over the shortest sequence.
 
     Returns `(outputs, updates)`: the outputs stacked over the steps (a variable, or a
     list when there are several) and an (empty) updates dict, as Theano does.
@@ -498,10 +514,8 @@ def _scan_rows(fn: Callable, seqs: list, infos: list, non_sequences: Any, n_step
             fed[k] = new
     inner_outputs = [_fresh(o, inner_seqs + inner_states + inner_rest) for o in fed + plain]
     op = Scan(inner_seqs + inner_states + inner_rest, inner_outputs, len(outer_seqs),
-              len(states))
-    n = as_tensor_variable(np.int64(-1) if n_steps is None else n_steps)
-    if n.dtype != "int64":
-        n = n.astype("int64")
+              len(states), steps_given=n_steps is not None)
+    n = _steps_input(n_steps, outer_seqs)
     stacked = op(n, *outer_seqs, *states, *rest)
     stacked = stacked if isinstance(stacked, list) else [stacked]
     by_position: dict[int, TensorVariable] = {}
@@ -519,6 +533,20 @@ def _scan_rows(fn: Callable, seqs: list, infos: list, non_sequences: Any, n_step
     for v, last in updates.items():  # also without the updates passed to function
         v.default_update = last
     return (ordered[0] if len(ordered) == 1 else ordered), updates
+
+
+def _steps_input(n_steps: Any, seqs: list) -> TensorVariable:
+    """The scan's n_steps input: an int64 scalar (0 as a placeholder when not given)."""
+    if n_steps is None:
+        if not seqs:
+            raise ValueError("scan: give n_steps when there are no sequences")
+        return as_tensor_variable(np.int64(0))
+    n = as_tensor_variable(n_steps)
+    if n.ndim != 0 or n.dtype[0] not in "iu":
+        raise TypeError(f"scan: n_steps must be an integer scalar, got {n.type}")
+    if isinstance(n, Constant):
+        _check_steps(int(n.data))
+    return n if n.dtype == "int64" else n.astype("int64")
 
 
 def _as_list(x: Any) -> list:
