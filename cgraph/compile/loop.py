@@ -5,7 +5,11 @@ time crossing the Python/C border (the XOR tutorial: 40,000 calls). `run_loop`
 instead hands C the whole schedule: which row (or minibatch) of each sequence
 argument each step reads, where each update goes, what to record. C runs the steps
 in chunks of a few milliseconds, so Ctrl-C and progress callbacks are served between
-chunks, always at a step boundary, with the shared variables consistent.
+chunks, always at a step boundary, with the shared variables consistent. When an
+update changes a value that the step's plan depends on (an ifelse condition reading a
+shared counter), each step is its own C call with the plan its values select, so the
+loop still equals the Python loop of calls. The counts (epochs, batch_size,
+record_every) must be integers: anything else raises before any step.
 
 The layout of the arrays passed to `cg_loop_run` (csrc/cg_loop.h):
 
@@ -20,6 +24,7 @@ X (void *): the entry's n_args base pointers, a gather buffer per sequence, the
 
 from __future__ import annotations
 
+import operator
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -67,9 +72,9 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
     """See `Function.loop`."""
     if f.mode != "C":
         raise ValueError("loop runs compiled steps: build the function with mode='C'")
-    if epochs < 0 or (batch_size is not None and batch_size < 1):
-        raise ValueError(f"loop: epochs must be >= 0 and batch_size >= 1, got {epochs}, "
-                         f"{batch_size}")
+    epochs = _count("epochs", epochs, 0)
+    batch_size = None if batch_size is None else _count("batch_size", batch_size, 1)
+    record_every = None if record_every is None else _count("record_every", record_every, 0)
     inputs = getattr(f, "user_inputs", f.fgraph.inputs[:f._n_inputs])
     fixed_pos = _fixed_positions(inputs, fixed or {})
     seq_pos = [i for i in range(len(inputs)) if i not in fixed_pos]
@@ -106,16 +111,11 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
         return tuple(out) + tuple(v.shape for v in state_values)
 
     call_args = [seqs[i][0] if i in seqs else a for i, a in enumerate(arrays)] + state_values
-    full = f._plan(shapes(batch), call_args)
     last_rows = n - (n_batches - 1) * batch if batch else 1
-    last = full if batch == 0 or last_rows == batch else f._plan(shapes(last_rows), call_args)
-    # The loop copies the updates itself, after the stop_on_nan check: the step must
-    # leave them in its output buffers (flag 0), not write the shared storage.
-    P_full, out_full, P_full_arr, _ = full
-    P_last, out_last, P_last_arr, _ = last
-    P_full_arr, P_last_arr = _not_in_place(f, P_full_arr), _not_in_place(f, P_last_arr)
-    P_full = f._from_buffer("int64_t[]", P_full_arr)
-    P_last = f._from_buffer("int64_t[]", P_last_arr)
+    plans = _StepPlans(f, shapes, call_args, len(arrays))
+    P_full, out_full, _ = plans.plan(batch)
+    P_last, out_last, _ = (P_full, out_full, None) if batch == 0 or last_rows == batch \
+        else plans.plan(last_rows)
     n_out = f._n_outputs
     for s, shape in zip(f._updates, out_full[n_out:]):
         if shape != s._value.shape:
@@ -147,7 +147,7 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
     records = [np.empty((n_records, *out_full[o]), f._out_dtypes[o]) for o in range(n_out)]
     perm = _permutations(shuffle, n, epochs) if shuffle is not None else None
     fb, ffi = f._from_buffer, f._module.ffi
-    keep = [*base, *out_bufs, *stages, *records, P_full_arr, P_last_arr]  # alive during calls
+    keep = [*base, *out_bufs, *stages, *records, plans]  # alive during calls
     X = ffi.new("void *[]", [fb(a, require_writable=True) if a.flags.writeable else fb(a)
                              for a in base]
                 + [fb(b, require_writable=True) for b in out_bufs] + list(f._constants)
@@ -160,10 +160,16 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
     L_ptr = fb("int64_t[]", L_arr)
     state_ptr = fb("int64_t[]", state, require_writable=True)
     entry = getattr(f._module.lib, f._lowered.program.entry + "_loop")
-    done, chunk = 0, 1
+    done, chunk, reported = 0, 1, time.perf_counter()
     try:
         while done < steps:
-            L_arr[4], L_arr[5] = done, min(steps, done + chunk)
+            end = min(steps, done + chunk)
+            if plans.per_step:  # one step per C call, with the plan its values select
+                end = done + 1
+                last = batch > 0 and done % n_batches == n_batches - 1
+                P_full = P_last = plans.check(done, last_rows if last else batch,
+                                              out_last if last else out_full)
+            L_arr[4], L_arr[5] = done, end
             started = time.perf_counter()
             rc = entry(P_full, P_last, errbuf, L_ptr, X, state_ptr)
             elapsed = time.perf_counter() - started
@@ -177,8 +183,10 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
                               "hold the values from before that step", LoopStopped,
                               stacklevel=3)
                 break
-            if progress is not None:
+            if progress is not None and (not plans.per_step or done == steps
+                                         or time.perf_counter() - reported >= CHUNK_SECONDS):
                 progress(done, steps)
+                reported = time.perf_counter()
             chunk = max(1, min(chunk * 4, int(chunk * CHUNK_SECONDS / max(elapsed, 1e-6))))
     finally:  # also on Ctrl-C and errors: the state after the last complete step
         for s, value in zip(f._shared, state_values):
@@ -187,6 +195,61 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
     final_is_short = batch > 0 and done > 0 and (done - 1) % n_batches == n_batches - 1
     return _results(f, records, out_bufs, out_last if final_is_short else out_full,
                     record_every, done)
+
+
+def _count(name: str, value: Any, least: int) -> int:
+    """`value` as an int >= `least`: TypeError for a non-integer (0.5, nan, inf, True),
+    ValueError for a smaller one."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"loop: {name} must be an integer, got {value!r}")
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise TypeError(f"loop: {name} must be an integer, got {value!r} "
+                        f"({type(value).__name__})") from None
+    if count < least:
+        raise ValueError(f"loop: {name} must be >= {least}, got {count}")
+    return count
+
+
+class _StepPlans:
+    """The plans of the loop's steps, as `cg_loop_run` reads them (updates left in the
+    step's output buffers, never written in place).
+
+    A plan depends on the argument shapes and on the values of `value_args` (an
+    ifelse condition, a symbolic size). When an update changes one of those values
+    (`per_step`), every step looks up the plan its values select, as a call from
+    Python would; otherwise one plan serves all steps.
+    """
+
+    def __init__(self, f: Function, shapes: Callable[[int], tuple], arrays: list,
+                 n_inputs: int):
+        self.f, self.shapes, self.arrays = f, shapes, arrays
+        updated = {n_inputs + f._shared.index(s) for s in f._updates}
+        self.per_step = bool(updated & set(f._lowered.value_args))
+        self._cache: dict[tuple, tuple] = {}
+
+    def plan(self, rows: int) -> tuple:
+        """(P for C, output shapes, P) for a step of `rows` rows (0: one row)."""
+        key = self.shapes(rows)
+        # The values themselves (bytes): array-valued ones cannot join the Function's key.
+        key += tuple(self.arrays[i].tobytes() for i in self.f._lowered.value_args)
+        hit = self._cache.get(key)
+        if hit is None:
+            found = self.f._plans.get(key) or self.f._plan(key, self.arrays)
+            _, out_shapes, P, _ = found
+            P = _not_in_place(self.f, P)
+            hit = self._cache[key] = (self.f._from_buffer("int64_t[]", P), out_shapes, P)
+        return hit
+
+    def check(self, step: int, rows: int, want: tuple) -> Any:
+        """The plan of loop step `step`; ValueError if it changes a shape."""
+        P, out_shapes, _ = self.plan(rows)
+        if tuple(out_shapes) != tuple(want):
+            raise ValueError(f"loop: at step {step} the outputs and updates change shapes "
+                             f"from {list(want)} to {list(out_shapes)}; a loop needs fixed "
+                             "shapes (call the function from Python instead)")
+        return P
 
 
 def _not_in_place(f: Function, P: np.ndarray) -> np.ndarray:
