@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 
 import jinja2
 
-from cgraph.codegen.lower import Program
+from cgraph.codegen.kernels import Kernel
+from cgraph.codegen.lower import Program, Step
 
 
 @functools.cache
@@ -107,23 +110,68 @@ def program_key(program: Program, *extra: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: The name every kernel is rendered under to compare its code with the others'.
+_SHAPE_NAME = "cg_kernel_"
+
+
+def _code_shape(kernel: Kernel) -> Kernel:
+    """`kernel` with its name, comment and notes blanked: what its code is made of."""
+    statements = tuple(replace(st, note="", where="") for st in kernel.statements)
+    return replace(kernel, name=_SHAPE_NAME, text="", where="", statements=statements)
+
+
+def kernel_functions(env: jinja2.Environment, steps: Sequence[Step]
+                     ) -> tuple[list[str], list[str]]:
+    """The C of each distinct kernel, and for each step the function it calls.
+
+    Two steps whose kernels render to the same code (same template, dtypes, ranks and
+    static parameters: all a node's own data arrives through its pointers and its
+    plan slots) share one `static` function, named after the first and rendered
+    with its comment, to which a line naming the other nodes is added. So a graph of
+    30 identical layers gives gcc the code of one layer to compile.
+    """
+    first: dict[str, int] = {}
+    owners: list[Kernel] = []
+    sharing: list[list[Kernel]] = []
+    callees: list[str] = []
+    for step in steps:
+        kernel = step.kernel
+        template = env.get_template(f"{kernel.family}.c.j2")
+        code = template.render(k=_code_shape(kernel))
+        index = first.setdefault(code, len(owners))
+        if index == len(owners):
+            owners.append(kernel)
+            sharing.append([])
+        else:
+            sharing[index].append(kernel)
+        callees.append(owners[index].name)
+    texts = []
+    for kernel, others in zip(owners, sharing):
+        text = env.get_template(f"{kernel.family}.c.j2").render(k=kernel).strip()
+        if others:
+            names = ", ".join(k.name for k in others)
+            text = f"/* the same code computes {names} */\n{text}"
+        texts.append(text)
+    return texts, callees
+
+
 def render(program: Program, version: str, profile: bool = False) -> str:
     """Return the C source of `program`; with `profile`, each kernel call is timed
     into a static counter array (read through `<entry>_profile`)."""
     env = environment()
-    kernels = [env.get_template(f"{s.kernel.family}.c.j2").render(k=s.kernel).strip()
-               for s in program.steps]
+    kernels, callees = kernel_functions(env, program.steps)
     return env.get_template("module.c.j2").render(program=program, kernels=kernels,
-                                                  version=version, profile=profile)
+                                                  callees=callees, version=version,
+                                                  profile=profile)
 
 
 def render_program(program: Program) -> str:
     """The C of an inner program (a scan's step): its constants, its kernels and a
     `static` entry point, to be placed inside another module."""
     env = environment()
-    kernels = [env.get_template(f"{s.kernel.family}.c.j2").render(k=s.kernel).strip()
-               for s in program.steps]
+    kernels, callees = kernel_functions(env, program.steps)
     return env.get_template("program.c.j2").render(program=program, kernels=kernels,
+                                                   callees=callees,
                                                    storage="static inline ", profile=False)
 
 
