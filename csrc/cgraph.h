@@ -56,6 +56,17 @@ static inline int cg_disjoint(const void *a, int64_t na, const void *b, int64_t 
     return !x || !y || x + na <= y || y + nb <= x;
 }
 
+/* Whether the ns bytes at s overlap none of the arguments A[0..count) but A[self],
+ * whose sizes in bytes are sizes[0..count) (an update is written in place only then). */
+static inline int cg_disjoint_args(const void *s, int64_t ns, void *const *A,
+                                   const int64_t *sizes, int64_t count, int64_t self)
+{
+    for (int64_t a = 0; a < count; ++a)
+        if (a != self && !cg_disjoint(s, ns, A[a], sizes[a]))
+            return 0;
+    return 1;
+}
+
 /* Kernel return codes; Python raises the matching exception with the message. */
 #define CG_OK 0
 #define CG_ERR_RUNTIME 1 /* RuntimeError (e.g. out of memory) */

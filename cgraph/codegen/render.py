@@ -155,6 +155,24 @@ def kernel_functions(env: jinja2.Environment, steps: Sequence[Step]
     return texts, callees
 
 
+def disjoint_sizes(program: Program) -> dict[int, int]:
+    """For each in-place update, the P slot where the byte sizes of arguments 0, 1, ...
+    begin: the body checks the update's storage against all of them in one loop
+    (`cg_disjoint_args`), which needs them in consecutive slots."""
+    found = {}
+    for u in program.updates:
+        if not u.disjoint:
+            continue
+        base = u.disjoint[0][1] - u.disjoint[0][0]
+        args = [a for a, _ in u.disjoint]
+        if (any(slot != base + a for a, slot in u.disjoint)
+                or sorted(args + [u.shared_arg]) != list(range(len(args) + 1))):
+            raise AssertionError(f"update of a{u.shared_arg}: argument sizes not in "
+                                 f"consecutive plan slots: {u.disjoint}")
+        found[u.shared_arg] = base
+    return found
+
+
 def render(program: Program, version: str, profile: bool = False) -> str:
     """Return the C source of `program`; with `profile`, each kernel call is timed
     into a static counter array (read through `<entry>_profile`)."""
@@ -162,6 +180,7 @@ def render(program: Program, version: str, profile: bool = False) -> str:
     kernels, callees = kernel_functions(env, program.steps)
     return env.get_template("module.c.j2").render(program=program, kernels=kernels,
                                                   callees=callees, version=version,
+                                                  disjoint_sizes=disjoint_sizes(program),
                                                   profile=profile)
 
 
@@ -172,6 +191,7 @@ def render_program(program: Program) -> str:
     kernels, callees = kernel_functions(env, program.steps)
     return env.get_template("program.c.j2").render(program=program, kernels=kernels,
                                                    callees=callees,
+                                                   disjoint_sizes=disjoint_sizes(program),
                                                    storage="static inline ", profile=False)
 
 
