@@ -21,6 +21,7 @@ by `fn`, second derivatives, truncate_gradient (these raise NotImplementedError)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -88,7 +89,12 @@ class Scan(Op):
     @property
     def lowered(self) -> Lowered:
         if self._lowered is None:
-            self._lowered = lower(self.fgraph, prefix=f"s{id(self) % 100000}_")
+            # Names come from the step's content, so that a function with this scan is
+            # the same C in every process (a disk-cache hit), and two different scans
+            # in one module never share a name: a draft lowering gives the content.
+            draft = lower(self.fgraph, prefix="s_")
+            digest = hashlib.sha256(repr(draft.program).encode()).hexdigest()[:12]
+            self._lowered = lower(self.fgraph, prefix=f"s{digest}_")
             if self._lowered.value_args:
                 raise NotImplementedError(
                     "scan: a step whose shapes depend on values (e.g. a slice x[i:j] with "

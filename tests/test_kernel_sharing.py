@@ -49,6 +49,14 @@ def test_deep_model_has_as_many_functions_as_a_shallow_one():
     assert len(deep.c_source) < 2.5 * len(shallow.c_source)
 
 
+def test_c_grows_linearly_with_the_layers():
+    """Each layer adds the same number of bytes (calls and declarations), however many
+    shared variables the others have (no check written per pair of arguments)."""
+    sizes = [len(mlp_step(n)[0].c_source) for n in (4, 12, 20)]
+    per_layer = [(sizes[1] - sizes[0]) / 8, (sizes[2] - sizes[1]) / 8]
+    assert per_layer[1] < 1.1 * per_layer[0]
+
+
 def test_shared_kernels_compute_each_node_with_its_own_data():
     """Twelve layers through shared functions against the numpy reference mode, over
     three training steps (so the updates too)."""
