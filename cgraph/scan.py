@@ -31,7 +31,7 @@ from cgraph.codegen.kernels import Kernel, contiguous_strides, uses_blas
 from cgraph.codegen.lower import Lowered, lower
 from cgraph.codegen.plan import make_plan
 from cgraph.codegen.render import render_program
-from cgraph.graph.basic import Apply, Constant, Op, Variable, clone_replace, graph_inputs
+from cgraph.graph.basic import Apply, Constant, Op, Variable, ViewOp, clone_replace, graph_inputs
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.grad import grad as grad_of
 from cgraph.tensor.elemwise import Elemwise, ScalarOp
@@ -296,11 +296,8 @@ def gather_symbolic_ints(fgraph: FunctionGraph) -> None:
             fgraph.replace(node.outputs[0], out)
 
 
-class LastRow(Op):
+class LastRow(ViewOp):
     """x[-1] as a view (used by scan's gradient)."""
-
-    c_family = "view"
-    view_of = 0
 
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
@@ -321,11 +318,8 @@ class LastRow(Op):
         raise NotImplementedError("second derivatives through scan")
 
 
-class DropFirstRow(Op):
+class DropFirstRow(ViewOp):
     """x[1:] as a view (used by scan's gradient)."""
-
-    c_family = "view"
-    view_of = 0
 
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
@@ -345,11 +339,8 @@ class DropFirstRow(Op):
         raise NotImplementedError("second derivatives through scan")
 
 
-class ReverseRows(Op):
+class ReverseRows(ViewOp):
     """x[::-1] as a view (used by scan's gradient)."""
-
-    c_family = "view"
-    view_of = 0
 
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
@@ -563,7 +554,7 @@ def _as_list(x: Any) -> list:
 
 def _ready(v: TensorVariable) -> TensorVariable:
     """A sequence, state or non-sequence the step can read as contiguous rows."""
-    if v.owner is not None and getattr(v.owner.op, "c_family", "") == "view":
+    if v.owner is not None and isinstance(v.owner.op, ViewOp):
         return _contiguous(v)
     return v
 

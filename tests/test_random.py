@@ -50,6 +50,22 @@ def test_c_equals_reference_and_seed_reproduces():
     assert binom.dtype == np.int64 and binom.min() >= 0 and binom.max() <= 3
 
 
+def test_scalar_draws_with_an_empty_size():
+    # size=() makes a draw with no size inputs: its shape rule gets no `values`.
+    results = {}
+    for mode in ("C", "PY"):
+        srng = RandomStreams(seed=5)
+        f = cgraph.function([], [srng.uniform(size=()), srng.normal(size=(), avg=1.0),
+                                 srng.uniform(size=(2,))], mode=mode)
+        results[mode] = [f(), f()]
+    for c, py in zip(results["C"], results["PY"]):
+        for a, b in zip(c, py):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            np.testing.assert_allclose(a, b, rtol=1e-14)
+    (u, z, _), (u2, _, _) = results["C"]
+    assert u.shape == () and 0 <= u < 1 and u != u2 and np.isfinite(z)
+
+
 def test_statistics_of_a_million_draws():
     srng = RandomStreams(seed=7)
     n = 1_000_000

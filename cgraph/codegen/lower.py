@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from cgraph.codegen.kernels import Kernel, Operand, family_functions
-from cgraph.graph.basic import Apply, Constant, Variable
+from cgraph.graph.basic import Apply, Constant, Variable, ViewOp
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import label_of, node_labels
 from cgraph.graph.lazy import guards
 from cgraph.rewrite.memory import view_bases
-from cgraph.tensor.elemwise import Composite
+from cgraph.tensor.elemwise import FusedElemwise, FusedSum
 from cgraph.tensor.math import identity
 
 #: constants with more elements are passed as arguments instead of C literals.
@@ -145,9 +145,9 @@ def _created_at(node: Apply) -> str:
     """`  at file.py:12`: where the user built the node (the file's name only). It goes
     in the C's comments but not in any cache key (`Kernel.where`). A fused
     loop was built by `function`: it names the lines of the ops it fuses."""
-    comp = getattr(node.op, "scalar_op", None)
-    if isinstance(comp, Composite):
-        sites = [s.note.rpartition(" at ")[2] for s in comp.steps if " at " in s.note]
+    if isinstance(node.op, (FusedElemwise, FusedSum)):
+        steps = node.op.scalar_op.steps
+        sites = [s.note.rpartition(" at ")[2] for s in steps if " at " in s.note]
         if sites:
             return "  at " + sanitize(", ".join(dict.fromkeys(sites)))
     trace = node.tag.get("trace")
@@ -178,7 +178,7 @@ def prepare_outputs(fgraph: FunctionGraph) -> None:
     inputs = {id(v) for v in fgraph.inputs}
     outputs = []
     for v in fgraph.outputs:
-        is_view = v.owner is not None and getattr(v.owner.op, "c_family", "") == "view"
+        is_view = v.owner is not None and isinstance(v.owner.op, ViewOp)
         if id(v) in seen or id(v) in inputs or v.owner is None or is_view:
             v = identity(v)
         seen.add(id(v))
@@ -315,9 +315,9 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
     kernel_slots: dict[int, int] = {}
     kernels: dict[int, Kernel] = {}
     for k, node in enumerate(nodes):
-        family = node.op.c_family
+        is_view = isinstance(node.op, ViewOp)
         for out in node.outputs:
-            if family == "view":
+            if is_view:
                 base = name_of(node.inputs[node.op.view_of])
                 slots[id(out)] = n_slots
                 decls.append(Decl(name_of(out), out.type.c_type, "view",
@@ -344,7 +344,7 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
                 decls.append(Decl(name_of(out), out.type.c_type, "buffer", comment(out),
                                   slot=n_slots))
                 n_slots += 1
-        if family == "view":
+        if is_view:
             continue
         lowering, _ = family_functions(node.op)
         outs = [Operand(name_of(o), o.type.c_type) for o in node.outputs]

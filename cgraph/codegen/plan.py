@@ -22,7 +22,7 @@ import numpy as np
 
 from cgraph.codegen.kernels import contiguous_strides, family_functions
 from cgraph.codegen.lower import Lowered
-from cgraph.graph.basic import Apply
+from cgraph.graph.basic import Apply, ViewOp
 from cgraph.graph.lazy import holds
 from cgraph.rewrite.memory import Workspace
 from cgraph.tensor.elemwise import FusedSum
@@ -205,7 +205,7 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
             if id(node) in lowered.guard_slots:
                 P[lowered.guard_slots[id(node)]] = int(run)
             if not run:  # a branch not taken: no shapes, no kernel
-                if node.op.c_family != "view":
+                if not isinstance(node.op, ViewOp):
                     kernel_bytes.append(0)
                 continue
         for v in node.inputs:
@@ -218,7 +218,7 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
         extra: tuple = (value_of.of(node),) if node.op.value_inputs else ()
         try:
             out_shapes = node.op.infer_shape(node, in_shapes, *extra)
-            if node.op.c_family == "view":
+            if isinstance(node.op, ViewOp):
                 base_strides = in_layouts[node.op.view_of][1]
                 shape, strides, offset = node.op.view_layout(in_shapes, base_strides, *extra)
                 layouts[id(node.outputs[0])] = (tuple(shape), tuple(strides))

@@ -27,7 +27,7 @@ from cgraph.codegen.lower import Lowered, Program
 from cgraph.codegen.plan import describe
 from cgraph.graph.basic import Apply, toposort
 from cgraph.graph.labels import node_labels
-from cgraph.tensor.elemwise import Composite, broadcast_shapes
+from cgraph.tensor.elemwise import FusedElemwise, FusedSum, broadcast_shapes
 
 #: kernel return codes (CG_ERR_* in csrc/cgraph.h) -> the exception raised.
 C_ERRORS = {1: RuntimeError, 2: IndexError, 3: ValueError}
@@ -43,8 +43,10 @@ def _node_text(node: Apply, labels: dict[int, str]) -> str:
 
 def _fused_part(node: Apply, in_shapes: tuple) -> str:
     """For a fused loop whose shapes fail: the original operation that fails."""
-    comp = getattr(node.op, "scalar_op", None)
-    if not isinstance(comp, Composite) or len(in_shapes) != comp.nin:
+    if not isinstance(node.op, (FusedElemwise, FusedSum)):
+        return ""
+    comp = node.op.scalar_op
+    if len(in_shapes) != comp.nin:
         return ""
     shapes = [tuple(s) for s in in_shapes]
     names = [f"x{i}" for i in range(comp.nin)] + [f"t{k}" for k in range(len(comp.steps))]

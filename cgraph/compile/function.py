@@ -498,6 +498,8 @@ class Function:
             except ValueError as err:
                 raise ShapeError(f"{err}\n  in node {node.op}\n  input shapes: "
                                  f"{in_shapes}") from None
+            except NotImplementedError:
+                pass  # no shape rule: perform alone checks its inputs
             try:
                 results = node.op.perform(node, inputs)
             except MemoryError as err:

@@ -20,18 +20,11 @@ __all__ = ["ProfileStats", "kernel_flops"]
 
 def kernel_flops(node: Apply, in_shapes: Sequence[tuple], out_shapes: Sequence[tuple]) -> int:
     """Floating-point operations of one kernel call, for the ops where GFLOP/s is the
-    useful rate (matrix products); 0 for the others, whose rate is in GB/s.
+    useful rate (matrix products: 2 M N K); 0 for the others, whose rate is in GB/s.
 
-    An op states its count with a `flops(in_shapes, out_shapes)` method; products
-    (`c_family` "dot", and "dot_add": Gemm's alpha a b + beta c) count 2 M N K.
+    The op states its count (`Op.flops`).
     """
-    count = getattr(node.op, "flops", None)
-    if callable(count):
-        return int(count(in_shapes, out_shapes))
-    if getattr(node.op, "c_family", "") in ("dot", "dot_add") and in_shapes and out_shapes:
-        k = in_shapes[0][-1] if in_shapes[0] else 1
-        return 2 * int(np.prod(out_shapes[0], dtype=np.int64)) * int(k)
-    return 0
+    return int(node.op.flops(in_shapes, out_shapes))
 
 
 @dataclass

@@ -154,8 +154,20 @@ class Apply:
         return f"{self.op}({', '.join(map(repr, self.inputs))})"
 
 
+#: hooks only an op of a special kind defines -> that kind (filled below Op).
+_KIND_HOOKS: dict[str, type] = {}
+
+
 class Op:
-    """An operation. Subclasses define the type rule and the reference semantics.
+    """An operation: the type rule, shape rule, numpy reference, gradient and C kernel
+    of one kind of node.
+
+    Every hook an op may define is declared here with its default; a subclass
+    overrides the ones it needs. `make_node` and `perform` are enough for mode "PY";
+    mode "C" also needs `infer_shape` and a kernel (a shared family named by
+    `c_family`, or `c_kernel` and `c_params`). Two kinds of ops take a mixin:
+    `ViewOp` (the output shows an input's memory) and `LazyOp` (only the inputs of
+    the branch a condition selects are computed). Test the kind with `isinstance`.
 
     An op's parameters are listed in `__props__`; two ops with equal props are
     equal, which is what merging identical subgraphs relies on.
@@ -163,18 +175,33 @@ class Op:
 
     __props__: tuple[str, ...] = ()
     #: Positions of the inputs whose values (not only shapes) determine the output
-    #: shapes or view layouts (e.g. the target shape of a reshape). The planner then
-    #: calls `infer_shape(node, shapes, values)` (and `view_layout(shapes, strides,
-    #: values)`, `c_params(..., values)`) with `values[i]` a numpy array for each such
-    #: input and None for the others.
+    #: shapes or view layouts (e.g. the target shape of a reshape). `infer_shape`,
+    #: `view_layout` and `c_params` then get a `values` argument: a numpy array at
+    #: each of these positions, None at the others.
     value_inputs: tuple[int, ...] = ()
     #: False for ops whose output is computed from their inputs' shapes alone
-    #: (Shape_i): they then define `value(shapes)`.
+    #: (Shape_i): they define `value(shapes)`, and their inputs' data is never read.
     needs_input_data: bool = True
+    #: The C kernel family: the name of a shared family of the code generator (its
+    #: lowering and template), or the template an op's own `c_kernel` renders; ""
+    #: when the op has no C implementation.
+    c_family: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, kind in _KIND_HOOKS.items():
+            if name in vars(cls) and not issubclass(cls, kind):
+                raise TypeError(f"{cls.__qualname__} defines `{name}`, a hook of "
+                                f"{kind.__name__}: inherit {kind.__name__} to declare "
+                                "that kind of op")
 
     def make_node(self, *inputs: Any) -> Apply:
-        """Check input types and return an `Apply` with fresh output variables."""
-        raise NotImplementedError
+        """Check the input types and return an `Apply` with fresh output variables.
+
+        Raises TypeError naming the op and the offending input when the inputs do not
+        fit (wrong rank, dtype, count).
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no make_node")
 
     def __call__(self, *inputs: Any) -> Any:
         node = self.make_node(*inputs)
@@ -183,15 +210,69 @@ class Op:
         return node.outputs
 
     def perform(self, node: Apply, inputs: list[Any]) -> list[Any]:
-        """Compute the outputs from numpy inputs (the reference implementation)."""
-        raise NotImplementedError(f"{self} has no reference implementation")
+        """The reference implementation: a list of output arrays from the input arrays.
+
+        `inputs` are numpy arrays in the order of `node.inputs` (for a `LazyOp`, None
+        at the inputs of the branch not taken). The outputs must not share memory
+        with the inputs unless the op is a `ViewOp`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no reference implementation "
+                                  "(perform)")
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]],
+                    values: list[Any] | None = None) -> list[tuple[int, ...]]:
+        """The output shapes for these input shapes (and `values` at `value_inputs`).
+
+        Raises ValueError, saying what does not match, when the shapes are
+        incompatible; the caller adds the node and the shapes. The default raises
+        NotImplementedError: mode "PY" then runs `perform` without checking sizes
+        first, and mode "C" cannot plan the node.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no shape rule (infer_shape)")
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
-        """Return the gradient wrt each input, given gradients wrt the outputs.
+        """The gradient wrt each input (a graph), given the gradients wrt the outputs.
 
-        A None entry means the input is disconnected from the outputs.
+        A None entry means the input is disconnected from the outputs. Raises
+        NotImplementedError (or NullGradient) when the gradient is not defined.
         """
         raise NotImplementedError(f"{self} has no gradient rule")
+
+    def value(self, shapes: list[tuple[int, ...]]) -> Any:
+        """The output value computed from the input shapes alone, for an op with
+        `needs_input_data = False`."""
+        raise NotImplementedError(f"{type(self).__name__} computes no value from shapes "
+                                  "(value)")
+
+    def flops(self, in_shapes: Sequence[tuple[int, ...]],
+              out_shapes: Sequence[tuple[int, ...]]) -> int:
+        """Floating-point operations of one run, for ops whose useful rate is GFLOP/s
+        (matrix products); 0 for the others, whose profile reports bytes."""
+        return 0
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list,
+                 ins: list) -> Any:
+        """Lower `node` to a kernel description (`cgraph.codegen.kernels.Kernel`).
+
+        Called only when `c_family` names no shared family. `name` is the kernel's C
+        name, `comment` the text of its C comment, `outs` and `ins` the `Operand` of
+        each output and input. The default raises NotImplementedError naming the op:
+        such an op runs only in mode "PY".
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no C implementation: it defines no c_kernel "
+            "(nor a c_family the code generator knows); compile with mode='PY'")
+
+    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list, values: list | None = None) -> list[int]:
+        """The integers `kernel` reads from the plan array for one call's shapes.
+
+        `out_layouts` and `in_layouts` are (shape, element strides) pairs; `values`
+        is passed when the op has `value_inputs`. The list has at most
+        `kernel.nparams` entries. Raises ValueError when the shapes do not fit.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no C implementation: it "
+                                  "defines no c_params")
 
     def _props(self) -> tuple:
         return tuple(getattr(self, p) for p in self.__props__)
@@ -209,6 +290,51 @@ class Op:
         return f"{name}{{{', '.join(str(p) for p in self._props())}}}"
 
     __repr__ = __str__
+
+
+class ViewOp(Op):
+    """An op whose single output is a view of input `view_of`: no kernel, no copy.
+
+    The code generator gives the output no buffer and no kernel: per call shape,
+    `view_layout` places it in the memory of input `view_of`. `perform` may return a
+    numpy view of that input.
+    """
+
+    c_family = "view"
+    #: The input whose memory the output shows.
+    view_of: int = 0
+
+    def view_layout(self, shapes: list[tuple[int, ...]], strides: Sequence[int],
+                    values: list[Any] | None = None) -> tuple:
+        """(shape, element strides, element offset) of the output, given the input
+        shapes and the element strides of input `view_of` (and `values` at
+        `value_inputs`). Raises ValueError as `infer_shape` does."""
+        raise NotImplementedError(f"{type(self).__name__} defines no view_layout")
+
+
+class LazyOp(Op):
+    """An op that needs only some of its inputs, chosen by a condition (input 0).
+
+    Each other input belongs to a branch (`branch_of`); the nodes only a branch not
+    taken needs are skipped, in mode "C" as in mode "PY", and `perform` then gets
+    None at that branch's inputs.
+    """
+
+    #: Marks the kind; test it with `isinstance(op, LazyOp)`.
+    lazy_branches: bool = True
+
+    def branch_of(self, position: int) -> int:
+        """The branch input `position` belongs to (0, 1, ...), or -1 for the condition
+        and any input every branch reads."""
+        raise NotImplementedError(f"{type(self).__name__} defines no branch_of")
+
+    def taken(self, condition: Any) -> int:
+        """The branch a value of the condition (a numpy scalar) selects."""
+        raise NotImplementedError(f"{type(self).__name__} defines no taken")
+
+
+_KIND_HOOKS.update(view_of=ViewOp, view_layout=ViewOp,
+                   lazy_branches=LazyOp, branch_of=LazyOp, taken=LazyOp)
 
 
 class NullGradient(Exception):

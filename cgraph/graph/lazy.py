@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from cgraph.graph.basic import Apply, Variable
+from cgraph.graph.basic import Apply, LazyOp, Variable
 
 #: an AND-set: (id of an ifelse node, branch) pairs; the empty set is "always".
 Conjunction = frozenset[tuple[int, int]]
@@ -20,15 +20,15 @@ _MAX_TERMS = 16
 
 
 def branch_of(node: Apply, position: int) -> int:
-    """For a lazy node (an op with `lazy_branches`), the branch input `position`
-    belongs to (0 then, 1 else), or -1 for the condition."""
-    return node.op.branch_of(position)
+    """The branch input `position` of `node` belongs to: the op's `branch_of` for a
+    `LazyOp` (0 then, 1 else, -1 the condition), -1 for any other op."""
+    return node.op.branch_of(position) if isinstance(node.op, LazyOp) else -1
 
 
 def guards(outputs: Sequence[Variable], nodes: Sequence[Apply]
            ) -> dict[int, tuple[Conjunction, ...]]:
     """id(node) -> its guard, for the nodes that can be skipped (the others: absent)."""
-    if not any(getattr(n.op, "lazy_branches", False) for n in nodes):
+    if not any(isinstance(n.op, LazyOp) for n in nodes):
         return {}
     reasons: dict[int, set[Conjunction]] = {id(v): {_ALWAYS} for v in outputs}
     result: dict[int, tuple[Conjunction, ...]] = {}
@@ -40,9 +40,8 @@ def guards(outputs: Sequence[Variable], nodes: Sequence[Apply]
             mine = {_ALWAYS}
         else:
             result[id(node)] = tuple(sorted(mine, key=sorted))
-        lazy = getattr(node.op, "lazy_branches", False)
         for position, v in enumerate(node.inputs):
-            branch = branch_of(node, position) if lazy else -1
+            branch = branch_of(node, position)
             add = mine if branch < 0 else {r | {(id(node), branch)} for r in mine}
             have = reasons.setdefault(id(v), set())
             have |= add

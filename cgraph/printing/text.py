@@ -14,6 +14,8 @@ from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import label_of
 from cgraph.printing.view import GraphView, composite_lines, fused_parts, graph_view
+from cgraph.tensor.elemwise import Elemwise, FusedSum
+from cgraph.tensor.shape import DimShuffle
 
 
 class _TreePrinter:
@@ -158,13 +160,12 @@ class _MathPrinter:
             for step in comp.steps:
                 values.append(_apply_scalar(step.op.name, [values[a] for a in step.args]))
             text, prec = values[comp.outputs[v.index or 0]]
-            if type(op).__name__ == "FusedSum":
+            if isinstance(op, FusedSum):
                 return f"sum({text})", _ATOM
             return text, prec
-        scalar = getattr(op, "scalar_op", None)
-        if scalar is not None:
-            return _apply_scalar(scalar.name, args)
-        if type(op).__name__ == "DimShuffle":
+        if isinstance(op, Elemwise):
+            return _apply_scalar(op.scalar_op.name, args)
+        if type(op) is DimShuffle:  # not Squeeze
             order = tuple(op.new_order)
             if [a for a in order if a != "x"] == list(range(op.input_ndim)):
                 return args[0]  # only adds broadcastable axes: numpy does it implicitly

@@ -11,7 +11,7 @@ from cgraph.compile.shared import SharedVariable
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import node_labels
-from cgraph.tensor.elemwise import Composite
+from cgraph.tensor.elemwise import Composite, FusedElemwise, FusedSum
 
 
 @dataclass
@@ -71,7 +71,6 @@ def composite_lines(comp: Composite) -> list[str]:
 
 def fused_parts(node: Apply) -> Composite | None:
     """The Composite of a fused elementwise node (FusedElemwise, FusedSum), or None."""
-    comp = getattr(node.op, "scalar_op", None)
-    return comp if isinstance(comp, Composite) else None
+    return node.op.scalar_op if isinstance(node.op, (FusedElemwise, FusedSum)) else None
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cgraph.graph.basic import Apply
+from cgraph.graph.basic import Apply, ViewOp
 
 
 def view_bases(nodes: Sequence[Apply]) -> dict[int, int]:
     """id(view) -> id(the variable whose memory it shows), for every view in `nodes`."""
     base: dict[int, int] = {}
     for node in nodes:
-        if getattr(node.op, "c_family", "") == "view":
+        if isinstance(node.op, ViewOp):
             origin = node.inputs[node.op.view_of]
             base[id(node.outputs[0])] = base.get(id(origin), id(origin))
     return base

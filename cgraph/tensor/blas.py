@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.graph.basic import Apply, Op, Variable, ViewOp
 from cgraph.tensor.basic_ops import reshape
 from cgraph.tensor.elemwise import broadcast_shapes, broadcast_static, cast
 from cgraph.tensor.reduce import sum_to
@@ -88,6 +88,14 @@ class Dot(Op):
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         return [np.asarray(np.dot(*inputs))]
 
+    def flops(self, in_shapes: Sequence[tuple[int, ...]],
+              out_shapes: Sequence[tuple[int, ...]]) -> int:
+        """2 M N K: a multiply and an add per term of each output element's sum."""
+        if not in_shapes or not out_shapes:
+            return 0
+        k = in_shapes[0][-1] if in_shapes[0] else 1
+        return 2 * int(np.prod(out_shapes[0], dtype=np.int64)) * int(k)
+
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         (a, b), (gz,) = inputs, output_grads
         if a.ndim == 2 and b.ndim == 2:
@@ -126,6 +134,7 @@ class Gemm(Op):
 
     __props__ = ("alpha", "beta")
     c_family = "dot_add"
+    flops = Dot.flops  # the product's; adding c is not counted
 
     def __init__(self, alpha: float = 1.0, beta: float = 1.0):
         self.alpha, self.beta = alpha, beta
@@ -192,6 +201,7 @@ class MatMul(Op):
     """
 
     c_family = "dot"
+    flops = Dot.flops
 
     def make_node(self, a: Any, b: Any) -> Apply:
         a, b = as_tensor_variable(a), as_tensor_variable(b)
@@ -230,7 +240,7 @@ class MatMul(Op):
 # --------------------------------------------------------------------------- SummedAxes
 
 
-class SummedAxes(Op):
+class SummedAxes(ViewOp):
     """`a` itself (a view), once the lengths of its axes `axes_a` are checked equal to
     those of `b`'s axes `axes_b` (`what` starts the error message): the axes a tensordot
     sums over, which it merges into one before the product (where unequal lengths of
@@ -238,8 +248,6 @@ class SummedAxes(Op):
     """
 
     __props__ = ("axes_a", "axes_b", "what")
-    c_family = "view"
-    view_of = 0
 
     def __init__(self, axes_a: Sequence[int], axes_b: Sequence[int], what: str):
         self.axes_a, self.axes_b, self.what = tuple(axes_a), tuple(axes_b), what

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.graph.basic import Apply, Variable, ViewOp
 from cgraph.tensor.basic_ops import CopyOp, alloc, shape_list
 from cgraph.tensor.reduce import sum as _sum
 from cgraph.tensor.shape import Layout, axis_index
@@ -49,12 +49,9 @@ class _DiagonalAxes:
         return (*self._others(shape), length)
 
 
-class Diagonal(_DiagonalAxes, Op):
+class Diagonal(_DiagonalAxes, ViewOp):
     """numpy.diagonal(x, offset, axis1, axis2) as a view: the other axes, then the
     diagonal."""
-
-    c_family = "view"
-    view_of = 0
 
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)

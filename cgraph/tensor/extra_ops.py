@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.graph.basic import Apply, Op
+from cgraph.graph.basic import Apply, Op, ViewOp
 from cgraph.tensor import reduce as _reduce
 from cgraph.tensor.basic_ops import CopyOp, _int_input, _static_value, flatten, shape_list
 from cgraph.tensor.shape import axis_index, checked_size
@@ -406,12 +406,10 @@ def _split_start(sizes: np.ndarray, length: int, k: int) -> int:
     return sum(sizes[:k])
 
 
-class SplitPart(Op):
+class SplitPart(ViewOp):
     """Part `k` of `x` split along `axis` into pieces of `sizes` (an int vector): a view."""
 
     __props__ = ("axis", "k")
-    c_family = "view"
-    view_of = 0
     value_inputs = (1,)
 
     def __init__(self, axis: int, k: int):

@@ -15,18 +15,17 @@ from typing import Any
 import numpy as np
 
 from cgraph.codegen.kernels import Kernel
-from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.graph.basic import Apply, LazyOp, Variable
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
 
-class IfElse(Op):
+class IfElse(LazyOp):
     """Choose `n` outputs from the `then` or the `else` inputs, by a scalar condition."""
 
     __props__ = ("n",)
     c_family = "ifelse"
     value_inputs = (0,)
-    lazy_branches = True
 
     def __init__(self, n: int):
         self.n = n

@@ -97,8 +97,8 @@ class RandomDraw(Op):
                 TensorType(self.dtype, static).make_variable()]
         return Apply(self, [state, *sizes, *params], outs)
 
-    def infer_shape(self, node: Apply, shapes: list, values: list) -> list:
-        size = tuple(int(v) for v in values[1:1 + self.ndim])
+    def infer_shape(self, node: Apply, shapes: list, values: list | None = None) -> list:
+        size = tuple(int(v) for v in (values or [])[1:1 + self.ndim])  # None: a scalar
         if any(n < 0 for n in size):
             raise ValueError(f"{self}: negative size {size}")
         checked_size(size, self.dtype, f"{self}: the sample")
@@ -157,7 +157,7 @@ class RandomDraw(Op):
                                "n_params": _DISTS[self.dist]})
 
     def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list, values: list) -> list[int]:
+                 in_shapes: list, values: list | None = None) -> list[int]:
         return [int(np.prod(out_layouts[1][0], dtype=np.int64))]
 
 

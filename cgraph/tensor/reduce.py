@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.graph.basic import Apply, Op, Variable, ViewOp
 from cgraph.tensor.shape import DimShuffle, Layout
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
@@ -303,11 +303,8 @@ class SumTo(Op):
         return [broadcast_like(output_grads[0], inputs[0]), None]
 
 
-class BroadcastLike(Op):
+class BroadcastLike(ViewOp):
     """`x` broadcast to the shape of `like` (same rank), as a stride-0 view."""
-
-    c_family = "view"
-    view_of = 0
 
     def make_node(self, x: Any, like: Any) -> Apply:
         x, like = as_tensor_variable(x), as_tensor_variable(like)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.graph.basic import Apply, Op, Variable, ViewOp
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 Layout = tuple[tuple[int, ...], tuple[int, ...], int]
@@ -73,7 +73,7 @@ def axis_index(axis: Any, ndim: int, what: str) -> int:
     return axis % ndim
 
 
-class DimShuffle(Op):
+class DimShuffle(ViewOp):
     """Reorder axes, insert broadcastable axes ('x') or drop length-1 axes.
 
     `new_order` lists, for each output axis, an input axis or 'x'. Input axes not
@@ -81,8 +81,6 @@ class DimShuffle(Op):
     """
 
     __props__ = ("input_ndim", "new_order")
-    c_family = "view"
-    view_of = 0
 
     def __init__(self, input_ndim: int, new_order: Sequence[int | str]):
         self.input_ndim = input_ndim
@@ -370,15 +368,13 @@ class Join(Op):
                 for k in range(len(inputs))]
 
 
-class JoinSlice(Op):
+class JoinSlice(ViewOp):
     """The part of a Join's output that came from input `k`: a view of `gz`.
 
     Inputs are `gz` and the Join's inputs (read for their shapes only).
     """
 
     __props__ = ("axis", "k")
-    c_family = "view"
-    view_of = 0
 
     def __init__(self, axis: int, k: int):
         self.axis = axis

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.graph.basic import Apply, Constant, Op, Variable
+from cgraph.graph.basic import Apply, Constant, Op, Variable, ViewOp
 from cgraph.tensor import reduce as _reduce
 from cgraph.tensor.basic_ops import reshape, shape_list
 from cgraph.tensor.extra_ops import arange
@@ -113,12 +113,10 @@ class IndexOp(Op):
                      for i, axis in zip(self.array_positions, self.index.array_axes()))
 
 
-class Subtensor(IndexOp):
+class Subtensor(IndexOp, ViewOp):
     """Basic indexing (ints, slices, new axes): a view of `x` with an offset and strides."""
 
     __props__ = ("index",)
-    c_family = "view"
-    view_of = 0
 
     def make_node(self, x: Any, *inputs: Any) -> Apply:
         x = as_tensor_variable(x)
