@@ -8,7 +8,7 @@
  *     dtype (native byte order: PyArray_ISCARRAY_RO checks it) and rank is used as
  *     it is; a Python float or int, or a numpy scalar
  *     safely castable to a 0-d input's dtype, is converted into a slot on the stack;
- *     anything else goes through the input's Python converter (`_Input.convert`);
+ *     anything else goes through the input's Python converter (`ArgSpec.convert`);
  *   - the shared variables' storages are read (`_value`), and the shapes of all
  *     arrays make the key of the plan dictionary (bytes of int64 dims);
  *   - the outputs are allocated, the pointer table filled, and the module's entry

@@ -128,3 +128,40 @@ def test_loop_argument_errors():
     x = T.dvector("x")
     with pytest.raises(ValueError, match="mode='C'"):
         cgraph.function([x], x * 2, mode="PY").loop(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("batch_size", [None, 2])
+def test_list_sequences_are_range_checked_like_arguments(batch_size):
+    """A sequence given as a list is converted as a call's argument: with
+    allow_input_downcast=True too, a Python int out of a uint8 input's range raises (it
+    used to wrap, 300 -> 44) and the shared state is untouched."""
+    x = T.tensor("uint8", shape=(None,) if batch_size else (), name="x")
+    total = cgraph.shared(np.uint64(0), name="total")
+    step = cgraph.function([x], T.sum(x), updates=[(total, total + T.sum(x))],
+                           allow_input_downcast=True)
+    with pytest.raises(TypeError, match=r"loop: .*input 0 \(x\).*300 is out of bounds"):
+        step.loop([300, 1], batch_size=batch_size)
+    assert total.get_value() == 0
+    with pytest.raises(TypeError, match="-1 is out of bounds"):
+        step.loop([1, -1, 2], batch_size=batch_size)
+    # In range, a list gives what the Python loop of calls gives.
+    rows = [255, 1, 7, 0]
+    recorded = step.loop(rows, batch_size=batch_size, record_every=1)
+    want = ([step(r) for r in rows] if batch_size is None
+            else [step(rows[k:k + 2]) for k in range(0, 4, 2)])
+    np.testing.assert_array_equal(recorded, np.array(want))
+    assert total.get_value() == 2 * sum(rows)
+
+
+def test_list_sequences_take_the_calls_conversions():
+    """Lists of ints for a float32 input and of integral floats for an int input are
+    accepted by a call (no allow_input_downcast needed): so they are by the loop."""
+    x = T.tensor("float32", shape=(), name="x")
+    step = cgraph.function([x], x * 2)
+    np.testing.assert_array_equal(step.loop([1, 2, 3], record_every=1),
+                                  np.array([2, 4, 6], dtype=np.float32))
+    n = T.tensor("int32", shape=(), name="n")
+    twice = cgraph.function([n], n * 2)
+    np.testing.assert_array_equal(twice.loop([1.0, 5.0], record_every=1), [2, 10])
+    with pytest.raises(TypeError, match="input 0 \\(n\\)"):
+        twice.loop([1.5, 2.0])

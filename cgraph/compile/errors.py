@@ -100,19 +100,22 @@ def explain_shape_error(err: ShapeError, fgraph: Any, verbosity: str) -> ShapeEr
     return ShapeError(text, node, err.input_shapes)
 
 
-def c_runtime_error(f: Any, rc: int, message: str, arrays: list | None,
+def c_runtime_error(compiled: Any, rc: int, message: str, arrays: list | None,
                     context: str = "") -> Exception:
     """The exception for a kernel's error code: its message, the node it computes (by
     the kernel name the C appended), the node's input shapes for this call (given the
-    call's `arrays`). `context` follows "failed", e.g. " at loop step 3"."""
+    call's `arrays`). `context` follows "failed", e.g. " at loop step 3".
+
+    `compiled` is the `CompiledModule` that failed (its `lowered`, `fgraph`, `label`
+    and `config` are read)."""
     kernels = _KERNEL_MARK.findall(message)
     message = _KERNEL_MARK.sub("", message)
     cls = C_ERRORS.get(rc, RuntimeError)
-    lowered: Lowered = f._lowered
+    lowered: Lowered = compiled.lowered
     by_kernel = {lowered.kernels[id(n)].name: n for n in lowered.nodes
                  if id(n) in lowered.kernels}
     node = next((by_kernel[k] for k in reversed(kernels) if k in by_kernel), None)
-    head = f"{f._label()} failed{context}: {message}"
+    head = f"{compiled.label} failed{context}: {message}"
     if node is None:
         return cls(head)
     shapes = None
@@ -121,7 +124,7 @@ def c_runtime_error(f: Any, rc: int, message: str, arrays: list | None,
             shapes = make_plan(lowered, tuple(a.shape for a in arrays), arrays).shapes
         except (ValueError, RuntimeError):
             pass
-    labels = node_labels(f.fgraph.outputs)
+    labels = node_labels(compiled.fgraph.outputs)
     text = f"{head}\n  in node {_node_text(node, labels)}"
     if shapes is not None:
         got = [shapes.get(id(v), ()) for v in node.inputs]
@@ -129,7 +132,7 @@ def c_runtime_error(f: Any, rc: int, message: str, arrays: list | None,
     inner = [k for k in kernels if k not in by_kernel]
     if inner:
         text += f"\n  inside its inner kernel {inner[0]} (a scan step)"
-    if f._cfg.exception_verbosity == "high":
+    if compiled.config.exception_verbosity == "high":
         text += _feeding(node, shapes, labels)
     return cls(text)
 

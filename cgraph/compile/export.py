@@ -11,16 +11,15 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from cgraph.codegen.lower import c_literal
 from cgraph.codegen.render import csrc_dir, environment
+from cgraph.compile.compiled import CompiledModule
+from cgraph.compile.function import Function
 from cgraph.tensor.type import C_TYPES
-
-if TYPE_CHECKING:
-    from cgraph.compile.function import Function
 
 
 def _identifier(text: str | None, fallback: str) -> str:
@@ -159,40 +158,39 @@ def export_c(f: Function, out_dir: str | Path, name: str = "cgraph_fn",
     name each renamed variable and why. BLAS is linked from scipy-openblas32, found
     through Python where the Makefile runs (see the generated README).
     """
-    if f.mode != "C":
+    if f.compiled is None:
         raise ValueError("export_c needs a function compiled in mode 'C'")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"export_c: name must be a C identifier, got {name!r}")
-    shapes = _input_shapes(f, input_shapes)
-    arrays = [np.zeros(s, dtype=spec.dtype) for s, spec in zip(shapes, f._inputs)]
-    shared_values = [np.ascontiguousarray(s._value) for s in f._shared]
+    compiled, sig = f.compiled, f.signature
+    shapes = _input_shapes(compiled, input_shapes)
+    arrays = [np.zeros(s, dtype=spec.dtype) for s, spec in zip(shapes, sig.args)]
+    shared_values = [np.ascontiguousarray(v) for v in sig.storages()]
     key = tuple(a.shape for a in arrays) + tuple(v.shape for v in shared_values)
-    if f._lowered.value_args:
+    if compiled.value_args:
         raise NotImplementedError("export_c: shapes that depend on input values")
-    P, out_shapes, _, inplace = f._plan(key, arrays + shared_values)
-    plan = np.frombuffer(f._module.ffi.buffer(P), dtype=np.int64)
-    source = f.c_source
-    namer = _namer(name, source, f.build_options.cflags)
+    found = compiled.plan(key, arrays + shared_values)
+    plan, out_shapes = found.params, found.out_shapes
+    source = compiled.c_source
+    namer = _namer(name, source, compiled.build_options.cflags)
     # Outputs are named first: a user's variable named like one (`out0`) is renamed.
-    outputs = [_array(namer.name(None, f"out{o}"), f._out_dtypes[o], out_shapes[o])
-               for o in range(f._n_outputs)]
+    outputs = [_array(namer.name(None, f"out{o}"), sig.out_dtypes[o], out_shapes[o])
+               for o in range(sig.n_outputs)]
     inputs = [_array(namer.name(v.name, f"in{i}"), spec.dtype, shape)
-              for i, (v, spec, shape) in enumerate(zip(f.user_inputs, f._inputs, shapes))]
+              for i, (v, spec, shape) in enumerate(zip(f.user_inputs, sig.args, shapes))]
     shared = [dict(_array(namer.name(s.name, f"shared{k}", state=True), v.dtype, v.shape),
                    data=_values(v))
-              for k, (s, v) in enumerate(zip(f._shared, shared_values))]
-    updates = [dict(shared=f._shared.index(s), nbytes=int(f._shared[f._shared.index(s)]
-                                                           ._value.nbytes))
-               for s in f._updates]
-    for s, same in zip(f._updates, inplace):
+              for k, (s, v) in enumerate(zip(sig.shared, shared_values))]
+    updates = [dict(shared=k, nbytes=int(shared_values[k].nbytes)) for k in sig.update_index]
+    for s, same in zip(sig.updates, found.in_place):
         if not same:
             raise ValueError(f"export_c: the update of {s!r} changes its shape")
     constants = [dict(ctype=C_TYPES[c.dtype.name], data=_values(c))
-                 for c in f._lowered.arg_constants]
-    context = dict(name=name, upper=name.upper(), entry=f._lowered.program.entry,
+                 for c in compiled.lowered.arg_constants]
+    context = dict(name=name, upper=name.upper(), entry=compiled.program.entry,
                    source=source, plan=[str(int(v)) for v in plan], inputs=inputs,
                    outputs=outputs, shared=shared, updates=updates, constants=constants,
-                   version=f.version, **_link(f.build_options))
+                   version=compiled.version, **_link(compiled.build_options))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
@@ -241,14 +239,14 @@ def _link(options: Any) -> dict[str, Any]:
                 contract=contract)
 
 
-def _input_shapes(f: Function, given: Any) -> list[tuple[int, ...]]:
-    n = f._n_inputs
+def _input_shapes(compiled: CompiledModule, given: Any) -> list[tuple[int, ...]]:
+    n = len(compiled.signature.args)
     if given is not None:
         shapes = [tuple(int(d) for d in s) for s in given]
         if len(shapes) != n:
             raise ValueError(f"export_c: {n} input shapes expected, got {len(shapes)}")
         return shapes
-    seen = {key[:n] for key in f._plans}
+    seen = {key[:n] for key in compiled.plans}
     if len(seen) != 1:
         raise ValueError("export_c: pass input_shapes=[...] (the function has been called "
                          f"with {len(seen)} different input shapes; the export is for one)")

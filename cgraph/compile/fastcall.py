@@ -3,7 +3,8 @@
 `csrc/cg_fastcall.h` checks the arguments, looks up the plan, allocates the outputs
 and calls the kernels, against the CPython and numpy C APIs. It is compiled once per
 machine (and cached like any module) into a small cffi module whose one function
-returns the factory `make_caller`.
+returns the factory `make_caller`. `make_caller` here gives it one module's entry
+point and the `Signature` its argument checks come from.
 
 The C path handles only what is common; everything else (the first call of a shape,
 an update that changes a shape, arguments needing conversion to a dtype it cannot
@@ -22,6 +23,7 @@ import ctypes
 import logging
 import os
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -29,6 +31,7 @@ import numpy as np
 
 from cgraph import backend
 from cgraph.codegen.render import csrc_dir, header_paths
+from cgraph.compile.signature import Signature
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,39 @@ def _factory(cc: str, root: str | None, sanitize: bool) -> Any:
         return None
     # The C returned a new reference; it stays owned here for the process's life.
     return ctypes.cast(address, ctypes.py_object).value
+
+
+def make_caller(factory: Any, entry_address: int, signature: Signature,
+                constants: Sequence[np.ndarray], plans: dict, fallback: Callable,
+                on_error: Callable) -> Callable[[tuple], Any] | None:
+    """The C call path of one module: `call(args)`, or None when the function is too
+    big for the C path's tables.
+
+    `factory` is `factory(...)`'s result, `entry_address` the module's `<entry>_argv`;
+    each input's dtype, rank and converter come from its `ArgSpec` in `signature`, and
+    the result is packed as `Signature.pack` does. `plans` maps `plan_key(shapes)` to
+    (P's address, `plan_key` of the outputs' shapes, whether every update is written in
+    place, an object keeping P alive); a call whose key is missing goes to `fallback`
+    (which should fill `plans`); a failing kernel calls `on_error(rc, message, args)`,
+    which raises.
+    """
+    args = signature.args
+    n_out = signature.n_outputs
+    return factory((
+        entry_address,
+        tuple(spec.typenum for spec in args),
+        tuple(spec.ndim for spec in args),
+        tuple(d.num for d in signature.out_dtypes[:n_out]),
+        signature.out_ndims[:n_out],
+        len(signature.updates),
+        tuple(constants),
+        tuple(spec.convert for spec in args),
+        signature.shared,
+        plans,
+        fallback,
+        on_error,
+        signature.return_list,
+    ))
 
 
 def plan_key(shapes: tuple) -> bytes:

@@ -28,14 +28,14 @@ import operator
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from cgraph.compile.errors import c_runtime_error
-
-if TYPE_CHECKING:  # only for annotations: function.py imports this module
-    from cgraph.compile.function import Function
+from cgraph.codegen.lower import Program
+from cgraph.compile.compiled import ERRBUF_SIZE, CompiledModule
+from cgraph.compile.signature import ArgSpec, Signature
+from cgraph.graph.basic import Variable
 
 #: seconds of C work between returns to Python (Ctrl-C, progress callbacks).
 CHUNK_SECONDS = 0.05
@@ -47,14 +47,26 @@ class LoopStopped(RuntimeWarning):
     applying that step's updates."""
 
 
-def _sequence(spec: Any, value: Any, batch: int | None, label: str) -> np.ndarray:
-    """A sequence argument as a C-contiguous array of the input's dtype."""
+def _sequence(spec: ArgSpec, value: Any, batch: int | None) -> np.ndarray:
+    """A sequence argument as a C-contiguous array of the input's dtype.
+
+    A list (or any value that is not an array) is converted as an argument is, by the
+    input's spec with the axis of rows (so a Python int out of the dtype's range raises,
+    with `allow_input_downcast` too); an array of another dtype is cast, when safely
+    castable or when `allow_input_downcast` is true.
+    """
+    label = spec.label
     arr = np.asarray(value)
     want = spec.ndim + (1 if batch is None else 0)
     if arr.ndim != want or arr.ndim == 0:
         what = "one row per step" if batch is None else "rows to batch"
         raise ValueError(f"loop: {label} must be {want}-d ({what}, leading axis = rows), "
                          f"got shape {arr.shape}")
+    if not isinstance(value, np.ndarray):
+        try:
+            return spec.rows(batched=batch is not None).convert(value)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"loop: {err}") from None
     if arr.dtype != spec.dtype:
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"loop: {label} has dtype {arr.dtype}, expected {spec.dtype}")
@@ -65,17 +77,17 @@ def _sequence(spec: Any, value: Any, batch: int | None, label: str) -> np.ndarra
     return np.ascontiguousarray(arr, dtype=spec.dtype)
 
 
-def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int | None = None,
-             shuffle: int | None = None, record_every: int | None = None,
-             stop_on_nan: bool = False, fixed: Mapping[Any, Any] | None = None,
+def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequence[Any],
+             epochs: int = 1, batch_size: int | None = None, shuffle: int | None = None,
+             record_every: int | None = None, stop_on_nan: bool = False,
+             fixed: Mapping[Any, Any] | None = None,
              progress: Callable[[int, int], Any] | None = None) -> Any:
-    """See `Function.loop`."""
-    if f.mode != "C":
-        raise ValueError("loop runs compiled steps: build the function with mode='C'")
+    """See `Function.loop`: `compiled` is the function's module, `inputs` its input
+    variables (as the caller made them: `fixed` names them)."""
+    sig = compiled.signature
     epochs = _count("epochs", epochs, 0)
     batch_size = None if batch_size is None else _count("batch_size", batch_size, 1)
     record_every = None if record_every is None else _count("record_every", record_every, 0)
-    inputs = getattr(f, "user_inputs", f.fgraph.inputs[:f._n_inputs])
     fixed_pos = _fixed_positions(inputs, fixed or {})
     seq_pos = [i for i in range(len(inputs)) if i not in fixed_pos]
     if len(args) != len(seq_pos):
@@ -83,13 +95,12 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
                         f"`fixed`), got {len(args)}")
     if not seq_pos:
         raise TypeError("loop: at least one input must be a sequence")
-    if set(f._lowered.value_args) & set(seq_pos):
+    if set(compiled.value_args) & set(seq_pos):
         raise NotImplementedError("loop: shapes depend on the values of a sequence argument")
     arrays: list[np.ndarray] = [None] * len(inputs)  # type: ignore[list-item]
     for i, value in fixed_pos.items():
-        arrays[i] = f._inputs[i].convert(value)
-    seqs = {i: _sequence(f._inputs[i], a, batch_size, f._inputs[i].label)
-            for i, a in zip(seq_pos, args)}
+        arrays[i] = sig.args[i].convert(value)
+    seqs = {i: _sequence(sig.args[i], a, batch_size) for i, a in zip(seq_pos, args)}
     n_rows = {len(a) for a in seqs.values()}
     if len(n_rows) != 1:
         raise ValueError(f"loop: sequences differ in length: {sorted(n_rows)}")
@@ -99,7 +110,7 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
     batch = batch_size or 0
     n_batches = n if batch == 0 else -(-n // batch)
     steps = epochs * n_batches
-    state_values = [np.array(s._value, copy=True) for s in f._shared]
+    state_values = [np.array(v, copy=True) for v in sig.storages()]
 
     def shapes(rows: int) -> tuple:
         out = []
@@ -112,26 +123,26 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
 
     call_args = [seqs[i][0] if i in seqs else a for i, a in enumerate(arrays)] + state_values
     last_rows = n - (n_batches - 1) * batch if batch else 1
-    plans = _StepPlans(f, shapes, call_args, len(arrays))
+    plans = _StepPlans(compiled, shapes, call_args, len(arrays))
     P_full, out_full, _ = plans.plan(batch)
     P_last, out_last, _ = (P_full, out_full, None) if batch == 0 or last_rows == batch \
         else plans.plan(last_rows)
-    n_out = f._n_outputs
-    for s, shape in zip(f._updates, out_full[n_out:]):
-        if shape != s._value.shape:
-            raise ValueError(f"loop: the update of {s!r} changes its shape {s._value.shape} "
-                             f"to {shape}; a loop needs fixed shapes")
+    n_out = sig.n_outputs
+    for s, k, shape in zip(sig.updates, sig.update_index, out_full[n_out:]):
+        if shape != state_values[k].shape:
+            raise ValueError(f"loop: the update of {s!r} changes its shape "
+                             f"{state_values[k].shape} to {shape}; a loop needs fixed shapes")
     if record_every and any(a != b for a, b in zip(out_full[:n_out], out_last[:n_out])):
         raise ValueError("loop: the last, short batch gives outputs of another shape; "
                          "record every step only with batches that divide the data, or "
                          "record_every=None")
-    itemsizes = [d.itemsize for d in f._out_dtypes]
+    itemsizes = [d.itemsize for d in sig.out_dtypes]
     out_bufs = [np.empty(max(int(np.prod(a)), int(np.prod(b))) * size, np.uint8)
                 for a, b, size in zip(out_full, out_last, itemsizes)]
     n_in = len(arrays) + len(state_values)
     base = [seqs[i] if i in seqs else a for i, a in enumerate(arrays)] + state_values
-    L = [n_in + len(out_bufs) + len(f._constants), len(seqs), n, batch, 0, 0, n_batches, n_out,
-         record_every or 0, int(stop_on_nan), len(f._updates), int(shuffle is not None)]
+    L = [n_in + len(out_bufs) + len(compiled.constants), len(seqs), n, batch, 0, 0, n_batches,
+         n_out, record_every or 0, int(stop_on_nan), len(sig.updates), int(shuffle is not None)]
     stages = []
     for i, arr in seqs.items():
         row_bytes = arr[0].nbytes if arr.ndim > 1 else arr.itemsize
@@ -140,26 +151,26 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
     kinds = {np.dtype("float64"): 8, np.dtype("float32"): 4}
     for o in range(n_out):
         nbytes = [int(np.prod(s[o])) * itemsizes[o] for s in (out_full, out_last)]
-        L += [n_in + o, *nbytes, kinds.get(f._out_dtypes[o], 0)]
-    for u, s in enumerate(f._updates):
-        L += [n_in + n_out + u, len(arrays) + f._shared.index(s), s._value.nbytes]
+        L += [n_in + o, *nbytes, kinds.get(sig.out_dtypes[o], 0)]
+    for u, k in enumerate(sig.update_index):
+        L += [n_in + n_out + u, len(arrays) + k, state_values[k].nbytes]
     n_records = steps // record_every if record_every else 0
-    records = [np.empty((n_records, *out_full[o]), f._out_dtypes[o]) for o in range(n_out)]
+    records = [np.empty((n_records, *out_full[o]), sig.out_dtypes[o]) for o in range(n_out)]
     perm = _permutations(shuffle, n, epochs) if shuffle is not None else None
-    fb, ffi = f._from_buffer, f._module.ffi
+    fb, ffi = compiled.from_buffer, compiled.ffi
     keep = [*base, *out_bufs, *stages, *records, plans]  # alive during calls
     X = ffi.new("void *[]", [fb(a, require_writable=True) if a.flags.writeable else fb(a)
                              for a in base]
-                + [fb(b, require_writable=True) for b in out_bufs] + list(f._constants)
+                + [fb(b, require_writable=True) for b in out_bufs] + list(compiled.constants)
                 + [fb(b, require_writable=True) for b in stages]
                 + [fb(perm) if perm is not None else ffi.NULL]
                 + [fb(r, require_writable=True) for r in records])
     L_arr = np.array(L, dtype=np.int64)
     state = np.zeros(3, dtype=np.int64)
-    errbuf = ffi.new("char[512]")
+    errbuf = ffi.new(f"char[{ERRBUF_SIZE}]")
     L_ptr = fb("int64_t[]", L_arr)
     state_ptr = fb("int64_t[]", state, require_writable=True)
-    entry = getattr(f._module.lib, f._lowered.program.entry + "_loop")
+    entry = compiled.entry_point("_loop")
     done, chunk, reported = 0, 1, time.perf_counter()
     try:
         while done < steps:
@@ -176,7 +187,7 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
             done = int(state[0])
             if rc:
                 message = ffi.string(errbuf).decode(errors="replace")
-                raise c_runtime_error(f, rc, message, None, f" at loop step {done}")
+                raise compiled.error(rc, message, None, f" at loop step {done}")
             if state[1]:
                 warnings.warn(f"loop stopped at step {done} (epoch {done // n_batches}): "
                               f"output {int(state[2])} is not finite; the shared variables "
@@ -189,11 +200,10 @@ def run_loop(f: Function, args: Sequence[Any], epochs: int = 1, batch_size: int 
                 reported = time.perf_counter()
             chunk = max(1, min(chunk * 4, int(chunk * CHUNK_SECONDS / max(elapsed, 1e-6))))
     finally:  # also on Ctrl-C and errors: the state after the last complete step
-        for s, value in zip(f._shared, state_values):
-            s._value = value
+        sig.set_storages(state_values)
         del keep
     final_is_short = batch > 0 and done > 0 and (done - 1) % n_batches == n_batches - 1
-    return _results(f, records, out_bufs, out_last if final_is_short else out_full,
+    return _results(sig, records, out_bufs, out_last if final_is_short else out_full,
                     record_every, done)
 
 
@@ -222,24 +232,24 @@ class _StepPlans:
     Python would; otherwise one plan serves all steps.
     """
 
-    def __init__(self, f: Function, shapes: Callable[[int], tuple], arrays: list,
+    def __init__(self, compiled: CompiledModule, shapes: Callable[[int], tuple], arrays: list,
                  n_inputs: int):
-        self.f, self.shapes, self.arrays = f, shapes, arrays
-        updated = {n_inputs + f._shared.index(s) for s in f._updates}
-        self.per_step = bool(updated & set(f._lowered.value_args))
-        self._cache: dict[tuple, tuple] = {}
+        self.compiled, self.shapes, self.arrays = compiled, shapes, arrays
+        updated = {n_inputs + k for k in compiled.signature.update_index}
+        self.per_step = bool(updated & set(compiled.value_args))
+        self.cache: dict[tuple, tuple] = {}
 
     def plan(self, rows: int) -> tuple:
         """(P for C, output shapes, P) for a step of `rows` rows (0: one row)."""
         key = self.shapes(rows)
         # The values themselves (bytes): array-valued ones cannot join the Function's key.
-        key += tuple(self.arrays[i].tobytes() for i in self.f._lowered.value_args)
-        hit = self._cache.get(key)
+        compiled = self.compiled
+        key += tuple(self.arrays[i].tobytes() for i in compiled.value_args)
+        hit = self.cache.get(key)
         if hit is None:
-            found = self.f._plans.get(key) or self.f._plan(key, self.arrays)
-            _, out_shapes, P, _ = found
-            P = _not_in_place(self.f, P)
-            hit = self._cache[key] = (self.f._from_buffer("int64_t[]", P), out_shapes, P)
+            found = compiled.plan(key, self.arrays)
+            P = _not_in_place(compiled.program, found.params)
+            hit = self.cache[key] = (compiled.from_buffer("int64_t[]", P), found.out_shapes, P)
         return hit
 
     def check(self, step: int, rows: int, want: tuple) -> Any:
@@ -252,9 +262,10 @@ class _StepPlans:
         return P
 
 
-def _not_in_place(f: Function, P: np.ndarray) -> np.ndarray:
+def _not_in_place(program: Program, P: np.ndarray) -> np.ndarray:
+    """A copy of the plan array `P` with every update left in its output buffer."""
     P = P.copy()
-    for u in f._lowered.program.updates:
+    for u in program.updates:
         P[u.flag_slot] = 0
         if u.inplace_slot >= 0:  # the update was to be written in place: never in a loop
             P[u.inplace_slot] = 0
@@ -276,16 +287,14 @@ def _fixed_positions(inputs: list, fixed: Mapping[Any, Any]) -> dict[int, Any]:
     return out
 
 
-def _results(f: Function, records: list[np.ndarray], out_bufs: list[np.ndarray],
+def _results(sig: Signature, records: list[np.ndarray], out_bufs: list[np.ndarray],
              last_shapes: tuple, record_every: int | None, done: int) -> Any:
-    n_out = f._n_outputs
+    n_out = sig.n_outputs
     if record_every:
         outs = [r[:done // record_every] for r in records]
     elif done == 0:
         outs = [None] * n_out
     else:
         outs = [buf[:int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape).copy()
-                for buf, shape, dtype in zip(out_bufs, last_shapes, f._out_dtypes)]
-    if f._return_list:
-        return outs
-    return outs[0] if n_out == 1 else None
+                for buf, shape, dtype in zip(out_bufs, last_shapes, sig.out_dtypes)]
+    return sig.pack(outs)

@@ -38,10 +38,10 @@ def graph_view(obj: Any) -> GraphView:
     list of Variables (raises TypeError for anything else)."""
     if isinstance(obj, Function):
         fg = obj.fgraph
-        n = obj._n_outputs
-        notes = [f"output {i}" for i in range(n)]
-        notes += [f"update of {t!r}" for t in obj._updates]
-        view = GraphView(list(fg.outputs), notes, {id(v) for v in fg.inputs[obj._n_inputs:]})
+        sig = obj.signature
+        notes = [f"output {i}" for i in range(sig.n_outputs)]
+        notes += [f"update of {t!r}" for t in sig.updates]
+        view = GraphView(list(fg.outputs), notes, {id(v) for v in fg.inputs[len(sig.args):]})
     elif isinstance(obj, FunctionGraph):
         view = GraphView(list(obj.outputs), [f"output {i}" for i in range(len(obj.outputs))])
     elif isinstance(obj, Variable):
