@@ -24,7 +24,6 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from operator import attrgetter
 from threading import get_ident
 from typing import Any, NamedTuple
 
@@ -303,13 +302,17 @@ class CompiledModule:
         replan = self.replan_each_call
         value_args = () if replan else self.value_args
         errbuf_type, empty, fail = f"char[{ERRBUF_SIZE}]", np.empty, self._raise
-        shape_of = attrgetter("shape")
 
         def call(args: tuple) -> Any:
             arrays = list(args) if trust_input else check(args)
+            shapes = []
+            for a in arrays:
+                shapes.append(a.shape)
             for s in shared:  # sig.storages(), inlined on every call's path
-                arrays.append(s._value)
-            key = tuple(map(shape_of, arrays))
+                value = s._value
+                arrays.append(value)
+                shapes.append(value.shape)
+            key = tuple(shapes)
             if value_args:  # shapes depend on these (scalar) arguments' values
                 key += tuple([arrays[i].item() for i in value_args])
             plan = None if replan else plans.get(key)
