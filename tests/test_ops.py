@@ -196,6 +196,7 @@ FLOAT_UNARY = {  # name: (numpy twin, domain)
     "arcsinh": (np.arcsinh, "real"), "arccosh": (np.arccosh, "above1"),
     "arctanh": (np.arctanh, "unit"), "erf": (_in_float(math.erf), "real"),
     "erfc": (_in_float(math.erfc), "real"), "gammaln": (_in_float(_lgamma), "positive"),
+    "cbrt": (np.cbrt, "real"),
 }
 BITWISE = {"and_": np.bitwise_and, "or_": np.bitwise_or, "xor": np.bitwise_xor}
 
@@ -241,6 +242,18 @@ REFERENCE: dict[str, Ref] = {
 }
 
 
+def reference(name: str) -> Ref:
+    """REFERENCE[name]; an op of the table without one fails naming the missing step."""
+    try:
+        return REFERENCE[name]
+    except KeyError:
+        raise AssertionError(
+            f"elementwise op {name!r} has no test reference: add its numpy twin, dtypes and "
+            "input domains to REFERENCE in tests/test_ops.py (CONTRIBUTING.md, 'Adding an "
+            "elementwise op', step 2)"
+        ) from None
+
+
 def expected_dtype(name: str, in_dtypes: list[str], numpy_dtype: np.dtype) -> np.dtype:
     """numpy's result dtype, with cgraph's two documented departures."""
     if name == "true_div" and all(np.dtype(d).kind in "biu" for d in in_dtypes):
@@ -252,7 +265,7 @@ def expected_dtype(name: str, in_dtypes: list[str], numpy_dtype: np.dtype) -> np
 
 def numpy_reference(name: str, args: list[np.ndarray]) -> np.ndarray:
     """REFERENCE[name] on `args`, in the dtype cgraph is expected to return."""
-    fn = REFERENCE[name].fn
+    fn = reference(name).fn
     out = numpy_eval(fn, *args)
     dtype = expected_dtype(name, [a.dtype.name for a in args], out.dtype)
     if dtype != out.dtype:  # evaluate in the wider float, not in float16
@@ -328,7 +341,7 @@ def reversed_view(a: np.ndarray) -> np.ndarray:
 
 def elementwise_cases(name: str) -> list[tuple[str, tuple[str, ...], Layout]]:
     """(label, input dtypes, layout) for every output of the op's test function."""
-    ref = REFERENCE[name]
+    ref = reference(name)
     layouts = {1: UNARY_LAYOUTS, 2: BINARY_LAYOUTS, 3: TERNARY_LAYOUTS}[len(ref.domains)]
     cases = []
     for dtype in ref.dtypes:
@@ -344,8 +357,7 @@ def elementwise_cases(name: str) -> list[tuple[str, tuple[str, ...], Layout]]:
 @pytest.mark.parametrize("name", list(T.ELEMENTWISE))
 def test_elementwise(name):
     """Every dtype, layout and mixed-dtype pair of one op, in one compiled function."""
-    assert name in REFERENCE, f"new elementwise op {name!r}: add its numpy twin to REFERENCE"
-    op, ref = T.ELEMENTWISE[name], REFERENCE[name]
+    op, ref = T.ELEMENTWISE[name], reference(name)
     assert op.scalar_op.nin == len(ref.domains)
     cases = elementwise_cases(name)
     variables = [[T.tensor(dt, ndim=r) for dt, r in zip(dtypes, lay.ranks, strict=True)]
@@ -379,17 +391,19 @@ def apply_op(name: str, f: Callable, x, y):
     return f(x, y, -y) if nin == 3 else f(x, y) if nin == 2 else f(x)
 
 
-#: ops that take no float64 (bitwise): left out of the float special values.
-FLOAT_OPS = [n for n in T.ELEMENTWISE if "float64" in REFERENCE[n].dtypes]
+def float_ops() -> list[str]:
+    """The table ops that take float64 (not the bitwise ones), for the special values."""
+    return [n for n in T.ELEMENTWISE if "float64" in reference(n).dtypes]
 
 
 def test_elementwise_float_special_values():
     # NaN, infinities and signed zeros through every op (what -ffast-math would break).
+    names = float_ops()
     args = all_pairs(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 2.5, -2.5]))
     x, y = T.dvector(), T.dvector()
-    fns = compile_modes([x, y], [apply_op(n, T.ELEMENTWISE[n], x, y) for n in FLOAT_OPS])
+    fns = compile_modes([x, y], [apply_op(n, T.ELEMENTWISE[n], x, y) for n in names])
     for mode in MODES:
-        for name, out in zip(FLOAT_OPS, fns[mode](*args), strict=True):
+        for name, out in zip(names, fns[mode](*args), strict=True):
             expected = apply_op(name, lambda *xs, n=name: numpy_reference(n, list(xs)), *args)
             label = f"{mode} {name}"
             assert_same(out, expected, label)

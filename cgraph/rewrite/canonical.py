@@ -83,13 +83,11 @@ def _log_exp(node: Apply) -> Variable | None:
     return x if x is not None and _is_float(x) else None
 
 
-#: ops whose results are never negative (NaN aside), for exp(log(x)) -> x.
-_NONNEGATIVE = {"exp", "sqrt", "abs", "sigmoid", "softplus", "exp2", "cosh"}
-
-
 def _nonnegative(v: Variable) -> bool:
+    """True if `v` is known to be >= 0 (or NaN): its op's table row says so, x * x, or a
+    nonnegative constant."""
     name = scalar_name(v.owner)
-    if name in _NONNEGATIVE:
+    if name is not None and v.owner.op.scalar_op.nonnegative:
         return True
     if name == "mul" and v.owner.inputs[0] is v.owner.inputs[1]:  # x * x
         return True

@@ -55,6 +55,9 @@ class ScalarOp:
     recipe : tuple, optional
         `(factory, args)` that rebuilds this op in another process (pickling), for
         ops made on demand; ops made at import are found by name in SCALAR_OPS.
+    nonnegative : bool
+        True if every result is >= 0 or NaN (exp, sqrt, abs of floats): rewrites
+        that need a nonnegative operand (exp(log(x)) -> x) read it.
     """
 
     name: str
@@ -67,6 +70,7 @@ class ScalarOp:
     c_bool: str | None = field(default=None, compare=False)
     common: tuple[int, ...] | None = field(default=None, compare=False)
     recipe: tuple | None = field(default=None, compare=False, repr=False)
+    nonnegative: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         SCALAR_OPS.setdefault(self.name, self)

@@ -1,8 +1,10 @@
 """The elementwise op table and the user-facing math functions.
 
-Adding an elementwise op is one `_elementwise(...)` entry: its C expression, numpy
-reference, dtype rule and gradient rule. The C loop, the broadcasting, the tests
-(which iterate over `ELEMENTWISE`) and fusion need nothing more.
+Adding an elementwise op is one `_elementwise(...)` entry: its name, arity, C
+expression, numpy function, dtype rule and gradient rule (and per-op facts such
+as `nonnegative`). Everything else derives from `ELEMENTWISE`: the C loop, the
+broadcasting, fusion, the exports of `cgraph.tensor`, the operations list and the
+tests, which need the op's numpy twin in `tests/test_ops.py` (see CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -72,8 +74,11 @@ def no_bool(what: str) -> Callable[[Sequence[str]], str]:
 
 def _elementwise(name: str, nin: int, c: str, impl: Callable, dtype: Callable,
                  grad: Callable | None, c_int: str | None = None, doc: str = "",
-                 c_bool: str | None = None, common: tuple[int, ...] | None = None) -> Callable:
-    op = Elemwise(ScalarOp(name, nin, c, impl, dtype, grad, c_int, c_bool, common))
+                 c_bool: str | None = None, common: tuple[int, ...] | None = None,
+                 nonnegative: bool = False) -> Callable:
+    """Register one table row (a `ScalarOp`, see its fields) and return its function."""
+    op = Elemwise(ScalarOp(name, nin, c, impl, dtype, grad, c_int, c_bool, common,
+                           nonnegative=nonnegative))
     ELEMENTWISE[name] = op
 
     def apply(*args: Any) -> TensorVariable:
@@ -143,11 +148,11 @@ pow = _elementwise("pow", 2, "pow(({t}){0}, ({t}){1})", _power_np, int_arith,
 neg = _elementwise("neg", 1, "(-{0})", np.negative, no_bool("negation"),
                    lambda x, o, gz: [neg(gz)])
 abs = _elementwise("abs", 1, "fabs({0})", np.abs, upcast,
-                   lambda x, o, gz: [mul(gz, sign(x))], c_int="cg_iabs({0})")
+                   lambda x, o, gz: [mul(gz, sign(x))], c_int="cg_iabs({0})", nonnegative=True)
 sign = _elementwise("sign", 1, "cg_sign({0})", np.sign, upcast, lambda x, o, gz: _zeros(x),
                     c_int="(({t})(({0} > 0) - ({0} < 0)))")
 exp = _elementwise("exp", 1, "exp(({t}){0})", np.exp, to_float,
-                   lambda x, o, gz: [mul(gz, o)])
+                   lambda x, o, gz: [mul(gz, o)], nonnegative=True)
 log = _elementwise("log", 1, "log(({t}){0})", np.log, to_float,
                    lambda x, o, gz: [true_div(gz, x)])
 sin = _elementwise("sin", 1, "sin(({t}){0})", np.sin, to_float,
@@ -157,9 +162,13 @@ cos = _elementwise("cos", 1, "cos(({t}){0})", np.cos, to_float,
 tanh = _elementwise("tanh", 1, "tanh(({t}){0})", np.tanh, to_float,
                     lambda x, o, gz: [mul(gz, sub(1, mul(o, o)))])
 sqrt = _elementwise("sqrt", 1, "sqrt(({t}){0})", np.sqrt, to_float,
-                    lambda x, o, gz: [true_div(mul(gz, 0.5), o)])
+                    lambda x, o, gz: [true_div(mul(gz, 0.5), o)], nonnegative=True)
+cbrt = _elementwise("cbrt", 1, "cbrt(({t}){0})", np.cbrt, to_float,
+                    lambda x, o, gz: [true_div(gz, mul(3, mul(o, o)))],
+                    doc="The real cube root (numpy's cbrt; negative for negative x).")
 sigmoid = _elementwise("sigmoid", 1, "cg_sigmoid(({t}){0})", _sigmoid_np, to_float,
                        lambda x, o, gz: [mul(gz, mul(o, sub(1, o)))],
+                       nonnegative=True,
                        doc="The logistic function 1 / (1 + exp(-x)), computed stably.")
 eq = _elementwise("eq", 2, "({0} == {1})", np.equal, to_bool, lambda x, y, o, gz: _zeros(x, y))
 neq = _elementwise("neq", 2, "({0} != {1})", np.not_equal, to_bool,
@@ -239,7 +248,7 @@ def _third_and_second(dtypes: Sequence[str]) -> str:
 
 
 exp2 = _elementwise("exp2", 1, "exp2(({t}){0})", np.exp2, to_float,
-                    lambda x, o, gz: [mul(gz, mul(o, _LN2))])
+                    lambda x, o, gz: [mul(gz, mul(o, _LN2))], nonnegative=True)
 expm1 = _elementwise("expm1", 1, "expm1(({t}){0})", np.expm1, to_float,
                      lambda x, o, gz: [mul(gz, add(o, 1))], doc="exp(x) - 1, accurate near 0.")
 log2 = _elementwise("log2", 1, "log2(({t}){0})", np.log2, to_float,
@@ -263,7 +272,7 @@ arctan = _elementwise("arctan", 1, "atan(({t}){0})", np.arctan, to_float,
 sinh = _elementwise("sinh", 1, "sinh(({t}){0})", np.sinh, to_float,
                     lambda x, o, gz: [mul(gz, cosh(x))])
 cosh = _elementwise("cosh", 1, "cosh(({t}){0})", np.cosh, to_float,
-                    lambda x, o, gz: [mul(gz, sinh(x))])
+                    lambda x, o, gz: [mul(gz, sinh(x))], nonnegative=True)
 arcsinh = _elementwise("arcsinh", 1, "asinh(({t}){0})", np.arcsinh, to_float,
                        lambda x, o, gz: [true_div(gz, sqrt(add(mul(x, x), 1)))])
 arccosh = _elementwise("arccosh", 1, "acosh(({t}){0})", np.arccosh, to_float,

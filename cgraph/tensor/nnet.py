@@ -30,7 +30,7 @@ def _softplus_np(x: np.ndarray) -> np.ndarray:
 
 _softplus = Elemwise(ScalarOp(
     "softplus", 1, "(fmax(({t}){0}, 0) + log1p(exp(-fabs(({t}){0}))))", _softplus_np,
-    to_float, lambda x, o, gz: [m.mul(gz, sigmoid(x))]))
+    to_float, lambda x, o, gz: [m.mul(gz, sigmoid(x))], nonnegative=True))
 
 
 def softplus(x: Any) -> TensorVariable:

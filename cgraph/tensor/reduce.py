@@ -208,7 +208,7 @@ class ArgReduce(Op):
     """argmax / argmin over one axis, or over the flattened input (`axis` None): int64."""
 
     __props__ = ("kind", "axis")
-    c_family = "argreduce"
+    c_family = "careduce"
 
     def __init__(self, kind: str, axis: int | None):
         if kind not in ("argmax", "argmin"):
