@@ -300,9 +300,11 @@ def _as_update_pairs(updates: Any) -> list[tuple[SharedVariable, TensorVariable]
             raise TypeError(f"the update of {target!r} ({target.type}) has type {value.type}: "
                             "ranks differ")
         if value.dtype != target.dtype:
-            if not np.can_cast(value.dtype, target.dtype, casting="same_kind"):
-                raise TypeError(f"the update of {target!r} ({target.type}) has dtype "
-                                f"{value.dtype}; cast it explicitly")
+            if not np.can_cast(value.dtype, target.dtype, casting="safe"):
+                raise TypeError(
+                    f"the update of {target!r} ({target.type}) has dtype {value.dtype}, "
+                    f"which {target.dtype} cannot hold without loss: cast the expression "
+                    f"(T.cast(expr, {target.dtype!r})) or compute it in {target.dtype}")
             value = value.astype(target.dtype)
         pairs.append((target, value))
     return pairs
@@ -373,6 +375,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
                 raise UnusedInputError(message)
             warnings.warn(message, stacklevel=2)
     shared_in = [v for v in leaves if isinstance(v, SharedVariable)]
+    # A shared variable that is updated but read by nothing is still an argument: the
+    # update is written into its storage (optimizers keep such accumulators).
+    shared_in += [t for t, _ in pairs if all(t is not v for v in shared_in)]
     fgraph = FunctionGraph(inputs + shared_in, computed)
     started = time.perf_counter()
     rewrites = rewrite_graph(fgraph, config)
