@@ -1,6 +1,54 @@
-"""Shared fixtures: every test session compiles into its own cache folder."""
+"""Shared fixtures, and the split of the suite into a quick run and a slow set.
+
+`python -m pytest -q` runs the quick run: the tests marked `slow` (sanitizer runs, soak,
+installs, child processes and forks, the long fuzz) are left out. `python -m pytest -q -m
+slow` runs the slow set. Any `-m` expression decides alone (`-m "slow or not slow"` runs
+both sets), and a test named by its node id (`tests/test_soak.py::test_x`) always runs.
+Shared helpers are in `helpers.py`.
+"""
+
+from pathlib import Path
 
 import pytest
+
+SLOW_LEFT_OUT = pytest.StashKey[int]()
+
+
+def _named_tests(config) -> list[tuple[Path, str]]:
+    """The (file, test name) pairs that the command line names by node id."""
+    named = []
+    for arg in config.args:
+        path, sep, name = arg.partition("::")
+        if sep:
+            named.append(((config.invocation_params.dir / path).resolve(), name))
+    return named
+
+
+def _is_named(item, named: list[tuple[Path, str]]) -> bool:
+    inside = item.nodeid.partition("::")[2]
+    return any(item.path == path and (inside == name or inside.startswith((name + "::",
+                                                                            name + "[")))
+               for path, name in named)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without `-m`, leave the slow tests out, except those named by node id."""
+    if config.option.markexpr:
+        return
+    named = _named_tests(config)
+    slow = [i for i in items if i.get_closest_marker("slow") and not _is_named(i, named)]
+    if slow:
+        left_out = set(slow)
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [i for i in items if i not in left_out]
+    config.stash[SLOW_LEFT_OUT] = len(slow)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    left_out = config.stash.get(SLOW_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(
+            f"{left_out} slow tests left out; `python -m pytest -q -m slow` runs them")
 
 
 @pytest.fixture(autouse=True, scope="session")

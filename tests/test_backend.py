@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import child_env
 
 from cgraph.backend import (
     BuildOptions,
@@ -33,7 +34,6 @@ from cgraph.backend import (
     stats,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 CDEF = "int cg_t1_run(const int64_t *P, char *err, void *a0);"
 
 # A child process: load the module for argv[1], run it, print stats and result as JSON.
@@ -89,16 +89,10 @@ def private_cache(tmp_path, monkeypatch):
     cache._memo.clear()
 
 
-def child_env(root: Path) -> dict[str, str]:
-    env = dict(os.environ, CGRAPH_CACHE_DIR=str(root))
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    return env
-
-
 def run_child(root: Path, source: str) -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, source, CDEF],
-        env=child_env(root),
+        env=child_env(CGRAPH_CACHE_DIR=str(root)),
         capture_output=True,
         text=True,
         timeout=120,
@@ -136,6 +130,7 @@ def test_memo_hit_does_not_compile():
     np.testing.assert_array_equal(run(second), 2.0 * np.arange(6.0))
 
 
+@pytest.mark.slow
 def test_second_process_hits_disk(private_cache):
     source = make_source("disk")
     load_module(source, CDEF, default_options())
@@ -160,6 +155,7 @@ def test_compile_error_names_error_file_and_command(private_cache):
     assert proc.returncode != 0 and "expected expression" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncate_so", "flip_so_byte", "missing_so",
                                     "garbage_meta", "garble_source", "truncate_source"])
 def test_corrupt_entry_is_rebuilt(private_cache, damage):
@@ -190,12 +186,13 @@ def test_corrupt_entry_is_rebuilt(private_cache, damage):
     assert m.c_path.read_text() == source
 
 
+@pytest.mark.slow
 def test_concurrent_processes_compile_once(private_cache):
     source = make_source("race")
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, source, CDEF],
-            env=child_env(private_cache),
+            env=child_env(CGRAPH_CACHE_DIR=str(private_cache)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -323,6 +320,7 @@ def test_native_builds_are_keyed_on_the_cpu(tmp_path, monkeypatch):
     assert key("int x;", "", portable, (), tmp_path) == k_portable
 
 
+@pytest.mark.slow
 def test_process_killed_mid_compile_leaves_nothing_that_loads(private_cache, tmp_path):
     """SIGKILL during the compiler run: no entry is published; the next build works."""
     slow_cc = tmp_path / "slow-gcc"  # gcc, made slow while `flag` exists
@@ -332,7 +330,7 @@ def test_process_killed_mid_compile_leaves_nothing_that_loads(private_cache, tmp
                        "exec gcc \"$@\"\n")
     slow_cc.chmod(0o755)
     source = make_source("killed")
-    env = child_env(private_cache)
+    env = child_env(CGRAPH_CACHE_DIR=str(private_cache))
     env["CC"] = str(slow_cc)
     proc = subprocess.Popen([sys.executable, "-c", CHILD, source, CDEF], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

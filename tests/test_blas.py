@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import zlib
 
 import numpy as np
 import pytest
 import scipy_openblas32
+from helpers import MODES, rng_for
 
 import cgraph
 import cgraph.tensor as T
@@ -26,13 +26,7 @@ from cgraph.gradient import verify_grad
 from cgraph.scan import scan
 from cgraph.tensor.reduce import broadcast_like
 
-MODES = ("C", "PY")
 TOLERANCE = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-5, atol=2e-5)}
-
-
-def rng_for(*key: object) -> np.random.Generator:
-    """A generator seeded by `key` (stable across runs)."""
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
 
 def sample(rng: np.random.Generator, shape: tuple, dtype: str) -> np.ndarray:
@@ -101,6 +95,7 @@ def planned_paths(f: cgraph.Function, args: list) -> set[str]:
             and lowered.kernels[id(node)].family == "dot"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
 def test_dot_every_rank_combination(dtype):
     variables = [T.tensor(dtype, ndim=r % 4) for r in range(8)]
@@ -389,6 +384,7 @@ def _flat(*outs):
     return T.concatenate([T.flatten(o) for o in outs])
 
 
+@pytest.mark.slow
 def test_gradients():
     rng = rng_for("grad")
     shapes = [(6, 7), (7, 5), (7,), (2, 1, 6, 7), (3, 7, 5), (3, 4, 7, 2), (3, 7)]
@@ -467,6 +463,7 @@ def test_shape_mismatch_when_called(mode):
 # --------------------------------------------------------------------------- building
 
 
+@pytest.mark.slow
 def test_blas_linked_only_into_modules_that_call_it():
     A, v, n = T.dmatrix(), T.dvector(), T.lmatrix()
     with_blas = cgraph.function([A, v], T.dot(A, v)).build_options
@@ -492,6 +489,7 @@ def test_scan_with_products_links_blas():
     np.testing.assert_allclose(f(m, v), np.stack(expected), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_generated_c_is_warning_free(tmp_path):
     # float (BLAS), integer and bool products, a batch; with and without CG_BLAS defined.
     x, m, i, s = T.ftensor3(), T.dmatrix(), T.imatrix(), T.dtensor3()

@@ -133,6 +133,7 @@ def openblas():
                            / f"lib{scipy_openblas32.get_library()}.so"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_products_equal_on_any_thread_choice(dtype):
     """gemm and both gemv paths give the same bits under auto, library and forced one

@@ -38,6 +38,7 @@ IDENTITIES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", list(IDENTITIES))
 def test_program_index_misses_for_another_machine(fresh_cache, monkeypatch, which):
     """The warm-start index never hands out another identity's module."""
@@ -89,6 +90,7 @@ def _trap_system_tmp(tmp: Path, how: str) -> None:
         os.chown(folder, 54321, 54321)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["not-a-folder", "foreign-owner"])
 def test_jinja_folder_in_the_system_tmp_does_not_matter(tmp_path, how):
     if how == "foreign-owner" and os.geteuid() != 0:
@@ -135,6 +137,7 @@ def _cli(*args: str, root: Path) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [("cache", "clear"), ("cache", "purge", "--older-than", "30"),
                                      ("cache", "purge", "--max-size", "1G")])
 def test_stale_build_folders_are_counted_and_removed(fresh_cache, command):

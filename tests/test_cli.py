@@ -30,6 +30,7 @@ def run(*args: str, cache, **extra: str) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_cache_info_list_clear(tmp_path, monkeypatch):
     monkeypatch.setenv("CGRAPH_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")
@@ -100,6 +101,7 @@ def _age_entry(entry: Path, days: float) -> None:
     os.utime(entry, (old, old))
 
 
+@pytest.mark.slow
 def test_cache_purge_by_age_and_by_size(tmp_path, monkeypatch):
     monkeypatch.setenv("CGRAPH_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")
@@ -142,6 +144,7 @@ def test_config_command_lists_flags_and_sources(tmp_path):
     assert "exception_verbosity" in out and "[default]" in out
 
 
+@pytest.mark.slow
 def test_demo_xor_trains_and_draws(tmp_path):
     out = run("demo", "xor", "--draw", str(tmp_path / "xor.dot"), cache=tmp_path)
     lines = out.splitlines()
@@ -154,6 +157,7 @@ def test_demo_xor_trains_and_draws(tmp_path):
     assert any(ln.startswith("the training step's C: ") for ln in lines)
 
 
+@pytest.mark.slow
 def test_compile_events_are_logged_and_silent_by_default(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("CGRAPH_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")

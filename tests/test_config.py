@@ -171,6 +171,7 @@ def test_environment_and_rc_reach_the_package_at_import(tmp_path):
     assert bad.returncode != 0 and "did you mean 'floatX'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_flags_change_what_is_built(tmp_path):
     x = T.dvector("x")
     with cgraph.config.change_flags(cache_dir=str(tmp_path / "cache")):

@@ -19,6 +19,7 @@ from pathlib import Path
 import cffi
 import numpy as np
 import pytest
+from helpers import child_env
 
 import cgraph
 import cgraph.tensor as T
@@ -32,7 +33,6 @@ from cgraph.backend import (
     stats,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 CDEF = "int cg_t1_run(const int64_t *P, char *err, void *a0);"
 SOURCE = """#include <stdint.h>
 /* disk full test %s */
@@ -103,6 +103,7 @@ def test_enospc_at_each_write_step(fresh_cache, monkeypatch, step):
     assert len(cache_list()) == 1 and leftovers(fresh_cache) == []
 
 
+@pytest.mark.slow
 def test_function_reports_disk_full(fresh_cache, monkeypatch):
     x = T.dvector("x")
     with monkeypatch.context() as patch:
@@ -148,6 +149,7 @@ def unshare_prefix() -> list[str] | None:
     return prefix if probe.returncode == 0 else None
 
 
+@pytest.mark.slow
 def test_real_disk_full_on_a_tiny_tmpfs(tmp_path):
     prefix = unshare_prefix()
     if prefix is None:
@@ -158,8 +160,7 @@ def test_real_disk_full_on_a_tiny_tmpfs(tmp_path):
     script.write_text(CHILD)
     mount = f"mount -t tmpfs -o size=24k,mode=0700 cgraph-test {root}"
     command = f'{mount} && exec "$0" "$@"'
-    env = dict(os.environ, CGRAPH_CACHE_DIR=str(root),
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = child_env(CGRAPH_CACHE_DIR=str(root))
     proc = subprocess.run([*prefix, "sh", "-c", command, sys.executable, str(script),
                            str(root), SOURCE % "tmpfs", CDEF],
                           env=env, capture_output=True, text=True, timeout=180)

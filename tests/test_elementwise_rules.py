@@ -11,13 +11,12 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import MODES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cgraph
 import cgraph.tensor as T
-
-MODES = ("C", "PY")
 
 
 def check(fns: dict, expected: list, args: list, label: str = "") -> None:
@@ -196,6 +195,7 @@ def _view(a: np.ndarray, how: str) -> np.ndarray:
     return a
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(broadcast_pair())

@@ -58,6 +58,7 @@ def xor_step():
     return cost, theta1, theta2
 
 
+@pytest.mark.slow
 def test_xor_training_step_exported(tmp_path):
     cost, theta1, theta2 = xor_step()
     folder = cgraph.export_c(cost, tmp_path / "xor", name="xor_net", input_shapes=[(2,), ()])
@@ -90,6 +91,7 @@ def test_xor_training_step_exported(tmp_path):
     np.testing.assert_array_equal(got[200:], theta1.get_value().reshape(-1))
 
 
+@pytest.mark.slow
 def test_mlp_with_minibatch_exported(tmp_path):
     rng = np.random.default_rng(0)
     W1 = cgraph.shared(rng.standard_normal((5, 8)) * 0.3, name="W1")
@@ -188,6 +190,7 @@ def colliding_names_function():
     return f, [rng.standard_normal(3) for _ in xs], shared
 
 
+@pytest.mark.slow
 def test_names_colliding_with_the_library_are_renamed(tmp_path):
     f, args, shared = colliding_names_function()
     folder = cgraph.export_c(f, tmp_path / "names", name="names",
@@ -244,6 +247,7 @@ def test_names_colliding_with_the_library_are_renamed(tmp_path):
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("make") is None, reason="the example runs make")
 def test_export_example_documented_command(tmp_path):
     """examples/export_c/README.md's command, in a copy of the checkout's example."""

@@ -64,6 +64,7 @@ def test_same_values_and_updates_as_the_python_path(kind):
     assert f2.get_value().tobytes() == s2.get_value().tobytes()
 
 
+@pytest.mark.slow
 def test_several_outputs_lists_and_none():
     x = T.dmatrix("x")
     k = T.iscalar("k")

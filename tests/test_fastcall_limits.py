@@ -15,19 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import sanitizer_runtimes
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.codegen.lower import MAX_INLINE_CONSTANT
 
+# Hundreds of kernels and forked children: the slow set runs them.
+pytestmark = pytest.mark.slow
+
 TESTS = Path(__file__).resolve().parent
 # Hundreds of kernels: -O0 keeps the compile to seconds (the values do not change).
 QUICK = {"cflags": "-O0"}
-
-
-def runtime(name: str) -> str:
-    out = subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True, text=True)
-    return out.stdout.strip()
 
 
 def is_c_path(f) -> bool:
@@ -71,12 +70,11 @@ def test_full_tables_give_numpys_results(c_call):
     check_full_tables(c_call)
 
 
-@pytest.mark.slow
 def test_full_tables_are_sanitizer_clean(tmp_path):
     """Under AddressSanitizer and UBSan (the C path built with them too): no write
     past the pointer table, same results as numpy."""
-    libs = [runtime("libasan.so"), runtime("libubsan.so")]
-    if not all(os.path.isabs(p) and os.path.exists(p) for p in libs):
+    libs = sanitizer_runtimes()
+    if not libs:
         pytest.skip("gcc's sanitizer runtimes are not installed")
     code = (f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
             "import test_fastcall_limits as t\n"

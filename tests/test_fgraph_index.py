@@ -104,6 +104,7 @@ def test_rewrites_of_a_long_chain_do_not_sort_per_replacement(kind):
         assert (before, after) == (3607, 1604)
 
 
+@pytest.mark.slow
 def test_large_chain_still_computes_the_same():
     """The rewritten 200-layer chain against the numpy reference mode."""
     x = T.dvector("x")

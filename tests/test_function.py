@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+from helpers import MODES
 
 import cgraph
 import cgraph.tensor as T
 import cgraph.tensor.nnet as nnet
 from cgraph.codegen import ShapeError
 from cgraph.compile import UnusedInputError
-
-MODES = ["C", "PY"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -76,6 +75,7 @@ def test_xor_step_matches_numpy(mode):
         np.testing.assert_allclose(theta2.get_value(), t2, rtol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_xor_trains(mode):
     cost, run_forward, _, _ = _xor_model(mode, seed=1)

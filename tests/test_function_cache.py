@@ -53,6 +53,7 @@ def run_child(cache: Path, script: str = CHILD) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_second_process_loads_from_cache_and_generates_same_bytes(tmp_path):
     first = run_child(tmp_path)
     second = run_child(tmp_path)
@@ -63,6 +64,7 @@ def test_second_process_loads_from_cache_and_generates_same_bytes(tmp_path):
     assert second["value"] == first["value"]
 
 
+@pytest.mark.slow
 def test_same_graph_on_other_lines_is_not_compiled_again(tmp_path):
     """The user's line numbers are in the C's comments but not in the cache key: code
     that moved (here three lines down) finds the module built before it moved, and

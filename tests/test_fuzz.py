@@ -24,12 +24,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, note, seed, settings
 from hypothesis import strategies as st
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.gradient import numeric_grad
+
+# Many compiles per run: the slow set (python -m pytest -q -m slow) runs it.
+pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("CGRAPH_FUZZ_EXAMPLES", "40"))
 SEED = int(os.environ.get("CGRAPH_FUZZ_SEED", "0"))

@@ -7,18 +7,16 @@ symbolic gradient of that scalar with central differences, in float64.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable
 
 import numpy as np
 import pytest
+from helpers import MODES, rng_for
 
 import cgraph
 import cgraph.tensor as T
 import cgraph.tensor.nnet as nnet
 from cgraph.gradient import GradientError, verify_grad
-
-MODES = ("C", "PY")
 
 #: Elementwise ops with no useful derivative; their gradient must be zeros.
 NON_DIFFERENTIABLE = {"eq", "neq", "lt", "le", "gt", "ge", "int_div", "sign", "floor", "ceil",
@@ -26,11 +24,6 @@ NON_DIFFERENTIABLE = {"eq", "neq", "lt", "le", "gt", "ge", "int_div", "sign", "f
                       "logical_not"}
 #: Integer-only ops (no float gradient to check) and psi (no gradient rule: tested below).
 NOT_CHECKED = {"and_", "or_", "xor", "invert", "psi"}
-
-
-def rng_for(*key: str) -> np.random.Generator:
-    """A generator seeded by `key` (stable across runs, unlike hash())."""
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
 
 def uniform(lo: float, hi: float) -> Callable:
@@ -149,6 +142,7 @@ def test_psi_has_no_gradient_rule():
 # --------------------------------------------------------------------------- elementwise
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_elementwise_grad(mode):
     check_grads(elementwise_entries(differentiable=True), mode)
@@ -220,6 +214,7 @@ GROUPS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("group", GROUPS)
 def test_grad(group, mode):

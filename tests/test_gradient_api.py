@@ -46,6 +46,7 @@ def f_sym(x):
     return T.exp(T.dot(A, x)) * T.sum(x * x)
 
 
+@pytest.mark.slow
 def test_known_grads_start_backprop_in_the_middle():
     x = T.dvector("x")
     y = f_sym(x)
@@ -82,6 +83,7 @@ def test_undefined_gradient_raises_or_returns_null():
     assert isinstance(g.type, NullType) and "no_rule" in str(g.type)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["C", "PY"])
 def test_gradient_shaping_ops(mode):
     x = T.dvector("x")
@@ -113,6 +115,7 @@ def test_lop_and_rop_match_the_jacobian():
     np.testing.assert_allclose(rop, J @ ww, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_hessian_vector_product_and_static_hessian_and_jacobian():
     x = T.tensor("float64", shape=(4,), name="x")
     cost = T.sum(T.exp(T.dot(A, x))) * T.sum(x * x)
@@ -133,6 +136,7 @@ def test_hessian_vector_product_and_static_hessian_and_jacobian():
     np.testing.assert_allclose(J, jacobian_np(X0), rtol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["C", "PY"])
 def test_jacobian_and_hessian_of_run_time_length_use_a_scan(mode):
     x = T.dvector("x")

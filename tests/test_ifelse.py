@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import MODES
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.ifelse import ifelse
-
-MODES = ["C", "PY"]
 
 
 @pytest.mark.parametrize("mode", MODES)

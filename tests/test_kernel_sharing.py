@@ -36,6 +36,7 @@ def called_in(source: str) -> list[str]:
     return re.findall(r"\(rc = (k\d+)\(P \+", source)
 
 
+@pytest.mark.slow
 def test_deep_model_has_as_many_functions_as_a_shallow_one():
     shallow, _ = mlp_step(2)
     deep, _ = mlp_step(12)
@@ -49,6 +50,7 @@ def test_deep_model_has_as_many_functions_as_a_shallow_one():
     assert len(deep.c_source) < 2.5 * len(shallow.c_source)
 
 
+@pytest.mark.slow
 def test_c_grows_linearly_with_the_layers():
     """Each layer adds the same number of bytes (calls and declarations), however many
     shared variables the others have (no check written per pair of arguments)."""

@@ -72,6 +72,7 @@ def test_one_hot_label_out_of_range():
         nnet.one_hot(T.dvector(), 3)
 
 
+@pytest.mark.slow
 def test_gradients(verify_grads):
     rng = np.random.default_rng(2)
     a = rng.normal(size=(3, 4))
@@ -158,6 +159,7 @@ def _nnet_args(dtype: str, rows: int, layout: str) -> list[np.ndarray]:
     return [x, p, t, lab]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_nnet_table_against_numpy(dtype):
     """Every nnet function, C and PY, for float64 and float32, contiguous, transposed,
@@ -229,6 +231,7 @@ def test_integer_inputs_give_floats():
         np.testing.assert_allclose(g, r, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_more_gradients(verify_grads):
     rng = np.random.default_rng(3)
     logits = rng.normal(size=(3, 4))

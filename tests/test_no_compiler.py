@@ -7,20 +7,16 @@ exist, or a child process runs with an empty PATH (so "gcc" cannot be found).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import child_env
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.backend import CompileError, CompilerNotFoundError, cache_list
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 
 @pytest.fixture
@@ -98,11 +94,12 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_empty_path_in_a_child_process(tmp_path):
     """With PATH emptied, importing works, PY mode works, C mode says what to do."""
-    env = {k: v for k, v in os.environ.items() if k not in ("CC", "CGRAPH_FLAGS")}
-    env.update(PATH="", CGRAPH_CACHE_DIR=str(tmp_path / "cache"),
-               PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]))
+    env = child_env(PATH="", CGRAPH_CACHE_DIR=str(tmp_path / "cache"))
+    for name in ("CC", "CGRAPH_FLAGS"):
+        env.pop(name, None)
     proc = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
                           text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

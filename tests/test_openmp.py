@@ -44,6 +44,7 @@ def test_nan_and_inf_pass_through_parallel_loops():
     np.testing.assert_array_equal(f(a), np.exp(a) + 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("axis", [None, 0, 1])
 @pytest.mark.parametrize("op", ["sum", "max", "prod", "argmax"])
 def test_reductions_match_numpy(rng, op, axis):
@@ -56,6 +57,7 @@ def test_reductions_match_numpy(rng, op, axis):
             np.testing.assert_allclose(f(view), getattr(np, op)(view, axis=axis), rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_sums_do_not_depend_on_the_number_of_threads(rng):
     x, v = T.dmatrix(), T.dvector()
     a, b = rng.standard_normal((2, 300_001)), rng.standard_normal(200_003)

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import math
 import warnings
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from helpers import MODES, rng_for
 
 import cgraph
 import cgraph.tensor as T
 
-MODES = ("C", "PY")
 FLOATS = ("float64", "float32")
 INTS = ("int64", "int32", "int8")
 #: Checked by the elementwise table on top of NUMERIC (the issue's dtypes: bool, int8/16/32/64,
@@ -81,11 +80,6 @@ def check_calls(fns: dict, exprs: dict[str, Callable], calls: dict[str, list], l
 def static(shape: tuple, dtype: str = "float64") -> T.TensorVariable:
     """A free tensor with a static shape."""
     return T.tensor(dtype, shape)
-
-
-def rng_for(*key: str) -> np.random.Generator:
-    """A generator seeded by `key` (stable across runs, unlike hash())."""
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -354,6 +348,7 @@ def elementwise_cases(name: str) -> list[tuple[str, tuple[str, ...], Layout]]:
     return cases
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(T.ELEMENTWISE))
 def test_elementwise(name):
     """Every dtype, layout and mixed-dtype pair of one op, in one compiled function."""
@@ -396,6 +391,7 @@ def float_ops() -> list[str]:
     return [n for n in T.ELEMENTWISE if "float64" in reference(n).dtypes]
 
 
+@pytest.mark.slow
 def test_elementwise_float_special_values():
     # NaN, infinities and signed zeros through every op (what -ffast-math would break).
     names = float_ops()
@@ -457,6 +453,7 @@ HIGH_RANK_EXPRS = {
 }
 
 
+@pytest.mark.slow
 def test_elementwise_and_reduce_of_higher_rank():
     variables = [T.dtensor3(), T.dtensor4(), T.dmatrix()]
     fns = compile_modes(variables, [e(*variables) for e in HIGH_RANK_EXPRS.values()])
@@ -484,6 +481,7 @@ STATIC_EXPRS = {
 }
 
 
+@pytest.mark.slow
 def test_static_shapes():
     # Static shapes take other paths: constant counts in mean, single-element operands.
     shapes = [(2, 3, 4), (3, 4), (3, 1), (1, 4), (4,), ()]
@@ -594,6 +592,7 @@ DTYPE_REDUCE_EXPRS = ("sum(s)", "mean(s)", "sum(v)", "mean(v)", "sum(x, axis=(0,
                       "mean(x, axis=1)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int8", "bool"])
 def test_sum_and_mean(dtype):
     # sum of small ints gives int64 and mean of ints gives floatX (float64), as numpy.
@@ -650,6 +649,7 @@ def dot_args(rng, dtype: str, m: int, k: int, n: int) -> list[np.ndarray]:
 DTYPE_DOT_EXPRS = ("matrix . matrix", "matrix . vector", "vector . matrix", "vector . vector")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32"])
 def test_dot(dtype):
     exprs = DOT_EXPRS

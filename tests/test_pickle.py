@@ -64,6 +64,7 @@ def test_copy_with_and_without_shared_memory():
     assert not np.array_equal(private._shared[0].get_value(), after)
 
 
+@pytest.mark.slow
 def test_dask_workers_map_a_compiled_function():
     distributed = pytest.importorskip("distributed")
     da = pytest.importorskip("dask.array")

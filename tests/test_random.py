@@ -91,6 +91,7 @@ def test_pytensor_spelling_and_errors():
         srng.normal(T.dvector(), 1.0, size=(3,))
 
 
+@pytest.mark.slow
 def test_dropout_mlp_trains():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((64, 4))

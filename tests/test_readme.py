@@ -7,6 +7,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -15,16 +17,23 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
-def test_readme_has_exactly_two_setup_commands():
+def test_readme_setup_commands_are_the_example_and_both_test_runs():
     text = README.read_text()
     setup = text.split("## Set-up", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"```sh\n(.*?)```", setup, flags=re.S)
     assert [c.strip() for c in commands] == [
         "pip install . && python examples/xor.py",
         'pip install -e ".[test]" && python -m pytest -q',
+        "python -m pytest -q -m slow",
     ]
 
 
+def test_ci_runs_the_readmes_two_test_commands():
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    assert "python -m pytest -q" in ci and "python -m pytest -q -m slow" in ci
+
+
+@pytest.mark.slow
 def test_readme_python_blocks_run_and_print_what_they_say():
     blocks = [b for b in python_blocks() if "import cgraph as theano" not in b]
     assert blocks, "no runnable python block in README.md"

@@ -64,6 +64,7 @@ def _data(dtype: str, shape, rng) -> np.ndarray:
     return rng.integers(low, 4, shape).astype(dtype)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["C", "PY"])
 @pytest.mark.parametrize(("dtype", "keepdims"), [
     *[(d, k) for d in ("float64", "float32", "int32") for k in (False, True)],
@@ -103,6 +104,7 @@ def test_arg_reductions(mode):
         np.testing.assert_array_equal(got, ref)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["C", "PY"])
 def test_zero_d_and_empty(mode):
     s, m = T.dscalar(), T.dmatrix()
@@ -140,6 +142,7 @@ def test_float32_sum_accuracy():
     assert abs(float(f(a)) - exact) <= abs(float(np.sum(a)) - exact) + 1e-3
 
 
+@pytest.mark.slow
 def test_gradients(verify_grads):
     rng = np.random.default_rng(1)
     a = rng.uniform(0.5, 1.5, (3, 4))
@@ -153,6 +156,7 @@ def test_gradients(verify_grads):
 
 
 
+@pytest.mark.slow
 def test_prod_grad_with_zeros():
     x = T.dmatrix()
     g = cgraph.function([x], T.grad(T.prod(x, axis=1).sum(), x))
@@ -161,6 +165,7 @@ def test_prod_grad_with_zeros():
     np.testing.assert_allclose(g(a), expected)
 
 
+@pytest.mark.slow
 def test_max_grad_at_ties_and_no_grad_of_args():
     x = T.dmatrix()
     cost = T.max(x, axis=1).sum() + T.min(x)
@@ -179,6 +184,7 @@ def test_logsumexp_stable():
     assert f(np.array([-np.inf, -np.inf]))[0] == -np.inf
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, database=None)
 @given(shape=st.lists(st.integers(0, 4), min_size=0, max_size=3), data=st.data())
 def test_property_random_shapes_and_axes(shape, data):
@@ -230,6 +236,7 @@ EMPTY_CASES = [(n, ax) for n in REDUCTIONS for ax in [None, 1, (0, 1), -1, ()]
 ZERO_D_AXES = {"argmax": [None, 0], "argmin": [None, -1]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["C", "PY"])
 @pytest.mark.parametrize("dtype", ["float64", "int32"])
 def test_every_reduction_of_empty_and_0d_inputs(mode, dtype):
@@ -259,6 +266,7 @@ def test_every_reduction_of_empty_and_0d_inputs(mode, dtype):
         np.testing.assert_allclose(got, ref, equal_nan=True, err_msg=str(label))
 
 
+@pytest.mark.slow
 def test_dtype_and_acc_dtype_arguments():
     x, b = T.dmatrix(), T.bmatrix()
     outs = [T.sum(x, dtype="float32"), x.sum(axis=0, acc_dtype="float32"),
@@ -288,6 +296,7 @@ def test_axis_must_be_integers():
     assert T.sum(x, axis=np.int64(1)).ndim == 1 and T.max(x, axis=[0, 1]).ndim == 0
 
 
+@pytest.mark.slow
 def test_logsumexp_and_softmax_of_an_empty_axis():
     m = T.dmatrix()
     lse = T.logsumexp(m, axis=1)

@@ -17,19 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO, child_env
 
 import cgraph
 import cgraph.tensor as T
 from cgraph import backend
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, **extra)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    return env
-
 
 # ------------------------------------------------------------ updates on failure
 
@@ -93,6 +85,7 @@ print(json.dumps({"compiles": backend.stats.compiles, "disk_hits": backend.stats
 """
 
 
+@pytest.mark.slow
 def test_eight_processes_racing_through_function_compile_once(tmp_path):
     env = child_env(CGRAPH_CACHE_DIR=str(tmp_path / "cache"))
     procs = [subprocess.Popen([sys.executable, "-c", RACE_CHILD], env=env,
@@ -129,6 +122,7 @@ print(json.dumps({"out": out, "root": str(backend.cache_dir()), "so": str(f._mod
 """
 
 
+@pytest.mark.slow
 def test_read_only_cache_dir_falls_back_even_for_root(tmp_path):
     """A read-only mount refuses writes to root too (EROFS), unlike a chmod."""
     if shutil.which("unshare") is None or shutil.which("mount") is None:
@@ -175,6 +169,7 @@ def comments_removed(c: str) -> str:
     return re.sub(r"/\*.*?\*/", " ", c, flags=re.S)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", range(len(HOSTILE)))
 def test_hostile_names_stay_inside_comments(k):
     name = HOSTILE[k]

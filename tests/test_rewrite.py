@@ -131,6 +131,7 @@ def test_constant_folding_and_its_size_limit():
 # --------------------------------------------------------------------------- no-ops
 
 
+@pytest.mark.slow
 def test_noops_are_removed():
     x = T.dvector("x")
     m = T.dmatrix("m")
@@ -205,6 +206,7 @@ def test_constants_collect_and_sub_of_a_constant_becomes_add():
     assert np.isnan(f(np.array([-1.0]))[4]).all()
 
 
+@pytest.mark.slow
 def test_log_sigmoid_and_its_gradient_stay_finite():
     x = T.dvector("x")
     y = T.log(nnet.sigmoid(x)).sum() + T.log(1 - nnet.sigmoid(x)).sum()
@@ -221,6 +223,7 @@ def test_log_sigmoid_and_its_gradient_stay_finite():
                        [point])
 
 
+@pytest.mark.slow
 def test_softmax_cross_entropy_is_stable_with_gradient_softmax_minus_onehot():
     x, t = T.dmatrix("x"), T.dmatrix("t")
     loss = nnet.categorical_crossentropy(nnet.softmax(x), t).sum()
@@ -321,6 +324,7 @@ def test_workspace_buffers_are_reused_once_dead():
     np.testing.assert_allclose(h(a), np.exp(a).T + np.sin(a) * 2, rtol=1e-14)
 
 
+@pytest.mark.slow
 def test_elementwise_results_overwrite_dead_inputs_only_when_safe():
     from cgraph.codegen import make_plan
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,12 +23,6 @@ RNG = np.random.default_rng(7)
 
 def fused_nodes(f: cgraph.Function) -> list:
     return [n for n in f.fgraph.toposort() if isinstance(n.op, FusedElemwise)]
-
-
-def reference(inputs, outputs, **kwargs):
-    """The unrewritten graph, evaluated by the numpy references."""
-    with cgraph.config.change_flags(optimizer="None"):
-        return cgraph.function(inputs, outputs, mode="PY", **kwargs)
 
 
 def assert_matches(f, ref, args, rtol=1e-12):
@@ -112,6 +107,7 @@ def test_fusion_can_be_excluded():
     assert fused_nodes(f) == [] and len(f._lowered.program.steps) == 2
 
 
+@pytest.mark.slow
 def test_training_steps_need_few_kernels():
     """The XOR tutorial step: 41 kernels unrewritten. The MLP step (784-256-10, tanh,
     softmax cross-entropy, SGD): the 6 Dots, its sums, and fused loops."""
@@ -146,6 +142,7 @@ def mlp_step(optimizer: str, seed: int = 0) -> cgraph.Function:
                                updates=[(w, w - 0.1 * g) for w, g in zip(params, grads)])
 
 
+@pytest.mark.slow
 def test_mlp_step_kernel_count():
     """55 kernels unrewritten; 30 with rewrites: 3 Dots (forward 2, and the gradient
     through W2) and 2 Gemms (the updates `W - 0.1 * dot(...)` of W1 and W2: BLAS adds
@@ -229,6 +226,7 @@ def build(tree, env):
     return op(*[build(a, env) for a in args])
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(tree=expressions(["m", "r", "v", "c", "two"]), dtype=st.sampled_from(["float64",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import reference
 from test_export import build
 
 import cgraph
@@ -23,12 +24,6 @@ from cgraph.tensor.blas import Gemm
 
 RNG = np.random.default_rng(11)
 TOLERANCE = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=1e-5, atol=1e-5)}
-
-
-def reference(inputs, outputs):
-    """The unrewritten graph, evaluated by the numpy references."""
-    with cgraph.config.change_flags(optimizer="None"):
-        return cgraph.function(inputs, outputs, mode="PY")
 
 
 def op_names(f: cgraph.Function) -> list[str]:
@@ -92,6 +87,7 @@ SIZES = {"blas": (20, 30, 25), "tiny": (2, 3, 2), "m = 0": (0, 3, 4), "k = 0": (
          "n = 0": (4, 3, 0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", list(PATTERNS))
 def test_pattern_becomes_one_gemm(name, dtype):
@@ -133,6 +129,7 @@ def test_product_broadcasting_at_run_time(dtype):
         assert_same(f, ref, args, dtype)
 
 
+@pytest.mark.slow
 def test_does_not_fire_for_integers_shared_products_or_mixed_dtypes():
     for dtype in ("int64", "int32"):
         x, w = T.tensor(dtype, ndim=2), T.tensor(dtype, ndim=2)
@@ -213,6 +210,7 @@ def test_hand_built_gemm_every_path(dtype):
                 np.testing.assert_allclose(got, exp, rtol=1e-12, atol=1e-12, err_msg=mode)
 
 
+@pytest.mark.slow
 def test_gemm_gradient_and_errors():
     rng = np.random.default_rng(3)
     verify_grad(lambda a, b, c: Gemm(-0.5, 2.0)(a, b, c),
@@ -235,6 +233,7 @@ def test_gemm_gradient_and_errors():
         f(np.ones((3, 4)), np.ones((4, 5)))
 
 
+@pytest.mark.slow
 def test_exported_function_with_gemm_builds_warning_free(tmp_path):
     w = cgraph.shared(RNG.standard_normal((4, 3)), name="w")
     x, g = T.dmatrix("x"), T.dmatrix("g")

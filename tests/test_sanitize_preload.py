@@ -12,19 +12,14 @@ import subprocess
 import sys
 
 import pytest
+from helpers import sanitizer_runtimes
 
 from cgraph.backend import BuildOptions, SanitizerRuntimeError
 from cgraph.backend.build import _asan_runtime_loaded, check_sanitizer_runtime
 
-
-def runtime(name: str) -> str:
-    out = subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-LIBS = [runtime("libasan.so"), runtime("libubsan.so")]
+LIBS = sanitizer_runtimes()
 needs_runtimes = pytest.mark.skipif(
-    not all(os.path.isabs(p) and os.path.exists(p) for p in LIBS),
+    not LIBS,
     reason="gcc's sanitizer runtimes are not installed")
 
 CODE = """\
@@ -58,6 +53,7 @@ def test_without_preload_raises_a_python_error(tmp_path):
     assert not list(tmp_path.glob("??/*")), "compiled although it could not be loaded"
 
 
+@pytest.mark.slow
 @needs_runtimes
 def test_with_preload_the_sanitized_module_runs(tmp_path):
     proc = _run(tmp_path, LD_PRELOAD=":".join(LIBS), ASAN_OPTIONS="detect_leaks=0")

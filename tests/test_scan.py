@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import MODES
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.gradient import numeric_grad
 from cgraph.scan import scan
-
-MODES = ["C", "PY"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -125,6 +124,7 @@ def test_taps_on_sequences_and_outputs(mode):
     np.testing.assert_allclose(mix, ref[3:], rtol=1e-15)
 
 
+@pytest.mark.slow
 def test_gradients_through_taps_and_go_backwards():
     def cost(v):
         d2, _ = scan(lambda a, b, c: a * b - c, sequences=dict(input=v, taps=[-1, 0, 1]))
@@ -145,6 +145,7 @@ def test_gradients_through_taps_and_go_backwards():
     np.testing.assert_array_equal(grad, [0.0, 1.0, 2.0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_symbolic_int_indices_inside_the_step(mode):
     X, n = T.dmatrix("X"), T.lscalar("n")
@@ -165,6 +166,7 @@ def test_symbolic_int_indices_inside_the_step(mode):
         cgraph.function([X, n], sliced)
 
 
+@pytest.mark.slow
 def test_shared_variables_read_by_the_step_without_being_passed():
     rng = np.random.default_rng(2)
     Wx = cgraph.shared(rng.normal(size=(3, 4)) * 0.5, name="Wx")
@@ -229,6 +231,7 @@ def test_gradient_through_the_recurrence(mode):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_cumulative_sum_gradient_and_rnn_training():
     x = T.dvector("x")
     sums, _ = scan(lambda v, acc: acc + v, sequences=[x], outputs_info=[T.constant(0.0)])

@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 import cgraph
 import cgraph.tensor as T
@@ -41,6 +42,7 @@ def run_child(cache) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_function_with_scans_loads_from_the_cache_in_a_new_process(tmp_path):
     first = run_child(tmp_path)
     second = run_child(tmp_path)

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import MODES
 
 import cgraph
 import cgraph.tensor as T
@@ -17,7 +18,6 @@ from cgraph.gradient import grad, jacobian
 from cgraph.ifelse import ifelse
 from cgraph.scan import scan
 
-MODES = ["C", "PY"]
 I64 = np.iinfo(np.int64)
 U64 = np.iinfo(np.uint64)
 
@@ -53,6 +53,7 @@ BRANCHES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("cond_dtype", list(CONDS))
 @pytest.mark.parametrize("branches", list(BRANCHES))
@@ -88,6 +89,7 @@ def test_switch_gradient_with_a_float_condition(mode):
     assert_exact(got_c, np.zeros(5, np.float32))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("model_dtype", ["float32", "float64", "int8", "bool"])
 @pytest.mark.parametrize("value", [np.int64(I64.max), np.int64(2**53 + 1), np.uint64(U64.max),
@@ -116,6 +118,7 @@ def test_fill_gradient(mode):
 # --------------------------------------------------------------------------- var / std
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("static", [False, True])
 @pytest.mark.parametrize("axis", [None, 0, 1])

@@ -10,13 +10,13 @@ import subprocess
 
 import numpy as np
 import pytest
+from helpers import MODES
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.codegen.render import csrc_dir
 from cgraph.gradient import verify_grad
 
-MODES = ("C", "PY")
 RNG = np.random.default_rng(11)
 
 #: label -> (cgraph expression, numpy expression) of a matrix `x` and an int `n`.
@@ -132,6 +132,7 @@ def _check(actual, expected, label):
     np.testing.assert_allclose(actual, expected, rtol=1e-6, equal_nan=True, err_msg=label)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
 def test_matrix_ops_against_numpy(dtype):
     x, n = T.matrix("x", dtype=dtype), T.lscalar("n")
@@ -194,6 +195,7 @@ GRADS.update({
 })
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(GRADS))
 def test_gradients(name):
     # cumprod's gradient divides by the input: keep it away from zero.
@@ -265,6 +267,7 @@ def test_shape_is_a_vector_that_reads_like_a_tuple():
         assert middle == 5 and twice == 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_repeat_with_a_count_per_element(mode):
     x, counts = T.dmatrix("x"), T.lvector("counts")

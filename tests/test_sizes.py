@@ -9,13 +9,12 @@ child process.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import MODES, child_env
 
 import cgraph
 import cgraph.tensor as T
@@ -24,9 +23,6 @@ from cgraph.tensor.basic_ops import resolve_shape
 from cgraph.tensor.extra_ops import arange_length
 from cgraph.tensor.shape import MAX_BYTES, checked_size
 from cgraph.tensor.type import TensorType
-
-REPO = Path(__file__).resolve().parents[1]
-MODES = ["C", "PY"]
 
 # Each case builds (inputs, output, arguments); the child runs it in both modes and
 # prints the exception each call raised.
@@ -77,10 +73,8 @@ WRAPPING = ["reshape_sum", "reshape_max", "ones_sum", "eye_sum", "tile_sum",
 
 
 def run_child(names: list[str]) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "-c", CHILD, *names], capture_output=True,
-                          text=True, timeout=120, env=env)
+                          text=True, timeout=120, env=child_env())
     assert proc.returncode == 0, f"the child died ({proc.returncode}): {proc.stderr[-2000:]}"
     results = {}
     for line in proc.stdout.splitlines():
@@ -94,6 +88,7 @@ def wrapping_results() -> dict:
     return run_child(WRAPPING)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", WRAPPING)
 def test_sizes_past_int64_are_a_value_error_naming_the_node(wrapping_results, name, mode):

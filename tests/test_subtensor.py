@@ -12,13 +12,13 @@ import subprocess
 
 import numpy as np
 import pytest
+from helpers import MODES
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.codegen.render import csrc_dir
 from cgraph.gradient import verify_grad
 
-MODES = ("C", "PY")
 DTYPES = ("float64", "float32", "int32")
 
 #: values of the index inputs: i, j (int64 scalars), v (int64 vector), w (int32 matrix),
@@ -166,6 +166,7 @@ class _Recorder:
         return key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_getitem_against_numpy(dtype):
     sym = _inputs(dtype)
@@ -180,6 +181,7 @@ def test_getitem_against_numpy(dtype):
                 _check(out, exp, f"{mode} {dtype} {label} [{layout}]")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_set_and_inc_subtensor_against_numpy(dtype):
     sym = _inputs(dtype)
@@ -241,6 +243,7 @@ def test_nested_targets_update_the_whole_tensor(mode):
             _check(out, expected, f"{mode} {label} {'inc' if inc else 'set'}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_gradients_of_nested_targets(mode):
     rng = np.random.default_rng(5)
@@ -291,6 +294,7 @@ def test_basic_indexing_is_a_view():
     _check(f(data, -1), data[::-1, -1][None] * 2, "view")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_out_of_range_errors(mode):
     x, i, v = T.dmatrix("x"), T.lscalar("i"), T.lvector("v")
@@ -316,6 +320,7 @@ def test_out_of_range_errors(mode):
     _check(k(data + 1, np.array([2, 0], dtype="uint8")), np.ones((2, 4)), "uint8 index")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_other_runtime_errors(mode):
     x, i, b, y = T.dmatrix("x"), T.lscalar("i"), T.bvector("b"), T.dvector("y")
@@ -420,6 +425,7 @@ def _rows(*parts):
     return T.concatenate([T.flatten(p) for p in parts])
 
 
+@pytest.mark.slow
 def test_gradients_of_indexing():
     point = np.random.default_rng(3).normal(size=(4, 3))
     mask = np.array([[True, False, True], [False, False, True], [True, True, True],
@@ -429,6 +435,7 @@ def test_gradients_of_indexing():
                 [point])
 
 
+@pytest.mark.slow
 def test_gradients_of_set_and_inc_subtensor():
     rng = np.random.default_rng(4)
     x0, y0, r0 = rng.normal(size=(4, 3)), rng.normal(size=(3,)), rng.normal(size=(2, 3))
@@ -442,6 +449,7 @@ def test_gradients_of_set_and_inc_subtensor():
     verify_grad(fun, [x0, y0, r0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_gradients_of_set_subtensor_with_repeated_indices(mode):
     """numpy keeps the last write to a place: only it gets y's gradient."""
@@ -469,6 +477,7 @@ def test_gradients_of_set_subtensor_with_repeated_indices(mode):
     _check(g(x0, r0), expected, f"{mode} last writes")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_gradients_of_values_with_leading_axes_and_0d_bools(mode):
     rng = np.random.default_rng(7)

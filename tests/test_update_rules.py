@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import MODES
 
 import cgraph
 import cgraph.tensor as T
-
-MODES = ["C", "PY"]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import MODES
 
 import cgraph
 import cgraph.tensor as T
-
-MODES = ["C", "PY"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -85,6 +84,7 @@ def _in_place_flags(f) -> list[int]:
             for u in f._lowered.program.updates]
 
 
+@pytest.mark.slow
 def test_sgd_updates_are_computed_into_the_shared_storage():
     rng = np.random.default_rng(0)
     W = cgraph.shared(rng.standard_normal((4, 3)), name="W")

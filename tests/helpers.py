@@ -1,0 +1,55 @@
+"""Helpers shared by the test files: `from helpers import MODES, rng_for, ...`.
+
+pytest puts this folder on `sys.path` (the test files are not a package), so every
+test file, and a child pytest run on one of them, imports this module by name.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+#: The checkout (the folder holding `cgraph/`, `tests/`, `README.md`).
+REPO = Path(__file__).resolve().parents[1]
+
+#: The two modes a function runs in: compiled C, and the numpy references (PY).
+MODES = ("C", "PY")
+
+
+def rng_for(*key: object) -> np.random.Generator:
+    """A generator seeded by `key`: the same draws in every run (unlike hash())."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def reference(inputs, outputs, **kwargs):
+    """The unrewritten graph (optimizer 'None') compiled in mode PY, the numpy references."""
+    import cgraph
+
+    with cgraph.config.change_flags(optimizer="None"):
+        return cgraph.function(inputs, outputs, mode="PY", **kwargs)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment with `extra` set and the checkout first on PYTHONPATH,
+    for a child process that imports this checkout's cgraph."""
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
+def gcc_runtime(name: str) -> str:
+    """The path gcc gives for the library `name` (the bare name when gcc has none)."""
+    out = subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+@functools.cache
+def sanitizer_runtimes() -> list[str]:
+    """gcc's AddressSanitizer and UBSan runtimes (to preload), or [] when not installed."""
+    libs = [gcc_runtime("libasan.so"), gcc_runtime("libubsan.so")]
+    return libs if all(os.path.isabs(p) and os.path.exists(p) for p in libs) else []
