@@ -247,7 +247,9 @@ static PyObject *cg_caller_call(PyObject *self, PyObject *args)
                     free(c->ws);
                     c->ws_size = 0;
                     if (!(c->ws = (char *)malloc((size_t)need))) {
-                        PyErr_NoMemory();
+                        PyErr_Format(PyExc_MemoryError,
+                                     "cgraph: cannot allocate %lld bytes of workspace",
+                                     (long long)need);
                         goto done;
                     }
                     c->ws_size = need;
@@ -255,7 +257,8 @@ static PyObject *cg_caller_call(PyObject *self, PyObject *args)
                 ws = c->ws;
                 c->ws_busy = 1;
             } else if (!(ws = own = (char *)malloc((size_t)need))) {
-                PyErr_NoMemory();
+                PyErr_Format(PyExc_MemoryError,
+                             "cgraph: cannot allocate %lld bytes of workspace", (long long)need);
                 goto done;
             }
         }

@@ -69,9 +69,10 @@ static inline int cg_disjoint_args(const void *s, int64_t ns, void *const *A,
 
 /* Kernel return codes; Python raises the matching exception with the message. */
 #define CG_OK 0
-#define CG_ERR_RUNTIME 1 /* RuntimeError (e.g. out of memory) */
+#define CG_ERR_RUNTIME 1 /* RuntimeError */
 #define CG_ERR_INDEX 2   /* IndexError: an index out of bounds */
 #define CG_ERR_VALUE 3   /* ValueError: a runtime value the op cannot take */
+#define CG_ERR_MEMORY 4  /* MemoryError: an allocation failed */
 
 /* ------------------------------------------------------------ integer helpers */
 

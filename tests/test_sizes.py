@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -296,3 +297,36 @@ def test_reshape_with_an_ambiguous_minus_one_is_refused_when_built():
     x = TensorType("float64", (0,))("x")
     with pytest.raises(ValueError, match="ambiguous"):
         T.reshape(x, (0, -1))
+
+
+MALLOC_FAILS_IN_C = """
+import resource, numpy as np, cgraph, cgraph.tensor as T
+cgraph.config.c_call = {c_call}
+x = T.dmatrix("x")
+y = T.dot(x, x)
+f = cgraph.function([x], T.sum(y * y))
+v = np.ones((3000, 3000)) * 0.001
+f(v)  # planned (its trial allocation succeeds), then the address space shrinks
+vm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize")][0]
+resource.setrlimit(resource.RLIMIT_AS, (vm + 16 * 2**20, resource.getrlimit(resource.RLIMIT_AS)[1]))
+for _ in range(2):
+    try:
+        f(v)
+        print("ran")
+    except MemoryError as err:
+        print("MemoryError:", err)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+@pytest.mark.parametrize("c_call", [True, False], ids=["c-path", "python-path"])
+def test_a_workspace_the_c_cannot_allocate_is_a_memory_error_with_its_size(c_call):
+    """The plan's trial allocation succeeded, the C's own malloc fails later: a
+    MemoryError naming the bytes on every call, on both call paths (not a RuntimeError,
+    nor an empty MemoryError)."""
+    proc = subprocess.run([sys.executable, "-c", MALLOC_FAILS_IN_C.format(c_call=c_call)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines == ["MemoryError: " + ("" if c_call else "compiled function failed: ")
+                     + "cgraph: cannot allocate 72000000 bytes of workspace"] * 2

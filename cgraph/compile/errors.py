@@ -30,7 +30,7 @@ from cgraph.graph.labels import node_labels
 from cgraph.tensor.elemwise import FusedElemwise, FusedSum, broadcast_shapes
 
 #: kernel return codes (CG_ERR_* in csrc/cgraph.h) -> the exception raised.
-C_ERRORS = {1: RuntimeError, 2: IndexError, 3: ValueError}
+C_ERRORS = {1: RuntimeError, 2: IndexError, 3: ValueError, 4: MemoryError}
 _KERNEL_MARK = re.compile(r" \[kernel (\w+)\]")
 #: nodes listed above a failing one with exception_verbosity "high".
 _MAX_FEEDING = 12
