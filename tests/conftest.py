@@ -1,10 +1,11 @@
 """Shared fixtures, and the split of the suite into a quick run and a slow set.
 
 `python -m pytest -q` runs the quick run: the tests marked `slow` (sanitizer runs, soak,
-installs, child processes and forks, the long fuzz) are left out. `python -m pytest -q -m
-slow` runs the slow set. Any `-m` expression decides alone (`-m "slow or not slow"` runs
-both sets), and a test named by its node id (`tests/test_soak.py::test_x`) always runs.
-Shared helpers are in `helpers.py`.
+installs, child processes and forks, the fuzzer, the long tables) are left out.
+`python -m pytest -q -m slow` runs the slow set. Any `-m` expression decides alone
+(`-m "slow or not slow"` runs both sets), and the tests of a file or node id named on
+the command line always run (`python -m pytest tests/test_fuzz.py`). Shared helpers
+are in `helpers.py`.
 """
 
 from pathlib import Path
@@ -14,28 +15,30 @@ import pytest
 SLOW_LEFT_OUT = pytest.StashKey[int]()
 
 
-def _named_tests(config) -> list[tuple[Path, str]]:
-    """The (file, test name) pairs that the command line names by node id."""
+def _named(config) -> list[tuple[Path, str]]:
+    """The (file, test name or "") pairs that the command line names: files and node ids,
+    not folders."""
     named = []
     for arg in config.args:
-        path, sep, name = arg.partition("::")
-        if sep:
-            named.append(((config.invocation_params.dir / path).resolve(), name))
+        path, _, name = arg.partition("::")
+        path = (config.invocation_params.dir / path).resolve()
+        if path.is_file():
+            named.append((path, name))
     return named
 
 
 def _is_named(item, named: list[tuple[Path, str]]) -> bool:
     inside = item.nodeid.partition("::")[2]
-    return any(item.path == path and (inside == name or inside.startswith((name + "::",
-                                                                            name + "[")))
+    return any(item.path == path and (not name or inside == name
+                                      or inside.startswith((name + "::", name + "[")))
                for path, name in named)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Without `-m`, leave the slow tests out, except those named by node id."""
+    """Without `-m`, leave the slow tests out, except those of named files and node ids."""
     if config.option.markexpr:
         return
-    named = _named_tests(config)
+    named = _named(config)
     slow = [i for i in items if i.get_closest_marker("slow") and not _is_named(i, named)]
     if slow:
         left_out = set(slow)

@@ -1,5 +1,5 @@
 """The suite's two runs (tests/conftest.py): without `-m` the tests marked `slow` are
-left out unless named by node id; `-m slow` runs only them."""
+left out unless their file or node id is named; `-m slow` runs only them."""
 
 from __future__ import annotations
 
@@ -60,3 +60,11 @@ def test_a_slow_test_named_by_node_id_runs(suite):
     assert passed(suite.runpytest_inprocess("-q", "test_a.py::test_slow_params[2]",
                                             "test_a.py::test_quick")) == [
         "test_quick", "test_slow_params[2]"]
+
+
+def test_a_named_file_runs_whole_and_a_folder_does_not(suite):
+    suite.makepyfile(test_b="import pytest\n\n@pytest.mark.slow\ndef test_b_slow():\n    pass\n")
+    assert passed(suite.runpytest_inprocess("-q", "test_b.py")) == ["test_b_slow"]
+    assert passed(suite.runpytest_inprocess("-q", "test_a.py", "test_b.py")) == [
+        "test_b_slow", "test_quick", "test_slow", "test_slow_params[1]", "test_slow_params[2]"]
+    assert passed(suite.runpytest_inprocess("-q", ".")) == ["test_quick"]
