@@ -10,7 +10,9 @@
  *
  *   - the setting in use is timed on every call, so a product that slows down (the
  *     machine got busy) loses its place within a call or two;
- *   - the other setting is tried again after 2^backoff calls; each try that loses
+ *   - the other setting is tried again after 2^backoff calls, for two calls of which
+ *     only the second is timed (threads unused for a while wake up slowly, and a
+ *     try timed cold would lose for ever); each try that loses
  *     doubles the wait (up to 2^CG_BT_MAX_BACKOFF calls), and the wait is never
  *     shorter than CG_BT_SPEND times how much slower the try was, so tries cost at
  *     most about 1/CG_BT_SPEND of the time even where the loser is 50x slower;
@@ -32,19 +34,21 @@
 #define CG_BT_CLASSES 64
 #define CG_BT_MIN_BACKOFF 3
 #define CG_BT_MAX_BACKOFF 10
-#define CG_BT_SPEND 64
+#define CG_BT_SPEND 128
 
 typedef struct {
     int64_t rate[2];  /* smoothed ns per 1024 multiply-adds: [0] one thread, [1] all; 0 unknown */
     int64_t calls;    /* calls since the other setting was last tried */
     int64_t wait;     /* try the other setting after this many calls (0: 2^CG_BT_MIN_BACKOFF) */
     int64_t backoff;  /* log2 of the wait that the next lost try sets, before CG_BT_SPEND */
+    int64_t warm;     /* 1 after a try's warm-up call: the next call is the timed try */
 } cg_bt_class;
 
 /* What one product does: which setting, whether it is a try of the losing one. */
 typedef struct {
     int many;
     int trial;
+    int warmup;  /* the first call of a try: it wakes the other setting's threads, untimed */
 } cg_bt_choice;
 
 #define CG_BT_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -62,16 +66,21 @@ static inline cg_bt_choice cg_bt_pick(cg_bt_class *s)
 {
     const int64_t one = CG_BT_LOAD(&s->rate[0]), many = CG_BT_LOAD(&s->rate[1]);
     if (many == 0)
-        return (cg_bt_choice){1, 1};
+        return (cg_bt_choice){1, 1, 0};
     if (one == 0)
-        return (cg_bt_choice){0, 1};
+        return (cg_bt_choice){0, 1, 0};
     const int best = many < one;
+    if (CG_BT_LOAD(&s->warm)) {  /* the timed call of a try, right after its warm-up */
+        CG_BT_STORE(&s->warm, 0);
+        return (cg_bt_choice){!best, 1, 0};
+    }
     const int64_t wait = CG_BT_LOAD(&s->wait);
     const int64_t calls = __atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
     if (calls < (wait > 0 ? wait : (int64_t)1 << CG_BT_MIN_BACKOFF))
-        return (cg_bt_choice){best, 0};
+        return (cg_bt_choice){best, 0, 0};
     CG_BT_STORE(&s->calls, 0);
-    return (cg_bt_choice){!best, 1};
+    CG_BT_STORE(&s->warm, 1);
+    return (cg_bt_choice){!best, 1, 1};
 }
 
 /* Record that a product of `work` multiply-adds took `ns` nanoseconds with the setting
@@ -79,6 +88,8 @@ static inline cg_bt_choice cg_bt_pick(cg_bt_class *s)
  * by a quarter of the difference and falling at once (a fast run is never noise). */
 static inline void cg_bt_record(cg_bt_class *s, cg_bt_choice c, int64_t ns, int64_t work)
 {
+    if (c.warmup)
+        return;
     int64_t sample = (ns * 1024) / work;
     if (sample < 1)
         sample = 1;

@@ -24,15 +24,15 @@ int class_of(int64_t work);
 
 POLICY_SOURCE = """
 #include "cg_blas_threads.h"
-/* choice = many + 2 * trial, so Python sees both halves */
+/* choice = many + 2 * trial + 4 * warmup, so Python sees all three */
 int pick(int64_t *state)
 {
     cg_bt_choice c = cg_bt_pick((cg_bt_class *)state);
-    return c.many + 2 * c.trial;
+    return c.many + 2 * c.trial + 4 * c.warmup;
 }
 void record(int64_t *state, int choice, int64_t ns, int64_t work)
 {
-    cg_bt_choice c = {choice & 1, choice >> 1};
+    cg_bt_choice c = {choice & 1, (choice >> 1) & 1, choice >> 2};
     cg_bt_record((cg_bt_class *)state, c, ns, work);
 }
 int class_of(int64_t work) { return cg_bt_class_of(work); }
@@ -60,7 +60,7 @@ class Machine:
 
     def __init__(self, policy):
         self.lib, self.ffi = policy.lib, policy.ffi
-        self.state = self.ffi.new("int64_t[5]")
+        self.state = self.ffi.new("int64_t[6]")
         self.used: list[int] = []
 
     def run(self, n: int, one: float, many: float, work: int = 1 << 20) -> list[int]:
@@ -177,3 +177,23 @@ def test_tries_of_a_collapsed_setting_cost_little(policy):
     used = m.run(20000, one=1.0, many=50.0)[2:]
     spent = sum(50.0 if u else 1.0 for u in used)
     assert spent / len(used) < 1.03
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: after a try of one thread, the threads' "
+                   "first call is cold again and is timed against them (float32 MLP step on a "
+                   "free machine: auto 1.26 ms, library 0.81)")
+def test_threads_that_wake_slowly_are_still_chosen_when_faster(policy):
+    """The library's threads cost 5x on a call after they were idle (waking up) and
+    0.6x of one thread when warm: the try's timed call follows a warm-up call, so the
+    threads win and keep the product once they do."""
+    lib, ffi = policy.lib, policy.ffi
+    state = ffi.new("int64_t[6]")
+    work, last, used = 1 << 20, None, []
+    for _ in range(3000):
+        choice = lib.pick(state)
+        many = choice & 1
+        cost = (5.0 if last == 0 else 0.6) if many else 1.0
+        lib.record(state, choice, int(cost * work), work)
+        last = many
+        used.append(many)
+    assert sum(used[-1000:]) > 990
