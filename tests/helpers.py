@@ -7,8 +7,10 @@ test file, and a child pytest run on one of them, imports this module by name.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -53,3 +55,14 @@ def sanitizer_runtimes() -> list[str]:
     """gcc's AddressSanitizer and UBSan runtimes (to preload), or [] when not installed."""
     libs = [gcc_runtime("libasan.so"), gcc_runtime("libubsan.so")]
     return libs if all(os.path.isabs(p) and os.path.exists(p) for p in libs) else []
+
+
+def run_json_child(script: str, cache: Path, timeout: float = 120) -> dict:
+    """Run `script` in a new Python process with its own cache folder (and a random hash
+    seed, so nothing may depend on id() or hash order); return the JSON of its last
+    printed line."""
+    env = dict(os.environ, CGRAPH_CACHE_DIR=str(cache), PYTHONHASHSEED="random")
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])

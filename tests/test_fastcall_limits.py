@@ -146,6 +146,22 @@ def build_and_call():
     assert type(g._call).__name__ == "builtin_function_or_method", "no C path"
     assert all(np.array_equal(v, np.arange(4.0) * 3.0 + 1.0) for v in values), values
     return "child ok"
+
+def fork_build_and_call(cache_dir=None):
+    # fork; the child (in cache_dir when given) builds and calls; its exit code
+    import os, sys, traceback
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if cache_dir is not None:
+                cgraph.config.cache_dir = cache_dir
+            print(build_and_call(), flush=True)
+            os._exit(0)
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 """
 
 
@@ -182,18 +198,7 @@ deadline = time.monotonic() + 60
 while not any(lock.locked() for lock in list(cache._key_locks.values())):
     assert time.monotonic() < deadline and not future.done(), "the build took no lock"
     time.sleep(0.001)
-pid = os.fork()
-if pid == 0:
-    try:
-        cfg.cache_dir = sys.argv[1]
-        print(build_and_call(), flush=True)
-        os._exit(0)
-    except BaseException:
-        import traceback
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+status = fork_build_and_call(sys.argv[1])
 assert status == 0, f"the child ended with {status}"
 assert future.result() is not None
 """
@@ -220,17 +225,7 @@ deadline = time.monotonic() + 60
 while not any(lock.locked() for lock in list(cache._key_locks.values())):
     assert time.monotonic() < deadline and thread.is_alive(), "the build took no lock"
     time.sleep(0.001)
-pid = os.fork()
-if pid == 0:
-    try:
-        print(build_and_call(), flush=True)
-        os._exit(0)
-    except BaseException:
-        import traceback
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+status = fork_build_and_call()
 thread.join()
 assert status == 0, f"the child ended with {status}"
 """

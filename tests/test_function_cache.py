@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import run_json_child
 
 import cgraph
 import cgraph.tensor as T
@@ -46,11 +43,7 @@ CHILD = textwrap.dedent("""
 
 
 def run_child(cache: Path, script: str = CHILD) -> dict:
-    env = dict(os.environ, CGRAPH_CACHE_DIR=str(cache), PYTHONHASHSEED="random")
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_child(script, cache)
 
 
 @pytest.mark.slow

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from helpers import run_json_child
 
 import cgraph
 import cgraph.tensor as T
@@ -35,11 +32,7 @@ CHILD = textwrap.dedent("""
 
 
 def run_child(cache) -> dict:
-    env = dict(os.environ, CGRAPH_CACHE_DIR=str(cache), PYTHONHASHSEED="random")
-    proc = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_child(CHILD, cache, timeout=600)
 
 
 @pytest.mark.slow
