@@ -9,10 +9,18 @@
  * faster one, and now and then re-times the other:
  *
  *   - the setting in use is timed on every call, so a product that slows down (the
- *     machine got busy) loses its place within a call or two;
- *   - the other setting is tried again after 2^backoff calls, for two calls of which
- *     only the second is timed (threads unused for a while wake up slowly, and a
- *     try timed cold would lose for ever); each try that loses
+ *     machine got busy) loses its place within a few calls; one sample counts at
+ *     most twice the figure it updates, so a lone slow call (an interrupt, a page
+ *     fault: 10x is seen here) cannot move a product off the faster setting, and a
+ *     setting that does lose its place this way is tried again soon, not after the
+ *     long wait that earlier lost tries had built up;
+ *   - the other setting is tried again after 2^backoff calls, for CG_BT_TRY calls
+ *     of which only the last is timed: threads unused for a while wake up slowly,
+ *     and a product moved to two threads runs at half speed until its data is in
+ *     the second core's cache too (float32 784x128x256 on this 2-core machine: one
+ *     thread 550 us, the first few threaded calls 760 us, threaded for good 280 us),
+ *     so a try timed cold would lose for ever. The first call back on the setting in
+ *     use is not timed either (its threads slept through the try). Each try that loses
  *     doubles the wait (up to 2^CG_BT_MAX_BACKOFF calls), and the wait is never
  *     shorter than CG_BT_SPEND times how much slower the try was, so tries cost at
  *     most about 1/CG_BT_SPEND of the time even where the loser is 50x slower;
@@ -35,13 +43,15 @@
 #define CG_BT_MIN_BACKOFF 3
 #define CG_BT_MAX_BACKOFF 10
 #define CG_BT_SPEND 128
+#define CG_BT_TRY 4  /* calls per try of the other setting, the last one timed */
 
 typedef struct {
     int64_t rate[2];  /* smoothed ns per 1024 multiply-adds: [0] one thread, [1] all; 0 unknown */
     int64_t calls;    /* calls since the other setting was last tried */
     int64_t wait;     /* try the other setting after this many calls (0: 2^CG_BT_MIN_BACKOFF) */
     int64_t backoff;  /* log2 of the wait that the next lost try sets, before CG_BT_SPEND */
-    int64_t warm;     /* 1 after a try's warm-up call: the next call is the timed try */
+    int64_t warm;     /* 1 after a try's warm-up call: the next call is the timed try;
+                         2 after the timed try: the next call, back on the best, is untimed */
 } cg_bt_class;
 
 /* What one product does: which setting, whether it is a try of the losing one. */
@@ -70,22 +80,32 @@ static inline cg_bt_choice cg_bt_pick(cg_bt_class *s)
     if (one == 0)
         return (cg_bt_choice){0, 1, 0};
     const int best = many < one;
-    if (CG_BT_LOAD(&s->warm)) {  /* the timed call of a try, right after its warm-up */
-        CG_BT_STORE(&s->warm, 0);
+    const int64_t warm = CG_BT_LOAD(&s->warm);
+    if (warm > 1) {  /* a try's warm-up calls: its threads wake, its data moves, untimed */
+        CG_BT_STORE(&s->warm, warm - 1);
+        return (cg_bt_choice){!best, 1, 1};
+    }
+    if (warm == 1) {  /* the timed call of a try, after its warm-up */
+        CG_BT_STORE(&s->warm, -1);
         return (cg_bt_choice){!best, 1, 0};
+    }
+    if (warm == -1) {  /* back on the best after a try: its threads may wake slowly */
+        CG_BT_STORE(&s->warm, 0);
+        return (cg_bt_choice){best, 0, 1};
     }
     const int64_t wait = CG_BT_LOAD(&s->wait);
     const int64_t calls = __atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
     if (calls < (wait > 0 ? wait : (int64_t)1 << CG_BT_MIN_BACKOFF))
         return (cg_bt_choice){best, 0, 0};
     CG_BT_STORE(&s->calls, 0);
-    CG_BT_STORE(&s->warm, 1);
+    CG_BT_STORE(&s->warm, CG_BT_TRY - 1);
     return (cg_bt_choice){!best, 1, 1};
 }
 
 /* Record that a product of `work` multiply-adds took `ns` nanoseconds with the setting
  * `c`. A try replaces the old (stale) figure; the setting in use is smoothed, rising
- * by a quarter of the difference and falling at once (a fast run is never noise). */
+ * by a quarter of the difference (the sample capped at twice the figure) and falling
+ * at once (a fast run is never noise). */
 static inline void cg_bt_record(cg_bt_class *s, cg_bt_choice c, int64_t ns, int64_t work)
 {
     if (c.warmup)
@@ -98,7 +118,15 @@ static inline void cg_bt_record(cg_bt_class *s, cg_bt_choice c, int64_t ns, int6
     if (c.trial || old == 0 || sample < old) {
         CG_BT_STORE(rate, sample);
     } else {
-        CG_BT_STORE(rate, old + (sample - old) / 4);
+        const int64_t capped = sample < 2 * old ? sample : 2 * old;
+        const int64_t risen = old + (capped - old) / 4;
+        CG_BT_STORE(rate, risen);
+        const int64_t other = CG_BT_LOAD(&s->rate[!c.many]);
+        if (old <= other && risen > other) {  /* lost its place: the other is in use now */
+            CG_BT_STORE(&s->backoff, CG_BT_MIN_BACKOFF);
+            CG_BT_STORE(&s->wait, 0);
+            CG_BT_STORE(&s->calls, 0);
+        }
     }
     if (!c.trial)
         return;
@@ -113,7 +141,7 @@ static inline void cg_bt_record(cg_bt_class *s, cg_bt_choice c, int64_t ns, int6
     backoff = backoff < CG_BT_MIN_BACKOFF ? CG_BT_MIN_BACKOFF + 1
               : backoff < CG_BT_MAX_BACKOFF ? backoff + 1 : backoff;
     CG_BT_STORE(&s->backoff, backoff);
-    const int64_t cover = CG_BT_SPEND * (sample - other) / other;
+    const int64_t cover = CG_BT_SPEND * CG_BT_TRY * (sample - other) / other;
     const int64_t doubled = (int64_t)1 << backoff;
     CG_BT_STORE(&s->wait, cover > doubled ? cover : doubled);
 }

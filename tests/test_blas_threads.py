@@ -98,18 +98,22 @@ def test_machine_that_gets_busy_moves_to_one_thread_at_once(policy):
     m = Machine(policy)
     m.run(500, one=1.6, many=1.0)
     busy = m.run(500, one=2.0, many=10.0)
-    # the rate in use rises by a quarter of the gap per call: 1 -> 3.25 > 2 in one call
-    assert busy[1:].count(1) <= 5
+    # the rate in use rises by a quarter of the gap (a sample counting at most double):
+    # 1 -> 1.25 -> 1.56 -> 1.95 > 1.6 (one thread's last figure) in three calls
+    assert busy[:4] == [1, 1, 1, 0]
+    assert busy[1:].count(1) <= 8
     assert busy[-100:].count(1) <= 1
 
 
 def test_machine_that_gets_free_returns_to_the_threads(policy):
-    """The losing setting is tried again after at most 2^10 calls."""
+    """The losing setting is tried again after at most max(2^10, 128 * 4 * 4) calls:
+    the wait doubles per lost try up to 2^10 calls, and covers 128 times what a try of
+    four calls at 5x cost."""
     m = Machine(policy)
-    m.run(3000, one=2.0, many=10.0)
+    m.run(6000, one=2.0, many=10.0)
     free = m.run(3000, one=1.6, many=1.0)
     first_back = free.index(1)
-    assert first_back <= 1024
+    assert first_back <= 2048
     assert free[-1000:].count(0) <= 5
 
 
@@ -179,13 +183,11 @@ def test_tries_of_a_collapsed_setting_cost_little(policy):
     assert spent / len(used) < 1.03
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: after a try of one thread, the threads' "
-                   "first call is cold again and is timed against them (float32 MLP step on a "
-                   "free machine: auto 1.26 ms, library 0.81)")
 def test_threads_that_wake_slowly_are_still_chosen_when_faster(policy):
     """The library's threads cost 5x on a call after they were idle (waking up) and
     0.6x of one thread when warm: the try's timed call follows a warm-up call, so the
-    threads win and keep the product once they do."""
+    threads win, and the cold call that follows each try of one thread is not timed, so
+    they keep the product once they do."""
     lib, ffi = policy.lib, policy.ffi
     state = ffi.new("int64_t[6]")
     work, last, used = 1 << 20, None, []
@@ -197,3 +199,26 @@ def test_threads_that_wake_slowly_are_still_chosen_when_faster(policy):
         last = many
         used.append(many)
     assert sum(used[-1000:]) > 990
+
+
+def test_a_lone_slow_call_does_not_move_the_product(policy):
+    """Threads at 0.6x of one thread, with one call in 200 taking 10x (an interrupt,
+    a page fault; a 10x call was seen on this machine): the threads keep the product."""
+    m = Machine(policy)
+    m.run(100, one=1.0, many=0.6)
+    used = []
+    for i in range(4000):
+        used += m.run(1, one=1.0, many=6.0 if i % 200 == 0 else 0.6)
+    assert used.count(0) / len(used) < 0.01
+
+
+def test_a_setting_that_lost_its_place_by_drift_is_tried_again_soon(policy):
+    """The threads win, lose a long run of tries of one thread (the wait grows to
+    2^10 calls), then three slow calls in a row move the product to one thread: the
+    threads are tried again within 2^3 calls, not 2^10, and take it back."""
+    m = Machine(policy)
+    m.run(6000, one=1.0, many=0.6)
+    m.run(5, one=1.0, many=6.0)
+    after = m.run(40, one=1.0, many=0.6)
+    assert after.index(0) < 3
+    assert after[-10:] == [1] * 10
