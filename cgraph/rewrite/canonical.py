@@ -41,7 +41,8 @@ def _input_of(v: Variable, name: str) -> Variable | None:
 
 
 def _const_like(x: Variable, value: float) -> np.ndarray:
-    return np.asarray(value, dtype=x.type.dtype)
+    """`value` in x's dtype with x's rank (all axes of length 1): no dimshuffle needed."""
+    return np.full((1,) * x.ndim, value, dtype=x.type.dtype)
 
 
 # --------------------------------------------------------------------------- canonicalize
@@ -130,19 +131,6 @@ def _collect(name: str, fold):
     return rule
 
 
-CANONICALIZE = RuleTable("canonicalize", [
-    Rule("pow_constant", "pow", _pow_const),
-    Rule("div_by_power_of_two", "true_div", _div_by_power_of_two),
-    Rule("log_exp", "log", _log_exp),
-    Rule("exp_log", "exp", _exp_log),
-    Rule("sub_constant", "sub", _sub_constant),
-    Rule("collect_add_constants", "add", _collect("add", np.add)),
-    Rule("collect_mul_constants", "mul", _collect("mul", np.multiply)),
-])
-
-# --------------------------------------------------------------------------- stabilize
-
-
 def _plus_one(v: Variable) -> Variable | None:
     """x when `v` is 1 + x or x + 1."""
     if scalar_name(v.owner) != "add":
@@ -153,6 +141,64 @@ def _plus_one(v: Variable) -> Variable | None:
     if is_constant(b, 1):
         return a
     return None
+
+
+def _negated(x: Variable) -> Variable:
+    """-x as a sigmoid's or softplus' argument: a written negation is undone (-(-a) -> a,
+    -(-a - b) -> a + b, -(a - b) -> b - a; these differ from -x at most in the sign of
+    a zero, which neither function sees)."""
+    name = scalar_name(x.owner)
+    if name == "neg":
+        return x.owner.inputs[0]
+    if name == "sub":
+        a, b = x.owner.inputs
+        inner = _input_of(a, "neg")
+        return op("add")(inner, b) if inner is not None else op("sub")(b, a)
+    return op("neg")(x)
+
+
+def _one_plus_exp(v: Variable) -> Variable | None:
+    """u when `v` is 1 + exp(u) or exp(u) + 1 (floats)."""
+    x = _plus_one(v)
+    u = _input_of(x, "exp") if x is not None else None
+    return u if u is not None and _is_float(u) else None
+
+
+def _sigmoid_quotient(node: Apply) -> Variable | None:
+    """The logistic function written by hand, as Theano's tutorial writes it:
+    1 / (1 + exp(u)) -> sigmoid(-u) (so 1 / (1 + exp(-z)) -> sigmoid(z), and
+    (1 + exp(-z)) ** -1 through pow_constant); exp(u) / (1 + exp(u)) -> sigmoid(u); any
+    other a / (1 + exp(u)) -> a * sigmoid(-u) (the gradient of the hand-written form holds
+    p / (1 + exp(u))). The stabilizing rules then see a sigmoid."""
+    a, t = node.inputs
+    u = _one_plus_exp(t)
+    if u is None:
+        return None
+    if _input_of(a, "exp") is u:
+        return op("sigmoid")(u)
+    s = op("sigmoid")(_negated(u))
+    return s if is_constant(a, 1) else op("mul")(a, s)
+
+
+def _sigmoid_reciprocal(node: Apply) -> Variable | None:
+    """reciprocal(1 + exp(u)) (Theano's `inv`) -> sigmoid(-u)."""
+    u = _one_plus_exp(node.inputs[0])
+    return None if u is None else op("sigmoid")(_negated(u))
+
+
+CANONICALIZE = RuleTable("canonicalize", [
+    Rule("pow_constant", "pow", _pow_const),
+    Rule("div_by_power_of_two", "true_div", _div_by_power_of_two),
+    Rule("log_exp", "log", _log_exp),
+    Rule("exp_log", "exp", _exp_log),
+    Rule("sub_constant", "sub", _sub_constant),
+    Rule("collect_add_constants", "add", _collect("add", np.add)),
+    Rule("collect_mul_constants", "mul", _collect("mul", np.multiply)),
+    Rule("sigmoid_quotient", "true_div", _sigmoid_quotient),
+    Rule("sigmoid_reciprocal", "reciprocal", _sigmoid_reciprocal),
+])
+
+# --------------------------------------------------------------------------- stabilize
 
 
 def _log1p(node: Apply) -> Variable | None:
@@ -186,12 +232,20 @@ def _log_sigmoid(node: Apply) -> Variable | None:
     (v,) = node.inputs
     x = _input_of(v, "sigmoid")
     if x is not None:
-        return neg(softplus(neg(x)))
+        return neg(softplus(_negated(x)))
     inner = _one_minus(v)
     x = _input_of(inner, "sigmoid") if inner is not None else None
     if x is not None:
         return neg(softplus(x))
     return None
+
+
+def _one_minus_sigmoid(node: Apply) -> Variable | None:
+    """1 - sigmoid(x) -> sigmoid(-x): exact where the difference rounds to 0 (x > 37 in
+    float64), so that log(1 - p) and a division by 1 - p stay finite."""
+    inner = _one_minus(node.outputs[0])
+    x = _input_of(inner, "sigmoid") if inner is not None else None
+    return None if x is None else op("sigmoid")(_negated(x))
 
 
 def _log_div_exp(node: Apply) -> Variable | None:
@@ -295,6 +349,7 @@ STABILIZE = RuleTable("stabilize", [
     Rule("expm1", "sub", _expm1),
     Rule("expm1", "add", _expm1),
     Rule("log_sigmoid", "log", _log_sigmoid),
+    Rule("one_minus_sigmoid", "sub", _one_minus_sigmoid),
     Rule("log_softmax", "log", _log_div_exp),
     Rule("logsumexp", "log", _log_sum_exp),
     Rule("cancel_division", "mul", _cancel_division),
