@@ -290,10 +290,11 @@ class CompiledModule:
 
     def python_call(self, trust_input: bool = False) -> Callable[[tuple], Any]:
         """The call path of mode "C" in Python: `call(args)` checks the arguments
-        (unless `trust_input`), finds the plan, allocates the outputs, makes one C call,
-        writes the updates back and returns the result."""
+        (converting them, unless `trust_input`), finds the plan, allocates the outputs,
+        makes one C call, writes the updates back and returns the result."""
         sig = self.signature
-        check, shared, write_back, pack = sig.check, sig.shared, sig.write_back, sig.pack
+        check = sig.check_exact if trust_input else sig.check
+        shared, write_back, pack = sig.shared, sig.write_back, sig.pack
         n_out, all_dtypes = sig.n_outputs, sig.out_dtypes
         out_dtypes = all_dtypes[:n_out]
         plans, make_plan, entry, fb = self.plans, self.make_plan, self.entry, self.from_buffer
@@ -304,7 +305,7 @@ class CompiledModule:
         errbuf_type, empty, fail = f"char[{ERRBUF_SIZE}]", np.empty, self._raise
 
         def call(args: tuple) -> Any:
-            arrays = list(args) if trust_input else check(args)
+            arrays = check(args)
             shapes = []
             for a in arrays:
                 shapes.append(a.shape)

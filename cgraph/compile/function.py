@@ -20,6 +20,8 @@ import numpy as np
 from cgraph.backend import BuildOptions
 from cgraph.compile import pymode
 from cgraph.compile.compiled import CompiledModule
+from cgraph.compile.givens import as_givens
+from cgraph.compile.host_print import Print, printing_call, strip_prints
 from cgraph.compile.io import In, Out
 from cgraph.compile.loop import run_loop
 from cgraph.compile.profiling import ProfileStats
@@ -64,11 +66,16 @@ class Function:
     def __init__(self, fgraph: FunctionGraph, n_inputs: int, shared_in: list[SharedVariable],
                  n_outputs: int, update_targets: list[SharedVariable], return_list: bool,
                  mode: str, name: str | None, allow_downcast: bool | None, cfg: Config,
-                 profile: bool = False):
+                 profile: bool = False, prints: Sequence[Print] = ()):
         self.fgraph = fgraph
         self.mode = mode
-        self.signature = Signature.of_graph(fgraph, n_inputs, shared_in, n_outputs,
-                                            update_targets, return_list, allow_downcast)
+        # The values of `Print` nodes are hidden outputs after the caller's: the call
+        # returns them all as a list and `printing_call` prints and drops them.
+        self._prints = tuple(prints)
+        self._n_outputs, self._return_list = n_outputs, return_list
+        self.signature = Signature.of_graph(fgraph, n_inputs, shared_in,
+                                            n_outputs + len(prints), update_targets,
+                                            return_list or bool(prints), allow_downcast)
         self.user_inputs: list[Variable] = list(fgraph.inputs[:n_inputs])
         self._name = name
         self._n_args = n_inputs
@@ -78,6 +85,7 @@ class Function:
         self._trust_input = False
         self._ins: list[In] | None = None  # from `function`'s In specs
         self._by_name: dict[str, int] = {}
+        self._ambiguous: dict[str, list[int]] = {}  # names that several inputs have
         self._implicit = False  # an In(..., implicit=True): arguments always need binding
         self.compiled = (CompiledModule(fgraph, self.signature, self._cfg, self._profiled,
                                         self._label()) if mode == "C" else None)
@@ -120,8 +128,10 @@ class Function:
 
     @property
     def trust_input(self) -> bool:
-        """Skip the argument checks: only for ndarrays of exactly the inputs' dtypes,
-        ranks and C-contiguous layouts (Theano's trust_input)."""
+        """Theano's trust_input: the call may skip the argument conversions. Give each
+        input an ndarray of exactly its dtype and rank, C-contiguous and aligned; any
+        other argument is converted as usual (by the C call path) or raises TypeError
+        naming the input (Python call paths): it is never read as the wrong type."""
         return self._trust_input
 
     @trust_input.setter
@@ -145,9 +155,14 @@ class Function:
         (`fastcall`) over the Python one, which handles what the C does not (or alone,
         when the C path cannot serve this function)."""
         if self.compiled is None:
-            return pymode.make_call(self.fgraph, self.signature, self._trust_input)
-        python_call = self.compiled.python_call(self._trust_input)
-        return self.compiled.c_call(python_call) or python_call
+            # The reference mode always checks and converts (trust_input is for speed).
+            call = pymode.make_call(self.fgraph, self.signature, False)
+        else:
+            python_call = self.compiled.python_call(self._trust_input)
+            call = self.compiled.c_call(python_call) or python_call
+        if self._prints:
+            call = printing_call(call, self._prints, self._n_outputs, self._return_list)
+        return call
 
     def loop(self, *sequences: Any, epochs: int = 1, batch_size: int | None = None,
              shuffle: int | None = None, record_every: int | None = None,
@@ -196,6 +211,11 @@ class Function:
         """Names, defaults and implicit flags of the inputs (from `In`)."""
         self._ins = specs
         self._by_name = {s.name: i for i, s in enumerate(specs) if s.name}
+        positions: dict[str, list[int]] = {}
+        for i, s in enumerate(specs):
+            if s.name:
+                positions.setdefault(s.name, []).append(i)
+        self._ambiguous = {n: where for n, where in positions.items() if len(where) > 1}
         self._implicit = any(s.implicit for s in specs)
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
@@ -211,6 +231,11 @@ class Function:
         values: dict[int, Any] = dict(zip(positional, args))
         for key, value in kwargs.items():
             i = self._by_name.get(key)
+            if key in self._ambiguous:
+                where = " and ".join(map(str, self._ambiguous[key]))
+                raise TypeError(f"{self._label()}: the keyword {key!r} is ambiguous: inputs "
+                                f"{where} are all named {key!r}; pass them by position or "
+                                "give the inputs distinct names")
             if i is None:
                 raise TypeError(f"{self._label()} has no input named {key!r}")
             if i in values:
@@ -228,9 +253,9 @@ class Function:
 
     def _rebuild_args(self, name: str | None) -> tuple:
         sig = self.signature
-        return (self.fgraph, len(sig.args), list(sig.shared), sig.n_outputs,
-                list(sig.updates), sig.return_list, self.mode, name, self._allow_downcast,
-                self._cfg, self._profiled)
+        return (self.fgraph, len(sig.args), list(sig.shared), self._n_outputs,
+                list(sig.updates), self._return_list, self.mode, name, self._allow_downcast,
+                self._cfg, self._profiled, self._prints)
 
     def __reduce__(self) -> tuple:
         """Pickle the graph, the shared variables (with their values) and the settings;
@@ -238,18 +263,62 @@ class Function:
         return (_rebuild_function,
                 (self._rebuild_args(self.name), self.user_inputs, self._ins))
 
-    def copy(self, share_memory: bool = False, name: str | None = None) -> Function:
+    def copy(self, share_memory: bool = False, swap: dict | None = None,
+             delete_updates: bool = False, name: str | None = None) -> Function:
         """A new Function computing the same thing (Theano's `Function.copy`).
 
-        With `share_memory=False` (the default) it gets its own copies of the shared
-        variables; with True it reads and updates the same ones as this function.
+        Parameters
+        ----------
+        share_memory : bool
+            False (the default): the copy gets its own copies of the shared variables;
+            True: it reads and updates the same ones as this function.
+        swap : dict, optional
+            Shared variable of this function -> shared variable of the same type that
+            the copy uses in its place (read and updated).
+        delete_updates : bool
+            The copy applies no updates (its shared variables are only read).
+        name : str, optional
+            The copy's name (default: this function's).
         """
         if share_memory:
-            return _rebuild_function(self._rebuild_args(name or self.name), self.user_inputs,
+            twin = _rebuild_function(self._rebuild_args(name or self.name), self.user_inputs,
                                      self._ins)
-        twin = pickle.loads(pickle.dumps(self))
-        twin.name = name or self.name
+        else:
+            twin = pickle.loads(pickle.dumps(self))
+            twin.name = name or self.name
+        if swap or delete_updates:
+            twin = twin._swapped(self._swap_map(swap or {}), delete_updates)
         return twin
+
+    def _swap_map(self, swap: dict) -> dict[int, SharedVariable]:
+        """`copy`'s `swap`, checked: position in `signature.shared` -> new variable."""
+        shared = self.signature.shared
+        by_position = {}
+        for old, new in swap.items():
+            where = [i for i, s in enumerate(shared) if s is old]
+            if not where:
+                raise ValueError(f"copy(swap=...): {old!r} is not a shared variable of "
+                                 f"{self._label()}")
+            if not isinstance(new, SharedVariable) or new.type != old.type:
+                raise TypeError(f"copy(swap=...): {old!r} ({old.type}) can only be swapped "
+                                f"for a shared variable of the same type, not {new!r} "
+                                f"({getattr(new, 'type', type(new).__name__)})")
+            by_position[where[0]] = new
+        return by_position
+
+    def _swapped(self, swap: dict[int, SharedVariable], delete_updates: bool) -> Function:
+        """This function with the shared variables at the positions of `swap` replaced,
+        and without its updates if `delete_updates`."""
+        args = list(self._rebuild_args(self.name))
+        sig = self.signature
+        shared = [swap.get(i, s) for i, s in enumerate(sig.shared)]
+        args[2] = shared
+        args[4] = [shared[i] for i in sig.update_index]
+        if delete_updates:
+            n_kept = len(self.fgraph.outputs) - len(sig.updates)
+            args[0] = FunctionGraph(self.fgraph.inputs, self.fgraph.outputs[:n_kept])
+            args[4] = []
+        return _rebuild_function(tuple(args), self.user_inputs, self._ins)
 
     def __copy__(self) -> Function:
         return self.copy()
@@ -314,7 +383,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
              givens: Any = None, mode: str | None = None, name: str | None = None,
              allow_input_downcast: bool | None = None,
              on_unused_input: str = "raise", profile: bool = False,
-             no_default_updates: Any = False) -> Function:
+             no_default_updates: Any = False, trust_input: bool = False) -> Function:
     """Compile `outputs` as a function of `inputs`, with shared-variable `updates`.
 
     Parameters
@@ -326,7 +395,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     updates : list of (SharedVariable, expression) pairs, or dict
         New values for shared variables, all computed from the values before the call.
     givens : list of pairs or dict, optional
-        Substitutions (variable -> expression) applied before compiling.
+        Substitutions (variable -> expression) applied before compiling. A replacement
+        has the variable's rank and dtype (a lossless cast is made, a lossy one raises
+        TypeError: cast it); static lengths it does not state are checked at each call.
     mode : {"C", "PY"}, optional
         Compiled C (default: `config.mode`) or the numpy reference.
     name : str, optional
@@ -339,6 +410,12 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         Time each kernel (see `Function.profile`); also `config.profile`.
     no_default_updates : bool or list of SharedVariable
         Skip the `default_update` of all (True) or of these shared variables.
+    trust_input : bool
+        The call may skip the argument conversions: give ndarrays of the inputs' exact
+        dtypes and ranks, C-contiguous (see `Function.trust_input`).
+
+    Two inputs may have the same name; passing that name as a keyword then raises
+    TypeError. `Print` nodes in the outputs print their values after each call.
     """
     specs = [v if isinstance(v, In) else In(v) if isinstance(v, Variable) else v
              for v in inputs]
@@ -359,9 +436,10 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
                               no_default_updates)
     computed = out_list + [value for _, value in pairs]
     if givens:
-        replace = dict(givens.items() if isinstance(givens, dict) else givens)
-        replace = {k: as_tensor_variable(v) for k, v in replace.items()}
-        computed = clone_replace(computed, replace)
+        computed = clone_replace(computed, as_givens(givens))
+    computed, prints = strip_prints(computed)
+    n_shown = len(out_list)
+    computed[n_shown:n_shown] = [value for _, value in prints]
     leaves = graph_inputs(computed)
     used = {id(v) for v in leaves}
     if on_unused_input not in ("raise", "warn", "ignore"):
@@ -386,7 +464,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     if mode not in ("C", "PY"):
         raise ValueError(f"unknown mode {mode!r}; use 'C' or 'PY'")
     f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
-                 return_list, mode, name, allow_input_downcast, config, profile)
+                 return_list, mode, name, allow_input_downcast, config, profile,
+                 [op for op, _ in prints])
+    f.trust_input = trust_input
     f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
     f.rewrites = rewrites  # pass -> {rule: times fired}
     if f.profile is not None:

@@ -192,6 +192,21 @@ class Signature:
             arrays.append(a)
         return arrays
 
+    def check_exact(self, args: Sequence[Any]) -> list[np.ndarray]:
+        """The arguments unconverted (`trust_input`): each must be an ndarray of its
+        input's dtype and rank, C-contiguous and aligned, else TypeError names it."""
+        for (spec, dtype, ndim), a in zip(self._checks, args):
+            if (a.__class__ is not _ndarray or a.dtype != dtype or a.ndim != ndim
+                    or not (flags := a.flags).c_contiguous or not flags.aligned):
+                got = (f"a {a.ndim}-d {a.dtype} array" + ("" if a.flags.c_contiguous
+                                                         else " (not C-contiguous)")
+                       if isinstance(a, np.ndarray) else repr(type(a).__name__))
+                raise TypeError(f"bad argument for {spec.label}: with trust_input=True it "
+                                f"must be a C-contiguous {ndim}-d ndarray of {dtype}, got "
+                                f"{got}; convert it (np.ascontiguousarray(value, "
+                                f"{str(dtype)!r})) or drop trust_input")
+        return list(args)
+
     def storages(self) -> list[np.ndarray]:
         """The current storage of each shared variable, in the order of `shared`."""
         return [s._value for s in self.shared]

@@ -40,12 +40,19 @@ class TensorType(Type):
         an axis that broadcasts.
     """
 
-    def __init__(self, dtype: Any, shape: Sequence[int | None]):
+    def __init__(self, dtype: Any, shape: Sequence[int | None | bool] | None = None,
+                 broadcastable: Sequence[bool] | None = None):
         dtype = str(np.dtype(dtype))
         if dtype not in C_TYPES:
             raise TypeError(f"unsupported dtype {dtype!r}; cgraph supports {sorted(C_TYPES)}")
         self.dtype = dtype
-        self.shape: Shape = tuple(None if s is None else int(s) for s in shape)
+        if broadcastable is not None:
+            if shape is not None:
+                raise TypeError("TensorType: give `shape` or `broadcastable`, not both")
+            shape = broadcastable
+        if shape is None:
+            raise TypeError("TensorType: the static shape is missing (e.g. (None, None))")
+        self.shape: Shape = tuple(_static_length(s) for s in shape)
         if any(s is not None and s < 0 for s in self.shape):
             raise ValueError(f"negative static shape {self.shape}")
 
@@ -86,6 +93,28 @@ class TensorType(Type):
 
     def make_variable(self, name: str | None = None) -> TensorVariable:
         return TensorVariable(self, name=name)
+
+    def __call__(self, name: str | None = None, shape: Sequence[int | None] | None = None
+                 ) -> TensorVariable:
+        """A free variable of this type (`T.dmatrix("x")`, as in Theano); `shape` refines
+        the static shape where this type leaves it unknown (`T.dmatrix("x", shape=(None,
+        1))`)."""
+        return (self if shape is None else self.refine(shape)).make_variable(name)
+
+    def refine(self, shape: Sequence[int | None]) -> TensorType:
+        """This type with the static lengths of `shape` (None keeps an entry); a length
+        that contradicts a known one, or a shape of another rank, raises ValueError."""
+        shape = tuple(_static_length(s) for s in shape)
+        if len(shape) != self.ndim:
+            raise ValueError(f"the shape {shape} has {len(shape)} entries for a "
+                             f"{self.ndim}-d type ({self})")
+        merged = []
+        for axis, (have, want) in enumerate(zip(self.shape, shape)):
+            if have is not None and want is not None and have != want:
+                raise ValueError(f"the shape {shape} contradicts the type {self} on axis "
+                                 f"{axis}")
+            merged.append(have if want is None else want)
+        return TensorType(self.dtype, merged)
 
     def make_constant(self, value: Any, name: str | None = None) -> TensorConstant:
         return TensorConstant(self, value, name=name)
@@ -128,6 +157,16 @@ class TensorType(Type):
             f"cannot convert {arr.dtype} to {self.dtype} without losing precision; "
             f"cast it first or pass allow_input_downcast=True"
         )
+
+
+def _static_length(entry: Any) -> int | None:
+    """One entry of a static shape: an int >= 0 or None; a bool is Theano's broadcastable
+    flag (True: length 1, False: unknown)."""
+    if entry is None or entry is False:
+        return None
+    if entry is True:
+        return 1
+    return int(entry)
 
 
 def _is_python_scalar_list(value: Any) -> bool:
@@ -244,18 +283,31 @@ def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None)
 
 
 def tensor(dtype: Any = None, shape: Sequence[int | None] | None = None, name: str | None = None,
-           ndim: int | None = None) -> TensorVariable:
-    """Return a free tensor variable of the given dtype (default floatX) and shape."""
-    if shape is None:
+           ndim: int | None = None, broadcastable: Sequence[bool] | None = None
+           ) -> TensorVariable:
+    """Return a free tensor variable of the given dtype (default floatX) and shape.
+
+    `shape` holds static lengths (None: unknown; 1: broadcastable, PyTensor's static
+    shapes); Theano's `broadcastable=(False, True)` is accepted too.
+    """
+    if isinstance(dtype, TensorType):  # PyTensor: tensor(dtype, name=...) with a type
+        return dtype(name, shape)
+    if shape is None and broadcastable is None:
         shape = (None,) * (ndim or 0)
-    return TensorType(dtype or config.floatX, shape).make_variable(name)
+    ttype = TensorType(dtype or config.floatX, shape, broadcastable=broadcastable)
+    if ndim is not None and ttype.ndim != ndim:
+        raise ValueError(f"tensor: ndim={ndim} and the shape {ttype.shape} disagree")
+    return ttype.make_variable(name)
 
 
-def _constructor(ndim_shape: Shape, dtype: str | None, kind: str):
-    def make(name: str | None = None, dtype: Any = dtype) -> TensorVariable:
-        return TensorType(dtype or config.floatX, ndim_shape).make_variable(name)
+def _constructor(ndim_shape: Shape, kind: str):
+    def make(name: str | None = None, dtype: Any = None,
+             shape: Sequence[int | None] | None = None) -> TensorVariable:
+        return TensorType(dtype or config.floatX, ndim_shape)(name, shape)
 
-    make.__doc__ = f"Return a free {kind} variable (dtype {dtype or 'floatX'})."
+    make.__name__ = kind
+    make.__doc__ = (f"Return a free {kind} variable (dtype floatX unless `dtype` is given; "
+                    "`shape` sets static lengths, 1 for a broadcastable axis).")
     return make
 
 
@@ -269,29 +321,33 @@ _SHAPES = {
     "tensor4": (None,) * 4,
     "tensor5": (None,) * 5,
 }
-_PREFIXES = {"b": "int8", "w": "int16", "i": "int32", "l": "int64", "f": "float32", "d": "float64",
-             "": None}
+_PREFIXES = {"b": "int8", "w": "int16", "i": "int32", "l": "int64", "f": "float32", "d": "float64"}
 
-constructors = {
-    prefix + kind: _constructor(shape, dtype, kind)
-    for kind, shape in _SHAPES.items()
-    for prefix, dtype in _PREFIXES.items()
-}
+#: The typed constructors. As in Theano, the prefixed ones (`dscalar`, `fmatrix`, ...)
+#: are `TensorType` instances: calling one makes a variable (`T.dmatrix("x")`), and
+#: `T.dmatrix("x").type == T.dmatrix`. The plain ones (`matrix`) are functions taking
+#: `dtype`, since their dtype is `config.floatX` when called.
+constructors: dict[str, Any] = {kind: _constructor(shape, kind) for kind, shape in _SHAPES.items()}
+constructors.update({prefix + kind: TensorType(dtype, shape)
+                     for kind, shape in _SHAPES.items()
+                     for prefix, dtype in _PREFIXES.items()})
 
 
-def _plural(single):
+def _plural(single: Any, name: str):
     def make(*names: str, dtype: Any = None) -> tuple[TensorVariable, ...]:
         if len(names) == 1 and isinstance(names[0], int):  # dscalars(3): three unnamed
             names = (None,) * names[0]
         if dtype is None:
             return tuple(single(n) for n in names)
+        if isinstance(single, TensorType):
+            return tuple(single.clone(dtype=dtype)(n) for n in names)
         return tuple(single(n, dtype=dtype) for n in names)
 
-    make.__doc__ = f"Several variables at once: `a, b = {single.__name__}s('a', 'b')`."
+    make.__name__ = name
+    make.__doc__ = f"Several variables at once: `a, b = {name}('a', 'b')`."
     return make
 
 
 for _name, _single in list(constructors.items()):
-    _single.__name__ = _name
-    plural = _name[:-2] + "ices" if _name.endswith("matrix") else _name + "s"
-    constructors[plural] = _plural(_single)
+    _plural_name = _name[:-2] + "ices" if _name.endswith("matrix") else _name + "s"
+    constructors[_plural_name] = _plural(_single, _plural_name)
