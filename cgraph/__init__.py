@@ -7,13 +7,12 @@ compiled with cffi, cached on disk, and called with numpy arrays.
 
 import logging
 
+from cgraph._version import __version__ as __version__
 from cgraph.compile import Function, In, Out, SharedVariable, export_c, function, shared
 from cgraph.configdefaults import config
 from cgraph.gradient import grad, verify_grad
 from cgraph.printing import debugprint, dprint, pprint, register_notebook_display
 from cgraph.scan import scan
-
-__version__ = "0.1.0"
 
 __all__ = ["Function", "In", "Out", "SharedVariable", "config", "debugprint", "dprint",
            "export_c", "function", "grad", "pprint", "scan", "shared", "verify_grad"]

@@ -30,8 +30,10 @@ from cgraph.backend import (
     cache_info,
     cache_list,
     default_options,
+    identity,
     load_module,
     stats,
+    store,
 )
 
 CDEF = "int cg_t1_run(const int64_t *P, char *err, void *a0);"
@@ -224,7 +226,7 @@ def test_unusable_cache_dir_falls_back_with_warning(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("CGRAPH_CACHE_DIR", str(blocker / "cache"))
-    monkeypatch.setattr(cache, "_fallback_root", None)
+    monkeypatch.setattr(store, "_fallback_root", None)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.warns(RuntimeWarning, match="cannot use cache dir"):
         m = load_module(make_source("fallback"), CDEF, default_options())
@@ -237,7 +239,7 @@ def test_read_only_cache_dir_falls_back(tmp_path, monkeypatch):
     root = tmp_path / "ro"
     root.mkdir(mode=0o500)
     monkeypatch.setenv("CGRAPH_CACHE_DIR", str(root))
-    monkeypatch.setattr(cache, "_fallback_root", None)
+    monkeypatch.setattr(store, "_fallback_root", None)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.warns(RuntimeWarning, match="cannot use cache dir"):
         m = load_module(make_source("read-only"), CDEF, default_options())
@@ -312,10 +314,10 @@ def test_cache_info_list_clear(private_cache):
 def test_native_builds_are_keyed_on_the_cpu(tmp_path, monkeypatch):
     native = BuildOptions(cflags=("-O2", "-march=native"))
     portable = BuildOptions(cflags=("-O2",))
-    key = cache._cache_key
+    key = identity.module_key
     k_native = key("int x;", "", native, (), tmp_path)
     k_portable = key("int x;", "", portable, (), tmp_path)
-    monkeypatch.setattr(cache, "host_cpu", lambda: "cpu another-machine")
+    monkeypatch.setattr(identity, "host_cpu", lambda: "cpu another-machine")
     assert key("int x;", "", native, (), tmp_path) != k_native
     assert key("int x;", "", portable, (), tmp_path) == k_portable
 

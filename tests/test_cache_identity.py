@@ -22,7 +22,7 @@ import pytest
 import cgraph
 import cgraph.tensor as T
 from cgraph import backend
-from cgraph.backend import cache
+from cgraph.backend import cache, identity
 
 
 def _compiled(expr_seed: float):
@@ -31,10 +31,10 @@ def _compiled(expr_seed: float):
 
 
 IDENTITIES = {
-    "host_cpu": lambda mp: mp.setattr(cache, "host_cpu", lambda: "cpu another-machine"),
-    "compiler": lambda mp: mp.setattr(cache, "compiler_identity",
+    "host_cpu": lambda mp: mp.setattr(identity, "host_cpu", lambda: "cpu another-machine"),
+    "compiler": lambda mp: mp.setattr(identity, "compiler_identity",
                                       lambda cc, folder: "/usr/bin/gcc 1 2\ngcc 99.1"),
-    "cffi/ABI": lambda mp: mp.setattr(cache, "_KEY_PREFIX", "cgraph-backend 0\0cffi 0\0.so"),
+    "cffi/ABI": lambda mp: mp.setattr(identity, "KEY_PREFIX", "cgraph 0\0cffi 0\0.so"),
 }
 
 
@@ -66,7 +66,7 @@ def test_index_lookup_keys_on_the_options(fresh_cache, monkeypatch):
     assert backend.load_indexed("ab" * 32, options).key == module.key
     other = backend.BuildOptions(cc=options.cc, cflags=("-O1",))
     assert backend.load_indexed("ab" * 32, other) is None
-    monkeypatch.setattr(cache, "host_cpu", lambda: "cpu another-machine")
+    monkeypatch.setattr(identity, "host_cpu", lambda: "cpu another-machine")
     assert backend.load_indexed("ab" * 32, options) is None
 
 

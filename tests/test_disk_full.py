@@ -26,11 +26,11 @@ import cgraph.tensor as T
 from cgraph.backend import (
     DiskFullError,
     build,
-    cache,
     cache_list,
     default_options,
     load_module,
     stats,
+    store,
 )
 
 CDEF = "int cg_t1_run(const int64_t *P, char *err, void *a0);"
@@ -80,12 +80,12 @@ def test_enospc_at_each_write_step(fresh_cache, monkeypatch, step):
         elif step == "wrapper":  # cffi writes the wrapper C file
             patch.setattr(cffi.FFI, "emit_c_code", enospc)
         elif step == "meta":  # meta.json, written after the compiler succeeded
-            patch.setattr(cache, "write_atomic", enospc)
+            patch.setattr(store, "write_atomic", enospc)
         elif step == "publish":  # the atomic rename into place
             patch.setattr(os, "replace", replace_fails_on_publish)
         else:
-            cache_dir = cache.cache_dir()  # created before the disk "fills"
-            patch.setattr(cache.tempfile, "mkdtemp", enospc)
+            cache_dir = store.cache_dir()  # created before the disk "fills"
+            patch.setattr(store.tempfile, "mkdtemp", enospc)
             assert cache_dir == fresh_cache
         with pytest.raises(DiskFullError) as info:
             load_module(source, CDEF, default_options())
@@ -107,7 +107,7 @@ def test_enospc_at_each_write_step(fresh_cache, monkeypatch, step):
 def test_function_reports_disk_full(fresh_cache, monkeypatch):
     x = T.dvector("x")
     with monkeypatch.context() as patch:
-        patch.setattr(cache, "write_atomic", enospc)
+        patch.setattr(store, "write_atomic", enospc)
         with pytest.raises(DiskFullError, match="no space left"):
             cgraph.function([x], x * 7.0 - 1.0)
     f = cgraph.function([x], x * 7.0 - 1.0)

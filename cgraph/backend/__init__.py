@@ -11,27 +11,25 @@ from cgraph.backend.build import (
     CompilerNotFoundError,
     SanitizerRuntimeError,
     default_options,
-    with_blas,
 )
-from cgraph.backend.cache import (
-    CGRAPH_BACKEND_VERSION,
-    CacheSecurityError,
-    DiskFullError,
-    LoadedModule,
-    Stats,
-    cache_dir,
-    load_indexed,
-    load_module,
-    private_subdir,
-    record_index,
-    stats,
-)
+from cgraph.backend.cache import load_indexed, load_module, record_index
+from cgraph.backend.identity import CGRAPH_BACKEND_VERSION
 from cgraph.backend.maintenance import (
     cache_clear,
     cache_info,
     cache_list,
     cache_purge,
     cache_remove_stale,
+)
+from cgraph.backend.probe import has_libmvec, with_blas
+from cgraph.backend.store import (
+    CacheSecurityError,
+    DiskFullError,
+    LoadedModule,
+    Stats,
+    cache_dir,
+    private_subdir,
+    stats,
 )
 
 __all__ = [
@@ -51,6 +49,7 @@ __all__ = [
     "cache_purge",
     "cache_remove_stale",
     "default_options",
+    "has_libmvec",
     "load_indexed",
     "load_module",
     "private_subdir",

@@ -23,13 +23,7 @@ from typing import Any
 
 from filelock import Timeout
 
-from cgraph.backend.cache import (
-    BUILD_PREFIX,
-    TRASH_PREFIX,
-    _file_lock,
-    _remove_dir,
-    cache_dir,
-)
+from cgraph.backend.store import BUILD_PREFIX, TRASH_PREFIX, cache_dir, file_lock, remove_dir
 
 __all__ = ["STALE_AFTER", "cache_clear", "cache_info", "cache_list", "cache_purge",
            "cache_remove_stale"]
@@ -112,7 +106,7 @@ def _if_stale(root: Path, path: Path, now: float, remove: bool) -> int | None:
             _remove(path)
         return size
     try:
-        with _file_lock(root, match.group(1)).acquire(timeout=0):
+        with file_lock(root, match.group(1)).acquire(timeout=0):
             if remove:
                 _remove(path)
     except Timeout:
@@ -173,9 +167,9 @@ def cache_info(root: str | None = None) -> dict[str, Any]:
 
 
 def _remove_entry(root: Path, path: Path) -> bool:
-    with _file_lock(root, path.name):
+    with file_lock(root, path.name):
         if path.exists():
-            _remove_dir(path, root)
+            remove_dir(path, root)
             return True
     return False
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes.util
-import functools
 import shlex
-import sys
 
 from cgraph import backend
+from cgraph.backend.probe import has_libmvec
 from cgraph.codegen.render import csrc_dir
 from cgraph.configdefaults import Config
 
@@ -41,17 +39,3 @@ def build_options(cfg: Config) -> backend.BuildOptions:
         libraries=libraries,
         extra_link_args=link,
     )
-
-
-@functools.cache
-def has_libmvec() -> bool:
-    """Whether glibc's vector math library is there (csrc/cg_simd.h declares its
-    functions, so loops calling exp, sin... vectorise)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:  # loading it takes 0.1 ms; ctypes.util.find_library runs ldconfig (2.5 ms)
-        ctypes.CDLL("libmvec.so.1")
-    except OSError:
-        return ctypes.util.find_library("mvec") is not None
-    return True
-

@@ -1,0 +1,78 @@
+"""What identifies a module: the cache key, made of everything that decides its code.
+
+A module's key is the sha256 of its identity and of what it is compiled from. The
+identity is what decides the machine code besides the source: cgraph's version, cffi's
+(it writes the wrapper), the Python ABI, the flags every module is built with, the host
+CPU (for -march=native builds), the compiler and every build option. Nothing in it is
+bumped by hand: a change to any of them is a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sysconfig
+from pathlib import Path
+
+import cffi
+
+from cgraph._version import __version__
+from cgraph.backend.build import BASE_FLAGS, BuildOptions
+from cgraph.backend.probe import compiler_identity, host_cpu
+
+__all__ = ["CGRAPH_BACKEND_VERSION", "EXT_SUFFIX", "KEY_PREFIX", "file_digest", "identity",
+           "index_name", "module_key"]
+
+#: The version of the code that builds modules: cgraph's own.
+CGRAPH_BACKEND_VERSION = __version__
+EXT_SUFFIX: str = sysconfig.get_config_var("EXT_SUFFIX")
+#: The part of every key that is fixed for the process.
+KEY_PREFIX = "\0".join([f"cgraph {__version__}", f"cffi {cffi.__version__}", EXT_SUFFIX,
+                        " ".join(BASE_FLAGS)])
+
+_file_digests: dict[str, tuple[tuple[int, int], str]] = {}
+
+
+def identity(options: BuildOptions, root: Path) -> list[str]:
+    """What decides a module's machine code besides its source (see the module's doc);
+    the compiler's ``--version`` is kept under ``root/compilers``."""
+    return [
+        KEY_PREFIX,
+        host_cpu() if any("native" in flag for flag in options.cflags) else "",
+        compiler_identity(options.cc, root / "compilers"),
+        repr(options),  # every field
+    ]
+
+
+def module_key(source: str, cdef: str, options: BuildOptions, depends: tuple[str, ...],
+               root: Path) -> str:
+    """The cache key of the module compiled from `source` with `options`, exposing
+    `cdef`, whose source includes the header files `depends`."""
+    # One join and one hash, since this runs on every call, memo hits included.
+    # The lengths make the joined text unambiguous.
+    parts = [
+        *identity(options, root),
+        str(len(source)),
+        source,
+        str(len(cdef)),
+        cdef,
+        *(file_digest(os.fspath(path)) for path in depends),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def index_name(index_key: str, options: BuildOptions, root: Path) -> str:
+    """The name under which the program index records `index_key` built with `options`:
+    keyed on the same identity as the modules themselves."""
+    text = "\0".join([*identity(options, root), str(len(index_key)), index_key])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_digest(path: str) -> str:
+    """sha256 of the file's contents, read again only when its mtime or size changed."""
+    st = os.stat(path)
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _file_digests.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _file_digests[path] = (stamp, hashlib.sha256(Path(path).read_bytes()).hexdigest())
+    return cached[1]
