@@ -151,7 +151,7 @@ def test_a_view_hook_outside_view_op_is_refused_at_class_definition():
 def test_known_views_and_lazy_ops():
     by_name = {cls.__name__: cls for cls in OPS}
     views = {"DimShuffle", "Squeeze", "JoinSlice", "BroadcastLike", "SummedAxes",
-             "SplitPart", "Subtensor", "Diagonal", "LastRow", "DropFirstRow", "ReverseRows"}
+             "SplitPart", "Subtensor", "Diagonal", "ReverseRows"}
     assert {n for n, c in by_name.items() if issubclass(c, ViewOp)} == views
     assert {n for n, c in by_name.items() if issubclass(c, LazyOp)} == {"IfElse"}
 

@@ -1,0 +1,122 @@
+"""The C side of a scan: its step lowered to an inner program, its kernel, its plan.
+
+The step's graph is lowered to its own program (kernels and a `static` entry point,
+with prefixed names) inside the outer module; the kernel (`templates/scan.c.j2`) calls
+it once per step with pointers to the current rows of the sequences, the previous
+states and the rows of the outputs. The step's plan (shapes, strides, workspace) is
+the same for every step and is stored inside the outer plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from cgraph.codegen.kernels import Kernel, contiguous_strides, uses_blas
+from cgraph.codegen.lower import Lowered, lower
+from cgraph.codegen.plan import Plan, make_plan
+from cgraph.codegen.render import render_program
+from cgraph.graph.basic import Apply
+from cgraph.graph.fg import FunctionGraph
+from cgraph.tensor.subtensor import AdvancedSubtensor, Subtensor
+from cgraph.tensor.subtensor_index import ARRAY, INT, NEW, SLICE, SYM, Index
+
+
+def lower_step(fgraph: FunctionGraph) -> Lowered:
+    """The step's inner program, its C names prefixed by a digest of its content.
+
+    Names from the content make a function with this scan the same C in every process
+    (a disk-cache hit), and two different scans in one module never share a name.
+
+    Raises NotImplementedError when the step's shapes depend on values (a slice with
+    symbolic bounds): one plan serves every step.
+    """
+    draft = lower(fgraph, prefix="s_")
+    digest = hashlib.sha256(repr(draft.program).encode()).hexdigest()[:12]
+    lowered = lower(fgraph, prefix=f"s{digest}_")
+    if lowered.value_args:
+        raise NotImplementedError(
+            "scan: a step whose shapes depend on values (e.g. a slice x[i:j] with "
+            "symbolic bounds; x[i] works)")
+    return lowered
+
+
+def step_plan(lowered: Lowered, inner_shapes: tuple) -> Plan:
+    """The plan every step of the loop runs with."""
+    return make_plan(lowered, inner_shapes)
+
+
+def scan_kernel(lowered: Lowered, node: Apply, name: str, comment: str, outs: list,
+                ins: list, n_seqs: int, n_states: int) -> Kernel:
+    """The scan's kernel: the step's C, and p = [steps, row bytes..., step's plan]."""
+    program = lowered.program
+    n_rest = len(node.inputs) - 1 - n_seqs - n_states
+    n_out = len(node.outputs)
+    p_inner = 1 + n_seqs + n_out
+    return Kernel("scan", name, comment, tuple(outs), tuple(ins),
+                  p_inner + program.n_slots,
+                  context={"inner": render_program(program), "entry": program.entry,
+                           "n_seq": n_seqs, "n_states": n_states, "n_rest": n_rest,
+                           "n_out": n_out, "p_inner": p_inner,
+                           "blas": uses_blas(program.steps)})  # the module links it
+
+
+def scan_params(node: Apply, n_steps: int, plan: Plan, n_seqs: int, out_layouts: list,
+                in_layouts: list, in_shapes: list) -> list[int]:
+    """The kernel's plan slots: the step count, the bytes of a row of each sequence and
+    output, then the step's own plan. Raises ValueError for an input that is not
+    contiguous."""
+    for k, (shape, strides) in enumerate(in_layouts[1:], start=1):
+        if tuple(strides) != contiguous_strides(shape) and int(np.prod(shape)) > 1:
+            raise ValueError(f"scan: input {k} is not contiguous")
+    row_bytes = []
+    for j in range(n_seqs):
+        shape = in_shapes[1 + j]
+        row_bytes.append(int(np.prod(shape[1:], dtype=np.int64))
+                         * np.dtype(node.inputs[1 + j].type.dtype).itemsize)
+    for k, (shape, _) in enumerate(out_layouts):
+        row_bytes.append(int(np.prod(shape[1:], dtype=np.int64))
+                         * np.dtype(node.outputs[k].type.dtype).itemsize)
+    return [n_steps, *row_bytes, *plan.params.tolist()]
+
+
+def gather_symbolic_ints(fgraph: FunctionGraph) -> None:
+    """Make `x[i]` with a symbolic int `i` computable inside a scan step.
+
+    A step's plan is made once for all steps, so a view whose offset depends on a
+    value (basic indexing by a symbolic int) cannot be planned. Such an index becomes
+    a gather (integer-array indexing, whose index values C reads at each step) by the
+    length-1 array [i], followed by a static [0] on the axis the gather adds. Slices
+    with symbolic bounds change the shape, and are left for `lower_step` to refuse.
+    """
+    for node in fgraph.toposort():
+        if type(node.op) is not Subtensor or not node.op.value_inputs:
+            continue
+        entries = node.op.index.entries
+        if any(e[0] == SLICE and SYM in e[1:] for e in entries):
+            continue
+        out = _gathered(node, entries)
+        if out.type == node.outputs[0].type:
+            fgraph.replace(node.outputs[0], out)
+
+
+def _gathered(node: Apply, entries: tuple) -> Any:
+    """`node`'s x[..., i, ...] as a gather by [i] and a static [0]."""
+    x, *scalars = node.inputs
+    new_entries, arrays, k = [], [], 0
+    for e in entries:
+        if e[0] == INT and e[1] == SYM:
+            new_entries.append((ARRAY,))
+            arrays.append(scalars[k].dimshuffle("x"))
+            k += 1
+        else:
+            new_entries.append(e)
+    advanced = [p for p, e in enumerate(new_entries) if e[0] in (ARRAY, INT)]
+    adjacent = advanced == list(range(advanced[0], advanced[-1] + 1))
+    # where the gather puts its length-1 axis: in place of the advanced entries when
+    # they are adjacent (after the axes of the slices and new axes before them)
+    position = sum(e[0] in (SLICE, NEW) for e in new_entries[:advanced[0]]) if adjacent else 0
+    gathered = AdvancedSubtensor(Index(tuple(new_entries), adjacent))(x, *arrays)
+    return gathered[(slice(None),) * position + (0,)]

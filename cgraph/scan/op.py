@@ -1,0 +1,149 @@
+"""The Scan op: a loop over `n_steps` of a step graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cgraph.codegen.kernels import Kernel
+from cgraph.codegen.lower import Lowered
+from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.graph.fg import FunctionGraph
+from cgraph.scan.gradient import scan_grad
+from cgraph.scan.inner import check_steps
+from cgraph.scan.lowering import (
+    gather_symbolic_ints,
+    lower_step,
+    scan_kernel,
+    scan_params,
+    step_plan,
+)
+from cgraph.tensor.type import TensorType, as_tensor_variable
+
+
+class Scan(Op):
+    """A loop over `n_steps` of a step graph.
+
+    Inputs: n_steps (int64), sequences, initial states, non-sequences. Outputs: for
+    each state, then each plain output, the stacked values of all steps. With
+    `steps_given` False, the n_steps input is ignored and the loop runs over the
+    shortest sequence; otherwise a negative n_steps raises ValueError.
+    `truncate_gradient` (-1: all steps) is how many steps back the gradient goes.
+    """
+
+    c_family = "scan"
+    value_inputs = (0,)
+
+    def __init__(self, inner_inputs: list[Variable], inner_outputs: list[Variable],
+                 n_seqs: int, n_states: int, steps_given: bool = True,
+                 truncate_gradient: int = -1):
+        self.steps_given = steps_given
+        self.truncate_gradient = truncate_gradient
+        self.fgraph = FunctionGraph(inner_inputs, inner_outputs)
+        gather_symbolic_ints(self.fgraph)
+        self.n_seqs, self.n_states = n_seqs, n_states
+        self.n_plain = len(inner_outputs) - n_states
+        self._lowered: Lowered | None = None
+
+    # Every scan is its own op: two scans are never merged as equal.
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __str__(self) -> str:
+        return "scan"
+
+    @property
+    def lowered(self) -> Lowered:
+        """The step's inner program (lowered once, when first needed)."""
+        if self._lowered is None:
+            self._lowered = lower_step(self.fgraph)
+        return self._lowered
+
+    def make_node(self, n_steps: Any, *args: Any) -> Apply:
+        n_steps = as_tensor_variable(n_steps)
+        outer = [as_tensor_variable(a) for a in args]
+        outs = []
+        for v in self.fgraph.outputs:
+            outs.append(TensorType(v.type.dtype, (None, *v.type.shape)).make_variable())
+        return Apply(self, [n_steps, *outer], outs)
+
+    # ----------------------------------------------------------------- shapes
+
+    def _steps(self, shapes: list, n_steps: Any) -> int:
+        n = int(n_steps)
+        lengths = [shapes[1 + j][0] for j in range(self.n_seqs)]
+        if not self.steps_given:
+            if not lengths:
+                raise ValueError("scan: give n_steps when there are no sequences")
+            n = min(lengths)
+        check_steps(n)
+        for j, length in enumerate(lengths):
+            if length < n:
+                raise ValueError(f"scan: sequence {j} has {length} rows, fewer than the "
+                                 f"{n} steps")
+        return n
+
+    def inner_shapes(self, shapes: list) -> tuple:
+        """Shapes of the step's inputs: a row of each sequence, states, non-sequences."""
+        seqs = [tuple(s[1:]) for s in shapes[1:1 + self.n_seqs]]
+        return tuple(seqs + [tuple(s) for s in shapes[1 + self.n_seqs:]])
+
+    def infer_shape(self, node: Apply, shapes: list, values: list) -> list:
+        n = self._steps(shapes, values[0])
+        plan = step_plan(self.lowered, self.inner_shapes(shapes))
+        states = shapes[1 + self.n_seqs:1 + self.n_seqs + self.n_states]
+        for k, (init, new) in enumerate(zip(states, plan.out_shapes)):
+            if tuple(init) != tuple(new):
+                raise ValueError(f"scan: state {k} starts with shape {tuple(init)} but the "
+                                 f"step returns shape {tuple(new)}")
+        return [(n, *s) for s in plan.out_shapes]
+
+    # ----------------------------------------------------------------- reference
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        shapes = [np.shape(a) for a in inputs]
+        n = self._steps(shapes, inputs[0])
+        seqs = inputs[1:1 + self.n_seqs]
+        states = list(inputs[1 + self.n_seqs:1 + self.n_seqs + self.n_states])
+        rest = inputs[1 + self.n_seqs + self.n_states:]
+        results: list[list[np.ndarray]] = [[] for _ in self.fgraph.outputs]
+        for t in range(n):
+            outs = self._step([q[t] for q in seqs] + states + list(rest))
+            for k, o in enumerate(outs):
+                results[k].append(o)
+            states = outs[:self.n_states]
+        return [np.stack(r).astype(v.type.dtype) if r else
+                np.empty((0, *self._row_shape(shapes, k)), v.type.dtype)
+                for k, (r, v) in enumerate(zip(results, self.fgraph.outputs))]
+
+    def _step(self, args: list[np.ndarray]) -> list[np.ndarray]:
+        """One step with the ops' numpy references."""
+        values = {id(v): np.asarray(a) for v, a in zip(self.fgraph.inputs, args)}
+        for node in self.fgraph.toposort():
+            ins = [values[id(v)] if id(v) in values else v.data for v in node.inputs]
+            for out, value in zip(node.outputs, node.op.perform(node, ins)):
+                values[id(out)] = np.asarray(value)
+        return [np.array(values[id(v)], dtype=v.type.dtype) for v in self.fgraph.outputs]
+
+    def _row_shape(self, shapes: list, k: int) -> tuple:
+        return step_plan(self.lowered, self.inner_shapes(shapes)).out_shapes[k]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
+        """Backpropagation through the loop (`cgraph.scan.gradient`)."""
+        return scan_grad(self, inputs, output_grads)
+
+    # ----------------------------------------------------------------- C
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        return scan_kernel(self.lowered, node, name, comment, outs, ins, self.n_seqs,
+                           self.n_states)
+
+    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list, values: list) -> list[int]:
+        n = self._steps(in_shapes, values[0])
+        plan = step_plan(self.lowered, self.inner_shapes(in_shapes))
+        return scan_params(node, n, plan, self.n_seqs, out_layouts, in_layouts, in_shapes)
