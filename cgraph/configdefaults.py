@@ -97,6 +97,34 @@ def _names(name: str, value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+class WarnFlags:
+    """Theano's `config.warn.*` flags (warnings about bugs of old Theano versions).
+
+    They are accepted, so that programs setting them run (`config.warn.round = False`,
+    `CGRAPH_FLAGS=warn.round=False`), and have no effect: cgraph has none of those
+    bugs. A name Theano does not have raises `UnknownFlagError`.
+    """
+
+    NAMES = ("ignore_bug_before", "argmax_pushdown_bug", "gpusum_01_011_0111_bug",
+             "sum_sum_bug", "sum_div_dimshuffle_bug", "subtensor_merge_bug",
+             "gpu_set_subtensor1", "vm_gc_bug", "signal_conv2d_interface", "reduce_join",
+             "inc_set_subtensor1", "round", "identify_1pexp_bug")
+
+    def __init__(self) -> None:
+        for name in self.NAMES:
+            object.__setattr__(self, name, "0.9" if name == "ignore_bug_before" else False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self.NAMES:
+            raise UnknownFlagError(f"cgraph.config.warn has no flag {name!r}"
+                                   + _suggest(name, list(self.NAMES)))
+        object.__setattr__(self, name, str(value) if name == "ignore_bug_before"
+                           else _boolean(f"warn.{name}", value))
+
+    def __str__(self) -> str:
+        return "accepted, no effect (Theano's warn.* flags)"
+
+
 def _flag(default: Any, parse: Callable[[str, Any], Any], doc: str) -> Any:
     return field(default=default, metadata={"parse": parse, "doc": doc})
 
@@ -156,6 +184,8 @@ class Config:
     exception_verbosity : {"low", "high"}
         "high" adds, to errors raised when a compiled function runs, the nodes that
         feed the failing one with their shapes and the lines that created them.
+    warn : WarnFlags
+        Theano's `warn.*` flags, accepted without effect (`config.warn.round = False`).
     """
 
     floatX: str = _flag("float64", _choice("float64", "float32"),
@@ -188,6 +218,14 @@ class Config:
                                      "high: run-time errors also list the nodes "
                                      "feeding the failing one")
 
+    @property
+    def warn(self) -> WarnFlags:
+        """Theano's `warn.*` flags, accepted without effect (not a flag of `describe`)."""
+        flags = self.__dict__.get("_warn")
+        if flags is None:
+            flags = self.__dict__["_warn"] = WarnFlags()
+        return flags
+
     def __setattr__(self, name: str, value: object) -> None:
         spec = _FIELDS.get(name)
         if spec is None:
@@ -215,7 +253,11 @@ class Config:
         name, value
             The flag and its value (text is parsed).
         """
-        setattr(self, name, value)
+        group, dot, member = name.partition(".")
+        if dot and group == "warn":  # warn.round=False: Theano's dotted flag names
+            setattr(self.warn, member, value)
+        else:
+            setattr(self, name, value)
         self.__dict__.setdefault("_sources", {})[name] = source
 
     def source_of(self, name: str) -> str:
