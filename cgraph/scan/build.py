@@ -177,6 +177,9 @@ def _scan_rows(fn: Callable, seqs: list, infos: list, non_sequences: Any, n_step
         raise ValueError(f"scan: outputs_info has {len(infos)} entries but the step returns "
                          f"{len(outs)} outputs")
     loop = _Loop(states, inner_states, rest, inner_rest)
+    # a key may be the step's placeholder of a shared variable passed as a non-sequence
+    outer_of = {id(p): r for p, r in zip(inner_rest, rest)}
+    step_updates = {outer_of.get(id(v), v): value for v, value in step_updates.items()}
     updated, outs, values = loop.close_over(outs, _checked_updates(step_updates), inner)
     fed = [fed_back(outs[k], init, f"output {k}") for k, init in zip(state_pos, states)]
     fed += [_update_value(new, v) for new, v in zip(values, updated)]

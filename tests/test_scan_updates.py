@@ -1,0 +1,117 @@
+"""scan steps that return updates of shared variables, against numpy loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import MODES, rng_for
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.scan import scan
+
+
+def chain_reference(W, b, start, xs):
+    """A persistent chain: the state moves once per step; the step also emits 2*state."""
+    state, outs = start.copy(), []
+    for x in xs:
+        state = np.tanh(W @ state + x + b)
+        outs.append(2 * state)
+    return np.array(outs), state
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_persistent_chain_carried_by_updates(mode):
+    rng = rng_for("scan updates chain")
+    W, b, start = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3), rng.normal(size=3)
+    state = cgraph.shared(start.copy(), name="state")
+    Ws = cgraph.shared(W, name="W")
+    X, bias = T.dmatrix("X"), T.dvector("b")
+
+    def step(x_t, b_):
+        new = T.tanh(T.dot(Ws, state) + x_t + b_)
+        return new * 2, {state: new}
+
+    outs, updates = scan(step, sequences=X, non_sequences=bias)
+    assert list(updates) == [state]
+    f = cgraph.function([X, bias], outs, updates=updates, mode=mode)
+    xs1, xs2 = rng.normal(size=(4, 3)), rng.normal(size=(2, 3))
+    want1, end1 = chain_reference(W, b, start, xs1)
+    np.testing.assert_allclose(f(xs1, b), want1, rtol=1e-13)
+    np.testing.assert_allclose(state.get_value(), end1, rtol=1e-13)
+    want2, end2 = chain_reference(W, b, end1, xs2)  # the chain goes on from there
+    np.testing.assert_allclose(f(xs2, b), want2, rtol=1e-13)
+    np.testing.assert_allclose(state.get_value(), end2, rtol=1e-13)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_step_returning_only_updates(mode):
+    total = cgraph.shared(np.float64(0.0), name="total")
+    count = cgraph.shared(np.int64(0), name="count")
+    x = T.dvector("x")
+    outs, updates = scan(lambda v: {total: total + v * v, count: count + 1}, sequences=x)
+    assert outs is None and list(updates) == [total, count]
+    f = cgraph.function([x], [], updates=updates, mode=mode)
+    data = np.array([1.0, -2.0, 0.5])
+    f(data)
+    f(data[:2])
+    assert total.get_value() == pytest.approx(2 * (1 + 4) + 0.25, rel=1e-15)
+    assert count.get_value() == 5
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_updates_first_and_a_shared_non_sequence(mode):
+    # (updates, outputs) as Theano accepts; the updated variable passed as a non-sequence
+    acc = cgraph.shared(np.ones(2), name="acc")
+    n = T.lscalar("n")
+    for key in ("outer", "inner"):  # keyed by acc or by the step's argument for it
+        acc.set_value(np.ones(2))
+        outs, updates = scan(lambda a, key=key: ({acc if key == "outer" else a: a * 1.5},
+                                                  a.sum()),
+                             non_sequences=acc, n_steps=n)
+        assert list(updates) == [acc]
+        f = cgraph.function([n], outs, updates=updates, mode=mode)
+        np.testing.assert_allclose(f(3), [2.0, 3.0, 4.5])
+        np.testing.assert_allclose(acc.get_value(), [1.5 ** 3] * 2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_updates_as_a_list_of_pairs_with_outputs_info(mode):
+    seen = cgraph.shared(np.float64(0.0), name="seen")
+    x = T.dvector("x")
+    sums, updates = scan(lambda v, acc: (acc + v, [(seen, T.maximum(seen, v))]),
+                         sequences=x, outputs_info=T.constant(0.0))
+    f = cgraph.function([x], sums, updates=updates, mode=mode)
+    data = np.array([0.5, 3.0, -1.0])
+    np.testing.assert_array_equal(f(data), np.cumsum(data))
+    assert seen.get_value() == 3.0
+
+
+def test_random_draws_and_updates_in_one_step():
+    from cgraph.tensor.shared_randomstreams import RandomStreams
+
+    srng = RandomStreams(11)
+    walk = cgraph.shared(np.zeros(2), name="walk")
+    n = T.lscalar("n")
+    steps, updates = scan(lambda: (walk + 0.0, {walk: walk + srng.normal((2,))}), n_steps=n)
+    assert len(updates) == 2  # the walk and the stream
+    f = cgraph.function([n], steps, updates=updates)
+    first = f(50)
+    draws = np.diff(np.vstack([first, walk.get_value()]), axis=0)
+    assert len({tuple(r) for r in draws}) == 50  # a new draw every step
+    np.testing.assert_array_equal(first[0], [0.0, 0.0])
+    srng.seed(11)
+    walk.set_value(np.zeros(2))
+    ref = cgraph.function([n], steps, updates=updates, mode="PY")
+    np.testing.assert_array_equal(ref(50), first)  # C and PY: the same numbers
+
+
+def test_bad_updates_are_type_errors_naming_them():
+    x = T.dvector("x")
+    s32 = cgraph.shared(np.zeros(2, dtype="float32"), name="s32")
+    with pytest.raises(TypeError, match="keyed by shared variables"):
+        scan(lambda v: (v, {x: v}), sequences=[x])
+    with pytest.raises(TypeError, match=r"updates s32.*float64.*without loss"):
+        scan(lambda v: (v, {s32: s32 * v}), sequences=[x])
+    with pytest.raises(TypeError, match=r"updates s32.*dimensions"):
+        scan(lambda v: (v, {s32: v}), sequences=[x])
