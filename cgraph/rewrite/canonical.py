@@ -17,11 +17,13 @@ import numpy as np
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.rewrite.basic import is_constant
 from cgraph.rewrite.driver import Rule, RuleTable, scalar_name
+from cgraph.tensor.basic_ops import Alloc, alloc
 from cgraph.tensor.math import ELEMENTWISE
 from cgraph.tensor.nnet import softplus
-from cgraph.tensor.reduce import Sum
+from cgraph.tensor.reduce import BroadcastLike, Sum
 from cgraph.tensor.reductions import MaxMin, logsumexp
-from cgraph.tensor.shape import DimShuffle
+from cgraph.tensor.shape import DimShuffle, shape_i
+from cgraph.tensor.type import as_tensor_variable
 
 
 def op(name: str):
@@ -186,6 +188,69 @@ def _sigmoid_reciprocal(node: Apply) -> Variable | None:
     return None if u is None else op("sigmoid")(_negated(u))
 
 
+def _length_source(v: Variable, axis: int) -> Variable:
+    """A variable whose `axis` certainly has v's length, found down a chain of elementwise
+    ops (an axis that is not broadcastable has the output's length), so that reading the
+    length does not keep v itself computed."""
+    while scalar_name(v.owner) is not None:
+        inputs = [u for u in v.owner.inputs if u.ndim == v.ndim and u.type.shape[axis] != 1]
+        if not inputs:
+            break
+        v = inputs[0]
+    return v
+
+
+def _zeros(out: Variable, inputs: list[Variable]) -> Variable:
+    """Zeros of out's type, an elementwise-like result of `inputs` (same rank): each
+    length not static is read from an input whose axis is not broadcastable."""
+    zero = np.zeros((), dtype=out.type.dtype)
+    if out.ndim == 0:
+        return as_tensor_variable(zero)
+    dims = []
+    for axis, length in enumerate(out.type.shape):
+        if length is None:
+            wide = next(u for u in inputs if u.type.shape[axis] != 1)
+            length = shape_i(_length_source(wide, axis), axis)
+        dims.append(length)
+    return alloc(zero, *dims)
+
+
+def _is_zeros(v: Variable) -> bool:
+    """Whether `v` is zeros: a constant 0 with length-1 axes, alloc(0, ...), or either
+    through dimshuffles (a zero made by a rewrite is folded only later)."""
+    while v.owner is not None and isinstance(v.owner.op, (Alloc, DimShuffle)):
+        v = v.owner.inputs[0]
+    return is_constant(v, 0)
+
+
+def _mul_by_zero(node: Apply) -> Variable | None:
+    """x * 0 -> zeros of the product's shape and dtype, and x is no longer computed (a
+    regularization term weighted 0.0). As in Theano (local_mul_zero), the zeros stand
+    also where x is NaN or infinite, where IEEE arithmetic would give NaN."""
+    a, b = node.inputs
+    if not (_is_zeros(a) or _is_zeros(b)) or a.ndim != b.ndim:
+        return None
+    return _zeros(node.outputs[0], [a, b])
+
+
+def _broadcast_zeros(node: Apply) -> Variable | None:
+    """BroadcastLike(0, like) -> zeros of like's shape (the gradient of x * 0), without
+    keeping `like` computed."""
+    x, like = node.inputs
+    if not _is_zeros(x) or like.ndim != node.outputs[0].ndim:
+        return None
+    return _zeros(node.outputs[0], [like])
+
+
+def _add_zeros(node: Apply) -> Variable | None:
+    """x + alloc(0, ...) -> x (the driver keeps it only when the types are equal, so the
+    zeros cannot have widened x)."""
+    a, b = node.inputs
+    if _is_zeros(b):
+        return a
+    return b if _is_zeros(a) else None
+
+
 CANONICALIZE = RuleTable("canonicalize", [
     Rule("pow_constant", "pow", _pow_const),
     Rule("div_by_power_of_two", "true_div", _div_by_power_of_two),
@@ -196,6 +261,9 @@ CANONICALIZE = RuleTable("canonicalize", [
     Rule("collect_mul_constants", "mul", _collect("mul", np.multiply)),
     Rule("sigmoid_quotient", "true_div", _sigmoid_quotient),
     Rule("sigmoid_reciprocal", "reciprocal", _sigmoid_reciprocal),
+    Rule("mul_by_zero", "mul", _mul_by_zero),
+    Rule("add_zeros", "add", _add_zeros),
+    Rule("broadcast_zeros", BroadcastLike, _broadcast_zeros),
 ])
 
 # --------------------------------------------------------------------------- stabilize
