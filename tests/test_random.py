@@ -112,3 +112,71 @@ def test_dropout_mlp_trains():
         last = float(train(X, Y))
     assert last < first / 2
     assert ((predict(X) > 0.5) == (Y > 0.5)).mean() > 0.9
+
+
+# --------------------------------------------------------------------------- binomial, array p
+
+
+def _binomial_array_function(mode, seed=3, n=1, dtype="float64"):
+    srng = RandomStreams(seed=seed)
+    p = T.dmatrix("p")
+    return cgraph.function([p], srng.binomial(size=p.shape, n=n, p=p, dtype=dtype), mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["C", "PY"])
+def test_binomial_with_a_probability_array_has_mean_p(mode):
+    """An RBM's sample: each element's mean over many draws is its p, within 5 standard
+    deviations of the binomial mean (sqrt(p (1 - p) n / draws))."""
+    p = np.array([[0.0, 0.05, 0.3], [0.5, 0.9, 1.0]])
+    trials, draws = 3, 4000
+    f = _binomial_array_function(mode, n=trials)
+    samples = np.stack([f(p) for _ in range(draws)])
+    assert samples.dtype == np.float64 and set(np.unique(samples)) <= {0, 1, 2, 3}
+    mean = samples.mean(axis=0) / trials
+    tolerance = 5 * np.sqrt(p * (1 - p) / (trials * draws))
+    assert np.all(np.abs(mean - p) <= tolerance)
+    assert np.all(samples[:, p == 0] == 0) and np.all(samples[:, p == 1] == trials)
+
+
+def test_binomial_with_a_probability_array_same_draws_in_c_and_py():
+    p = np.random.default_rng(1).uniform(size=(5, 7))
+    c, py = _binomial_array_function("C"), _binomial_array_function("PY")
+    for _ in range(3):
+        np.testing.assert_array_equal(c(p), py(p))
+    strided = np.asfortranarray(p)[:, ::2]  # a non-contiguous p
+    np.testing.assert_array_equal(c(strided), py(strided))
+
+
+def test_binomial_probability_array_broadcasts_and_equals_the_scalar_form():
+    """p of shape (1, k) broadcasts over the rows; a constant p draws what scalar p draws."""
+    row = T.drow("row")
+    for mode in ("C", "PY"):
+        a, b = RandomStreams(seed=9), RandomStreams(seed=9)
+        x = a.binomial(size=(4, 3), n=2, p=row)
+        y = b.binomial(size=(4, 3), n=2, p=0.25)
+        got = cgraph.function([row], x, mode=mode)(np.full((1, 3), 0.25))
+        np.testing.assert_array_equal(got, cgraph.function([], y, mode=mode)())
+        assert got.dtype == np.int64
+
+
+@pytest.mark.parametrize("mode", ["C", "PY"])
+@pytest.mark.parametrize("bad", [-0.1, 1.5, np.nan])
+def test_binomial_probability_out_of_range_raises(mode, bad):
+    """As numpy's binomial (PyTensor's): p out of [0, 1] or NaN is a ValueError."""
+    f = _binomial_array_function(mode)
+    p = np.full((2, 2), 0.5)
+    p[1, 0] = bad
+    with pytest.raises(ValueError, match="0 <= p <= 1"):
+        f(p)
+
+
+def test_binomial_probability_array_of_another_rank_or_shape():
+    srng = RandomStreams(seed=1)
+    v = T.dvector("v")
+    s = srng.binomial(size=(2, 3), p=v)  # a vector broadcasts over the rows
+    got = cgraph.function([v], s)(np.array([0.0, 1.0, 0.0]))
+    np.testing.assert_array_equal(got, [[0, 1, 0], [0, 1, 0]])
+    with pytest.raises(ValueError, match="does not broadcast"):
+        cgraph.function([v], s)(np.array([0.0, 1.0]))
+    with pytest.raises(TypeError, match="float array"):
+        srng.binomial(size=(2,), p=T.lvector("k"))

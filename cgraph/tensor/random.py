@@ -8,6 +8,10 @@ restarts the sequence. The numpy reference below implements the same generator,
 so mode "PY" draws the same numbers as C (exactly for uniform, binomial, choice
 and permutation; normal goes through libm's log and cos, equal to the last bit or
 close to it).
+
+`binomial` also takes a probability array (RBM Gibbs sampling: `p` has the sample's
+shape, or broadcasts to it): element i compares its uniforms with p[i]. A probability
+out of [0, 1] (or NaN) is a ValueError, as numpy's (and so PyTensor's) binomial raises.
 """
 
 from __future__ import annotations
@@ -55,6 +59,20 @@ def philox(key: int, stream: int, counters: np.ndarray) -> np.ndarray:
 def _u01(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((a >> 5).astype(np.float64) * 67108864.0 + (b >> 6).astype(np.float64)) \
         / 9007199254740992.0
+
+
+def _binomial(key: int, stream: int, counter: int, n: int, trials: int, prob: np.ndarray
+              ) -> tuple[np.ndarray, int]:
+    """Hits of `trials` trials for each of n elements, with probability `prob` (a scalar
+    or n values): trial t of element j is block counter + j * trials + t."""
+    prob = np.asarray(prob, dtype=np.float64).reshape(-1, 1)
+    if trials < 0 or not np.all((prob >= 0) & (prob <= 1)):
+        bad = prob[~((prob >= 0) & (prob <= 1))]
+        raise ValueError(f"binomial: need n >= 0 and 0 <= p <= 1, got n={trials}, "
+                         f"p={bad[0] if bad.size else prob.reshape(-1)[0]}")
+    b = philox(key, stream, counter + np.arange(n * trials))
+    hits = (_u01(b[:, 0], b[:, 1]).reshape(n, trials) < prob).sum(axis=1)
+    return hits, n * trials
 
 
 class RandomDraw(Op):
@@ -124,13 +142,7 @@ class RandomDraw(Op):
                 out[j], out[r] = out[r], out[j]
             return out, n
         if self.dist == "binomial":
-            trials, prob = int(params[0]), params[1]
-            if trials < 0 or not 0 <= prob <= 1:
-                raise ValueError(f"binomial: need n >= 0 and 0 <= p <= 1, got n={trials}, "
-                                 f"p={prob}")
-            b = philox(key, stream, counter + np.arange(n * trials))
-            hits = (_u01(b[:, 0], b[:, 1]) < prob).reshape(n, trials).sum(axis=1)
-            return hits, n * trials
+            return _binomial(key, stream, counter, n, int(params[0]), np.float64(params[1]))
         b = philox(key, stream, counter + np.arange(n))
         if self.dist == "uniform":
             low, high = params
@@ -161,6 +173,59 @@ class RandomDraw(Op):
         return [int(np.prod(out_layouts[1][0], dtype=np.int64))]
 
 
+class BinomialArrayDraw(RandomDraw):
+    """Binomial draws with a probability array `p` of the sample's rank that broadcasts
+    to the sample's shape; `n` (the trials) stays a scalar. Inputs: the state, the
+    sizes, n, p. The draws equal the scalar form's where p is constant."""
+
+    def __init__(self, dtype: str, ndim: int):
+        super().__init__("binomial", dtype, ndim)
+
+    def make_node(self, state: Any, *args: Any) -> Apply:
+        *front, trials, prob = args
+        prob = as_tensor_variable(prob)
+        if prob.ndim != self.ndim or prob.dtype not in ("float32", "float64"):
+            raise TypeError(f"binomial: p must be a float array of the sample's rank "
+                            f"{self.ndim}, got {prob.type}")
+        node = super().make_node(state, *front, trials, np.float64(0.5))
+        sizes = node.inputs[1:1 + self.ndim]
+        for axis, (want, got) in enumerate(zip(node.outputs[1].type.shape, prob.type.shape)):
+            if want is not None and got not in (None, 1, want):
+                raise ValueError(f"binomial: p of shape {prob.type.shape} does not broadcast "
+                                 f"to the size along axis {axis} ({want})")
+        outs = [v.type.make_variable() for v in node.outputs]
+        return Apply(self, [node.inputs[0], *sizes, node.inputs[-2], prob], outs)
+
+    def infer_shape(self, node: Apply, shapes: list, values: list | None = None) -> list:
+        out = super().infer_shape(node, shapes, values)
+        p_shape = tuple(shapes[-1])
+        if any(m not in (1, n) for m, n in zip(p_shape, out[1])):
+            raise ValueError(f"binomial: p of shape {p_shape} does not broadcast to the "
+                             f"sample's shape {out[1]}")
+        return out
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        key, stream, counter = (int(v) & 0xFFFFFFFFFFFFFFFF for v in inputs[0])
+        size = tuple(int(v) for v in inputs[1:1 + self.ndim])
+        prob = np.broadcast_to(inputs[-1], size).reshape(-1)
+        sample, used = _binomial(key, stream, counter, prob.size, int(inputs[-2]), prob)
+        new_state = np.array([key, stream, counter + used], dtype=np.uint64).view(np.int64)
+        return [new_state, sample.astype(self.dtype).reshape(size)]
+
+    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        return Kernel("random", name, comment, tuple(outs), tuple(ins), 1 + 2 * self.ndim,
+                      context={"dist": self.dist, "n_size": self.ndim, "n_params": 2,
+                               "p_array": True})
+
+    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+                 in_shapes: list, values: list | None = None) -> list[int]:
+        """n; the sample's shape; p's strides over it (0 where p broadcasts)."""
+        shape = tuple(out_layouts[1][0])
+        p_shape, p_strides = in_layouts[-1]
+        strides = [0 if m != n else st for m, n, st in zip(p_shape, shape, p_strides)]
+        return [int(np.prod(shape, dtype=np.int64)), *shape, *strides]
+
+
 class RandomStreams:
     """Theano's `shared_randomstreams.RandomStreams`: `srng.uniform(size=(2, 3))`.
 
@@ -184,7 +249,10 @@ class RandomStreams:
         state = shared(np.array([self.gen_seedgen, len(self.state_updates), 0], dtype=np.int64),
                        name=f"rng_state_{len(self.state_updates)}")
         self.state_updates.append(state)
-        new_state, sample = RandomDraw(dist, dtype, len(sizes))(state, *sizes, *params)
+        op = RandomDraw(dist, dtype, len(sizes))
+        if dist == "binomial" and as_tensor_variable(params[1]).ndim:
+            op = BinomialArrayDraw(dtype, len(sizes))
+        new_state, sample = op(state, *sizes, *params)
         state.default_update = new_state
         return sample
 
@@ -200,7 +268,15 @@ class RandomStreams:
 
     def binomial(self, size: Any = (), n: Any = 1, p: Any = 0.5, ndim: int | None = None,
                  dtype: Any = "int64") -> TensorVariable:
-        """Number of successes in `n` trials of probability `p` (dropout masks: n=1)."""
+        """Number of successes in `n` trials of probability `p` (dropout masks: n=1).
+
+        `p` may be an array (symbolic or not) that broadcasts to `size`, e.g. an RBM's
+        hidden probabilities; a p out of [0, 1] or NaN raises ValueError when drawn."""
+        p = as_tensor_variable(p)
+        if p.ndim:
+            sizes = _as_sizes(size)
+            p = p.dimshuffle(*["x"] * (len(sizes) - p.ndim), *range(p.ndim)) \
+                if p.ndim < len(sizes) else p
         return self._draw("binomial", size, [n, p], str(np.dtype(dtype)))
 
     def choice(self, size: Any = (), a: Any = 2, replace: bool = True, p: Any = None,
