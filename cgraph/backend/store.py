@@ -67,8 +67,9 @@ class Stats:
     compiles: int = 0
     disk_hits: int = 0
     memo_hits: int = 0
+    compile_seconds: float = 0.0  # the compiler's time, in seconds, failures included
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, float]:
         """Return the counters as a plain dict (e.g. to print as JSON)."""
         return dataclasses.asdict(self)
 
@@ -275,6 +276,8 @@ def build_entry(
             log.info("cgraph: compilation failed after %.2f s: %s",
                      time.perf_counter() - started, failed.c_path)
             raise failed from None
+        finally:
+            stats.compile_seconds += time.perf_counter() - started
         log.info("cgraph: compiled %s in %.2f s (%d bytes of C): %s", modname,
                  time.perf_counter() - started, len(source), entry)
         log.debug("cgraph: compile command: %s", " ".join(command))

@@ -1,0 +1,89 @@
+"""cgraph's pytest plugin (cgraph/testing/plugin.py), run on users' test files through
+pytest's own `pytester`: each inner run is a new process, as a user's run is."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+USER_TEST = """
+import numpy as np
+import pytest
+import cgraph
+import cgraph.tensor as T
+
+
+@pytest.mark.requires_cc
+def test_double(cgraph_cache, cgraph_config):
+    cgraph_config(floatX="float32")
+    x = T.vector("x")
+    f = cgraph.function([x], x * 2)
+    np.testing.assert_allclose(f(np.arange(3, dtype="float32")), [0, 2, 4])
+    with open("seen.txt", "w") as out:
+        out.write(f"{f.mode} {cgraph.config.floatX} {cgraph_cache}\\n")
+
+
+def test_flags_are_back():
+    assert cgraph.config.floatX == "float64"
+"""
+
+
+def test_the_plugin_is_registered_with_pytest():
+    found = [e for e in entry_points(group="pytest11") if e.name == "cgraph"]
+    assert [e.value for e in found] == ["cgraph.testing.plugin"]
+
+
+def seen(pytester: pytest.Pytester) -> list[str]:
+    return (pytester.path / "seen.txt").read_text().split()
+
+
+@pytest.mark.parametrize("mode", ["C", "PY"])
+def test_a_users_suite_runs_in_the_mode_asked(pytester, mode):
+    pytester.makepyfile(test_model=USER_TEST)
+    result = pytester.runpytest_subprocess(f"--cgraph-mode={mode}")
+    result.assert_outcomes(passed=2)
+    got_mode, floatx, _ = seen(pytester)
+    assert (got_mode, floatx) == (mode, "float32")
+    if mode == "C":
+        result.stdout.fnmatch_lines(
+            ["cgraph: 2 modules compiled in *.* s, 0 loaded from the disk cache, *"])
+
+
+def test_the_session_cache_is_removed_unless_kept(pytester):
+    pytester.makepyfile(test_model=USER_TEST)
+    pytester.runpytest_subprocess().assert_outcomes(passed=2)
+    folder = seen(pytester)[2]
+    assert "cgraph-cache-" in folder and not pytester.path.joinpath(folder).exists()
+    result = pytester.runpytest_subprocess("--cgraph-keep-cache")
+    result.assert_outcomes(passed=2)
+    kept = pytester.path / seen(pytester)[2]
+    assert any(kept.iterdir())  # the compiled module is there
+    result.stdout.fnmatch_lines([f"cgraph: the test cache is kept in {kept}"])
+
+
+def test_requires_cc_skips_with_the_reason_when_no_compiler(pytester, monkeypatch):
+    pytester.makepyfile(test_model=USER_TEST)
+    monkeypatch.setenv("PATH", "")
+    result = pytester.runpytest_subprocess("-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        ["SKIPPED [[]1[]] test_model.py:*: requires_cc: *'gcc'*not found: PATH is empty*"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ASan preload is Linux's")
+def test_sanitize_without_the_runtime_stops_with_the_command_to_use(pytester):
+    pytester.makepyfile(test_model=USER_TEST)
+    result = pytester.runpytest_subprocess("--cgraph-sanitize")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--cgraph-sanitize: *AddressSanitizer*", "*LD_PRELOAD=*"])
+
+
+def test_a_session_without_cgraph_reports_nothing(pytester):
+    pytester.makepyfile(test_plain="def test_one():\n    assert 1\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    assert "cgraph:" not in result.stdout.str()
