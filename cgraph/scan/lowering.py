@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from cgraph.codegen.kernels import Kernel, contiguous_strides, uses_blas
-from cgraph.codegen.lower import Lowered, lower
+from cgraph.codegen.lower import Lowered, lower, value_arguments
 from cgraph.codegen.plan import Plan, make_plan
 from cgraph.codegen.render import render_program
 from cgraph.graph.basic import Apply
@@ -24,28 +24,37 @@ from cgraph.tensor.subtensor import AdvancedSubtensor, Subtensor
 from cgraph.tensor.subtensor_index import ARRAY, INT, NEW, SLICE, SYM, Index
 
 
-def lower_step(fgraph: FunctionGraph) -> Lowered:
+def lower_step(fgraph: FunctionGraph, first_rest: int) -> Lowered:
     """The step's inner program, its C names prefixed by a digest of its content.
 
     Names from the content make a function with this scan the same C in every process
     (a disk-cache hit), and two different scans in one module never share a name.
 
-    Raises NotImplementedError when the step's shapes depend on values (a slice with
-    symbolic bounds): one plan serves every step.
+    Raises NotImplementedError when the step's shapes depend on values that change
+    from step to step (inputs before `first_rest`, e.g. a slice x[:t] with t a
+    sequence's row): one plan serves every step.
     """
+    per_step = [i for i in step_value_args(fgraph) if i < first_rest]
+    if per_step:
+        raise NotImplementedError(
+            f"scan: in mode C every step has the same shapes, but the shapes in the step "
+            f"depend on the per-step value of {fgraph.inputs[per_step[0]]!r} (a slice with "
+            "bounds that change per step; x[t], and windows x[t + i : t + j] of a fixed "
+            "length work); compile with mode='PY'")
     draft = lower(fgraph, prefix="s_")
     digest = hashlib.sha256(repr(draft.program).encode()).hexdigest()[:12]
-    lowered = lower(fgraph, prefix=f"s{digest}_")
-    if lowered.value_args:
-        raise NotImplementedError(
-            "scan: a step whose shapes depend on values (e.g. a slice x[i:j] with "
-            "symbolic bounds; x[i] works)")
-    return lowered
+    return lower(fgraph, prefix=f"s{digest}_")
 
 
-def step_plan(lowered: Lowered, inner_shapes: tuple) -> Plan:
-    """The plan every step of the loop runs with."""
-    return make_plan(lowered, inner_shapes)
+def step_value_args(fgraph: FunctionGraph) -> tuple[int, ...]:
+    """Positions of the step's inputs whose values its shapes depend on."""
+    return value_arguments(fgraph, fgraph.toposort())
+
+
+def step_plan(lowered: Lowered, inner_shapes: tuple, values: list) -> Plan:
+    """The plan every step of the loop runs with; `values` holds the values of the
+    step's inputs its shapes depend on (None at the others)."""
+    return make_plan(lowered, inner_shapes, values)
 
 
 def scan_kernel(lowered: Lowered, node: Apply, name: str, comment: str, outs: list,
@@ -89,7 +98,7 @@ def gather_symbolic_ints(fgraph: FunctionGraph) -> None:
     value (basic indexing by a symbolic int) cannot be planned. Such an index becomes
     a gather (integer-array indexing, whose index values C reads at each step) by the
     length-1 array [i], followed by a static [0] on the axis the gather adds. Slices
-    with symbolic bounds change the shape, and are left for `lower_step` to refuse.
+    with symbolic bounds are `cgraph.scan.slices`' concern.
     """
     for node in fgraph.toposort():
         if type(node.op) is not Subtensor or not node.op.value_inputs:

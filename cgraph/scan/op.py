@@ -18,7 +18,9 @@ from cgraph.scan.lowering import (
     scan_kernel,
     scan_params,
     step_plan,
+    step_value_args,
 )
+from cgraph.scan.slices import windows_as_gathers
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
 
@@ -41,8 +43,13 @@ class Scan(Op):
         self.steps_given = steps_given
         self.truncate_gradient = truncate_gradient
         self.fgraph = FunctionGraph(inner_inputs, inner_outputs)
-        gather_symbolic_ints(self.fgraph)
         self.n_seqs, self.n_states = n_seqs, n_states
+        windows_as_gathers(self.fgraph, n_seqs + n_states)
+        gather_symbolic_ints(self.fgraph)
+        # n_steps, and the non-sequences the step's shapes depend on (its slice bounds)
+        first_rest = n_seqs + n_states
+        self.value_inputs = (0, *[1 + i for i in step_value_args(self.fgraph)
+                                  if i >= first_rest])
         self.n_plain = len(inner_outputs) - n_states
         self._lowered: Lowered | None = None
 
@@ -60,7 +67,7 @@ class Scan(Op):
     def lowered(self) -> Lowered:
         """The step's inner program (lowered once, when first needed)."""
         if self._lowered is None:
-            self._lowered = lower_step(self.fgraph)
+            self._lowered = lower_step(self.fgraph, self.n_seqs + self.n_states)
         return self._lowered
 
     def make_node(self, n_steps: Any, *args: Any) -> Apply:
@@ -94,7 +101,7 @@ class Scan(Op):
 
     def infer_shape(self, node: Apply, shapes: list, values: list) -> list:
         n = self._steps(shapes, values[0])
-        plan = step_plan(self.lowered, self.inner_shapes(shapes))
+        plan = step_plan(self.lowered, self.inner_shapes(shapes), values[1:])
         states = shapes[1 + self.n_seqs:1 + self.n_seqs + self.n_states]
         for k, (init, new) in enumerate(zip(states, plan.out_shapes)):
             if tuple(init) != tuple(new):
@@ -117,7 +124,7 @@ class Scan(Op):
                 results[k].append(o)
             states = outs[:self.n_states]
         return [np.stack(r).astype(v.type.dtype) if r else
-                np.empty((0, *self._row_shape(shapes, k)), v.type.dtype)
+                np.empty((0, *self._row_shape(shapes, inputs, k)), v.type.dtype)
                 for k, (r, v) in enumerate(zip(results, self.fgraph.outputs))]
 
     def _step(self, args: list[np.ndarray]) -> list[np.ndarray]:
@@ -129,8 +136,8 @@ class Scan(Op):
                 values[id(out)] = np.asarray(value)
         return [np.array(values[id(v)], dtype=v.type.dtype) for v in self.fgraph.outputs]
 
-    def _row_shape(self, shapes: list, k: int) -> tuple:
-        return step_plan(self.lowered, self.inner_shapes(shapes)).out_shapes[k]
+    def _row_shape(self, shapes: list, inputs: list, k: int) -> tuple:
+        return step_plan(self.lowered, self.inner_shapes(shapes), inputs[1:]).out_shapes[k]
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
         """Backpropagation through the loop (`cgraph.scan.gradient`)."""
@@ -145,5 +152,5 @@ class Scan(Op):
     def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                  in_shapes: list, values: list) -> list[int]:
         n = self._steps(in_shapes, values[0])
-        plan = step_plan(self.lowered, self.inner_shapes(in_shapes))
+        plan = step_plan(self.lowered, self.inner_shapes(in_shapes), values[1:])
         return scan_params(node, n, plan, self.n_seqs, out_layouts, in_layouts, in_shapes)
