@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cg_errbuf.h"
 
 /* The most inputs and shared variables together, and the most outputs, updates and
  * array constants, each; the pointer table holds all four kinds. */
@@ -262,7 +263,7 @@ static PyObject *cg_caller_call(PyObject *self, PyObject *args)
                 goto done;
             }
         }
-        char err[512];
+        char err[CG_ERRBUF];
         err[0] = 0;
         int rc;
         Py_BEGIN_ALLOW_THREADS

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cg_errbuf.h"
 
 /* A step: the program's body, with a workspace the loop allocates once. */
 typedef int (*cg_step_fn)(const int64_t *P, char *err, char *ws, void **A);
@@ -60,7 +61,7 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
     const int64_t ws_bytes = P_full[0] > P_last[0] ? P_full[0] : P_last[0];
     char *ws = ws_bytes > 0 ? (char *)malloc((size_t)ws_bytes) : NULL;
     if (ws_bytes > 0 && !ws) {
-        snprintf(err, 512, "cgraph: cannot allocate %lld bytes of workspace",
+        snprintf(err, CG_ERRBUF, "cgraph: cannot allocate %lld bytes of workspace",
                  (long long)ws_bytes);
         return 1;
     }

@@ -20,8 +20,7 @@
 typedef int64_t cg_idx;
 
 #include "cg_omp.h"
-
-#define CG_ERRBUF 512
+#include "cg_errbuf.h"
 
 /* A program's body: one call per kernel, each followed by its error check, and the
  * in-place update flags tested around them. gcc's jump threading duplicates paths

@@ -8,8 +8,11 @@ host CPU (modules use -march=native), the flags, the Python ABI, cffi and cgraph
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +26,9 @@ import cgraph
 import cgraph.tensor as T
 from cgraph import backend
 from cgraph.backend import cache, identity
+from cgraph.compile import compiled, fastcall, toolchain
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _compiled(expr_seed: float):
@@ -195,3 +201,120 @@ def test_a_build_in_progress_is_never_removed(tmp_path):
     assert building.is_dir() and backend.cache_info(str(root))["n_stale_builds"] == 1
     assert backend.cache_clear(str(root)) == 0
     assert not building.exists()
+
+
+# ------------------------------------------------- what enters a function's key
+
+
+def _copy_with_change(src: Path, dst: Path, name: str) -> Path:
+    """A copy of the folder `src` in which the file `name` has one byte more."""
+    shutil.copytree(src, dst)
+    changed = dst / name
+    changed.write_bytes(changed.read_bytes() + b"\n")
+    return dst
+
+
+@pytest.fixture
+def digest_inputs(monkeypatch):
+    """`use(templates=..., csrc=...)` makes the generator digest and the header lists
+    read the files of other folders (the modules still include the real ones)."""
+
+    def use(templates: Path | None = None, csrc: Path | None = None) -> None:
+        if templates is not None:
+            monkeypatch.setattr(toolchain, "templates_dir", lambda: templates)
+        if csrc is not None:
+            moved = {name: tuple(str(csrc / Path(h).name) for h in getattr(toolchain, name)())
+                     for name in ("kernel_headers", "call_path_headers")}
+            for module in (toolchain, compiled):
+                monkeypatch.setattr(module, "kernel_headers", lambda: moved["kernel_headers"])
+            monkeypatch.setattr(toolchain, "call_path_headers",
+                                lambda: moved["call_path_headers"])
+        toolchain.generator_digest.cache_clear()
+
+    yield use
+    monkeypatch.undo()
+    toolchain.generator_digest.cache_clear()
+
+
+def test_a_changed_template_changes_the_key_of_function_modules(fresh_cache, monkeypatch,
+                                                                 digest_inputs, tmp_path):
+    """A template's bytes are in the key, without any version to bump: a module rendered
+    from the old template is never loaded for the new one."""
+    first = _compiled(3.25)
+    x = np.linspace(-1, 1, 5)
+    np.testing.assert_allclose(first(x), np.exp(x) * 3.25 + 1.0)
+    monkeypatch.setattr(cache, "_memo", {})
+    digest_inputs(templates=_copy_with_change(toolchain.templates_dir(), tmp_path / "templates",
+                                              "elementwise.c.j2"))
+    compiles = backend.stats.compiles
+    other = _compiled(3.25)
+    assert other._module.key != first._module.key
+    assert backend.stats.compiles == compiles + 1
+    np.testing.assert_allclose(other(x), np.exp(x) * 3.25 + 1.0)
+
+
+def test_the_call_path_header_is_only_in_the_call_path_key(fresh_cache, monkeypatch,
+                                                           digest_inputs, tmp_path):
+    """cg_fastcall.h is compiled into the C call path's module alone: changing it
+    rebuilds that module and no function's module."""
+    cc, root = cgraph.config.cc, backend.cache_dir()
+    options = toolchain.call_path_options(cc, False)
+
+    def call_path_key() -> str:
+        return identity.module_key(fastcall._SOURCE, fastcall._CDEF, options,
+                                   toolchain.call_path_headers(), root)
+
+    first, before = _compiled(1.75), call_path_key()
+    assert toolchain.CALL_PATH_HEADER not in " ".join(toolchain.kernel_headers())
+    monkeypatch.setattr(cache, "_memo", {})
+    digest_inputs(csrc=_copy_with_change(toolchain.csrc_dir(), tmp_path / "csrc",
+                                         toolchain.CALL_PATH_HEADER))
+    compiles = backend.stats.compiles
+    assert _compiled(1.75)._module.key == first._module.key
+    assert backend.stats.compiles == compiles
+    assert call_path_key() != before
+
+
+@pytest.mark.parametrize("header", ["cgraph.h", "cg_errbuf.h", "cg_math.h"])
+def test_a_changed_kernel_header_changes_both_keys(digest_inputs, tmp_path, header):
+    """A header that generated modules include is in their key (through the generator
+    digest) and in the C call path's (which includes the error buffer's size)."""
+    def keys() -> tuple[str, list[str]]:
+        headers = toolchain.call_path_headers()
+        return toolchain.generator_digest(), [identity.file_digest(h) for h in headers]
+
+    before = keys()
+    digest_inputs(csrc=_copy_with_change(toolchain.csrc_dir(), tmp_path / "csrc", header))
+    after = keys()
+    assert after[0] != before[0] and after[1] != before[1]
+
+
+def test_the_version_is_written_once():
+    """cgraph.__version__ is the installed distribution's version, and what keys
+    modules; pyproject.toml reads it rather than repeating it."""
+    assert cgraph.__version__ == cgraph._version.__version__
+    assert compiled.VERSION == cgraph.__version__
+    assert f"cgraph {cgraph.__version__}" in identity.KEY_PREFIX
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    project = pyproject.split("\n[project]\n")[1].split("\n[")[0]
+    assert not re.search(r"^version\s*=", project, re.MULTILINE)
+    assert re.search(r'^dynamic = \["version"\]$', project, re.MULTILINE)
+    assert 'version = { attr = "cgraph._version.__version__" }' in pyproject
+    try:
+        installed = importlib.metadata.version("cgraph")
+    except importlib.metadata.PackageNotFoundError:
+        return
+    assert installed == cgraph.__version__
+
+
+def test_the_error_buffer_size_is_written_once():
+    """CG_ERRBUF is defined in one header; C uses the name, Python reads the value."""
+    csrc = toolchain.csrc_dir()
+    defined = [h.name for h in csrc.glob("*.h") if "#define CG_ERRBUF " in h.read_text()]
+    assert defined == ["cg_errbuf.h"]
+    literal = re.compile(r"char err\[\d+\]|snprintf\(err[^,]*, \d+")
+    for header in csrc.glob("*.h"):
+        assert not literal.search(header.read_text()), header.name
+    assert compiled.ERRBUF_SIZE == toolchain.ERRBUF_SIZE
+    text = (csrc / "cg_errbuf.h").read_text()
+    assert f"#define CG_ERRBUF {toolchain.ERRBUF_SIZE}\n" in text

@@ -30,25 +30,24 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from cgraph import backend
-from cgraph.codegen import ShapeError, cdef, header_paths, lower, render
+from cgraph._version import __version__
+from cgraph.codegen import ShapeError, cdef, lower, render
 from cgraph.codegen import make_plan as plan_shapes
 from cgraph.codegen.kernels import uses_blas
 from cgraph.codegen.lower import Lowered, Program
 from cgraph.codegen.plan import Buffer, Plan, allocation_error
-from cgraph.codegen.render import keep_bytecode_in, program_key
+from cgraph.codegen.render import keep_bytecode_in
 from cgraph.compile import errors, fastcall
 from cgraph.compile.profiling import ProfileStats
 from cgraph.compile.signature import Signature
-from cgraph.compile.toolchain import build_options
+from cgraph.compile.toolchain import ERRBUF_SIZE, build_options, kernel_headers, program_key
 from cgraph.configdefaults import Config
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import node_labels
 
 __all__ = ["ERRBUF_SIZE", "VERSION", "CallPlan", "CompiledModule"]
 
-VERSION = "0.1.0"
-#: Bytes of the message buffer a kernel's error is written into.
-ERRBUF_SIZE = 512
+VERSION = __version__
 #: The most call plans kept per function (then the cache starts afresh).
 MAX_PLANS = 256
 
@@ -156,7 +155,7 @@ class CompiledModule:
             rendered = time.perf_counter()
             try:
                 module = backend.load_module(self._source, declarations, self.build_options,
-                                             depends=header_paths(), root=cache_dir,
+                                             depends=kernel_headers(), root=cache_dir,
                                              key_text=index_key)
             except backend.CompileError as err:
                 raise errors.point_at_kernels(err, program) from None

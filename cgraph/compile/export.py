@@ -19,6 +19,7 @@ from cgraph.codegen.lower import c_literal
 from cgraph.codegen.render import csrc_dir, environment
 from cgraph.compile.compiled import CompiledModule
 from cgraph.compile.function import Function
+from cgraph.compile.toolchain import ERRBUF_SIZE
 from cgraph.tensor.type import C_TYPES
 
 
@@ -190,7 +191,8 @@ def export_c(f: Function, out_dir: str | Path, name: str = "cgraph_fn",
     context = dict(name=name, upper=name.upper(), entry=compiled.program.entry,
                    source=source, plan=[str(int(v)) for v in plan], inputs=inputs,
                    outputs=outputs, shared=shared, updates=updates, constants=constants,
-                   version=compiled.version, **_link(compiled.build_options))
+                   version=compiled.version, errbuf=ERRBUF_SIZE,
+                   **_link(compiled.build_options))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = environment()

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from cgraph import backend
-from cgraph.codegen.render import csrc_dir, header_paths
 from cgraph.compile.signature import Signature
+from cgraph.compile.toolchain import call_path_headers, call_path_options
 
 log = logging.getLogger(__name__)
 
@@ -117,16 +117,9 @@ os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def _factory(cc: str, root: str | None, sanitize: bool) -> Any:
-    cflags = ("-O2", "-D_CFFI_NO_LIMITED_API", f"-DCG_NUMPY_VERSION={np.__version__}")
-    link: tuple[str, ...] = ()
-    if sanitize:
-        link = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined")
-        cflags += (*link, "-fno-omit-frame-pointer", "-g")
-    options = backend.BuildOptions(
-        cc=cc, cflags=cflags, include_dirs=(str(csrc_dir()), np.get_include()),
-        libraries=(), extra_link_args=link)
+    options = call_path_options(cc, sanitize)
     try:
-        module = backend.load_module(_SOURCE, _CDEF, options, depends=header_paths(),
+        module = backend.load_module(_SOURCE, _CDEF, options, depends=call_path_headers(),
                                      root=root)
     except (backend.CompileError, backend.CompilerNotFoundError, OSError) as err:
         log.warning("cgraph: the C call path is unavailable (%s); calls go through Python",

@@ -1,25 +1,50 @@
-"""The compiler options of a compiled function's module, from the configuration."""
+"""What a compiled function's module is built from besides its C: the compiler options
+(from the configuration), the headers it includes, and the digest of the code
+generator that names it in the cache.
+
+A function's module is found in the cache by `program_key`, computed from the lowered
+program without rendering its C. So that a change to what renders the C can never
+load a module rendered before it, the key holds `generator_digest`: the templates,
+the headers generated modules include, the generator's own Python and cgraph's
+version. The C call path's header is compiled into its own module (`fastcall`),
+never into a function's, so it stays out of their keys.
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import re
 import shlex
+from pathlib import Path
+
+import numpy as np
 
 from cgraph import backend
+from cgraph._version import __version__
 from cgraph.backend.probe import has_libmvec
-from cgraph.codegen.render import csrc_dir
+from cgraph.codegen.lower import Program
+from cgraph.codegen.render import csrc_dir, templates_dir
 from cgraph.configdefaults import Config
 
-__all__ = ["build_options", "has_libmvec"]
+__all__ = ["CALL_PATH_HEADER", "ERRBUF_SIZE", "build_options", "call_path_headers",
+           "call_path_options", "generator_digest", "has_libmvec", "kernel_headers",
+           "program_key"]
+
+#: The header of the C call path (`fastcall`); no generated module includes it.
+CALL_PATH_HEADER = "cg_fastcall.h"
+#: The packages whose Python turns a lowered program into C (beside the templates).
+GENERATOR_PACKAGES = ("codegen", "kernel")
+_SANITIZERS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined")
 
 
 def build_options(cfg: Config) -> backend.BuildOptions:
-    """Compiler options from the configuration."""
+    """Compiler options of a function's module, from the configuration."""
     cflags = tuple(shlex.split(cfg.cflags))
     link: tuple[str, ...] = ()
     if cfg.sanitize:
-        sanitizers = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined")
-        cflags += (*sanitizers, "-fno-omit-frame-pointer", "-g")
-        link += sanitizers
+        cflags += _sanitizer_cflags()
+        link += _SANITIZERS
     if cfg.blas_one_thread_below:
         cflags += (f"-DCG_BLAS_MT_WORK={cfg.blas_one_thread_below}LL",)
     if cfg.blas_threads == "library":
@@ -39,3 +64,70 @@ def build_options(cfg: Config) -> backend.BuildOptions:
         libraries=libraries,
         extra_link_args=link,
     )
+
+
+def call_path_options(cc: str, sanitize: bool) -> backend.BuildOptions:
+    """Compiler options of the C call path's module (`fastcall`): against the CPython
+    and numpy C APIs of this process, with the sanitizers of `config.sanitize`."""
+    cflags = ("-O2", "-D_CFFI_NO_LIMITED_API", f"-DCG_NUMPY_VERSION={np.__version__}")
+    link = _SANITIZERS if sanitize else ()
+    if sanitize:
+        cflags += _sanitizer_cflags()
+    return backend.BuildOptions(
+        cc=cc, cflags=cflags, include_dirs=(str(csrc_dir()), np.get_include()),
+        libraries=(), extra_link_args=link)
+
+
+def _sanitizer_cflags() -> tuple[str, ...]:
+    return (*_SANITIZERS, "-fno-omit-frame-pointer", "-g")
+
+
+@functools.cache
+def kernel_headers() -> tuple[str, ...]:
+    """The headers a function's module may include (their contents enter its key)."""
+    return tuple(sorted(str(p) for p in csrc_dir().glob("*.h") if p.name != CALL_PATH_HEADER))
+
+
+@functools.cache
+def call_path_headers() -> tuple[str, ...]:
+    """The headers the C call path's module is compiled from: its own and the others
+    (it includes the error buffer's size from them)."""
+    return (*kernel_headers(), str(csrc_dir() / CALL_PATH_HEADER))
+
+
+@functools.cache
+def generator_digest() -> str:
+    """A digest of everything that renders a lowered program into C: the templates,
+    `kernel_headers`, the Python of `GENERATOR_PACKAGES` and cgraph's version.
+
+    Computed once per process.
+    """
+    package = Path(__file__).resolve().parents[1]
+    named = [(f"templates/{p.relative_to(templates_dir()).as_posix()}", p)
+             for p in sorted(templates_dir().rglob("*.j2"))]
+    named += [(f"csrc/{Path(p).name}", Path(p)) for p in kernel_headers()]
+    for folder in GENERATOR_PACKAGES:
+        named += [(p.relative_to(package).as_posix(), p)
+                  for p in sorted((package / folder).rglob("*.py"))]
+    h = hashlib.sha256(f"cgraph {__version__}".encode())
+    for name, path in named:
+        data = path.read_bytes()
+        h.update(b"%d\0%s\0%d\0" % (len(name), name.encode(), len(data)) + data)
+    return h.hexdigest()
+
+
+def program_key(program: Program, *extra: str) -> str:
+    """A name for the C that rendering `program` would give, without rendering it: the
+    program's full description, `generator_digest` and `extra` settings."""
+    text = "\0".join([repr(program), generator_digest(), *extra])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _errbuf_size() -> int:
+    """CG_ERRBUF, as csrc/cg_errbuf.h defines it for the C."""
+    text = (csrc_dir() / "cg_errbuf.h").read_text()
+    return int(re.search(r"^#define CG_ERRBUF (\d+)$", text, re.MULTILINE).group(1))
+
+
+#: Bytes of the buffer a failing kernel writes its message into (C's CG_ERRBUF).
+ERRBUF_SIZE = _errbuf_size()
