@@ -115,3 +115,44 @@ def test_bad_updates_are_type_errors_naming_them():
         scan(lambda v: (v, {s32: s32 * v}), sequences=[x])
     with pytest.raises(TypeError, match=r"updates s32.*dimensions"):
         scan(lambda v: (v, {s32: v}), sequences=[x])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_persistent_gibbs_chain_of_an_rbm(mode):
+    """The RBM tutorial's persistent chain: binomial samples in the step, the chain's
+    end kept in a shared variable through the returned updates."""
+    from cgraph.tensor.nnet import sigmoid
+    from cgraph.tensor.shared_randomstreams import RandomStreams
+
+    rng = rng_for("rbm chain")
+    W0, vb0, hb0 = rng.normal(size=(5, 4)) * 0.8, rng.normal(size=5), rng.normal(size=4)
+    W, vb, hb = (cgraph.shared(a, name=n) for a, n in [(W0, "W"), (vb0, "vb"), (hb0, "hb")])
+    persistent = cgraph.shared(np.zeros((6, 4)), name="persistent")
+    srng = RandomStreams(3)
+
+    def gibbs_hvh(h0):
+        v_mean = sigmoid(T.dot(h0, W.T) + vb)
+        v_sample = srng.binomial(size=v_mean.shape, n=1, p=v_mean, dtype="float64")
+        h_mean = sigmoid(T.dot(v_sample, W) + hb)
+        h_sample = srng.binomial(size=h_mean.shape, n=1, p=h_mean, dtype="float64")
+        return [v_mean, v_sample, h_mean, h_sample]
+
+    (v_means, v_samples, h_means, h_samples), updates = scan(
+        gibbs_hvh, outputs_info=[None, None, None, persistent], n_steps=15)
+    updates[persistent] = h_samples[-1]
+    f = cgraph.function([], [v_means, v_samples, h_means, h_samples], updates=updates,
+                        mode=mode)
+
+    def sig(a):
+        return 1 / (1 + np.exp(-a))
+
+    start = np.zeros((6, 4))
+    for _ in range(2):  # the second call goes on from the chain's end
+        vm, vs, hm, hs = f()
+        h_before = np.concatenate([start[None], hs[:-1]])
+        np.testing.assert_allclose(vm, sig(h_before @ W0.T + vb0), rtol=1e-13)
+        np.testing.assert_allclose(hm, sig(vs @ W0 + hb0), rtol=1e-13)
+        assert set(np.unique(vs)) <= {0.0, 1.0} and set(np.unique(hs)) <= {0.0, 1.0}
+        np.testing.assert_array_equal(persistent.get_value(), hs[-1])
+        start = hs[-1]
+    assert abs((vs - vm).mean()) < 0.1  # samples follow their probabilities
