@@ -24,10 +24,13 @@ from __future__ import annotations
 import configparser
 import difflib
 import os
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from cgraph.backend.build import DEFAULT_CFLAGS
 
 __all__ = ["Config", "ConfigError", "UnknownFlagError", "change_flags", "config",
            "load_config"]
@@ -61,6 +64,7 @@ def _choice(*options: str) -> Callable[[str, Any], str]:
             raise ConfigError(f"config.{name} must be one of {options}, got {value!r}"
                               + _suggest(text, list(options)))
         return text
+    parse.options = options  # type: ignore[attr-defined]  (the docs list them)
     return parse
 
 
@@ -133,90 +137,73 @@ def _flag(default: Any, parse: Callable[[str, Any], Any], doc: str) -> Any:
 class Config:
     """The settings that change what cgraph builds and how it reports.
 
-    Attributes
-    ----------
-    floatX : {"float64", "float32"}
-        Default float dtype of `tensor.matrix()` & co. and of int/int division.
-    mode : {"C", "PY"}
-        Default compilation mode: "C" (compiled) or "PY" (numpy reference).
-    optimizer : {"fast_run", "fast_compile", "None"}
-        Graph rewrites before lowering: all passes, merge and constant folding
-        only, or the graph as built.
-    rewrite_exclude : tuple of str
-        Rewrite passes to skip (names in `cgraph.rewrite.PASSES`); in text form
-        `fusion:merge`.
-    cache_dir : str
-        Where compiled modules are kept; "" means `$CGRAPH_CACHE_DIR`, else
-        `$XDG_CACHE_HOME/cgraph`, else `~/.cache/cgraph`.
-    cc : str
-        The C compiler (default: `$CC`, else gcc).
-    cflags : str
-        Optimization flags for generated C (never -ffast-math: it breaks NaN/Inf).
-        Every module is also compiled with -ffp-contract=off (no fused multiply-add:
-        each operation rounds as numpy's does) and -fwrapv (integers wrap as numpy's
-        do), whatever this holds; a later -ffp-contract here overrides it.
-    openmp : bool
-        Compile and link with -fopenmp instead of -fopenmp-simd alone: elementwise
-        loops of at least 32768 elements and reductions of at least 131072 run on
-        OpenMP threads (csrc/cg_omp.h; sums keep the same value for any thread
-        count). Off by default: on the 2-vCPU test machine it gained 1.5-1.8x on
-        back-to-back large calls, but a call after an idle gap waited about 7 ms for
-        its second thread (README, "Performance").
-    num_threads : int
-        Threads for OpenMP regions (0: OpenMP's default), given to the C as
-        `CG_NUM_THREADS`; only used with `openmp`.
-    blas_threads : {"auto", "library"}
-        How many threads a BLAS product runs on. "auto": each size class of
-        product is timed on one thread and on OpenBLAS's threads, and runs on the
-        faster (re-timed now and then), so a product neither stalls when the other
-        cores are busy nor loses the second core when they are free
-        (csrc/cg_blas_threads.h). "library": OpenBLAS decides, as in numpy.
-    blas_one_thread_below : int
-        Always run matrix products of fewer multiply-adds than this on one BLAS
-        thread (0, the default: no such rule).
-    profile : bool
-        Compile every function with per-kernel timers (`f.profile.summary()`).
-    sanitize : bool
-        Build generated C with AddressSanitizer and UndefinedBehaviorSanitizer.
-    c_call : bool
-        Call compiled functions through the C call path (csrc/cg_fastcall.h: about
-        1 µs around the kernels instead of 6); False keeps the Python one.
-    exception_verbosity : {"low", "high"}
-        "high" adds, to errors raised when a compiled function runs, the nodes that
-        feed the failing one with their shapes and the lines that created them.
-    warn : WarnFlags
-        Theano's `warn.*` flags, accepted without effect (`config.warn.round = False`).
+    Each flag is declared once, with its doc, in this class's body; the Attributes
+    below and `describe()` (`python -m cgraph config`) are made from those docs.
+    Theano's `warn.*` flags are accepted without effect under `warn` (`WarnFlags`).
     """
 
-    floatX: str = _flag("float64", _choice("float64", "float32"),
-                        "default float dtype of matrix() & co. and of int/int division")
-    mode: str = _flag("C", _choice("C", "PY"),
-                      "default compilation mode: C (compiled) or PY (numpy reference)")
-    optimizer: str = _flag("fast_run", _choice("fast_run", "fast_compile", "None"),
-                           "graph rewrites: fast_run (all), fast_compile (merge and "
-                           "constant folding), None")
-    rewrite_exclude: tuple[str, ...] = _flag((), _names,
-                                             "rewrite passes to skip, e.g. fusion:merge")
-    cache_dir: str = _flag("", _text, "compiled-module cache folder; empty: "
-                           "$CGRAPH_CACHE_DIR, else ~/.cache/cgraph")
-    cc: str = _flag(os.environ.get("CC", "gcc"), _text, "the C compiler ($CC, else gcc)")
-    cflags: str = _flag("-O3 -march=native -fno-math-errno -fopenmp-simd", _text,
-                        "optimization flags for generated C (never -ffast-math)")
-    openmp: bool = _flag(False, _boolean, "compile and link with -fopenmp")
-    num_threads: int = _flag(0, _count, "OpenMP threads, 0 for OpenMP's default "
-                             "(CG_NUM_THREADS in the C; with openmp only)")
-    blas_threads: str = _flag("auto", _choice("auto", "library"),
-                              "BLAS threads per product: auto (timed: one thread or "
-                              "the library's, the faster) or library (OpenBLAS decides)")
-    blas_one_thread_below: int = _flag(0, _count, "products of fewer multiply-adds always "
-                                       "run on one BLAS thread (0: no such rule)")
-    profile: bool = _flag(False, _boolean, "time every kernel of every compiled function")
-    sanitize: bool = _flag(False, _boolean, "build with AddressSanitizer and UBSan")
-    c_call: bool = _flag(True, _boolean, "call compiled functions through the C call "
-                         "path (False: the Python one)")
-    exception_verbosity: str = _flag("low", _choice("low", "high"),
-                                     "high: run-time errors also list the nodes "
-                                     "feeding the failing one")
+    floatX: str = _flag(
+        "float64", _choice("float64", "float32"),
+        "Default float dtype of `tensor.matrix()` & co. and of int/int division.")
+    mode: str = _flag(
+        "C", _choice("C", "PY"),
+        'Default compilation mode: "C" (compiled) or "PY" (numpy reference).')
+    optimizer: str = _flag(
+        "fast_run", _choice("fast_run", "fast_compile", "None"),
+        "Graph rewrites before lowering: all passes, merge and constant folding only, "
+        "or the graph as built.")
+    rewrite_exclude: tuple[str, ...] = _flag(
+        (), _names,
+        "Rewrite passes to skip (names in `cgraph.rewrite.PASSES`); in text form "
+        "`fusion:merge`.")
+    cache_dir: str = _flag(
+        "", _text,
+        'Where compiled modules are kept; "" means `$CGRAPH_CACHE_DIR`, else '
+        "`$XDG_CACHE_HOME/cgraph`, else `~/.cache/cgraph`.")
+    cc: str = _flag(
+        os.environ.get("CC", "gcc"), _text, "The C compiler (default: `$CC`, else gcc).")
+    cflags: str = _flag(
+        " ".join(DEFAULT_CFLAGS), _text,
+        "Optimization flags for generated C (never -ffast-math: it breaks NaN/Inf). "
+        "Every module is also compiled with -ffp-contract=off (no fused multiply-add: "
+        "each operation rounds as numpy's does) and -fwrapv (integers wrap as numpy's "
+        "do), whatever this holds; a later -ffp-contract here overrides it.")
+    openmp: bool = _flag(
+        False, _boolean,
+        "Compile and link with -fopenmp instead of -fopenmp-simd alone: elementwise "
+        "loops of at least 32768 elements and reductions of at least 131072 run on "
+        "OpenMP threads (csrc/cg_omp.h; sums keep the same value for any thread count). "
+        "Off by default: a call after an idle gap waits for its threads to wake (README, "
+        '"Performance").')
+    num_threads: int = _flag(
+        0, _count,
+        "Threads for OpenMP regions (0: OpenMP's default), given to the C as "
+        "`CG_NUM_THREADS`; only used with `openmp`.")
+    blas_threads: str = _flag(
+        "auto", _choice("auto", "library"),
+        'How many threads a BLAS product runs on. "auto": each size class of product is '
+        "timed on one thread and on OpenBLAS's threads, and runs on the faster (re-timed "
+        "now and then), so a product neither stalls when the other cores are busy nor "
+        'loses the second core when they are free (csrc/cg_blas_threads.h). "library": '
+        "OpenBLAS decides, as in numpy.")
+    blas_one_thread_below: int = _flag(
+        0, _count,
+        "Always run matrix products of fewer multiply-adds than this on one BLAS thread "
+        "(0: no such rule).")
+    profile: bool = _flag(
+        False, _boolean,
+        "Compile every function with per-kernel timers (`f.profile.summary()`).")
+    sanitize: bool = _flag(
+        False, _boolean,
+        "Build generated C with AddressSanitizer and UndefinedBehaviorSanitizer.")
+    c_call: bool = _flag(
+        True, _boolean,
+        "Call compiled functions through the C call path (csrc/cg_fastcall.h: argument "
+        "checks, plan lookup and output allocation in C); False keeps the Python one.")
+    exception_verbosity: str = _flag(
+        "low", _choice("low", "high"),
+        '"high" adds, to errors raised when a compiled function runs, the nodes that '
+        "feed the failing one with their shapes and the lines that created them.")
 
     @property
     def warn(self) -> WarnFlags:
@@ -271,7 +258,8 @@ class Config:
             value = getattr(self, f.name)
             shown = ":".join(value) if isinstance(value, tuple) else str(value)
             lines.append(f"{f.name:<20} = {shown!s:<44} [{self.source_of(f.name)}]")
-            lines.append(f"    {f.metadata['doc']}")
+            lines.extend(textwrap.wrap(f.metadata["doc"], 88, initial_indent="    ",
+                                       subsequent_indent="    "))
         return "\n".join(lines)
 
     def __copy__(self) -> Config:
@@ -301,6 +289,22 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
+
+
+def _attributes_doc() -> str:
+    """The numpy-style Attributes section of `Config`, made from the flags' docs."""
+    lines = ["", "Attributes", "----------"]
+    for f in fields(Config):
+        options = getattr(f.metadata["parse"], "options", None)
+        kind = "{" + ", ".join(f'"{o}"' for o in options) + "}" if options else str(f.type)
+        lines.append(f"{f.name} : {kind.replace('tuple[str, ...]', 'tuple of str')}")
+        lines.extend(textwrap.wrap(f.metadata["doc"], 84, initial_indent="    ",
+                                   subsequent_indent="    "))
+    return textwrap.indent("\n".join(lines), "    ") + "\n"
+
+
+if Config.__doc__:  # None under python -OO
+    Config.__doc__ = Config.__doc__.rstrip(" ") + _attributes_doc()
 
 
 def parse_flags(text: str) -> list[tuple[str, str]]:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import os
 import pickle
+import re
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 import cgraph
 import cgraph.tensor as T
+from cgraph.backend.build import DEFAULT_CFLAGS, BuildOptions
 from cgraph.compile.function import build_options
 from cgraph.configdefaults import Config, ConfigError, UnknownFlagError, load_config
 
@@ -189,3 +193,49 @@ def test_flags_change_what_is_built(tmp_path):
         cgraph.config).cflags
     assert float(g([0.0])[0]) == 6.125
     assert "-fopenmp" in " ".join(g.build_options.cflags)
+
+
+# ------------------------------------------------------------- one place per fact
+
+PACKAGE = Path(cgraph.__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_each_flag_is_documented_once_where_it_is_declared():
+    """A flag's doc is written in its declaration only: the class docstring's
+    Attributes and `describe()` (`python -m cgraph config`) are made from it."""
+    source = (PACKAGE / "configdefaults.py").read_text()
+    [config_class] = [node for node in ast.parse(source).body
+                      if isinstance(node, ast.ClassDef) and node.name == "Config"]
+    written = ast.get_docstring(config_class)
+    described = _words(Config().describe())
+    generated = _words(Config.__doc__)
+    readme = _words((ROOT / "README.md").read_text())
+    assert "python -m cgraph config" in readme
+    for f in fields(Config):
+        doc = f.metadata["doc"]
+        assert doc.endswith(".") and len(doc) > 20, f.name
+        assert f"{f.name} :" not in written, f"{f.name} is documented in the docstring too"
+        assert f"{f.name} : " in Config.__doc__ and _words(doc) in generated
+        assert _words(doc) in described
+        assert _words(doc)[:40] not in readme, f"README repeats the doc of {f.name}"
+
+
+def test_the_default_cflags_are_written_once():
+    assert Config().cflags == " ".join(DEFAULT_CFLAGS) == " ".join(BuildOptions().cflags)
+    holders = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+                     if '"-fopenmp-simd"' in path.read_text())
+    assert holders == ["backend/build.py"]
+
+
+def test_build_options_are_made_in_one_place():
+    """The options of every module cgraph builds (functions', the C call path's) come
+    from compile/toolchain.py."""
+    makers = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+                    if re.search(r"\bBuildOptions\(", path.read_text())
+                    and path.parent.name != "backend")
+    assert makers == ["compile/toolchain.py"]

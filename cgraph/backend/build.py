@@ -25,6 +25,7 @@ __all__ = [
     "BuildOptions",
     "CompileError",
     "CompilerNotFoundError",
+    "DEFAULT_CFLAGS",
     "SanitizerRuntimeError",
     "build_module",
     "check_sanitizer_runtime",
@@ -47,6 +48,11 @@ __all__ = [
 BASE_FLAGS: tuple[str, ...] = ("-shared", "-fPIC", "-fvisibility=hidden", "-fwrapv",
                                "-ffp-contract=off")
 
+#: The optimization flags of generated C unless configured (`config.cflags` shows
+#: them). Never -ffast-math: it breaks NaN/Inf semantics. -fno-math-errno and
+#: -fopenmp-simd let gcc vectorize math calls through libmvec.
+DEFAULT_CFLAGS: tuple[str, ...] = ("-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd")
+
 _N_STDERR_LINES = 20
 
 
@@ -59,9 +65,7 @@ class BuildOptions:
     """
 
     cc: str = "gcc"
-    # Never -ffast-math: it breaks NaN/Inf semantics. -fno-math-errno and
-    # -fopenmp-simd let gcc vectorize math calls through libmvec.
-    cflags: tuple[str, ...] = ("-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd")
+    cflags: tuple[str, ...] = DEFAULT_CFLAGS
     include_dirs: tuple[str, ...] = ()
     library_dirs: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ("m",)
