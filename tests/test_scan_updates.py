@@ -42,6 +42,8 @@ def test_a_persistent_chain_carried_by_updates(mode):
     want2, end2 = chain_reference(W, b, end1, xs2)  # the chain goes on from there
     np.testing.assert_allclose(f(xs2, b), want2, rtol=1e-13)
     np.testing.assert_allclose(state.get_value(), end2, rtol=1e-13)
+    assert f(xs2[:0], b).shape == (0, 3)  # no step: the state stays
+    np.testing.assert_allclose(state.get_value(), end2, rtol=1e-13)
 
 
 @pytest.mark.parametrize("mode", MODES)

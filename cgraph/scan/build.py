@@ -29,6 +29,8 @@ from cgraph.scan.inner import (
     row_of,
 )
 from cgraph.scan.op import Scan
+from cgraph.tensor.ifelse import ifelse
+from cgraph.tensor.math import gt
 from cgraph.tensor.shape import shape_i
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
@@ -196,7 +198,9 @@ def _scan_rows(fn: Callable, seqs: list, infos: list, non_sequences: Any, n_step
     if name:
         for v in ordered:
             v.name = name
-    updates = {v: stacked[len(state_pos) + j][-1] for j, v in enumerate(updated)}
+    # the value after the last step; after no step at all, the value before
+    updates = {v: _last(stacked[len(state_pos) + j], init) for j, (v, init) in
+               enumerate(zip(updated, loop.states[len(state_pos):]))}
     for v, last in updates.items():  # a stream moves on without updates passed too
         if v.default_update is not None:
             v.default_update = last
@@ -292,6 +296,11 @@ def _steps_input(n_steps: Any, seqs: list) -> TensorVariable:
     if isinstance(n, Constant):
         check_steps(int(n.data))
     return n if n.dtype == "int64" else n.astype("int64")
+
+
+def _last(stacked: TensorVariable, init: TensorVariable) -> TensorVariable:
+    """The last row of a state's stacked values, or `init` when there are no rows."""
+    return ifelse(gt(shape_i(stacked, 0), 0), stacked[-1], init)
 
 
 def _one_or_list(outputs: list) -> Any:
