@@ -5,6 +5,7 @@ says how arguments are checked and results returned, and in mode "C" its `compil
 (`CompiledModule`) holds the native module, its entry points and its call plans.
 """
 
+from cgraph.compile import variable_eval as _variable_eval  # noqa: F401  (attaches x.eval)
 from cgraph.compile.compiled import CallPlan, CompiledModule
 from cgraph.compile.export import export_c
 from cgraph.compile.function import Function, UnusedInputError, function

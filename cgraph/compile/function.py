@@ -15,8 +15,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from cgraph.backend import BuildOptions
 from cgraph.compile import pymode
 from cgraph.compile.compiled import CompiledModule
@@ -28,11 +26,12 @@ from cgraph.compile.profiling import ProfileStats
 from cgraph.compile.shared import SharedVariable
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import build_options, has_libmvec
+from cgraph.compile.updates import default_updates, update_pairs
 from cgraph.configdefaults import Config, config
 from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from cgraph.graph.fg import FunctionGraph
 from cgraph.rewrite import rewrite_graph
-from cgraph.tensor.type import TensorVariable, as_tensor_variable
+from cgraph.tensor.type import as_tensor_variable
 
 # build_options and has_libmvec are also importable from here (toolchain.py holds them).
 __all__ = ["Function", "UnusedInputError", "build_options", "function", "has_libmvec"]
@@ -349,36 +348,6 @@ def _rebuild_function(args: tuple, user_inputs: list[Variable], specs: list | No
     return f
 
 
-def _as_update_pairs(updates: Any) -> list[tuple[SharedVariable, TensorVariable]]:
-    if updates is None:
-        return []
-    items = list(updates.items()) if isinstance(updates, dict) else list(updates)
-    pairs = []
-    seen = set()
-    for item in items:
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise TypeError(f"updates must be (shared variable, expression) pairs, got {item!r}")
-        target, value = item
-        if not isinstance(target, SharedVariable):
-            raise TypeError(f"update target {target!r} is not a shared variable")
-        if id(target) in seen:
-            raise ValueError(f"shared variable {target!r} is updated twice")
-        seen.add(id(target))
-        value = as_tensor_variable(value)
-        if value.ndim != target.ndim:
-            raise TypeError(f"the update of {target!r} ({target.type}) has type {value.type}: "
-                            "ranks differ")
-        if value.dtype != target.dtype:
-            if not np.can_cast(value.dtype, target.dtype, casting="safe"):
-                raise TypeError(
-                    f"the update of {target!r} ({target.type}) has dtype {value.dtype}, "
-                    f"which {target.dtype} cannot hold without loss: cast the expression "
-                    f"(T.cast(expr, {target.dtype!r})) or compute it in {target.dtype}")
-            value = value.astype(target.dtype)
-        pairs.append((target, value))
-    return pairs
-
-
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None,
              givens: Any = None, mode: str | None = None, name: str | None = None,
              allow_input_downcast: bool | None = None,
@@ -431,8 +400,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     return_list = isinstance(outputs, (list, tuple))
     out_list = [] if outputs is None else list(outputs) if return_list else [outputs]
     out_list = [as_tensor_variable(o.variable if isinstance(o, Out) else o) for o in out_list]
-    pairs = _as_update_pairs(updates)
-    pairs += _default_updates(out_list + [value for _, value in pairs], pairs,
+    pairs = update_pairs(updates)
+    pairs += default_updates(out_list + [value for _, value in pairs], pairs,
                               no_default_updates)
     computed = out_list + [value for _, value in pairs]
     if givens:
@@ -473,20 +442,3 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         f.profile.compile_times = {"rewrite": rewrite_seconds, **f.profile.compile_times}
     f._set_input_specs(specs)
     return f
-
-
-def _default_updates(computed: list[Variable], explicit: list, no_default_updates: Any
-                     ) -> list[tuple[SharedVariable, TensorVariable]]:
-    """(shared, default_update) for the shared variables the graph uses that have one,
-    unless updated explicitly or excluded by `no_default_updates` (True or a list)."""
-    if no_default_updates is True:
-        return []
-    excluded = {id(v) for v in (no_default_updates or ())}
-    excluded |= {id(t) for t, _ in explicit}
-    found = []
-    for v in graph_inputs(computed):
-        update = getattr(v, "default_update", None)
-        if isinstance(v, SharedVariable) and update is not None and id(v) not in excluded:
-            found.append((v, update))
-            excluded.add(id(v))
-    return _as_update_pairs(found)
