@@ -12,7 +12,7 @@ on the machine: a product whose second thread waits for a core takes scheduler t
 (4 ms) instead of 0.2 ms, whichever library runs it.
 
 `--threshold` times the tiny products that decide `BLAS_MIN_WORK`
-(cgraph/codegen/kernels.py): the generated loop against a BLAS call, for gemm
+(cgraph/tensor/blas_ops.py): the generated loop against a BLAS call, for gemm
 (n x n x n), gemv ((n, n) x (n,), (n,) x (n, n)) and dot ((n,) x (n,)) shapes.
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.codegen import kernels
+from cgraph.tensor import blas_ops
 
 SIZES = (64, 256, 1024)
 #: Seconds between the two libraries' rounds. Each OpenBLAS keeps its idle workers
@@ -104,7 +104,7 @@ def threshold_table(rounds: int) -> None:
     chained in one call (the same module; only the planned path differs)."""
     print("| product | M*N*K | loop us | BLAS us | loop / BLAS |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    saved = kernels.BLAS_MIN_WORK
+    saved = blas_ops.BLAS_MIN_WORK
     A, X, v = T.dmatrix("A"), T.dmatrix("X"), T.dvector("v")
     cases = {"gemm": (X, lambda n: (n, n), lambda n: n**3),
              "gemv_a": (v, lambda n: (n,), lambda n: n * n),
@@ -126,14 +126,14 @@ def threshold_table(rounds: int) -> None:
                 args = (rng.random((n, n)) / n, rng.random(x_shape(n)) / n)
                 timed = {}
                 for mode, min_work in (("loop", 2**62), ("blas", 0)):
-                    kernels.BLAS_MIN_WORK = dict.fromkeys(saved, min_work)
+                    blas_ops.BLAS_MIN_WORK = dict.fromkeys(saved, min_work)
                     f._plans.clear()  # the path is chosen when a call shape is planned
                     timed[mode] = interleaved({mode: f}, args, rounds, 500)[mode] / CHAIN
                 print(f"| {label} n={n} | {work(n)} | {timed['loop'] * 1e6:.3f} | "
                       f"{timed['blas'] * 1e6:.3f} | {timed['loop'] / timed['blas']:.2f} |",
                       flush=True)
     finally:
-        kernels.BLAS_MIN_WORK = saved
+        blas_ops.BLAS_MIN_WORK = saved
 
 
 def main(argv: list[str] | None = None) -> None:

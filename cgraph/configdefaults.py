@@ -204,6 +204,10 @@ class Config:
         "low", _choice("low", "high"),
         '"high" adds, to errors raised when a compiled function runs, the nodes that '
         "feed the failing one with their shapes and the lines that created them.")
+    compile_progress: bool = _flag(
+        True, _boolean,
+        "A compile running longer than 2 s says so on stderr (what it compiles and for "
+        "how long; one rewritten line on a terminal); False keeps it silent.")
 
     @property
     def warn(self) -> WarnFlags:

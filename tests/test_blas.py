@@ -19,11 +19,12 @@ from helpers import MODES, rng_for
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.codegen import ShapeError, kernels, make_plan
-from cgraph.codegen.kernels import DOT_PATHS, product_params
+from cgraph.codegen import ShapeError, make_plan
 from cgraph.codegen.render import csrc_dir
 from cgraph.gradient import verify_grad
 from cgraph.scan import scan
+from cgraph.tensor import blas_ops
+from cgraph.tensor.blas_ops import DOT_PATHS, PRODUCT, product_params
 from cgraph.tensor.reduce import broadcast_like
 
 TOLERANCE = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-5, atol=2e-5)}
@@ -85,12 +86,16 @@ DOT_SIZES = {"gemm sizes": (20, 40, 25, 2), "tiny": (2, 3, 2, 1), "k = 0": (3, 0
              "m = n = 0": (0, 5, 0, 2), "k = 1": (40, 1, 30, 1)}
 
 
+#: where a product's path is in its plan slots
+PATH = PRODUCT.slots().path
+
+
 def planned_paths(f: cgraph.Function, args: list) -> set[str]:
     """The ways (DOT_PATHS) the products of `f` are computed for these arguments."""
     lowered = f._lowered
     plan = make_plan(lowered, tuple(np.shape(a) for a in args))
     names = {value: name for name, value in DOT_PATHS.items()}
-    return {names[int(plan.params[lowered.kernel_slots[id(node)] + 7])]
+    return {names[int(plan.params[lowered.kernel_slots[id(node)] + PATH])]
             for node in lowered.nodes if lowered.kernels.get(id(node)) is not None
             and lowered.kernels[id(node)].family == "dot"}
 
@@ -234,7 +239,7 @@ def test_layouts_the_planner_gives_blas():
 
     def plan(m, n, k, strides):
         """[path, then for a and b: transposed, leading dimension or increment, packed]."""
-        return product_params(m, n, k, strides, blas=True)[7:]
+        return product_params(m, n, k, strides, blas=True)[PATH:]
 
     assert plan(50, 40, 30, (30, 1, 40, 1)) == [gemm, 0, 30, 0, 0, 40, 0]
     assert plan(50, 40, 30, (1, 50, 1, 30)) == [gemm, 1, 50, 0, 1, 30, 0]  # A.T, B.T views
@@ -247,9 +252,9 @@ def test_layouts_the_planner_gives_blas():
     assert plan(1, 1, 300, (0, 1, -1, 0)) == [dot, 0, 1, 0, 0, 1, 1]       # reversed: packed
     assert plan(2, 2, 2, (2, 1, 2, 1))[0] == loop  # tiny: the generated loop
     assert plan(2**31, 2, 2, (2, 1, 2, 1))[0] == loop  # beyond BLAS's 32-bit sizes
-    assert product_params(50, 40, 30, (30, 1, 40, 1), blas=False)[7] == loop  # integers
-    assert product_params(5, 0, 3, (3, 1, 0, 1), blas=True)[7] == DOT_PATHS["empty"]
-    assert product_params(5, 4, 0, (0, 1, 4, 1), blas=True)[7] == DOT_PATHS["zeros"]
+    assert product_params(50, 40, 30, (30, 1, 40, 1), blas=False)[PATH] == loop  # integers
+    assert product_params(5, 0, 3, (3, 1, 0, 1), blas=True)[PATH] == DOT_PATHS["empty"]
+    assert product_params(5, 4, 0, (0, 1, 4, 1), blas=True)[PATH] == DOT_PATHS["zeros"]
 
 
 def test_loop_path_for_floats(monkeypatch):
@@ -258,7 +263,7 @@ def test_loop_path_for_floats(monkeypatch):
     f = cgraph.function([A, B], [A @ B, A.T @ B, A @ B.T])
     rng = rng_for("loop")
     a, b = rng.random((40, 40)), rng.random((40, 40))
-    monkeypatch.setattr(kernels, "BLAS_MIN_WORK", dict.fromkeys(kernels.BLAS_MIN_WORK, 2**62))
+    monkeypatch.setattr(blas_ops, "BLAS_MIN_WORK", dict.fromkeys(blas_ops.BLAS_MIN_WORK, 2**62))
     for out, exp in zip(f(a, b), [a @ b, a.T @ b, a @ b.T], strict=True):
         np.testing.assert_allclose(out, exp, rtol=1e-12)
 

@@ -16,10 +16,11 @@ import test_ops  # the elementwise test references (REFERENCE)
 import cgraph
 import cgraph.scan  # noqa: F401  (loads every op module before the subclasses are listed)
 import cgraph.tensor as T
-from cgraph.codegen.kernels import FAMILIES
 from cgraph.codegen.render import templates_dir
-from cgraph.graph.basic import Op, ViewOp
+from cgraph.graph.basic import LazyOp, Op, ViewOp
+from cgraph.kernel import KernelBuilder, builder_for, register_kernel, registry
 from cgraph.tensor import elemwise, oplist
+from cgraph.tensor.subtensor_ops import IndexOp
 
 REPO = Path(__file__).resolve().parent.parent
 CONTRIBUTING = REPO / "CONTRIBUTING.md"
@@ -136,50 +137,81 @@ def op_classes() -> list[type]:
     return [c for c in found if c.__module__.startswith("cgraph.")]
 
 
-def _overrides(cls: type, hook: str) -> bool:
-    return getattr(cls, hook) is not getattr(Op, hook)
+def _overrides(cls: type, hook: str, base: type = Op) -> bool:
+    return getattr(cls, hook) is not getattr(base, hook)
+
+
+#: op classes that are bases of a family, whose subclasses are the ops
+BASES = {LazyOp, IndexOp}
 
 
 def family_problems(classes: list[type]) -> list[str]:
-    """Ops with a C kernel that miss a step of the family recipe."""
+    """Ops that miss a step of the family recipe: every op but a view has a kernel
+    builder registered for its class, which lowers, plans and has a template."""
     problems = []
     templates = templates_dir()
     for cls in classes:
-        family, label = cls.c_family, f"{cls.__module__}.{cls.__qualname__}"
-        if not family or issubclass(cls, ViewOp):
+        label = f"{cls.__module__}.{cls.__qualname__}"
+        if issubclass(cls, ViewOp) or cls in BASES:
+            continue
+        builder = builder_for(cls)
+        if builder is None:
+            problems.append(f"{label} has no kernel builder: register one with "
+                            f"cgraph.kernel.register_kernel ({FAMILY}, step 2)")
             continue
         base = any(issubclass(other, cls) and other is not cls for other in classes)
         for hook in ("make_node", "perform", "infer_shape"):
             if not base and not _overrides(cls, hook):  # a base leaves them to its ops
                 problems.append(f"{label} has a C kernel but no {hook} ({FAMILY}, step 1)")
-        if family not in FAMILIES and not (_overrides(cls, "c_kernel") and
-                                           _overrides(cls, "c_params")):
-            problems.append(f"{label}: c_family {family!r} is no shared family and the op "
-                            f"defines no c_kernel and c_params ({FAMILY}, step 2)")
-        if not (templates / f"{family}.c.j2").is_file():
-            problems.append(f"{label}: c_family {family!r} has no template "
-                            f"templates/{family}.c.j2 ({FAMILY}, step 3)")
+        name = type(builder).__name__
+        for hook in ("lower", "params"):
+            if not _overrides(type(builder), hook, KernelBuilder):
+                problems.append(f"{label}: its kernel builder {name} defines no {hook} "
+                                f"({FAMILY}, step 2)")
+        if not builder.family or not (templates / f"{builder.family}.c.j2").is_file():
+            problems.append(f"{label}: its kernel builder {name} names no template: "
+                            f"family {builder.family!r} but no templates/"
+                            f"{builder.family or '<family>'}.c.j2 ({FAMILY}, step 3)")
     return problems
 
 
 def test_every_kernel_family_has_its_steps():
     classes = op_classes()
-    assert any(c.c_family == "elementwise" for c in classes)  # the walk found the library
+    assert any(builder_for(c) is not None and builder_for(c).family == "elementwise"
+               for c in classes)  # the walk found the library
     problems = family_problems(classes)
     assert not problems, "\n".join(problems)
 
 
-def test_a_family_missing_its_template_is_named():
+def test_a_family_missing_its_steps_is_named(monkeypatch):
     class ProbeOp(Op):
-        c_family = "probe_family"
-
         def make_node(self, x):
             raise NotImplementedError
 
-    problems = family_problems([ProbeOp])
-    assert any("no perform" in p and "step 1" in p for p in problems), problems
-    assert any("no c_kernel" in p and "step 2" in p for p in problems), problems
-    assert any("templates/probe_family.c.j2" in p and "step 3" in p for p in problems), problems
+    class BareOp(Op):
+        pass
+
+    class ProbeKernel(KernelBuilder):
+        family = "probe_family"
+
+        def lower(self, node, name, comment, outs, ins):
+            raise NotImplementedError
+
+    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+    monkeypatch.setattr(registry, "_FOUND", {})
+    register_kernel(ProbeKernel(), ProbeOp)
+    problems = family_problems([ProbeOp, BareOp])
+    assert any("ProbeOp has a C kernel but no perform" in p and "step 1" in p
+               for p in problems), problems
+    assert any("ProbeKernel defines no params" in p and "step 2" in p for p in problems)
+    assert any("templates/probe_family.c.j2" in p and "step 3" in p for p in problems)
+    assert any("BareOp has no kernel builder" in p and "step 2" in p for p in problems)
+
+
+def test_a_class_registers_one_builder(monkeypatch):
+    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+    with pytest.raises(ValueError, match="Elemwise already has the kernel builder"):
+        register_kernel(KernelBuilder(), T.Elemwise)
 
 
 def test_contributing_names_files_that_exist():

@@ -17,7 +17,6 @@ import cgraph
 import cgraph.tensor as T
 from cgraph.graph.basic import Apply, LazyOp, Op, ViewOp
 from cgraph.tensor.blas import Dot, Gemm, MatMul
-from cgraph.tensor.subtensor_ops import IndexOp
 
 BASES = (Op, ViewOp, LazyOp)
 #: the public names of the protocol: every hook and attribute the bases declare.
@@ -28,12 +27,10 @@ FOREIGN = {"L_op", "R_op", "connection_pattern", "destroy_map", "do_constant_fol
 #: the words hook names start with: another name starting so is a stray hook.
 PREFIXES = ("branch", "c_", "flops", "grad", "infer", "lazy", "make", "needs", "perform",
             "taken", "value", "view")
-#: hooks a family base defines for its own kernel builder (not called by codegen).
-FAMILY_HOOKS = {IndexOp: {"c_arrays", "c_hoist"}}
 #: public names close to a hook's name that are not meant as hooks.
 NOT_HOOKS = {"inner_shapes"}
 #: the hooks whose callers add a `values` argument when the op has value inputs.
-VALUE_HOOKS = {"infer_shape", "view_layout", "c_params"}
+VALUE_HOOKS = {"infer_shape", "view_layout"}
 
 
 def _all_op_classes() -> list[type]:
@@ -53,15 +50,11 @@ def _all_op_classes() -> list[type]:
 OPS = _all_op_classes()
 
 
-def _family_hooks(cls: type) -> set[str]:
-    return set().union(*(names for base, names in FAMILY_HOOKS.items() if issubclass(cls, base)))
-
-
 def _stray_names(cls: type) -> list[str]:
     """The public names `cls` defines that look like hooks but are none."""
     stray = []
     for name in vars(cls):
-        if name.startswith("_") or name in PROTOCOL or name in _family_hooks(cls):
+        if name.startswith("_") or name in PROTOCOL:
             continue
         looks_like = (name in FOREIGN or name.startswith(PREFIXES)
                       or difflib.get_close_matches(name, PROTOCOL, n=1, cutoff=0.8))
@@ -126,7 +119,7 @@ def _defines(cls: type, name: str, base: type) -> bool:
 
 @pytest.mark.parametrize("cls", OPS, ids=lambda c: c.__qualname__)
 def test_views_and_lazy_ops_inherit_their_mixin(cls):
-    if _defines(cls, "view_layout", Op) or cls.c_family == "view":
+    if _defines(cls, "view_layout", Op):
         assert issubclass(cls, ViewOp), f"{cls.__qualname__} is a view but not a ViewOp"
     if issubclass(cls, ViewOp) and _defines(cls, "make_node", Op):
         assert _defines(cls, "view_layout", ViewOp), f"{cls.__qualname__}: no view_layout"
@@ -151,7 +144,7 @@ def test_a_view_hook_outside_view_op_is_refused_at_class_definition():
 def test_known_views_and_lazy_ops():
     by_name = {cls.__name__: cls for cls in OPS}
     views = {"DimShuffle", "Squeeze", "JoinSlice", "BroadcastLike", "SummedAxes",
-             "SplitPart", "Subtensor", "Diagonal", "ReverseRows"}
+             "SplitPart", "Subtensor", "Diagonal", "ReverseRows", "Print", "SpecifyShape"}
     assert {n for n, c in by_name.items() if issubclass(c, ViewOp)} == views
     assert {n for n, c in by_name.items() if issubclass(c, LazyOp)} == {"IfElse"}
 
@@ -181,7 +174,14 @@ def test_a_user_op_with_make_node_and_perform_runs_in_mode_py():
     np.testing.assert_array_equal(f(data), 2 * data + 1)
 
 
-def test_a_user_op_without_c_kernel_names_the_op_and_the_hook_in_mode_c():
+def test_ops_have_no_c_hooks_of_their_own():
+    # A kernel is registered for the op's class (cgraph.kernel), never found by name.
+    assert not [f"{cls.__qualname__}.{name}" for cls in OPS for name in vars(cls)
+                if name in ("c_family", "c_kernel", "c_params")]
+
+
+def test_a_user_op_without_c_kernel_names_the_op_and_the_registry_in_mode_c():
     x = T.dvector("x")
-    with pytest.raises(NotImplementedError, match=r"Twice has no C implementation.*c_kernel"):
+    with pytest.raises(NotImplementedError,
+                       match=r"Twice has no C implementation.*register_kernel"):
         cgraph.function([x], Twice()(x) + 1, mode="C")

@@ -3,8 +3,9 @@
 Every variable gets C storage: a call argument (inputs, shared values, outputs,
 big constants), a static array (small constants), a slice of the per-call
 workspace (intermediates), or a view of another variable (DimShuffle & co).
-Every non-view node becomes a `Kernel` of its op's family, with a block of slots
-in the plan array P that `cgraph.codegen.plan` fills per call shape.
+Every non-view node becomes the `Kernel` its op's builder makes (`cgraph.kernel`
+registry), with a block of slots in the plan array P, named by the kernel's
+`ParamLayout`, that `cgraph.codegen.plan` fills per call shape.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from cgraph.codegen.kernels import Kernel, Operand, family_functions
 from cgraph.graph.basic import Apply, Constant, Variable, ViewOp
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import label_of, node_labels
 from cgraph.graph.lazy import guards
+from cgraph.kernel import Kernel, KernelBuilder, Operand, builder_of
 from cgraph.rewrite.memory import view_bases
-from cgraph.tensor.elemwise import FusedElemwise, FusedSum
 from cgraph.tensor.math import identity
 
 #: constants with more elements are passed as arguments instead of C literals.
@@ -143,13 +143,11 @@ def sanitize(text: str) -> str:
 
 def _created_at(node: Apply) -> str:
     """`  at file.py:12`: where the user built the node (the file's name only). It goes
-    in the C's comments but not in any cache key (`Kernel.where`). A fused
-    loop was built by `function`: it names the lines of the ops it fuses."""
-    if isinstance(node.op, (FusedElemwise, FusedSum)):
-        steps = node.op.scalar_op.steps
-        sites = [s.note.rpartition(" at ")[2] for s in steps if " at " in s.note]
-        if sites:
-            return "  at " + sanitize(", ".join(dict.fromkeys(sites)))
+    in the C's comments but not in any cache key (`Kernel.where`). A node made by a
+    rewrite from several (a fused loop) names their lines (`KernelBuilder.sites`)."""
+    sites = builder_of(node.op).sites(node)
+    if sites:
+        return "  at " + sanitize(", ".join(dict.fromkeys(sites)))
     trace = node.tag.get("trace")
     if not trace:
         return ""
@@ -186,8 +184,15 @@ def prepare_outputs(fgraph: FunctionGraph) -> None:
     fgraph.outputs = outputs
 
 
-#: kernel families that never fail at run time (no error return but out of memory).
-_CANNOT_FAIL = frozenset({"elementwise"})
+def _builder(node: Apply) -> KernelBuilder | None:
+    """The node's kernel builder; None for a view (no kernel)."""
+    return None if isinstance(node.op, ViewOp) else builder_of(node.op)
+
+
+def _cannot_fail(node: Apply) -> bool:
+    """Whether the node's kernel never fails at run time (`KernelBuilder.cannot_fail`)."""
+    builder = _builder(node)
+    return builder is not None and builder.cannot_fail
 
 
 def updates_last(fgraph: FunctionGraph, update_ids: set[int]) -> list[Apply]:
@@ -201,7 +206,7 @@ def updates_last(fgraph: FunctionGraph, update_ids: set[int]) -> list[Apply]:
     last = [node for node in nodes
             if all(id(o) in update_ids and id(o) not in read for o in node.outputs)]
     moved = {id(node) for node in last}
-    last.sort(key=lambda node: node.op.c_family in _CANNOT_FAIL)  # stable
+    last.sort(key=_cannot_fail)  # stable
     return [node for node in nodes if id(node) not in moved] + last
 
 
@@ -209,9 +214,9 @@ def in_place_updates(fgraph: FunctionGraph, nodes: list[Apply],
                      update_of: dict[int, int]) -> set[int]:
     """The update outputs whose kernel may write straight into the shared storage.
 
-    The kernel must be elementwise (element j is read before element j is written) or
-    a Gemm adding a product to it (the product's operands must not be the shared
-    variable); it reads the shared variable only directly, never through a view (x.T);
+    The kernel's builder must say it can (`KernelBuilder.writes_in_place`: an
+    elementwise loop reads element j before it writes element j; a Gemm adds a
+    product to it); it reads the shared variable only directly, never through a view (x.T);
     no later kernel reads the shared variable; and every later kernel is one that
     cannot fail, so that a failed call still leaves every shared variable as it was.
     Whether an argument is the same memory is only known at call time: the C checks
@@ -223,10 +228,11 @@ def in_place_updates(fgraph: FunctionGraph, nodes: list[Apply],
     for o, i in update_of.items():
         out, shared = fgraph.outputs[o], fgraph.inputs[i]
         node = out.owner
-        if node is None or len(node.outputs) != 1 or not _writes_in_place(node, shared):
+        builder = None if node is None else _builder(node)
+        if builder is None or len(node.outputs) != 1 or not builder.writes_in_place(node, shared):
             continue
         later = nodes[position[id(node)] + 1:]
-        if any(n.op.c_family not in _CANNOT_FAIL for n in later):
+        if not all(_cannot_fail(n) for n in later):
             continue
         own = {bases.get(id(v)) for v in node.inputs} - {None}
         read_later = {bases.get(id(v), id(v)) for n in later for v in n.inputs}
@@ -234,23 +240,6 @@ def in_place_updates(fgraph: FunctionGraph, nodes: list[Apply],
             continue
         chosen.add(o)
     return chosen
-
-
-def _writes_in_place(node: Apply, shared: Variable) -> bool:
-    """Whether `node`'s kernel may write its output over `shared` while reading it."""
-    family = node.op.c_family
-    if family == "elementwise":
-        return True
-    if family == "dot_add":  # out = beta c + alpha a b, c copied first, then BLAS adds
-        a, b, c = node.inputs
-        return shared is not a and shared is not b and (c is not shared or node.op.beta == 1)
-    if family == "subtensor_scatter":
-        # out = x, then the region set or incremented from y: with x the shared storage
-        # itself the copy is skipped, and the kernel checks every index before its
-        # first write (templates/subtensor_scatter.c.j2), so a bad index fails with
-        # the storage untouched. y and the indices must not be the storage.
-        return node.inputs[0] is shared and all(v is not shared for v in node.inputs[1:])
-    return False
 
 
 def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
@@ -346,7 +335,6 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
                 n_slots += 1
         if is_view:
             continue
-        lowering, _ = family_functions(node.op)
         outs = [Operand(name_of(o), o.type.c_type) for o in node.outputs]
         ins = [Operand(name_of(v), v.type.c_type, all(s == 1 for s in v.type.shape))
                for v in node.inputs]
@@ -354,7 +342,7 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
                 f"({', '.join(map(operand, node.inputs))})  "
                 + "  ".join(f"{o.type}" for o in node.outputs)
                 + f"  [id {prefix}{labels.get(id(node), '?')}]")
-        kernel = lowering(node, f"{prefix}k{k}", text, outs, ins)
+        kernel = builder_of(node.op).lower(node, f"{prefix}k{k}", text, outs, ins)
         kernel = replace(kernel, where=_created_at(node))
         kernels[id(node)] = kernel
         kernel_slots[id(node)] = n_slots

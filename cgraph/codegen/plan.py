@@ -16,16 +16,16 @@ workspace past int64 bytes a MemoryError naming its largest buffer.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from cgraph.codegen.kernels import contiguous_strides, family_functions
 from cgraph.codegen.lower import Lowered
 from cgraph.graph.basic import Apply, ViewOp
 from cgraph.graph.lazy import holds
+from cgraph.kernel import Kernel, KernelBuilder, LayoutError, builder_of, contiguous_strides
 from cgraph.rewrite.memory import Workspace
-from cgraph.tensor.elemwise import FusedSum
 from cgraph.tensor.shape import MAX_BYTES, checked_size
 
 #: workspace buffers start on cache-line boundaries.
@@ -148,15 +148,26 @@ class _Values:
                 for i, v in enumerate(node.inputs)]
 
 
-def _check_sizes(node: Apply, out_shapes: list, in_shapes: list) -> None:
-    """Every output of `node`, and a fused sum's loop (the array numpy would make and
-    sum), within numpy's size limit; a ValueError otherwise."""
+def _check_sizes(node: Apply, builder: KernelBuilder, out_shapes: list, in_shapes: list
+                 ) -> None:
+    """Every output of `node`, and any array its kernel stands for (a fused sum's
+    loop, `KernelBuilder.check_sizes`), within numpy's size limit; a ValueError
+    otherwise."""
     for k, (out, shape) in enumerate(zip(node.outputs, out_shapes)):
         what = "the result" if len(node.outputs) == 1 else f"output {k}"
         checked_size(shape, out.type.dtype, what)
-    if isinstance(node.op, FusedSum):
-        checked_size(node.op.loop_shape(in_shapes), node.outputs[0].type.dtype,
-                     "the summed array")
+    builder.check_sizes(node, in_shapes)
+
+
+def _write_params(P: np.ndarray, start: int, kernel: Kernel, node: Apply,
+                  params: Sequence[int]) -> None:
+    """Write a kernel's plan values into its slots of P, refusing any other count: one
+    value too many would silently overwrite the next kernel's slots."""
+    if len(params) != kernel.nparams:
+        raise LayoutError(f"kernel {kernel.name} ({kernel.family}) of node "
+                          f"{describe(node)}: {len(params)} plan values for its "
+                          f"{kernel.nparams} slots ({kernel.layout})")
+    P[start:start + len(params)] = params
 
 
 def _shape_error(err: Exception, node: Apply, in_shapes: list) -> ShapeError:
@@ -224,7 +235,8 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                 layouts[id(node.outputs[0])] = (tuple(shape), tuple(strides))
                 P[lowered.slots[id(node.outputs[0])]] = offset
                 continue
-            _check_sizes(node, out_shapes, in_shapes)
+            builder = builder_of(node.op)
+            _check_sizes(node, builder, out_shapes, in_shapes)
         except ValueError as err:
             raise _shape_error(err, node, in_shapes) from None
         for out, shape in zip(node.outputs, out_shapes):
@@ -238,7 +250,7 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                     # (never touched then): Function.loop turns the flag off.
                     P[update.inplace_slot] = 1
                 offset = None
-                if node.op.c_family == "elementwise" and nbytes:
+                if builder.elementwise and nbytes:
                     same = [id(v) for v, lay in zip(node.inputs, in_layouts)
                             if lay == layouts[id(out)] and v.type.dtype == out.type.dtype]
                     offset = workspace.take_over(id(out), nbytes, node, k, same)
@@ -251,12 +263,12 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                                            largest)
                 P[lowered.slots[id(out)]] = offset
         kernel = lowered.kernels[id(node)]
-        _, params_of = family_functions(node.op)
         out_layouts = [layouts[id(o)] for o in node.outputs]
         start = lowered.kernel_slots[id(node)]
+        values = extra[0] if extra else None
         try:
-            params = params_of(kernel, node, out_layouts, in_layouts, in_shapes, *extra)
-            P[start:start + len(params)] = params
+            params = builder.params(kernel, node, out_layouts, in_layouts, in_shapes, values)
+            _write_params(P, start, kernel, node, params)
         except OverflowError:
             raise _shape_error(ValueError("a loop bound, stride or offset exceeds int64"),
                                node, in_shapes) from None

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jinja2
 
-from cgraph.codegen.kernels import Kernel
 from cgraph.codegen.lower import Program, Step
+from cgraph.kernel import Kernel
 
 
 @functools.cache
@@ -124,7 +124,9 @@ def kernel_functions(env: jinja2.Environment, steps: Sequence[Step]
                      ) -> tuple[list[str], list[str]]:
     """The C of each distinct kernel, and for each step the function it calls.
 
-    Two steps whose kernels render to the same code (same template, dtypes, ranks and
+    Each template gets the kernel as `k` and the offsets of its plan fields as `p`
+    (`p[{{ p.size }}]`). Two steps whose kernels render to the same code (same
+    template, dtypes, ranks and
     static parameters: all a node's own data arrives through its pointers and its
     plan slots) share one `static` function, named after the first and rendered
     with its comment, to which a line naming the other nodes is added. So a graph of
@@ -137,7 +139,7 @@ def kernel_functions(env: jinja2.Environment, steps: Sequence[Step]
     for step in steps:
         kernel = step.kernel
         template = env.get_template(f"{kernel.family}.c.j2")
-        code = template.render(k=_code_shape(kernel))
+        code = template.render(k=_code_shape(kernel), p=kernel.layout.slots())
         index = first.setdefault(code, len(owners))
         if index == len(owners):
             owners.append(kernel)
@@ -147,7 +149,8 @@ def kernel_functions(env: jinja2.Environment, steps: Sequence[Step]
         callees.append(owners[index].name)
     texts = []
     for kernel, others in zip(owners, sharing):
-        text = env.get_template(f"{kernel.family}.c.j2").render(k=kernel).strip()
+        text = env.get_template(f"{kernel.family}.c.j2").render(
+            k=kernel, p=kernel.layout.slots()).strip()
         if others:
             names = ", ".join(k.name for k in others)
             text = f"/* the same code computes {names} */\n{text}"

@@ -31,6 +31,7 @@ import numpy as np
 
 from cgraph import backend
 from cgraph._version import __version__
+from cgraph.backend.progress import compile_progress
 from cgraph.codegen import ShapeError, cdef, lower, render
 from cgraph.codegen import make_plan as plan_shapes
 from cgraph.codegen.kernels import uses_blas
@@ -153,10 +154,13 @@ class CompiledModule:
         if module is None:
             self._source = render(program, VERSION, profile=self._profiled)
             rendered = time.perf_counter()
+            what = (f"{len(self.lowered.kernels)} kernels "
+                    f"({len(self._source) // 1024} kB of C)")
             try:
-                module = backend.load_module(self._source, declarations, self.build_options,
-                                             depends=kernel_headers(), root=cache_dir,
-                                             key_text=index_key)
+                with compile_progress(what, cfg.compile_progress):
+                    module = backend.load_module(self._source, declarations,
+                                                 self.build_options, depends=kernel_headers(),
+                                                 root=cache_dir, key_text=index_key)
             except backend.CompileError as err:
                 raise errors.point_at_kernels(err, program) from None
             backend.record_index(index_key, module, self.build_options, cache_dir)

@@ -164,8 +164,8 @@ class Op:
 
     Every hook an op may define is declared here with its default; a subclass
     overrides the ones it needs. `make_node` and `perform` are enough for mode "PY";
-    mode "C" also needs `infer_shape` and a kernel (a shared family named by
-    `c_family`, or `c_kernel` and `c_params`). Two kinds of ops take a mixin:
+    mode "C" also needs `infer_shape` and a kernel builder registered for the op's
+    class (`cgraph.kernel.register_kernel`). Two kinds of ops take a mixin:
     `ViewOp` (the output shows an input's memory) and `LazyOp` (only the inputs of
     the branch a condition selects are computed). Test the kind with `isinstance`.
 
@@ -176,16 +176,12 @@ class Op:
     __props__: tuple[str, ...] = ()
     #: Positions of the inputs whose values (not only shapes) determine the output
     #: shapes or view layouts (e.g. the target shape of a reshape). `infer_shape`,
-    #: `view_layout` and `c_params` then get a `values` argument: a numpy array at
-    #: each of these positions, None at the others.
+    #: `view_layout` and the kernel builder's `params` then get a `values` argument: a
+    #: numpy array at each of these positions, None at the others.
     value_inputs: tuple[int, ...] = ()
     #: False for ops whose output is computed from their inputs' shapes alone
     #: (Shape_i): they define `value(shapes)`, and their inputs' data is never read.
     needs_input_data: bool = True
-    #: The C kernel family: the name of a shared family of the code generator (its
-    #: lowering and template), or the template an op's own `c_kernel` renders; ""
-    #: when the op has no C implementation.
-    c_family: str = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -250,30 +246,6 @@ class Op:
         (matrix products); 0 for the others, whose profile reports bytes."""
         return 0
 
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list,
-                 ins: list) -> Any:
-        """Lower `node` to a kernel description (`cgraph.codegen.kernels.Kernel`).
-
-        Called only when `c_family` names no shared family. `name` is the kernel's C
-        name, `comment` the text of its C comment, `outs` and `ins` the `Operand` of
-        each output and input. The default raises NotImplementedError naming the op:
-        such an op runs only in mode "PY".
-        """
-        raise NotImplementedError(
-            f"{type(self).__name__} has no C implementation: it defines no c_kernel "
-            "(nor a c_family the code generator knows); compile with mode='PY'")
-
-    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list, values: list | None = None) -> list[int]:
-        """The integers `kernel` reads from the plan array for one call's shapes.
-
-        `out_layouts` and `in_layouts` are (shape, element strides) pairs; `values`
-        is passed when the op has `value_inputs`. The list has at most
-        `kernel.nparams` entries. Raises ValueError when the shapes do not fit.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no C implementation: it "
-                                  "defines no c_params")
-
     def _props(self) -> tuple:
         return tuple(getattr(self, p) for p in self.__props__)
 
@@ -300,7 +272,6 @@ class ViewOp(Op):
     numpy view of that input.
     """
 
-    c_family = "view"
     #: The input whose memory the output shows.
     view_of: int = 0
 

@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.codegen.kernels import Kernel, contiguous_strides, uses_blas
+from cgraph.codegen.kernels import uses_blas
 from cgraph.codegen.lower import Lowered, lower, value_arguments
 from cgraph.codegen.plan import Plan, make_plan
 from cgraph.codegen.render import render_program
 from cgraph.graph.basic import Apply
 from cgraph.graph.fg import FunctionGraph
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, contiguous_strides
 from cgraph.tensor.subtensor import AdvancedSubtensor, Subtensor
 from cgraph.tensor.subtensor_index import ARRAY, INT, NEW, SLICE, SYM, Index
 
@@ -57,38 +58,45 @@ def step_plan(lowered: Lowered, inner_shapes: tuple, values: list) -> Plan:
     return make_plan(lowered, inner_shapes, values)
 
 
-def scan_kernel(lowered: Lowered, node: Apply, name: str, comment: str, outs: list,
-                ins: list, n_seqs: int, n_states: int) -> Kernel:
-    """The scan's kernel: the step's C, and p = [steps, row bytes..., step's plan]."""
-    program = lowered.program
-    n_rest = len(node.inputs) - 1 - n_seqs - n_states
-    n_out = len(node.outputs)
-    p_inner = 1 + n_seqs + n_out
-    return Kernel("scan", name, comment, tuple(outs), tuple(ins),
-                  p_inner + program.n_slots,
-                  context={"inner": render_program(program), "entry": program.entry,
-                           "n_seq": n_seqs, "n_states": n_states, "n_rest": n_rest,
-                           "n_out": n_out, "p_inner": p_inner,
-                           "blas": uses_blas(program.steps)})  # the module links it
+class ScanKernel(KernelBuilder):
+    """The scan's kernel: the step's C, and the plan slots: the step count, the bytes
+    of a row of each sequence and each output, then the step's own plan."""
+
+    family = "scan"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        op = node.op
+        program = op.lowered.program
+        n_seq, n_states, n_out = op.n_seqs, op.n_states, len(node.outputs)
+        layout = ParamLayout(self.family, steps=1, seq_rows=n_seq, out_rows=n_out,
+                             step_plan=program.n_slots)
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout,
+                      context={"inner": render_program(program), "entry": program.entry,
+                               "n_seq": n_seq, "n_states": n_states,
+                               "n_rest": len(node.inputs) - 1 - n_seq - n_states,
+                               "n_out": n_out,
+                               "blas": uses_blas(program.steps)})  # the module links it
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        """Raises ValueError for an input that is not contiguous, or shapes the loop
+        cannot run with."""
+        for k, (shape, strides) in enumerate(in_layouts[1:], start=1):
+            if tuple(strides) != contiguous_strides(shape) and int(np.prod(shape)) > 1:
+                raise ValueError(f"scan: input {k} is not contiguous")
+        op = node.op
+        n_steps = op.steps(in_shapes, values[0])
+        plan = step_plan(op.lowered, op.inner_shapes(in_shapes), values[1:])
+        seq_rows = [_row_bytes(shape, v) for shape, v in
+                    zip(in_shapes[1:1 + op.n_seqs], node.inputs[1:1 + op.n_seqs])]
+        out_rows = [_row_bytes(shape, v) for (shape, _), v in zip(out_layouts, node.outputs)]
+        return kernel.layout.build(steps=n_steps, seq_rows=seq_rows, out_rows=out_rows,
+                                   step_plan=plan.params.tolist())
 
 
-def scan_params(node: Apply, n_steps: int, plan: Plan, n_seqs: int, out_layouts: list,
-                in_layouts: list, in_shapes: list) -> list[int]:
-    """The kernel's plan slots: the step count, the bytes of a row of each sequence and
-    output, then the step's own plan. Raises ValueError for an input that is not
-    contiguous."""
-    for k, (shape, strides) in enumerate(in_layouts[1:], start=1):
-        if tuple(strides) != contiguous_strides(shape) and int(np.prod(shape)) > 1:
-            raise ValueError(f"scan: input {k} is not contiguous")
-    row_bytes = []
-    for j in range(n_seqs):
-        shape = in_shapes[1 + j]
-        row_bytes.append(int(np.prod(shape[1:], dtype=np.int64))
-                         * np.dtype(node.inputs[1 + j].type.dtype).itemsize)
-    for k, (shape, _) in enumerate(out_layouts):
-        row_bytes.append(int(np.prod(shape[1:], dtype=np.int64))
-                         * np.dtype(node.outputs[k].type.dtype).itemsize)
-    return [n_steps, *row_bytes, *plan.params.tolist()]
+def _row_bytes(shape: tuple, v: Any) -> int:
+    """The bytes of one row of an array of `shape` (the type of `v`)."""
+    return int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(v.type.dtype).itemsize
 
 
 def gather_symbolic_ints(fgraph: FunctionGraph) -> None:

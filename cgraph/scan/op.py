@@ -6,17 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.codegen.kernels import Kernel
 from cgraph.codegen.lower import Lowered
 from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.graph.fg import FunctionGraph
+from cgraph.kernel import register_kernel
 from cgraph.scan.gradient import scan_grad
 from cgraph.scan.inner import check_steps
 from cgraph.scan.lowering import (
+    ScanKernel,
     gather_symbolic_ints,
     lower_step,
-    scan_kernel,
-    scan_params,
     step_plan,
     step_value_args,
 )
@@ -34,7 +33,6 @@ class Scan(Op):
     `truncate_gradient` (-1: all steps) is how many steps back the gradient goes.
     """
 
-    c_family = "scan"
     value_inputs = (0,)
 
     def __init__(self, inner_inputs: list[Variable], inner_outputs: list[Variable],
@@ -80,7 +78,9 @@ class Scan(Op):
 
     # ----------------------------------------------------------------- shapes
 
-    def _steps(self, shapes: list, n_steps: Any) -> int:
+    def steps(self, shapes: list, n_steps: Any) -> int:
+        """The number of steps for these input shapes and n_steps value; ValueError
+        when negative or past a sequence's rows."""
         n = int(n_steps)
         lengths = [shapes[1 + j][0] for j in range(self.n_seqs)]
         if not self.steps_given:
@@ -100,7 +100,7 @@ class Scan(Op):
         return tuple(seqs + [tuple(s) for s in shapes[1 + self.n_seqs:]])
 
     def infer_shape(self, node: Apply, shapes: list, values: list) -> list:
-        n = self._steps(shapes, values[0])
+        n = self.steps(shapes, values[0])
         plan = step_plan(self.lowered, self.inner_shapes(shapes), values[1:])
         states = shapes[1 + self.n_seqs:1 + self.n_seqs + self.n_states]
         for k, (init, new) in enumerate(zip(states, plan.out_shapes)):
@@ -113,7 +113,7 @@ class Scan(Op):
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         shapes = [np.shape(a) for a in inputs]
-        n = self._steps(shapes, inputs[0])
+        n = self.steps(shapes, inputs[0])
         seqs = inputs[1:1 + self.n_seqs]
         states = list(inputs[1 + self.n_seqs:1 + self.n_seqs + self.n_states])
         rest = inputs[1 + self.n_seqs + self.n_states:]
@@ -143,14 +143,5 @@ class Scan(Op):
         """Backpropagation through the loop (`cgraph.scan.gradient`)."""
         return scan_grad(self, inputs, output_grads)
 
-    # ----------------------------------------------------------------- C
 
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
-        return scan_kernel(self.lowered, node, name, comment, outs, ins, self.n_seqs,
-                           self.n_states)
-
-    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list, values: list) -> list[int]:
-        n = self._steps(in_shapes, values[0])
-        plan = step_plan(self.lowered, self.inner_shapes(in_shapes), values[1:])
-        return scan_params(node, n, plan, self.n_seqs, out_layouts, in_layouts, in_shapes)
+register_kernel(ScanKernel(), Scan)

@@ -17,22 +17,18 @@ from cgraph.tensor.diagonal import diag, diagonal, trace
 from cgraph.tensor.elemwise import Elemwise, ScalarOp, cast
 from cgraph.tensor.extra_ops import (
     arange,
-    argsort,
-    cumprod,
-    cumsum,
-    diff,
     expand_dims,
     eye,
     identity_like,
     shape_padaxis,
     shape_padleft,
     shape_padright,
-    sort,
     split,
     squeeze,
     stack,
     swapaxes,
 )
+from cgraph.tensor.lanes import argsort, cumprod, cumsum, diff, sort
 from cgraph.tensor.math import *  # noqa: F403
 from cgraph.tensor.math import (  # with the other names of table ops (fill, where, ...)
     ELEMENTWISE,

@@ -12,26 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, contiguous_strides, register_kernel
 from cgraph.tensor.shape import ShapeVector, checked_size
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
-
-
-def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
-    """Element strides of a C-contiguous array."""
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(n, 1)
-    return tuple(reversed(strides))
-
-
-if TYPE_CHECKING:
-    from cgraph.codegen.kernels import Kernel
 
 #: one strided copy: (output offset, input offset, loop shape, output strides, input strides)
 Part = tuple[int, int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]
@@ -53,36 +41,52 @@ def _flat_values(values: Sequence[Any]) -> list[int]:
 
 
 class CopyOp(Op):
-    """Base of the ops lowered to strided copies of input 0 (`copy_parts`)."""
+    """Base of the ops lowered to strided copies of input 0 (`copy_parts`): the `copy`
+    kernel (`CopyKernel`) zeroes the output first when `zero_first`, then runs
+    `n_parts` copies over `n_loop_dims` axes."""
 
-    c_family = "copy"
     zero_first = False
 
     def n_loop_dims(self, node: Apply) -> int:
+        """The number of axes of each copy's loop."""
         return node.outputs[0].type.ndim
 
     def n_parts(self, node: Apply) -> int:
+        """The number of strided copies."""
         return 1
-
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
-        from cgraph.codegen.kernels import Kernel  # codegen imports this layer
-        ndim, parts = self.n_loop_dims(node), self.n_parts(node)
-        nparams = int(self.zero_first) + parts * (2 + 3 * ndim)
-        return Kernel("copy", name, comment, tuple(outs), tuple(ins), nparams, ndim,
-                      context={"ndim": ndim, "parts": parts, "zero": self.zero_first})
-
-    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list, values: list | None = None) -> list[int]:
-        out_shape, out_strides = out_layouts[0]
-        params = [math.prod(out_shape)] if self.zero_first else []
-        for part in self.copy_parts(node, out_layouts[0], in_layouts, values):
-            out_off, in_off, shape, st_o, st_i = part
-            params.extend([out_off, in_off, *shape, *st_o, *st_i])
-        return [int(p) for p in params]
 
     def copy_parts(self, node: Apply, out_layout: tuple, in_layouts: list,
                    values: list | None) -> list[Part]:
+        """The copies for one call's layouts (and `values` at `value_inputs`)."""
         raise NotImplementedError
+
+
+class CopyKernel(KernelBuilder):
+    """Every CopyOp: `templates/copy.c.j2` runs its strided copies."""
+
+    family = "copy"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        op = node.op
+        ndim, parts = op.n_loop_dims(node), op.n_parts(node)
+        part = ParamLayout("copy part", out_offset=1, in_offset=1, shape=ndim,
+                           out_strides=ndim, in_strides=ndim)
+        layout = ParamLayout(self.family, zero=int(op.zero_first), parts=(parts, part))
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
+                      context={"ndim": ndim, "parts": parts, "zero": op.zero_first})
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        op = node.op
+        parts = [{"out_offset": out_off, "in_offset": in_off, "shape": shape,
+                  "out_strides": st_o, "in_strides": st_i}
+                 for out_off, in_off, shape, st_o, st_i
+                 in op.copy_parts(node, out_layouts[0], in_layouts, values)]
+        zero = [math.prod(out_layouts[0][0])] if op.zero_first else []
+        return kernel.layout.build(zero=zero, parts=parts)
+
+
+register_kernel(CopyKernel(), CopyOp)
 
 
 # --------------------------------------------------------------------------- reshape

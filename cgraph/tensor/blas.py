@@ -1,8 +1,6 @@
 """Linear algebra: dot, matmul (`@`), outer, tensordot, batched_dot, batched_tensordot.
 
-Two ops compute every product, both lowered to the `dot` kernel family, which
-calls a real BLAS (gemm, gemv or dot, chosen per call shape) for float32/float64
-and a generated loop for integers and tiny sizes (cgraph/codegen/kernels.py):
+Two ops compute every product (`cgraph.tensor.blas_ops`, with their kernels):
 
 - `Dot`: numpy.dot of 1-d and 2-d operands of one dtype;
 - `MatMul`: stacks of matrices, (..., M, K) @ (..., K, N), operands of equal rank
@@ -10,7 +8,7 @@ and a generated loop for integers and tiny sizes (cgraph/codegen/kernels.py):
 
 A third, `Gemm` (alpha * dot(a, b) + beta * c, one BLAS call with beta), is made by the
 `specialize` rewrite (cgraph/rewrite/specialize.py) from a Dot and the elementwise ops
-around it; its kernel family is `dot_add`.
+around it.
 
 The user-facing functions reduce every other case to these two with views
 (dimshuffle) and reshapes, and promote mixed dtypes as numpy does.
@@ -23,218 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.graph.basic import Apply, Op, Variable, ViewOp
+from cgraph.graph.basic import Apply, Variable, ViewOp
 from cgraph.tensor.basic_ops import reshape
-from cgraph.tensor.elemwise import broadcast_shapes, broadcast_static, cast
-from cgraph.tensor.reduce import sum_to
+from cgraph.tensor.blas_ops import Dot, Gemm, MatMul, _broadcast_batch
+from cgraph.tensor.elemwise import cast
 from cgraph.tensor.shape import DimShuffle, pad_left, shape_i, transpose
-from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
+from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
 __all__ = ["Dot", "Gemm", "MatMul", "SummedAxes", "batched_dot", "batched_tensordot", "dot",
            "matmul", "outer", "tensordot"]
-
-
-def _col(v: Variable) -> Variable:
-    return DimShuffle(1, (0, "x"))(v)
-
-
-def _row(v: Variable) -> Variable:
-    return DimShuffle(1, ("x", 0))(v)
-
-
-def _t(m: Variable) -> Variable:
-    return DimShuffle(2, (1, 0))(m)
-
-
-def _vec1(s: Variable) -> Variable:
-    return DimShuffle(0, ("x",))(s)
-
-
-def _swap_last(x: Variable) -> Variable:
-    """`x` with its last two axes exchanged (a view)."""
-    order = list(range(x.ndim))
-    order[-2:] = order[-1], order[-2]
-    return DimShuffle(x.ndim, order)(x)
-
-
-# --------------------------------------------------------------------------- Dot
-
-
-class Dot(Op):
-    """numpy.dot of two 1-d or 2-d tensors of one dtype."""
-
-    c_family = "dot"
-
-    def make_node(self, a: Any, b: Any) -> Apply:
-        a, b = as_tensor_variable(a), as_tensor_variable(b)
-        if a.ndim not in (1, 2) or b.ndim not in (1, 2):
-            raise TypeError(f"dot: expected 1-d or 2-d operands, got {a.type} and {b.type}")
-        if a.dtype != b.dtype:
-            raise TypeError(f"dot: operands differ in dtype: {a.type} and {b.type}")
-        ka, kb = a.type.shape[-1], b.type.shape[0]
-        if ka is not None and kb is not None and ka != kb:
-            raise ValueError(f"dot: shapes {a.type} and {b.type} are not aligned "
-                             f"({ka} != {kb})")
-        shape = a.type.shape[:-1] + b.type.shape[1:]
-        return Apply(self, [a, b], [TensorType(a.dtype, shape).make_variable()])
-
-    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        sa, sb = shapes
-        if sa[-1] != sb[0]:
-            raise ValueError(f"dot: shapes {sa} and {sb} are not aligned "
-                             f"({sa[-1]} (dim {len(sa) - 1}) != {sb[0]} (dim 0))")
-        return [sa[:-1] + sb[1:]]
-
-    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return [np.asarray(np.dot(*inputs))]
-
-    def flops(self, in_shapes: Sequence[tuple[int, ...]],
-              out_shapes: Sequence[tuple[int, ...]]) -> int:
-        """2 M N K: a multiply and an add per term of each output element's sum."""
-        if not in_shapes or not out_shapes:
-            return 0
-        k = in_shapes[0][-1] if in_shapes[0] else 1
-        return 2 * int(np.prod(out_shapes[0], dtype=np.int64)) * int(k)
-
-    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
-        (a, b), (gz,) = inputs, output_grads
-        if a.ndim == 2 and b.ndim == 2:
-            ga, gb = self(gz, _t(b)), self(_t(a), gz)
-        elif a.ndim == 2:
-            ga, gb = self(_col(gz), _row(b)), self(_t(a), gz)
-        elif b.ndim == 2:
-            ga, gb = self(b, gz), self(_col(a), _row(gz))
-        else:
-            ga, gb = self(_col(b), _vec1(gz)), self(_col(a), _vec1(gz))
-        return [ga, gb]
-
-
-# --------------------------------------------------------------------------- Gemm
-
-
-def _check_coefficient(value: Any, dtype: str, what: str) -> None:
-    """Raise ValueError unless `value` is a finite number (an integer for an int dtype)."""
-    number = np.asarray(value)
-    ok = number.shape == () and number.dtype.kind in "biuf" and bool(np.isfinite(number))
-    if ok and np.dtype(dtype).kind in "iu":
-        ok = float(number) == int(number)
-    if not ok:
-        raise ValueError(f"gemm: {what} = {value!r} is not a finite {dtype} scalar")
-
-
-class Gemm(Op):
-    """alpha * dot(a, b) + beta * c for 1-d or 2-d `a`, `b` and a `c` of the same dtype
-    that broadcasts against the product (a bias row, a column, a scalar, a matrix).
-
-    `alpha` and `beta` are constants of the op, exact in the dtype. The result has the
-    numpy broadcast shape of the product and `c` (the product's, except where it has
-    length 1 and `c` does not). Built by the `specialize` rewrite from
-    `dot(a, b) + c`, `alpha * dot(a, b) + beta * c` and `c - alpha * dot(a, b)`.
-    """
-
-    __props__ = ("alpha", "beta")
-    c_family = "dot_add"
-    flops = Dot.flops  # the product's; adding c is not counted
-
-    def __init__(self, alpha: float = 1.0, beta: float = 1.0):
-        self.alpha, self.beta = alpha, beta
-
-    def make_node(self, a: Any, b: Any, c: Any) -> Apply:
-        product = Dot().make_node(a, b)
-        (a, b), prod = product.inputs, product.outputs[0]
-        c = as_tensor_variable(c)
-        if c.dtype != prod.dtype or prod.dtype == "bool":
-            raise TypeError(f"gemm: expected a numeric c of the operands' dtype, got {c.type} "
-                            f"for a product of {a.type} and {b.type}")
-        if c.ndim > prod.ndim:
-            raise TypeError(f"gemm: c ({c.type}) has more axes than the product {prod.type}")
-        for name in ("alpha", "beta"):
-            _check_coefficient(getattr(self, name), prod.dtype, name)
-        c = pad_left(c, prod.ndim)
-        shape = broadcast_static([prod.type.shape, c.type.shape], f"gemm of {prod.type}")
-        return Apply(self, [a, b, c], [TensorType(prod.dtype, shape).make_variable()])
-
-    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        (prod,) = Dot().infer_shape(node, shapes[:2])
-        return [broadcast_shapes([prod, tuple(shapes[2])], "gemm")]
-
-    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        a, b, c = inputs
-        dtype = node.outputs[0].type.dtype
-        alpha, beta = np.asarray(self.alpha, dtype), np.asarray(self.beta, dtype)
-        with np.errstate(all="ignore"):
-            out = alpha * np.dot(a, b) + beta * c
-        return [np.asarray(out, dtype=dtype)]
-
-    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
-        (a, b, c), (gz,) = inputs, output_grads
-        product = Dot()(a, b)  # read for its shape only: where the product broadcast
-        g_product = sum_to(gz * np.asarray(self.alpha, gz.dtype), product)
-        ga, gb = Dot().grad([a, b], [g_product])
-        return [ga, gb, sum_to(gz * np.asarray(self.beta, gz.dtype), c)]
-
-
-# --------------------------------------------------------------------------- MatMul
-
-
-def _broadcast_batch(sa: Sequence, sb: Sequence, what: str) -> tuple:
-    """numpy's broadcast of two batch shapes of equal length (None: unknown length)."""
-    out = []
-    for n, m in zip(sa, sb):
-        if n == 1 or n == m:
-            out.append(m)
-        elif m == 1:
-            out.append(n)
-        elif n is None or m is None:
-            out.append(m if n is None else n)
-        else:
-            raise ValueError(f"{what}: batch shapes {tuple(sa)} and {tuple(sb)} do not "
-                             f"broadcast ({n} != {m})")
-    return tuple(out)
-
-
-class MatMul(Op):
-    """numpy.matmul of two stacks of matrices of one dtype and equal rank (>= 3).
-
-    Operand shapes are (*batch, M, K) and (*batch, K, N); the batch axes broadcast
-    (length-1 axes repeat), giving (*batch, M, N).
-    """
-
-    c_family = "dot"
-    flops = Dot.flops
-
-    def make_node(self, a: Any, b: Any) -> Apply:
-        a, b = as_tensor_variable(a), as_tensor_variable(b)
-        if a.ndim < 3 or a.ndim != b.ndim:
-            raise TypeError(f"MatMul: expected two stacks of matrices of equal rank (>= 3), "
-                            f"got {a.type} and {b.type}")
-        if a.dtype != b.dtype:
-            raise TypeError(f"matmul: operands differ in dtype: {a.type} and {b.type}")
-        ka, kb = a.type.shape[-1], b.type.shape[-2]
-        if ka is not None and kb is not None and ka != kb:
-            raise ValueError(f"matmul: shapes {a.type} and {b.type} are not aligned "
-                             f"({ka} != {kb})")
-        batch = _broadcast_batch(a.type.shape[:-2], b.type.shape[:-2],
-                                 f"matmul of {a.type} and {b.type}")
-        shape = batch + (a.type.shape[-2], b.type.shape[-1])
-        return Apply(self, [a, b], [TensorType(a.dtype, shape).make_variable()])
-
-    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        sa, sb = (tuple(s) for s in shapes)
-        if sa[-1] != sb[-2]:
-            raise ValueError(f"matmul: shapes {sa} and {sb} are not aligned "
-                             f"({sa[-1]} (dim {len(sa) - 1}) != {sb[-2]} (dim {len(sb) - 2}))")
-        batch = _broadcast_batch(sa[:-2], sb[:-2], f"matmul of shapes {sa} and {sb}")
-        return [batch + (sa[-2], sb[-1])]
-
-    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return [np.asarray(np.matmul(*inputs))]
-
-    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
-        (a, b), (gz,) = inputs, output_grads
-        ga = self(gz, _swap_last(b))
-        gb = self(_swap_last(a), gz)
-        return [sum_to(ga, a), sum_to(gb, b)]
 
 
 # --------------------------------------------------------------------------- SummedAxes

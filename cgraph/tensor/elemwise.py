@@ -3,7 +3,7 @@
 A `ScalarOp` is one table entry: its C expression, numpy reference, output dtype
 rule and gradient rule. `Elemwise` lifts any scalar op to arrays with numpy
 broadcasting; the C loop for it is written once, in
-`templates/elementwise.c.j2`.
+`templates/elementwise.c.j2` (its kernel builders: `cgraph.tensor.elemwise_kernel`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,12 @@ from typing import Any
 import numpy as np
 
 from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.kernel import register_kernel
+from cgraph.tensor.elemwise_kernel import (
+    ElementwiseKernel,
+    FusedElementwiseKernel,
+    FusedSumKernel,
+)
 from cgraph.tensor.reduce import sum_to
 from cgraph.tensor.shape import pad_left
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
@@ -172,7 +178,6 @@ class Elemwise(Op):
     """Apply a scalar op elementwise, with numpy broadcasting."""
 
     __props__ = ("scalar_op",)
-    c_family = "elementwise"
 
     def __init__(self, scalar_op: ScalarOp):
         self.scalar_op = scalar_op
@@ -346,7 +351,6 @@ class FusedElemwise(Op):
     """A Composite applied elementwise: one C loop computing several outputs."""
 
     __props__ = ("scalar_op",)
-    c_family = "elementwise"
 
     def __init__(self, scalar_op: Composite):
         self.scalar_op = scalar_op
@@ -381,7 +385,6 @@ class FusedSum(Op):
     (no temporary array): what `sum(elementwise(...))` becomes after fusion."""
 
     __props__ = ("scalar_op",)
-    c_family = "fused_sum"
 
     def __init__(self, scalar_op: Composite):
         if len(scalar_op.outputs) != 1:
@@ -416,3 +419,8 @@ class FusedSum(Op):
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         raise NotImplementedError(f"{self} is built by rewrites, after gradients: it has "
                                   "no gradient rule")
+
+
+register_kernel(ElementwiseKernel(), Elemwise)
+register_kernel(FusedElementwiseKernel(), FusedElemwise)
+register_kernel(FusedSumKernel(), FusedSum)

@@ -1,7 +1,6 @@
-"""Per-lane ops (cumsum, cumprod, diff, sort, argsort), arange, eye, axis views, split.
-
-The lane ops share one kernel family, `lanes` (templates/lanes.c.j2): the kernel
-loops over every axis but `axis` with strides and runs the op's loop along it.
+"""Construction (arange, eye, identity_like) with their kernels, axis views
+(expand_dims, squeeze, swapaxes, shape_pad*), stack and split. The per-lane ops
+(cumsum, sort...) are in `cgraph.tensor.lanes`.
 """
 
 from __future__ import annotations
@@ -13,180 +12,10 @@ from typing import Any
 import numpy as np
 
 from cgraph.graph.basic import Apply, Op, ViewOp
-from cgraph.tensor import reduce as _reduce
-from cgraph.tensor.basic_ops import CopyOp, _int_input, _static_value, flatten, shape_list
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, register_kernel
+from cgraph.tensor.basic_ops import CopyOp, _int_input, _static_value, shape_list
 from cgraph.tensor.shape import axis_index, checked_size
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
-
-_NUMPY = {
-    "cumsum": lambda x, axis: np.cumsum(x, axis=axis),
-    "cumprod": lambda x, axis: np.cumprod(x, axis=axis),
-    "diff": lambda x, axis: np.diff(x, axis=axis),
-    "sort": lambda x, axis: np.sort(x, axis=axis, kind="stable"),
-    "argsort": lambda x, axis: np.argsort(x, axis=axis, kind="stable").astype("int64"),
-}
-
-
-class LaneOp(Op):
-    """`mode` (cumsum, cumprod, diff, sort, argsort) along a static `axis`."""
-
-    __props__ = ("mode", "axis")
-    c_family = "lanes"
-
-    def __init__(self, mode: str, axis: int):
-        self.mode = mode
-        self.axis = axis
-
-    def __str__(self) -> str:
-        return f"{self.mode}{{axis={self.axis}}}"
-
-    def make_node(self, x: Any) -> Apply:
-        x = as_tensor_variable(x)
-        if not 0 <= self.axis < x.ndim:
-            raise ValueError(f"{self.mode}: axis {self.axis} out of range for {x.type}")
-        if self.mode == "diff" and x.dtype == "bool":
-            raise TypeError("diff: bool inputs are not supported")
-        dtype = x.dtype
-        if self.mode in ("cumsum", "cumprod"):
-            dtype = np.cumsum(np.zeros(1, dtype=x.dtype)).dtype.name
-        elif self.mode == "argsort":
-            dtype = "int64"
-        shape = list(x.type.shape)
-        if self.mode == "diff" and shape[self.axis] is not None:
-            shape[self.axis] = max(shape[self.axis] - 1, 0)
-        return Apply(self, [x], [TensorType(dtype, shape).make_variable()])
-
-    def perform(self, node, inputs):
-        return [np.asarray(_NUMPY[self.mode](inputs[0], self.axis),
-                           dtype=node.outputs[0].type.dtype)]
-
-    def infer_shape(self, node, shapes):
-        shape = list(shapes[0])
-        if self.mode == "diff":
-            shape[self.axis] = max(shape[self.axis] - 1, 0)
-        return [tuple(shape)]
-
-    def c_kernel(self, node, name, comment, outs, ins):
-        from cgraph.codegen.kernels import Kernel  # codegen imports this layer
-        ndim = node.inputs[0].type.ndim - 1
-        is_float = node.inputs[0].type.dtype.startswith("float")
-        return Kernel("lanes", name, comment, tuple(outs), tuple(ins), 5 + 4 * ndim, ndim,
-                      context={"ndim": ndim, "mode": self.mode, "float": is_float})
-
-    def c_params(self, kernel, node, out_layouts, in_layouts, in_shapes):
-        return lane_params(self.axis, in_layouts[0], out_layouts[0],
-                           in_layouts[1] if len(in_layouts) > 1 else None)
-
-    def grad(self, inputs, output_grads):
-        (x,), (gz,) = inputs, output_grads
-        axis = self.axis
-        if self.mode == "cumsum":
-            # d/dx_i = sum_{j >= i} gz_j: the total minus the exclusive prefix sum.
-            total = _reduce.sum(gz, axis=axis, keepdims=True)
-            return [total - LaneOp("cumsum", axis)(gz) + gz]
-        if self.mode == "cumprod":
-            # Valid for inputs without zeros: d/dx_i = sum_{j >= i} gz_j * out_j / x_i.
-            w = gz * LaneOp("cumprod", axis)(x)
-            total = _reduce.sum(w, axis=axis, keepdims=True)
-            return [(total - LaneOp("cumsum", axis)(w) + w) / x]
-        if self.mode == "diff":
-            return [DiffGrad(axis)(gz)]
-        if self.mode == "sort":
-            return [SortGrad(axis)(gz, LaneOp("argsort", axis)(x))]
-        return [None]
-
-
-def lane_params(axis: int, in_layout: tuple, out_layout: tuple, in2: tuple | None) -> list[int]:
-    """[n_in, n_out, axis strides (in, out, in2), other axes: shape, in, out, in2 strides]."""
-    (shape, st_i), (out_shape, st_o) = in_layout, out_layout
-    st_2 = in2[1] if in2 is not None else (0,) * len(shape)
-
-    def others(seq):
-        return [int(v) for a, v in enumerate(seq) if a != axis]
-
-    return [shape[axis], out_shape[axis], st_i[axis], st_o[axis], st_2[axis],
-            *others(shape), *others(st_i), *others(st_o), *others(st_2)]
-
-
-class DiffGrad(LaneOp):
-    """The gradient of a first difference: g[i-1] - g[i] (zero outside), one longer."""
-
-    def __init__(self, axis: int):
-        super().__init__("diff_grad", axis)
-
-    def make_node(self, gz: Any) -> Apply:
-        gz = as_tensor_variable(gz)
-        shape = list(gz.type.shape)
-        shape[self.axis] = None if shape[self.axis] is None else shape[self.axis] + 1
-        return Apply(self, [gz], [TensorType(gz.dtype, shape).make_variable()])
-
-    def perform(self, node, inputs):
-        g = inputs[0]
-        pad = [(0, 0)] * g.ndim
-        pad[self.axis] = (1, 0)
-        front = np.pad(g, pad)
-        pad[self.axis] = (0, 1)
-        return [front - np.pad(g, pad)]
-
-    def infer_shape(self, node, shapes):
-        shape = list(shapes[0])
-        shape[self.axis] += 1
-        return [tuple(shape)]
-
-
-class SortGrad(LaneOp):
-    """Scatter `gz` back through the sorting permutation: out[perm[i]] = gz[i]."""
-
-    def __init__(self, axis: int):
-        super().__init__("scatter", axis)
-
-    def make_node(self, gz: Any, perm: Any) -> Apply:
-        gz, perm = as_tensor_variable(gz), as_tensor_variable(perm)
-        return Apply(self, [gz, perm], [gz.type.make_variable()])
-
-    def perform(self, node, inputs):
-        gz, perm = inputs
-        out = np.zeros_like(gz)
-        np.put_along_axis(out, perm, gz, axis=self.axis)
-        return [out]
-
-    def infer_shape(self, node, shapes):
-        return [tuple(shapes[0])]
-
-
-def _lane(mode: str, x: Any, axis: int | None) -> TensorVariable:
-    x = as_tensor_variable(x)
-    if axis is None:
-        x, axis = flatten(x), 0
-    return LaneOp(mode, axis_index(axis, x.ndim, mode))(x)
-
-
-def cumsum(x: Any, axis: int | None = None) -> TensorVariable:
-    """numpy.cumsum (axis None: of the flattened input)."""
-    return _lane("cumsum", x, axis)
-
-
-def cumprod(x: Any, axis: int | None = None) -> TensorVariable:
-    """numpy.cumprod; its gradient assumes the input has no zeros."""
-    return _lane("cumprod", x, axis)
-
-
-def diff(x: Any, n: int = 1, axis: int = -1) -> TensorVariable:
-    """numpy.diff: the `n`-th discrete difference along `axis`."""
-    for _ in range(n):
-        x = _lane("diff", x, axis)
-    return as_tensor_variable(x)
-
-
-def sort(x: Any, axis: int | None = -1) -> TensorVariable:
-    """numpy.sort (stable; NaNs last); axis None sorts the flattened input."""
-    return _lane("sort", x, axis)
-
-
-def argsort(x: Any, axis: int | None = -1) -> TensorVariable:
-    """numpy.argsort(kind='stable') as int64 (NaNs last)."""
-    return _lane("argsort", x, axis)
-
 
 # --------------------------------------------------------------------------- arange, eye
 
@@ -195,7 +24,6 @@ class ARange(Op):
     """numpy.arange(start, stop, step) of integer or float scalar inputs, in `dtype`."""
 
     __props__ = ("dtype",)
-    c_family = "arange"
     value_inputs = (0, 1, 2)
 
     def __init__(self, dtype: str):
@@ -216,15 +44,6 @@ class ARange(Op):
         length = arange_length(start, stop, step)
         checked_size((length,), self.dtype, "arange: the result")
         return [(length,)]
-
-    def c_kernel(self, node, name, comment, outs, ins):
-        from cgraph.codegen.kernels import Kernel  # codegen imports this layer
-        integer = all(not v.dtype.startswith("float") for v in node.inputs)
-        return Kernel("arange", name, comment, tuple(outs), tuple(ins), 1,
-                      context={"integer": integer})
-
-    def c_params(self, kernel, node, out_layouts, in_layouts, in_shapes, values=None):
-        return [out_layouts[0][0][0]]
 
     def grad(self, inputs, output_grads):
         return [None, None, None]
@@ -264,7 +83,6 @@ class Eye(Op):
     """numpy.eye(n, m, k) with integer scalar inputs."""
 
     __props__ = ("dtype",)
-    c_family = "eye"
     value_inputs = (0, 1, 2)
 
     def __init__(self, dtype: str):
@@ -285,13 +103,6 @@ class Eye(Op):
         checked_size((n, m), self.dtype, "eye: the matrix")
         return [(n, m)]
 
-    def c_kernel(self, node, name, comment, outs, ins):
-        from cgraph.codegen.kernels import Kernel  # codegen imports this layer
-        return Kernel("eye", name, comment, tuple(outs), tuple(ins), 3)
-
-    def c_params(self, kernel, node, out_layouts, in_layouts, in_shapes, values=None):
-        return [int(values[0]), int(values[1]), int(values[2])]
-
     def grad(self, inputs, output_grads):
         return [None, None, None]
 
@@ -306,6 +117,39 @@ def identity_like(x: Any) -> TensorVariable:
     """An identity-like matrix of the shape and dtype of the matrix `x`."""
     x = as_tensor_variable(x)
     return eye(shape_list(x)[0], shape_list(x)[1], 0, dtype=x.dtype)
+
+
+class ARangeKernel(KernelBuilder):
+    """ARange: start + j * step (integers), or numpy's fill of floats (arange.c.j2)."""
+
+    family = "arange"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        integer = all(not v.dtype.startswith("float") for v in node.inputs)
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
+                      ParamLayout(self.family, length=1), context={"integer": integer})
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        return kernel.layout.build(length=out_layouts[0][0][0])
+
+
+class EyeKernel(KernelBuilder):
+    """Eye: a zeroed rows x cols matrix with ones on the k-th diagonal (eye.c.j2)."""
+
+    family = "eye"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
+                      ParamLayout(self.family, rows=1, cols=1, k=1))
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        return kernel.layout.build(rows=int(values[0]), cols=int(values[1]), k=int(values[2]))
+
+
+register_kernel(ARangeKernel(), ARange)
+register_kernel(EyeKernel(), Eye)
 
 
 # --------------------------------------------------------------------------- axis views

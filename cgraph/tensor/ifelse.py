@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.codegen.kernels import Kernel
 from cgraph.graph.basic import Apply, LazyOp, Variable
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, register_kernel
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
@@ -24,7 +24,6 @@ class IfElse(LazyOp):
     """Choose `n` outputs from the `then` or the `else` inputs, by a scalar condition."""
 
     __props__ = ("n",)
-    c_family = "ifelse"
     value_inputs = (0,)
 
     def __init__(self, n: int):
@@ -77,23 +76,32 @@ class IfElse(LazyOp):
         else_grads = _as_list(IfElse(self.n)(cond, *zeros, *output_grads))
         return [None, *then_grads, *else_grads]
 
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
-        ndims = [o.type.ndim for o in node.outputs]
-        offsets, at = [], 1
-        for nd in ndims:
-            offsets.append(at)
-            at += 3 * nd
-        return Kernel("ifelse", name, comment, tuple(outs), tuple(ins), at,
-                      context={"n": self.n, "ndims": tuple(ndims), "offsets": tuple(offsets)})
 
-    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list, values: list) -> list[int]:
-        branch = self.taken(values[0])
-        params = [branch]
-        for k, (shape, strides) in enumerate(out_layouts):
-            src_strides = in_layouts[1 + branch * self.n + k][1]
-            params += [*shape, *src_strides, *strides]
-        return params
+class IfElseKernel(KernelBuilder):
+    """IfElse: each output copied from the branch the plan says was taken (the other
+    branch's kernels did not run)."""
+
+    family = "ifelse"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        ndims = tuple(o.type.ndim for o in node.outputs)
+        fields = {f"out{k}": ParamLayout("ifelse output", shape=nd, src_strides=nd,
+                                         out_strides=nd) for k, nd in enumerate(ndims)}
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
+                      ParamLayout(self.family, taken=1, **fields),
+                      context={"n": node.op.n, "ndims": ndims})
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        branch = node.op.taken(values[0])
+        first = 1 + branch * node.op.n
+        fields = {f"out{k}": {"shape": shape, "src_strides": in_layouts[first + k][1],
+                              "out_strides": strides}
+                  for k, (shape, strides) in enumerate(out_layouts)}
+        return kernel.layout.build(taken=branch, **fields)
+
+
+register_kernel(IfElseKernel(), IfElse)
 
 
 def _as_list(x: Any) -> list:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from cgraph.tensor import basic_ops as b
-from cgraph.tensor import blas, tiling
+from cgraph.tensor import blas, lanes, tiling
 from cgraph.tensor import diagonal as d
 from cgraph.tensor import extra_ops as x
 from cgraph.tensor import math as m
@@ -133,10 +133,10 @@ _METHODS = {
     "squeeze": x.squeeze,
     "swapaxes": x.swapaxes,
     "repeat": tiling.repeat,
-    "cumsum": x.cumsum,
-    "cumprod": x.cumprod,
-    "sort": x.sort,
-    "argsort": x.argsort,
+    "cumsum": lanes.cumsum,
+    "cumprod": lanes.cumprod,
+    "sort": lanes.sort,
+    "argsort": lanes.argsort,
 }
 
 

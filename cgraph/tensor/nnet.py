@@ -13,6 +13,7 @@ import numpy as np
 
 from cgraph.configdefaults import config
 from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, register_kernel
 from cgraph.tensor import math as m
 from cgraph.tensor.basic_ops import flatten, reshape, shape_list
 from cgraph.tensor.elemwise import Elemwise, ScalarOp, cast
@@ -76,7 +77,6 @@ class OneHot(Op):
     length of the last axis of a second input. Labels out of range raise IndexError."""
 
     __props__ = ("n", "dtype")
-    c_family = "one_hot"
 
     def __init__(self, n: int | None, dtype: str):
         self.n, self.dtype = n, dtype
@@ -105,14 +105,25 @@ class OneHot(Op):
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         return [None] * len(inputs)
 
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Any:
-        from cgraph.codegen.kernels import Kernel  # noqa: PLC0415  (codegen sits above)
-        return Kernel("one_hot", name, comment, tuple(outs), tuple(ins), 3)
 
-    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list) -> list[int]:
+
+class OneHotKernel(KernelBuilder):
+    """OneHot: each row zero but a 1 at its label; a label out of range is an
+    IndexError (templates/one_hot.c.j2)."""
+
+    family = "one_hot"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
+                      ParamLayout(self.family, rows=1, n=1, label_stride=1))
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
         (rows,), (st,) = in_layouts[0]
-        return [rows, self._n(in_shapes), st]
+        return kernel.layout.build(rows=rows, n=node.op._n(in_shapes), label_stride=st)
+
+
+register_kernel(OneHotKernel(), OneHot)
 
 
 def _labels_one_hot(labels: TensorVariable, op: OneHot, *like: TensorVariable

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.codegen.kernels import Kernel
 from cgraph.compile.shared import SharedVariable, shared
 from cgraph.configdefaults import config
 from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, register_kernel
 from cgraph.tensor.shape import ShapeVector, checked_size
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
@@ -83,7 +83,6 @@ class RandomDraw(Op):
     """
 
     __props__ = ("dist", "dtype", "ndim")
-    c_family = "random"
 
     def __init__(self, dist: str, dtype: str, ndim: int):
         if dist not in _DISTS:
@@ -163,14 +162,25 @@ class RandomDraw(Op):
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
         return [None] * len(inputs)
 
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
-        return Kernel("random", name, comment, tuple(outs), tuple(ins), 1,
-                      context={"dist": self.dist, "n_size": self.ndim,
-                               "n_params": _DISTS[self.dist]})
 
-    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list, values: list | None = None) -> list[int]:
-        return [int(np.prod(out_layouts[1][0], dtype=np.int64))]
+
+class RandomKernel(KernelBuilder):
+    """RandomDraw: the sample drawn with Philox in C (templates/random.c.j2)."""
+
+    family = "random"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        op = node.op
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
+                      ParamLayout(self.family, size=1),
+                      context={"dist": op.dist, "n_size": op.ndim, "n_params": _DISTS[op.dist]})
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        return kernel.layout.build(size=int(np.prod(out_layouts[1][0], dtype=np.int64)))
+
+
+register_kernel(RandomKernel(), RandomDraw)
 
 
 class BinomialArrayDraw(RandomDraw):
@@ -212,18 +222,28 @@ class BinomialArrayDraw(RandomDraw):
         new_state = np.array([key, stream, counter + used], dtype=np.uint64).view(np.int64)
         return [new_state, sample.astype(self.dtype).reshape(size)]
 
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
-        return Kernel("random", name, comment, tuple(outs), tuple(ins), 1 + 2 * self.ndim,
-                      context={"dist": self.dist, "n_size": self.ndim, "n_params": 2,
+
+class BinomialArrayKernel(RandomKernel):
+    """BinomialArrayDraw: p read through its strides over the sample's shape."""
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        op = node.op
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
+                      ParamLayout(self.family, size=1, shape=op.ndim, p_strides=op.ndim),
+                      context={"dist": op.dist, "n_size": op.ndim, "n_params": 2,
                                "p_array": True})
 
-    def c_params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list, values: list | None = None) -> list[int]:
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
         """n; the sample's shape; p's strides over it (0 where p broadcasts)."""
         shape = tuple(out_layouts[1][0])
         p_shape, p_strides = in_layouts[-1]
         strides = [0 if m != n else st for m, n, st in zip(p_shape, shape, p_strides)]
-        return [int(np.prod(shape, dtype=np.int64)), *shape, *strides]
+        return kernel.layout.build(size=int(np.prod(shape, dtype=np.int64)), shape=shape,
+                                   p_strides=strides)
+
+
+register_kernel(BinomialArrayKernel(), BinomialArrayDraw)
 
 
 class RandomStreams:

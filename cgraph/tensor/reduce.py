@@ -12,6 +12,7 @@ which adds whole rows in float32 as numpy does. SumTo keeps the `reduce` family.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from cgraph.graph.basic import Apply, Op, Variable, ViewOp
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, is_dense, register_kernel
 from cgraph.tensor.shape import DimShuffle, Layout
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
@@ -85,12 +87,18 @@ def _c_rule(kind: str, dtype: str) -> tuple[str, str, str]:
     return "0", "(acc || x != 0)", ""
 
 
-def _reduce_layout(ndim: int, axes: tuple[int, ...], in_shape: Sequence[int],
-                   in_strides: Sequence[int]) -> list[int]:
-    """[mode, n_out, m, kept shape, kept strides, reduced shape, reduced strides].
+def careduce_layout(ndim: int, red: int) -> ParamLayout:
+    """The plan slots of a reduction of `red` of `ndim` axes (templates/careduce.c.j2)."""
+    kept = ndim - red
+    return ParamLayout("careduce", mode=1, n_out=1, m=1, kept_shape=kept,
+                       kept_strides=kept, red_shape=red, red_strides=red)
 
-    mode 1: reduced axes trail a C-contiguous input; 2: they lead it; 0: strided.
-    """
+
+def _reduce_values(ndim: int, axes: tuple[int, ...], in_shape: Sequence[int],
+                   in_strides: Sequence[int]) -> dict[str, Any]:
+    """The `careduce_layout` values: mode 1 when the reduced axes trail a C-contiguous
+    input, 2 when they lead it, 0 (strided) otherwise; the output and reduced sizes;
+    the kept and reduced axes' lengths and strides."""
     kept = [a for a in range(ndim) if a not in axes]
     n_out = int(np.prod([in_shape[a] for a in kept], dtype="int64"))
     m = int(np.prod([in_shape[a] for a in axes], dtype="int64"))
@@ -102,18 +110,11 @@ def _reduce_layout(ndim: int, axes: tuple[int, ...], in_shape: Sequence[int],
             mode = 2
     elif axes and is_dense(in_shape, in_strides):
         mode = 1
-    return [mode, n_out, m, *[in_shape[a] for a in kept], *[in_strides[a] for a in kept],
-            *[in_shape[a] for a in axes], *[in_strides[a] for a in axes]]
-
-
-def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
-    """Whether a layout is C-contiguous (length-1 axes may have any stride)."""
-    step = 1
-    for n, st in zip(reversed(shape), reversed(strides)):
-        if n > 1 and st != step:
-            return False
-        step *= max(n, 1)
-    return True
+    return {"mode": mode, "n_out": n_out, "m": m,
+            "kept_shape": [in_shape[a] for a in kept],
+            "kept_strides": [in_strides[a] for a in kept],
+            "red_shape": [in_shape[a] for a in axes],
+            "red_strides": [in_strides[a] for a in axes]}
 
 
 class CAReduce(Op):
@@ -124,7 +125,6 @@ class CAReduce(Op):
     """
 
     __props__ = ("kind", "axis")
-    c_family = "careduce"
 
     def __init__(self, kind: str, axis: tuple[int, ...]):
         if kind not in _KINDS:
@@ -166,38 +166,14 @@ class CAReduce(Op):
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         raise NotImplementedError(f"{self.kind} reduction has no gradient rule here")
 
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Any:
-        from cgraph.codegen.kernels import Kernel  # noqa: PLC0415  (codegen sits above)
-        dtype = node.inputs[0].dtype
-        out_dtype = node.outputs[0].dtype
-        init, combine, simd = _c_rule(self.kind, dtype)
-        acc = "double" if out_dtype == "float32" and self.kind in ("add", "mul") else None
-        ndim = node.inputs[0].ndim
-        context = {"init": init, "combine": combine, "simd": simd,
-                   "acc": acc or outs[0].ctype, "kept": ndim - len(self.axis),
-                   "red": len(self.axis), "arg": ""}
-        return Kernel("careduce", name, comment, tuple(outs), tuple(ins), 3 + 2 * ndim, ndim,
-                      context=context)
-
-    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list) -> list[int]:
-        shape, strides = in_layouts[0]
-        self.infer_shape(node, [tuple(shape)])
-        return _reduce_layout(len(shape), self.axis, shape, strides)
-
 
 class Sum(CAReduce):
     """Sum over `axis` (a tuple of axes), dropping them."""
 
     __props__ = ("axis",)
-    keepdims = False
 
     def __init__(self, axis: tuple[int, ...]):
         super().__init__("add", axis)
-
-    def reduced_axes(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-        """The input axes summed over, for concrete input shapes."""
-        return self.axis
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         (x,), (gz,) = inputs, output_grads
@@ -208,7 +184,6 @@ class ArgReduce(Op):
     """argmax / argmin over one axis, or over the flattened input (`axis` None): int64."""
 
     __props__ = ("kind", "axis")
-    c_family = "careduce"
 
     def __init__(self, kind: str, axis: int | None):
         if kind not in ("argmax", "argmin"):
@@ -240,27 +215,6 @@ class ArgReduce(Op):
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         return [None]
 
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Any:
-        from cgraph.codegen.kernels import Kernel  # noqa: PLC0415  (codegen sits above)
-        ndim = node.inputs[0].ndim
-        red = len(self._axes(ndim))
-        better = ">" if self.kind == "argmax" else "<"
-        is_float = node.inputs[0].dtype.startswith("float")
-        # numpy: the first NaN wins; otherwise the first strict improvement
-        nan = " || (x != x && best == best)" if is_float else ""
-        context = {"init": "", "combine": "", "simd": "", "acc": ins[0].ctype,
-                   "kept": ndim - red, "red": red, "arg": f"(x {better} best{nan})"}
-        return Kernel("careduce", name, comment, tuple(outs), tuple(ins), 3 + 2 * ndim, ndim,
-                      context=context)
-
-    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list) -> list[int]:
-        shape, strides = in_layouts[0]
-        self.infer_shape(node, [tuple(shape)])
-        params = _reduce_layout(len(shape), self._axes(len(shape)), shape, strides)
-        params[0] = 1 if params[0] == 1 else 0  # arg reductions: dense-inner or strided
-        return params
-
 
 def expand_reduced(g: TensorVariable, ndim: int, axes: tuple[int, ...]) -> TensorVariable:
     """`g` (the reduced shape) with length-1 axes put back at `axes` (keepdims)."""
@@ -274,8 +228,6 @@ def expand_reduced(g: TensorVariable, ndim: int, axes: tuple[int, ...]) -> Tenso
 class SumTo(Op):
     """Sum `g` down to the shape of `like` (same rank): numpy broadcasting undone."""
 
-    c_family = "reduce"
-    keepdims = True
 
     def make_node(self, g: Any, like: Any) -> Apply:
         g, like = as_tensor_variable(g), as_tensor_variable(like)
@@ -330,6 +282,93 @@ class BroadcastLike(ViewOp):
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         return [sum_to(output_grads[0], inputs[0]), None]
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+class CAReduceKernel(KernelBuilder):
+    """CAReduce: one loop nest (templates/careduce.c.j2) with the kind's init value and
+    combine expression; float32 sums and products accumulate in double."""
+
+    family = "careduce"
+
+    def axes(self, op: Any, ndim: int) -> tuple[int, ...]:
+        """The reduced axes of an input of `ndim` axes."""
+        return op.axis
+
+    def context(self, node: Apply, outs: list, ins: list) -> dict[str, Any]:
+        """The template's data: init, combine, simd, acc and (ArgReduce) arg."""
+        op = node.op
+        init, combine, simd = _c_rule(op.kind, node.inputs[0].dtype)
+        wide = node.outputs[0].dtype == "float32" and op.kind in ("add", "mul")
+        return {"init": init, "combine": combine, "simd": simd,
+                "acc": "double" if wide else outs[0].ctype, "arg": ""}
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        ndim = node.inputs[0].ndim
+        red = len(self.axes(node.op, ndim))
+        context = {**self.context(node, outs, ins), "kept": ndim - red, "red": red}
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
+                      careduce_layout(ndim, red), ndim, context=context)
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        shape, strides = in_layouts[0]
+        node.op.infer_shape(node, [tuple(shape)])
+        return kernel.layout.build(**self.values(node.op, shape, strides))
+
+    def values(self, op: Any, shape: Sequence[int], strides: Sequence[int]) -> dict:
+        """The `careduce_layout` values for the input's layout."""
+        return _reduce_values(len(shape), self.axes(op, len(shape)), shape, strides)
+
+
+class ArgReduceKernel(CAReduceKernel):
+    """ArgReduce: the careduce loop keeping the first best element's position (numpy:
+    the first NaN wins); modes: dense inner axes or strided."""
+
+    def axes(self, op: Any, ndim: int) -> tuple[int, ...]:
+        return op._axes(ndim)
+
+    def context(self, node: Apply, outs: list, ins: list) -> dict[str, Any]:
+        better = ">" if node.op.kind == "argmax" else "<"
+        nan = " || (x != x && best == best)" if node.inputs[0].dtype.startswith("float") else ""
+        return {"init": "", "combine": "", "simd": "", "acc": ins[0].ctype,
+                "arg": f"(x {better} best{nan})"}
+
+    def values(self, op: Any, shape: Sequence[int], strides: Sequence[int]) -> dict:
+        found = super().values(op, shape, strides)
+        found["mode"] = 1 if found["mode"] == 1 else 0  # dense-inner or strided
+        return found
+
+
+class SumToKernel(KernelBuilder):
+    """SumTo: zero the output, then add each input element into its output element
+    (templates/reduce.c.j2)."""
+
+    family = "reduce"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        ndim = node.inputs[0].type.ndim
+        layout = ParamLayout(self.family, size=1, shape=ndim, in_strides=ndim,
+                             out_strides=ndim)
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins[:1]), layout, ndim,
+                      accumulate="+=")
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        in_shape, in_strides = in_layouts[0]
+        out_shape, out_strides = out_layouts[0]
+        axes = node.op.reduced_axes(in_shapes)
+        # the output's strides in the input's index space: 0 along the summed axes
+        expanded = [0 if a in axes else s for a, s in enumerate(out_strides)]
+        return kernel.layout.build(size=math.prod(out_shape), shape=in_shape,
+                                   in_strides=in_strides, out_strides=expanded)
+
+
+register_kernel(CAReduceKernel(), CAReduce)
+register_kernel(ArgReduceKernel(), ArgReduce)
+register_kernel(SumToKernel(), SumTo)
 
 
 def sum_to(g: TensorVariable, like: TensorVariable) -> TensorVariable:

@@ -1,5 +1,5 @@
-"""Shape ops: DimShuffle (transpose, broadcast axes), Shape_i, Join and its slices;
-the size rule every shape obeys (`checked_size`).
+"""Shape ops: DimShuffle (transpose, broadcast axes), Shape_i, Shape, Join and its
+slices, with their kernels; the size rule every shape obeys (`checked_size`).
 
 DimShuffle and JoinSlice are views: the generated C aliases their input with new
 strides and an offset, computed per call shape by `view_layout`.
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from cgraph.graph.basic import Apply, Op, Variable, ViewOp
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, register_kernel
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 Layout = tuple[tuple[int, ...], tuple[int, ...], int]
@@ -205,7 +206,6 @@ class Shape_i(Op):
     """The length of axis `i` of its input, as an int64 scalar."""
 
     __props__ = ("i",)
-    c_family = "shape_value"
     needs_input_data = False
 
     def __init__(self, i: int):
@@ -245,7 +245,6 @@ class Shape(Op):
     the input's shape alone, so the C kernel copies plan parameters."""
 
     __props__ = ()
-    c_family = "shape_vector"
     needs_input_data = False
 
     def make_node(self, x: Any) -> Apply:
@@ -264,16 +263,6 @@ class Shape(Op):
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         return [None]
-
-    def c_kernel(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Any:
-        from cgraph.codegen.kernels import Kernel  # noqa: PLC0415  (codegen sits above)
-        ndim = node.inputs[0].ndim
-        return Kernel("shape_vector", name, comment, tuple(outs), (), max(ndim, 1),
-                      context={"ndim": ndim})
-
-    def c_params(self, kernel: Any, node: Apply, out_layouts: list, in_layouts: list,
-                 in_shapes: list) -> list[int]:
-        return [int(n) for n in in_shapes[0]] or [0]
 
 
 class ShapeVector(TensorVariable):
@@ -318,7 +307,6 @@ class Join(Op):
     """Concatenate inputs of one dtype and rank along a static `axis`."""
 
     __props__ = ("axis",)
-    c_family = "join"
 
     def __init__(self, axis: int):
         self.axis = axis
@@ -404,3 +392,64 @@ class JoinSlice(ViewOp):
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         raise NotImplementedError("the gradient of a Join gradient is not implemented")
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+class ShapeValueKernel(KernelBuilder):
+    """Shape_i: the value is known from the shapes, so it is a plan value."""
+
+    family = "shape_value"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        return Kernel(self.family, name, comment, tuple(outs), (),
+                      ParamLayout(self.family, value=1))
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        return kernel.layout.build(value=node.op.value(in_shapes))
+
+
+class ShapeVectorKernel(KernelBuilder):
+    """Shape: the axis lengths, copied from the plan."""
+
+    family = "shape_vector"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        ndim = node.inputs[0].ndim
+        layout = ParamLayout(self.family, lengths=max(ndim, 1))  # C has no empty array
+        return Kernel(self.family, name, comment, tuple(outs), (), layout,
+                      context={"ndim": ndim})
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        return kernel.layout.build(lengths=[int(n) for n in in_shapes[0]] or [0])
+
+
+class JoinKernel(KernelBuilder):
+    """Join: each input copied into its slab of the output (templates/join.c.j2)."""
+
+    family = "join"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        ndim = node.outputs[0].type.ndim
+        part = ParamLayout("join part", offset=1, shape=ndim, strides=ndim)
+        layout = ParamLayout(self.family, out_strides=ndim, parts=(len(ins), part))
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim)
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        axis = node.op.axis
+        _, out_strides = out_layouts[0]
+        parts, start = [], 0
+        for shape, strides in in_layouts:
+            parts.append({"offset": start * out_strides[axis], "shape": shape,
+                          "strides": strides})
+            start += shape[axis]
+        return kernel.layout.build(out_strides=out_strides, parts=parts)
+
+
+register_kernel(ShapeValueKernel(), Shape_i)
+register_kernel(ShapeVectorKernel(), Shape)
+register_kernel(JoinKernel(), Join)

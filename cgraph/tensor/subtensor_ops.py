@@ -29,6 +29,14 @@ from typing import Any
 import numpy as np
 
 from cgraph.graph.basic import Apply, Constant, Op, Variable, ViewOp
+from cgraph.kernel import (
+    Kernel,
+    KernelBuilder,
+    ParamLayout,
+    is_dense,
+    loop_strides,
+    register_kernel,
+)
 from cgraph.tensor import reduce as _reduce
 from cgraph.tensor.basic_ops import reshape, shape_list
 from cgraph.tensor.extra_ops import arange
@@ -93,25 +101,6 @@ class IndexOp(Op):
         arrays = [node.inputs[i].ndim for i in self.array_positions]
         return sum(e[0] in (SLICE, NEW) for e in self.index.entries) + max(arrays, default=0)
 
-    def c_hoist(self, node: Apply) -> int:
-        """How many leading axes of the region the index arrays vary along (0 without
-        arrays): their values are loaded once per position of those axes."""
-        arrays = [node.inputs[i].ndim for i in self.array_positions]
-        if not arrays:
-            return 0
-        at = 0
-        if self.index.adjacent:
-            for e in self.index.entries:
-                if e[0] == ARRAY or e[0] == INT:
-                    break
-                at += 1
-        return at + max(arrays)
-
-    def c_arrays(self, node: Apply) -> tuple[tuple[int, int, bool], ...]:
-        """Per index array: (kernel input position, x axis, unsigned dtype)."""
-        return tuple((i, axis, node.inputs[i].dtype.startswith("uint"))
-                     for i, axis in zip(self.array_positions, self.index.array_axes()))
-
 
 class Subtensor(IndexOp, ViewOp):
     """Basic indexing (ints, slices, new axes): a view of `x` with an offset and strides."""
@@ -148,7 +137,6 @@ class AdvancedSubtensor(IndexOp):
     """Indexing with integer arrays (and ints, slices, new axes): a gather kernel."""
 
     __props__ = ("index",)
-    c_family = "subtensor_gather"
 
     def make_node(self, x: Any, *inputs: Any) -> Apply:
         x = as_tensor_variable(x)
@@ -201,7 +189,6 @@ class IncSubtensor(IndexOp):
     """
 
     __props__ = ("index", "set_instead_of_inc")
-    c_family = "subtensor_scatter"
     first = 2
 
     def __init__(self, index: Index, set_instead_of_inc: bool = False):
@@ -311,7 +298,6 @@ class Nonzero(Op):
     """
 
     __props__ = ("axis",)
-    c_family = "subtensor_nonzero"
     value_inputs = (0,)
 
     def __init__(self, axis: int = 0):
@@ -347,6 +333,130 @@ class Nonzero(Op):
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
         return [None, None]
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def _hoist(op: IndexOp, node: Apply) -> int:
+    """How many leading axes of the region the index arrays vary along (0 without
+    arrays): their values are loaded once per position of those axes."""
+    arrays = [node.inputs[i].ndim for i in op.array_positions]
+    if not arrays:
+        return 0
+    at = 0
+    if op.index.adjacent:
+        for e in op.index.entries:
+            if e[0] == ARRAY or e[0] == INT:
+                break
+            at += 1
+    return at + max(arrays)
+
+
+def _arrays(op: IndexOp, node: Apply) -> tuple[tuple[int, int, bool], ...]:
+    """Per index array: (kernel input position, x axis, unsigned dtype)."""
+    return tuple((i, axis, node.inputs[i].dtype.startswith("uint"))
+                 for i, axis in zip(op.array_positions, op.index.array_axes()))
+
+
+def _array_layout(ndim: int) -> ParamLayout:
+    """One index array's slots: the indexed axis's length, its stride, and the array's
+    strides along the region (the last block of every indexing kernel)."""
+    return ParamLayout("index array", n=1, stride=1, strides=ndim)
+
+
+def _array_values(r: Region) -> list[dict[str, Any]]:
+    return [{"n": n, "stride": stride, "strides": strides} for _, n, stride, strides in r.arrays]
+
+
+class GatherKernel(KernelBuilder):
+    """AdvancedSubtensor: each output element read from x through the index arrays
+    (templates/subtensor_gather.c.j2)."""
+
+    family = "subtensor_gather"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        ndim, nx = node.outputs[0].type.ndim, node.inputs[0].type.ndim
+        arrays = _arrays(node.op, node)
+        layout = ParamLayout(self.family, x_offset=1, x_shape=nx, shape=ndim, out_strides=ndim,
+                             x_strides=ndim, arrays=(len(arrays), _array_layout(ndim)))
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
+                      context={"ndim": ndim, "x_ndim": nx, "arrays": arrays,
+                               "hoist": _hoist(node.op, node)})
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        r = node.op.region_of(in_layouts[0], in_layouts, values)
+        return kernel.layout.build(x_offset=r.offset, x_shape=in_shapes[0], shape=r.shape,
+                                   out_strides=out_layouts[0][1], x_strides=r.strides,
+                                   arrays=_array_values(r))
+
+
+class ScatterKernel(KernelBuilder):
+    """IncSubtensor: copy x, then set or add y over the indexed region
+    (templates/subtensor_scatter.c.j2)."""
+
+    family = "subtensor_scatter"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        x = node.inputs[0]
+        ndim, nx = node.op.region_ndim(node), x.ndim
+        arrays = _arrays(node.op, node)
+        layout = ParamLayout(self.family, dense=1, size=1, x_shape=nx, x_strides=nx,
+                             out_strides=nx, offset=1, shape=ndim, region_strides=ndim,
+                             y_strides=ndim, arrays=(len(arrays), _array_layout(ndim)))
+        if node.op.set_instead_of_inc:
+            op = "="
+        else:
+            op = "|=" if x.dtype == "bool" else "+="
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
+                      context={"ndim": ndim, "x_ndim": nx, "arrays": arrays, "op": op,
+                               "hoist": _hoist(node.op, node)})
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        (x_shape, x_strides), (y_shape, y_strides) = in_layouts[:2]
+        out_strides = out_layouts[0][1]
+        r = node.op.region_of((x_shape, out_strides), in_layouts, values)
+        extra = max(len(y_shape) - len(r.shape), 0)  # leading length-1 axes: numpy drops them
+        y_shape, y_strides = y_shape[extra:], y_strides[extra:]
+        pad = len(r.shape) - len(y_shape)
+        st_y = (0,) * pad + loop_strides(tuple(y_shape), tuple(y_strides), r.shape[pad:])
+        return kernel.layout.build(
+            dense=int(is_dense(tuple(x_shape), tuple(x_strides))),
+            size=int(np.prod(x_shape, dtype=np.int64)), x_shape=x_shape, x_strides=x_strides,
+            out_strides=out_strides, offset=r.offset, shape=r.shape, region_strides=r.strides,
+            y_strides=st_y, arrays=_array_values(r))
+
+    def writes_in_place(self, node: Apply, shared: Any) -> bool:
+        """out = x, then the region set or incremented from y: with x the shared storage
+        itself the copy is skipped, and the kernel checks every index before its first
+        write, so a bad index fails with the storage untouched. y and the indices must
+        not be the storage."""
+        return node.inputs[0] is shared and all(v is not shared for v in node.inputs[1:])
+
+
+class NonzeroKernel(KernelBuilder):
+    """Nonzero: the coordinates of the mask's nonzero elements, in C order; the kernel
+    checks that it finds the count the planner found."""
+
+    family = "subtensor_nonzero"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        ndim = node.inputs[0].type.ndim
+        layout = ParamLayout(self.family, count=1, shape=ndim, strides=ndim)
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
+                      context={"ndim": ndim})
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        shape, strides = in_layouts[0]
+        return kernel.layout.build(count=out_layouts[0][0][0], shape=shape, strides=strides)
+
+
+register_kernel(GatherKernel(), AdvancedSubtensor)
+register_kernel(ScatterKernel(), IncSubtensor)
+register_kernel(NonzeroKernel(), Nonzero)
 
 
 def take_index(index: Index, x: Any, inputs: Sequence[Any]) -> TensorVariable:

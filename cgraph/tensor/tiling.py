@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from cgraph.graph.basic import Apply, Variable
+from cgraph.kernel import contiguous_strides
 from cgraph.tensor import reduce as _reduce
 from cgraph.tensor.basic_ops import (
     CopyOp,
@@ -16,7 +17,6 @@ from cgraph.tensor.basic_ops import (
     _int_input,
     _shape_args,
     _static_value,
-    contiguous_strides,
     flatten,
     reshape,
     shape_list,

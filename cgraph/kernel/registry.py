@@ -1,0 +1,102 @@
+"""The kernel registry: op class -> `KernelBuilder`, the one way an op gets a C kernel.
+
+An op family registers its builder next to its ops
+(`register_kernel(SumToKernel(), SumTo)` below the op classes); the code generator
+looks the builder up by the node's op class (`builder_of`, following the class's
+bases) and reads from it everything it
+needs to know about the kernel: how to lower a node, its plan values per call
+shape, and facts the in-place and buffer-reuse rules need. Codegen knows no family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cgraph.kernel.description import Kernel, Operand
+
+#: op class -> its builder (registered by the op's module when it is imported)
+_BUILDERS: dict[type, KernelBuilder] = {}
+#: op class -> the builder found through its bases (filled on first lookup)
+_FOUND: dict[type, KernelBuilder | None] = {}
+
+
+class KernelBuilder:
+    """How nodes of some op classes become C kernels.
+
+    Subclasses define `lower` and `params` (and `family`, the template's name); the
+    other hooks have defaults that suit most kernels.
+    """
+
+    #: the template `templates/<family>.c.j2` (also the kernel's `family`)
+    family: str = ""
+    #: every element of the output is written after the same element of each input
+    #: is read, and nothing else: the output may take over the buffer of an input of
+    #: its layout, and an update may be written straight into the shared storage
+    elementwise: bool = False
+    #: the kernel never fails at run time (no error return but out of memory): a
+    #: failed call cannot have happened after it, so updates may be written in place
+    #: before it
+    cannot_fail: bool = False
+
+    def lower(self, node: Any, name: str, comment: str, outs: list[Operand],
+              ins: list[Operand]) -> Kernel:
+        """The kernel of `node`: `name` is its C name, `comment` the text of its C
+        comment, `outs` and `ins` the `Operand` of each output and input. Its layout
+        (`cgraph.kernel.ParamLayout`) is sized from static facts only."""
+        raise NotImplementedError(f"{type(self).__name__} defines no lower")
+
+    def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> Sequence[int]:
+        """The integers `kernel` reads from its plan slots for one call's shapes:
+        `kernel.layout.build(...)`. `out_layouts` and `in_layouts` are (shape, element
+        strides) pairs; `values` holds arrays at the op's `value_inputs` (else None).
+        Raises ValueError when the shapes do not fit."""
+        raise NotImplementedError(f"{type(self).__name__} defines no params")
+
+    def writes_in_place(self, node: Any, shared: Any) -> bool:
+        """Whether the kernel may write its output over the input `shared` (a shared
+        variable it reads) and still compute the right values."""
+        return self.elementwise
+
+    def check_sizes(self, node: Any, in_shapes: list) -> None:
+        """Raise ValueError if a call's shapes need a temporary array past numpy's
+        size limit besides the outputs (the planner checks those)."""
+
+    def sites(self, node: Any) -> Sequence[str]:
+        """Where the user built what the node computes (`net.py:12`), when the node
+        was made by a rewrite from several nodes (a fused loop); () otherwise."""
+        return ()
+
+
+def register_kernel(builder: KernelBuilder, *op_classes: type) -> KernelBuilder:
+    """Make `builder` the kernel builder of each op class (and of their subclasses that
+    register none of their own); returns it. A class registers one builder."""
+    for cls in op_classes:
+        if cls in _BUILDERS:
+            raise ValueError(f"{cls.__qualname__} already has the kernel builder "
+                             f"{type(_BUILDERS[cls]).__name__}")
+        _BUILDERS[cls] = builder
+    _FOUND.clear()
+    return builder
+
+
+def builder_for(cls: type) -> KernelBuilder | None:
+    """The builder registered for op class `cls` or its nearest base; None if none."""
+    if cls not in _FOUND:
+        _FOUND[cls] = next((_BUILDERS[c] for c in cls.__mro__ if c in _BUILDERS), None)
+    return _FOUND[cls]
+
+
+def builder_of(op: Any) -> KernelBuilder:
+    """The builder of `op`'s class (or of its nearest base that has one).
+
+    Raises NotImplementedError naming the op when there is none: such an op runs in
+    mode "PY" only.
+    """
+    found = builder_for(type(op))
+    if found is None:
+        raise NotImplementedError(
+            f"{type(op).__name__} has no C implementation: no kernel builder is registered "
+            "for its class (cgraph.kernel.register_kernel); compile with mode='PY'")
+    return found
