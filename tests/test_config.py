@@ -39,6 +39,7 @@ CASES = {
     "blas_threads": ([("auto", "auto"), ("library", "library")], ["two", 2, "Auto"]),
     "sanitize": ([("1", True), ("False", False)], ["2"]),
     "exception_verbosity": ([("high", "high"), ("low", "low")], ["medium", "HIGH"]),
+    "compile_progress": ([("False", False), ("1", True)], ["sometimes"]),
 }
 
 
