@@ -16,10 +16,12 @@ computes:
      |y [id C] float64[?]
      |[1.] [id D] float64[1]
 
-`pprint(fx)` writes a graph as math (`exp(sin(x ** 2))`); `to_dot` as Graphviz
-text, which `pydotprint(f, "graph.svg")` renders; `show_c(f)` prints the C.
+`pprint(fx)` (Theano's `pp` too) writes a graph as math (`exp(sin(x ** 2))`);
+`to_dot` as Graphviz text, which `pydotprint(f, "graph.svg")` renders; `show_c(f)`
+prints the C. `Print("msg")(x)` is `x`, printed each time the function runs.
 """
 
+from cgraph.compile.host_print import Print
 from cgraph.printing.dot import (
     GraphvizNotFound,
     notebook_svg,
@@ -38,6 +40,9 @@ from cgraph.printing.text import (
 )
 from cgraph.printing.view import GraphView, composite_lines, graph_view
 
-__all__ = ["GraphView", "GraphvizNotFound", "composite_lines", "debugprint", "dprint",
-           "graph_view", "highlight_c", "kernel_source", "notebook_svg", "pprint",
+#: Theano's name of `pprint`.
+pp = pprint
+
+__all__ = ["GraphView", "GraphvizNotFound", "Print", "composite_lines", "debugprint", "dprint",
+           "graph_view", "highlight_c", "kernel_source", "notebook_svg", "pp", "pprint",
            "pydotprint", "register_notebook_display", "show_c", "to_dot", "to_svg"]

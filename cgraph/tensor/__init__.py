@@ -2,7 +2,7 @@
 
 from cgraph.graph.grad import grad
 from cgraph.tensor import methods as _methods  # noqa: F401  (attaches x + y, x.T, ...)
-from cgraph.tensor import nnet, special
+from cgraph.tensor import nnet, special, xlogx
 from cgraph.tensor.basic_ops import (
     alloc,
     flatten,
@@ -13,6 +13,7 @@ from cgraph.tensor.basic_ops import (
     zeros,
 )
 from cgraph.tensor.blas import batched_dot, batched_tensordot, matmul, outer, tensordot
+from cgraph.tensor.construct import mgrid, ogrid, stacklists
 from cgraph.tensor.diagonal import diag, diagonal, trace
 from cgraph.tensor.elemwise import Elemwise, ScalarOp, cast
 from cgraph.tensor.extra_ops import (
@@ -68,6 +69,7 @@ from cgraph.tensor.reductions import (
     var,
 )
 from cgraph.tensor.shape import DimShuffle, dimshuffle, shape, shape_i, transpose
+from cgraph.tensor.specify_shape import specify_shape
 from cgraph.tensor.subtensor import inc_subtensor, nonzero, set_subtensor, take
 from cgraph.tensor.tiling import repeat, roll, tile
 from cgraph.tensor.type import (
@@ -100,4 +102,5 @@ __all__ = [
     "true_divide", "where", "zeros_like",
     "batched_dot", "batched_tensordot", "matmul", "outer", "tensordot",
     "inc_subtensor", "nonzero", "set_subtensor", "take",
+    "mgrid", "ogrid", "specify_shape", "stacklists", "xlogx",
 ]

@@ -21,6 +21,7 @@ from cgraph.tensor import subtensor as s
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.shape import dimshuffle, shape, transpose
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
+from cgraph.tensor.ufuncs import array_ufunc, truth
 
 
 def _swap(fn):
@@ -38,11 +39,6 @@ def _size(self: TensorVariable) -> TensorVariable:
 
 def _astype(self: TensorVariable, dtype: Any) -> TensorVariable:
     return cast(self, dtype)
-
-
-def _bool(self: TensorVariable) -> bool:
-    raise TypeError(f"the truth value of a symbolic tensor ({self!r}) is not known when the "
-                    "graph is built; use cgraph.tensor.switch or comparisons as values")
 
 
 def _round(self: TensorVariable, decimals: int = 0, mode: str | None = None) -> TensorVariable:
@@ -75,9 +71,8 @@ _METHODS = {
     "__rpow__": _swap(m.pow),
     "__matmul__": blas.matmul,
     "__rmatmul__": _swap(blas.matmul),
-    # numpy defers to the reflected operators (`array @ x` is x.__rmatmul__(array)),
-    # instead of making an object array of the symbolic tensor.
-    "__array_ufunc__": None,
+    # `np.exp(x)`, and `array + x` (numpy's add), build cgraph's ops (ufuncs.py).
+    "__array_ufunc__": array_ufunc,
     "__neg__": m.neg,
     "__abs__": m.abs,
     "__lt__": m.lt,
@@ -100,7 +95,7 @@ _METHODS = {
     "diagonal": d.diagonal,
     "trace": d.trace,
     "size": property(_size),
-    "__bool__": _bool,
+    "__bool__": truth,
     "__iter__": _iter,
     "__getitem__": s.getitem,
     "__setitem__": _setitem,

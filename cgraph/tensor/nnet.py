@@ -56,7 +56,17 @@ def elu(x: Any, alpha: float = 1.0) -> TensorVariable:
 
 def softmax(x: Any, axis: int | None = -1) -> TensorVariable:
     """exp(x) / sum(exp(x)) along `axis` (default the last: each row of a matrix; None:
-    all axes); the maximum is subtracted first. Integers give floats."""
+    all axes); the maximum is subtracted first. Integers give floats.
+
+    As in Theano, a vector gives a (1, n) row (Theano's softmax makes a vector a row
+    first); `cgraph.tensor.special.softmax` (PyTensor's) keeps the vector.
+    """
+    x = as_tensor_variable(x)
+    return softmax_keep_rank(x.dimshuffle("x", 0) if x.ndim == 1 else x, axis)
+
+
+def softmax_keep_rank(x: Any, axis: int | None = -1) -> TensorVariable:
+    """softmax with the result shaped as `x`, a vector too (PyTensor's `special.softmax`)."""
     x = as_tensor_variable(x)
     x = cast(x, to_float([x.dtype]))  # int8 - max(int8) could wrap around
     axes = normalize_axes(None if x.ndim == 0 else axis, x.ndim)  # 0-d: 1 (NaN stays)

@@ -1,0 +1,1 @@
+"""Theano's `theano.sandbox` module paths that programs import (`rng_mrg`)."""
