@@ -23,6 +23,7 @@ import numpy as np
 
 from cgraph.codegen.lower import Lowered
 from cgraph.graph.basic import Apply, ViewOp
+from cgraph.graph.interpret import evaluate
 from cgraph.graph.lazy import holds
 from cgraph.kernel import Kernel, KernelBuilder, LayoutError, builder_of, contiguous_strides
 from cgraph.rewrite.memory import Workspace
@@ -110,37 +111,23 @@ def describe(node: Apply) -> str:
 
 
 class _Values:
-    """Lazily evaluated values of the variables that shapes depend on."""
+    """The values of the variables that shapes depend on, computed on demand by the
+    numpy interpreter (only the nodes they need; an op that reads only shapes gets
+    them from the plan's layouts)."""
 
     def __init__(self, lowered: Lowered, layouts: dict, arrays: list | None):
         self.fgraph = lowered.fgraph
-        self.position = {id(v): i for i, v in enumerate(self.fgraph.inputs)}
-        self.layouts = layouts
-        self.arrays = arrays
-        self.memo: dict[int, np.ndarray] = {}
+        self.memo: dict[int, np.ndarray] = (
+            {} if arrays is None else
+            {id(v): np.asarray(a) for v, a in zip(self.fgraph.inputs, arrays)})
+        self.shape_of = lambda v: layouts[id(v)][0]
 
     def __call__(self, v) -> np.ndarray:
-        if id(v) in self.memo:
-            return self.memo[id(v)]
-        if hasattr(v, "data"):
-            value = np.asarray(v.data)
-        elif id(v) in self.position:
-            if self.arrays is None:
-                raise RuntimeError(f"the plan needs the value of input {v!r}")
-            value = np.asarray(self.arrays[self.position[id(v)]])
-        else:
-            node = v.owner
-            if not node.op.needs_input_data:
-                shapes = [self.layouts[id(i)][0] for i in node.inputs]
-                value = np.asarray(node.op.value(shapes), dtype=v.type.dtype)
-            else:
-                with np.errstate(all="ignore"):
-                    outs = node.op.perform(node, [self(i) for i in node.inputs])
-                for out, o in zip(node.outputs, outs):
-                    self.memo[id(out)] = np.asarray(o)
-                value = self.memo[id(v)]
-        self.memo[id(v)] = value
-        return value
+        """The value of `v` (MissingValue, a RuntimeError, when it needs an argument's
+        value and the plan was made from shapes alone)."""
+        with np.errstate(all="ignore"):
+            (value,) = evaluate([v], self.memo, self.shape_of, outputs=self.fgraph.outputs)
+        return np.asarray(value)
 
     def of(self, node: Apply) -> list:
         """The `values` argument for a node: arrays at its value inputs, else None."""

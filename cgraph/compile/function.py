@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cgraph.backend import BuildOptions
-from cgraph.compile import pymode
+from cgraph.compile import debugmode, pymode
 from cgraph.compile.compiled import CompiledModule
 from cgraph.compile.givens import as_givens
 from cgraph.compile.host_print import Print, printing_call, strip_prints
@@ -37,6 +37,14 @@ from cgraph.tensor.type import as_tensor_variable
 __all__ = ["Function", "UnusedInputError", "build_options", "function", "has_libmvec"]
 
 
+#: The modes `function` accepts -> (how it runs, the rewrites' `config.optimizer` or
+#: None for the configured one). "FAST_RUN" and "FAST_COMPILE" are Theano's names.
+MODES: dict[str, tuple[str, str | None]] = {
+    "C": ("C", None), "FAST_RUN": ("C", None), "FAST_COMPILE": ("C", "fast_compile"),
+    "PY": ("PY", None), "DebugMode": ("DebugMode", None), "DEBUG_MODE": ("DebugMode", None),
+}
+
+
 class UnusedInputError(ValueError):
     """An input of `function` that the outputs do not depend on."""
 
@@ -50,7 +58,7 @@ class Function:
         The graph that was compiled: the inputs then the shared variables in, the
         outputs then the updates' new values out.
     mode : str
-        "C" or "PY".
+        "C", "PY" or "DebugMode" (`MODES` gives the names `function` accepts).
     name : str or None
         Names the function in error messages.
     user_inputs : list of Variable
@@ -59,15 +67,19 @@ class Function:
         How arguments are checked and results returned; the shared variables read
         and updated.
     compiled : CompiledModule or None
-        The native module and its call plans (mode "C").
+        The native module and its call plans (modes "C" and "DebugMode").
+    reference : FunctionGraph or None
+        Mode "DebugMode": the graph before rewrites, which each call also runs in numpy.
     """
 
     def __init__(self, fgraph: FunctionGraph, n_inputs: int, shared_in: list[SharedVariable],
                  n_outputs: int, update_targets: list[SharedVariable], return_list: bool,
                  mode: str, name: str | None, allow_downcast: bool | None, cfg: Config,
-                 profile: bool = False, prints: Sequence[Print] = ()):
+                 profile: bool = False, prints: Sequence[Print] = (),
+                 reference: FunctionGraph | None = None):
         self.fgraph = fgraph
         self.mode = mode
+        self.reference = reference
         # The values of `Print` nodes are hidden outputs after the caller's: the call
         # returns them all as a list and `printing_call` prints and drops them.
         self._prints = tuple(prints)
@@ -87,7 +99,7 @@ class Function:
         self._ambiguous: dict[str, list[int]] = {}  # names that several inputs have
         self._implicit = False  # an In(..., implicit=True): arguments always need binding
         self.compiled = (CompiledModule(fgraph, self.signature, self._cfg, self._profiled,
-                                        self._label()) if mode == "C" else None)
+                                        self._label()) if mode != "PY" else None)
         self._call = self._call_path()
 
     # ----------------------------------------------------------------- attributes
@@ -159,6 +171,9 @@ class Function:
         else:
             python_call = self.compiled.python_call(self._trust_input)
             call = self.compiled.c_call(python_call) or python_call
+            if self.reference is not None:
+                call = debugmode.make_call(call, self.fgraph, self.reference, self.signature,
+                                           self._label())
         if self._prints:
             call = printing_call(call, self._prints, self._n_outputs, self._return_list)
         return call
@@ -254,7 +269,7 @@ class Function:
         sig = self.signature
         return (self.fgraph, len(sig.args), list(sig.shared), self._n_outputs,
                 list(sig.updates), self._return_list, self.mode, name, self._allow_downcast,
-                self._cfg, self._profiled, self._prints)
+                self._cfg, self._profiled, self._prints, self.reference)
 
     def __reduce__(self) -> tuple:
         """Pickle the graph, the shared variables (with their values) and the settings;
@@ -367,8 +382,12 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         Substitutions (variable -> expression) applied before compiling. A replacement
         has the variable's rank and dtype (a lossless cast is made, a lossy one raises
         TypeError: cast it); static lengths it does not state are checked at each call.
-    mode : {"C", "PY"}, optional
-        Compiled C (default: `config.mode`) or the numpy reference.
+    mode : {"C", "PY", "DebugMode", "FAST_RUN", "FAST_COMPILE"}, optional
+        Default `config.mode`. "C" (Theano's "FAST_RUN") compiles the rewritten graph;
+        "FAST_COMPILE" too, with merge and constant folding only; "PY" runs the graph
+        as built, unrewritten, with the ops' numpy references; "DebugMode" (or
+        "DEBUG_MODE") runs both on each call and raises `DebugModeError` naming the
+        first rewritten node that disagrees (`cgraph.compile.debugmode`).
     name : str, optional
         Used in error messages and printing.
     allow_input_downcast : bool, optional
@@ -425,16 +444,22 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     # A shared variable that is updated but read by nothing is still an argument: the
     # update is written into its storage (optimizers keep such accumulators).
     shared_in += [t for t, _ in pairs if all(t is not v for v in shared_in)]
-    fgraph = FunctionGraph(inputs + shared_in, computed)
-    started = time.perf_counter()
-    rewrites = rewrite_graph(fgraph, config)
-    rewrite_seconds = time.perf_counter() - started
     mode = mode or config.mode
-    if mode not in ("C", "PY"):
-        raise ValueError(f"unknown mode {mode!r}; use 'C' or 'PY'")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(map(repr, MODES))}")
+    mode, optimizer = MODES[mode]
+    fgraph = FunctionGraph(inputs + shared_in, computed)
+    reference = None
+    if mode == "DebugMode":  # the graph as built, and a copy that remembers the rewrites
+        reference, fgraph = fgraph, debugmode.TracedGraph(fgraph)
+    cfg = copy.copy(config)
+    cfg.optimizer = optimizer or cfg.optimizer
+    started = time.perf_counter()
+    rewrites = {} if mode == "PY" else rewrite_graph(fgraph, cfg)  # PY: the oracle
+    rewrite_seconds = time.perf_counter() - started
     f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
                  return_list, mode, name, allow_input_downcast, config, profile,
-                 [op for op, _ in prints])
+                 [op for op, _ in prints], reference)
     f.trust_input = trust_input
     f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
     f.rewrites = rewrites  # pass -> {rule: times fired}

@@ -11,6 +11,7 @@ import numpy as np
 
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
+from cgraph.graph.interpret import run_node
 from cgraph.rewrite.driver import Rule, RuleTable, scalar_name
 from cgraph.tensor.elemwise import Elemwise
 from cgraph.tensor.reduce import Sum
@@ -65,7 +66,8 @@ def dce(fgraph: FunctionGraph) -> dict[str, int]:
 
 
 def _fold(node: Apply) -> list[Variable] | None:
-    """All inputs constant: compute the outputs now, with the op's numpy reference."""
+    """All inputs constant: compute the outputs now, with the op's numpy reference (in
+    the interpreter that mode "PY" runs)."""
     if not node.inputs or not all(isinstance(v, Constant) for v in node.inputs):
         return None
     if all(isinstance(v, Constant) for v in node.outputs):
@@ -78,7 +80,7 @@ def _fold(node: Apply) -> list[Variable] | None:
         if any(int(np.prod(s, dtype=np.int64)) > MAX_FOLDED_SIZE for s in shapes):
             return None
         with np.errstate(all="ignore"):
-            results = node.op.perform(node, values)
+            results = run_node(node, values)
     except (NotImplementedError, ValueError, TypeError, IndexError):
         return None  # left for run time, where the error (if any) is reported
     out = []
