@@ -146,8 +146,10 @@ class Config:
         "float64", _choice("float64", "float32"),
         "Default float dtype of `tensor.matrix()` & co. and of int/int division.")
     mode: str = _flag(
-        "C", _choice("C", "PY"),
-        'Default compilation mode: "C" (compiled) or "PY" (numpy reference).')
+        "C", _choice("C", "PY", "DebugMode", "FAST_RUN", "FAST_COMPILE", "DEBUG_MODE"),
+        'Default compilation mode: "C" (compiled), "PY" (the numpy reference of the graph '
+        'before rewrites) or "DebugMode" (both on every call, compared); Theano\'s '
+        '"FAST_RUN" is "C", "FAST_COMPILE" "C" with fewer rewrites (see `cgraph.function`).')
     optimizer: str = _flag(
         "fast_run", _choice("fast_run", "fast_compile", "None"),
         "Graph rewrites before lowering: all passes, merge and constant folding only, "

@@ -179,3 +179,15 @@ def test_a_debugmode_function_survives_a_copy():
     twin = f.copy()
     assert twin.mode == "DebugMode" and twin.reference is not None
     assert twin(np.ones(2)) == 3.0 and f(np.ones(2)) == 3.0
+
+
+@pytest.mark.parametrize("name, mode", [("DebugMode", "DebugMode"), ("FAST_RUN", "C"),
+                                        ("FAST_COMPILE", "C"), ("PY", "PY")])
+def test_config_mode_takes_the_same_names(name, mode):
+    x = T.dvector("x")
+    with cgraph.config.change_flags(mode=name):
+        f = cgraph.function([x], T.exp(x) * 2.0)
+    assert f.mode == mode
+    np.testing.assert_allclose(f(np.array([0.5])), 2 * np.exp([0.5]), rtol=1e-15)
+    with pytest.raises(ValueError, match="mode"):
+        cgraph.config.mode = "FAST"
