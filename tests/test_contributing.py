@@ -164,10 +164,14 @@ def family_problems(classes: list[type]) -> list[str]:
             if not base and not _overrides(cls, hook):  # a base leaves them to its ops
                 problems.append(f"{label} has a C kernel but no {hook} ({FAMILY}, step 1)")
         name = type(builder).__name__
-        for hook in ("lower", "params"):
-            if not _overrides(type(builder), hook, KernelBuilder):
-                problems.append(f"{label}: its kernel builder {name} defines no {hook} "
-                                f"({FAMILY}, step 2)")
+        kind = type(builder)
+        if not (_overrides(kind, "lower", KernelBuilder)
+                or _overrides(kind, "layout", KernelBuilder)):
+            problems.append(f"{label}: its kernel builder {name} defines no lower (nor "
+                            f"layout) ({FAMILY}, step 2)")
+        if not _overrides(kind, "params", KernelBuilder):
+            problems.append(f"{label}: its kernel builder {name} defines no params "
+                            f"({FAMILY}, step 2)")
         if not builder.family or not (templates / f"{builder.family}.c.j2").is_file():
             problems.append(f"{label}: its kernel builder {name} names no template: "
                             f"family {builder.family!r} but no templates/"

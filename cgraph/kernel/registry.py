@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cgraph.kernel.description import Kernel, Operand
+from cgraph.kernel.layout import ParamLayout
 
 #: op class -> its builder (registered by the op's module when it is imported)
 _BUILDERS: dict[type, KernelBuilder] = {}
@@ -24,8 +25,9 @@ _FOUND: dict[type, KernelBuilder | None] = {}
 class KernelBuilder:
     """How nodes of some op classes become C kernels.
 
-    Subclasses define `lower` and `params` (and `family`, the template's name); the
-    other hooks have defaults that suit most kernels.
+    Subclasses define `family` (the template's name), `params`, and `lower` or, for a
+    kernel with no loops of its own, `layout` (and `context`); the other hooks have
+    defaults that suit most kernels.
     """
 
     #: the template `templates/<family>.c.j2` (also the kernel's `family`)
@@ -43,8 +45,20 @@ class KernelBuilder:
               ins: list[Operand]) -> Kernel:
         """The kernel of `node`: `name` is its C name, `comment` the text of its C
         comment, `outs` and `ins` the `Operand` of each output and input. Its layout
-        (`cgraph.kernel.ParamLayout`) is sized from static facts only."""
-        raise NotImplementedError(f"{type(self).__name__} defines no lower")
+        (`cgraph.kernel.ParamLayout`) is sized from static facts only.
+
+        The default makes the kernel from `layout(node)` and `context(node, outs,
+        ins)`; a kernel with loops (`ndim`) or statements defines its own."""
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins), self.layout(node),
+                      context=self.context(node, outs, ins))
+
+    def layout(self, node: Any) -> ParamLayout:
+        """The kernel's plan slots (for the default `lower`)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no lower (nor layout)")
+
+    def context(self, node: Any, outs: list[Operand], ins: list[Operand]) -> dict[str, Any]:
+        """The template's family-specific data, `k.context` (for the default `lower`)."""
+        return {}
 
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> Sequence[int]:

@@ -124,10 +124,11 @@ class ARangeKernel(KernelBuilder):
 
     family = "arange"
 
-    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
-        integer = all(not v.dtype.startswith("float") for v in node.inputs)
-        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
-                      ParamLayout(self.family, length=1), context={"integer": integer})
+    def layout(self, node: Apply) -> ParamLayout:
+        return ParamLayout(self.family, length=1)
+
+    def context(self, node: Apply, outs: list, ins: list) -> dict[str, Any]:
+        return {"integer": all(not v.dtype.startswith("float") for v in node.inputs)}
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
@@ -139,9 +140,8 @@ class EyeKernel(KernelBuilder):
 
     family = "eye"
 
-    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
-        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
-                      ParamLayout(self.family, rows=1, cols=1, k=1))
+    def layout(self, node: Apply) -> ParamLayout:
+        return ParamLayout(self.family, rows=1, cols=1, k=1)
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:

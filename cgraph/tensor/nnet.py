@@ -123,9 +123,8 @@ class OneHotKernel(KernelBuilder):
 
     family = "one_hot"
 
-    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
-        return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
-                      ParamLayout(self.family, rows=1, n=1, label_stride=1))
+    def layout(self, node: Apply) -> ParamLayout:
+        return ParamLayout(self.family, rows=1, n=1, label_stride=1)
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
