@@ -255,3 +255,19 @@ def test_cumulative_sum_gradient_and_rnn_training():
     for _ in range(200):
         last = train(data, target)
     assert last < first * 0.5
+
+
+def test_a_step_in_mode_py_runs_in_the_interpreter():
+    """Only the branch an ifelse takes runs in each step, and an error inside the step
+    names the step's node."""
+    from cgraph.ifelse import ifelse
+
+    x, n = T.dvector("x"), T.lscalar("n")
+    picked, _ = scan(lambda i, v: ifelse(T.lt(i, v.shape[0]), v[i], v[0] * 0.0),
+                     sequences=T.arange(n), non_sequences=x)
+    f = cgraph.function([x, n], picked, mode="PY")
+    np.testing.assert_array_equal(f(np.array([1.0, 2.0]), 4), [1.0, 2.0, 0.0, 0.0])
+    broken, _ = scan(lambda i, v: v[i] * 2.0, sequences=T.arange(n), non_sequences=x)
+    g = cgraph.function([x, n], broken, mode="PY")
+    with pytest.raises(IndexError, match=r"(?s)out of bounds.*in node"):
+        g(np.array([1.0, 2.0]), 3)

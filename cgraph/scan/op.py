@@ -9,6 +9,7 @@ import numpy as np
 from cgraph.codegen.lower import Lowered
 from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.graph.fg import FunctionGraph
+from cgraph.graph.interpret import Interpreter
 from cgraph.kernel import register_kernel
 from cgraph.scan.gradient import scan_grad
 from cgraph.scan.inner import check_steps
@@ -50,6 +51,7 @@ class Scan(Op):
                                   if i >= first_rest])
         self.n_plain = len(inner_outputs) - n_states
         self._lowered: Lowered | None = None
+        self._interpreter: Interpreter | None = None
 
     # Every scan is its own op: two scans are never merged as equal.
     def __eq__(self, other: object) -> bool:
@@ -128,13 +130,10 @@ class Scan(Op):
                 for k, (r, v) in enumerate(zip(results, self.fgraph.outputs))]
 
     def _step(self, args: list[np.ndarray]) -> list[np.ndarray]:
-        """One step with the ops' numpy references."""
-        values = {id(v): np.asarray(a) for v, a in zip(self.fgraph.inputs, args)}
-        for node in self.fgraph.toposort():
-            ins = [values[id(v)] if id(v) in values else v.data for v in node.inputs]
-            for out, value in zip(node.outputs, node.op.perform(node, ins)):
-                values[id(out)] = np.asarray(value)
-        return [np.array(values[id(v)], dtype=v.type.dtype) for v in self.fgraph.outputs]
+        """One step with the ops' numpy references (the step's graph scheduled once)."""
+        if self._interpreter is None:
+            self._interpreter = Interpreter(self.fgraph.inputs, self.fgraph.outputs)
+        return self._interpreter.run(args)
 
     def _row_shape(self, shapes: list, inputs: list, k: int) -> tuple:
         return step_plan(self.lowered, self.inner_shapes(shapes), inputs[1:]).out_shapes[k]
