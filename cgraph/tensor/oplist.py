@@ -34,7 +34,8 @@ GROUPS = {
 _REDUCTIONS = {"sum", "prod", "mean", "var", "std", "max", "min", "argmax", "argmin", "all",
                "any", "logsumexp"}
 _LINALG = {"dot", "matmul", "outer", "tensordot", "batched_dot", "batched_tensordot"}
-_SHAPE_MODULES = {"shape", "basic_ops", "extra_ops", "lanes", "diagonal", "tiling"}
+_SHAPE_MODULES = {"shape", "basic_ops", "extra_ops", "lanes", "diagonal", "tiling",
+                  "construct", "specify_shape"}
 _SHAPE_NAMES = {"concatenate", "join", "zeros_like", "ones_like"}
 _NOT_OPS = {"ELEMENTWISE", "ALIAS_ONLY", "grad", "as_tensor", "as_tensor_variable", "constant",
             "tensor", "nnet", "constructors"}
