@@ -158,3 +158,37 @@ def test_a_persistent_gibbs_chain_of_an_rbm(mode):
         np.testing.assert_array_equal(persistent.get_value(), hs[-1])
         start = hs[-1]
     assert abs((vs - vm).mean()) < 0.1  # samples follow their probabilities
+
+
+def test_updates_of_an_inner_scan_returned_by_an_outer_step():
+    """The RNN-RBM's generation: each step of the outer loop runs a Gibbs chain (an
+    inner scan drawing random numbers) and returns the chain's updates."""
+    from cgraph.tensor.nnet import sigmoid
+    from cgraph.tensor.shared_randomstreams import RandomStreams
+
+    rng = rng_for("rnn-rbm")
+    W0, Wu0 = rng.normal(size=(5, 4)), rng.normal(size=(5, 3)) * 0.3
+    W, Wu = cgraph.shared(W0, name="W"), cgraph.shared(Wu0, name="Wu")
+    srng = RandomStreams(9)
+
+    def gibbs(v):
+        h = srng.binomial(size=(4,), n=1, p=sigmoid(T.dot(v, W)), dtype="float64")
+        return srng.binomial(size=(5,), n=1, p=sigmoid(T.dot(W, h)), dtype="float64")
+
+    def recurrence(u_tm1):
+        chain, updates = scan(gibbs, outputs_info=[sigmoid(T.dot(Wu, u_tm1))], n_steps=3)
+        return [chain[-1], T.tanh(T.dot(chain[-1], Wu))], updates
+
+    (vs, us), updates = scan(recurrence, outputs_info=[None, T.zeros(3)], n_steps=6)
+    assert len(updates) == 2  # the two streams the inner chain draws from
+    results = {}
+    for mode in MODES:
+        srng.seed(9)
+        f = cgraph.function([], [vs, us], updates=updates, mode=mode)
+        results[mode] = [f(), f()]
+    for (v, u), (v_py, u_py) in zip(results["C"], results["PY"]):
+        np.testing.assert_array_equal(v, v_py)  # the same draws in C and PY
+        np.testing.assert_allclose(u, np.tanh(v @ Wu0), rtol=1e-14)
+        np.testing.assert_allclose(u_py, u, rtol=1e-14)
+        assert set(np.unique(v)) <= {0.0, 1.0}
+    assert not np.array_equal(results["C"][0][0], results["C"][1][0])  # the streams moved
