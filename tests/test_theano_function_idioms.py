@@ -43,6 +43,8 @@ def test_print_survives_pickling_and_copies(capsys):
     for twin in (f.copy(), f.copy(share_memory=True)):
         assert twin(np.array([1.0, 2.0])) == 3.0
         assert capsys.readouterr().out == "v __str__ = [1. 2.]\n"
+    with pytest.raises(ValueError, match="Print"):
+        f.loop(np.ones((3, 2)))
 
 
 @pytest.mark.parametrize("mode", MODES)

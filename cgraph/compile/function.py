@@ -217,6 +217,9 @@ class Function:
         """
         if self.compiled is None:
             raise ValueError("loop runs compiled steps: build the function with mode='C'")
+        if self._prints:
+            raise ValueError("loop runs its steps in C, where a Print node cannot print: "
+                             "build the function without Print")
         return run_loop(self.compiled, self.user_inputs, sequences, epochs=epochs,
                         batch_size=batch_size, shuffle=shuffle, record_every=record_every,
                         stop_on_nan=stop_on_nan, fixed=fixed, progress=progress)

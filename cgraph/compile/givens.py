@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cgraph.compile.updates import as_pairs
 from cgraph.graph.basic import Variable
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.specify_shape import specify_shape
@@ -23,12 +24,8 @@ __all__ = ["as_givens"]
 
 def as_givens(givens: Any) -> dict[Variable, TensorVariable]:
     """`givens` (a dict or (variable, replacement) pairs) as a checked substitution."""
-    items = list(givens.items()) if isinstance(givens, dict) else list(givens)
     replace = {}
-    for item in items:
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise TypeError(f"givens must be (variable, replacement) pairs, got {item!r}")
-        var, value = item
+    for var, value in as_pairs(givens, "givens must be (variable, replacement) pairs"):
         if not isinstance(var, TensorVariable):
             raise TypeError(f"givens: {var!r} is not a symbolic tensor variable")
         replace[var] = _replacement(var, value)

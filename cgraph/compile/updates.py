@@ -11,19 +11,28 @@ from cgraph.compile.shared import SharedVariable
 from cgraph.graph.basic import Variable, graph_inputs
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
-__all__ = ["default_updates", "update_pairs"]
+__all__ = ["as_pairs", "default_updates", "update_pairs"]
+
+
+def as_pairs(items: Any, what: str) -> list[tuple[Any, Any]]:
+    """`items` (a dict, or a sequence of 2-item tuples or lists) as a list of pairs;
+    anything else raises TypeError("`what`, got <item>")."""
+    items = list(items.items()) if isinstance(items, dict) else list(items)
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise TypeError(f"{what}, got {item!r}")
+    return [tuple(item) for item in items]
 
 
 def update_pairs(updates: Any) -> list[tuple[SharedVariable, TensorVariable]]:
+    """The `updates` of `function`, checked: each target a shared variable updated once,
+    each value of its rank and of a dtype it holds without loss (cast to it)."""
     if updates is None:
         return []
-    items = list(updates.items()) if isinstance(updates, dict) else list(updates)
     pairs = []
     seen = set()
-    for item in items:
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise TypeError(f"updates must be (shared variable, expression) pairs, got {item!r}")
-        target, value = item
+    for target, value in as_pairs(updates, "updates must be (shared variable, expression) "
+                                  "pairs"):
         if not isinstance(target, SharedVariable):
             raise TypeError(f"update target {target!r} is not a shared variable")
         if id(target) in seen:
