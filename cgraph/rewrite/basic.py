@@ -12,7 +12,7 @@ import numpy as np
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.interpret import run_node
-from cgraph.rewrite.driver import Rule, RuleTable, scalar_name
+from cgraph.rewrite.driver import Rule, RuleTable, input_of, scalar_name
 from cgraph.tensor.elemwise import Elemwise
 from cgraph.tensor.reduce import Sum
 from cgraph.tensor.shape import DimShuffle
@@ -107,13 +107,6 @@ def is_constant(v: Variable, value: float) -> bool:
     return data.size == 1 and bool(np.all(data == value))
 
 
-def _arg(v: Variable, name: str) -> Variable | None:
-    """The input of `v` when `v` is the output of the elementwise op `name`."""
-    if scalar_name(v.owner) == name:
-        return v.owner.inputs[0]
-    return None
-
-
 def _neutral(value: float, left: bool = True, right: bool = True):
     """x op c -> x (and c op x -> x) for a neutral constant c."""
     def rule(node: Apply) -> Variable | None:
@@ -127,7 +120,7 @@ def _neutral(value: float, left: bool = True, right: bool = True):
 
 
 def _double_neg(node: Apply) -> Variable | None:
-    return _arg(node.inputs[0], "neg")
+    return input_of(node.inputs[0], "neg")
 
 
 def _same_dtype_cast(node: Apply) -> Variable | None:

@@ -16,8 +16,9 @@ import numpy as np
 
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.rewrite.basic import is_constant
-from cgraph.rewrite.driver import Rule, RuleTable, scalar_name
+from cgraph.rewrite.driver import Rule, RuleTable, input_of, scalar_name
 from cgraph.tensor.basic_ops import Alloc, alloc
+from cgraph.tensor.elemwise import Elemwise, broadcast_static
 from cgraph.tensor.math import ELEMENTWISE
 from cgraph.tensor.nnet import softplus
 from cgraph.tensor.reduce import BroadcastLike, Sum
@@ -33,13 +34,6 @@ def op(name: str):
 
 def _is_float(v: Variable) -> bool:
     return v.type.dtype.startswith("float")
-
-
-def _input_of(v: Variable, name: str) -> Variable | None:
-    """x when `v` is `name(x)`."""
-    if scalar_name(v.owner) == name:
-        return v.owner.inputs[0]
-    return None
 
 
 def _const_like(x: Variable, value: float) -> np.ndarray:
@@ -82,7 +76,7 @@ def _div_by_power_of_two(node: Apply) -> Variable | None:
 
 def _log_exp(node: Apply) -> Variable | None:
     """log(exp(x)) -> x (floats; exact where exp does not overflow, better elsewhere)."""
-    x = _input_of(node.inputs[0], "exp")
+    x = input_of(node.inputs[0], "exp")
     return x if x is not None and _is_float(x) else None
 
 
@@ -100,7 +94,7 @@ def _nonnegative(v: Variable) -> bool:
 def _exp_log(node: Apply) -> Variable | None:
     """exp(log(x)) -> x where x >= 0 is known (exact there: log(0) = -inf, exp(-inf) = 0;
     for a negative x the original gives NaN, so x itself would be wrong)."""
-    x = _input_of(node.inputs[0], "log")
+    x = input_of(node.inputs[0], "log")
     return x if x is not None and _is_float(x) and _nonnegative(x) else None
 
 
@@ -154,7 +148,7 @@ def _negated(x: Variable) -> Variable:
         return x.owner.inputs[0]
     if name == "sub":
         a, b = x.owner.inputs
-        inner = _input_of(a, "neg")
+        inner = input_of(a, "neg")
         return op("add")(inner, b) if inner is not None else op("sub")(b, a)
     return op("neg")(x)
 
@@ -162,7 +156,7 @@ def _negated(x: Variable) -> Variable:
 def _one_plus_exp(v: Variable) -> Variable | None:
     """u when `v` is 1 + exp(u) or exp(u) + 1 (floats)."""
     x = _plus_one(v)
-    u = _input_of(x, "exp") if x is not None else None
+    u = input_of(x, "exp") if x is not None else None
     return u if u is not None and _is_float(u) else None
 
 
@@ -176,7 +170,7 @@ def _sigmoid_quotient(node: Apply) -> Variable | None:
     u = _one_plus_exp(t)
     if u is None:
         return None
-    if _input_of(a, "exp") is u:
+    if input_of(a, "exp") is u:
         return op("sigmoid")(u)
     s = op("sigmoid")(_negated(u))
     return s if is_constant(a, 1) else op("mul")(a, s)
@@ -213,6 +207,21 @@ def _zeros(out: Variable, inputs: list[Variable]) -> Variable:
             length = shape_i(_length_source(wide, axis), axis)
         dims.append(length)
     return alloc(zero, *dims)
+
+
+def _unbroadcast_operand(node: Apply) -> Variable | None:
+    """f(BroadcastLike(x, like), y) -> f(x, y) when y alone gives f's output its shape (the
+    gradient of a sum broadcasts its scalar seed like the summed array): the array
+    `like` then need not be kept for its shape."""
+    want = node.outputs[0].type.shape
+    for i, v in enumerate(node.inputs):
+        if v.owner is None or not isinstance(v.owner.op, BroadcastLike):
+            continue
+        inputs = list(node.inputs)
+        inputs[i] = v.owner.inputs[0]
+        if broadcast_static([u.type.shape for u in inputs], "") == want:
+            return node.op(*inputs)
+    return None
 
 
 def _is_zeros(v: Variable) -> bool:
@@ -264,6 +273,7 @@ CANONICALIZE = RuleTable("canonicalize", [
     Rule("mul_by_zero", "mul", _mul_by_zero),
     Rule("add_zeros", "add", _add_zeros),
     Rule("broadcast_zeros", BroadcastLike, _broadcast_zeros),
+    Rule("unbroadcast_operand", Elemwise, _unbroadcast_operand),
 ])
 
 # --------------------------------------------------------------------------- stabilize
@@ -280,7 +290,7 @@ def _expm1(node: Apply) -> Variable | None:
     a, b = node.inputs
     if scalar_name(node) == "add" and is_constant(a, -1):
         a, b = b, a
-    x = _input_of(a, "exp")
+    x = input_of(a, "exp")
     minus_one = -1 if scalar_name(node) == "add" else 1
     if x is None or not is_constant(b, minus_one):
         return None
@@ -298,11 +308,11 @@ def _log_sigmoid(node: Apply) -> Variable | None:
     """log(sigmoid(x)) -> -softplus(-x); log(1 - sigmoid(x)) -> -softplus(x)."""
     neg = op("neg")
     (v,) = node.inputs
-    x = _input_of(v, "sigmoid")
+    x = input_of(v, "sigmoid")
     if x is not None:
         return neg(softplus(_negated(x)))
     inner = _one_minus(v)
-    x = _input_of(inner, "sigmoid") if inner is not None else None
+    x = input_of(inner, "sigmoid") if inner is not None else None
     if x is not None:
         return neg(softplus(x))
     return None
@@ -312,7 +322,7 @@ def _one_minus_sigmoid(node: Apply) -> Variable | None:
     """1 - sigmoid(x) -> sigmoid(-x): exact where the difference rounds to 0 (x > 37 in
     float64), so that log(1 - p) and a division by 1 - p stay finite."""
     inner = _one_minus(node.outputs[0])
-    x = _input_of(inner, "sigmoid") if inner is not None else None
+    x = input_of(inner, "sigmoid") if inner is not None else None
     return None if x is None else op("sigmoid")(_negated(x))
 
 
@@ -323,7 +333,7 @@ def _log_div_exp(node: Apply) -> Variable | None:
     if scalar_name(v.owner) != "true_div":
         return None
     e, b = v.owner.inputs
-    z = _input_of(e, "exp")
+    z = input_of(e, "exp")
     return None if z is None else op("sub")(z, op("log")(b))
 
 
@@ -349,7 +359,7 @@ def _log_sum_exp(node: Apply) -> Variable | None:
         keep, v = v.owner.op, v.owner.inputs[0]
     if v.owner is None or type(v.owner.op) is not Sum:
         return None
-    x = _input_of(v.owner.inputs[0], "exp")
+    x = input_of(v.owner.inputs[0], "exp")
     if x is None or not _is_float(x) or _is_max_shifted(x):
         return None
     out = logsumexp(x, axis=v.owner.op.axis)

@@ -47,6 +47,13 @@ def scalar_name(node: Apply | None) -> str | None:
     return scalar.name if isinstance(scalar, ScalarOp) else None
 
 
+def input_of(v: Variable, name: str) -> Variable | None:
+    """x when `v` is the output of the elementwise op `name` applied to x, else None."""
+    if scalar_name(v.owner) == name:
+        return v.owner.inputs[0]
+    return None
+
+
 class RuleTable:
     """An ordered collection of rules, looked up by the node they may match."""
 

@@ -28,7 +28,8 @@ from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.lazy import guards
 from cgraph.rewrite.driver import scalar_name
 from cgraph.tensor.elemwise import Composite, CompositeStep, FusedElemwise, FusedSum
-from cgraph.tensor.reduce import Sum
+from cgraph.tensor.fused_sum_to import FusedSumTo
+from cgraph.tensor.reduce import Sum, SumTo
 
 
 def fusable(node: Apply) -> bool:
@@ -129,10 +130,25 @@ class _Graph:
         self._stamp[reached] += 1
 
 
+def _sum_to_axes(v: Variable, reader: Apply) -> tuple[int, ...] | None:
+    """The axes `reader` = SumTo(v, like) sums, when the types alone decide them (like
+    has length 1 there and v's other lengths): the output is v's shape with 1s there."""
+    if not isinstance(reader.op, SumTo) or reader.inputs[0] is not v:
+        return None
+    like = reader.inputs[1].type.shape
+    axes = tuple(a for a, (n, m) in enumerate(zip(v.type.shape, like)) if m == 1 and n != 1)
+    kept = tuple(1 if a in axes else n for a, n in enumerate(v.type.shape))
+    return axes if axes and kept == like else None
+
+
 def _summable(v: Variable, reader: Apply) -> bool:
-    """Whether `reader` sums `v` over every axis, in v's (float) dtype."""
-    return (isinstance(reader.op, Sum) and len(reader.op.axis) == v.ndim
-            and v.dtype in ("float32", "float64") and reader.outputs[0].dtype == v.dtype)
+    """Whether `reader` sums `v` over every axis, or is a SumTo of axes its types decide,
+    in v's (float) dtype."""
+    if v.dtype not in ("float32", "float64") or reader.outputs[0].dtype != v.dtype:
+        return False
+    if isinstance(reader.op, Sum):
+        return len(reader.op.axis) == v.ndim
+    return _sum_to_axes(v, reader) is not None
 
 
 def _summed_only(node: Apply, graph: _Graph) -> bool:
@@ -240,9 +256,70 @@ def _fuse(group: list[Apply], graph: _Graph) -> tuple[Apply, list[Variable]]:
     return FusedElemwise(comp).make_node(*inputs), replaced
 
 
+#: A broadcast intermediate is recomputed by each reader when it takes at most this many
+#: elementwise ops from operands smaller than itself.
+MAX_RECOMPUTED_OPS = 8
+
+
+def _expands(node: Apply) -> bool:
+    """Whether some input of `node` broadcasts along an axis its output does not."""
+    out = node.outputs[0].type.shape
+    return any(any(m == 1 and n != 1 for m, n in zip(v.type.shape, out))
+               for v in node.inputs if v.ndim == len(out))
+
+
+def _recompute_cost(v: Variable, cost: dict[int, int | None]) -> int | None:
+    """The number of elementwise ops that compute `v` from operands smaller than it (or
+    constants), or None when an operand of v's size is stored anyway."""
+    key = id(v)
+    if key in cost:
+        return cost[key]
+    node, total = v.owner, None
+    if fusable(node) and v.dtype != "bool":
+        total = 1
+        for u in node.inputs:
+            if isinstance(u, Constant) or u.type.shape != v.type.shape:
+                continue  # smaller (broadcast) or a constant: read as it is
+            inner = _recompute_cost(u, cost)
+            total = None if inner is None or total is None else total + inner
+        if total is not None and not (_expands(node) or total > 1):
+            total = None  # a plain copy of a stored array: nothing saved
+    cost[key] = total if total is None or total <= MAX_RECOMPUTED_OPS else None
+    return cost[key]
+
+
+def recompute_broadcasts(fgraph: FunctionGraph) -> int:
+    """Give each reader its own copy of a cheap broadcast intermediate (an elementwise
+    result computed in a few ops from operands smaller than it, such as the product
+    of a column and a row) when every reader is elementwise or a sum: each reader's
+    loop then computes it, and no array of the broadcast shape is stored."""
+    outputs = {id(v) for v in fgraph.outputs}
+    cost: dict[int, int | None] = {}
+    copies = 0
+    for node in reversed(fgraph.toposort()):
+        clients = fgraph.clients()
+        v = node.outputs[0] if len(node.outputs) == 1 else None
+        readers = clients.get(id(v), []) if v is not None else []
+        if (len(readers) < 2 or id(v) in outputs or _recompute_cost(v, cost) is None
+                or not all(fusable(r) or _summable(v, r) for r, _ in readers)):
+            continue
+        distinct = list({id(r): r for r, _ in readers}.values())
+        if len(distinct) < 2:
+            continue
+        for reader in distinct[1:]:  # mul(v, v) reads one copy twice
+            copy = node.op.make_node(*node.inputs).outputs[0]
+            reader.inputs = [copy if u is v else u for u in reader.inputs]
+            copies += 1
+        fgraph.changed()
+    return copies
+
+
 def fuse_elementwise(fgraph: FunctionGraph) -> dict[str, int]:
     """Replace every group of two or more connected elementwise nodes by one node,
-    then each full sum of an elementwise result by one loop (`fuse_sums`)."""
+    then each full sum of an elementwise result by one loop (`fuse_sums`). Cheap
+    broadcast intermediates are first recomputed by each reader
+    (`recompute_broadcasts`)."""
+    copies = recompute_broadcasts(fgraph)
     graph = _Graph(fgraph)
     groups: dict[int, list[Apply]] = {}
     mapping: dict[int, Variable] = {}
@@ -266,13 +343,15 @@ def fuse_elementwise(fgraph: FunctionGraph) -> dict[str, int]:
             mapping[id(old)] = new
         new_nodes.append(fused)
         fused_ops += len(group)
+    copied = {"recomputed": copies} if copies else {}
     if not mapping:
-        return fuse_sums(fgraph)
+        return {**copied, **fuse_sums(fgraph)}
     for node in graph.nodes + new_nodes:
         node.inputs = [mapping.get(id(v), v) for v in node.inputs]
     fgraph.outputs = [mapping.get(id(v), v) for v in fgraph.outputs]
     _check_acyclic(fgraph)
-    return {"fused_groups": len(new_nodes), "fused_ops": fused_ops, **fuse_sums(fgraph)}
+    return {**copied, "fused_groups": len(new_nodes), "fused_ops": fused_ops,
+            **fuse_sums(fgraph)}
 
 
 def _check_acyclic(fgraph: FunctionGraph) -> None:
@@ -294,15 +373,16 @@ def _single_step(node: Apply) -> Composite:
 
 
 def fuse_sums(fgraph: FunctionGraph) -> dict[str, int]:
-    """sum(elementwise(...)) over every axis becomes one loop accumulating the sum:
-    the elementwise result is never stored."""
+    """sum(elementwise(...)) over every axis becomes one loop accumulating the sum, and
+    SumTo(elementwise(...), like) one loop accumulating into each output element: the
+    elementwise result is never stored."""
     clients = fgraph.clients()
     outputs = {id(v) for v in fgraph.outputs}
     fused = 0
     for node in fgraph.toposort():
-        if not isinstance(node.op, Sum):
+        if not isinstance(node.op, (Sum, SumTo)):
             continue
-        (v,) = node.inputs
+        v = node.inputs[0]
         producer = v.owner
         if (producer is None or id(v) in outputs or len(clients.get(id(v), ())) != 1
                 or not _summable(v, node)):
@@ -313,7 +393,11 @@ def fuse_sums(fgraph: FunctionGraph) -> dict[str, int]:
             comp = _single_step(producer)
         else:
             continue
-        new = FusedSum(comp).make_node(*producer.inputs)
+        axes = _sum_to_axes(v, node)
+        new = (FusedSum(comp) if axes is None else FusedSumTo(comp, axes)).make_node(
+            *producer.inputs)
+        if new.outputs[0].type != node.outputs[0].type:
+            continue
         new.tag = dict(node.tag)
         fgraph.replace(node.outputs[0], new.outputs[0])
         fused += 1

@@ -1,0 +1,98 @@
+"""A partial sum in the loop that computes what it sums: `SumTo(elementwise(...), like)`
+after fusion (the gradient of an elementwise product over broadcast operands, such as
+the contractive auto-encoder's Jacobian penalty), with no array of the loop's shape.
+
+The kernel zeroes its output, then runs the fused statements over the loop shape and
+adds each value into the output element it sums into (stride 0 on the summed axes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.kernel import Kernel, ParamLayout, loop_strides, register_kernel
+from cgraph.tensor.elemwise import Composite, broadcast_shapes, broadcast_static
+from cgraph.tensor.elemwise_kernel import FusedSumKernel, composite_statements, used_inputs
+from cgraph.tensor.type import TensorType, as_tensor_variable
+
+
+class FusedSumTo(Op):
+    """The sum over `axes` (kept, of length 1) of a Composite's one output, accumulated
+    in the loop computing it."""
+
+    __props__ = ("scalar_op", "axes")
+
+    def __init__(self, scalar_op: Composite, axes: Sequence[int]):
+        if len(scalar_op.outputs) != 1:
+            raise ValueError("FusedSumTo sums a composite with one output")
+        self.scalar_op, self.axes = scalar_op, tuple(sorted(axes))
+
+    def __str__(self) -> str:
+        return f"sum_to_of_{self.scalar_op.name}{{{','.join(map(str, self.axes))}}}"
+
+    def _kept(self, shape: tuple) -> tuple:
+        return tuple(1 if a in self.axes else n for a, n in enumerate(shape))
+
+    def make_node(self, *inputs: Any) -> Apply:
+        comp = self.scalar_op
+        inputs = [as_tensor_variable(v) for v in inputs]
+        loop = comp.shapes([v.type.shape for v in inputs], broadcast_static)[0]
+        dtype = comp.dtype_of(comp.outputs[0])
+        if dtype not in ("float32", "float64"):
+            raise TypeError(f"{self}: only float sums are fused, got {dtype}")
+        if not self.axes or max(self.axes) >= len(loop):
+            raise ValueError(f"{self}: axes {self.axes} out of range for a {len(loop)}-d loop")
+        return Apply(self, inputs, [TensorType(dtype, self._kept(loop)).make_variable()])
+
+    def loop_shape(self, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+        """The shape of the summed values (checks that the inputs broadcast)."""
+        return self.scalar_op.shapes(shapes, broadcast_shapes)[0]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        (value,) = self.scalar_op.impl(*inputs)
+        dtype = node.outputs[0].type.dtype
+        return [np.asarray(np.sum(value, axis=self.axes, keepdims=True, dtype=dtype))]
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [self._kept(self.loop_shape(shapes))]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        raise NotImplementedError(f"{self} is built by rewrites, after gradients: it has "
+                                  "no gradient rule")
+
+
+
+class FusedSumToKernel(FusedSumKernel):
+    """FusedSumTo: the fused statements over the loop shape, each value added into the
+    output element it sums into (templates/fused_sum_to.c.j2)."""
+
+    family = "fused_sum_to"
+
+    def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        statements, results = composite_statements(node.op.scalar_op,
+                                                    [v.type.dtype for v in node.inputs])
+        ndim = node.outputs[0].type.ndim
+        layout = ParamLayout(self.family, size=1, shape=ndim, out_strides=ndim,
+                             strides=(len(ins), ndim))
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
+                      tuple(statements), results, "+=",
+                      context={"used": used_inputs(statements)})
+
+    def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        """The output size, the loop shape, the output's strides in the loop (0 on the
+        summed axes) and each input's."""
+        loop = node.op.loop_shape(in_shapes)
+        out_shape, out_strides = out_layouts[0]
+        per_input = [st for shape, strides in in_layouts
+                     for st in loop_strides(shape, strides, loop)]
+        return kernel.layout.build(size=int(np.prod(out_shape, dtype=np.int64)), shape=loop,
+                                   out_strides=loop_strides(out_shape, out_strides, loop),
+                                   strides=per_input)
+
+
+register_kernel(FusedSumToKernel(), FusedSumTo)

@@ -1,0 +1,81 @@
+"""An elementwise chain over broadcast operands that ends in a sum (full, or SumTo in a
+gradient) runs as one loop with no array of the broadcast shape: the contractive
+auto-encoder's Jacobian penalty and its gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import MODES, reference, rng_for
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.tensor.fused_sum_to import FusedSumTo
+
+B, V, K = 6, 7, 5
+
+
+def _broadcast_buffers(f, shape):
+    """The variables of the compiled graph with `shape`: arrays the plan would store."""
+    return [v for n in f.fgraph.toposort() for v in n.outputs if v.type.shape == shape]
+
+
+def _penalty_graph():
+    x = T.dmatrix("x")
+    W = T.dmatrix("W")
+    h = T.nnet.sigmoid(T.dot(x, W))
+    J = T.reshape(h * (1 - h), (B, 1, K)) * T.reshape(W, (1, V, K))
+    return x, W, h, T.sum(J ** 2) / B
+
+
+def _penalty_numpy(xv, Wv):
+    h = 1 / (1 + np.exp(-(xv @ Wv)))
+    a = h * (1 - h)
+    pen = (a[:, None, :] ** 2 * Wv[None, :, :] ** 2).sum() / B
+    # d pen / d W: direct term, plus the term through a = h (1 - h), h = sigmoid(x W)
+    g_direct = 2 / B * (a ** 2).sum(axis=0)[None, :] * Wv
+    g_a = 2 / B * a * (Wv ** 2).sum(axis=0)[None, :]
+    g_z = g_a * (1 - 2 * h) * a
+    return pen, g_direct + xv.T @ g_z
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_jacobian_penalty_and_gradient_store_no_broadcast_array(mode):
+    x, W, h, pen = _penalty_graph()
+    f = cgraph.function([x, W], [pen, T.grad(pen, W)], mode=mode)
+    xv, Wv = rng_for("cae", "x").uniform(size=(B, V)), rng_for("cae", "W").normal(size=(V, K))
+    want = _penalty_numpy(xv, Wv)
+    for got, expected in zip(f(xv, Wv), want):
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+    if mode == "C":
+        assert _broadcast_buffers(f, (B, V, K)) == []
+        sums = [n for n in f.fgraph.toposort() if isinstance(n.op, FusedSumTo)]
+        assert sorted(n.op.axes for n in sums) == [(0,), (1,)]
+
+
+def test_partial_sums_of_a_broadcast_chain_equal_the_reference():
+    """Gradients of a column-by-row chain: SumTo fused with the chain, on strided inputs."""
+    col, row = T.dcol("col"), T.drow("row")
+    cost = T.sum(T.exp(col * row) * T.tanh(col + row) + 0.5 * col)
+    outs = [T.grad(cost, col), T.grad(cost, row)]
+    f = cgraph.function([col, row], outs)
+    assert sum(isinstance(n.op, FusedSumTo) for n in f.fgraph.toposort()) == 2
+    ref = reference([col, row], outs)
+    cv = rng_for("sumto", "c").normal(size=(9, 2))[:, :1]  # a strided column
+    rv = rng_for("sumto", "r").normal(size=(1, 11))
+    for got, want in zip(f(cv, rv), ref(cv, rv)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_stored_intermediate_is_not_recomputed():
+    """An operand of the broadcast shape that is a function output stays one array."""
+    col, row = T.dcol("col"), T.drow("row")
+    prod = col * row
+    f = cgraph.function([col, row], [prod, T.sum(prod * 2), T.sum(prod * 3)])
+    muls = [n for n in f.fgraph.toposort() if "mul" in str(n.op)]
+    assert len(_broadcast_buffers(f, (None, None))) >= 1 and muls
+    cv, rv = np.arange(3.0)[:, None], np.arange(4.0)[None, :]
+    got = f(cv, rv)
+    np.testing.assert_allclose(got[0], cv * rv)
+    np.testing.assert_allclose(got[1:], [(cv * rv).sum() * 2, (cv * rv).sum() * 3])
