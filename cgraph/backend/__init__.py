@@ -3,6 +3,12 @@
 This layer knows nothing about graphs. :func:`load_module` takes a C translation unit
 and a cffi cdef and returns the loaded module, compiling it at most once per content
 hash across processes.
+
+One idea per module: `build` (options, the compile command, building in a folder),
+`probe` (the compiler's identity, the host CPU, BLAS and libmvec), `identity` (the
+cache key), `store` (the cache folder and its entries), `index` (names of warm
+starts), `cache` (the memo and the ways to a module), `maintenance` (listing,
+clearing, purging).
 """
 
 from cgraph.backend.build import (
