@@ -1,0 +1,27 @@
+"""numpy twins of the tutorial models' pieces, for the programs' references (float64)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-z)) without overflow."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(z)) without overflow."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def cross_entropy(x: np.ndarray, z_pre: np.ndarray) -> np.ndarray:
+    """-sum(x log sigmoid(a) + (1 - x) log(1 - sigmoid(a)), axis=1) from the logits a."""
+    return (x * softplus(-z_pre) + (1 - x) * softplus(z_pre)).sum(axis=1)
