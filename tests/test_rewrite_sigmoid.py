@@ -1,13 +1,12 @@
 """The logistic function written by hand (`1 / (1 + exp(-z))` and its spellings) is
 recognized as sigmoid, so that the stable forms of log(sigmoid) and log(1 - sigmoid)
-apply: Theano's logistic-regression tutorial, deep in saturation, trains with a finite
-cost equal to a stable numpy reference."""
+apply (Theano's logistic-regression tutorial, deep in saturation, trains with a finite
+cost equal to a stable numpy reference: tests/programs/test_tutorial_logreg.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import MODES
 from test_rewrite import ops, rewritten
 
 import cgraph
@@ -57,43 +56,3 @@ def test_other_numerator_over_one_plus_exp_is_a_product():
     av, zv = np.array([1.0, -2.0, 3.0]), np.array([-3.0, 0.5, 900.0])
     np.testing.assert_allclose(cgraph.function([a, z], out)(av, zv),
                                av * _stable_sigmoid(-zv), rtol=1e-15)
-
-
-def _tutorial_reference(x, y, w, b, steps, lr=0.1):
-    """Theano's tutorial step computed stably in numpy: the (prediction, xent.mean())
-    of each step, and the final w, b."""
-    results = []
-    for _ in range(steps):
-        z = x @ w + b
-        xent = y * _softplus(-z) + (1 - y) * _softplus(z)
-        results.append((_stable_sigmoid(z) > 0.5, xent.mean()))
-        gz = (_stable_sigmoid(z) - y) / len(y)
-        w, b = w - lr * (x.T @ gz + 0.02 * w), b - lr * gz.sum()
-    return results, w, b
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_logistic_regression_tutorial_trains_in_saturation(mode):
-    rng = np.random.RandomState(42)
-    N, feats = 400, 784
-    D = (rng.randn(N, feats), rng.randint(size=N, low=0, high=2))
-    w0 = rng.randn(feats)
-    x, y = T.dmatrix("x"), T.dvector("y")
-    w = cgraph.shared(w0.copy(), name="w")
-    b = cgraph.shared(0.0, name="b")
-    p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
-    prediction = p_1 > 0.5
-    xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
-    cost = xent.mean() + 0.01 * (w ** 2).sum()
-    gw, gb = T.grad(cost, [w, b])
-    train = cgraph.function([x, y], [prediction, xent.mean()], mode=mode,
-                            updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)))
-    want, w_end, b_end = _tutorial_reference(D[0], D[1].astype(float), w0, 0.0, steps=5)
-    assert np.abs(D[0] @ w0).max() > 40  # saturated: 1 - p_1 rounds to 0 in float64
-    for pred_want, err_want in want:
-        pred, err = train(D[0], D[1])
-        assert np.isfinite(err)
-        np.testing.assert_array_equal(pred, pred_want)
-        np.testing.assert_allclose(err, err_want, rtol=1e-10)
-    np.testing.assert_allclose(w.get_value(), w_end, rtol=1e-10)
-    np.testing.assert_allclose(b.get_value(), b_end, rtol=1e-10, atol=1e-12)

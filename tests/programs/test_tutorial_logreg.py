@@ -9,7 +9,7 @@ import cgraph.tensor as T
 
 rng = numpy.random.RandomState(1234)
 N = 200
-feats = 100
+feats = 400
 D = (rng.randn(N, feats), rng.randint(size=N, low=0, high=2))
 training_steps = 6
 w0 = rng.randn(feats)
@@ -41,6 +41,9 @@ def numpy_steps(x, y, w, b, steps, lr=0.1):
 
 
 def test_logistic_regression_trains_like_numpy():
+    """Mode C, as a user runs it (mode PY runs the graph as written, without the
+    rewrites: there the saturated log(1 - p_1) is -inf, and 0 * -inf NaN, as in IEEE)."""
+    assert numpy.abs(D[0] @ w0).max() > 40  # saturated: 1 - p_1 rounds to 0 in float64
     want, w_end, b_end = numpy_steps(D[0], D[1].astype(float), w0, 0.0, training_steps)
     for expected in want:
         pred, err = train(D[0], D[1])
