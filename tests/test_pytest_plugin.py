@@ -87,3 +87,73 @@ def test_a_session_without_cgraph_reports_nothing(pytester):
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
     assert "cgraph:" not in result.stdout.str()
+
+
+WRONG_OP = """
+import numpy as np
+import cgraph
+import cgraph.tensor as T
+from cgraph.tensor.elemwise import Elemwise, ScalarOp
+from cgraph.tensor.math import upcast
+from cgraph.testing import assert_modes_agree
+
+# A deliberately wrong op: its C triples, its numpy reference doubles.
+double = Elemwise(ScalarOp("double", 1, "({t})({0} * 3)", lambda a: a * 2, upcast, None))
+
+
+def test_model():
+    x = T.vector("x")
+    f = cgraph.function([x], T.exp(double(x)).sum())
+    f(np.arange(3.0))
+
+
+def test_checked():
+    x = T.vector("x")
+    assert_modes_agree([x], T.exp(double(x)).sum(), np.arange(3.0))
+"""
+
+
+def test_both_modes_name_the_node_whose_c_is_wrong(pytester):
+    pytester.makepyfile(test_wrong=WRONG_OP)
+    result = pytester.runpytest_subprocess("--cgraph-mode=both", "-k", "test_model")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines([
+        "*DebugMode: *output 0 of the C disagrees with the numpy reference*",
+        "*the C computing it is not; it is computed by node [[]id A[]] *double*"
+        "(created at *test_wrong.py:14)*"])
+    pytester.runpytest_subprocess("--cgraph-mode=C", "-k", "test_model").assert_outcomes(
+        passed=1, deselected=1)
+
+
+def test_assert_modes_agree_names_the_output_and_the_node(pytester):
+    pytester.makepyfile(test_wrong=WRONG_OP)
+    result = pytester.runpytest_subprocess("-k", "test_checked")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines([
+        "*AssertionError: modes C and PY disagree on output 0: at index (), the reference "
+        "gives 62.98720613207489 and the C 424.51433041592276 (1 of 1 elements differ)",
+        "*computed by node [[]id A[]] *double* (created at *test_wrong.py:20)*"])
+
+
+def test_assert_modes_agree_compares_updates_and_leaves_shared_values_alone():
+    import numpy as np
+
+    import cgraph
+    import cgraph.tensor as T
+    from cgraph.testing import assert_modes_agree
+
+    x = T.vector("x")
+    w = cgraph.shared(np.ones(3), name="w")
+    n = cgraph.shared(np.int64(0), name="n")
+    assert_modes_agree([x], [T.exp(x * w).sum(), x * w], np.arange(3.0),
+                       updates=[(w, w - 0.1 * x), (n, n + 1)])
+    np.testing.assert_array_equal(w.get_value(), np.ones(3))
+    assert n.get_value() == 0
+    from cgraph.tensor.elemwise import Elemwise, ScalarOp
+    from cgraph.tensor.math import upcast
+    wrong = Elemwise(ScalarOp("double", 1, "({t})({0} * 3)", lambda a: a * 2, upcast, None))
+    with pytest.raises(AssertionError, match=r"disagree on the update of w: at index \(1,\)"):
+        assert_modes_agree([x], [], np.arange(3.0), updates=[(w, w - wrong(x))])
+    np.testing.assert_array_equal(w.get_value(), np.ones(3))
+    with pytest.raises(TypeError, match="takes the graph"):
+        assert_modes_agree(cgraph.function([x], x), np.ones(3))
