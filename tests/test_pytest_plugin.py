@@ -157,3 +157,16 @@ def test_assert_modes_agree_compares_updates_and_leaves_shared_values_alone():
     np.testing.assert_array_equal(w.get_value(), np.ones(3))
     with pytest.raises(TypeError, match="takes the graph"):
         assert_modes_agree(cgraph.function([x], x), np.ones(3))
+
+
+def test_the_readme_example_passes_in_both_modes(pytester):
+    """The user's test file of the README's "Testing your own models" runs as shown."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Testing your own models", 1)[1].split("\n## ", 1)[0]
+    pytester.makepyfile(test_readme_model=re.findall(r"```python\n(.*?)```", section,
+                                                     flags=re.S)[0])
+    result = pytester.runpytest_subprocess("--cgraph-mode=both")
+    result.assert_outcomes(passed=1)
