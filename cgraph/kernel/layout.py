@@ -40,6 +40,10 @@ def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
     return all(n <= 1 or s == e for n, s, e in zip(shape, strides, expect))
 
 
+#: the kinds of field (`ParamLayout._specs`)
+_INTS, _NESTED, _RECORDS = "ints", "nested", "records"
+
+
 class LayoutError(AssertionError):
     """Values that do not fit a kernel's `ParamLayout`: a bug in the kernel's builder,
     never a user error (it names the kernel and the field)."""
@@ -65,15 +69,28 @@ class ParamLayout:
     fields: tuple[tuple[str, Any], ...]
 
     def __init__(self, kernel: str, /, **fields: FieldSize):
+        specs = []
         for name, size in fields.items():
             _check_size(kernel, name, size)
+            if isinstance(size, ParamLayout):
+                specs.append((name, _NESTED, 1, size))
+            elif isinstance(size, tuple) and isinstance(size[1], ParamLayout):
+                specs.append((name, _RECORDS, size[0], size[1]))
+            else:
+                specs.append((name, _INTS, _length(size), size))
         object.__setattr__(self, "kernel", kernel)
         object.__setattr__(self, "fields", tuple(fields.items()))
+        # derived once: build() runs for every kernel of every plan
+        object.__setattr__(self, "_specs", tuple(specs))
+        object.__setattr__(self, "_names", frozenset(fields))
+        object.__setattr__(self, "_nparams", sum(_length(size) for size in fields.values()))
+        text = ", ".join(f"{name}={size!r}" for name, size in fields.items())
+        object.__setattr__(self, "_repr", f"ParamLayout({kernel!r}, {text})")
 
     @property
     def nparams(self) -> int:
         """The number of plan slots the kernel reads."""
-        return sum(_length(size) for _, size in self.fields)
+        return self._nparams
 
     def slots(self, base: int = 0) -> Slots:
         """Each field's offset (from `base`), for templates: `p[{{ p.M }}]`."""
@@ -88,43 +105,49 @@ class ParamLayout:
         LayoutError naming the kernel and the field for a missing, unknown or
         wrong-length value.
         """
-        unknown = set(values) - {name for name, _ in self.fields}
+        if values.keys() != self._names:
+            self._check_names(values)
+        out: list[int] = []
+        for name, kind, count, size in self._specs:
+            value = values[name]
+            if kind is not _INTS:
+                out.extend(_nested(self.kernel, name, size, value) if kind is _NESTED
+                           else self._records(name, count, size, value))
+            elif type(value) is int and count == 1:  # the common case, made quick
+                out.append(value)
+            else:
+                out.extend(self._ints(name, count, size, value))
+        return out
+
+    def _check_names(self, values: dict) -> None:
+        unknown = set(values) - self._names
         if unknown:
             raise LayoutError(f"kernel {self.kernel}: no field {', '.join(sorted(unknown))} "
                               f"(fields: {', '.join(n for n, _ in self.fields)})")
-        out: list[int] = []
-        for name, size in self.fields:
-            if name not in values:
-                raise LayoutError(f"kernel {self.kernel}: no value for field {name}")
-            out.extend(self._field(name, size, values[name]))
-        return out
+        missing = [name for name, _ in self.fields if name not in values]
+        raise LayoutError(f"kernel {self.kernel}: no value for field {missing[0]}")
 
-    def _field(self, name: str, size: FieldSize, value: Any) -> list[int]:
-        if isinstance(size, ParamLayout):
-            return _nested(self.kernel, name, size, value)
-        if isinstance(size, tuple) and isinstance(size[1], ParamLayout):
-            count, sub = size
-            records = list(value)
-            if len(records) != count:
-                raise LayoutError(f"kernel {self.kernel}: field {name} takes {count} records "
-                                  f"of {sub.kernel}, got {len(records)}")
-            return [v for record in records for v in _nested(self.kernel, name, sub, record)]
-        expect = _length(size)
-        flat = [value] if isinstance(value, Integral) else value
+    def _ints(self, name: str, count: int, size: Any, value: Any) -> list[int]:
         try:
-            flat = [int(v) for v in flat]
+            flat = [int(value)] if isinstance(value, Integral) else list(map(int, value))
         except TypeError:
-            raise LayoutError(f"kernel {self.kernel}: field {name} takes {expect} integers, "
+            raise LayoutError(f"kernel {self.kernel}: field {name} takes {count} integers, "
                               f"got {value!r}") from None
-        if len(flat) != expect:
-            what = f"{size[0]} x {size[1]} = {expect}" if isinstance(size, tuple) else expect
+        if len(flat) != count:
+            what = f"{size[0]} x {size[1]} = {count}" if isinstance(size, tuple) else count
             raise LayoutError(f"kernel {self.kernel}: field {name} takes {what} integers, "
                               f"got {len(flat)}: {flat}")
         return flat
 
+    def _records(self, name: str, count: int, sub: ParamLayout, value: Any) -> list[int]:
+        records = list(value)
+        if len(records) != count:
+            raise LayoutError(f"kernel {self.kernel}: field {name} takes {count} records "
+                              f"of {sub.kernel}, got {len(records)}")
+        return [v for record in records for v in _nested(self.kernel, name, sub, record)]
+
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={size!r}" for name, size in self.fields)
-        return f"ParamLayout({self.kernel!r}, {fields})"
+        return self._repr
 
 
 def _nested(kernel: str, name: str, sub: ParamLayout, value: Any) -> list[int]:
@@ -138,6 +161,8 @@ def _nested(kernel: str, name: str, sub: ParamLayout, value: Any) -> list[int]:
 
 
 def _check_size(kernel: str, name: str, size: Any) -> None:
+    if type(size) is int and size >= 0:
+        return
     ok = isinstance(size, ParamLayout) or (isinstance(size, int) and size >= 0)
     if isinstance(size, tuple) and len(size) == 2 and isinstance(size[0], int):
         ok = size[0] >= 0 and (isinstance(size[1], ParamLayout)

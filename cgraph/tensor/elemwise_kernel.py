@@ -9,6 +9,7 @@ strides in the loop (0 where it broadcasts).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -67,6 +68,7 @@ def composite_statements(comp: Any, in_dtypes: Sequence[str]
     return statements, tuple(names[v] for v in comp.outputs)
 
 
+@functools.cache
 def loop_layout(family: str, ndim: int, n_operands: int) -> ParamLayout:
     """The plan slots of a loop over `ndim` axes reading `n_operands` strided operands."""
     return ParamLayout(family, dense=1, size=1, shape=ndim, strides=(n_operands, ndim))
