@@ -132,12 +132,19 @@ def test_an_error_keeps_its_type_when_the_type_takes_a_message():
         def perform(self, node, inputs):
             raise Odd(1, 2)
 
+    class Huge(Boom):
+        def perform(self, node, inputs):
+            return [np.empty((2**25, 2**25))]  # numpy's _ArrayMemoryError(shape, dtype)
+
     x = T.dvector("x")
     with pytest.raises(LookupError, match="no such key(.|\n)*in node Lookup"):
         run_node(Lookup()(x).owner, [np.zeros(2)])
-    with pytest.raises(RuntimeError, match="1/2(.|\n)*in node \\[id Q\\] Strange") as info:
+    with pytest.raises(Exception, match="1/2(.|\n)*in node \\[id Q\\] Strange") as info:
         run_node(Strange()(x).owner, [np.zeros(2)], label="Q")
-    assert isinstance(info.value.__cause__, Odd)
+    assert type(info.value) is Exception and isinstance(info.value.__cause__, Odd)
+    with pytest.raises(MemoryError, match="(?s)Unable to allocate.*in node Huge") as info:
+        run_node(Huge()(x).owner, [np.zeros(2)])
+    assert type(info.value) is MemoryError and isinstance(info.value.__cause__, MemoryError)
 
 
 def test_the_branch_not_taken_is_never_evaluated_in_mode_py():

@@ -36,12 +36,14 @@ the node's shape rule and the size of its results there); it raises like `perfor
 
 Error policy
 ------------
-An exception raised by a node's `perform` (or by `check`) is raised again, of the
-same type when the type takes a message (else RuntimeError), with the original
-message followed by the node (its `[id X]` label, as `debugprint` of the graph
-ending at `outputs` shows it, and its op and input types), the line of the user's
-program that created it, and the input shapes and dtypes; the original is chained
-(`__cause__`). The new exception carries `node` and `input_shapes` attributes.
+An exception raised by a node's `perform` (or by `check`) is raised again with the
+original message followed by the node (its `[id X]` label, as `debugprint` of the
+graph ending at `outputs` shows it, and its op and input types), the line of the
+user's program that created it, and the input shapes and dtypes; the original is
+chained (`__cause__`). The new exception has the original's type when that type
+takes a message alone, else its nearest base type that does (numpy's
+`_ArrayMemoryError` becomes a MemoryError, a KeyError a LookupError), and carries
+`node` and `input_shapes` attributes.
 
 Laziness
 --------
@@ -97,17 +99,27 @@ def node_error(err: Exception, node: Apply, inputs: Sequence[Any], label: str = 
         text += f"\n  created at {trace}"
     text += (f"\n  input shapes: {', '.join(_shape(a) for a in inputs)}"
              f"\n  input dtypes: {', '.join(_dtype(a) for a in inputs)}")
-    kind = LookupError if type(err) is KeyError else type(err)  # KeyError quotes its text
-    try:
-        new = kind(text)
-    except Exception:  # a type whose constructor wants more than a message
-        new = RuntimeError(text)
+    new = _same_kind(err, text)
     try:
         new.node = node
         new.input_shapes = tuple(None if a is None else np.shape(a) for a in inputs)
     except AttributeError:
         pass
     return new
+
+
+def _same_kind(err: Exception, text: str) -> Exception:
+    """An exception of `err`'s type holding `text`, or of its nearest base type whose
+    constructor takes a message alone (numpy's _ArrayMemoryError -> MemoryError)."""
+    for kind in type(err).__mro__:
+        if kind is KeyError:  # its str() quotes the message
+            continue
+        if isinstance(kind, type) and issubclass(kind, Exception):
+            try:
+                return kind(text)
+            except Exception:  # noqa: BLE001, S112 - a constructor wanting more than a message
+                continue
+    return RuntimeError(text)
 
 
 def run_node(node: Apply, inputs: list[Any], check: Check | None = None,
