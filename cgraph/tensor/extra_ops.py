@@ -11,10 +11,19 @@ from typing import Any
 
 import numpy as np
 
+from cgraph.configdefaults import config
 from cgraph.graph.basic import Apply, Op, ViewOp
 from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, register_kernel
 from cgraph.tensor.basic_ops import CopyOp, _int_input, _static_value, shape_list
-from cgraph.tensor.shape import axis_index, checked_size
+from cgraph.tensor.math import concatenate
+from cgraph.tensor.shape import (
+    DimShuffle,
+    ShapeVector,
+    Squeeze,
+    axis_index,
+    checked_size,
+    transpose,
+)
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 # --------------------------------------------------------------------------- arange, eye
@@ -109,7 +118,6 @@ class Eye(Op):
 
 def eye(n: Any, m: Any = None, k: Any = 0, dtype: Any = None) -> TensorVariable:
     """numpy.eye: ones on the k-th diagonal of an n x m matrix (dtype: floatX)."""
-    from cgraph.configdefaults import config
     return Eye(np.dtype(dtype or config.floatX).name)(n, n if m is None else m, k)
 
 
@@ -171,7 +179,6 @@ def _axes(axis: int | Sequence[int], ndim: int, what: str) -> list[int]:
 def expand_dims(x: Any, axis: int | Sequence[int]) -> TensorVariable:
     """numpy.expand_dims: a view with new length-1 axes at `axis` (an int or a tuple of
     positions in the result)."""
-    from cgraph.tensor.shape import DimShuffle
     x = as_tensor_variable(x)
     n_new = len(axis) if isinstance(axis, (list, tuple)) else 1
     new = set(_axes(axis, x.ndim + n_new, "expand_dims"))
@@ -201,7 +208,6 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> TensorVariable:
     """Drop length-1 axes, as a view. With `axis` None, the axes statically known to have
     length 1 (the rank must be known when the graph is built); named axes of unknown
     length are checked to be 1 when the function is called (numpy's ValueError)."""
-    from cgraph.tensor.shape import Squeeze
     x = as_tensor_variable(x)
     if axis is None:
         axes = [a for a, n in enumerate(x.type.shape) if n == 1]
@@ -212,7 +218,6 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> TensorVariable:
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> TensorVariable:
     """numpy.swapaxes, as a view."""
-    from cgraph.tensor.shape import transpose
     x = as_tensor_variable(x)
     order = list(range(x.ndim))
     a, b = _axis(axis1, x.ndim, "swapaxes"), _axis(axis2, x.ndim, "swapaxes")
@@ -223,8 +228,6 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> TensorVariable:
 def stack(tensors: Sequence[Any], *more: Any, axis: int = 0) -> TensorVariable:
     """numpy.stack: join tensors of one shape along a new axis (`stack([a, b], axis)`;
     Theano's `stack(a, b, c)` works too)."""
-    from cgraph.tensor.math import concatenate
-    from cgraph.tensor.shape import ShapeVector
     if isinstance(tensors, ShapeVector):  # `stack(x.shape)`: its entries, as numpy would
         tensors = tuple(tensors)
     if isinstance(tensors, (list, tuple)):
