@@ -41,7 +41,7 @@ def _positive(x: Any) -> TensorVariable:
 
 #: Aliases: numpy's name -> the name of cgraph's op in `cgraph.tensor.math`.
 _SAME_OP = {
-    "absolute": "abs", "fabs": "abs", "acos": "arccos", "acosh": "arccosh",
+    "absolute": "abs", "acos": "arccos", "acosh": "arccosh",
     "asin": "arcsin", "asinh": "arcsinh", "atan": "arctan", "atanh": "arctanh",
     "atan2": "arctan2", "divide": "true_div", "equal": "eq", "not_equal": "neq",
     "greater": "gt", "greater_equal": "ge", "less": "lt", "less_equal": "le",
