@@ -42,6 +42,7 @@ def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
 
 #: the kinds of field (`ParamLayout._specs`)
 _INTS, _NESTED, _RECORDS = "ints", "nested", "records"
+_SEQUENCES = (tuple, list)
 
 
 class LayoutError(AssertionError):
@@ -113,10 +114,18 @@ class ParamLayout:
             if kind is not _INTS:
                 out.extend(_nested(self.kernel, name, size, value) if kind is _NESTED
                            else self._records(name, count, size, value))
-            elif type(value) is int and count == 1:  # the common case, made quick
+                continue
+            # the common cases, made quick: one int, a tuple or list of the right length
+            if type(value) is int and count == 1:
                 out.append(value)
-            else:
-                out.extend(self._ints(name, count, size, value))
+                continue
+            if type(value) in _SEQUENCES and len(value) == count:
+                try:
+                    out.extend(map(int, value))
+                    continue
+                except TypeError:
+                    pass  # _ints names the field
+            out.extend(self._ints(name, count, size, value))
         return out
 
     def _check_names(self, values: dict) -> None:
@@ -153,7 +162,7 @@ class ParamLayout:
 def _nested(kernel: str, name: str, sub: ParamLayout, value: Any) -> list[int]:
     if isinstance(value, Mapping):
         return sub.build(**value)
-    flat = [int(v) for v in value]
+    flat = list(map(int, value))
     if len(flat) != sub.nparams:
         raise LayoutError(f"kernel {kernel}: field {name} ({sub.kernel}) takes "
                           f"{sub.nparams} integers, got {len(flat)}")
