@@ -50,8 +50,11 @@ class ArgSpec:
         The rank the kernels read.
     safe_dtypes : frozenset of numpy dtype
         Array dtypes converted to `dtype` without a loss (numpy's "safe" casting).
-    static : tuple of (int, int)
-        (axis, length) for each axis whose length the type states.
+    stated_lengths : callable or None
+        `stated_lengths(shape)`: the entries of `shape` on the axes whose length the
+        type states, to compare with `stated`; None when it states none.
+    stated : int or tuple of int
+        The lengths the type states (one int for one axis, as `itemgetter` gives).
     """
 
     type: TensorType
@@ -60,7 +63,8 @@ class ArgSpec:
     dtype: np.dtype = field(init=False)
     ndim: int = field(init=False)
     safe_dtypes: frozenset = field(init=False)
-    static: tuple[tuple[int, int], ...] = field(init=False)
+    stated_lengths: Callable[[tuple], Any] | None = field(init=False)
+    stated: Any = field(init=False)
 
     def __post_init__(self) -> None:
         dtype = np.dtype(self.type.dtype)
@@ -68,12 +72,14 @@ class ArgSpec:
         object.__setattr__(self, "ndim", self.type.ndim)
         object.__setattr__(self, "safe_dtypes", frozenset(
             np.dtype(c) for c in _ARRAY_DTYPES if np.can_cast(c, dtype, "safe")))
-        object.__setattr__(self, "static", tuple(
-            (axis, n) for axis, n in enumerate(self.type.shape) if n is not None))
+        axes = [axis for axis, n in enumerate(self.type.shape) if n is not None]
+        lengths = itemgetter(*axes) if axes else None
+        object.__setattr__(self, "stated_lengths", lengths)
+        object.__setattr__(self, "stated", lengths(self.type.shape) if axes else None)
 
     def off_shape(self, shape: tuple[int, ...]) -> bool:
         """Whether `shape` (of this rank) differs from a length the type states."""
-        return any(shape[axis] != n for axis, n in self.static)
+        return self.stated_lengths is not None and self.stated_lengths(shape) != self.stated
 
     @classmethod
     def for_input(cls, var: Variable, position: int, allow_downcast: bool | None) -> ArgSpec:
@@ -98,7 +104,7 @@ class ArgSpec:
         kind = type(value)
         if kind is np.ndarray:
             if (value.ndim == self.ndim and value.dtype in self.safe_dtypes
-                    and not (self.static and self.off_shape(value.shape))):
+                    and not self.off_shape(value.shape)):
                 return value.astype(self.dtype, order="C")
         elif (kind is float or kind is int) and self.ndim == 0 and self.dtype.kind == "f":
             # A numpy scalar: shaped (), exposes its bytes to cffi, 2x cheaper to make.
@@ -168,8 +174,8 @@ class Signature:
     def __post_init__(self) -> None:
         index = tuple(self.shared.index(target) for target in self.updates)
         object.__setattr__(self, "update_index", index)
-        object.__setattr__(self, "_checks", tuple((a, a.dtype, a.ndim, a.static)
-                                                  for a in self.args))
+        object.__setattr__(self, "_checks", tuple(
+            (a, a.dtype, a.ndim, a.stated_lengths, a.stated) for a in self.args))
         object.__setattr__(self, "_none_in_place", (False,) * len(self.updates))
         # A C-level callable where one does: packing is on every call's path.
         if self.return_list:
@@ -196,10 +202,10 @@ class Signature:
     def check(self, args: Sequence[Any]) -> list[np.ndarray]:
         """The arguments, each as its input's `ArgSpec` wants it (converted if need be)."""
         arrays = []
-        for (spec, dtype, ndim, static), a in zip(self._checks, args):
+        for (spec, dtype, ndim, lengths, stated), a in zip(self._checks, args):
             if (a.__class__ is not _ndarray or a.dtype is not dtype or a.ndim != ndim
                     or not (flags := a.flags).c_contiguous or not flags.aligned
-                    or (static and spec.off_shape(a.shape))):
+                    or (lengths is not None and lengths(a.shape) != stated)):
                 a = spec.convert(a)
             arrays.append(a)
         return arrays
@@ -207,8 +213,8 @@ class Signature:
     def check_exact(self, args: Sequence[Any]) -> list[np.ndarray]:
         """The arguments unconverted (`trust_input`): each must be an ndarray of its
         input's dtype and rank, C-contiguous and aligned, else TypeError names it."""
-        for (spec, dtype, ndim, static), a in zip(self._checks, args):
-            if static and isinstance(a, np.ndarray) and a.ndim == ndim and spec.off_shape(a.shape):
+        for (spec, dtype, ndim, _, _), a in zip(self._checks, args):
+            if isinstance(a, np.ndarray) and a.ndim == ndim and spec.off_shape(a.shape):
                 spec.convert(a)  # raises ValueError naming the input and the lengths
             if (a.__class__ is not _ndarray or a.dtype != dtype or a.ndim != ndim
                     or not (flags := a.flags).c_contiguous or not flags.aligned):
