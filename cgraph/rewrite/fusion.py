@@ -268,24 +268,27 @@ def _expands(node: Apply) -> bool:
                for v in node.inputs if v.ndim == len(out))
 
 
-def _recompute_cost(v: Variable, cost: dict[int, int | None]) -> int | None:
-    """The number of elementwise ops that compute `v` from operands smaller than it (or
-    constants), or None when an operand of v's size is stored anyway."""
-    key = id(v)
-    if key in cost:
-        return cost[key]
-    node, total = v.owner, None
-    if fusable(node) and v.dtype != "bool":
+def _recompute_costs(nodes: list[Apply]) -> dict[int, int]:
+    """For each elementwise result (by id) that can be recomputed: the number of
+    elementwise ops that compute it from operands smaller than it (or constants), at
+    most MAX_RECOMPUTED_OPS. Results that read an operand of their own size that is
+    stored anyway are left out. `nodes` in topological order."""
+    cost: dict[int, int] = {}
+    for node in nodes:
+        v = node.outputs[0]
+        if not fusable(node) or v.dtype == "bool":
+            continue
         total = 1
         for u in node.inputs:
             if isinstance(u, Constant) or u.type.shape != v.type.shape:
                 continue  # smaller (broadcast) or a constant: read as it is
-            inner = _recompute_cost(u, cost)
-            total = None if inner is None or total is None else total + inner
-        if total is not None and not (_expands(node) or total > 1):
-            total = None  # a plain copy of a stored array: nothing saved
-    cost[key] = total if total is None or total <= MAX_RECOMPUTED_OPS else None
-    return cost[key]
+            if id(u) not in cost:
+                break
+            total += cost[id(u)]
+        else:
+            if (_expands(node) or total > 1) and total <= MAX_RECOMPUTED_OPS:
+                cost[id(v)] = total  # a plain copy of a stored array saves nothing
+    return cost
 
 
 def recompute_broadcasts(fgraph: FunctionGraph) -> int:
@@ -294,13 +297,14 @@ def recompute_broadcasts(fgraph: FunctionGraph) -> int:
     of a column and a row) when every reader is elementwise or a sum: each reader's
     loop then computes it, and no array of the broadcast shape is stored."""
     outputs = {id(v) for v in fgraph.outputs}
-    cost: dict[int, int | None] = {}
+    nodes = fgraph.toposort()
+    cost = _recompute_costs(nodes)
     copies = 0
-    for node in reversed(fgraph.toposort()):
+    for node in reversed(nodes):
         clients = fgraph.clients()
         v = node.outputs[0] if len(node.outputs) == 1 else None
         readers = clients.get(id(v), []) if v is not None else []
-        if (len(readers) < 2 or id(v) in outputs or _recompute_cost(v, cost) is None
+        if (len(readers) < 2 or id(v) in outputs or id(v) not in cost
                 or not all(fusable(r) or _summable(v, r) for r, _ in readers)):
             continue
         distinct = list({id(r): r for r, _ in readers}.values())
