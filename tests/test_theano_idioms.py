@@ -61,8 +61,22 @@ def test_specify_shape_checks_at_run_time_and_types_statically(mode):
     np.testing.assert_array_equal(g(np.ones((2, 2))), np.full((2, 2), 3.0))
     with pytest.raises(ValueError, match=r"has 2 dimension"):
         T.specify_shape(x, (3,))
-    with pytest.raises(TypeError, match="symbolic"):
-        T.specify_shape(x, (T.lscalar("n"), 2))
+    with pytest.raises(TypeError, match="not an int"):
+        T.specify_shape(x, (2.5, 2))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_specify_shape_with_symbolic_lengths(mode):
+    x, w, n = T.dmatrix("x"), T.dmatrix("w"), T.lscalar("n")
+    y = T.specify_shape(x, (n, w.shape[1]))
+    assert y.type.shape == (None, None)
+    f = cgraph.function([x, w, n], y + w, mode=mode)
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(f(a, a, 2), a + a)
+    with pytest.raises(ValueError, match=r"'x' has shape \(2, 3\).*\(3, 3\)"):
+        f(a, a, 3)
+    with pytest.raises(ValueError, match=r"'x' has shape \(2, 3\).*\(2, 4\)"):
+        f(a, np.ones((2, 4)), 2)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -17,11 +17,16 @@ import numpy as np
 from cgraph.graph.basic import Apply, Constant, Variable, ViewOp
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
-__all__ = ["SpecifyShape", "specify_shape"]
+__all__ = ["SYMBOLIC", "SpecifyShape", "specify_shape"]
+
+#: An entry of `SpecifyShape.shape` given by a symbolic length (a value input).
+SYMBOLIC = "symbolic"
 
 
 class SpecifyShape(ViewOp):
-    """`x` with its shape stated: `shape` holds an int per axis (None: not stated).
+    """`x` with its shape stated: `shape` holds per axis an int, None (not stated) or
+    `SYMBOLIC`, a length given by an int scalar input of the node (its value inputs,
+    in axis order, after `x`).
 
     `label` names the variable in the error message (it is not a parameter: two
     checks of one variable against one shape are the same node).
@@ -29,49 +34,63 @@ class SpecifyShape(ViewOp):
 
     __props__ = ("shape",)
 
-    def __init__(self, shape: Sequence[int | None], label: str = "the tensor"):
+    def __init__(self, shape: Sequence[int | str | None], label: str = "the tensor"):
         self.shape = tuple(shape)
         self.label = label
+        self.value_inputs = tuple(range(1, 1 + self.shape.count(SYMBOLIC)))
 
     def __str__(self) -> str:
         dims = ",".join("?" if n is None else str(n) for n in self.shape)
         return f"SpecifyShape{{{dims}}}"
 
-    def make_node(self, x: Any) -> Apply:
+    def make_node(self, x: Any, *lengths: Any) -> Apply:
         x = as_tensor_variable(x)
         if x.ndim != len(self.shape):
             raise ValueError(f"specify_shape: {self.label} has {x.ndim} dimension(s) "
-                             f"({x.type}), the shape {self.shape} has {len(self.shape)}")
+                             f"({x.type}), the shape {_shown(self.shape)} has "
+                             f"{len(self.shape)}")
+        lengths = [as_tensor_variable(n) for n in lengths]
+        if len(lengths) != len(self.value_inputs) or any(
+                n.ndim or n.dtype[0] not in "iu" for n in lengths):
+            raise TypeError(f"specify_shape: {self} takes {len(self.value_inputs)} integer "
+                            f"scalar length(s), got {[str(n.type) for n in lengths]}")
+        static = [None if n == SYMBOLIC else n for n in self.shape]
         try:
-            out_type = x.type.refine(self.shape)
+            out_type = x.type.refine(static)
         except ValueError:
             raise ValueError(f"specify_shape: {self.label} has the static shape "
                              f"{_shown(x.type.shape)}, which contradicts the specified "
                              f"shape {_shown(self.shape)}") from None
-        return Apply(self, [x], [out_type.make_variable()])
+        return Apply(self, [x, *lengths], [out_type.make_variable()])
 
-    def check(self, shape: Sequence[int]) -> None:
-        """Raise ValueError when `shape` (a value's) differs from the stated one."""
-        if len(shape) != len(self.shape) or any(
-                want is not None and want != got for want, got in zip(self.shape, shape)):
+    def check(self, shape: Sequence[int], values: Sequence[Any] | None = None) -> None:
+        """Raise ValueError when `shape` (a value's) differs from the stated one;
+        `values` holds the symbolic lengths at the node's value inputs."""
+        given = iter((values or [])[1:])
+        wanted = tuple(int(np.asarray(next(given))) if n == SYMBOLIC else n
+                       for n in self.shape)
+        if len(shape) != len(wanted) or any(
+                want is not None and want != got for want, got in zip(wanted, shape)):
             raise ValueError(f"specify_shape: {self.label} has shape {tuple(shape)}, but its "
-                             f"specified shape is {_shown(self.shape)}")
+                             f"specified shape is {_shown(wanted)}")
 
-    def view_layout(self, shapes: list[tuple[int, ...]], strides: Sequence[int]) -> tuple:
+    def view_layout(self, shapes: list[tuple[int, ...]], strides: Sequence[int],
+                    values: list[Any] | None = None) -> tuple:
         """The view is the input itself, once its shape is checked."""
-        self.check(shapes[0])
+        self.check(shapes[0], values)
         return tuple(shapes[0]), tuple(strides), 0
 
-    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        self.check(shapes[0])
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]],
+                    values: list[Any] | None = None) -> list[tuple[int, ...]]:
+        self.check(shapes[0], values)
         return [tuple(shapes[0])]
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        self.check(inputs[0].shape)
+        self.check(inputs[0].shape, inputs)
         return [inputs[0]]
 
-    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable]:
-        return [output_grads[0]]
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
+        return [output_grads[0]] + [None] * (len(inputs) - 1)
 
 
 def _shown(shape: Sequence[int | None]) -> str:
@@ -79,37 +98,37 @@ def _shown(shape: Sequence[int | None]) -> str:
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _static_entry(entry: Any, position: int) -> int | None:
-    """One entry of the shape given to specify_shape: an int >= 0 or None."""
+def _entry(entry: Any, position: int) -> int | TensorVariable | None:
+    """One entry of the shape given to specify_shape: an int >= 0, None, or an integer
+    scalar variable."""
     if entry is None:
         return None
     if isinstance(entry, Constant):
         entry = entry.data
     if isinstance(entry, Variable):
-        raise TypeError(f"specify_shape: entry {position} of the shape is the symbolic "
-                        f"{entry!r}; give ints or None (a symbolic length is checked by the "
-                        "ops that use it)")
+        return entry
     try:
         value = operator.index(np.asarray(entry).item() if np.ndim(entry) == 0 else entry)
     except TypeError:
         raise TypeError(f"specify_shape: entry {position} of the shape is {entry!r}, not an "
-                        "int or None") from None
+                        "int, an int scalar or None") from None
     if value < 0:
         raise ValueError(f"specify_shape: entry {position} of the shape is negative ({value})")
     return value
 
 
 def specify_shape(x: Any, shape: Any) -> TensorVariable:
-    """`x` with its shape stated as `shape` (ints, None for an axis left unstated).
+    """`x` with its shape stated as `shape`: ints, integer scalars (symbolic lengths),
+    or None for an axis left unstated.
 
-    The result's type has these static lengths; each call checks them and raises
-    ValueError naming `x` and both shapes when they differ. `shape` may be a tuple, a
-    list or a constant vector (`x.shape` of a tensor whose lengths are static).
+    The result's type has the int lengths as static lengths; each call checks every
+    stated length and raises ValueError naming `x` and both shapes when they differ.
+    `shape` may be a tuple, a list, a constant vector or `y.shape`.
 
     Raises
     ------
     TypeError
-        An entry is symbolic or not an integer.
+        An entry is not an integer.
     ValueError
         The rank differs, or a length contradicts one `x`'s type already states.
     """
@@ -118,6 +137,8 @@ def specify_shape(x: Any, shape: Any) -> TensorVariable:
         shape = np.asarray(shape.data).tolist()
     if isinstance(shape, (int, np.integer)) or shape is None:
         shape = (shape,)
-    entries = tuple(_static_entry(s, i) for i, s in enumerate(shape))
+    entries = [_entry(s, i) for i, s in enumerate(shape)]
     label = repr(x.name) if x.name else f"the {x.type} tensor"
-    return SpecifyShape(entries, label)(x)
+    pattern = [SYMBOLIC if isinstance(n, Variable) else n for n in entries]
+    lengths = [n for n in entries if isinstance(n, Variable)]
+    return SpecifyShape(pattern, label)(x, *lengths)
