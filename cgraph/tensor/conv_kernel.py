@@ -1,0 +1,145 @@
+"""The geometry of a 2-D convolution and the C kernel of the conv2d family.
+
+`Geometry` is the one shape rule of the three convolution ops (cgraph/tensor/conv.py):
+the padding a border mode gives, the output size, and the checks of channels and
+groups. `ConvKernel` lowers the three ops to `templates/conv2d.c.j2`: the image is
+unrolled into a column buffer (im2col, a tile of output rows at a time) and the sums
+are one BLAS gemm per image, group and tile (`scipy_cblas_*gemm` with the threads
+chosen by timing, as in templates/gemm.c.j2); the gradient with respect to the input
+is a gemm into the column buffer followed by col2im.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, is_dense
+from cgraph.tensor.blas_ops import BLAS_PREFIX, DOT_PATHS, PRODUCT
+
+__all__ = ["BORDER_MODES", "COL_LIMIT", "ConvKernel", "Geometry", "border_pads",
+           "check_channels", "conv_out_length"]
+
+#: the named border modes; an int p or a pair (p0, p1) pads by p on both sides
+BORDER_MODES = ("valid", "full", "half")
+#: the column buffer holds at most about this many elements (a tile of output rows:
+#: never fewer than one row)
+COL_LIMIT = 1 << 18
+#: products of fewer multiply-adds than this run the template's loop instead of BLAS
+CONV_BLAS_MIN_WORK = 4096
+_INT32_MAX = 2**31 - 1
+
+
+def border_pads(border_mode: Any, kernel: tuple[int, int], dilation: tuple[int, int]
+                ) -> tuple[int, int]:
+    """The zero padding on each side of (rows, cols) that `border_mode` gives for
+    filters of `kernel` rows and columns: valid 0, full the dilated filter's size
+    minus 1, half its half (rounded down), an int or pair as given."""
+    dilated = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    if border_mode == "valid":
+        return 0, 0
+    if border_mode == "full":
+        return dilated[0] - 1, dilated[1] - 1
+    if border_mode == "half":
+        return dilated[0] // 2, dilated[1] // 2
+    return tuple(border_mode)
+
+
+def conv_out_length(size: int, kernel: int, stride: int, dilation: int, pad: int) -> int:
+    """Output positions along one axis: (size + 2 pad - dilated kernel) // stride + 1;
+    -1 when the dilated filter is larger than the padded input."""
+    span = size + 2 * pad - ((kernel - 1) * dilation + 1)
+    return -1 if span < 0 else span // stride + 1
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """One call's convolution: the input image (N, C, H, W), the filters (F, C / groups,
+    kh, kw), the output (N, F, oh, ow) and the padding (ph, pw)."""
+
+    img: tuple[int, int, int, int]
+    kern: tuple[int, int, int, int]
+    top: tuple[int, int, int, int]
+    pad: tuple[int, int]
+
+    @classmethod
+    def of(cls, op: Any, img: tuple, kern: tuple) -> Geometry:
+        """The geometry of `op` (a convolution op) on these image and filter shapes.
+
+        Raises ValueError saying what does not fit: the channels (input channels must
+        be the filters' channels times the groups, filters a multiple of the groups),
+        or filters larger than the padded input.
+        """
+        n, c, h, w = (int(v) for v in img)
+        f, cg, kh, kw = (int(v) for v in kern)
+        check_channels(op, img, kern)
+        name = type(op).__name__
+        pad = border_pads(op.border_mode, (kh, kw), op.filter_dilation)
+        out = [conv_out_length(size, k, s, d, p) for size, k, s, d, p in zip(
+            (h, w), (kh, kw), op.subsample, op.filter_dilation, pad)]
+        if min(out) < 0:
+            raise ValueError(
+                f"{name}: the filters {tuple(kern)} (dilation {op.filter_dilation}) are "
+                f"larger than the input {tuple(img)} padded by {pad} "
+                f"(border_mode={op.border_mode!r})")
+        return cls((n, c, h, w), (f, cg, kh, kw), (n, f, out[0], out[1]), pad)
+
+
+def check_channels(op: Any, img: tuple, kern: tuple) -> None:
+    """Raise ValueError unless the input's channels are the filters' channels times the
+    groups and the filters split into the groups (shape entries may be None)."""
+    c, f, cg = img[1], kern[0], kern[1]
+    groups, name = op.num_groups, type(op).__name__
+    if c is not None and cg is not None and cg * groups != c:
+        raise ValueError(
+            f"{name}: the filters {tuple(kern)} have {cg} input channels per group x "
+            f"{groups} group(s) = {cg * groups}, but the input {tuple(img)} has {c} "
+            "channels")
+    if f is not None and f % groups:
+        raise ValueError(f"{name}: {f} filters {tuple(kern)} do not split into "
+                         f"{groups} groups")
+
+
+def _conv_context(kind: str, dtype: str) -> dict[str, Any]:
+    # gemm.c.j2 (included for the BLAS thread choice) reads product, paths, bool
+    return {"kind": kind, "blas": BLAS_PREFIX.get(dtype, ""), "sfx": dtype, "bool": False,
+            "product": PRODUCT, "paths": tuple(DOT_PATHS.items())}
+
+
+#: the plan slots of every conv2d kernel
+CONV_LAYOUT = ParamLayout("conv2d", img=4, kern=4, top=4, stride=2, dilation=2, pad=2,
+                          groups=1, flip=1, st_img=4, st_kern=4, st_top=4, pack=2,
+                          tile=1, blas=1)
+
+
+class ConvKernel(KernelBuilder):
+    """The three convolution ops (forward, gradient wrt the filters, wrt the input):
+    im2col into a column buffer of at most `COL_LIMIT` elements and a gemm per image,
+    group and tile of output rows. Operands the gemm cannot read (non-contiguous
+    filters or output gradients) are packed first."""
+
+    family = "conv2d"
+
+    def lower(self, node: Any, name: str, comment: str, outs: list, ins: list) -> Kernel:
+        context = _conv_context(node.op.kind, node.outputs[0].type.dtype)
+        return Kernel(self.family, name, comment, tuple(outs), tuple(ins), CONV_LAYOUT,
+                      context=context)
+
+    def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
+               in_shapes: list, values: list | None) -> list[int]:
+        lay = dict(zip(node.op.roles, [*in_layouts[:2], out_layouts[0]]))
+        geo = Geometry.of(node.op, lay["img"][0], lay["kern"][0])
+        f, cg, kh, kw = geo.kern
+        oh, ow = geo.top[2:]
+        depth = cg * kh * kw
+        tile = max(1, min(oh, COL_LIMIT // max(depth * ow, 1)))
+        sizes = (f // node.op.num_groups, depth, oh * ow) + geo.img + geo.kern
+        blas = (bool(kernel.context["blas"]) and max(sizes) <= _INT32_MAX
+                and sizes[0] * sizes[1] * tile * ow >= CONV_BLAS_MIN_WORK)
+        pack = [int(role in ("kern", "top") and role in node.op.roles[:2]
+                    and not is_dense(*lay[role])) for role in ("kern", "top")]
+        return kernel.layout.build(
+            img=geo.img, kern=geo.kern, top=geo.top, stride=node.op.subsample,
+            dilation=node.op.filter_dilation, pad=geo.pad, groups=node.op.num_groups,
+            flip=int(node.op.filter_flip), st_img=lay["img"][1], st_kern=lay["kern"][1],
+            st_top=lay["top"][1], pack=pack, tile=tile, blas=int(blas))
