@@ -70,8 +70,8 @@ class Geometry:
         be the filters' channels times the groups, filters a multiple of the groups),
         or filters larger than the padded input.
         """
-        n, c, h, w = (int(v) for v in img)
-        f, cg, kh, kw = (int(v) for v in kern)
+        n, c, h, w = (_int(v) for v in img)
+        f, cg, kh, kw = (_int(v) for v in kern)
         check_channels(op, img, kern)
         name = type(op).__name__
         pad = border_pads(op.border_mode, (kh, kw), op.filter_dilation)
@@ -83,6 +83,10 @@ class Geometry:
                 f"larger than the input {tuple(img)} padded by {pad} "
                 f"(border_mode={op.border_mode!r})")
         return cls((n, c, h, w), (f, cg, kh, kw), (n, f, out[0], out[1]), pad)
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
 
 
 def check_channels(op: Any, img: tuple, kern: tuple) -> None:

@@ -1,0 +1,150 @@
+"""pool_2d (cgraph.tensor.signal.pool) and its gradients against a numpy reference
+written here from Theano's definition, in modes C and PY; gradients by verify_grad."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import MODES, rng_for
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.gradient import verify_grad
+from cgraph.tensor.signal import pool
+from cgraph.tensor.type import TensorType
+
+POOL_MODES = ("max", "sum", "average_inc_pad", "average_exc_pad")
+
+
+def _axis(size, ws, stride, pad, ignore_border):
+    """[(start, end) in the image, size in the padded image] of each window."""
+    padded = size + 2 * pad
+    if ignore_border:
+        n = (padded - ws) // stride + 1
+    elif stride >= ws:
+        n = (padded - 1) // stride + 1
+    else:
+        n = max(0, (padded - 1 - ws) // stride + 1) + 1
+    out = []
+    for r in range(n):
+        start, end = r * stride, min(r * stride + ws, padded)
+        out.append((max(start, pad) - pad, min(end, size + pad) - pad, end - start))
+    return out
+
+
+def reference(x, seed, ws, ignore_border=True, stride=None, pad=(0, 0), mode="max"):
+    """pool_2d(x) window by window, and the gradient of sum(pool * seed) wrt x (max: to
+    every position equal to the window's maximum)."""
+    stride = stride or ws
+    rows = _axis(x.shape[2], ws[0], stride[0], pad[0], ignore_border)
+    cols = _axis(x.shape[3], ws[1], stride[1], pad[1], ignore_border)
+    y = np.zeros(x.shape[:2] + (len(rows), len(cols)))
+    seed = np.zeros(y.shape) if seed is None else seed
+    dx = np.zeros(x.shape)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for i, (r0, r1, rn) in enumerate(rows):
+                for j, (c0, c1, cn) in enumerate(cols):
+                    region = x[n, c, r0:r1, c0:c1]
+                    count = rn * cn if mode == "average_inc_pad" else region.size
+                    if mode == "max":
+                        y[n, c, i, j] = region.max()
+                        dx[n, c, r0:r1, c0:c1] += (region == region.max()) * seed[n, c, i, j]
+                    else:
+                        scale = 1 if mode == "sum" else count
+                        y[n, c, i, j] = region.sum() / scale
+                        dx[n, c, r0:r1, c0:c1] += seed[n, c, i, j] / scale
+    return y, dx
+
+
+CONFIGS = {
+    "2x2": {"ws": (2, 2)},
+    "partial_windows": {"ws": (3, 2), "ignore_border": False, "stride": (2, 3)},
+    "overlap_pad": {"ws": (3, 3), "stride": (1, 2), "pad": (1, 2)},
+    "stride_beyond_window": {"ws": (2, 1), "ignore_border": False, "stride": (3, 2)},
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("pool_mode", POOL_MODES)
+def test_pool_2d_and_gradient(pool_mode, mode):
+    x, seed = T.tensor4("x"), T.tensor4("seed")
+    outs, cases = [], []
+    for name in sorted(CONFIGS):
+        y = pool.pool_2d(x, mode=pool_mode, **CONFIGS[name])
+        outs += [y, cgraph.grad((y * seed[:, :, :y.shape[2], :y.shape[3]]).sum(), x)]
+        cases.append(name)
+    f = cgraph.function([x, seed], outs, mode=mode)
+    rng = rng_for("pool", pool_mode)
+    for shape in [(2, 3, 7, 8), (1, 1, 5, 4), (0, 2, 6, 6)]:
+        # integers: ties in the windows (max sends the gradient to each)
+        x_val = rng.integers(-3, 3, size=shape).astype(float)
+        seed_val = rng.standard_normal(shape[:2] + (8, 8))
+        got = f(x_val, seed_val)
+        for k, name in enumerate(cases):
+            want_y, _ = reference(x_val, None, **CONFIGS[name], mode=pool_mode)
+            trimmed = seed_val[:, :, :want_y.shape[2], :want_y.shape[3]]
+            want_y, want_dx = reference(x_val, trimmed, **CONFIGS[name], mode=pool_mode)
+            np.testing.assert_allclose(got[2 * k], want_y, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(got[2 * k + 1], want_dx, rtol=1e-12, atol=1e-12)
+
+
+def test_max_ties_all_get_the_gradient():
+    """Theano's MaxPoolGrad: each position equal to the window's maximum gets gz."""
+    x = T.tensor4("x")
+    g = cgraph.grad(pool.pool_2d(x, (2, 2)).sum(), x)
+    x_val = np.array([[[[1.0, 1.0, 0.0, 2.0], [0.0, 1.0, 2.0, 2.0]]]])
+    for mode in MODES:
+        got = cgraph.function([x], g, mode=mode)(x_val)
+        np.testing.assert_array_equal(got, [[[[1, 1, 0, 1], [0, 1, 1, 1]]]])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_float32_non_contiguous_and_other_ranks(mode):
+    rng = rng_for("pool32")
+    x = T.tensor4("x", dtype="float32")
+    view = x.dimshuffle(0, 1, 3, 2)  # the kernel reads a strided input
+    t3 = T.tensor3("t3")
+    outs = [pool.pool_2d(view, (2, 3), mode="average_exc_pad", pad=(1, 1)),
+            cgraph.grad(pool.pool_2d(view, (3, 2), stride=(1, 1)).sum(), x),
+            pool.pool_2d(t3, (2, 2), ignore_border=False)]
+    f = cgraph.function([x, t3], outs, mode=mode)
+    x_val = rng.standard_normal((2, 3, 6, 7)).astype("float32")
+    t3_val = rng.standard_normal((4, 5, 3))
+    got = f(x_val, t3_val)
+    xt = x_val.transpose(0, 1, 3, 2).astype(float)
+    want0, _ = reference(xt, None, (2, 3), pad=(1, 1),
+                         mode="average_exc_pad")
+    y1, _ = reference(xt, None, (3, 2), stride=(1, 1))
+    _, dx = reference(xt, np.ones(y1.shape), (3, 2), stride=(1, 1))
+    want2, _ = reference(t3_val[None], None, (2, 2), ignore_border=False)
+    assert got[0].dtype == np.float32
+    np.testing.assert_allclose(got[0], want0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], dx.transpose(0, 1, 3, 2), rtol=1e-6)
+    np.testing.assert_allclose(got[2], want2[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("pool_mode", POOL_MODES)
+def test_verify_grad(pool_mode):
+    rng = rng_for("pool-verify", pool_mode)
+    x_val = rng.permutation(2 * 2 * 6 * 5).reshape(2, 2, 6, 5) / 7.0  # no ties
+    verify_grad(lambda x: pool.pool_2d(x, (3, 2), stride=(2, 1), pad=(1, 1), mode=pool_mode),
+                [x_val], rng=rng)
+    verify_grad(lambda x: pool.pool_2d(x, (2, 3), ignore_border=False, mode=pool_mode),
+                [x_val], rng=rng)
+
+
+def test_bad_input():
+    small = TensorType("float64", (None, 3, 2, 5)).make_variable("x")
+    with pytest.raises(ValueError, match=r"Pool: the window \(3, 3\) .* does not fit the input "
+                                         r"\(None, 3, 2, 5\)"):
+        pool.pool_2d(small, (3, 3))
+    with pytest.raises(NotImplementedError, match="smaller than the window"):
+        pool.pool_2d(small, (2, 2), pad=(2, 0))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        pool.pool_2d(small, (2, 2), mode="avg")
+    x = T.tensor4("x")
+    for mode in MODES:
+        f = cgraph.function([x], pool.pool_2d(x, (3, 3)), mode=mode)
+        with pytest.raises(ValueError, match=r"the window \(3, 3\)(.|\n)*\(1, 2, 2, 9\)"):
+            f(np.zeros((1, 2, 2, 9)))
