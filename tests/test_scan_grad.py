@@ -101,3 +101,14 @@ def test_hessian_of_a_cumulative_product_by_scan():
             want[i, j] = (value(data + e_i + e_j) - value(data + e_i - e_j)
                           - value(data - e_i + e_j) + value(data - e_i - e_j)) / (4 * eps ** 2)
     np.testing.assert_allclose(hess(data), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_gradient_through_no_steps_is_a_value_error_naming_it(mode):
+    x, w = T.dvector("x"), T.dscalar("w")
+    out, _ = scan(lambda v, h, ww: h * ww + v, sequences=x, outputs_info=T.constant(0.0),
+                  non_sequences=w)
+    f = cgraph.function([x, w], cgraph.grad(out.sum(), [x, w]), mode=mode)
+    np.testing.assert_array_equal(f(np.array([1.0, 2.0]), 3.0)[1], 1.0)
+    with pytest.raises(ValueError, match="no gradient through a loop of zero steps"):
+        f(np.zeros(0), 3.0)

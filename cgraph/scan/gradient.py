@@ -83,6 +83,6 @@ def _backward_loop(op: Any, reverse: list, zeros: list, rest: list,
     inner_ins = rows + carried + params
     inner_outs = [fresh(o, inner_ins) for o in fed + d_x]
     back = type(op)(inner_ins, inner_outs, len(rows), len(carried), steps_given=True,
-                    truncate_gradient=op.truncate_gradient)
+                    truncate_gradient=op.truncate_gradient, backward=True)
     return as_list(back(back_steps, *[ready(v) for v in reverse], *[ready(z) for z in zeros],
                         *rest))

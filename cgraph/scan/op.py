@@ -31,15 +31,17 @@ class Scan(Op):
     each state, then each plain output, the stacked values of all steps. With
     `steps_given` False, the n_steps input is ignored and the loop runs over the
     shortest sequence; otherwise a negative n_steps raises ValueError.
-    `truncate_gradient` (-1: all steps) is how many steps back the gradient goes.
+    `truncate_gradient` (-1: all steps) is how many steps back the gradient goes;
+    `backward` marks the loop of a gradient, which needs at least one step.
     """
 
     value_inputs = (0,)
 
     def __init__(self, inner_inputs: list[Variable], inner_outputs: list[Variable],
                  n_seqs: int, n_states: int, steps_given: bool = True,
-                 truncate_gradient: int = -1):
+                 truncate_gradient: int = -1, backward: bool = False):
         self.steps_given = steps_given
+        self.backward = backward
         self.truncate_gradient = truncate_gradient
         self.fgraph = FunctionGraph(inner_inputs, inner_outputs)
         self.n_seqs, self.n_states = n_seqs, n_states
@@ -90,6 +92,9 @@ class Scan(Op):
                 raise ValueError("scan: give n_steps when there are no sequences")
             n = min(lengths)
         check_steps(n)
+        if n == 0 and self.backward:
+            raise ValueError("scan: no gradient through a loop of zero steps (Theano's "
+                             "scan refuses zero steps); give the loop at least one step")
         for j, length in enumerate(lengths):
             if length < n:
                 raise ValueError(f"scan: sequence {j} has {length} rows, fewer than the "
