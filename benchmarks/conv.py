@@ -2,7 +2,8 @@
 im2col + numpy reference and, when installed, PyTorch (CPU) and JAX (jit).
 
 Run: `python -m benchmarks.conv [--quick] [--dtype float64]`. For each layer, forward
-(conv2d) and backward (the gradients wrt the input and the filters), the median time
+(conv2d) and forward+backward (the output and the gradients wrt the input and the
+filters, as in a training step), the median time
 per call (backends interleaved round by round), the ratio to cgraph and cgraph's
 GFLOP/s; then 2x2 max pooling against numpy and a copy of the same bytes (the memory
 floor). Each backend's result is checked against numpy's before timing.
@@ -42,6 +43,8 @@ def numpy_conv(border: str) -> tuple[Callable, Callable]:
         return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
     def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray) -> tuple:
+        """y, then the gradients of sum(y * gy) wrt x and w."""
+        y = forward(x, w)
         ph, pw = _pad(border, w.shape[2:])
         xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         cols = sliding_window_view(xp, w.shape[2:], axis=(2, 3))
@@ -53,7 +56,7 @@ def numpy_conv(border: str) -> tuple[Callable, Callable]:
             for j in range(w.shape[3]):
                 part = np.tensordot(gy, wf[:, :, i, j], axes=([1], [0]))
                 dxp[:, :, i:i + oh, j:j + ow] += part.transpose(0, 3, 1, 2)
-        return dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]], dwf[:, :, ::-1, ::-1]
+        return y, dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]], dwf[:, :, ::-1, ::-1]
 
     return forward, backward
 
@@ -66,7 +69,7 @@ def cgraph_conv(border: str, dtype: str) -> tuple[Callable, Callable]:
     x, w, gy = (T.tensor4(name, dtype=dtype) for name in ("x", "w", "gy"))
     y = conv2d(x, w, border_mode=border)
     forward = cgraph.function([x, w], y)
-    backward = cgraph.function([x, w, gy], cgraph.grad((y * gy).sum(), [x, w]))
+    backward = cgraph.function([x, w, gy], [y, *cgraph.grad((y * gy).sum(), [x, w])])
     return forward, backward
 
 
@@ -79,7 +82,7 @@ def torch_conv(torch, border: str) -> tuple[Callable, Callable]:
 
     def backward(x, w, gy):
         y = torch.nn.functional.conv2d(x, w, padding=_pad(border, w.shape[2:]))
-        return torch.autograd.grad(y, [x, w], gy)
+        return (y, *torch.autograd.grad(y, [x, w], gy))
 
     return forward, backward
 
@@ -90,7 +93,11 @@ def jax_conv(jax, border: str) -> tuple[Callable, Callable]:
         return jax.lax.conv_general_dilated(x, w, (1, 1), [(pad[0], pad[0]), (pad[1], pad[1])])
 
     forward = jax.jit(conv)
-    backward = jax.jit(lambda x, w, gy: jax.vjp(conv, x, w)[1](gy))
+    def both(x, w, gy):
+        y, pullback = jax.vjp(conv, x, w)
+        return (y, *pullback(gy))
+
+    backward = jax.jit(both)
     return forward, backward
 
 
@@ -131,12 +138,11 @@ def conv_layer(name: str, dtype: str, rounds: int, calls: int, torch, jax) -> No
         args["jax"] = (jx, jw, jgy)
     for backend in fwd:
         a = args[backend]
-        got_y, got_dx = _array(fwd[backend](*a[:2])), _array(bwd[backend](*a)[0])
+        got_y, got_dx = _array(fwd[backend](*a[:2])), _array(bwd[backend](*a)[1])
         np.testing.assert_allclose(got_y, want_y, rtol=tol, atol=tol * 10)
-        np.testing.assert_allclose(got_dx, want_g[0], rtol=tol, atol=tol * 10)
-    n, c, h, wd = want_y.shape
+        np.testing.assert_allclose(got_dx, want_g[1], rtol=tol, atol=tol * 10)
     flops = 2 * want_y.size * int(np.prod(ws[1:]))
-    for what, fns, work in (("forward", fwd, flops), ("backward", bwd, 2 * flops)):
+    for what, fns, work in (("forward", fwd, flops), ("forward+backward", bwd, 3 * flops)):
         calls_of = {b: (lambda f=f, a=args[b], k=2 if what == "forward" else 3:
                         _block(f(*a[:k]))) for b, f in fns.items()}
         times = interleaved(calls_of, rounds, calls)
