@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from cgraph.codegen.memory import view_bases
 from cgraph.graph.basic import Apply, Constant, Variable, ViewOp
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import label_of, node_labels
 from cgraph.graph.lazy import guards
 from cgraph.kernel import Kernel, KernelBuilder, Operand, builder_of
-from cgraph.rewrite.memory import view_bases
 from cgraph.tensor.math import identity
 
 #: constants with more elements are passed as arguments instead of C literals.

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from cgraph.codegen.lower import Lowered
+from cgraph.codegen.memory import Workspace
 from cgraph.graph.basic import Apply, ViewOp
 from cgraph.graph.interpret import evaluate
 from cgraph.graph.lazy import holds
 from cgraph.kernel import Kernel, KernelBuilder, LayoutError, builder_of, contiguous_strides
-from cgraph.rewrite.memory import Workspace
 from cgraph.tensor.shape import MAX_BYTES, checked_size
 
 #: workspace buffers start on cache-line boundaries.
