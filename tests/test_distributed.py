@@ -1,0 +1,273 @@
+"""cgraph.distributed: synchronous data-parallel SGD of a compiled step, in one process
+(`run_local`, against numpy) and on a 2-process Dask LocalCluster (`train`, against
+`run_local` to the last bit, with a killed worker, a NaN shard and Ctrl-C)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import threading
+
+import numpy as np
+import pytest
+from helpers import rng_for
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.distributed import ShardError, run_local, sgd_step, train, tree_sum
+from cgraph.distributed.rounds import Schedule, round_segments
+from cgraph.tensor import nnet
+
+LR = 0.05
+
+
+def linear_step(dtype: str = "float64"):
+    """Least squares, mean over the minibatch: a step with a numpy reference."""
+    x, y = T.matrix("x", dtype=dtype), T.vector("y", dtype=dtype)
+    w = cgraph.shared(np.array([0.5, -1.0, 0.25], dtype), name="w")
+    b = cgraph.shared(np.asarray(0.1, dtype), name="b")
+    cost = T.mean((T.dot(x, w) + b - y) ** 2)
+    return sgd_step([x, y], cost, [w, b], LR)
+
+
+def linear_data(rows: list[int], key: str = "data") -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = rng_for("distributed", key)
+    shards = []
+    for n in rows:
+        x = rng.standard_normal((n, 3))
+        shards.append((x, x @ np.array([1.0, 2.0, -1.0]) + 0.3 + 0.1 * rng.standard_normal(n)))
+    return shards
+
+
+def numpy_rounds(shards, rounds: int, batch: int) -> tuple[list[np.ndarray], list[float]]:
+    """The algorithm by hand: each shard runs its minibatches from the round's (w, b);
+    the new (w, b) add the deltas weighted by the shards' rows."""
+    w, b = np.array([0.5, -1.0, 0.25]), 0.1
+    losses = []
+    for _ in range(rounds):
+        ends, loss_sum = [], 0.0
+        for x, y in shards:
+            sw, sb = w.copy(), b
+            for lo in range(0, len(x), batch):
+                xb, yb = x[lo:lo + batch], y[lo:lo + batch]
+                err = xb @ sw + sb - yb
+                loss_sum += np.mean(err ** 2) * len(xb)
+                sw, sb = sw - LR * 2 * xb.T @ err / len(xb), sb - LR * 2 * err.mean()
+            ends.append((sw, sb, len(x)))
+        total = sum(n for _, _, n in ends)
+        w = w + sum((sw - w) * n / total for sw, _, n in ends)
+        b = b + sum((sb - b) * n / total for _, sb, n in ends)
+        losses.append(loss_sum / total)
+    return [w, np.asarray(b)], losses
+
+
+def test_unequal_shards_are_weighted_by_their_examples():
+    shards = linear_data([12, 40, 7])
+    result = run_local(linear_step(), shards, rounds=3, batch_size=5)
+    want, losses = numpy_rounds(shards, 3, 5)
+    for got, ref in zip(result.params, want):
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+    np.testing.assert_allclose(result.losses, losses, rtol=1e-12)
+
+
+def test_one_shard_equals_the_plain_loop_bitwise():
+    shards = linear_data([50])
+    step, twin = linear_step(), linear_step()
+    result = run_local(step, shards, rounds=3, batch_size=8)
+    twin.loop(*shards[0], batch_size=8, epochs=3)
+    for got, shared in zip(result.params, twin.signature.updates):
+        assert np.array_equal(got, shared.get_value())
+    assert [np.array_equal(s.get_value(), p) for s, p in
+            zip(step.signature.updates, result.params)] == [True, True]
+
+
+def test_tree_sum_adds_neighbours_in_shard_order():
+    terms = [[np.float32(v)] for v in (1e8, 1.0, -1e8, 1.0, 3.0)]
+    # ((1e8 + 1) + (-1e8 + 1)) + 3 in float32, where 1e8 + 1 rounds to 1e8: 3, while
+    # left to right gives 4 and right to left 0.
+    assert tree_sum(terms)[0] == np.float32(3.0)
+    assert sum(t[0] for t in terms) == np.float32(4.0)
+
+
+def test_local_steps_cycle_through_the_minibatches():
+    schedule = Schedule(batch_size=4, local_steps=3)
+    assert round_segments(10, schedule, 0) == [(0, 10, None)]  # batches 0, 1, 2 (short)
+    assert round_segments(10, schedule, 1) == [(0, 10, None)]  # 3, 4, 5 = 0, 1, 2
+    assert round_segments(11, Schedule(4, 2), 1) == [(8, 11, None), (0, 4, None)]
+    with pytest.raises(ValueError, match="local_steps"):
+        Schedule(4, 0)
+
+
+def test_local_steps_equal_the_calls_they_stand_for():
+    shards = linear_data([11])
+    step, twin = linear_step(), linear_step()
+    run_local(step, shards, rounds=3, batch_size=4, local_steps=2)
+    x, y = shards[0]
+    for b in (0, 1, 2, 0, 1, 2):  # minibatches 0..5 cyclically of a 3-batch shard
+        twin(x[4 * b:4 * b + 4], y[4 * b:4 * b + 4])
+    for a, b in zip(step.signature.updates, twin.signature.updates):
+        assert np.array_equal(a.get_value(), b.get_value())
+
+
+def test_nan_shard_stops_the_round_and_keeps_the_parameters():
+    shards = linear_data([20, 20])
+    shards[1][0][7, 1] = np.nan
+    step = linear_step()
+    before = [s.get_value() for s in step.signature.updates]
+    with pytest.raises(ShardError, match=r"round 0: shard 1 on worker local: the loss is nan"):
+        run_local(step, shards, rounds=2, batch_size=5)
+    for s, v in zip(step.signature.updates, before):
+        assert np.array_equal(s.get_value(), v)
+
+
+def test_interrupt_keeps_the_last_completed_round():
+    shards = linear_data([20, 30])
+    step = linear_step()
+    first = run_local(linear_step(), shards, rounds=1, batch_size=5).params
+
+    def interrupt(report):
+        if report.round == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: raised before round 1 starts
+
+    with pytest.raises(KeyboardInterrupt):
+        run_local(step, shards, rounds=3, batch_size=5, callback=interrupt)
+    for s, v in zip(step.signature.updates, first):
+        assert np.array_equal(s.get_value(), v)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(TypeError, match="compiled cgraph Function"):
+        run_local(lambda x: x, linear_data([4]), rounds=1)
+    x = T.dvector("x")
+    with pytest.raises(ValueError, match="updates no shared variable"):
+        run_local(cgraph.function([x], x.sum()), [(np.ones(3),)], rounds=1)
+    with pytest.raises(ValueError, match="shard 0: its arrays must have the same"):
+        run_local(linear_step(), [(np.ones((4, 3)), np.ones(5))], rounds=1)
+
+
+# ---------------------------------------------------------------- on a Dask cluster
+
+def mlp_step(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x, y = T.matrix("x", dtype="float32"), T.matrix("y", dtype="float32")
+    W1 = cgraph.shared((rng.standard_normal((20, 32)) * 0.3).astype("float32"), name="W1")
+    b1 = cgraph.shared(np.zeros(32, "float32"), name="b1")
+    W2 = cgraph.shared((rng.standard_normal((32, 4)) * 0.3).astype("float32"), name="W2")
+    h = T.tanh(T.dot(x, W1) + b1)
+    cost = T.mean(nnet.categorical_crossentropy(nnet.softmax(T.dot(h, W2)), y))
+    return sgd_step([x, y], cost, [W1, b1, W2], 0.1)
+
+
+def mlp_data(rows: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = rng_for("distributed", "mlp")
+    out = []
+    for n in rows:
+        x = rng.standard_normal((n, 20)).astype("float32")
+        out.append((x, np.eye(4, dtype="float32")[rng.integers(0, 4, n)]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None, host="127.0.0.1") as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def assert_bitwise(a, b):
+    assert [x.dtype for x in a] == [y.dtype for y in b]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.slow
+def test_distributed_equals_local_bitwise_and_repeats(client):
+    shards = mlp_data([300, 170, 230])  # 3 shards of unequal size on 2 workers
+    want = run_local(mlp_step(), shards, rounds=3, batch_size=32)
+    reports = []
+    step = mlp_step()
+    got = train(step, client, shards, rounds=3, batch_size=32, callback=reports.append)
+    assert_bitwise(got.params, want.params)
+    assert_bitwise([s.get_value() for s in step.signature.updates], want.params)
+    assert got.losses == want.losses and [r.round for r in reports] == [0, 1, 2]
+    assert all(r.rounds_per_second > 0 and r.examples == 700 for r in reports)
+    again = train(mlp_step(), client, shards, rounds=3, batch_size=32)
+    assert_bitwise(again.params, want.params)
+    assert client.run(lambda: cgraph.backend.stats.compiles) == {
+        w: 0 for w in client.scheduler_info()["workers"]}  # loaded from the shared cache
+
+
+@pytest.mark.slow
+def test_dask_array_shards_and_local_steps(client):
+    da = pytest.importorskip("dask.array")
+    x, y = (np.concatenate(a) for a in zip(*mlp_data([250, 250])))
+    data = (da.from_array(x, chunks=(150, 20)), da.from_array(y, chunks=(150, 4)))
+    want = run_local(mlp_step(), data, rounds=4, batch_size=16, local_steps=5)
+    got = train(mlp_step(), client, data, rounds=4, batch_size=16, local_steps=5)
+    assert_bitwise(got.params, want.params)
+    # 4 shards (150, 150, 150, 50 rows): 5 minibatches of 16 rows, the 50-row shard's
+    # being 16, 16, 16, 2, 16.
+    assert got.history[0].examples == 3 * 80 + 66
+
+
+@pytest.mark.slow
+def test_killed_worker_run_equals_the_clean_run(client):
+    shards = mlp_data([30000, 30000])  # a shard's round: 15,000 steps, about 0.1 s
+    clean = run_local(mlp_step(), shards, rounds=3, batch_size=2)
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+
+    def kill_during_next_round(report):
+        if report.round == 0:
+            threading.Timer(0.03, os.kill, (victim, signal.SIGKILL)).start()
+
+    got = train(mlp_step(), client, shards, rounds=3, batch_size=2,
+                callback=kill_during_next_round)
+    assert_bitwise(got.params, clean.params)
+    assert got.losses == clean.losses
+    client.wait_for_workers(2, timeout=60)
+    assert victim not in client.run(os.getpid).values()  # it did die (and was replaced)
+
+
+@pytest.mark.slow
+def test_nan_shard_names_the_worker_and_keeps_the_round(client):
+    shards = mlp_data([100, 100, 100])
+    shards[2][0][57, 3] = np.nan
+    step = mlp_step()
+    before = [s.get_value() for s in step.signature.updates]
+    with pytest.raises(ShardError, match=r"round 0: shard 2 on worker tcp://127\.0\.0\.1:\d+"
+                                         r": the loss is nan at local step 5") as err:
+        train(step, client, shards, rounds=2, batch_size=10)
+    assert err.value.shard == 2 and err.value.worker in client.scheduler_info()["workers"]
+    assert_bitwise([s.get_value() for s in step.signature.updates], before)
+
+
+@pytest.mark.slow
+def test_interrupt_leaves_the_last_completed_round(client, monkeypatch):
+    shards = mlp_data([200, 200])
+    want = run_local(mlp_step(), shards, rounds=2, batch_size=20).params
+    gather, calls = client.gather, []
+
+    def interrupted(futures):  # Ctrl-C while round 2's results are awaited
+        calls.append(futures)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return gather(futures)
+
+    monkeypatch.setattr(client, "gather", interrupted)
+    step = mlp_step()
+    with pytest.raises(KeyboardInterrupt):
+        train(step, client, shards, rounds=4, batch_size=20)
+    assert_bitwise([s.get_value() for s in step.signature.updates], want)
+
+
+@pytest.mark.slow
+def test_workers_get_the_graph_and_the_cache_dir_not_a_module(client, tmp_path):
+    with cgraph.config.change_flags(cache_dir=str(tmp_path)):
+        step = linear_step()
+    blob = pickle.dumps(step)
+    assert step.c_source.encode() not in blob and b"\x7fELF" not in blob
+    path = client.submit(lambda f: f.c_path, step, pure=False).result()
+    assert path.startswith(str(tmp_path))  # the worker loaded the module from tmp_path
