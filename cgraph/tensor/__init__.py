@@ -2,7 +2,7 @@
 
 from cgraph.graph.grad import grad
 from cgraph.tensor import methods as _methods  # noqa: F401  (attaches x + y, x.T, ...)
-from cgraph.tensor import nnet, signal, special, xlogx
+from cgraph.tensor import linalg, nlinalg, nnet, signal, slinalg, special, xlogx
 from cgraph.tensor.basic_ops import (
     alloc,
     flatten,
@@ -91,7 +91,7 @@ __all__ = [
     "dimshuffle", "dot", "grad", "join", "mean", "nnet", "shape_i", "sum", "tensor",
     "transpose", *constructors, *ELEMENTWISE,
     "all", "any", "argmax", "argmin", "logsumexp", "max", "min", "prod", "std", "var",
-    "special", "signal",
+    "special", "signal", "linalg", "nlinalg", "slinalg",
     "alloc", "arange", "argsort", "cumprod", "cumsum", "diff", "expand_dims", "eye", "flatten",
     "full", "identity_like", "ones", "repeat", "reshape", "roll", "sort", "split", "squeeze",
     "stack", "swapaxes", "tile", "zeros",

@@ -1,0 +1,42 @@
+"""cgraph.tensor.linalg: LAPACK (of scipy-openblas32) on stacks of matrices, with the
+names of PyTensor's `tensor.linalg` (also importable as `cgraph.tensor.nlinalg` and
+`cgraph.tensor.slinalg`, Theano's modules).
+
+Every function takes matrices (..., n, n) and maps over the leading axes, which
+broadcast between operands (PyTensor's Blockwise); float32 and float64 only. Each op
+has a C kernel (templates/lapack.c.j2), a numpy reference (mode PY) and a reverse-mode
+gradient. A singular matrix, or one not positive definite for `cholesky`, raises
+numpy.linalg.LinAlgError (a ValueError) naming the node and the line that built it, as
+PyTensor does; `cholesky(..., on_error="nan")` gives NaN instead, and `det`/`slogdet`
+give 0 and (0, -inf), as numpy.
+"""
+
+from cgraph.tensor.linalg.base import LapackOp
+from cgraph.tensor.linalg.decomp import (
+    Cholesky,
+    Det,
+    Eigh,
+    MatrixInverse,
+    SLogDet,
+    cholesky,
+    det,
+    eigh,
+    eigvalsh,
+    inv,
+    matrix_inverse,
+    slogdet,
+)
+from cgraph.tensor.linalg.solve import (
+    CholeskySolve,
+    Solve,
+    SolveTriangular,
+    cho_solve,
+    solve,
+    solve_triangular,
+)
+
+__all__ = [
+    "Cholesky", "CholeskySolve", "Det", "Eigh", "LapackOp", "MatrixInverse", "SLogDet",
+    "Solve", "SolveTriangular", "cho_solve", "cholesky", "det", "eigh", "eigvalsh", "inv",
+    "matrix_inverse", "slogdet", "solve", "solve_triangular",
+]
