@@ -145,3 +145,18 @@ def test_copy_with_swap_and_delete_updates(mode):
         f.copy(swap={s1: cgraph.shared(np.zeros((2, 2)))})
     with pytest.raises(ValueError, match="not a shared variable of"):
         f.copy(swap={s2: s1})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_borrowed_outputs_are_never_overwritten_by_a_later_call(mode):
+    """Out(y, borrow=True) is accepted; each call's arrays are its own (an output that
+    is an input, too), so keeping one across calls is safe."""
+    x = T.dvector("x")
+    f = cgraph.function([x], [cgraph.Out(x * 2, borrow=True), cgraph.Out(x, borrow=True)],
+                        mode=mode)
+    v = np.ones(3)
+    first, same = f(v)
+    second, _ = f(v * 2)
+    np.testing.assert_array_equal(first, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(second, [4.0, 4.0, 4.0])
+    assert not np.shares_memory(first, second) and not np.shares_memory(same, v)
