@@ -22,6 +22,11 @@ from cgraph.tensor import nnet
 LR = 0.05
 
 
+def assert_bitwise(a, b):
+    assert [x.dtype for x in a] == [y.dtype for y in b]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
 def linear_step(dtype: str = "float64"):
     """Least squares, mean over the minibatch: a step with a numpy reference."""
     x, y = T.matrix("x", dtype=dtype), T.vector("y", dtype=dtype)
@@ -148,24 +153,50 @@ def test_bad_arguments_are_named():
 
 # ---------------------------------------------------------------- on a Dask cluster
 
-def mlp_step(seed: int = 0):
-    rng = np.random.default_rng(seed)
+def mlp_step(sizes: tuple[int, int, int] = (20, 32, 4)):
+    rng = np.random.default_rng(0)
+    n_in, n_hidden, n_out = sizes
     x, y = T.matrix("x", dtype="float32"), T.matrix("y", dtype="float32")
-    W1 = cgraph.shared((rng.standard_normal((20, 32)) * 0.3).astype("float32"), name="W1")
-    b1 = cgraph.shared(np.zeros(32, "float32"), name="b1")
-    W2 = cgraph.shared((rng.standard_normal((32, 4)) * 0.3).astype("float32"), name="W2")
+    W1 = cgraph.shared((rng.standard_normal((n_in, n_hidden)) * 0.1).astype("float32"),
+                       name="W1")
+    b1 = cgraph.shared(np.zeros(n_hidden, "float32"), name="b1")
+    W2 = cgraph.shared((rng.standard_normal((n_hidden, n_out)) * 0.1).astype("float32"),
+                       name="W2")
     h = T.tanh(T.dot(x, W1) + b1)
     cost = T.mean(nnet.categorical_crossentropy(nnet.softmax(T.dot(h, W2)), y))
     return sgd_step([x, y], cost, [W1, b1, W2], 0.1)
 
 
-def mlp_data(rows: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+def mlp_data(rows: list[int], n_in: int = 20, n_out: int = 4
+             ) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = rng_for("distributed", "mlp")
     out = []
     for n in rows:
-        x = rng.standard_normal((n, 20)).astype("float32")
-        out.append((x, np.eye(4, dtype="float32")[rng.integers(0, 4, n)]))
+        x = rng.standard_normal((n, n_in)).astype("float32")
+        out.append((x, np.eye(n_out, dtype="float32")[rng.integers(0, n_out, n)]))
     return out
+
+
+def test_results_do_not_depend_on_the_blas_thread_count():
+    # OpenBLAS's float32 products of this size can change in the last bit with its
+    # thread count (which cgraph picks by timing): each shard runs on one thread.
+    from cgraph.distributed.rounds import _openblas
+
+    lib = _openblas()
+    if lib is None:
+        pytest.skip("scipy-openblas32 is not installed")
+    shards = mlp_data([768, 768], n_in=784, n_out=10)
+    before = lib.scipy_openblas_get_num_threads()
+    runs = []
+    try:
+        for threads in (1, 2, 2):
+            lib.scipy_openblas_set_num_threads(threads)
+            runs.append(run_local(mlp_step((784, 256, 10)), shards, 2, batch_size=128).params)
+            assert lib.scipy_openblas_get_num_threads() == threads  # restored after a shard
+    finally:
+        lib.scipy_openblas_set_num_threads(before)
+    assert_bitwise(runs[1], runs[0])
+    assert_bitwise(runs[2], runs[0])
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +206,6 @@ def client():
                                   dashboard_address=None, host="127.0.0.1") as cluster, \
             distributed.Client(cluster) as c:
         yield c
-
-
-def assert_bitwise(a, b):
-    assert [x.dtype for x in a] == [y.dtype for y in b]
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 @pytest.mark.slow

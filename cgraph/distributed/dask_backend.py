@@ -22,6 +22,7 @@ twice.
 from __future__ import annotations
 
 import threading
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -126,13 +127,15 @@ def train(step: Any, client: Any, data: Any, rounds: int, *, batch_size: int | N
     if not workers:
         raise RuntimeError("the Dask cluster has no workers")
     held = []
-    for i, shard in enumerate(shards):
-        if from_dask:
-            held.append(client.compute(shard))
-        else:
-            held.append(client.submit(_hold, *shard, pure=False,
-                                      workers=[workers[i % len(workers)]],
-                                      allow_other_workers=True))
+    with warnings.catch_warnings():  # numpy shards travel in their task: that is the point
+        warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+        for i, shard in enumerate(shards):
+            if from_dask:
+                held.append(client.compute(shard))
+            else:
+                held.append(client.submit(_hold, *shard, pure=False,
+                                          workers=[workers[i % len(workers)]],
+                                          allow_other_workers=True))
     fn = client.scatter([step], broadcast=True, hash=False)[0]
 
     def run_round(r: int, params: list[np.ndarray]) -> list[ShardResult]:
@@ -141,8 +144,9 @@ def train(step: Any, client: Any, data: Any, rounds: int, *, batch_size: int | N
                  for i, shard in enumerate(held)]
         try:
             return client.gather(tasks)
-        finally:
+        except BaseException:  # a ShardError, Ctrl-C: stop the other shards now
             client.cancel([*tasks, sent])
+            raise
 
     try:
         return drive(step, run_round, rounds, callback, progress)

@@ -15,8 +15,12 @@ returns the same bits, and the order of the sum never depends on who finished fi
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,10 +122,41 @@ def _step_rows(lo: int, hi: int, batch_size: int | None) -> np.ndarray:
     return rows
 
 
+@functools.cache
+def _openblas() -> ctypes.CDLL | None:
+    """scipy-openblas32 (the BLAS cgraph's modules link), or None without it."""
+    try:
+        import scipy_openblas32 as openblas
+    except ImportError:
+        return None
+    return ctypes.CDLL(os.path.join(openblas.get_lib_dir(), f"lib{openblas.get_library()}.so"))
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run matrix products on one BLAS thread (process-wide) in the block.
+
+    OpenBLAS's sums can change in the last bit with its thread count (float32
+    784x128 by 128x256 products were seen to here, and cgraph picks the count by
+    timing), so a shard's result would depend on the machine's load; on one thread
+    it does not. Dask's workers start with one BLAS thread anyway.
+    """
+    lib = _openblas()
+    before = lib.scipy_openblas_get_num_threads() if lib is not None else 1
+    if before > 1:
+        lib.scipy_openblas_set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before > 1:
+            lib.scipy_openblas_set_num_threads(before)
+
+
 def run_shard(fn: Any, params: Sequence[np.ndarray], shard: Sequence[np.ndarray], index: int,
               round: int, schedule: Schedule, worker: str = "local") -> ShardResult:
     """Run shard `index`'s part of round `round` from `params` on `fn` (a Function that
-    no one else uses meanwhile): a pure function of its arguments."""
+    no one else uses meanwhile): a pure function of its arguments (its products run on
+    one BLAS thread, see `one_blas_thread`)."""
     targets = fn.signature.updates
     for target, value in zip(targets, params):
         target.set_value(value)
@@ -130,8 +165,9 @@ def run_shard(fn: Any, params: Sequence[np.ndarray], shard: Sequence[np.ndarray]
     for lo, hi, shuffle in round_segments(n_rows, schedule, round):
         seed = None if shuffle is None else _seed(shuffle, round, index)
         started = time.perf_counter()
-        out = fn.loop(*(a[lo:hi] for a in shard), batch_size=schedule.batch_size,
-                      shuffle=seed, record_every=1, fixed=schedule.fixed)
+        with one_blas_thread():
+            out = fn.loop(*(a[lo:hi] for a in shard), batch_size=schedule.batch_size,
+                          shuffle=seed, record_every=1, fixed=schedule.fixed)
         seconds += time.perf_counter() - started
         losses = np.asarray(out[0] if isinstance(out, list) else out, dtype=np.float64)
         if losses.ndim != 1:
