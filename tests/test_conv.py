@@ -64,6 +64,7 @@ CASES = {  # name: (input shape, filter shape, conv2d keywords)
                       "filter_flip": False}),
     "groups": ((2, 4, 6, 7), (6, 2, 3, 3), {"num_groups": 2, "border_mode": "full"}),
     "zero_batch": ((0, 2, 5, 5), (3, 2, 3, 3), {}),
+    "zero_channels": ((2, 0, 5, 5), (3, 0, 3, 3), {"border_mode": "half"}),
     "tiles": ((1, 8, 70, 64), (2, 8, 5, 5), {"border_mode": "half"}),  # 4 tiles of rows
 }
 
