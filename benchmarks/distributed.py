@@ -47,12 +47,10 @@ def split(x: np.ndarray, y: np.ndarray, n: int) -> list[tuple[np.ndarray, np.nda
     return [(x[a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def median_round(history) -> tuple[float, float, int]:
-    """(median wall seconds, median slowest-shard compute seconds, rows) per round,
-    the first round left out."""
-    kept = history[1:] or history
-    return (statistics.median(r.seconds for r in kept),
-            statistics.median(r.compute_seconds for r in kept), kept[0].examples)
+def rounds_after_first(history) -> list[tuple[float, float, int]]:
+    """(wall seconds, slowest shard's compute seconds, rows) of each round but the first
+    (the workers' first `loop` on a new step plans it)."""
+    return [(r.seconds, r.compute_seconds, r.examples) for r in history[1:]]
 
 
 def cluster(n_workers: int):
@@ -75,69 +73,76 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rows and rounds")
     args = parser.parse_args(argv)
-    rows, rounds = (6_000, 3) if args.quick else (ROWS, 5)
+    rows, reps = (6_000, 2) if args.quick else (ROWS, 4)
     x, y = make_data(rows)
     step = cgraph_step("float32", "fast_run")[0]
     n_params = sum(s.get_value().size for s in step.signature.updates)
-    epoch: dict[str, tuple[float, int]] = {}
-
-    samples = []
-    for _ in range(rounds):
-        reset(step)
-        start = time.perf_counter()
-        step.loop(x, y, batch_size=BATCH)
-        samples.append(time.perf_counter() - start)
-    epoch["loop, one process"] = (statistics.median(samples[1:]), rows)
+    shards = {n: split(x, y, n) for n in (1, 2)}
+    clusters = {n: cluster(n) for n in (1, 2)}
     reset(step)
-    local = run_local(step, split(x, y, 2), rounds, batch_size=BATCH)
-    epoch["run_local, 2 shards, one process"] = median_round(local.history)[::2]
-
-    short: dict[str, tuple[float, int]] = {}
-    overhead: dict[str, tuple[float, float, float]] = {}  # wall, compute, empty round
-    k = max(1, round(0.05 / (epoch["loop, one process"][0] / (rows / BATCH))))
-    for n in (1, 2):
-        c, client = cluster(n)
-        with c, client:
+    one_step = run_local(step, shards[1], 3, batch_size=BATCH, local_steps=8).history[-1]
+    k = max(1, round(0.05 / (one_step.compute_seconds / 8)))  # about 50 ms of compute
+    epoch: dict[str, list] = {}
+    short: dict[str, list] = {}
+    overhead: dict[str, list] = {}
+    empty: dict[str, list] = {}
+    try:
+        for _ in range(reps):  # the configurations take turns: a busy spell slows them all
             reset(step)
-            got = train(step, client, split(x, y, n), rounds, batch_size=BATCH)
-            epoch[f"train, {n} worker(s), {n} shard(s)"] = median_round(got.history)[::2]
-            if n == 2:
-                same = all(np.array_equal(a, b) for a, b in zip(got.params, local.params))
-                print(f"2 workers equal run_local with 2 shards bitwise: {same}")
+            start = time.perf_counter()
+            step.loop(x, y, batch_size=BATCH)
+            epoch.setdefault("loop, one process", []).append(
+                (time.perf_counter() - start, 0.0, rows))
             reset(step)
-            got = train(step, client, split(x, y, n), 2 * rounds, batch_size=BATCH,
-                        local_steps=k)
-            short[f"train, {n} worker(s), {k} steps per shard"] = median_round(got.history)[::2]
-            reset(step)
-            got = train(step, client, split(x, y, n), 6 * rounds, batch_size=BATCH,
-                        local_steps=1)
-            wall, compute, _ = median_round(got.history)
-            empty = []
-            for _ in range(20):  # the scheduler alone: a round of tasks that do nothing
-                start = time.perf_counter()
-                client.gather([client.submit(int, i, pure=False) for i in range(n)])
-                empty.append(time.perf_counter() - start)
-            overhead[f"{n} worker(s)"] = (wall, compute, statistics.median(empty))
-
-    base = epoch["loop, one process"][1] / epoch["loop, one process"][0]
+            local = run_local(step, shards[2], 2, batch_size=BATCH)
+            epoch.setdefault("run_local, 2 shards, one process", []).extend(
+                rounds_after_first(local.history))
+            for n, (_, client) in clusters.items():
+                reset(step)
+                got = train(step, client, shards[n], 2, batch_size=BATCH)
+                epoch.setdefault(f"train, {n} worker(s), {n} shard(s)", []).extend(
+                    rounds_after_first(got.history))
+                if n == 2 and not all(np.array_equal(a, b)
+                                      for a, b in zip(got.params, local.params)):
+                    raise AssertionError("2 workers differ from run_local with 2 shards")
+                reset(step)
+                got = train(step, client, shards[n], 4, batch_size=BATCH, local_steps=k)
+                short.setdefault(f"train, {n} worker(s), {k} steps per shard", []).extend(
+                    rounds_after_first(got.history))
+                reset(step)
+                got = train(step, client, shards[n], 8, batch_size=BATCH, local_steps=1)
+                overhead.setdefault(f"{n} worker(s)", []).extend(
+                    rounds_after_first(got.history))
+                for _ in range(5):  # the scheduler alone: a round of tasks that do nothing
+                    start = time.perf_counter()
+                    client.gather([client.submit(int, i, pure=False) for i in range(n)])
+                    empty.setdefault(f"{n} worker(s)", []).append(time.perf_counter() - start)
+    finally:
+        for c, client in clusters.values():
+            client.close()
+            c.close()
+    print("2 workers equal run_local with 2 shards bitwise: True")
     print(f"\nMLP {SIZES[0]}-{SIZES[1]}-{SIZES[2]} float32, batch {BATCH}, {rows} rows, "
-          f"{n_params} parameters ({n_params * 4 / 1e3:.0f} kB); median of {rounds - 1} "
-          "rounds\n")
-    print("| one epoch per round | ms per round | rows per round | rows/s | vs loop |")
-    print("|---|---:|---:|---:|---:|")
-    for name, (seconds, n_rows) in epoch.items():
-        print(row(name, seconds, n_rows, base))
-    print("\n| short rounds | ms per round | rows per round | rows/s | vs loop |")
-    print("|---|---:|---:|---:|---:|")
-    for name, (seconds, n_rows) in short.items():
-        print(row(name, seconds, n_rows, base))
-    print("\n| per-round overhead (1 step per shard) | round ms | compute ms | overhead ms "
+          f"{n_params} parameters ({n_params * 4 / 1e3:.0f} kB); medians over {reps} turns\n")
+    base = None
+    for title, table in (("one epoch per round", epoch), ("short rounds", short)):
+        print(f"| {title} | ms per round | rows per round | rows/s | vs loop |")
+        print("|---|---:|---:|---:|---:|")
+        for name, samples in table.items():
+            seconds = statistics.median(t for t, _, _ in samples)
+            base = base or samples[0][2] / seconds
+            print(row(name, seconds, samples[0][2], base))
+        print()
+    print("| per-round overhead (1 step per shard) | round ms | compute ms | overhead ms "
           "| of which scheduler (empty round) ms | transfer + pickling ms |")
     print("|---|---:|---:|---:|---:|---:|")
-    for name, (wall, compute, empty) in overhead.items():
+    for name, samples in overhead.items():
+        wall = statistics.median(t for t, _, _ in samples)
+        compute = statistics.median(c for _, c, _ in samples)
+        sched = statistics.median(empty[name])
         print(f"| {name} | {wall * 1e3:.2f} | {compute * 1e3:.2f} | "
-              f"{(wall - compute) * 1e3:.2f} | {empty * 1e3:.2f} | "
-              f"{(wall - compute - empty) * 1e3:.2f} |")
+              f"{(wall - compute) * 1e3:.2f} | {sched * 1e3:.2f} | "
+              f"{(wall - compute - sched) * 1e3:.2f} |")
 
 
 if __name__ == "__main__":

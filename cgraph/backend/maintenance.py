@@ -86,7 +86,8 @@ def _leftovers(root: Path) -> Iterator[Path]:
     for path in root.iterdir():
         if path.name.startswith((BUILD_PREFIX, TRASH_PREFIX)):
             yield path
-    for folder in (root / "compilers", *(root / "index").glob("*")):
+    for folder in (root / "compilers", *(root / "index").glob("*"),
+                   *(root / "records").glob("*")):
         yield from folder.glob(f"{BUILD_PREFIX}*")
 
 
@@ -176,7 +177,7 @@ def _remove_entry(root: Path, path: Path) -> bool:
 
 def cache_clear(root: str | None = None) -> int:
     """Remove every cache entry (each under its lock), the kept failed builds, the
-    program index and the stale leftovers of killed processes.
+    program index, the warm-start records and the stale leftovers of killed processes.
 
     Modules already loaded in this process stay usable and stay memoized; builds in
     progress are not disturbed.
@@ -190,6 +191,7 @@ def cache_clear(root: str | None = None) -> int:
     removed = sum(_remove_entry(folder, path) for path in _entry_dirs(folder))
     shutil.rmtree(folder / "failed", ignore_errors=True)
     shutil.rmtree(folder / "index", ignore_errors=True)
+    shutil.rmtree(folder / "records", ignore_errors=True)
     cache_remove_stale(root)
     log.info("cgraph: removed %d cache entries from %s", removed, folder)
     return removed

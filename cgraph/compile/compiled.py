@@ -42,6 +42,7 @@ from cgraph.compile import errors, fastcall
 from cgraph.compile.profiling import ProfileStats
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import ERRBUF_SIZE, build_options, kernel_headers, program_key
+from cgraph.compile.warm import Prepared
 from cgraph.configdefaults import Config
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import node_labels
@@ -88,6 +89,9 @@ class CompiledModule:
         cffi buffers of the array constants, passed after the updates.
     build_options : backend.BuildOptions
         How the module was compiled.
+    prepared : Prepared
+        The lowered program and its name in the module index (what a warm-start
+        record keeps, `cgraph.compile.warm`).
     version : str
         cgraph's version the C was rendered by.
     c_path : str
@@ -110,7 +114,8 @@ class CompiledModule:
     """
 
     def __init__(self, fgraph: FunctionGraph, signature: Signature, cfg: Config,
-                 profile: bool = False, label: str = "compiled function"):
+                 profile: bool = False, label: str = "compiled function",
+                 prepared: Prepared | None = None):
         self.fgraph = fgraph
         self.signature = signature
         self.config = copy.copy(cfg)
@@ -123,11 +128,13 @@ class CompiledModule:
         # One error buffer per thread: cffi releases the GIL during the call, so
         # concurrent failing calls must not write into the same message buffer.
         self._errbufs: dict[int, Any] = {}
-        self._build(cfg)
+        self._build(cfg, prepared)
 
     # ----------------------------------------------------------------- building
 
-    def _build(self, cfg: Config) -> None:
+    def _build(self, cfg: Config, prepared: Prepared | None = None) -> None:
+        """Lower the graph (or take `prepared`'s lowering, from a warm-start record),
+        then load its module from the index or render and compile it."""
         started = time.perf_counter()
         if cfg.c_call:  # the C call path compiles (once per machine) alongside the module
             fastcall.start(cfg.cc, cfg.cache_dir or None, cfg.sanitize)
@@ -136,7 +143,8 @@ class CompiledModule:
         sig = self.signature
         n_in = len(sig.args)
         update_of = {sig.n_outputs + k: n_in + index for k, index in enumerate(sig.update_index)}
-        self.lowered: Lowered = lower(self.fgraph, update_of)
+        self.lowered: Lowered = (prepared.lowered if prepared is not None
+                                 else lower(self.fgraph, update_of))
         lowered = time.perf_counter()
         program = self.lowered.program
         self.build_options = build_options(cfg)
@@ -145,8 +153,13 @@ class CompiledModule:
         self.version = VERSION
         declarations = cdef(program, self._profiled)
         # A warm start finds the module by the program's name and skips rendering.
-        index_key = program_key(program, VERSION, str(self._profiled), declarations,
-                                repr(self.build_options))
+        options = repr(self.build_options)
+        if prepared is not None and prepared.options == options:
+            index_key = prepared.index_key
+        else:
+            index_key = program_key(program, VERSION, str(self._profiled), declarations,
+                                    options)
+        self.prepared = Prepared(self.lowered, index_key, options)
         compiles = backend.stats.compiles
         cache_dir = cfg.cache_dir or None
         module = backend.load_indexed(index_key, self.build_options, cache_dir)

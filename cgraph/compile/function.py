@@ -27,6 +27,7 @@ from cgraph.compile.shared import SharedVariable
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import build_options, has_libmvec
 from cgraph.compile.updates import default_updates, update_pairs
+from cgraph.compile.warm import Prepared, graph_key, restore, store
 from cgraph.configdefaults import Config, config
 from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from cgraph.graph.fg import FunctionGraph
@@ -76,7 +77,7 @@ class Function:
                  n_outputs: int, update_targets: list[SharedVariable], return_list: bool,
                  mode: str, name: str | None, allow_downcast: bool | None, cfg: Config,
                  profile: bool = False, prints: Sequence[Print] = (),
-                 reference: FunctionGraph | None = None):
+                 reference: FunctionGraph | None = None, prepared: Prepared | None = None):
         self.fgraph = fgraph
         self.mode = mode
         self.reference = reference
@@ -99,7 +100,7 @@ class Function:
         self._ambiguous: dict[str, list[int]] = {}  # names that several inputs have
         self._implicit = False  # an In(..., implicit=True): arguments always need binding
         self.compiled = (CompiledModule(fgraph, self.signature, self._cfg, self._profiled,
-                                        self._label()) if mode != "PY" else None)
+                                        self._label(), prepared) if mode != "PY" else None)
         self._call = self._call_path()
 
     # ----------------------------------------------------------------- attributes
@@ -451,18 +452,27 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(map(repr, MODES))}")
     mode, optimizer = MODES[mode]
-    fgraph = FunctionGraph(inputs + shared_in, computed)
-    reference = None
-    if mode == "DebugMode":  # the graph as built, and a copy that remembers the rewrites
-        reference, fgraph = fgraph, debugmode.TracedGraph(fgraph)
     cfg = copy.copy(config)
     cfg.optimizer = optimizer or cfg.optimizer
     started = time.perf_counter()
-    rewrites = {} if mode == "PY" else rewrite_graph(fgraph, cfg)  # PY: the oracle
+    # Mode "C": a record of this graph as built may hold its rewritten, lowered form.
+    key = (graph_key(inputs + shared_in, computed, config, cfg.optimizer,
+                     bool(profile or config.profile)) if mode == "C" else None)
+    warm = None if key is None else restore(key, inputs + shared_in, computed, config)
+    reference = prepared = None
+    if warm is not None:
+        fgraph, rewrites, prepared = warm
+    else:
+        fgraph = FunctionGraph(inputs + shared_in, computed)
+        if mode == "DebugMode":  # the graph as built, and a copy that remembers the rewrites
+            reference, fgraph = fgraph, debugmode.TracedGraph(fgraph)
+        rewrites = {} if mode == "PY" else rewrite_graph(fgraph, cfg)  # PY: the oracle
     rewrite_seconds = time.perf_counter() - started
     f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
                  return_list, mode, name, allow_input_downcast, config, profile,
-                 [op for op, _ in prints], reference)
+                 [op for op, _ in prints], reference, prepared)
+    if key is not None and warm is None:
+        store(key, fgraph, f.compiled.prepared, rewrites, config)
     f.trust_input = trust_input
     f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
     f.rewrites = rewrites  # pass -> {rule: times fired}

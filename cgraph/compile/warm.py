@@ -1,0 +1,325 @@
+"""Warm starts that skip the rewrites and the lowering: a record per graph as built.
+
+`function` names the graph the user built (`graph_key`: one linear pass over its nodes,
+before any rewrite) and looks up a record (`cgraph.backend.records`) holding what the
+rewrites and the lowering made of it last time: the rewritten graph, the `Lowered`
+program, the rewrite statistics and the program's name in the module index. A hit
+rebuilds them (`restore`) and goes straight to loading the module.
+
+The key holds everything the rewrites and the lowering read: each node's op (its
+pickle: class and parameters), the input positions, every variable's type and name
+(names reach the C's comments and the error messages), each node's creation trace,
+the constants' dtypes, shapes and bytes, the configuration, cgraph's Python sources
+and the C generator's digest. Ids never enter it. A record is trusted only after
+its payload digest matches (`records`) and the rebuilt graph has the caller's inputs
+(by position and type) and outputs (count, dtype and rank); anything else reads as a
+miss, and the caller rewrites and lowers as usual (and records again).
+
+The graph is stored flat (variables and nodes as lists of their attributes, linked by
+position), so that a deep graph pickles without recursion; the `Lowered` fields keyed
+by `id(...)` are stored as (object, value) pairs and keyed again on the rebuilt
+objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import io
+import os
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cgraph import backend
+from cgraph._version import __version__
+from cgraph.backend.records import read_record, write_record
+from cgraph.codegen.lower import Lowered
+from cgraph.compile.toolchain import build_options, generator_digest
+from cgraph.configdefaults import Config
+from cgraph.graph.basic import Constant, Variable, toposort
+from cgraph.graph.fg import FunctionGraph
+from cgraph.kernel import ParamLayout
+
+__all__ = ["Prepared", "graph_key", "restore", "store"]
+
+_PROTOCOL = 5
+
+
+@dataclasses.dataclass
+class Prepared:
+    """What a warm start hands `CompiledModule`: the lowered program, and its name in
+    the module index with the repr of the build options that name was made with."""
+
+    lowered: Lowered
+    index_key: str
+    options: str
+
+
+class _Unsupported(Exception):
+    """The graph holds something the key cannot name: no record for it."""
+
+
+@functools.cache
+def sources_digest() -> str:
+    """sha256 of cgraph's Python sources and of the C generator (once per process)."""
+    package = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(f"cgraph {__version__}\0{generator_digest()}".encode())
+    for folder, dirs, files in sorted(os.walk(package)):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                with open(path, "rb") as f:
+                    data = f.read()
+                h.update(b"%d\0%s\0%d\0" % (len(path), path.encode(), len(data)) + data)
+    return h.hexdigest()
+
+
+def _settings(cfg: Config, optimizer: str, profiled: bool) -> str:
+    values = {k: v for k, v in vars(cfg).items() if not k.startswith("_")}
+    return repr((sorted(values.items()), optimizer, profiled, sources_digest()))
+
+
+def _constant_key(v: Constant) -> tuple:
+    data = v.data
+    if isinstance(data, np.ndarray | np.generic):
+        data = np.ascontiguousarray(data)
+        return (data.dtype.str, data.shape, data.tobytes())
+    return ("object", pickle.dumps(data, _PROTOCOL))
+
+
+def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable], cfg: Config,
+              optimizer: str, profiled: bool) -> str | None:
+    """The name of the graph from `inputs` to `outputs` as built, with the settings that
+    decide what the rewrites and the lowering make of it; None when some part of it
+    cannot be named (a variable that is neither an input nor a constant: the caller's
+    usual path reports it)."""
+    number: dict[int, int] = {id(v): k for k, v in enumerate(inputs)}
+    ops: dict[int, bytes] = {}
+    types: dict[Any, bytes] = {}
+
+    def type_key(t: Any) -> bytes:
+        try:
+            found = types.get(t)
+            if found is None:
+                found = types[t] = pickle.dumps(t, _PROTOCOL)
+            return found
+        except TypeError:  # unhashable
+            return pickle.dumps(t, _PROTOCOL)
+
+    def tag_key(tag: dict) -> Any:
+        if not tag:
+            return None
+        if len(tag) == 1 and isinstance(tag.get("trace"), str):
+            return tag["trace"]
+        return pickle.dumps(sorted(tag.items()), _PROTOCOL)
+
+    entries: list[Any] = [_settings(cfg, optimizer, profiled)]
+    entries += [(type_key(v.type), v.name) for v in inputs]
+
+    def ref(v: Variable) -> int:
+        k = number.get(id(v))
+        if k is None:
+            if v.owner is not None or not isinstance(v, Constant):
+                raise _Unsupported
+            k = number[id(v)] = len(number)
+            entries.append(("c", type_key(v.type), v.name, _constant_key(v), tag_key(v.tag)))
+        return k
+
+    try:
+        for node in toposort(outputs, stop=inputs):
+            op = ops.get(id(node.op))
+            if op is None:
+                op = ops[id(node.op)] = pickle.dumps(node.op, _PROTOCOL)
+            refs = tuple([ref(v) for v in node.inputs])
+            outs = []
+            for o in node.outputs:
+                number[id(o)] = len(number)
+                outs.append((type_key(o.type), o.name, tag_key(o.tag)))
+            entries.append((op, refs, tuple(outs), tag_key(node.tag)))
+        entries.append(tuple([ref(v) for v in outputs]))
+        return hashlib.sha256(pickle.dumps(entries, _PROTOCOL)).hexdigest()
+    except (_Unsupported, pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return None
+
+
+# ----------------------------------------------------------------- the record
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles the graph's own variables and nodes as references to the flat table
+    (`refs`), layouts from their fields and lowered programs by `_reduce_lowered`."""
+
+    def __init__(self, file: io.BytesIO, refs: dict[int, tuple[str, int]]):
+        super().__init__(file, _PROTOCOL)
+        self.refs = refs
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self.refs.get(id(obj))
+
+    def reducer_override(self, obj: Any) -> Any:
+        # A layout is made again from its fields: its derived parts are compared by
+        # identity (`kind is _INTS`), which a copy of them would not keep.
+        if type(obj) is ParamLayout:
+            return _layout, (obj.kernel, obj.fields)
+        if type(obj) is Lowered:
+            return _reduce_lowered(obj)
+        return NotImplemented
+
+
+def _layout(kernel: str, fields: tuple) -> ParamLayout:
+    return ParamLayout(kernel, **dict(fields))
+
+
+def _reduce_lowered(lowered: Lowered) -> tuple:
+    """A `Lowered` (the function's, or a scan step's inside its op) with its fields
+    keyed by `id(...)` stored as (object, value) pairs; raises PicklingError when
+    ids also appear in its values (a lazy ifelse's guards)."""
+    if lowered.guards:
+        raise pickle.PicklingError("guards hold node ids")
+    fgraph = lowered.fgraph
+    objects: dict[int, Any] = {id(v): v for v in fgraph.inputs}
+    for node in lowered.nodes:
+        objects[id(node)] = node
+        for v in (*node.inputs, *node.outputs):
+            objects[id(v)] = v
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(lowered):
+        value = getattr(lowered, f.name)
+        if isinstance(value, dict) and value:
+            if not all(k in objects for k in value):
+                raise pickle.PicklingError(f"Lowered.{f.name} is keyed by something else")
+            value = _ById([(objects[k], x) for k, x in value.items()])
+        fields[f.name] = value
+    return _lowered_from, (fields,)
+
+
+class _ById(list):
+    """A dict keyed by `id(object)`, pickled as its (object, value) pairs."""
+
+
+def _lowered_from(fields: dict) -> Lowered:
+    for name, value in fields.items():
+        if isinstance(value, _ById):
+            fields[name] = {id(obj): x for obj, x in value}
+    return Lowered(**fields)
+
+
+def _dump(fgraph: FunctionGraph, prepared: Prepared, rewrites: dict) -> bytes | None:
+    """The record of `fgraph` (rewritten and lowered) and `prepared`, or None when
+    something in it does not pickle faithfully."""
+    lowered = prepared.lowered
+    variables: list[Variable] = list(fgraph.inputs)
+    seen = {id(v) for v in variables}
+    for node in lowered.nodes:
+        for v in node.inputs:
+            if id(v) not in seen:
+                if v.owner is not None or not isinstance(v, Constant):
+                    return None
+                seen.add(id(v))
+                variables.append(v)
+        for v in node.outputs:
+            seen.add(id(v))
+            variables.append(v)
+    if any(id(v) not in seen for v in fgraph.outputs):
+        return None
+    refs = {id(v): ("v", k) for k, v in enumerate(variables)}
+    refs.update({id(n): ("n", j) for j, n in enumerate(lowered.nodes)})
+    n_in = len(fgraph.inputs)
+    table = (
+        n_in,
+        [v.type for v in fgraph.inputs],
+        [(type(v), {a: x for a, x in vars(v).items() if a != "owner"})
+         for v in variables[n_in:]],
+        [(type(n), {a: x for a, x in vars(n).items() if a not in ("inputs", "outputs")},
+          [refs[id(v)][1] for v in n.inputs], [refs[id(v)][1] for v in n.outputs])
+         for n in lowered.nodes],
+        [refs[id(v)][1] for v in fgraph.outputs],
+    )
+    out = io.BytesIO()
+    try:
+        _Pickler(out, {}).dump(table)
+        refs[id(fgraph)] = ("g", 0)
+        _Pickler(out, refs).dump((lowered, rewrites, prepared.index_key, prepared.options))
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return None
+    return out.getvalue()
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, table: dict[str, list]):
+        super().__init__(file)
+        self.table = table
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind, k = pid
+        return self.table[kind][k]
+
+
+def _load(payload: bytes, inputs: Sequence[Variable], outputs: Sequence[Variable]
+          ) -> tuple[FunctionGraph, dict, Prepared] | None:
+    source = io.BytesIO(payload)
+    n_in, in_types, var_states, node_states, out_refs = _Unpickler(source, {}).load()
+    if n_in != len(inputs) or any(t != v.type for t, v in zip(in_types, inputs)):
+        return None
+    variables: list[Any] = [v.clone() for v in inputs]
+    for cls, state in var_states:
+        v = cls.__new__(cls)
+        v.__dict__.update(state)
+        v.owner = None
+        variables.append(v)
+    nodes = []
+    for cls, state, ins, outs in node_states:
+        node = cls.__new__(cls)
+        node.__dict__.update(state)
+        node.inputs = [variables[k] for k in ins]
+        node.outputs = [variables[k] for k in outs]
+        for o in node.outputs:
+            o.owner = node
+        nodes.append(node)
+    fgraph = FunctionGraph.__new__(FunctionGraph)
+    fgraph.inputs = variables[:n_in]
+    fgraph._nodes = set()
+    fgraph.outputs = [variables[k] for k in out_refs]
+    if len(fgraph.outputs) != len(outputs) or any(
+            (a.type.dtype, a.type.ndim) != (b.type.dtype, b.type.ndim)
+            for a, b in zip(fgraph.outputs, outputs)):
+        return None
+    table = {"v": variables, "n": nodes, "g": [fgraph]}
+    lowered, rewrites, index_key, options = _Unpickler(source, table).load()
+    if type(lowered) is not Lowered or lowered.fgraph is not fgraph:
+        return None
+    return fgraph, rewrites, Prepared(lowered, index_key, options)
+
+
+def _options(cfg: Config) -> backend.BuildOptions:
+    return build_options(cfg)
+
+
+def restore(key: str, inputs: Sequence[Variable], outputs: Sequence[Variable],
+            cfg: Config) -> tuple[FunctionGraph, dict, Prepared] | None:
+    """The rewritten graph, rewrite statistics and lowered program recorded under
+    `key`, rebuilt on clones of `inputs`; None when there is no such record or it does
+    not hold together."""
+    root = backend.cache_dir(cfg.cache_dir or None)
+    payload = read_record(key, _options(cfg), root)
+    if payload is None:
+        return None
+    try:
+        return _load(payload, inputs, outputs)
+    except Exception:  # noqa: BLE001 - a record that does not rebuild is a miss
+        return None
+
+
+def store(key: str, fgraph: FunctionGraph, prepared: Prepared, rewrites: dict,
+          cfg: Config) -> None:
+    """Record what the rewrites and the lowering made of the graph named `key`."""
+    payload = _dump(fgraph, prepared, rewrites)
+    if payload is not None:
+        root = backend.cache_dir(cfg.cache_dir or None)
+        write_record(key, payload, _options(cfg), root)
