@@ -7,6 +7,7 @@ compiled with cffi, cached on disk, and called with numpy arrays.
 
 import logging
 
+from cgraph import scalar, tensor  # noqa: F401  (theano.scalar.upcast, theano.tensor.dot)
 from cgraph._version import __version__ as __version__
 from cgraph.compile import Function, In, Out, SharedVariable, export_c, function, shared
 from cgraph.configdefaults import config

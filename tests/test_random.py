@@ -91,6 +91,21 @@ def test_pytensor_spelling_and_errors():
         srng.normal(T.dvector(), 1.0, size=(3,))
 
 
+def test_theano_module_attributes_without_their_imports():
+    """Theano's hmc tutorial writes `TT.shared_randomstreams.RandomStreams(seed)` and
+    `theano.scalar.upcast(...)` after `import theano; from theano import tensor as TT`
+    alone: those modules are loaded with cgraph and cgraph.tensor (a fresh interpreter,
+    since this file's imports load them)."""
+    import subprocess
+    import sys
+    code = ("import cgraph as theano; from cgraph import tensor as TT; "
+            "s = TT.shared_randomstreams.RandomStreams(1); "
+            "print(type(s).__name__, theano.scalar.upcast('bool', 'float32'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["RandomStreams", "float32"]
+
+
 @pytest.mark.slow
 def test_dropout_mlp_trains():
     rng = np.random.default_rng(0)

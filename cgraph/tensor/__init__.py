@@ -1,8 +1,17 @@
 """cgraph.tensor: symbolic n-d arrays, with the names of theano.tensor."""
 
 from cgraph.graph.grad import grad
+from cgraph.tensor import (
+    linalg,
+    nlinalg,
+    nnet,
+    shared_randomstreams,  # noqa: F401  (T.shared_randomstreams.RandomStreams, as Theano)
+    signal,
+    slinalg,
+    special,
+    xlogx,
+)
 from cgraph.tensor import methods as _methods  # noqa: F401  (attaches x + y, x.T, ...)
-from cgraph.tensor import linalg, nlinalg, nnet, signal, slinalg, special, xlogx
 from cgraph.tensor.basic_ops import (
     alloc,
     flatten,
