@@ -6,11 +6,11 @@ normal and uniform numbers (the streams' numpy reference generator, fed the stre
 states before the call)."""
 
 import numpy
+from tutorial_numpy import stream_draw
 
 import cgraph as theano
 from cgraph import function, shared
 from cgraph import tensor as TT
-from cgraph.tensor.random import RandomDraw
 
 
 def kinetic_energy(vel):
@@ -110,12 +110,6 @@ class HMC_sampler:
         return self.positions.get_value(borrow=False)
 
 
-def numpy_draws(state, dist, n):
-    """The n numbers a stream with this state draws next (standard normal or U[0, 1))."""
-    key, stream, counter = (int(v) & 0xFFFFFFFFFFFFFFFF for v in state)
-    return RandomDraw(dist, "float64", 1)._draw(key, stream, counter, n, [0.0, 1.0])[0]
-
-
 def test_hmc_sampler_draws_equal_numpy():
     rng = numpy.random.RandomState(123)
     dim, batchsize, n_steps = 3, 4, 6
@@ -140,8 +134,8 @@ def test_hmc_sampler_draws_equal_numpy():
     accepted = []
     for _ in range(6):
         vel_state, u_state = (s.get_value().copy() for s in sampler.s_rng.state_updates)
-        vel = numpy_draws(vel_state, "normal", batchsize * dim).reshape(batchsize, dim)
-        u = numpy_draws(u_state, "uniform", batchsize)
+        vel = stream_draw(vel_state, "normal", batchsize * dim, 0., 1.).reshape(batchsize, dim)
+        u = stream_draw(u_state, "uniform", batchsize, 0., 1.)
         v = vel - 0.5 * step * (pos - mu) @ cov_inv
         x = pos + step * v
         for _ in range(n_steps - 1):

@@ -25,3 +25,13 @@ def softmax(z: np.ndarray) -> np.ndarray:
 def cross_entropy(x: np.ndarray, z_pre: np.ndarray) -> np.ndarray:
     """-sum(x log sigmoid(a) + (1 - x) log(1 - sigmoid(a)), axis=1) from the logits a."""
     return (x * softplus(-z_pre) + (1 - x) * softplus(z_pre)).sum(axis=1)
+
+
+def stream_draw(state: np.ndarray, dist: str, n: int, *params: float) -> np.ndarray:
+    """The n float64 numbers that a RandomStreams draw whose shared state is `state`
+    makes next ("uniform" low high, "normal" avg std, "binomial" trials p), from the
+    streams' numpy reference generator: a model's draws, reproduced for its reference."""
+    from cgraph.tensor.random import RandomDraw
+
+    key, stream, counter = (int(v) & 0xFFFFFFFFFFFFFFFF for v in state)
+    return RandomDraw(dist, "float64", 1)._draw(key, stream, counter, n, list(params))[0]
