@@ -180,8 +180,8 @@ class CholeskySolve(SolveBase):
         x = self(c, b)
         gb = self(c, g)
         ga = self._grad(c, x, gb, None)
-        sym = ga + mT(ga)
-        gc = tri(mm(sym, c) if self.lower else mm(c, sym), self.lower)
+        sym, factor = ga + mT(ga), tri(c, self.lower)  # the factor potrs reads
+        gc = tri(mm(sym, factor) if self.lower else mm(factor, sym), self.lower)
         return [fit(gc, c), fit(gb, b)]
 
 

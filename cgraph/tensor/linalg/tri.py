@@ -34,7 +34,7 @@ def tri_mask(x: TensorVariable, lower: bool, k: int = 0) -> TensorVariable:
     dtype."""
     n = order(x)
     rows = expand_dims(arange(n), 1)
-    cols = expand_dims(arange(n), 0) + k
+    cols = expand_dims(arange(n), 0) - k
     keep = ge(rows, cols) if lower else le(rows, cols)
     return cast(keep, x.dtype)
 
