@@ -35,3 +35,23 @@ def stream_draw(state: np.ndarray, dist: str, n: int, *params: float) -> np.ndar
 
     key, stream, counter = (int(v) & 0xFFFFFFFFFFFFFFFF for v in state)
     return RandomDraw(dist, "float64", 1)._draw(key, stream, counter, n, list(params))[0]
+
+
+def finetune_step(params: list, x: np.ndarray, y: np.ndarray, lr: float) -> tuple:
+    """The NLL and the parameters [W1, b1, ..., W_out, b_out] after one SGD step of a
+    stack of sigmoid layers under a softmax layer (the SdA's and DBN's fine-tuning)."""
+    acts = [x]
+    for W, b in zip(params[:-2:2], params[1:-2:2]):
+        acts.append(sigmoid(acts[-1] @ W + b))
+    p = softmax(acts[-1] @ params[-2] + params[-1])
+    n = len(y)
+    nll = -np.log(p[np.arange(n), y]).mean()
+    d = p.copy()
+    d[np.arange(n), y] -= 1
+    d /= n
+    grads = []
+    for k in range(len(params) // 2 - 1, -1, -1):
+        grads[:0] = [acts[k].T @ d, d.sum(axis=0)]
+        if k:
+            d = d @ params[2 * k].T * acts[k] * (1 - acts[k])
+    return nll, [q - lr * g for q, g in zip(params, grads)]
