@@ -115,6 +115,22 @@ def test_local_steps_equal_the_calls_they_stand_for():
         assert np.array_equal(a.get_value(), b.get_value())
 
 
+def test_shuffle_draws_one_permutation_per_round_and_shard():
+    from cgraph.distributed.rounds import _seed
+
+    shards = linear_data([30])
+    step, twin, plain = linear_step(), linear_step(), linear_step()
+    run_local(step, shards, rounds=2, batch_size=4, shuffle=7)
+    for r in range(2):
+        twin.loop(*shards[0], batch_size=4, shuffle=_seed(7, r, 0))
+    run_local(plain, shards, rounds=2, batch_size=4)
+    for a, b, c in zip(step.signature.updates, twin.signature.updates,
+                       plain.signature.updates):
+        assert np.array_equal(a.get_value(), b.get_value())
+        assert not np.array_equal(a.get_value(), c.get_value())
+    assert _seed(7, 0, 1) != _seed(7, 1, 0) != _seed(7, 0, 0)
+
+
 def test_nan_shard_stops_the_round_and_keeps_the_parameters():
     shards = linear_data([20, 20])
     shards[1][0][7, 1] = np.nan
