@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-MODULES = ("xor", "elemwise", "mlp", "dot", "reduce", "compile")
+MODULES = ("xor", "elemwise", "mlp", "dot", "reduce", "linalg", "compile")
 
 
 def main(argv: list[str] | None = None) -> None:
