@@ -26,6 +26,7 @@ GROUPS = {
     "tiling": "Shapes and construction",
     "subtensor": "Indexing",
     "nnet": "cgraph.tensor.nnet",
+    "linalg": "cgraph.tensor.linalg",
     "ifelse": "Control flow",
     "random": "Random streams",
 }
@@ -89,7 +90,7 @@ def _methods() -> str:
 def op_list() -> str:
     """The markdown list of operations, grouped."""
     import cgraph.tensor as T  # noqa: PLC0415  (the list describes the loaded package)
-    from cgraph.tensor import nnet  # noqa: PLC0415
+    from cgraph.tensor import linalg, nnet  # noqa: PLC0415
 
     elementwise = set(T.ELEMENTWISE)
     groups: dict[str, set[str]] = {}
@@ -103,11 +104,12 @@ def op_list() -> str:
             continue
         groups.setdefault(group, set()).add(name)
         objects[name] = obj
-    nnet_names = {n for n in getattr(nnet, "__all__", dir(nnet))
-                  if not n.startswith("_") and callable(getattr(nnet, n)) and
-                  not inspect.isclass(getattr(nnet, n)) and not inspect.ismodule(getattr(nnet, n))}
-    groups.setdefault(GROUPS["nnet"], set()).update(nnet_names)
-    objects.update({n: getattr(nnet, n) for n in nnet_names})
+    for sub in (nnet, linalg):  # submodules listed under their own heading
+        names = {n for n in getattr(sub, "__all__", dir(sub))
+                 if not n.startswith("_") and callable(getattr(sub, n)) and
+                 not inspect.isclass(getattr(sub, n)) and not inspect.ismodule(getattr(sub, n))}
+        groups.setdefault(GROUPS[sub.__name__.rsplit(".", 1)[-1]], set()).update(names)
+        objects.update({n: getattr(sub, n) for n in names})
     hidden = set(getattr(T, "ALIAS_ONLY", ()))
     order = list(dict.fromkeys(GROUPS.values())) + ["Other"]
     lines = []

@@ -22,9 +22,11 @@ from cgraph.tensor.linalg.decomp import (
     det,
     eigh,
     eigvalsh,
-    inv,
     matrix_inverse,
     slogdet,
+)
+from cgraph.tensor.linalg.decomp import (
+    inv as inv,  # numpy.linalg.inv, not in __all__ (see below)
 )
 from cgraph.tensor.linalg.solve import (
     CholeskySolve,
@@ -37,6 +39,6 @@ from cgraph.tensor.linalg.solve import (
 
 __all__ = [
     "Cholesky", "CholeskySolve", "Det", "Eigh", "LapackOp", "MatrixInverse", "SLogDet",
-    "Solve", "SolveTriangular", "cho_solve", "cholesky", "det", "eigh", "eigvalsh", "inv",
+    "Solve", "SolveTriangular", "cho_solve", "cholesky", "det", "eigh", "eigvalsh",
     "matrix_inverse", "slogdet", "solve", "solve_triangular",
-]
+]  # and `inv`, numpy's name of matrix_inverse (left out: cgraph.tensor.inv is 1/x)
