@@ -55,3 +55,21 @@ def finetune_step(params: list, x: np.ndarray, y: np.ndarray, lr: float) -> tupl
         if k:
             d = d @ params[2 * k].T * acts[k] * (1 - acts[k])
     return nll, [q - lr * g for q, g in zip(params, grads)]
+
+
+class StreamTwin:
+    """The numpy twin of one RandomStreams stream, started from its shared state: each
+    draw reads the numbers the stream would draw next and advances, so a chain of
+    draws from one stream (a scan's Gibbs steps) is reproduced draw by draw."""
+
+    def __init__(self, state: np.ndarray):
+        self.state = np.array(state, dtype=np.int64)
+
+    def binomial(self, p: np.ndarray) -> np.ndarray:
+        """The n=1 binomial sample of probabilities p (RandomStreams.binomial)."""
+        from cgraph.tensor.random import _binomial
+
+        key, stream, counter = (int(v) & 0xFFFFFFFFFFFFFFFF for v in self.state)
+        hits, used = _binomial(key, stream, counter, p.size, 1, p.reshape(-1))
+        self.state[2] += used
+        return hits.reshape(p.shape).astype(np.float64)
