@@ -63,6 +63,11 @@ class Cholesky(LapackOp):
         (a,) = inputs
         if a.ndim == 2 or a.size == 0:
             return [np.ascontiguousarray(self._one(a)).astype(a.dtype, copy=False)]
+        try:  # the whole batch at once; matrix by matrix when one fails
+            out = np.linalg.cholesky(from_triangle(a, self.lower))
+            return [np.ascontiguousarray(out if self.lower else swap(out)).astype(a.dtype)]
+        except np.linalg.LinAlgError:
+            pass
         flat = a.reshape(-1, *a.shape[-2:])
         out = np.stack([self._one(m) for m in flat]).reshape(a.shape)
         return [out.astype(a.dtype, copy=False)]
