@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cgraph.compile.function import Function
-from cgraph.compile.shared import SharedVariable
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import node_labels
 from cgraph.tensor.elemwise import Composite, FusedElemwise, FusedSum
+from cgraph.tensor.sharedvar import SharedVariable
 
 
 @dataclass

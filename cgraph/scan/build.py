@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.compile.shared import SharedVariable
 from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from cgraph.scan.inner import (
     ReverseRows,
@@ -32,6 +31,7 @@ from cgraph.scan.op import Scan
 from cgraph.tensor.ifelse import ifelse
 from cgraph.tensor.math import gt
 from cgraph.tensor.shape import shape_i
+from cgraph.tensor.sharedvar import SharedVariable
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
 

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.compile.shared import SharedVariable, shared
 from cgraph.configdefaults import config
 from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, register_kernel
 from cgraph.tensor.shape import ShapeVector, checked_size
+from cgraph.tensor.sharedvar import SharedVariable, shared
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
 _DISTS = {"uniform": 2, "normal": 2, "binomial": 2, "choice": 1, "permutation": 0}
