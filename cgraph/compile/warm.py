@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import hashlib
 import io
 import os
@@ -100,49 +101,49 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable], cfg: Conf
     cannot be named (a variable that is neither an input nor a constant: the caller's
     usual path reports it)."""
     number: dict[int, int] = {id(v): k for k, v in enumerate(inputs)}
-    ops: dict[int, bytes] = {}
-    types: dict[Any, bytes] = {}
+    by_id: dict[int, bytes] = {}  # ops are often shared, else equal by their props
+    by_value: dict[Any, bytes] = {}
 
-    def type_key(t: Any) -> bytes:
-        try:
-            found = types.get(t)
-            if found is None:
-                found = types[t] = pickle.dumps(t, _PROTOCOL)
-            return found
-        except TypeError:  # unhashable
-            return pickle.dumps(t, _PROTOCOL)
+    def pickled(obj: Any) -> bytes:
+        found = by_id.get(id(obj))
+        if found is None:
+            try:
+                found = by_value.get(obj)
+                if found is None:
+                    found = by_value[obj] = pickle.dumps(obj, _PROTOCOL)
+            except TypeError:  # unhashable
+                found = pickle.dumps(obj, _PROTOCOL)
+            by_id[id(obj)] = found
+        return found
 
     def tag_key(tag: dict) -> Any:
-        if not tag:
-            return None
-        if len(tag) == 1 and isinstance(tag.get("trace"), str):
+        if len(tag) == 1 and type(tag.get("trace")) is str:
             return tag["trace"]
-        return pickle.dumps(sorted(tag.items()), _PROTOCOL)
+        return pickle.dumps(sorted(tag.items()), _PROTOCOL) if tag else None
 
     entries: list[Any] = [_settings(cfg, optimizer, profiled)]
-    entries += [(type_key(v.type), v.name) for v in inputs]
+    entries += [(pickled(v.type), v.name) for v in inputs]
 
-    def ref(v: Variable) -> int:
-        k = number.get(id(v))
-        if k is None:
-            if v.owner is not None or not isinstance(v, Constant):
-                raise _Unsupported
-            k = number[id(v)] = len(number)
-            entries.append(("c", type_key(v.type), v.name, _constant_key(v), tag_key(v.tag)))
+    def constant(v: Variable) -> int:
+        if v.owner is not None or not isinstance(v, Constant):
+            raise _Unsupported
+        k = number[id(v)] = len(number)
+        entries.append(("c", pickled(v.type), v.name, _constant_key(v), tag_key(v.tag)))
         return k
 
     try:
         for node in toposort(outputs, stop=inputs):
-            op = ops.get(id(node.op))
-            if op is None:
-                op = ops[id(node.op)] = pickle.dumps(node.op, _PROTOCOL)
-            refs = tuple([ref(v) for v in node.inputs])
+            refs = []
+            for v in node.inputs:
+                k = number.get(id(v))
+                refs.append(constant(v) if k is None else k)
             outs = []
             for o in node.outputs:
                 number[id(o)] = len(number)
-                outs.append((type_key(o.type), o.name, tag_key(o.tag)))
-            entries.append((op, refs, tuple(outs), tag_key(node.tag)))
-        entries.append(tuple([ref(v) for v in outputs]))
+                outs.append((pickled(o.type), o.name, tag_key(o.tag) if o.tag else None))
+            entries.append((pickled(node.op), refs, outs, tag_key(node.tag)))
+        entries.append([constant(v) if number.get(id(v)) is None else number[id(v)]
+                        for v in outputs])
         return hashlib.sha256(pickle.dumps(entries, _PROTOCOL)).hexdigest()
     except (_Unsupported, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return None
@@ -155,7 +156,7 @@ class _Pickler(pickle.Pickler):
     """Pickles the graph's own variables and nodes as references to the flat table
     (`refs`), layouts from their fields and lowered programs by `_reduce_lowered`."""
 
-    def __init__(self, file: io.BytesIO, refs: dict[int, tuple[str, int]]):
+    def __init__(self, file: io.BytesIO, refs: dict[int, int]):
         super().__init__(file, _PROTOCOL)
         self.refs = refs
 
@@ -172,8 +173,9 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
+@functools.lru_cache(maxsize=4096)
 def _layout(kernel: str, fields: tuple) -> ParamLayout:
-    return ParamLayout(kernel, **dict(fields))
+    return ParamLayout(kernel, **dict(fields))  # immutable: equal layouts are shared
 
 
 def _reduce_lowered(lowered: Lowered) -> tuple:
@@ -228,8 +230,8 @@ def _dump(fgraph: FunctionGraph, prepared: Prepared, rewrites: dict) -> bytes | 
             variables.append(v)
     if any(id(v) not in seen for v in fgraph.outputs):
         return None
-    refs = {id(v): ("v", k) for k, v in enumerate(variables)}
-    refs.update({id(n): ("n", j) for j, n in enumerate(lowered.nodes)})
+    refs = {id(v): k for k, v in enumerate(variables)}
+    refs.update({id(n): len(variables) + j for j, n in enumerate(lowered.nodes)})
     n_in = len(fgraph.inputs)
     table = (
         n_in,
@@ -237,14 +239,14 @@ def _dump(fgraph: FunctionGraph, prepared: Prepared, rewrites: dict) -> bytes | 
         [(type(v), {a: x for a, x in vars(v).items() if a != "owner"})
          for v in variables[n_in:]],
         [(type(n), {a: x for a, x in vars(n).items() if a not in ("inputs", "outputs")},
-          [refs[id(v)][1] for v in n.inputs], [refs[id(v)][1] for v in n.outputs])
+          [refs[id(v)] for v in n.inputs], [refs[id(v)] for v in n.outputs])
          for n in lowered.nodes],
-        [refs[id(v)][1] for v in fgraph.outputs],
+        [refs[id(v)] for v in fgraph.outputs],
     )
     out = io.BytesIO()
     try:
         _Pickler(out, {}).dump(table)
-        refs[id(fgraph)] = ("g", 0)
+        refs[id(fgraph)] = len(refs)
         _Pickler(out, refs).dump((lowered, rewrites, prepared.index_key, prepared.options))
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return None
@@ -252,19 +254,17 @@ def _dump(fgraph: FunctionGraph, prepared: Prepared, rewrites: dict) -> bytes | 
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, table: dict[str, list]):
-        super().__init__(file)
-        self.table = table
+    """Reads references to the flat table: `objects[k]` for the persistent id k."""
 
-    def persistent_load(self, pid: Any) -> Any:
-        kind, k = pid
-        return self.table[kind][k]
+    def __init__(self, file: io.BytesIO, objects: list):
+        super().__init__(file)
+        self.persistent_load = objects.__getitem__  # no Python frame per reference
 
 
 def _load(payload: bytes, inputs: Sequence[Variable], outputs: Sequence[Variable]
           ) -> tuple[FunctionGraph, dict, Prepared] | None:
     source = io.BytesIO(payload)
-    n_in, in_types, var_states, node_states, out_refs = _Unpickler(source, {}).load()
+    n_in, in_types, var_states, node_states, out_refs = _Unpickler(source, []).load()
     if n_in != len(inputs) or any(t != v.type for t, v in zip(in_types, inputs)):
         return None
     variables: list[Any] = [v.clone() for v in inputs]
@@ -290,8 +290,7 @@ def _load(payload: bytes, inputs: Sequence[Variable], outputs: Sequence[Variable
             (a.type.dtype, a.type.ndim) != (b.type.dtype, b.type.ndim)
             for a, b in zip(fgraph.outputs, outputs)):
         return None
-    table = {"v": variables, "n": nodes, "g": [fgraph]}
-    lowered, rewrites, index_key, options = _Unpickler(source, table).load()
+    lowered, rewrites, index_key, options = _Unpickler(source, [*variables, *nodes, fgraph]).load()
     if type(lowered) is not Lowered or lowered.fgraph is not fgraph:
         return None
     return fgraph, rewrites, Prepared(lowered, index_key, options)
@@ -310,10 +309,15 @@ def restore(key: str, inputs: Sequence[Variable], outputs: Sequence[Variable],
     payload = read_record(key, _options(cfg), root)
     if payload is None:
         return None
+    collecting = gc.isenabled()
+    gc.disable()  # the rebuilt objects all live on: collecting them meanwhile is waste
     try:
         return _load(payload, inputs, outputs)
     except Exception:  # noqa: BLE001 - a record that does not rebuild is a miss
         return None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def store(key: str, fgraph: FunctionGraph, prepared: Prepared, rewrites: dict,
