@@ -186,3 +186,65 @@ def test_bad_shapes_at_call_time(mode):
         f(np.zeros((1, 3, 8, 8)), np.zeros((4, 2, 3, 3)))
     with pytest.raises(ValueError, match=r"larger than the input \(1, 2, 2, 8\)"):
         f(np.zeros((1, 2, 2, 8)), np.zeros((4, 2, 3, 3)))
+
+
+# ------------------------------------------------------- the column buffer (scratch)
+
+
+@pytest.mark.parametrize("kind", ["fwd", "gradw", "gradi"])
+def test_the_column_buffer_is_in_the_workspace(kind):
+    """Each conv kernel's column buffer (depth x ow x a tile of rows) is scratch the
+    planner places in the function's workspace: the results are function outputs, so
+    the workspace is that block alone, rounded to the planner's alignment."""
+    from cgraph.codegen.plan import ALIGN, make_plan
+
+    xs, ws = (2, 3, 9, 10), (4, 3, 3, 2)
+    x, w, top = T.tensor4("x"), T.tensor4("w"), T.tensor4("top")
+    if kind == "fwd":
+        out, shapes = conv2d(x, w), (xs, ws)
+        inputs = [x, w]
+    elif kind == "gradw":
+        out = abstract_conv.conv2d_grad_wrt_weights(x, top, ws)
+        inputs, shapes = [x, top], (xs, (2, 4, 7, 9))
+    else:
+        out = abstract_conv.conv2d_grad_wrt_inputs(top, w, xs)
+        inputs, shapes = [w, top], (ws, (2, 4, 7, 9))
+    f = cgraph.function(inputs, out)
+    column = 3 * 3 * 2 * 7 * 9 * 8  # depth rows of all 7 output rows of 9 columns
+    assert make_plan(f._lowered, shapes).workspace == -(-column // ALIGN) * ALIGN
+
+
+def test_scratch_lives_only_during_its_kernel():
+    """Two convolutions in a row: the second's output reuses the first's column
+    buffer."""
+    from cgraph.codegen.plan import make_plan
+
+    x, w = T.tensor4("x"), T.tensor4("w")
+    f = cgraph.function([x, w], conv2d(conv2d(x, w, border_mode="half"), w,
+                                       border_mode="half").sum())
+    one = cgraph.function([x, w], conv2d(x, w, border_mode="half").sum())
+    shapes = ((2, 3, 8, 8), (3, 3, 3, 3))
+    column = 27 * 64 * 8
+    assert make_plan(one._lowered, shapes).workspace >= column
+    # less than the two outputs (2*3*8*8 doubles each) and two column buffers: the
+    # first buffer's block is free once its kernel has run
+    assert make_plan(f._lowered, shapes).workspace < 2 * (column + 2 * 3 * 64 * 8)
+    rng = rng_for("conv-scratch")
+    x_val, w_val = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    once = reference(x_val, w_val, np.zeros((2, 3, 8, 8)), border="half")[0]
+    want = reference(once, w_val, np.zeros((2, 3, 8, 8)), border="half")[0].sum()
+    np.testing.assert_allclose(f(x_val, w_val), want, rtol=1e-10)
+
+
+def test_a_column_buffer_that_cannot_be_allocated_is_a_memory_error():
+    """A padding of 2**45 columns: the one-row column buffer (512 TiB) makes the
+    workspace; the call is a MemoryError naming the scratch, its node and its bytes."""
+    x, w = T.tensor4("x"), T.tensor4("w")
+    f = cgraph.function([x, w], conv2d(x, w, border_mode=(0, 2**45)))
+    with pytest.raises(MemoryError) as info:
+        f(np.ones((1, 1, 1, 1)), np.ones((1, 1, 1, 1)))
+    text = str(info.value)
+    nbytes = (2**46 + 1) * 8
+    assert "cannot allocate the workspace" in text
+    assert f"uint8 ({nbytes},), {nbytes} bytes, the scratch of node" in text
+    assert "AbstractConv2d" in text

@@ -95,6 +95,16 @@ class Workspace:
             return block[0]
         return None
 
+    def scratch(self, nbytes: int) -> int:
+        """The offset of a block of `nbytes` bytes for the kernel of the node being
+        planned (placed after its outputs, while its inputs are alive, so it overlaps
+        neither), free again for the next node's buffers: the kernel's scratch."""
+        size = -(-nbytes // self.align) * self.align
+        offset = self.place(id(self), nbytes)
+        del self._placed[id(self)]
+        self._release(offset, size)
+        return offset
+
     def node_done(self, k: int) -> None:
         """Free the buffers whose last reader is node `k`."""
         for var_id in self._ends.get(k, ()):

@@ -56,6 +56,7 @@ class Buffer:
     shape: tuple[int, ...]
     dtype: str
     nbytes: int
+    role: str = "the output"  # what it is to the node: "the scratch" of its kernel
 
     def describe(self, labels: dict | None = None) -> str:
         """`float64 (3, 4), 96 bytes, the output of node [id A] ...`."""
@@ -64,7 +65,7 @@ class Buffer:
             return text
         label = (labels or {}).get(id(self.node))
         node = f"[id {label}] {describe(self.node)}" if label else describe(self.node)
-        return f"{text}, the output of node {node}"
+        return f"{text}, {self.role} of node {node}"
 
 
 def readable_bytes(n: int) -> str:
@@ -261,6 +262,15 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                                node, in_shapes) from None
         except ValueError as err:
             raise _shape_error(err, node, in_shapes) from None
+        nbytes = builder.scratch(node, in_shapes, [lay[0] for lay in out_layouts])
+        if nbytes:
+            if largest is None or nbytes > largest.nbytes:
+                largest = Buffer(node, (nbytes,), "uint8", nbytes, "the scratch")
+            offset = workspace.scratch(nbytes)
+            if workspace.size > MAX_BYTES:
+                raise allocation_error("the workspace", workspace.size, input_shapes,
+                                       largest)
+            P[start + kernel.layout.slots().scratch] = offset
         kernel_bytes.append(sum(
             math.prod(layout[0]) * np.dtype(v.type.dtype).itemsize
             for v, layout in zip([*node.inputs, *node.outputs], in_layouts + out_layouts)))

@@ -9,6 +9,9 @@ from typing import Any
 
 from cgraph.kernel.layout import ParamLayout
 
+#: the plan field holding the offset of a kernel's scratch block in the workspace
+SCRATCH = "scratch"
+
 
 @dataclass(frozen=True)
 class Operand:
@@ -68,6 +71,13 @@ class Kernel:
     def nparams(self) -> int:
         """The number of plan slots the kernel reads."""
         return self.layout.nparams
+
+    @property
+    def scratch(self) -> bool:
+        """Whether the kernel gets the workspace pointer `ws`: its layout has a field
+        `scratch` (`SCRATCH`), where the planner writes the offset in `ws` of the
+        block of `KernelBuilder.scratch` bytes it reserved for the kernel's call."""
+        return any(name == SCRATCH for name, _ in self.layout.fields)
 
     @property
     def comment(self) -> str:

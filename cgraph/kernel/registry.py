@@ -77,6 +77,15 @@ class KernelBuilder:
         """Raise ValueError if a call's shapes need a temporary array past numpy's
         size limit besides the outputs (the planner checks those)."""
 
+    def scratch(self, node: Any, in_shapes: list, out_shapes: list) -> int:
+        """The bytes of scratch memory one call of the kernel needs for these input and
+        output shapes (a Python int, never wrapped), 0 for none. The planner reserves them in
+        the function's workspace, alive during this kernel only, and writes their
+        offset into the layout's field `scratch` (`cgraph.kernel.SCRATCH`, one slot,
+        built as 0 by `params`); the kernel then gets the workspace as `ws` and finds
+        its block at `ws + p[{{ p.scratch }}]`."""
+        return 0
+
     def sites(self, node: Any) -> Sequence[str]:
         """Where the user built what the node computes (`net.py:12`), when the node
         was made by a rewrite from several nodes (a fused loop); () otherwise."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, is_dense
 from cgraph.tensor.blas_ops import BLAS_PREFIX, DOT_PATHS, PRODUCT
 
@@ -113,7 +115,7 @@ def _conv_context(kind: str, dtype: str) -> dict[str, Any]:
 #: the plan slots of every conv2d kernel
 CONV_LAYOUT = ParamLayout("conv2d", img=4, kern=4, top=4, stride=2, dilation=2, pad=2,
                           groups=1, flip=1, st_img=4, st_kern=4, st_top=4, pack=2,
-                          tile=1, blas=1)
+                          tile=1, blas=1, scratch=1)
 
 
 class ConvKernel(KernelBuilder):
@@ -129,14 +131,20 @@ class ConvKernel(KernelBuilder):
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), CONV_LAYOUT,
                       context=context)
 
+    def scratch(self, node: Any, in_shapes: list, out_shapes: list) -> int:
+        """The column buffer: `depth` rows of a tile of output rows."""
+        shapes = dict(zip(node.op.roles, [*in_shapes[:2], out_shapes[0]]))
+        geo = Geometry.of(node.op, shapes["img"], shapes["kern"])
+        depth, tile = _tile(geo)
+        return depth * tile * geo.top[3] * np.dtype(node.outputs[0].type.dtype).itemsize
+
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
         lay = dict(zip(node.op.roles, [*in_layouts[:2], out_layouts[0]]))
         geo = Geometry.of(node.op, lay["img"][0], lay["kern"][0])
         f, cg, kh, kw = geo.kern
         oh, ow = geo.top[2:]
-        depth = cg * kh * kw
-        tile = max(1, min(oh, COL_LIMIT // max(depth * ow, 1)))
+        depth, tile = _tile(geo)
         sizes = (f // node.op.num_groups, depth, oh * ow) + geo.img + geo.kern
         blas = (bool(kernel.context["blas"]) and max(sizes) <= _INT32_MAX
                 and sizes[0] * sizes[1] * tile * ow >= CONV_BLAS_MIN_WORK)
@@ -146,4 +154,11 @@ class ConvKernel(KernelBuilder):
             img=geo.img, kern=geo.kern, top=geo.top, stride=node.op.subsample,
             dilation=node.op.filter_dilation, pad=geo.pad, groups=node.op.num_groups,
             flip=int(node.op.filter_flip), st_img=lay["img"][1], st_kern=lay["kern"][1],
-            st_top=lay["top"][1], pack=pack, tile=tile, blas=int(blas))
+            st_top=lay["top"][1], pack=pack, tile=tile, blas=int(blas), scratch=0)
+
+
+def _tile(geo: Geometry) -> tuple[int, int]:
+    """The column buffer's rows (channels per group x taps) and the output rows of a
+    tile: as many as fit in `COL_LIMIT` elements, at least one."""
+    depth = geo.kern[1] * geo.kern[2] * geo.kern[3]
+    return depth, max(1, min(geo.top[2], COL_LIMIT // max(depth * geo.top[3], 1)))
