@@ -4,53 +4,12 @@ the tutorials write them: the costs of a few steps equal a numpy reference (the 
 reference reads the corrupted input that the same call drew)."""
 
 import numpy
+from tutorial_layers import dA
 from tutorial_numpy import cross_entropy, sigmoid
 
 import cgraph as theano
 import cgraph.tensor as T
 from cgraph.tensor.shared_randomstreams import RandomStreams
-
-
-class dA:
-    def __init__(self, numpy_rng, theano_rng=None, input=None, n_visible=784, n_hidden=500):
-        self.n_visible = n_visible
-        self.n_hidden = n_hidden
-        if not theano_rng:
-            theano_rng = RandomStreams(numpy_rng.randint(2 ** 30))
-        initial_W = numpy.asarray(
-            numpy_rng.uniform(low=-4 * numpy.sqrt(6. / (n_hidden + n_visible)),
-                              high=4 * numpy.sqrt(6. / (n_hidden + n_visible)),
-                              size=(n_visible, n_hidden)), dtype=theano.config.floatX)
-        self.W = theano.shared(value=initial_W, name="W", borrow=True)
-        self.b_prime = theano.shared(value=numpy.zeros(n_visible, dtype=theano.config.floatX),
-                                     borrow=True)
-        self.b = theano.shared(value=numpy.zeros(n_hidden, dtype=theano.config.floatX),
-                               name="b", borrow=True)
-        self.W_prime = self.W.T
-        self.theano_rng = theano_rng
-        self.x = T.dmatrix(name="input") if input is None else input
-        self.params = [self.W, self.b, self.b_prime]
-
-    def get_corrupted_input(self, input, corruption_level):
-        return self.theano_rng.binomial(size=input.shape, n=1, p=1 - corruption_level,
-                                        dtype=theano.config.floatX) * input
-
-    def get_hidden_values(self, input):
-        return T.nnet.sigmoid(T.dot(input, self.W) + self.b)
-
-    def get_reconstructed_input(self, hidden):
-        return T.nnet.sigmoid(T.dot(hidden, self.W_prime) + self.b_prime)
-
-    def get_cost_updates(self, corruption_level, learning_rate):
-        tilde_x = self.get_corrupted_input(self.x, corruption_level)
-        y = self.get_hidden_values(tilde_x)
-        z = self.get_reconstructed_input(y)
-        L = - T.sum(self.x * T.log(z) + (1 - self.x) * T.log(1 - z), axis=1)
-        cost = T.mean(L)
-        gparams = T.grad(cost, self.params)
-        updates = [(param, param - learning_rate * gparam)
-                   for param, gparam in zip(self.params, gparams)]
-        return cost, updates, tilde_x
 
 
 class cA:
@@ -132,8 +91,8 @@ def test_denoising_autoencoder_costs_equal_numpy():
     da = dA(numpy_rng=rng, theano_rng=RandomStreams(rng.randint(2 ** 30)), input=x,
             n_visible=n_visible, n_hidden=n_hidden)
     params = [p.get_value().copy() for p in da.params]
-    cost, updates, tilde_x = da.get_cost_updates(corruption_level=0.3,
-                                                 learning_rate=learning_rate)
+    cost, updates = da.get_cost_updates(corruption_level=0.3, learning_rate=learning_rate)
+    tilde_x = da.tilde_x
     train_da = theano.function([index], [cost, tilde_x], updates=updates,
                                givens={x: train_set_x[index * batch_size:
                                                       (index + 1) * batch_size]})

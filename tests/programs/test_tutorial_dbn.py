@@ -8,7 +8,7 @@ streams' numpy generator, fed the streams' states before the call)."""
 import numpy
 from test_tutorial_rbm import RBM, numpy_update
 from tutorial_layers import HiddenLayer, LogisticRegression, shared_dataset
-from tutorial_numpy import cross_entropy, finetune_step, sigmoid, stream_draw
+from tutorial_numpy import check_finetuning, cross_entropy, sigmoid, stream_draw
 
 import cgraph as theano
 import cgraph.tensor as T
@@ -111,12 +111,6 @@ def test_dbn_pretraining_and_finetuning_equal_numpy():
 
     train_fn = dbn.build_finetune_functions(datasets=datasets, batch_size=batch_size,
                                             learning_rate=0.1)
-    for _epoch in range(2):
-        for minibatch_index in range(3):
-            sl = slice(minibatch_index * batch_size, (minibatch_index + 1) * batch_size)
-            want, ref = finetune_step(ref, train_x[sl], train_y[sl], 0.1)
-            numpy.testing.assert_allclose(train_fn(minibatch_index), want, rtol=1e-10)
-    for param, expected in zip(dbn.params, ref):
-        numpy.testing.assert_allclose(param.get_value(), expected, rtol=1e-10, atol=1e-14)
+    check_finetuning(train_fn, dbn.params, ref, train_x, train_y, batch_size, 0.1)
     for r, expected in zip(dbn.rbm_layers, ref_vbias):
         numpy.testing.assert_allclose(r.vbias.get_value(), expected, rtol=1e-10, atol=1e-14)

@@ -3,49 +3,11 @@ negative log-likelihood, L1 and L2 terms, minibatches through `givens`) on synth
 data: the minibatch costs equal a numpy reference step by step."""
 
 import numpy
+from tutorial_layers import HiddenLayer, LogisticRegression
 from tutorial_numpy import softmax
 
 import cgraph as theano
 import cgraph.tensor as T
-
-
-class LogisticRegression:
-    def __init__(self, input, n_in, n_out):
-        self.W = theano.shared(value=numpy.zeros((n_in, n_out), dtype=theano.config.floatX),
-                               name="W", borrow=True)
-        self.b = theano.shared(value=numpy.zeros((n_out,), dtype=theano.config.floatX),
-                               name="b", borrow=True)
-        self.p_y_given_x = T.nnet.softmax(T.dot(input, self.W) + self.b)
-        self.y_pred = T.argmax(self.p_y_given_x, axis=1)
-        self.params = [self.W, self.b]
-        self.input = input
-
-    def negative_log_likelihood(self, y):
-        return -T.mean(T.log(self.p_y_given_x)[T.arange(y.shape[0]), y])
-
-    def errors(self, y):
-        return T.mean(T.neq(self.y_pred, y))
-
-
-class HiddenLayer:
-    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=T.tanh):
-        self.input = input
-        if W is None:
-            W_values = numpy.asarray(rng.uniform(low=-numpy.sqrt(6. / (n_in + n_out)),
-                                                 high=numpy.sqrt(6. / (n_in + n_out)),
-                                                 size=(n_in, n_out)),
-                                     dtype=theano.config.floatX)
-            if activation == theano.tensor.nnet.sigmoid:
-                W_values *= 4
-            W = theano.shared(value=W_values, name="W", borrow=True)
-        if b is None:
-            b = theano.shared(value=numpy.zeros((n_out,), dtype=theano.config.floatX),
-                              name="b", borrow=True)
-        self.W = W
-        self.b = b
-        lin_output = T.dot(input, self.W) + self.b
-        self.output = lin_output if activation is None else activation(lin_output)
-        self.params = [self.W, self.b]
 
 
 class MLP:

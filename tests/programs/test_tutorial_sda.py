@@ -7,7 +7,7 @@ the final parameters equal a numpy reference that draws the same corruption mask
 
 import numpy
 from tutorial_layers import HiddenLayer, LogisticRegression, dA, shared_dataset
-from tutorial_numpy import cross_entropy, finetune_step, sigmoid, stream_draw
+from tutorial_numpy import check_finetuning, cross_entropy, sigmoid, stream_draw
 
 import cgraph as theano
 import cgraph.tensor as T
@@ -141,13 +141,7 @@ def test_sda_pretraining_and_finetuning_equal_numpy():
     train_fn, test_model = sda.build_finetune_functions(datasets=datasets,
                                                         batch_size=batch_size,
                                                         learning_rate=0.1)
-    for _epoch in range(2):
-        for minibatch_index in range(3):
-            sl = slice(minibatch_index * batch_size, (minibatch_index + 1) * batch_size)
-            want, ref = finetune_step(ref, train_x[sl], train_y[sl], 0.1)
-            numpy.testing.assert_allclose(train_fn(minibatch_index), want, rtol=1e-10)
-    for param, expected in zip(sda.params, ref):
-        numpy.testing.assert_allclose(param.get_value(), expected, rtol=1e-10, atol=1e-14)
+    ref = check_finetuning(train_fn, sda.params, ref, train_x, train_y, batch_size, 0.1)
     for d, expected in zip(sda.dA_layers, ref_bvis):
         numpy.testing.assert_allclose(d.b_prime.get_value(), expected, rtol=1e-10, atol=1e-14)
     h = test_x

@@ -73,3 +73,18 @@ class StreamTwin:
         hits, used = _binomial(key, stream, counter, p.size, 1, p.reshape(-1))
         self.state[2] += used
         return hits.reshape(p.shape).astype(np.float64)
+
+
+def check_finetuning(train_fn, params: list, ref: list, x: np.ndarray, y: np.ndarray,
+                     batch_size: int, lr: float, epochs: int = 2) -> list:
+    """Run a deep model's fine-tuning function train_fn(minibatch_index) over x for
+    `epochs` passes, each cost against `finetune_step` of the numpy parameters `ref`,
+    then the model's shared `params` against them; the numpy parameters after."""
+    for _epoch in range(epochs):
+        for index in range(len(x) // batch_size):
+            sl = slice(index * batch_size, (index + 1) * batch_size)
+            want, ref = finetune_step(ref, x[sl], y[sl], lr)
+            np.testing.assert_allclose(train_fn(index), want, rtol=1e-10)
+    for param, expected in zip(params, ref):
+        np.testing.assert_allclose(param.get_value(), expected, rtol=1e-10, atol=1e-14)
+    return ref
