@@ -1,14 +1,15 @@
 """The deeplearning.net LSTM sentiment model (lstm.py): word embeddings, an LSTM layer
 written with `theano.scan` over masked sequences (sequences of different lengths padded
-and masked by prepare_data), mean pooling, softmax, L2 weight decay held in a shared
-variable, and adadelta whose accumulators are shared variables updated by two functions
-(f_grad_shared stores the gradients, f_update applies them), as the tutorial does. The
-costs of a few steps and the final parameters equal a numpy BPTT reference."""
+and masked by prepare_data), mean pooling, dropout drawn from RandomStreams, softmax,
+L2 weight decay held in a shared variable, and adadelta whose accumulators are shared
+variables updated by two functions (f_grad_shared stores the gradients, f_update
+applies them), as the tutorial does. The costs of a few steps and the final parameters
+equal a numpy BPTT reference that draws the same dropout masks."""
 
 from collections import OrderedDict
 
 import numpy
-from tutorial_numpy import sigmoid, softmax
+from tutorial_numpy import sigmoid, softmax, stream_draw
 
 import cgraph as theano
 import cgraph.tensor as tensor
@@ -162,7 +163,7 @@ def prepare_data(seqs, labels):
 def numpy_cost_grads(p, x, mask, y, decay_c, keep):
     """The cost and its gradients (a dict like p) of the model, by hand: the LSTM's
     forward pass, mean pooling, softmax and the backward pass through time. `keep`
-    is the factor the dropout layer applies (0.5 without noise)."""
+    is the factor the dropout layer applies: its mask, or 0.5 without noise."""
     d = p["Wemb"].shape[1]
     T_, n = x.shape
     emb = p["Wemb"][x.flatten()].reshape(T_, n, d)
@@ -243,13 +244,17 @@ def test_lstm_sentiment_adadelta_equals_numpy():
     ref = {k: v.copy() for k, v in params.items()}
     acc = tuple({k: numpy.zeros_like(v) for k, v in params.items()} for _ in range(3))
     rng = numpy.random.RandomState(7)
-    use_noise.set_value(0.)  # the dropout layer scales by 0.5, no draws
+    (dropout_state,) = (v for v in f_grad_shared.get_shared()
+                        if (v.name or "").startswith("rng_state"))
     for step in range(3):
         seqs = [rng.randint(1, options["n_words"], size=rng.randint(2, 6)) for _ in range(3)]
         labels = [int(s.sum() % 2) for s in seqs]
         xb, maskb, yb = prepare_data(seqs, labels)
+        use_noise.set_value(1. if step else 0.)  # dropout draws, or a scaling by 0.5
+        keep = stream_draw(dropout_state.get_value(), "binomial", 3 * options["dim_proj"], 1,
+                           0.5).reshape(3, options["dim_proj"]) if step else 0.5
         want, want_grads = numpy_cost_grads(ref, xb, maskb, numpy.array(yb),
-                                            options["decay_c"], 0.5)
+                                            options["decay_c"], keep)
         numpy.testing.assert_allclose(f_grad_shared(xb, maskb, yb), want, rtol=1e-10)
         if step == 0:  # the gradients that f_grad_shared stored in the shared variables
             for k in tparams:
@@ -260,7 +265,7 @@ def test_lstm_sentiment_adadelta_equals_numpy():
         numpy_adadelta(ref, acc, want_grads)
     for k, param in tparams.items():
         numpy.testing.assert_allclose(param.get_value(), ref[k], rtol=1e-10, atol=1e-14)
+    use_noise.set_value(0.)
     probs = f_pred_prob(xb, maskb)
     numpy.testing.assert_array_equal(f_pred(xb, maskb), probs.argmax(axis=1))
-    use_noise.set_value(1.)  # dropout draws: each probability row still sums to one
-    numpy.testing.assert_allclose(f_pred_prob(xb, maskb).sum(axis=1), 1.0, rtol=1e-12)
+    numpy.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
