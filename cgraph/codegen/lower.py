@@ -170,6 +170,24 @@ def c_literal(value: object, dtype: str) -> str:
     return f"{v}LL" if dtype.startswith("int") else f"{v}ULL"
 
 
+def passed_as_value(data: np.ndarray, prefix: str = "") -> bool:
+    """Whether a constant reaches the kernels as an argument rather than a C literal: a
+    float scalar (a learning rate, a scale), so that a graph differing only in such a
+    number names the same C and loads the same module. Kernels read constants through
+    pointers either way, so the loops run the same code. The values the rewrites and
+    kernels specialize on stay literals (`INLINE_VALUES`), and so do integers (shapes,
+    indices) and every constant of an inner program (a scan's step, which has no
+    constant arguments)."""
+    if prefix or data.size != 1 or data.dtype.kind != "f":
+        return False
+    return float(data.reshape(-1)[0]) not in INLINE_VALUES
+
+
+#: Float scalars kept as C literals: the values rewrites test for (x*1, x*0, x*2,
+#: x**0.5, x*-1); any other float scalar is an argument (`passed_as_value`).
+INLINE_VALUES = frozenset((0.0, 1.0, -1.0, 2.0, 0.5))
+
+
 def prepare_outputs(fgraph: FunctionGraph) -> None:
     """Make each output a fresh kernel result: copy inputs, constants, views, repeats."""
     seen: set[int] = set()
@@ -288,7 +306,7 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
         if id(v) in names:
             continue
         data = np.ascontiguousarray(v.data)
-        if data.size <= MAX_INLINE_CONSTANT or prefix:
+        if (data.size <= MAX_INLINE_CONSTANT or prefix) and not passed_as_value(data, prefix):
             values = tuple(c_literal(x, v.type.dtype) for x in data.reshape(-1))
             decls.append(Decl(name_of(v), v.type.c_type, "const", "constant " + comment(v),
                               values=values or ("0",)))
