@@ -46,7 +46,7 @@ napoleon_google_docstring = False
 napoleon_use_ivar = True  # "Attributes" as fields: no second entry beside the member's own
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"  # the signatures keep Theano's plain spelling
-autodoc_default_options = {"members": True, "imported-members": True}
+autodoc_default_options = {"members": True, "imported-members": True, "undoc-members": True}
 
 
 _NAME_LINE = re.compile(r"^[A-Za-z_]\w* : \S")
