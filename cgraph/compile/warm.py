@@ -66,10 +66,10 @@ class _Unsupported(Exception):
 
 
 @functools.cache
-def sources_digest() -> str:
-    """sha256 of cgraph's Python sources and of the C generator (once per process)."""
+def python_digest() -> str:
+    """sha256 of cgraph's Python sources (once per process)."""
     package = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(f"cgraph {__version__}\0{generator_digest()}".encode())
+    h = hashlib.sha256(f"cgraph {__version__}".encode())
     for folder, dirs, files in sorted(os.walk(package)):
         dirs.sort()
         for name in sorted(files):
@@ -83,7 +83,8 @@ def sources_digest() -> str:
 
 def _settings(cfg: Config, optimizer: str, profiled: bool) -> str:
     values = {k: v for k, v in vars(cfg).items() if not k.startswith("_")}
-    return repr((sorted(values.items()), optimizer, profiled, sources_digest()))
+    return repr((sorted(values.items()), optimizer, profiled, python_digest(),
+                 generator_digest()))
 
 
 def _constant_key(v: Constant) -> tuple:
