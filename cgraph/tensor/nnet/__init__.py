@@ -19,7 +19,7 @@ from cgraph.tensor.basic_ops import flatten, reshape, shape_list
 from cgraph.tensor.conv import conv2d
 from cgraph.tensor.elemwise import Elemwise, ScalarOp, cast
 from cgraph.tensor.math import sigmoid, to_float
-from cgraph.tensor.nnet import abstract_conv
+from cgraph.tensor.nnet import abstract_conv, bn
 from cgraph.tensor.reduce import expand_reduced, normalize_axes
 from cgraph.tensor.reductions import MaxShift, logsumexp
 from cgraph.tensor.shape import shape_i
@@ -206,7 +206,7 @@ def binary_crossentropy(output: Any, target: Any) -> TensorVariable:
                        m.mul(m.sub(1, target), m.log(m.sub(1, output)))))
 
 
-__all__ = ["abstract_conv", "binary_crossentropy", "categorical_crossentropy", "conv2d", "elu",
-           "log_softmax",
+__all__ = ["abstract_conv", "binary_crossentropy", "bn", "categorical_crossentropy", "conv2d",
+           "elu", "log_softmax",
            "one_hot", "relu", "sigmoid", "sigmoid_binary_crossentropy", "softmax", "softplus",
            "to_one_hot"]
