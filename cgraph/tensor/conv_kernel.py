@@ -6,7 +6,14 @@ groups. `ConvKernel` lowers the three ops to `templates/conv2d.c.j2`: the image 
 unrolled into a column buffer (im2col, a tile of output rows at a time) and the sums
 are one BLAS gemm per image, group and tile (`scipy_cblas_*gemm` with the threads
 chosen by timing, as in templates/gemm.c.j2); the gradient with respect to the input
-is a gemm into the column buffer followed by col2im.
+is a gemm into the column buffer followed by col2im. The column buffer is the
+kernel's scratch (`ConvKernel.scratch`), placed by the planner in the workspace.
+
+Tried and not kept: for small K (at most 64 column rows), several images' columns
+side by side in one gemm and the product copied to each image. LeNet conv1 forward
+(64x1x28x28, 20x1x5x5, float32), both plans of one module timed in turn in one
+process: 3.62 ms one gemm per image, 3.89 ms ten images per gemm, 4.02 ms 40, 3.68
+ms two; the sums also change in the last bit. The time is not in the gemm calls.
 """
 
 from __future__ import annotations
@@ -29,9 +36,6 @@ BORDER_MODES = ("valid", "full", "half")
 COL_LIMIT = 1 << 18
 #: products of fewer multiply-adds than this run the template's loop instead of BLAS
 CONV_BLAS_MIN_WORK = 4096
-#: forward convolutions of at most this many column rows (channels x taps) put several
-#: images' columns into one gemm (benchmarks/conv.py, LeNet conv1: K = 25)
-BATCH_MAX_DEPTH = 64
 _INT32_MAX = 2**31 - 1
 
 
@@ -118,7 +122,7 @@ def _conv_context(kind: str, dtype: str) -> dict[str, Any]:
 #: the plan slots of every conv2d kernel
 CONV_LAYOUT = ParamLayout("conv2d", img=4, kern=4, top=4, stride=2, dilation=2, pad=2,
                           groups=1, flip=1, st_img=4, st_kern=4, st_top=4, pack=2,
-                          tile=1, blas=1, batch=1, scratch=1)
+                          tile=1, blas=1, scratch=1)
 
 
 class ConvKernel(KernelBuilder):
@@ -135,46 +139,33 @@ class ConvKernel(KernelBuilder):
                       context=context)
 
     def scratch(self, node: Any, in_shapes: list, out_shapes: list) -> int:
-        """The column buffer: `depth` rows of a tile of output rows, or of `batch`
-        images followed by their product."""
+        """The column buffer: `depth` rows of a tile of output rows."""
         shapes = dict(zip(node.op.roles, [*in_shapes[:2], out_shapes[0]]))
         geo = Geometry.of(node.op, shapes["img"], shapes["kern"])
-        depth, tile, _, batch = _choice(node, geo)
-        elements = depth * tile * geo.top[3]
-        if batch > 1:
-            elements = max(elements, (depth + geo.kern[0] // node.op.num_groups) * batch
-                           * geo.top[2] * geo.top[3])
-        return elements * np.dtype(node.outputs[0].type.dtype).itemsize
+        depth, tile = _tile(geo)
+        return depth * tile * geo.top[3] * np.dtype(node.outputs[0].type.dtype).itemsize
 
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
         lay = dict(zip(node.op.roles, [*in_layouts[:2], out_layouts[0]]))
         geo = Geometry.of(node.op, lay["img"][0], lay["kern"][0])
-        depth, tile, blas, batch = _choice(node, geo)
+        f, cg, kh, kw = geo.kern
+        oh, ow = geo.top[2:]
+        depth, tile = _tile(geo)
+        sizes = (f // node.op.num_groups, depth, oh * ow) + geo.img + geo.kern
+        blas = (bool(kernel.context["blas"]) and max(sizes) <= _INT32_MAX
+                and sizes[0] * sizes[1] * tile * ow >= CONV_BLAS_MIN_WORK)
         pack = [int(role in ("kern", "top") and role in node.op.roles[:2]
                     and not is_dense(*lay[role])) for role in ("kern", "top")]
         return kernel.layout.build(
             img=geo.img, kern=geo.kern, top=geo.top, stride=node.op.subsample,
             dilation=node.op.filter_dilation, pad=geo.pad, groups=node.op.num_groups,
             flip=int(node.op.filter_flip), st_img=lay["img"][1], st_kern=lay["kern"][1],
-            st_top=lay["top"][1], pack=pack, tile=tile, blas=int(blas), batch=batch,
-            scratch=0)
+            st_top=lay["top"][1], pack=pack, tile=tile, blas=int(blas), scratch=0)
 
 
-def _choice(node: Any, geo: Geometry) -> tuple[int, int, bool, int]:
-    """How one call runs: the column buffer's rows (channels per group x taps), the
-    output rows of a tile (as many as fit in `COL_LIMIT` elements, at least one),
-    whether the products are BLAS calls, and the images per gemm (forward, BLAS,
-    at most `BATCH_MAX_DEPTH` rows, whole images: as many as fit in `COL_LIMIT`
-    elements with their product; 1: one gemm per image and tile)."""
-    fg = geo.kern[0] // node.op.num_groups
+def _tile(geo: Geometry) -> tuple[int, int]:
+    """The column buffer's rows (channels per group x taps) and the output rows of a
+    tile: as many as fit in `COL_LIMIT` elements, at least one."""
     depth = geo.kern[1] * geo.kern[2] * geo.kern[3]
-    oh, ow = geo.top[2:]
-    tile = max(1, min(oh, COL_LIMIT // max(depth * ow, 1)))
-    sizes = (fg, depth, oh * ow) + geo.img + geo.kern
-    blas = (bool(BLAS_PREFIX.get(node.outputs[0].type.dtype)) and max(sizes) <= _INT32_MAX
-            and fg * depth * tile * ow >= CONV_BLAS_MIN_WORK)
-    batch = 1
-    if blas and node.op.kind == "fwd" and depth <= BATCH_MAX_DEPTH and tile == oh:
-        batch = min(geo.img[0], COL_LIMIT // max((depth + fg) * oh * ow, 1))
-    return depth, tile, blas, max(batch, 1)
+    return depth, max(1, min(geo.top[2], COL_LIMIT // max(depth * geo.top[3], 1)))
