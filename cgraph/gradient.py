@@ -218,7 +218,7 @@ class GradientError(AssertionError):
 def numeric_grad(fn: Callable[..., float], args: Sequence[np.ndarray], eps: float
                  ) -> list[np.ndarray]:
     """Central-difference gradient of the scalar `fn` at `args` (float64 copies)."""
-    args = [np.array(a, dtype=np.float64) for a in args]
+    args = [np.array(a, dtype=np.float64, order="C") for a in args]  # flat views below
     grads = []
     for a in args:
         g = np.zeros_like(a)

@@ -163,3 +163,12 @@ def test_jacobian_and_hessian_of_run_time_length_use_a_scan(mode):
     for v in (np.array([0.7, -0.1]), np.array([0.3, 0.2, -0.5, 1.0, 2.0])):  # any length
         want = np.diag(np.cos(v) * v.sum()) + np.sin(v)[:, None]
         np.testing.assert_allclose(g(v), want, rtol=1e-12)
+
+
+def test_verify_grad_at_a_non_contiguous_point():
+    """A transposed (Fortran-order) or strided point: the central differences move the
+    point's own elements (they once moved a copy, and every numeric gradient was 0)."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 3)).T          # Fortran order
+    b = rng.standard_normal((8, 5))[::2, ::2]  # strided, (4, 3)
+    cgraph.verify_grad(lambda x, y: (T.tanh(T.dot(x, y)) ** 2).sum(), [a, b], rng=rng)
