@@ -140,9 +140,9 @@ def openblas():
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_products_equal_on_any_thread_choice(dtype):
-    """gemm and both gemv paths give the same bits under auto, library and forced one
-    thread, over enough calls for auto to try both settings; the thread count is
-    restored after every product."""
+    """gemm and both gemv paths of a mid-size product (96x200x80) give the same bits
+    under auto, library and forced one thread, over enough calls for auto to try both
+    settings; the thread count is restored after every product."""
     if sys.platform != "linux":
         pytest.skip("OpenBLAS thread control is checked on Linux")
     lib = openblas()
@@ -222,3 +222,24 @@ def test_a_setting_that_lost_its_place_by_drift_is_tried_again_soon(policy):
     after = m.run(40, one=1.0, many=0.6)
     assert after.index(0) < 3
     assert after[-10:] == [1] * 10
+
+
+@pytest.mark.slow
+def test_large_float64_products_equal_on_any_thread_count():
+    """float64: the same bits on one thread and on the library's threads at the sizes
+    of an MLP step (float32 products of this size may differ in their last bits, as
+    csrc/cg_blas_threads.h says; they agree to float32 precision)."""
+    if sys.platform != "linux":
+        pytest.skip("OpenBLAS thread control is checked on Linux")
+    rng = np.random.default_rng(2)
+    for dtype, check in (("float64", np.testing.assert_array_equal),
+                         ("float32", lambda got, want: np.testing.assert_allclose(
+                             got, want, rtol=1e-4, atol=1e-4))):
+        a, b = T.matrix("a", dtype=dtype), T.matrix("b", dtype=dtype)
+        x = rng.standard_normal((128, 784)).astype(dtype)
+        y = rng.standard_normal((784, 256)).astype(dtype)
+        outs = []
+        for flags in ({"blas_threads": "library"}, {"blas_one_thread_below": 2**40}):
+            with cgraph.config.change_flags(**flags):
+                outs.append(cgraph.function([a, b], T.dot(a, b))(x, y))
+        check(outs[0], outs[1])
