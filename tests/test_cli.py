@@ -105,10 +105,11 @@ def _age_entry(entry: Path, days: float) -> None:
 def test_cache_purge_by_age_and_by_size(tmp_path, monkeypatch):
     monkeypatch.setenv("CGRAPH_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")
-    with cgraph.config.change_flags(c_call=False):  # only these three entries
+    # only these three entries (three graphs: a changed constant alone shares a module)
+    with cgraph.config.change_flags(c_call=False):
         old = Path(cgraph.function([x], T.exp(x) * 8.5).c_path).parent
-        mid = Path(cgraph.function([x], T.exp(x) * 9.5).c_path).parent
-        new = Path(cgraph.function([x], T.exp(x) * 10.5).c_path).parent
+        mid = Path(cgraph.function([x], T.sin(x) * 9.5).c_path).parent
+        new = Path(cgraph.function([x], T.cos(x) * 10.5).c_path).parent
     _age_entry(old, 10)
     _age_entry(mid, 3)
     assert run_status("cache", "purge", cache=tmp_path).returncode == 2  # says what to give
