@@ -137,3 +137,17 @@ def test_no_template_writes_a_plan_position_by_hand():
             if re.search(r"\b[pq]\[\d|\bp \+ \d", line):
                 found.append(f"{path.name}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_a_pickled_layout_builds_the_same_list():
+    """Kinds are compared by value: a layout from a pickle (a warm-start record)
+    builds nested and record fields as the original does."""
+    import pickle
+
+    inner = ParamLayout("part", shape=2, strides=2)
+    layout = ParamLayout("k", rows=1, part=inner, parts=(2, inner))
+    values = {"rows": 3, "part": {"shape": (4, 5), "strides": (5, 1)},
+              "parts": [{"shape": (1, 2), "strides": (2, 1)},
+                        {"shape": (3, 4), "strides": (4, 1)}]}
+    again = pickle.loads(pickle.dumps(layout))
+    assert again.build(**values) == layout.build(**values)

@@ -111,8 +111,8 @@ class ParamLayout:
         out: list[int] = []
         for name, kind, count, size in self._specs:
             value = values[name]
-            if kind is not _INTS:
-                out.extend(_nested(self.kernel, name, size, value) if kind is _NESTED
+            if kind != _INTS:  # ==, not is: a layout may come from a pickle
+                out.extend(_nested(self.kernel, name, size, value) if kind == _NESTED
                            else self._records(name, count, size, value))
                 continue
             # the common cases, made quick: one int, a tuple or list of the right length
