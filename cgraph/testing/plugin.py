@@ -71,7 +71,6 @@ def pytest_configure(config: pytest.Config) -> None:
         flags["sanitize"] = True
     stack.enter_context(cgraph.config.change_flags(**flags))
     config.stash[_RESTORE] = stack
-    config.stash[_BASELINE] = _cgraph_stats() or {}
     if sanitize:
         _check_sanitizer_runtime()
 
