@@ -21,6 +21,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cgraph import backend
 from cgraph.codegen import ShapeError, make_plan
 from cgraph.codegen.lower import Lowered, Program
@@ -30,7 +32,8 @@ from cgraph.graph.labels import node_labels
 from cgraph.tensor.elemwise import FusedElemwise, FusedSum, broadcast_shapes
 
 #: kernel return codes (CG_ERR_* in csrc/cgraph.h) -> the exception raised.
-C_ERRORS = {1: RuntimeError, 2: IndexError, 3: ValueError, 4: MemoryError}
+C_ERRORS = {1: RuntimeError, 2: IndexError, 3: ValueError, 4: MemoryError,
+            5: np.linalg.LinAlgError}
 _KERNEL_MARK = re.compile(r" \[kernel (\w+)\]")
 #: nodes listed above a failing one with exception_verbosity "high".
 _MAX_FEEDING = 12

@@ -6,9 +6,9 @@ Every function takes matrices (..., n, n) and maps over the leading axes, which
 broadcast between operands (PyTensor's Blockwise); float32 and float64 only. Each op
 has a C kernel (templates/lapack.c.j2), a numpy reference (mode PY) and a reverse-mode
 gradient. A singular matrix, or one not positive definite for `cholesky`, raises
-numpy.linalg.LinAlgError (a ValueError) naming the node and the line that built it, as
-PyTensor does; `cholesky(..., on_error="nan")` gives NaN instead, and `det`/`slogdet`
-give 0 and (0, -inf), as numpy.
+numpy.linalg.LinAlgError (a ValueError) in modes C and PY, naming the node and the line
+that built it, as PyTensor does; `cholesky(..., on_error="nan")` gives NaN instead, and
+`det`/`slogdet` give 0 and (0, -inf), as numpy.
 """
 
 from cgraph.tensor.linalg.base import LapackOp

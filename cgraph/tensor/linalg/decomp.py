@@ -112,7 +112,11 @@ class MatrixInverse(LapackOp):
         return max(64 * n, 1), n
 
     def perform(self, node, inputs):
-        return [np.linalg.inv(inputs[0]).astype(inputs[0].dtype, copy=False)]
+        try:
+            out = np.linalg.inv(inputs[0])
+        except np.linalg.LinAlgError:
+            raise np.linalg.LinAlgError("inv: the matrix is singular") from None
+        return [out.astype(inputs[0].dtype, copy=False)]
 
     def grad(self, inputs, output_grads):
         # d(A^-1) = -A^-1 dA A^-1, so Abar = -X^T Xbar X^T (Giles 2008, "An extended
