@@ -4,8 +4,13 @@
 installs, child processes and forks, the fuzzer, the long tables) are left out.
 `python -m pytest -q -m slow` runs the slow set. Any `-m` expression decides alone
 (`-m "slow or not slow"` runs both sets), and the tests of a file or node id named on
-the command line always run (`python -m pytest tests/test_fuzz.py`). Shared helpers
-are in `helpers.py`.
+the command line always run (`python -m pytest tests/compile/test_fuzz.py`).
+
+The test files sit in folders that mirror the package (tests/graph, tests/kernel,
+tests/tensor, ..., tests/programs for whole programs, tests/project for checks of the
+repository); there is no __init__.py, so basenames are unique across the tree. pytest
+puts this folder on `sys.path` when it loads this file, so `from helpers import ...`
+(the shared helpers, `helpers.py`) works from every folder.
 """
 
 from pathlib import Path

@@ -1,16 +1,20 @@
 """Helpers shared by the test files: `from helpers import MODES, rng_for, ...`.
 
-pytest puts this folder on `sys.path` (the test files are not a package), so every
-test file, and a child pytest run on one of them, imports this module by name.
+The test files sit in folders that mirror the package (tests/graph, tests/tensor, ...)
+and are not a package: pytest puts this folder on `sys.path` when it loads
+tests/conftest.py, so every test file, and a child pytest run on one of them, imports
+this module by name. Test basenames are unique across the tree.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import subprocess
 import sys
+import textwrap
 import zlib
 from pathlib import Path
 
@@ -18,6 +22,9 @@ import numpy as np
 
 #: The checkout (the folder holding `cgraph/`, `tests/`, `README.md`).
 REPO = Path(__file__).resolve().parents[1]
+
+#: The tests folder (this module's folder).
+TESTS = Path(__file__).resolve().parent
 
 #: The two modes a function runs in: compiled C, and the numpy references (PY).
 MODES = ("C", "PY")
@@ -66,3 +73,42 @@ def run_json_child(script: str, cache: Path, timeout: float = 120) -> dict:
                           text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def find_test_file(name: str) -> Path:
+    """The path of the test file called `name` (e.g. "test_ops.py") anywhere under tests/;
+    basenames are unique, so there is exactly one."""
+    found = sorted(TESTS.rglob(name))
+    assert len(found) == 1, f"expected one tests/**/{name}, found {found}"
+    return found[0]
+
+
+def import_test_module(name: str):
+    """The test module `name` (e.g. "test_ops") from any folder of tests/: the one pytest
+    already imported under that name, else imported from its folder."""
+    if name not in sys.modules:
+        folder = str(find_test_file(name + ".py").parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    return importlib.import_module(name)
+
+
+def run_make(folder: Path, *targets: str) -> None:
+    """`make` in `folder` (an exported function's) with warnings as errors; a failure
+    shows the compiler's output."""
+    proc = subprocess.run(["make", "-s", "EXTRA_CFLAGS=-Wall -Wextra -Werror",
+                           f"PYTHON={sys.executable}", *targets], cwd=folder,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+
+
+def build_exported(folder: Path, name: str, program: str) -> list[str]:
+    """Make the exported library in `folder`, compile the C `program` against it with the
+    Makefile's own rule and run it; its output split into words. (`name` names the
+    function the program calls, for the reader of a failure.)"""
+    run_make(folder)
+    (folder / "main.c").write_text(textwrap.dedent(program))
+    run_make(folder, "main")
+    proc = subprocess.run(["./main"], cwd=folder, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{name}: " + proc.stderr + proc.stdout
+    return proc.stdout.split()

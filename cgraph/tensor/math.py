@@ -4,7 +4,7 @@ Adding an elementwise op is one `_elementwise(...)` entry: its name, arity, C
 expression, numpy function, dtype rule and gradient rule (and per-op facts such
 as `nonnegative`). Everything else derives from `ELEMENTWISE`: the C loop, the
 broadcasting, fusion, the exports of `cgraph.tensor`, the operations list and the
-tests, which need the op's numpy twin in `tests/test_ops.py` (see CONTRIBUTING.md).
+tests, which need the op's numpy twin in `tests/tensor/test_ops.py` (see CONTRIBUTING.md).
 """
 
 from __future__ import annotations

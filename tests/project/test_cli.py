@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.__main__ import parse_size, summarize_c
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 
 
 def run(*args: str, cache, **extra: str) -> str:

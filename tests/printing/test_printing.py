@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pytest
+from helpers import REPO
 
 import cgraph
 import cgraph.printing as printing
@@ -27,7 +28,7 @@ from cgraph.printing import debugprint, pprint, to_dot
 
 # The module (cgraph.codegen re-exports its `render` function under the same name).
 render_module = importlib.import_module("cgraph.codegen.render")
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = REPO / "README.md"
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot program is not installed")
 

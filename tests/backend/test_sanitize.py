@@ -12,16 +12,14 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from helpers import sanitizer_runtimes
+from helpers import find_test_file, sanitizer_runtimes
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.compile.function import build_options
 
-TESTS = Path(__file__).resolve().parent
 # Test file -> the -k expression of its sanitized run (None: all of it). Sanitized builds
 # compile several times slower, so CI runs the part that keeps the run bounded: indexing,
 # products, bad input, the fuzzer, the C call path, sizes and values, contraction; each
@@ -91,7 +89,7 @@ def test_suite_selection_is_sanitizer_clean(name, sanitized_cache):
     select = ["-k", SELECTION[name]] if SELECTION[name] else []
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                           *select, str(TESTS / name)],
+                           *select, str(find_test_file(name))],
                           env=env, capture_output=True, text=True, timeout=1500)
     lines = proc.stdout.strip().splitlines()
     summary = lines[-1] if lines else ""

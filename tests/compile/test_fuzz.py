@@ -10,7 +10,7 @@ int64, int32 or bool, of rank 0-3, zero-size axes included.
 
 The example count is bounded for CI (about 20 s); a longer search:
 
-    CGRAPH_FUZZ_EXAMPLES=2000 python -m pytest tests/test_fuzz.py
+    CGRAPH_FUZZ_EXAMPLES=2000 python -m pytest tests/compile/test_fuzz.py
 
 `CGRAPH_FUZZ_SEED=<n>` explores other examples than the CI's fixed ones
 (the CI run is derandomized, so it is the same on every machine).

@@ -7,11 +7,10 @@ with a step left out) shows the message a contributor would read.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-import test_ops  # the elementwise test references (REFERENCE)
+from helpers import REPO, import_test_module
 
 import cgraph
 import cgraph.scan  # noqa: F401  (loads every op module before the subclasses are listed)
@@ -22,19 +21,20 @@ from cgraph.kernel import KernelBuilder, builder_for, register_kernel, registry
 from cgraph.tensor import elemwise, oplist
 from cgraph.tensor.subtensor_ops import IndexOp
 
-REPO = Path(__file__).resolve().parent.parent
 CONTRIBUTING = REPO / "CONTRIBUTING.md"
 ROW = "CONTRIBUTING.md, 'Adding an elementwise op'"
 FAMILY = "CONTRIBUTING.md, 'Adding an op family'"
+
+test_ops = import_test_module("test_ops")  # the elementwise test references (REFERENCE)
 
 
 # --------------------------------------------------------------------------- elementwise
 
 
 def reference_problems(table: dict) -> list[str]:
-    """Table ops with no numpy twin in tests/test_ops.py's REFERENCE."""
+    """Table ops with no numpy twin in tests/tensor/test_ops.py's REFERENCE."""
     return [f"elementwise op {name!r} has no test reference: add it to REFERENCE in "
-            f"tests/test_ops.py ({ROW}, step 2)" for name in table if name not in
+            f"tests/tensor/test_ops.py ({ROW}, step 2)" for name in table if name not in
             test_ops.REFERENCE]
 
 
@@ -114,7 +114,7 @@ def probe_row(monkeypatch):
 def test_a_missing_step_is_named(probe_row):
     assert reference_problems(probe_row) == [
         f"elementwise op 'probe_op' has no test reference: add it to REFERENCE in "
-        f"tests/test_ops.py ({ROW}, step 2)"]
+        f"tests/tensor/test_ops.py ({ROW}, step 2)"]
     with pytest.raises(AssertionError, match="'probe_op' has no test reference"):
         test_ops.reference("probe_op")
     (exported,) = export_problems(probe_row, _readme_section())

@@ -7,6 +7,7 @@ import sys
 from importlib.metadata import entry_points
 
 import pytest
+from helpers import REPO
 
 pytest_plugins = ["pytester"]
 
@@ -162,9 +163,8 @@ def test_assert_modes_agree_compares_updates_and_leaves_shared_values_alone():
 def test_the_readme_example_passes_in_both_modes(pytester):
     """The user's test file of the README's "Testing your own models" runs as shown."""
     import re
-    from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     section = readme.split("## Testing your own models", 1)[1].split("\n## ", 1)[0]
     pytester.makepyfile(test_readme_model=re.findall(r"```python\n(.*?)```", section,
                                                      flags=re.S)[0])

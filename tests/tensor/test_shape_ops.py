@@ -21,7 +21,7 @@ RNG = np.random.default_rng(11)
 
 #: label -> (cgraph expression, numpy expression) of a matrix `x` and an int `n`.
 MATRIX_OPS = {
-    # (-1 next to a zero length is refused, as numpy does: tests/test_sizes.py)
+    # (-1 next to a zero length is refused, as numpy does: tests/codegen/test_sizes.py)
     "reshape(-1,2m)": (lambda x, n: T.reshape(x, (-1, 2 * x.shape[1])),
                        lambda x, n: x.reshape(-1, 2 * x.shape[1])),
     "reshape(shape)": (lambda x, n: T.reshape(x, (x.shape[1], x.shape[0])),

@@ -15,8 +15,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 SCRIPT = textwrap.dedent("""
     import os, sys

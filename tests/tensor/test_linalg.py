@@ -1,7 +1,7 @@
 """cgraph.tensor.linalg: each op in modes C and PY against scipy.linalg / numpy.linalg,
 matrix by matrix, for batch shapes (), (3,), (2, 3), orders 1, 2, 5, 17, float32 and
-float64, strided inputs and empty batches. Gradients: tests/test_linalg_grad.py;
-failures and bad input: tests/test_linalg_errors.py."""
+float64, strided inputs and empty batches. Gradients: tests/tensor/test_linalg_grad.py;
+failures and bad input: tests/tensor/test_linalg_errors.py."""
 
 from __future__ import annotations
 

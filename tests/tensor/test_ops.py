@@ -243,7 +243,7 @@ def reference(name: str) -> Ref:
     except KeyError:
         raise AssertionError(
             f"elementwise op {name!r} has no test reference: add its numpy twin, dtypes and "
-            "input domains to REFERENCE in tests/test_ops.py (CONTRIBUTING.md, 'Adding an "
+            "input domains to REFERENCE in tests/tensor/test_ops.py (CONTRIBUTING.md, 'Adding an "
             "elementwise op', step 2)"
         ) from None
 
@@ -701,7 +701,7 @@ def test_dot_shape_mismatch_raises_when_called(shapes, mode):
 
 
 def test_dot_op_rejects_3d():
-    # T.dot takes any ranks (tests/test_blas.py); its 2-D core op does not.
+    # T.dot takes any ranks (tests/tensor/test_blas.py); its 2-D core op does not.
     with pytest.raises(TypeError, match="1-d or 2-d"):
         T.blas.Dot()(T.tensor3(), T.matrix())
 

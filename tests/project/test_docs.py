@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = REPO / "docs"
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w{}-]*)")
 PRINTS = re.compile(r"#\s*prints:\s?(.*?)\s*$")
 SKIP = "<!-- skip -->"

@@ -9,11 +9,10 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO, build_exported
 
 import cgraph
 import cgraph.tensor as T
@@ -21,25 +20,6 @@ import cgraph.tensor.nnet as nnet
 
 INPUTS = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
 TARGETS = np.array([1.0, 1.0, 0.0, 0.0])
-
-
-def make(folder, *targets: str) -> None:
-    """`make` in `folder` with warnings as errors (the failure shows the compiler's)."""
-    proc = subprocess.run(["make", "-s", "EXTRA_CFLAGS=-Wall -Wextra -Werror",
-                           f"PYTHON={sys.executable}", *targets], cwd=folder,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-
-
-def build(folder, name: str, program: str) -> list[str]:
-    """make the library, compile `program` against it, run it; its output lines."""
-    make(folder)
-    (folder / "main.c").write_text(textwrap.dedent(program))
-    # The Makefile's own rule links the program (BLAS when the function has products).
-    make(folder, "main")
-    proc = subprocess.run(["./main"], cwd=folder, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc.stdout.split()
 
 
 def xor_step():
@@ -64,7 +44,7 @@ def test_xor_training_step_exported(tmp_path):
     folder = cgraph.export_c(cost, tmp_path / "xor", name="xor_net", input_shapes=[(2,), ()])
     assert {"xor_net.c", "xor_net.h", "Makefile", "README.md", "cgraph.h"} <= {
         p.name for p in folder.iterdir()}
-    out = build(folder, "xor_net", """
+    out = build_exported(folder, "xor_net", """
         #include <stdio.h>
         #include "xor_net.h"
         int main(void) {
@@ -107,7 +87,7 @@ def test_mlp_with_minibatch_exported(tmp_path):
     W1.set_value(W1.get_value() * 0 + rng.standard_normal((5, 8)) * 0.3)
     folder = cgraph.export_c(step, tmp_path / "mlp", name="mlp")
     data = ", ".join(repr(float(v)) for v in np.concatenate([xs.ravel(), ys.ravel()]))
-    out = build(folder, "mlp", f"""
+    out = build_exported(folder, "mlp", f"""
         #include <stdio.h>
         #include "mlp.h"
         int main(void) {{
@@ -146,7 +126,7 @@ def test_stateless_function_exported_warning_clean(tmp_path):
     header = (folder / "plain.h").read_text()
     step = re.search(r"int plain_step\(([^)]*)\)", header).group(1)
     out_name = step.split(",")[2].split("*")[-1].strip()
-    out = build(folder, "plain", f"""
+    out = build_exported(folder, "plain", f"""
         #include <stdio.h>
         #include "plain.h"
         int main(void) {{
@@ -208,7 +188,7 @@ def test_names_colliding_with_the_library_are_renamed(tmp_path):
     reads = "".join(f'print(names_{name}(&st), NAMES_{name.upper()}_SIZE);\n'
                     for name in SHARED_NAMES.values())
     # The user's program includes the C library first, as programs do.
-    out = build(folder, "names", f"""
+    out = build_exported(folder, "names", f"""
         #include <errno.h>
         #include <math.h>
         #include <stdint.h>
@@ -244,7 +224,7 @@ def test_names_colliding_with_the_library_are_renamed(tmp_path):
     np.testing.assert_array_equal(np.array(out, dtype=float), want)
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import sanitizer_runtimes
+from helpers import TESTS, sanitizer_runtimes
 
 import cgraph
 import cgraph.tensor as T
@@ -24,7 +24,7 @@ from cgraph.codegen.lower import MAX_INLINE_CONSTANT
 # Hundreds of kernels and forked children: the slow set runs them.
 pytestmark = pytest.mark.slow
 
-TESTS = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent
 # Hundreds of kernels: -O0 keeps the compile to seconds (the values do not change).
 QUICK = {"cflags": "-O0"}
 
@@ -76,7 +76,7 @@ def test_full_tables_are_sanitizer_clean(tmp_path):
     libs = sanitizer_runtimes()
     if not libs:
         pytest.skip("gcc's sanitizer runtimes are not installed")
-    code = (f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
+    code = (f"import sys; sys.path[:0] = [{str(HERE)!r}, {str(TESTS)!r}]\n"
             "import test_fastcall_limits as t\n"
             "t.check_full_tables(c_call=True)\n"
             "print('checked')\n")

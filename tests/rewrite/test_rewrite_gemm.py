@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import reference
-from test_export import build
+from helpers import build_exported, reference
 
 import cgraph
 import cgraph.tensor as T
@@ -247,7 +246,7 @@ def test_exported_function_with_gemm_builds_warning_free(tmp_path):
     w.set_value(start)
     folder = cgraph.export_c(step, tmp_path / "gemm", name="gemm_step")
     data = ", ".join(repr(float(v)) for v in np.concatenate([xs.ravel(), gs.ravel()]))
-    out = build(folder, "gemm_step", f"""
+    out = build_exported(folder, "gemm_step", f"""
         #include <stdio.h>
         #include "gemm_step.h"
         int main(void) {{

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO
 
 import cgraph
 import cgraph.tensor as T
@@ -28,7 +29,7 @@ from cgraph import backend
 from cgraph.backend import cache, identity
 from cgraph.compile import compiled, fastcall, toolchain
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def _compiled(expr_seed: float):

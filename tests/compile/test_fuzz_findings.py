@@ -1,8 +1,8 @@
-"""Bugs found by the differential fuzzer (tests/test_fuzz.py), kept as strict xfails
+"""Bugs found by the differential fuzzer (tests/compile/test_fuzz.py), kept as strict xfails
 until they are fixed in the op library; the fuzzer steers around them meanwhile.
 
 When one is fixed its test passes, and strict=True turns that into a failure: then
-remove the xfail here and the matching exclusion in tests/test_fuzz.py.
+remove the xfail here and the matching exclusion in tests/compile/test_fuzz.py.
 """
 
 from __future__ import annotations

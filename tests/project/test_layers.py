@@ -8,11 +8,10 @@ import ast
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-from helpers import child_env
+from helpers import REPO, child_env
 
-PACKAGE = Path(__file__).resolve().parent.parent / "cgraph"
+PACKAGE = REPO / "cgraph"
 
 #: Known imports against the layering, owned elsewhere: (importer, imported) layer ->
 #: why. The cycle check leaves them out, and `test_known_exceptions_still_exist` fails

@@ -3,14 +3,13 @@ left out unless their file or node id is named; `-m slow` runs only them."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from helpers import TESTS
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = Path(__file__).with_name("conftest.py").read_text()
-TESTS = """
+CONFTEST = (TESTS / "conftest.py").read_text()
+FILE_A = """
 import pytest
 
 def test_quick():
@@ -30,7 +29,7 @@ def test_slow_params(k):
 @pytest.fixture
 def suite(pytester):
     pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_a=TESTS)
+    pytester.makepyfile(test_a=FILE_A)
     pytester.makeini("[pytest]\nmarkers =\n    slow: slow\n")
     return pytester
 
