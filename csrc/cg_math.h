@@ -35,4 +35,6 @@ static inline float cg_digamma_f32(float x)
 
 #define cg_digamma(x) _Generic((x), float: cg_digamma_f32, default: cg_digamma_f64)(x)
 
+#include "cg_special.h" /* the special functions of cgraph.tensor.special */
+
 #endif

@@ -78,6 +78,8 @@ from cgraph.tensor.reductions import (
     var,
 )
 from cgraph.tensor.shape import DimShuffle, dimshuffle, shape, shape_i, transpose
+from cgraph.tensor.special_math import *  # noqa: F403  (table rows of special functions)
+from cgraph.tensor.special_math import expit, log1pexp, softplus
 from cgraph.tensor.specify_shape import specify_shape
 from cgraph.tensor.subtensor import inc_subtensor, nonzero, set_subtensor, take
 from cgraph.tensor.tiling import repeat, roll, tile
@@ -112,4 +114,5 @@ __all__ = [
     "batched_dot", "batched_tensordot", "matmul", "outer", "tensordot",
     "inc_subtensor", "nonzero", "set_subtensor", "take",
     "mgrid", "ogrid", "specify_shape", "stacklists", "xlogx",
+    "expit", "log1pexp", "softplus",
 ]

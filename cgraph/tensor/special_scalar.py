@@ -1,0 +1,171 @@
+"""Scalar special functions in Python, the twins of csrc/cg_special.h for mode "PY".
+
+Each function takes and returns a Python float and follows the C function of the
+same name (without the `cg_` prefix) step by step, so that modes "C" and "PY" agree
+to the last bits or nearly. `vectorized` turns one into a numpy function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+INF, NAN = math.inf, math.nan
+LN2 = math.log(2.0)
+LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+SQRT_PI = math.sqrt(math.pi)
+EPS = 2.220446049250313e-16
+
+
+def vectorized(fn: Callable, nin: int = 1) -> Callable:
+    """A numpy function of `nin` arrays from a scalar float function (float64 result)."""
+    vec = np.vectorize(fn, otypes=[np.float64])
+
+    def apply(*arrays: np.ndarray) -> np.ndarray:
+        arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+        shape = np.broadcast_shapes(*[a.shape for a in arrays])
+        if not math.prod(shape):
+            return np.zeros(shape)
+        return vec(*arrays)
+
+    apply.__name__ = fn.__name__
+    return apply
+
+
+def _call(fn: Callable, *args: float) -> float:
+    """fn(*args), with C's results where the math module raises (inf on overflow)."""
+    try:
+        return fn(*args)
+    except OverflowError:
+        return INF
+    except ValueError:
+        return NAN
+
+
+# ------------------------------------------------------------------ logistic family
+
+
+def logit(p: float) -> float:
+    if not (0.0 <= p <= 1.0):
+        return NAN
+    if p == 0.0:
+        return -INF
+    if p == 1.0:
+        return INF
+    if 0.25 <= p <= 0.75:
+        return 2.0 * math.atanh(2.0 * p - 1.0)
+    if p < 0.25:
+        return math.log(p / (1.0 - p))
+    return -math.log((1.0 - p) / p)
+
+
+def log1mexp(x: float) -> float:
+    if x != x or x > 0.0:
+        return NAN
+    if x == 0.0:
+        return -INF
+    if x > -LN2:
+        return math.log(-math.expm1(x))
+    return math.log1p(-math.exp(x))
+
+
+def logaddexp(x: float, y: float) -> float:
+    if x == y:
+        return x + LN2
+    d = x - y
+    if d > 0:
+        return x + math.log1p(math.exp(-d))
+    if d <= 0:
+        return y + math.log1p(math.exp(d))
+    return NAN
+
+
+def _log(y: float) -> float:
+    if y == 0.0:
+        return -INF
+    return math.log(y) if y > 0 else NAN
+
+
+def xlogy(x: float, y: float) -> float:
+    if x == 0.0 and y == y:
+        return 0.0
+    return x * _log(y)
+
+
+def xlog1py(x: float, y: float) -> float:
+    if x == 0.0 and y == y:
+        return 0.0
+    return x * (_log(1.0 + y) if y == -1.0 or y == INF else _call(math.log1p, y))
+
+
+# ------------------------------------------------------------------ gamma and beta
+
+
+def stirling_rest(x: float) -> float:
+    """log Gamma(x) minus Stirling's approximation, for x >= 10."""
+    f = 1.0 / (x * x)
+    return (1 / 12 - f * (1 / 360 - f * (1 / 1260 - f * (1 / 1680 - f * (1 / 1188 - f * (
+        691 / 360360 - f * (1 / 156 - f * (3617 / 122400)))))))) / x
+
+
+def gamma(x: float) -> float:
+    if x == 0.0:
+        return math.copysign(INF, x)
+    if x != x or x == -INF or (x < 0 and math.floor(x) == x):
+        return NAN
+    if x == INF:
+        return INF
+    if x < -190.0:  # |Gamma| underflows; the sign alternates between the poles
+        return math.copysign(0.0, -1.0 if math.floor(x) % 2 else 1.0)
+    return _call(math.gamma, x)
+
+
+def lgamma(x: float) -> float:
+    """log|Gamma(x)|, +inf at the poles (C's lgamma)."""
+    if math.isinf(x):
+        return INF
+    return INF if x <= 0 and math.floor(x) == x else math.lgamma(x)
+
+
+def betaln(a: float, b: float) -> float:
+    if a != a or b != b:
+        return NAN
+    if a > b:
+        a, b = b, a
+    if a <= 0 or math.isinf(b):
+        if a == math.floor(a) and a <= 0:
+            return INF
+        if math.isinf(b):
+            return -INF if a > 0 else NAN
+        if b == math.floor(b) and b <= 0:
+            return INF
+        return lgamma(a) + lgamma(b) - lgamma(a + b)
+    s = a + b
+    if s < 171.0 and a > 1e-300:
+        return math.log(abs(math.gamma(a) / math.gamma(s) * math.gamma(b)))
+    if a < 10.0:
+        return (lgamma(a) + a - a * math.log(s) - (b - 0.5) * math.log1p(a / b)
+                + stirling_rest(b) - stirling_rest(s))
+    return (LN_SQRT_2PI - 0.5 * math.log(b) + (a - 0.5) * math.log(a / s)
+            - b * math.log1p(a / b) + stirling_rest(a) + stirling_rest(b) - stirling_rest(s))
+
+
+def beta(a: float, b: float) -> float:
+    if a != a or b != b:
+        return NAN
+    if a > b:
+        a, b = b, a
+    if a > 0 and a + b < 171.0 and a > 1e-300:
+        return math.gamma(a) / math.gamma(a + b) * math.gamma(b)
+    if a > 0:
+        return _call(math.exp, betaln(a, b))
+    if a == math.floor(a) or (b <= 0 and b == math.floor(b)):
+        return INF
+    s = a + b
+    if s <= 0 and s == math.floor(s):
+        return 0.0
+    sign = math.copysign(1.0, gamma(a)) * math.copysign(1.0, gamma(b)) * math.copysign(
+        1.0, gamma(s))
+    return sign * _call(math.exp, lgamma(a) + lgamma(b) - lgamma(s))
