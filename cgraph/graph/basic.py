@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -68,6 +69,13 @@ class Variable:
         cp = type(self)(self.type, name=self.name)
         cp.tag = dict(self.tag)
         return cp
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickle a computed variable after the nodes computing it (`_prelude`), so
+        that a graph of any depth pickles without deep recursion."""
+        if self.owner is None:
+            return super().__reduce_ex__(protocol)
+        return _shell, (_prelude(self.owner), type(self)), vars(self)
 
     def __repr__(self) -> str:
         if self.name is not None:
@@ -149,6 +157,10 @@ class Apply:
             new.name = old.name
             new.tag = dict(old.tag)
         return node
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickle the node after the nodes it depends on (`_prelude`)."""
+        return _shell, (_prelude(self), type(self)), vars(self)
 
     def __repr__(self) -> str:
         return f"{self.op}({', '.join(map(repr, self.inputs))})"
@@ -394,3 +406,66 @@ def clone_replace(outputs: Sequence[Variable],
         for old, new in zip(node.outputs, new_node.outputs):
             memo[id(old)] = new
     return [memo.get(id(v), v) for v in outputs]
+
+
+# --------------------------------------------------------------------------- pickling
+
+
+class _Prelude(list):
+    """Nodes to pickle first, producers before readers (see `_prelude`)."""
+
+
+#: id(node) -> weak reference to the live prelude holding the node (which the prelude
+#: keeps alive: no other object can have its id meanwhile)
+_covered: dict[int, weakref.ref] = {}
+#: id(reference) -> (the reference, its prelude's node ids), to forget them
+_members: dict[int, tuple[weakref.ref, list[int]]] = {}
+
+
+def _prelude(node: Apply) -> _Prelude | None:
+    """The nodes `node` depends on (itself included), in `toposort` order, that no
+    prelude being pickled holds yet; None when it is held already.
+
+    Pickle saves an object's references before it can refer back to the object, so a
+    node pickled with its inputs would nest once per level of the graph (Python's
+    recursion limit). A variable or node pickles its prelude first: the nodes in
+    order, each of which finds its inputs' producers pickled already, so nothing
+    nests. The prelude lives as long as the pickler's memo (one `dumps`); while it
+    lives, the nodes it holds pickle without one of their own.
+    """
+    if _held(node):
+        return None
+    order = _Prelude()
+    seen = {id(node)}
+    stack = [(node, 0)]
+    while stack:
+        n, i = stack.pop()
+        if i == len(n.inputs):
+            order.append(n)
+            continue
+        stack.append((n, i + 1))
+        parent = n.inputs[i].owner
+        if parent is not None and id(parent) not in seen and not _held(parent):
+            seen.add(id(parent))
+            stack.append((parent, 0))
+    ref = weakref.ref(order, _forget)
+    _members[id(ref)] = (ref, [id(n) for n in order])
+    for n in order:
+        _covered[id(n)] = ref
+    return order
+
+
+def _held(node: Apply) -> bool:
+    ref = _covered.get(id(node))
+    return ref is not None and ref() is not None
+
+
+def _forget(ref: weakref.ref) -> None:
+    for key in _members.pop(id(ref), (ref, []))[1]:
+        if _covered.get(key) is ref:
+            del _covered[key]
+
+
+def _shell(prelude: Any, cls: type) -> Any:
+    """An empty `cls` object; pickle then sets its attributes."""
+    return cls.__new__(cls)

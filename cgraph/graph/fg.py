@@ -62,6 +62,13 @@ class FunctionGraph:
             outs.append(memo[id(v)])
         self.outputs = outs
 
+    def __getstate__(self) -> dict:
+        """Pickle the graph without its reader index (keyed by ids, which a pickle
+        does not keep): it is rebuilt when next needed."""
+        state = dict(vars(self))
+        state["_clients"], state["_nodes"] = None, set()
+        return state
+
     @property
     def outputs(self) -> list[Variable]:
         """The variables computed, in order (setting them invalidates the index)."""
@@ -184,3 +191,4 @@ class FunctionGraph:
             clients.setdefault(id(new), []).extend(readers)
         self._outputs = [new if v is old else v for v in self._outputs]
         self._drop_unread(old)
+

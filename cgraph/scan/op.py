@@ -55,6 +55,14 @@ class Scan(Op):
         self._lowered: Lowered | None = None
         self._interpreter: Interpreter | None = None
 
+    def __getstate__(self) -> dict:
+        """Pickle the step's graph and settings; the step's program and interpreter
+        (keyed by the ids of the step's nodes, which a pickle does not keep) are made
+        again when first needed."""
+        state = dict(vars(self))
+        state["_lowered"] = state["_interpreter"] = None
+        return state
+
     # Every scan is its own op: two scans are never merged as equal.
     def __eq__(self, other: object) -> bool:
         return self is other
