@@ -26,7 +26,7 @@ from cgraph.tensor.type import TensorType, as_tensor_variable
 _LAPACK_INT_MAX = 2**31 - 1
 #: the template's switches (an op's kernel_flags overrides some)
 FLAGS = {"lower": False, "trans": 0, "unit": False, "nan": False, "assume_a": "",
-         "vectors": False}
+         "vectors": False, "mode": "", "full": False}
 FLOATS = ("float32", "float64")
 
 
@@ -56,6 +56,10 @@ class LapackOp(Op):
     core_ranks: tuple[int, ...] = (2,)
     #: rank of each output's core
     out_ranks: tuple[int, ...] = (2,)
+    #: the first input's matrices must be square (False: m x n, `rect.RectLapackOp`)
+    square = True
+    #: the kernel's rectangular branch (the layout's n and k are the rows and columns)
+    rect = False
 
     def kernel_flags(self) -> dict[str, Any]:
         """The template's switches for this op (`FLAGS` gives the others)."""
@@ -82,7 +86,8 @@ class LapackOp(Op):
         dtype = "float64" if any(x.dtype == "float64" for x in args) else "float32"
         args = [x if x.dtype == dtype else cast(x, dtype) for x in args]
         a = args[0]
-        if None not in a.type.shape[-2:] and a.type.shape[-1] != a.type.shape[-2]:
+        if self.square and None not in a.type.shape[-2:] and \
+                a.type.shape[-1] != a.type.shape[-2]:
             raise ValueError(f"{self.name}: expected square matrices, got {a.type}")
         return args
 
@@ -157,7 +162,8 @@ class LapackKernel(KernelBuilder):
                              n=1, k=1, lwork=1, liwork=1)
         dtype = node.outputs[0].type.dtype
         context = {"op": node.op.kernel_name, "nb": nb, "blas": BLAS_PREFIX[dtype],
-                   "name": node.op.name, **FLAGS, **node.op.kernel_flags()}
+                   "name": node.op.name, "rect": node.op.rect, **FLAGS,
+                   **node.op.kernel_flags()}
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout,
                       context=context)
 
