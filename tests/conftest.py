@@ -95,3 +95,24 @@ def verify_grads():
         verify_grad(total, points, rng=rng)
 
     return check
+
+
+@pytest.fixture
+def no_compiler(tmp_path):
+    """No C compiler for one test: `config.cc` names a program that does not exist, so
+    a compile would raise CompilerNotFoundError; and the test must compile or load no
+    module at all (from the disk or from memory). For the unit tests of lowering and
+    plans (`pytestmark = pytest.mark.usefixtures("no_compiler")`)."""
+    import cgraph
+    from cgraph import backend
+
+    saved = cgraph.config.cc
+    before = backend.stats.as_dict()
+    cgraph.config.cc = str(tmp_path / "no-such-dir" / "cc")
+    try:
+        yield
+    finally:
+        cgraph.config.cc = saved
+    after = backend.stats.as_dict()
+    used = {k: after[k] - before[k] for k in ("compiles", "disk_hits", "memo_hits")}
+    assert not any(used.values()), f"a test without a compiler loaded modules: {used}"

@@ -112,3 +112,57 @@ def build_exported(folder: Path, name: str, program: str) -> list[str]:
     proc = subprocess.run(["./main"], cwd=folder, capture_output=True, text=True)
     assert proc.returncode == 0, f"{name}: " + proc.stderr + proc.stdout
     return proc.stdout.split()
+
+
+# --------------------------------------------------------------------------- codegen
+# Lowering and plans without a compiler (tests/codegen): graphs are lowered from a
+# FunctionGraph, which copies the variables; name them (`called`) to find the copies.
+
+
+def lowered(inputs, outputs, update_of=None):
+    """`cgraph.codegen.lower` of a FunctionGraph of `inputs` and `outputs` (no compile)."""
+    from cgraph.codegen import lower
+    from cgraph.graph.fg import FunctionGraph
+
+    return lower(FunctionGraph(inputs, outputs), update_of)
+
+
+def called(**variables) -> None:
+    """Name the variables, to find their copies in the lowered graph (`var_named`)."""
+    for name, v in variables.items():
+        v.name = name
+
+
+def var_named(low, name: str):
+    """The variable called `name` in the lowered (copied) graph."""
+    found = [v for v in [*low.fgraph.inputs, *(o for n in low.nodes for o in n.outputs)]
+             if v.name == name]
+    assert len(found) == 1, (name, found)
+    return found[0]
+
+
+def decls_of(low, kind=None) -> list:
+    """The Program's declarations (of one `kind`: "arg", "const", "buffer", ...)."""
+    return [d for d in low.program.decls if kind is None or d.kind == kind]
+
+
+def plan_block(low, plan, name: str) -> tuple[object, list[int]]:
+    """The slots (`Slots`) and the plan values of the kernel computing the variable
+    called `name`."""
+    node = var_named(low, name).owner
+    kernel = low.kernels[id(node)]
+    start = low.kernel_slots[id(node)]
+    return kernel.layout.slots(start), [int(v) for v in
+                                       plan.params[start:start + kernel.nparams]]
+
+
+def plan_offset(low, plan, name: str) -> int:
+    """The workspace offset (or view offset) P holds for the variable called `name`."""
+    return int(plan.params[low.slots[id(var_named(low, name))]])
+
+
+def aligned(nbytes: int) -> int:
+    """`nbytes` rounded up to the workspace alignment (cgraph.codegen.plan.ALIGN)."""
+    from cgraph.codegen.plan import ALIGN
+
+    return -(-nbytes // ALIGN) * ALIGN
