@@ -5,14 +5,15 @@ myst-parser):
 
     python -m sphinx -W -b html docs docs/_build/html
 
-The pages are Markdown (MyST); the API reference is autodoc of the docstrings. The
-XOR graph picture is drawn at build time when Graphviz's `dot` program is installed.
+The pages are Markdown (MyST); the API reference is autodoc of the docstrings, which
+are numpydoc read by napoleon. The XOR graph picture is drawn at build time when
+Graphviz's `dot` program is installed; the other pictures are committed SVG files
+drawn by `python docs/pictures.py`.
 """
 
 from __future__ import annotations
 
 import io
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -49,76 +50,22 @@ autodoc_typehints = "none"  # the signatures keep Theano's plain spelling
 autodoc_default_options = {"members": True, "imported-members": True, "undoc-members": True}
 
 
-_NAME_LINE = re.compile(r"^[A-Za-z_]\w* : \S")
-
-
-def _literal_start(lines: list[str], i: int) -> bool:
-    """Line i ends a paragraph with ":" and a more indented block follows a blank line."""
-    line = lines[i].rstrip()
-    if not line.endswith(":") or line.endswith("::") or line.lstrip().startswith((":", "..")):
-        return False
-    if i + 2 >= len(lines) or lines[i + 1].strip():
-        return False
-    nxt = lines[i + 2]
-    return bool(nxt.strip()) and _indent(nxt) > _indent(line)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _escape_bars(line: str) -> str:
-    """`|x|` outside code is an absolute value, not an RST substitution."""
-    parts = line.split("`")
-    return "`".join(p.replace("|", "\\|") if k % 2 == 0 else p for k, p in enumerate(parts))
-
-
-def _plain_docstring(_app, _what, _name, _obj, _options, lines: list[str]) -> None:
-    """Read the docstrings' Markdown habits as RST: a block after "text:" is preformatted
-    (a printed graph, a C comment), a bare `name : text` list (no numpydoc heading) is
-    preformatted too, and `|x|` is text. Edits `lines` in place, after napoleon."""
-    out: list[str] = []
-    literal_indent = None
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if literal_indent is not None and line.strip() and _indent(line) <= literal_indent:
-            literal_indent = None
-        if literal_indent is None:
-            if line.rstrip().endswith("::"):
-                literal_indent = _indent(line)
-            elif _literal_start(lines, i):
-                line = _escape_bars(line) + ":"
-                literal_indent = _indent(line)
-            elif _NAME_LINE.match(line) and (not out or not out[-1].strip()):
-                out += ["::", ""]
-                while i < len(lines) and lines[i].strip():
-                    out.append("    " + lines[i])
-                    i += 1
-                continue
-            else:
-                line = _escape_bars(line)
-        out.append(line)
-        i += 1
-    lines[:] = out
-
-
 def _draw_xor_graph(_app) -> None:
-    """Write `_generated/xor_graph.md`: the XOR picture, or a note why there is none."""
+    """Write `_generated/xor_graph.md` and its picture: drawn now where Graphviz's `dot`
+    is installed, else the committed `pictures/xor_graph.svg` (`python docs/pictures.py
+    xor` draws that one)."""
     out = DOCS / "_generated"
     out.mkdir(exist_ok=True)
+    picture = out / "xor_graph.svg"
     if shutil.which("dot") is None:
-        text = ("*(The picture of this graph is drawn when the site is built on a machine "
-                "with Graphviz's `dot` program; this build had none. `python -m cgraph "
-                "demo xor --draw xor.svg` draws it.)*\n")
+        shutil.copyfile(DOCS / "pictures" / "xor_graph.svg", picture)
     else:
         from cgraph.__main__ import demo_xor
 
-        demo_xor(epochs=1, draw=str(out / "xor_graph.svg"), out=io.StringIO())
-        text = "![The XOR tutorial's compiled training step](xor_graph.svg)\n"
-    (out / "xor_graph.md").write_text(text)
+        demo_xor(epochs=1, draw=str(picture), out=io.StringIO())
+    (out / "xor_graph.md").write_text(
+        "![The XOR tutorial's compiled training step](xor_graph.svg)\n")
 
 
 def setup(app) -> None:
     app.connect("builder-inited", _draw_xor_graph)
-    app.connect("autodoc-process-docstring", _plain_docstring, priority=600)

@@ -49,12 +49,24 @@ class ShardError(RuntimeError):
 class Schedule:
     """Which minibatches a shard runs in a round.
 
-    batch_size : rows per step (None: one row per step, as `Function.loop`).
-    local_steps : steps per round; None: one pass over the shard per round. With k,
-        round r runs the shard's minibatches r*k ... r*k + k - 1, counted cyclically.
-    shuffle : seed; in one-pass rounds, each (round, shard) then visits its rows in
-        a permutation drawn from numpy's SeedSequence((shuffle, round, shard)).
-    fixed : inputs that are not sequences (as `Function.loop`'s `fixed`).
+    Parameters
+    ----------
+    batch_size : int or None
+        Rows per step (None: one row per step, as `Function.loop`).
+    local_steps : int or None
+        Steps per round; None: one pass over the shard per round. With k, round r
+        runs the shard's minibatches r*k ... r*k + k - 1, counted cyclically.
+    shuffle : int or None
+        A seed; in one-pass rounds, each (round, shard) then visits its rows in a
+        permutation drawn from numpy's SeedSequence((shuffle, round, shard)).
+    fixed : dict or None
+        Inputs that are not sequences (as `Function.loop`'s `fixed`).
+
+    Raises
+    ------
+    ValueError
+        When `batch_size` or `local_steps` is not a positive int, or `shuffle` is
+        given with `local_steps` (shuffling applies to one-pass rounds).
     """
 
     batch_size: int | None = None

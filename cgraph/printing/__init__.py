@@ -5,7 +5,7 @@ what was compiled) as an indented tree. Each node prints once with an `[id X]`
 label, the same label the generated C gives the node's kernel (so `show_c(f,
 node="A")` finds it) and that profiles and error messages use; later uses print
 the label alone. A fused elementwise node lists the original ops its one loop
-computes:
+computes::
 
     fused{exp,mul,add} [id A] float64[?]  <- output 0
      > t0 = exp(x0)  float64  (exp at model.py:12)

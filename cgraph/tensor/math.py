@@ -221,7 +221,7 @@ def _digamma_scalar(x: float) -> float:
 
 
 def _lgamma(x: float) -> float:
-    """log|Gamma(x)|, +inf at the poles (as C's lgamma) where math.lgamma raises."""
+    """log(abs(Gamma(x))), +inf at the poles (as C's lgamma) where math.lgamma raises."""
     try:
         return math.lgamma(x)
     except ValueError:
@@ -301,7 +301,9 @@ erfc = _elementwise("erfc", 1, "erfc(({t}){0})", _vectorized(math.erfc), to_floa
 psi = _elementwise("psi", 1, "cg_digamma(({t}){0})", _vectorized(_digamma_scalar), to_float,
                    None, doc="The digamma function, d/dx gammaln(x).")
 gammaln = _elementwise("gammaln", 1, "lgamma(({t}){0})", _vectorized(_lgamma), to_float,
-                       lambda x, o, gz: [mul(gz, psi(x))], doc="log|Gamma(x)|.")
+                       lambda x, o, gz: [mul(gz, psi(x))],
+                       doc="The log of the absolute value of the gamma function (scipy's "
+                           "gammaln); +inf at the poles 0, -1, -2, ... (C's lgamma).")
 isnan = _elementwise("isnan", 1, "isnan((double){0})", np.isnan, to_bool,
                      lambda x, o, gz: _zeros(x))
 isinf = _elementwise("isinf", 1, "isinf((double){0})", np.isinf, to_bool,

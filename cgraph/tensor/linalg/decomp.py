@@ -163,8 +163,8 @@ def det(x: Any) -> Any:
 
 
 class SLogDet(LapackOp):
-    """numpy.linalg.slogdet: (sign, log|det|) of each matrix (LAPACK getrf); a singular
-    matrix gives (0, -inf), as numpy."""
+    """numpy.linalg.slogdet: (sign, log(abs(det))) of each matrix (LAPACK getrf); a
+    singular matrix gives (0, -inf), as numpy."""
 
     name = kernel_name = "slogdet"
     out_ranks = (0, 0)
@@ -187,7 +187,7 @@ class SLogDet(LapackOp):
 
 
 def slogdet(x: Any) -> tuple[Any, Any]:
-    """(sign, log|det|) of each matrix of x (..., n, n)."""
+    """(sign, log(abs(det))) of each matrix of x (..., n, n)."""
     sign, logdet = SLogDet()(x)
     return sign, logdet
 

@@ -1,6 +1,6 @@
 """Neural-network ops (`cgraph.tensor.nnet`), as in theano.tensor.nnet.
 
-Numerically stable forms: softplus is max(x, 0) + log1p(exp(-|x|)) (no overflow at
+Numerically stable forms: softplus is max(x, 0) + log1p(exp(-abs(x))) (no overflow at
 +-1000); softmax and log_softmax subtract the maximum along the axis first. As in
 Theano, softmax of a matrix normalises each row (axis=-1) unless `axis` says otherwise.
 """
@@ -37,7 +37,7 @@ _softplus = Elemwise(ScalarOp(
 
 
 def softplus(x: Any) -> TensorVariable:
-    """log(1 + exp(x)), computed without overflow for large |x|."""
+    """log(1 + exp(x)), computed without overflow for large abs(x)."""
     return _softplus(x)
 
 
@@ -186,7 +186,8 @@ def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> TensorVariable
 def sigmoid_binary_crossentropy(output: Any, target: Any) -> TensorVariable:
     """binary_crossentropy(sigmoid(output), target) for pre-sigmoid `output` (Theano's),
     computed as target * softplus(-output) + (1 - target) * softplus(output): finite,
-    accurate near 0, with the finite gradient sigmoid(output) - target, for any |output|."""
+    accurate near 0, with the finite gradient sigmoid(output) - target, whatever the size
+    of output."""
     output, target = as_tensor_variable(output), as_tensor_variable(target)
     return m.add(m.mul(target, softplus(m.neg(output))),
                  m.mul(m.sub(1, target), softplus(output)))
