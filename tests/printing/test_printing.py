@@ -28,7 +28,7 @@ from cgraph.printing import debugprint, pprint, to_dot
 
 # The module (cgraph.codegen re-exports its `render` function under the same name).
 render_module = importlib.import_module("cgraph.codegen.render")
-README = REPO / "README.md"
+READING_C = REPO / "docs" / "reading-c.md"  # the docs page "Reading the generated C"
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot program is not installed")
 
@@ -325,14 +325,14 @@ def test_broken_template_gives_a_short_compile_error(tmp_path, monkeypatch):
     assert again.returncode != 0 and "this_is_not_c" in again.stderr
 
 
-# --------------------------------------------------------------------------- README
+# ------------------------------------------------- docs/reading-c.md, "Seeing inside"
 
 
 def _seeing_inside() -> str:
-    return README.read_text().split("## Seeing inside", 1)[1].split("\n## ", 1)[0]
+    return READING_C.read_text().split("## Seeing inside", 1)[1].split("\n## ", 1)[0]
 
 
-def test_readme_seeing_inside_example_prints_what_it_shows():
+def test_docs_seeing_inside_example_prints_what_it_shows():
     section = _seeing_inside()
     code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
     shown = re.search(r"```text\n(.*?)```", section, flags=re.S).group(1)
@@ -351,10 +351,10 @@ def test_readme_seeing_inside_example_prints_what_it_shows():
 
 
 @needs_dot
-def test_readme_picture_is_what_its_command_draws(tmp_path):
+def test_docs_picture_is_what_its_command_draws(tmp_path):
     section = _seeing_inside()
-    command = re.search(r"`(python -m cgraph demo xor --draw (\S+))`", section)
-    picture = README.parent / command.group(2)
+    command = re.search(r"`(python -m cgraph demo xor --draw docs/(\S+))`", section)
+    picture = READING_C.parent / command.group(2)
     assert f"]({command.group(2)})" in section and picture.is_file()
     drawn = tmp_path / picture.name
     subprocess.run([sys.executable, "-m", "cgraph", "demo", "xor", "--epochs", "1",

@@ -94,16 +94,20 @@ def test_every_page_is_in_the_index():
 
 
 def test_every_public_name_has_an_entry():
-    """A function or class of a page's `__all__` is autodoc'ed there or named there;
-    any other object (data, a type instance) is named in the page's text."""
+    """A function or class of a page's `__all__` is autodoc'ed there, or on the page of
+    a module it is an alias from (`tensor.nlinalg.det` is `tensor.linalg.det`), or named
+    there; any other object (data, a type instance) is named in the page's text."""
     problems = []
-    for page in pages():
+    all_pages = pages()
+    for page in all_pages:
         module = importlib.import_module(page.module)
         for name in public_names(module):
             obj = getattr(module, name)
             if isinstance(obj, types.ModuleType):
                 continue
-            documented = page.autodocs(name) if _has_own_entry(obj) else False
+            documented = _has_own_entry(obj) and any(
+                other.autodocs(name) and _exports(other.module, name, obj)
+                for other in all_pages)
             if not (documented or page.named(name)):
                 problems.append(f"{page.module}.{name}: no entry on {page.path.name} (autodoc "
                                 f"it, or name it in the page's text as `{name}`)")
@@ -118,6 +122,11 @@ def test_public_functions_and_classes_have_docstrings(page: Page):
                if _has_own_entry(getattr(module, name))
                and len(inspect.getdoc(getattr(module, name)) or "") < 20]
     assert not missing, f"{page.module}: no docstring (or a stub) for {missing}"
+
+
+def _exports(module_name: str, name: str, obj: object) -> bool:
+    module = importlib.import_module(module_name)
+    return name in public_names(module) and getattr(module, name) is obj
 
 
 def _has_own_entry(obj: object) -> bool:

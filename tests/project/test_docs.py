@@ -1,4 +1,5 @@
-"""Every code block of the documentation site runs (docs/*.md, docs/README.md says how).
+"""Every code block of the documentation site runs (docs/*.md, docs/README.md says how),
+and so does every block of the repository's README.md.
 
 The pages are Markdown. A ```python block runs; the blocks of one page run in order in
 one namespace, in a temporary working folder, with numpy's global seed set to 0. A
@@ -129,12 +130,14 @@ def run_page(path: Path, workdir: Path) -> int:
 
 
 def _pages() -> list:
+    """Every page of the site, docs/README.md, and the repository's README.md."""
     params = []
-    for path in sorted(DOCS.rglob("*.md")):
+    for path in [*sorted(DOCS.rglob("*.md")), REPO / "README.md"]:
         if "_build" in path.parts or "_generated" in path.parts:
             continue
         slow = front_matter(path.read_text()).get("docs_test") == "slow"
-        params.append(pytest.param(path, id=str(path.relative_to(DOCS)),
+        name = "README.md (repository)" if path.parent == REPO else str(path.relative_to(DOCS))
+        params.append(pytest.param(path, id=name,
                                    marks=[pytest.mark.slow] if slow else []))
     return params
 
