@@ -6,16 +6,17 @@ same numbers with numpy. See `cgraph.tensor.random.streams` for the generator an
 Theano draws.
 """
 
+from cgraph.tensor.random.stream import RandomStream
 from cgraph.tensor.random.streams import (
     BinomialArrayDraw,
     RandomDraw,
     RandomKernel,
-    RandomStream,
     RandomStreams,
     _binomial,  # noqa: F401  (tests/programs/tutorial_numpy.py reads it)
     _u01,  # noqa: F401
     philox,
 )
+from cgraph.tensor.random.variable import DISTS, RandomVariable
 
 __all__ = ["BinomialArrayDraw", "RandomDraw", "RandomKernel", "RandomStream",
-           "RandomStreams", "philox"]
+           "RandomStreams", "RandomVariable", "DISTS", "philox"]

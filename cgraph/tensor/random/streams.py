@@ -311,26 +311,6 @@ class RandomStreams:
         return self._draw("permutation", (n,), [], str(np.dtype(dtype)))
 
 
-class RandomStream(RandomStreams):
-    """PyTensor's spelling: distribution parameters first, `size` as a keyword."""
-
-    def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = (),  # type: ignore[override]
-                dtype: Any = None) -> TensorVariable:
-        return super().uniform(size, low, high, dtype=dtype)
-
-    def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = (),  # type: ignore[override]
-               dtype: Any = None) -> TensorVariable:
-        return super().normal(size, loc, scale, dtype=dtype)
-
-    def binomial(self, n: Any = 1, p: Any = 0.5, size: Any = (),  # type: ignore[override]
-                 dtype: Any = "int64") -> TensorVariable:
-        return super().binomial(size, n, p, dtype=dtype)
-
-    def choice(self, a: Any = 2, size: Any = (), replace: bool = True,  # type: ignore[override]
-               p: Any = None, dtype: Any = "int64") -> TensorVariable:
-        return super().choice(size, a, replace, p, dtype=dtype)
-
-
 def _float(dtype: Any) -> str:
     dtype = str(np.dtype(dtype)) if dtype is not None else config.floatX
     if dtype not in ("float32", "float64"):
