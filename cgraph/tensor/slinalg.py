@@ -1,17 +1,28 @@
 """Theano's and PyTensor's `tensor.slinalg` path: the functions of `cgraph.tensor.linalg`
-that scipy.linalg has (Cholesky and the solves)."""
+that scipy.linalg has (Cholesky, LU and the solves, qr, svd)."""
 
 from cgraph.tensor.linalg import (
+    LU,
+    QR,
+    SVD,
     Cholesky,
     CholeskySolve,
+    LUFactor,
+    LUSolve,
     Solve,
     SolveTriangular,
     cho_solve,
     cholesky,
     eigvalsh,
+    lu,
+    lu_factor,
+    lu_solve,
+    qr,
     solve,
     solve_triangular,
+    svd,
 )
 
-__all__ = ["Cholesky", "CholeskySolve", "Solve", "SolveTriangular", "cho_solve", "cholesky",
-           "eigvalsh", "solve", "solve_triangular"]
+__all__ = ["LU", "QR", "SVD", "Cholesky", "CholeskySolve", "LUFactor", "LUSolve", "Solve",
+           "SolveTriangular", "cho_solve", "cholesky", "eigvalsh", "lu", "lu_factor", "lu_solve",
+           "qr", "solve", "solve_triangular", "svd"]

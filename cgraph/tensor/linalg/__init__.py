@@ -28,6 +28,7 @@ from cgraph.tensor.linalg.decomp import (
 from cgraph.tensor.linalg.decomp import (
     inv as inv,  # numpy.linalg.inv, not in __all__ (see below)
 )
+from cgraph.tensor.linalg.lu import LU, LUFactor, LUSolve, lu, lu_factor, lu_solve
 from cgraph.tensor.linalg.rect import QR, SVD, qr, svd
 from cgraph.tensor.linalg.solve import (
     CholeskySolve,
@@ -39,7 +40,8 @@ from cgraph.tensor.linalg.solve import (
 )
 
 __all__ = [
-    "Cholesky", "CholeskySolve", "Det", "Eigh", "LapackOp", "MatrixInverse", "QR",
-    "SLogDet", "SVD", "Solve", "SolveTriangular", "cho_solve", "cholesky", "det", "eigh",
+    "LU", "QR", "SVD", "Cholesky", "CholeskySolve", "Det", "Eigh", "LUFactor", "LUSolve",
+    "LapackOp", "MatrixInverse", "lu", "lu_factor", "lu_solve",
+    "SLogDet", "Solve", "SolveTriangular", "cho_solve", "cholesky", "det", "eigh",
     "eigvalsh", "matrix_inverse", "qr", "slogdet", "solve", "solve_triangular", "svd",
 ]  # and `inv`, numpy's name of matrix_inverse (left out: cgraph.tensor.inv is 1/x)

@@ -69,6 +69,10 @@ class LapackOp(Op):
         """(lwork, liwork): the LAPACK routine's work sizes for an n x n matrix."""
         return 0, 0
 
+    def out_dtype(self, i: int, dtype: str) -> str:
+        """Output i's dtype, given the inputs' float dtype (int32 for pivots)."""
+        return dtype
+
     def out_core(self, n: Any, k: Any) -> list[tuple]:
         """Each output's core shape for an n x n matrix and k right-hand sides."""
         return [(n, n)]
@@ -106,8 +110,8 @@ class LapackOp(Op):
                                  f"rows for a {n} x {n} matrix")
         k = args[1].type.shape[-1] if len(args) > 1 and self.core_ranks[1] == 2 else 1
         dtype = args[0].dtype
-        outs = [TensorType(dtype, batch + core).make_variable()
-                for core in self.out_core(n, k)]
+        outs = [TensorType(self.out_dtype(i, dtype), batch + core).make_variable()
+                for i, core in enumerate(self.out_core(n, k))]
         return Apply(self, args, outs)
 
     def _sizes(self, shapes: Sequence[tuple]) -> tuple[int, tuple, int, int]:
@@ -160,7 +164,7 @@ class LapackKernel(KernelBuilder):
         nops = len(node.outputs) + len(node.inputs)
         layout = ParamLayout(self.family, batch=nb, st=(nops, max(nb, 1)), mat=(nops, 2),
                              n=1, k=1, lwork=1, liwork=1)
-        dtype = node.outputs[0].type.dtype
+        dtype = node.inputs[0].type.dtype
         context = {"op": node.op.kernel_name, "nb": nb, "blas": BLAS_PREFIX[dtype],
                    "name": node.op.name, "rect": node.op.rect, **FLAGS,
                    **node.op.kernel_flags()}

@@ -1,0 +1,152 @@
+"""cgraph.tensor.linalg.lu, lu_factor and lu_solve against scipy.linalg in modes C and PY
+(batches, orders 0..6, float32/float64, strided inputs, singular matrices), and their
+gradients against central differences (verify_grad)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.linalg as sl
+from helpers import MODES, rng_for
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.gradient import verify_grad
+from cgraph.tensor import linalg as la
+
+# scipy warns of the singular matrices these tests factor on purpose
+pytestmark = pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
+TOL = {"float32": dict(rtol=2e-4, atol=2e-4), "float64": dict(rtol=1e-10, atol=1e-11)}
+SHAPES = ((4, 4), (1, 1), (0, 0), (3, 5, 5), (2, 2, 3, 3), (0, 2, 2))
+
+
+def strided(x):
+    wide = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), x.dtype)
+    wide[..., ::2] = x
+    return wide[..., ::2]
+
+
+def per_matrix(fn, a):
+    outs = [fn(a[idx]) for idx in itertools.product(*map(range, a.shape[:-2]))]
+    if not a.shape[:-2]:
+        return outs[0]
+    if not outs:
+        return None
+    return tuple(np.array([o[i] for o in outs]).reshape(a.shape[:-2] + np.shape(outs[0][i]))
+                 for i in range(len(outs[0])))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", ["plain", "permute_l", "p_indices", "factor"])
+def test_lu_against_scipy(mode, dtype, kind):
+    for shape in SHAPES:
+        x = T.TensorType(dtype, (None,) * len(shape))("x")
+        if kind == "factor":
+            out, ref = la.lu_factor(x), sl.lu_factor
+        else:
+            opts = {"permute_l": kind == "permute_l", "p_indices": kind == "p_indices"}
+            out, ref = la.lu(x, **opts), lambda m, o=opts: sl.lu(m, **o)
+        f = cgraph.function([x], list(out), mode=mode)
+        a = rng_for("lu", shape, dtype).normal(size=shape).astype(dtype)
+        if shape[-1] > 1:
+            a[..., 1, :] = a[..., 0, :]  # singular: a zero pivot is factored, no error
+        want = per_matrix(ref, a)
+        for value in (a, strided(a)):
+            got = f(value)
+            if want is None:
+                assert all(0 in g.shape for g in got)
+                continue
+            for g, w in zip(got, want):
+                assert g.shape == w.shape, (g.shape, w.shape)
+                assert g.dtype == (w.dtype if w.dtype.kind == "f" else np.int32)
+                np.testing.assert_allclose(g, w, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("trans", [0, 1])
+def test_lu_solve_against_scipy(mode, dtype, trans):
+    rng = rng_for("lu_solve", dtype, trans)
+    lu_, piv = T.TensorType(dtype, (None,) * 3)("lu"), T.imatrix("piv")
+    b, v = T.TensorType(dtype, (None,) * 3)("b"), T.TensorType(dtype, (None,) * 2)("v")
+    f = cgraph.function([lu_, piv, b, v], [la.lu_solve((lu_, piv), b, trans),
+                                           la.lu_solve((lu_, piv), v, trans, b_ndim=1)],
+                        mode=mode)
+    for n in (1, 4, 0):
+        a = (rng.normal(size=(3, n, n)) + n * np.eye(n)).astype(dtype)
+        factors = [sl.lu_factor(m) for m in a] if n else [(np.zeros((0, 0)), np.zeros(0))] * 3
+        lus = np.array([lu for lu, _ in factors], dtype).reshape(3, n, n)
+        pivs = np.array([p for _, p in factors], np.int32).reshape(3, n)
+        bs, vs = rng.normal(size=(3, n, 2)).astype(dtype), rng.normal(size=(3, n)).astype(dtype)
+        got_b, got_v = f(strided(lus), pivs, bs, vs)
+        for i in range(3 if n else 0):
+            np.testing.assert_allclose(got_b[i], sl.lu_solve(factors[i], bs[i], trans),
+                                       **TOL[dtype])
+            np.testing.assert_allclose(got_v[i], sl.lu_solve(factors[i], vs[i], trans),
+                                       **TOL[dtype])
+        assert got_b.shape == (3, n, 2) and got_v.shape == (3, n)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lu_solve_bad_pivots_and_types(mode):
+    lu_, piv, b = T.dmatrix("lu"), T.ivector("piv"), T.dvector("b")
+    f = cgraph.function([lu_, piv, b], la.lu_solve((lu_, piv), b), mode=mode)
+    with pytest.raises(ValueError, match="outside") as info:
+        f(np.eye(2), np.array([0, 2], np.int32), np.ones(2))
+    assert "LUSolve" in str(info.value)
+    with pytest.raises(TypeError, match="pivots must be an integer"):
+        la.lu_solve((lu_, b), b)
+    with pytest.raises(ValueError, match="3 rows"):
+        la.lu_solve((T.TensorType("float64", (2, 2))("a"), piv),
+                    T.TensorType("float64", (3,))("c"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lu_solve_singular_gives_inf_or_nan(mode):
+    lu_, piv, b = T.dmatrix("lu"), T.ivector("piv"), T.dvector("b")
+    f = cgraph.function([lu_, piv, b], la.lu_solve((lu_, piv), b), mode=mode)
+    factors = sl.lu_factor(np.array([[1.0, 2.0], [2.0, 4.0]]))
+    got = f(factors[0], factors[1], np.ones(2))
+    assert not np.all(np.isfinite(got))
+
+
+def weights(rng, outs):
+    return [rng.normal(size=o.shape) for o in outs]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("batch", [(), (2,)])
+@pytest.mark.parametrize("kind", ["plain", "permute_l", "factor"])
+def test_lu_grad(mode, batch, kind):
+    rng = rng_for("lu-grad", batch, kind)
+    a = rng.normal(size=(*batch, 4, 4))
+    if kind == "factor":
+        fn, ref = la.lu_factor, per_matrix(sl.lu_factor, a)
+    else:
+        fn = lambda x: la.lu(x, permute_l=kind == "permute_l")  # noqa: E731
+        ref = per_matrix(lambda m: sl.lu(m, permute_l=kind == "permute_l"), a)
+    w = weights(rng, ref)
+
+    def cost(x):
+        outs = fn(x)
+        return sum((o * wi).sum() for o, wi in zip(outs, w) if o.dtype == "float64")
+    verify_grad(cost, [a], rng=np.random.default_rng(1), mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("trans", [0, 1])
+@pytest.mark.parametrize("vector", [False, True])
+def test_lu_solve_grad(mode, trans, vector):
+    rng = rng_for("lu-solve-grad", trans, vector)
+    a = rng.normal(size=(2, 4, 4)) + 4 * np.eye(4)
+    factors = [sl.lu_factor(m) for m in a]
+    lus = np.array([f[0] for f in factors])
+    pivs = np.array([f[1] for f in factors], np.int32)
+    b = rng.normal(size=(2, 4) if vector else (2, 4, 3))
+    piv = cgraph.shared(pivs)
+    nd = 1 if vector else 2
+    verify_grad(lambda lu_, rhs: la.lu_solve((lu_, piv), rhs, trans, b_ndim=nd), [lus, b],
+                rng=np.random.default_rng(1), mode=mode)
