@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jinja2
 
-from cgraph.codegen.lower import Program, Step
+from cgraph.codegen.lower import Decl, Program, Step
 from cgraph.kernel import Kernel
 
 
@@ -106,7 +106,7 @@ def sources_digest() -> str:
 def program_key(program: Program, *extra: str) -> str:
     """A name for the C that `render(program, ...)` would give, without rendering it:
     the program's full description, the templates and headers, and `extra` settings."""
-    text = "\0".join([repr(program), sources_digest(), *extra])
+    text = "\0".join([repr(program), sources_digest(), f"table>{TABLE_STEPS}", *extra])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -133,14 +133,23 @@ def kernel_functions(env: jinja2.Environment, steps: Sequence[Step]
     30 identical layers gives gcc the code of one layer to compile.
     """
     first: dict[str, int] = {}
+    seen: dict[str, int] = {}  # the repr of a code shape -> its function, known
     owners: list[Kernel] = []
     sharing: list[list[Kernel]] = []
     callees: list[str] = []
     for step in steps:
         kernel = step.kernel
-        template = env.get_template(f"{kernel.family}.c.j2")
-        code = template.render(k=_code_shape(kernel), p=kernel.layout.slots())
-        index = first.setdefault(code, len(owners))
+        shape = _code_shape(kernel)
+        # Equal shapes render equal code (the templates never read the operands'
+        # variable names), so each distinct shape is rendered once: 2,400 renders of a
+        # deep model's steps took 1.6 s.
+        key = repr(replace(shape, outputs=tuple(replace(o, var="") for o in shape.outputs),
+                           inputs=tuple(replace(i, var="") for i in shape.inputs)))
+        index = seen.get(key, -1)
+        if index < 0:
+            template = env.get_template(f"{kernel.family}.c.j2")
+            code = template.render(k=shape, p=kernel.layout.slots())
+            index = seen[key] = first.setdefault(code, len(owners))
         if index == len(owners):
             owners.append(kernel)
             sharing.append([])
@@ -176,26 +185,88 @@ def disjoint_sizes(program: Program) -> dict[int, int]:
     return found
 
 
+#: A body of more steps than this is a table run by a loop (csrc/cg_table.h) rather
+#: than straight-line calls: gcc spends about 1.5 ms on each call site, so a 2,400-step
+#: body took seconds, while a table costs it next to nothing. Shorter bodies keep the
+#: direct calls (no indirect call or operand load per kernel: the call path of small
+#: functions is where that shows).
+TABLE_STEPS = 64
+
+#: cg_table.h's value kinds, by Decl.kind.
+_VALUE_KINDS = {"arg": "CG_V_ARG", "buffer": "CG_V_BUFFER", "update": "CG_V_UPDATE",
+                "view": "CG_V_VIEW", "const": "CG_V_CONST"}
+
+
+def _needed(decls: Sequence[Decl], names: set[str]) -> list[Decl]:
+    """The declarations of `names` and of the views' bases they read, in order."""
+    by_name = {d.name: d for d in decls}
+    todo, seen = [n for n in names if n in by_name], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if by_name[name].kind == "view" and by_name[name].base in by_name:
+            todo.append(by_name[name].base)
+    return [d for d in decls if d.name in seen]
+
+
+def _table(program: Program, callees: list[str]) -> dict:
+    """The rows of a long body's table (see TABLE_STEPS and csrc/cg_table.h)."""
+    row = {d.name: i for i, d in enumerate(program.decls)}
+    values = [{"index": i, "kind": _VALUE_KINDS[d.kind], "arg": d.arg, "slot": d.slot,
+               "base": row.get(d.base, -1), "comment": d.comment,
+               "size": f"(int32_t)sizeof({d.ctype})" if d.kind == "view" else 0,
+               "data": f"(const void *){d.name}" if d.kind == "const" else "NULL"}
+              for i, d in enumerate(program.decls)]
+    ops: list[int] = []
+    op_rows, steps, thunks = [], [], {}
+    for step, callee in zip(program.steps, callees):
+        kernel = step.kernel
+        operands = [row[o.var] for o in (*kernel.outputs, *kernel.inputs)]
+        thunks.setdefault(callee, {"name": callee, "n": len(operands),
+                                   "scratch": bool(kernel.scratch)})
+        steps.append({"thunk": callee, "slot": step.slot, "guard": step.guard_slot,
+                      "ops": len(ops), "name": kernel.name,
+                      "comment": kernel.comment.replace("*/", "* /")})
+        ops.extend(operands)
+        op_rows.append(operands)
+    ip_args = sorted({u.shared_arg for u in program.updates if u.inplace_slot >= 0})
+    return {"value_rows": values, "ops": ops, "op_rows": op_rows, "steps": steps,
+            "thunks": list(thunks.values()), "ip_args": ip_args}
+
+
+def _body(program: Program, callees: list[str]) -> dict:
+    """The template's view of the body: straight-line calls when short, else a table
+    (declaring directly only what the updates read)."""
+    if len(program.steps) <= TABLE_STEPS:
+        return {"table": None, "steps": list(enumerate(program.steps)),
+                "body_decls": [d for d in program.decls if d.kind != "const"]}
+    local = [d for d in program.decls if d.kind != "const"]
+    return {"table": _table(program, callees), "steps": [],
+            "body_decls": _needed(local, {u.src for u in program.updates})}
+
+
+def _render_program(template: str, program: Program, **extra: object) -> str:
+    env = environment()
+    kernels, callees = kernel_functions(env, program.steps)
+    return env.get_template(template).render(program=program, kernels=kernels,
+                                             callees=callees,
+                                             disjoint_sizes=disjoint_sizes(program),
+                                             **_body(program, callees), **extra)
+
+
 def render(program: Program, version: str, profile: bool = False) -> str:
     """Return the C source of `program`; with `profile`, each kernel call is timed
     into a static counter array (read through `<entry>_profile`)."""
-    env = environment()
-    kernels, callees = kernel_functions(env, program.steps)
-    return env.get_template("module.c.j2").render(program=program, kernels=kernels,
-                                                  callees=callees, version=version,
-                                                  disjoint_sizes=disjoint_sizes(program),
-                                                  profile=profile)
+    return _render_program("module.c.j2", program, version=version, profile=profile)
 
 
 def render_program(program: Program) -> str:
     """The C of an inner program (a scan's step): its constants, its kernels and a
     `static` entry point, to be placed inside another module."""
-    env = environment()
-    kernels, callees = kernel_functions(env, program.steps)
-    return env.get_template("program.c.j2").render(program=program, kernels=kernels,
-                                                   callees=callees,
-                                                   disjoint_sizes=disjoint_sizes(program),
-                                                   storage="static inline ", profile=False)
+    return _render_program("program.c.j2", program, storage="static inline ",
+                           profile=False)
 
 
 def cdef(program: Program, profile: bool = False) -> str:

@@ -66,7 +66,7 @@ class FunctionGraph:
         """Pickle the graph without its reader index (keyed by ids, which a pickle
         does not keep): it is rebuilt when next needed."""
         state = dict(vars(self))
-        state["_clients"], state["_nodes"] = None, set()
+        state["_clients"], state["_nodes"], state["_order"] = None, set(), None
         return state
 
     @property
@@ -80,12 +80,17 @@ class FunctionGraph:
         self.changed()
 
     def changed(self) -> None:
-        """Say that node inputs were edited directly: the reader index is rebuilt."""
+        """Say that node inputs were edited directly: the reader index and the node
+        order are rebuilt."""
         self._clients = None
+        self._order = None
 
     def toposort(self) -> list[Apply]:
-        """The nodes in a deterministic execution order."""
-        return toposort(self.outputs, stop=self.inputs)
+        """The nodes in a deterministic execution order (kept until the graph changes:
+        the rewrites ask for it about 30 times per function)."""
+        if getattr(self, "_order", None) is None:
+            self._order = toposort(self.outputs, stop=self.inputs)
+        return list(self._order)
 
     def variables(self) -> list[Variable]:
         """Every variable in the graph: inputs, then node outputs in schedule order."""
@@ -183,6 +188,7 @@ class FunctionGraph:
         if old is new:
             return
         clients = self.clients()
+        self._order = None
         self._import(new)
         readers = clients.pop(id(old), [])
         for node, i in readers:
