@@ -39,7 +39,8 @@ class RandomStream(RandomStreams):
     counter) with a `default_update`, so a function gives new numbers at each call and
     `srng.seed(n)` restarts every draw; a seed gives the same numbers in modes C and PY
     and on every machine. `uniform` and `normal` with scalar parameters draw the
-    numbers of the Theano-style `RandomStreams` of the same seed."""
+    numbers of the Theano-style `RandomStreams` of the same seed (normal to the last
+    bit: that kernel may use libmvec's vector log and cos)."""
 
     def _rv(self, dist: str, params: list[Any], size: Any, dtype: str) -> TensorVariable:
         spec = DISTS[dist]
