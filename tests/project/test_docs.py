@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import REPO, import_test_module
 
 DOCS = REPO / "docs"
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w{}-]*)")
@@ -229,3 +229,31 @@ def test_site_builds(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert (tmp_path / "html" / "api" / "cgraph.tensor.html").is_file()
+    _check_index_of_objects(tmp_path / "html" / "objects.inv")
+
+
+def _check_index_of_objects(inventory: Path) -> None:
+    """Each name in the `__all__` of a module with an API page has an entry in the built
+    site (under its module's name, or under the module it is an alias from), or is named
+    in the page's text (data; test_api_reference.py)."""
+    import importlib
+    import posixpath
+
+    from sphinx.util.inventory import InventoryFile
+
+    reference = import_test_module("test_api_reference")
+    with inventory.open("rb") as f:
+        inv = InventoryFile.load(f, "", posixpath.join)
+    entries = {name for kind, objects in inv.items() if kind.startswith("py:")
+               for name in objects}
+    problems = []
+    for page in reference.pages():
+        module = importlib.import_module(page.module)
+        for name in reference.public_names(module):
+            obj = getattr(module, name)
+            homes = {page.module} | {getattr(obj, "__module__", "") or ""}
+            homes |= {p.module for p in reference.pages()
+                      if reference._exports(p.module, name, obj)}
+            if not (any(f"{home}.{name}" in entries for home in homes) or page.named(name)):
+                problems.append(f"{page.module}.{name} has no entry in the built site")
+    assert not problems, "\n".join(problems)

@@ -50,8 +50,8 @@ def test_readme_links_to_docs_pages_that_exist():
 def test_docs_pages_include_the_readme_sections_they_show():
     """Each marked README section is shown on a docs page by `{include}` with its markers."""
     text = README.read_text()
-    for name, page in (("quickstart", "getting-started"), ("testing", "testing"),
-                       ("ops", "guide")):
+    for name, page in (("pitch", "index"), ("quickstart", "getting-started"),
+                       ("testing", "testing"), ("ops", "guide")):
         start = re.search(rf"<!-- {name}:start[^>]*-->", text)
         assert start and f"<!-- {name}:end -->" in text, f"README has no {name} markers"
         shown = (DOCS / f"{page}.md").read_text()
