@@ -41,7 +41,7 @@ typedef int64_t cg_idx;
  * (Python, or a C user of an exported library) can tell which graph node it was. */
 /* Out of line: a body calls it at each kernel's failure branch, and a copy of its loop
  * per call site cost gcc time (~10%; marking it `cold` as well doubled gcc's time). */
-static __attribute__((noinline)) void cg_failed_in(char *err, const char *kernel)
+static __attribute__((noinline, unused)) void cg_failed_in(char *err, const char *kernel)
 {
     size_t n = 0;
     while (n < CG_ERRBUF - 1 && err[n])
