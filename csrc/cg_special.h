@@ -146,4 +146,113 @@ static inline double cg_beta(double a, double b)
     return sign * exp(lgamma(a) + lgamma(b) - lgamma(s));
 }
 
+/* ---------------------------------------------------------------- error functions */
+
+/* x * x = *hi + *lo exactly (Dekker's split of x into 26-bit halves). */
+static inline void cg_square_parts(double x, double *hi, double *lo)
+{
+    const double c = 134217729.0 * x;
+    const double xh = c - (c - x), xl = x - xh;
+    *hi = x * x;
+    *lo = ((xh * xh - *hi) + 2.0 * xh * xl) + xl * xl;
+}
+
+/* exp(x * x), with the rounding of x * x taken into account. */
+static inline double cg_exp_sq(double x)
+{
+    double hi, lo;
+    cg_square_parts(x, &hi, &lo);
+    return exp(hi) * (1.0 + lo);
+}
+
+/* exp(x^2) erfc(x): the product below 26 (erfc is accurate to its last bits there),
+ * then the continued fraction 1 / (x + (1/2) / (x + (2/2) / (x + ...))) / sqrt(pi). */
+static inline double cg_erfcx(double x)
+{
+    if (x != x)
+        return NAN;
+    if (x < 0)
+        return x < -26.7 ? INFINITY : 2.0 * cg_exp_sq(x) - cg_erfcx(-x);
+    if (x < 26.0)
+        return cg_exp_sq(x) * erfc(x);
+    if (x > 1e9)
+        return x > 1e150 ? 1.0 / (x * CG_SP_SQRT_PI) : (1.0 - 0.5 / (x * x)) / (x * CG_SP_SQRT_PI);
+    double f = x, c = x, d = 0.0;
+    for (int n = 1; n < 100; n++) {
+        const double a = 0.5 * n;
+        d = 1.0 / (x + a * d);
+        c = x + a / c;
+        f *= c * d;
+        if (fabs(c * d - 1.0) < CG_SP_EPS)
+            break;
+    }
+    return 1.0 / (CG_SP_SQRT_PI * f);
+}
+
+/* x >= 0 with erf(x) = y, 0 < y <= 1/2: Newton from the series' first terms. */
+static inline double cg_erf_solve(double y)
+{
+    double x = 0.5 * CG_SP_SQRT_PI * y * (1.0 + CG_SP_PI * y * y / 12.0);
+    for (int i = 0; i < 20; i++) {
+        const double step = (erf(x) - y) * 0.5 * CG_SP_SQRT_PI * exp(x * x);
+        x -= step;
+        if (fabs(step) <= 2e-16 * x)
+            break;
+    }
+    return x;
+}
+
+/* x > 0 with erfc(x) = q, 0 < q <= 1/2: Newton on log erfc(x) = log q, where
+ * log erfc(x) = log erfcx(x) - x^2 does not underflow. */
+static inline double cg_erfc_solve(double q)
+{
+    const double target = log(q);
+    double x = sqrt(-target);
+    if (x > 1) {
+        x = x - log(CG_SP_SQRT_PI * x) / (2.0 * x);
+        x = x > 0.4 ? x : 0.4;
+    } else {
+        x = 0.5;
+    }
+    for (int i = 0; i < 50; i++) {
+        const double e = cg_erfcx(x);
+        double hi, lo;
+        cg_square_parts(x, &hi, &lo);
+        const double g = (log(e) - hi) - lo - target;
+        const double step = g * 0.5 * CG_SP_SQRT_PI * e;
+        x += step;
+        if (fabs(step) <= 2e-16 * x)
+            break;
+    }
+    return x;
+}
+
+static inline double cg_erfinv(double y)
+{
+    if (!(y >= -1.0 && y <= 1.0))
+        return NAN;
+    if (y == 0.0)
+        return y;
+    const double a = fabs(y);
+    const double x = a == 1.0 ? INFINITY : (a <= 0.5 ? cg_erf_solve(a) : cg_erfc_solve(1.0 - a));
+    return copysign(x, y);
+}
+
+static inline double cg_erfcinv(double q)
+{
+    if (!(q >= 0.0 && q <= 2.0))
+        return NAN;
+    if (q == 0.0)
+        return INFINITY;
+    if (q == 2.0)
+        return -INFINITY;
+    if (q < 0.5)
+        return cg_erfc_solve(q);
+    if (q <= 1.5)
+        return -cg_erfinv(q - 1.0);
+    return -cg_erfc_solve(2.0 - q);
+}
+
+#include "cg_special_bessel.h"
+
 #endif

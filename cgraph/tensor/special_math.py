@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from cgraph.tensor import special_bessel as B
 from cgraph.tensor import special_scalar as S
 from cgraph.tensor.math import (
     _elementwise,
+    abs,
+    add,
     exp,
     expm1,
     log,
@@ -26,12 +29,14 @@ from cgraph.tensor.math import (
     neg,
     psi,
     sigmoid,
+    sign,
+    sqr,
     sub,
     to_float,
     true_div,
 )
 from cgraph.tensor.nnet import softplus
-from cgraph.tensor.type import TensorVariable
+from cgraph.tensor.type import TensorConstant, TensorVariable
 
 
 def _c(name: str, nin: int) -> str:
@@ -41,8 +46,20 @@ def _c(name: str, nin: int) -> str:
 
 
 def _row(name: str, nin: int, grad: Any, doc: str, **facts: Any) -> Any:
-    return _elementwise(name, nin, _c(name, nin), S.vectorized(getattr(S, name), nin),
-                        to_float, grad, doc=doc, **facts)
+    scalar = getattr(S, name, None) or getattr(B, name)
+    return _elementwise(name, nin, _c(name, nin), S.vectorized(scalar, nin), to_float, grad,
+                        doc=doc, **facts)
+
+
+def parameter_grad(op: str, var: TensorVariable, what: str) -> None:
+    """The gradient with respect to a parameter whose derivative is not implemented:
+    None (no gradient flows) when the parameter is a constant or an integer, else
+    NotImplementedError naming the op and the input."""
+    if isinstance(var, TensorConstant) or not var.type.is_continuous:
+        return None
+    raise NotImplementedError(
+        f"{op}: the gradient with respect to {what} is not implemented (it needs a series "
+        f"of its own); make {what} a constant to differentiate with respect to the others")
 
 
 # --------------------------------------------------------------------------- logistic
@@ -87,10 +104,67 @@ beta = _row("beta", 2, lambda a, b, o, gz: _beta_grads(a, b, o, gz),
             "The beta function B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b). Gradient "
             "B(a, b) (psi(a) - psi(a + b)).")
 
+# --------------------------------------------------------------------------- error functions
+
+_SQRT_PI = float(np.sqrt(np.pi))
+erfcx = _row("erfcx", 1, lambda x, o, gz: [mul(gz, sub(mul(mul(2, x), o), 2 / _SQRT_PI))],
+             "The scaled complementary error function exp(x**2) erfc(x): finite where "
+             "erfc underflows (about 1 / (x sqrt(pi)) for large x); inf below -26.7.")
+erfinv = _row("erfinv", 1, lambda y, o, gz: [mul(gz, mul(_SQRT_PI / 2, exp(sqr(o))))],
+              "The inverse of erf on [-1, 1] (+-inf at +-1, NaN outside), accurate near "
+              "+-1 (solved through erfc there).")
+erfcinv = _row("erfcinv", 1, lambda q, o, gz: [mul(gz, mul(-_SQRT_PI / 2, exp(sqr(o))))],
+               "The inverse of erfc on [0, 2] (inf at 0, -inf at 2, NaN outside), accurate "
+               "down to the smallest q (about 26.5 at 1e-307).")
+
+# --------------------------------------------------------------------------- Bessel
+
+
+def _i1_grad(x: Any, o: Any, gz: Any) -> list[TensorVariable]:
+    i2 = mul(ive(2, x), exp(abs(x)))
+    return [mul(gz, mul(0.5, add(i0(x), i2)))]
+
+
+def _ive_grad(v: Any, x: Any, o: Any, gz: Any) -> list[TensorVariable | None]:
+    around = mul(0.5, add(ive(sub(v, 1), x), ive(add(v, 1), x)))
+    return [parameter_grad("ive", v, "the order v"),
+            mul(gz, sub(around, mul(sign(x), o)))]
+
+
+i0 = _row("i0", 1, lambda x, o, gz: [mul(gz, i1(x))],
+          "The modified Bessel function of the first kind of order 0 (inf at +-inf).")
+i1 = _row("i1", 1, _i1_grad,
+          "The modified Bessel function of the first kind of order 1 (odd: +-inf at +-inf).")
+ive = _row("ive", 2, _ive_grad,
+           "ive(v, x) = exp(-abs(x)) I_v(x), the exponentially scaled modified Bessel "
+           "function of real order v (scipy's ive): NaN for x < 0 unless v is an integer. "
+           "Power series, or Hankel's expansion for x > 25 and v**2 < 2x; for x > 700 with "
+           "larger v the scaled series is accurate to about 1e-12. The gradient with "
+           "respect to v is not implemented (v must be a constant or an integer).")
+
+# --------------------------------------------------------------------------- polygamma
+
+
+def _polygamma_grad(n: Any, x: Any, o: Any, gz: Any) -> list[TensorVariable | None]:
+    return [parameter_grad("polygamma", n, "the order n"), mul(gz, polygamma(add(n, 1), x))]
+
+
+polygamma = _row("polygamma", 2, _polygamma_grad,
+                 "polygamma(n, x), the n-th derivative of psi (n = 0, 1, 2, ...; NaN for "
+                 "other n): (-1)**(n+1) n! zeta(n+1, x) by Euler-Maclaurin summation; "
+                 "polygamma(0, x) is psi, accurate near its positive root. For x < -3 and "
+                 "even n >= 2 the terms cancel (no reflection formula): accuracy drops "
+                 "toward the poles. The order n is discrete: no gradient with respect to it.")
+tri_gamma = _row("tri_gamma", 1, lambda x, o, gz: [mul(gz, polygamma(2, x))],
+                 "The trigamma function polygamma(1, x), d/dx psi(x).")
+
 # --------------------------------------------------------------------------- aliases
 
 expit = sigmoid
 log1pexp = softplus
 
-__all__ = ["beta", "betaln", "expit", "gamma", "log1mexp", "log1pexp", "logaddexp", "logit",
-           "softplus", "xlog1py", "xlogy"]
+trigamma = tri_gamma
+
+__all__ = ["beta", "betaln", "erfcinv", "erfcx", "erfinv", "expit", "gamma", "i0", "i1", "ive",
+           "log1mexp", "log1pexp", "logaddexp", "logit", "polygamma", "softplus", "tri_gamma",
+           "trigamma", "xlog1py", "xlogy"]

@@ -169,3 +169,100 @@ def beta(a: float, b: float) -> float:
     sign = math.copysign(1.0, gamma(a)) * math.copysign(1.0, gamma(b)) * math.copysign(
         1.0, gamma(s))
     return sign * _call(math.exp, lgamma(a) + lgamma(b) - lgamma(s))
+
+
+# ------------------------------------------------------------------ error functions
+
+
+def _split(x: float) -> tuple[float, float]:
+    """x = hi + lo with hi holding the top 26 bits (Dekker's split)."""
+    c = 134217729.0 * x
+    hi = c - (c - x)
+    return hi, x - hi
+
+
+def square_parts(x: float) -> tuple[float, float]:
+    """x * x = hi + lo exactly."""
+    hi = x * x
+    xh, xl = _split(x)
+    return hi, ((xh * xh - hi) + 2.0 * xh * xl) + xl * xl
+
+
+def exp_sq(x: float) -> float:
+    """exp(x * x), with the rounding of x * x taken into account."""
+    hi, lo = square_parts(x)
+    return _call(math.exp, hi) * (1.0 + lo)
+
+
+def erfcx(x: float) -> float:
+    if x != x:
+        return NAN
+    if x < 0:
+        return INF if x < -26.7 else 2.0 * exp_sq(x) - erfcx(-x)
+    if x < 26.0:
+        return exp_sq(x) * math.erfc(x)
+    if x > 1e9:
+        return 1.0 / (x * SQRT_PI) if x > 1e150 else (1.0 - 0.5 / (x * x)) / (x * SQRT_PI)
+    # erfc(x) exp(x^2) sqrt(pi) = 1 / (x + (1/2) / (x + (2/2) / (x + ...))), by Lentz
+    f = c = x
+    d = 0.0
+    for n in range(1, 100):
+        a = 0.5 * n
+        d = 1.0 / (x + a * d)
+        c = x + a / c
+        f *= c * d
+        if abs(c * d - 1.0) < EPS:
+            break
+    return 1.0 / (SQRT_PI * f)
+
+
+def _erf_solve(y: float) -> float:
+    """x >= 0 with erf(x) = y, for 0 < y <= 1/2 (Newton from the series' first terms)."""
+    x = 0.5 * SQRT_PI * y * (1.0 + math.pi * y * y / 12.0)
+    for _ in range(20):
+        step = (math.erf(x) - y) * 0.5 * SQRT_PI * math.exp(x * x)
+        x -= step
+        if abs(step) <= 2e-16 * x:
+            break
+    return x
+
+
+def _erfc_solve(q: float) -> float:
+    """x > 0 with erfc(x) = q, for 0 < q <= 1/2: Newton on log erfc(x) = log q, with
+    log erfc(x) = log erfcx(x) - x^2 (no underflow down to the smallest q)."""
+    target = math.log(q)
+    x = math.sqrt(-target)
+    x = max(x - math.log(SQRT_PI * x) / (2.0 * x), 0.4) if x > 1 else 0.5
+    for _ in range(50):
+        e = erfcx(x)
+        hi, lo = square_parts(x)
+        g = (math.log(e) - hi) - lo - target
+        step = g * 0.5 * SQRT_PI * e  # g / g', g' = -2 / (sqrt(pi) erfcx(x))
+        x += step
+        if abs(step) <= 2e-16 * x:
+            break
+    return x
+
+
+def erfinv(y: float) -> float:
+    if not (-1.0 <= y <= 1.0):
+        return NAN
+    if y == 0.0:
+        return y
+    a = abs(y)
+    x = INF if a == 1.0 else _erf_solve(a) if a <= 0.5 else _erfc_solve(1.0 - a)
+    return math.copysign(x, y)
+
+
+def erfcinv(q: float) -> float:
+    if not (0.0 <= q <= 2.0):
+        return NAN
+    if q == 0.0:
+        return INF
+    if q == 2.0:
+        return -INF
+    if q < 0.5:
+        return _erfc_solve(q)
+    if q <= 1.5:
+        return -erfinv(q - 1.0)
+    return -_erfc_solve(2.0 - q)
