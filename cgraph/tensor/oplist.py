@@ -87,6 +87,15 @@ def _methods() -> str:
     return ", ".join(f"`x.{n}`" for n in sorted(names, key=str.lower))
 
 
+def _random_streams() -> str:
+    """The distributions `cgraph.tensor.random.RandomStream` draws (its methods)."""
+    from cgraph.tensor.random import DISTS  # noqa: PLC0415
+
+    names = sorted(set(DISTS) | {"choice", "permutation"})
+    return ("- **Random streams** (methods of cgraph.tensor.random.RandomStream, drawn in "
+            "C): " + ", ".join(f"`{n}`" for n in names))
+
+
 def op_list() -> str:
     """The markdown list of operations, grouped."""
     import cgraph.tensor as T  # noqa: PLC0415  (the list describes the loaded package)
@@ -117,6 +126,7 @@ def op_list() -> str:
         names = groups.get(heading)
         if names:
             lines.append(f"- **{heading}**: " + ", ".join(_spellings(names, objects, hidden)))
+    lines.append(_random_streams())
     lines.append(f"- **Tensor methods and attributes**: {_methods()}")
     kinds = sorted({k for k in T.constructors if not k.endswith(("s", "ices"))})
     lines.append("- **Types and constructors**: `tensor(dtype, shape)`, `constant`, "

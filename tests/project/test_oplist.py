@@ -9,6 +9,7 @@ from helpers import REPO, TESTS
 
 import cgraph.tensor as T
 from cgraph.tensor import methods, nnet, oplist
+from cgraph.tensor.random import RandomStream
 
 README = REPO / "README.md"
 
@@ -23,7 +24,8 @@ def test_readme_lists_the_operations_that_exist():
     assert section.strip() == oplist.op_list().strip(), (
         "README's operation list is stale: run `python -m cgraph ops --readme README.md`")
     for name in re.findall(r"`(\w+)`", section):
-        assert hasattr(T, name) or hasattr(nnet, name) or hasattr(T.linalg, name), name
+        assert (hasattr(T, name) or hasattr(nnet, name) or hasattr(T.linalg, name)
+                or hasattr(RandomStream, name)), name
     for name in re.findall(r"`x\.(\w+)`", section):
         assert name in methods._METHODS or hasattr(T.dvector(), name), name
 

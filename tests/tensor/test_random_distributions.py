@@ -303,3 +303,41 @@ def test_choice_agrees_between_modes_and_checks_its_sizes():
     for c_call, py_call in zip(out["C"], out["PY"]):
         for c, py in zip(c_call, py_call):
             np.testing.assert_array_equal(c, py)
+
+
+def test_every_method_has_its_dtype_and_shape():
+    """Each method as users call it: floatX (or the dtype asked) for continuous draws,
+    int64 for discrete ones, the size's shape (and the core length)."""
+    srng = RandomStream(seed=0)
+    p3 = np.array([0.2, 0.3, 0.5])
+    draws = {
+        "uniform": srng.uniform(size=(2,)), "normal": srng.normal(size=(2,)),
+        "gamma": srng.gamma(2.0, rate=0.5, size=(2,)), "beta": srng.beta(1.0, 2.0, size=(2,)),
+        "exponential": srng.exponential(size=(2,)), "lognormal": srng.lognormal(size=(2,)),
+        "laplace": srng.laplace(size=(2,)), "logistic": srng.logistic(size=(2,)),
+        "cauchy": srng.cauchy(size=(2,)), "halfnormal": srng.halfnormal(size=(2,)),
+        "halfcauchy": srng.halfcauchy(size=(2,)), "t": srng.t(4.0, size=(2,)),
+        "chisquare": srng.chisquare(2.0, size=(2,)), "weibull": srng.weibull(2.0, size=(2,)),
+        "dirichlet": srng.dirichlet(p3, size=(2,)),
+        "multivariate_normal": srng.multivariate_normal(np.zeros(3), np.eye(3), size=(2,)),
+        "integers": srng.integers(5, size=(2,)), "bernoulli": srng.bernoulli(0.5, size=(2,)),
+        "binomial": srng.binomial(4, 0.5, size=(2,)), "poisson": srng.poisson(size=(2,)),
+        "negative_binomial": srng.negative_binomial(2, 0.5, size=(2,)),
+        "geometric": srng.geometric(0.5, size=(2,)), "categorical": srng.categorical(p3, size=(2,)),
+        "multinomial": srng.multinomial(4, p3, size=(2,)),
+        "choice": srng.choice(5, size=(2,)), "permutation": srng.permutation(2),
+    }
+    f32 = srng.normal(size=(2,), dtype="float32")
+    values = cgraph.function([], [*draws.values(), f32])()
+    for (name, var), value in zip(draws.items(), values):
+        core = (3,) if name in ("dirichlet", "multivariate_normal", "multinomial") else ()
+        assert value.shape == (2, *core), name
+        discrete = name in ("integers", "bernoulli", "binomial", "poisson", "negative_binomial",
+                            "geometric", "categorical", "multinomial", "choice", "permutation")
+        assert value.dtype == ("int64" if discrete else cgraph.config.floatX), name
+        assert var.dtype == value.dtype, name
+    assert values[-1].dtype == np.float32
+    with pytest.raises(TypeError, match="float32 or float64"):
+        srng.normal(dtype="int32")
+    with pytest.raises(TypeError, match="integer dtype"):
+        srng.poisson(dtype="float64")
