@@ -13,8 +13,8 @@ drawn by `python docs/pictures.py`.
 
 from __future__ import annotations
 
-import io
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,10 +59,10 @@ def _draw_xor_graph(_app) -> None:
     picture = out / "xor_graph.svg"
     if shutil.which("dot") is None:
         shutil.copyfile(DOCS / "pictures" / "xor_graph.svg", picture)
-    else:
-        from cgraph.__main__ import demo_xor
-
-        demo_xor(epochs=1, draw=str(picture), out=io.StringIO())
+    else:  # as the command line draws it (a node names the line that made it)
+        subprocess.run([sys.executable, "-m", "cgraph", "demo", "xor", "--epochs", "1",
+                        "--draw", str(picture)], check=True, capture_output=True,
+                       cwd=DOCS.parent)
     (out / "xor_graph.md").write_text(
         "![The XOR tutorial's compiled training step](xor_graph.svg)\n")
 

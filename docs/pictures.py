@@ -21,10 +21,10 @@ matplotlib is not a dependency: the charts are plain SVG written here.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -122,10 +122,9 @@ def draw_xor() -> Path | None:
     if shutil.which("dot") is None:
         print("xor: skipped, Graphviz's `dot` program is not installed")
         return None
-    from cgraph.__main__ import demo_xor
-
     path = PICTURES / "xor_graph.svg"
-    demo_xor(epochs=1, draw=str(path), out=io.StringIO())
+    subprocess.run([sys.executable, "-m", "cgraph", "demo", "xor", "--epochs", "1", "--draw",
+                    str(path)], check=True, capture_output=True, cwd=DOCS.parent)
     return path
 
 

@@ -136,12 +136,12 @@ class RandomStream(RandomStreams):
 
     def halfnormal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None,
                    dtype: Any = None) -> TensorVariable:
-        """loc + scale * |z| for a standard normal z (scale >= 0)."""
+        """loc + scale * abs(z) for a standard normal z (scale >= 0)."""
         return self._cont("halfnormal", [loc, scale], size, dtype)
 
     def halfcauchy(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None,
                    dtype: Any = None) -> TensorVariable:
-        """loc + scale * |c| for a standard Cauchy c (scale >= 0)."""
+        """loc + scale * abs(c) for a standard Cauchy c (scale >= 0)."""
         return self._cont("halfcauchy", [loc, scale], size, dtype)
 
     def t(self, df: Any, loc: Any = 0.0, scale: Any = 1.0, size: Any = None,
