@@ -132,3 +132,31 @@ def _exports(module_name: str, name: str, obj: object) -> bool:
 def _has_own_entry(obj: object) -> bool:
     """Autodoc gives functions and classes an entry of their own (not data)."""
     return inspect.isroutine(obj) or inspect.isclass(obj)
+
+
+# `|x|` outside a code span is an RST substitution reference: the site's build fails on it.
+BARS = re.compile(r"(?<![|\w])\|[^|\s`][^|`\n]*\|(?![|\w])")
+
+
+def _docstrings(module: types.ModuleType):
+    """(name, docstring) of the module, its public names and their public methods."""
+    yield module.__name__, inspect.getdoc(module) or ""
+    for name in public_names(module):
+        obj = getattr(module, name)
+        if not _has_own_entry(obj):
+            continue
+        yield f"{module.__name__}.{name}", inspect.getdoc(obj) or ""
+        if inspect.isclass(obj):
+            for member, value in vars(obj).items():
+                if not member.startswith("_") and inspect.isroutine(value):
+                    yield f"{module.__name__}.{name}.{member}", inspect.getdoc(value) or ""
+
+
+def test_docstrings_write_abs_not_bars():
+    """Docstrings are RST for the site: `abs(x)` (or a code span), never a bare |x|."""
+    found = []
+    for page in pages():
+        for where, doc in _docstrings(importlib.import_module(page.module)):
+            prose = re.sub(r"``.*?``|`[^`]*`", "", doc, flags=re.S)
+            found += [f"{where}: {m.group(0)}" for m in BARS.finditer(prose)]
+    assert not found, "write abs(x) or a code span:\n" + "\n".join(found)
