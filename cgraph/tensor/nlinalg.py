@@ -1,5 +1,6 @@
 """Theano's and PyTensor's `tensor.nlinalg` path: the functions of `cgraph.tensor.linalg`
-that numpy.linalg has (inverse, determinants, eigh, qr, svd)."""
+that numpy.linalg has (inverse, determinants, eigh, qr, svd, pinv,
+lstsq, norm, matrix_power, kron, tensorsolve, tensorinv)."""
 
 from cgraph.tensor.linalg import (
     QR,
@@ -12,11 +13,19 @@ from cgraph.tensor.linalg import (
     eigh,
     eigvalsh,
     inv,
+    kron,
+    lstsq,
     matrix_inverse,
+    matrix_power,
+    norm,
+    pinv,
     qr,
     slogdet,
     svd,
+    tensorinv,
+    tensorsolve,
 )
 
 __all__ = ["QR", "SVD", "Det", "Eigh", "MatrixInverse", "SLogDet", "det", "eigh", "eigvalsh",
-           "inv", "matrix_inverse", "qr", "slogdet", "svd"]
+           "inv", "kron", "lstsq", "matrix_inverse", "matrix_power", "norm", "pinv", "qr",
+           "slogdet", "svd", "tensorinv", "tensorsolve"]

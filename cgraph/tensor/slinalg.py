@@ -1,5 +1,6 @@
 """Theano's and PyTensor's `tensor.slinalg` path: the functions of `cgraph.tensor.linalg`
-that scipy.linalg has (Cholesky, LU and the solves, qr, svd)."""
+that scipy.linalg has (Cholesky, LU and the solves, qr, svd,
+block_diag, kron)."""
 
 from cgraph.tensor.linalg import (
     LU,
@@ -11,9 +12,11 @@ from cgraph.tensor.linalg import (
     LUSolve,
     Solve,
     SolveTriangular,
+    block_diag,
     cho_solve,
     cholesky,
     eigvalsh,
+    kron,
     lu,
     lu_factor,
     lu_solve,
@@ -24,5 +27,5 @@ from cgraph.tensor.linalg import (
 )
 
 __all__ = ["LU", "QR", "SVD", "Cholesky", "CholeskySolve", "LUFactor", "LUSolve", "Solve",
-           "SolveTriangular", "cho_solve", "cholesky", "eigvalsh", "lu", "lu_factor", "lu_solve",
-           "qr", "solve", "solve_triangular", "svd"]
+           "SolveTriangular", "block_diag", "cho_solve", "cholesky", "eigvalsh", "kron", "lu",
+           "lu_factor", "lu_solve", "qr", "solve", "solve_triangular", "svd"]

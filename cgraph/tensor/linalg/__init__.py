@@ -28,6 +28,16 @@ from cgraph.tensor.linalg.decomp import (
 from cgraph.tensor.linalg.decomp import (
     inv as inv,  # numpy.linalg.inv, not in __all__ (see below)
 )
+from cgraph.tensor.linalg.functions import (
+    block_diag,
+    kron,
+    lstsq,
+    matrix_power,
+    norm,
+    pinv,
+    tensorinv,
+    tensorsolve,
+)
 from cgraph.tensor.linalg.lu import LU, LUFactor, LUSolve, lu, lu_factor, lu_solve
 from cgraph.tensor.linalg.rect import QR, SVD, qr, svd
 from cgraph.tensor.linalg.solve import (
@@ -41,7 +51,8 @@ from cgraph.tensor.linalg.solve import (
 
 __all__ = [
     "LU", "QR", "SVD", "Cholesky", "CholeskySolve", "Det", "Eigh", "LUFactor", "LUSolve",
-    "LapackOp", "MatrixInverse", "lu", "lu_factor", "lu_solve",
+    "LapackOp", "MatrixInverse", "block_diag", "kron", "lstsq", "lu", "lu_factor",
+    "lu_solve", "matrix_power", "norm", "pinv", "tensorinv", "tensorsolve",
     "SLogDet", "Solve", "SolveTriangular", "cho_solve", "cholesky", "det", "eigh",
     "eigvalsh", "matrix_inverse", "qr", "slogdet", "solve", "solve_triangular", "svd",
 ]  # and `inv`, numpy's name of matrix_inverse (left out: cgraph.tensor.inv is 1/x)
