@@ -49,6 +49,18 @@ class ShapeError(ValueError):
 
 
 @dataclass(frozen=True)
+class PlanTail:
+    """What `KernelBuilder.params` returns for a kernel that also reads plan values
+    whose count only the plan knows (a scan's plans of each step): `params` fill the
+    kernel's slots as usual, `make_plan` appends `values` after P's fixed slots and
+    writes their offset from the kernel's first slot into `params[at]`."""
+
+    params: list[int]
+    values: np.ndarray
+    at: int
+
+
+@dataclass(frozen=True)
 class Buffer:
     """An array a call allocates (a workspace buffer or an output), for messages."""
 
@@ -188,6 +200,8 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
     value_of = _Values(lowered, layouts, arrays)
     kernel_bytes: list[int] = []
     largest: Buffer | None = None
+    tails: list[np.ndarray] = []  # the kernels' PlanTail values, appended to P
+    tail_end = lowered.program.n_slots
 
     def taken(ifelse_id: int) -> int:
         ifelse = lowered.nodes_by_id[ifelse_id]
@@ -256,6 +270,11 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
         values = extra[0] if extra else None
         try:
             params = builder.params(kernel, node, out_layouts, in_layouts, in_shapes, values)
+            if isinstance(params, PlanTail):
+                tails.append(np.asarray(params.values, dtype=np.int64))
+                params, at = list(params.params), params.at
+                params[at] = tail_end - start
+                tail_end += tails[-1].size
             _write_params(P, start, kernel, node, params)
         except OverflowError:
             raise _shape_error(ValueError("a loop bound, stride or offset exceeds int64"),
@@ -291,6 +310,8 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
         P[u.bytes_slot] = math.prod(shape) * np.dtype(
             fgraph.outputs[u.out_arg - len(fgraph.inputs)].type.dtype).itemsize
         inplace.append(same)
+    if tails:
+        P = np.concatenate([P, *tails])
     P.setflags(write=False)
     shapes = {key: layout[0] for key, layout in layouts.items()}
     return Plan(P, out_shapes, workspace, tuple(kernel_bytes), tuple(inplace), shapes,

@@ -9,7 +9,8 @@ second scan over the steps in reverse (`cgraph.scan.gradient`), itself different
 Supported: sequences and outputs_info with any taps (or None for outputs that are
 not fed back), non_sequences, n_steps, go_backwards, updates returned by the step
 (shared variables carried as states, their last values returned as updates), random
-draws in the step, gradients of any order and truncate_gradient.
+draws in the step, gradients of any order and truncate_gradient, and slices with
+symbolic bounds in the step (`cgraph.scan.slices`).
 """
 
 from cgraph.scan.build import scan

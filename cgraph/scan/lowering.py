@@ -4,7 +4,10 @@ The step's graph is lowered to its own program (kernels and a `static` entry poi
 with prefixed names) inside the outer module; the kernel (`templates/scan.c.j2`) calls
 it once per step with pointers to the current rows of the sequences, the previous
 states and the rows of the outputs. The step's plan (shapes, strides, workspace) is
-the same for every step and is stored inside the outer plan.
+usually the same for every step and is stored inside the outer plan. When the step's
+shapes depend on the rows of sequences (a slice x[:t] with t the step index), the
+outer planner reads those sequences' values and makes a plan per step, stored after
+the outer plan's fixed slots; steps with equal rows share one.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 from cgraph.codegen.kernels import uses_blas
 from cgraph.codegen.lower import Lowered, lower, value_arguments
-from cgraph.codegen.plan import Plan, make_plan
+from cgraph.codegen.plan import Plan, PlanTail, make_plan
 from cgraph.codegen.render import render_program
 from cgraph.graph.basic import Apply
 from cgraph.graph.fg import FunctionGraph
@@ -25,23 +28,25 @@ from cgraph.tensor.subtensor import AdvancedSubtensor, Subtensor
 from cgraph.tensor.subtensor_index import ARRAY, INT, NEW, SLICE, SYM, Index
 
 
-def lower_step(fgraph: FunctionGraph, first_rest: int) -> Lowered:
+def lower_step(fgraph: FunctionGraph, n_seqs: int, first_rest: int) -> Lowered:
     """The step's inner program, its C names prefixed by a digest of its content.
 
     Names from the content make a function with this scan the same C in every process
     (a disk-cache hit), and two different scans in one module never share a name.
 
-    Raises NotImplementedError when the step's shapes depend on values that change
-    from step to step (inputs before `first_rest`, e.g. a slice x[:t] with t a
-    sequence's row): one plan serves every step.
+    Raises NotImplementedError when the step's shapes depend on the value of a state
+    (inputs from `n_seqs` to `first_rest`, e.g. a slice x[:h] with h computed by the
+    previous step): the plans of the steps are made before the loop runs. Shapes that
+    depend on a sequence's rows get a plan per step (`step_plans`).
     """
-    per_step = [i for i in step_value_args(fgraph) if i < first_rest]
+    per_step = [i for i in step_value_args(fgraph) if n_seqs <= i < first_rest]
     if per_step:
         raise NotImplementedError(
-            f"scan: in mode C every step has the same shapes, but the shapes in the step "
-            f"depend on the per-step value of {fgraph.inputs[per_step[0]]!r} (a slice with "
-            "bounds that change per step; x[t], and windows x[t + i : t + j] of a fixed "
-            "length work); compile with mode='PY'")
+            f"scan: in mode C the shapes in a step are planned before the loop runs, but "
+            f"here they depend on the value of the state {fgraph.inputs[per_step[0]]!r}, "
+            "which the previous step computes (a slice whose bounds come from a state; "
+            "bounds from the step index, a sequence or a non-sequence work); compile "
+            "with mode='PY'")
     draft = lower(fgraph, prefix="s_")
     digest = hashlib.sha256(repr(draft.program).encode()).hexdigest()[:12]
     return lower(fgraph, prefix=f"s{digest}_")
@@ -53,14 +58,59 @@ def step_value_args(fgraph: FunctionGraph) -> tuple[int, ...]:
 
 
 def step_plan(lowered: Lowered, inner_shapes: tuple, values: list) -> Plan:
-    """The plan every step of the loop runs with; `values` holds the values of the
-    step's inputs its shapes depend on (None at the others)."""
+    """The plan a step runs with; `values` holds the values of the step's inputs its
+    shapes depend on (None at the others)."""
     return make_plan(lowered, inner_shapes, values)
+
+
+def step_plans(lowered: Lowered, inner_shapes: tuple, values: list,
+               per_step: tuple[int, ...], n: int, known: dict) -> list[Plan]:
+    """The plan of each of the `n` steps when the step's shapes depend on the rows of
+    the sequences at `per_step` (`values` holds those sequences whole).
+
+    Steps with the same such rows share one plan, found in `known` (rows -> plan,
+    kept by the caller for these shapes and other values; filled here). Raises
+    ValueError when two steps' outputs differ in shape (the loop stacks them)."""
+    plans: list[Plan] = []
+    for t in range(n):
+        at_t = list(values)
+        for i in per_step:
+            at_t[i] = np.asarray(values[i])[t]
+        key = b"".join(np.ascontiguousarray(at_t[i]).tobytes() for i in per_step)
+        plan = known.get(key)
+        if plan is None:
+            plan = known[key] = make_plan(lowered, inner_shapes, at_t)
+        if plans and plan.out_shapes != plans[0].out_shapes:
+            raise ValueError(
+                f"scan: the outputs of step {t} have shapes {list(plan.out_shapes)} but "
+                f"those of step 0 {list(plans[0].out_shapes)}: a step's outputs must "
+                "have the same shapes at every step (they are stacked)")
+        plans.append(plan)
+    return plans
+
+
+def _tail(plans: list[Plan]) -> np.ndarray:
+    """The plans of the steps as one array: step t's plan starts at entry t's value
+    (counted from the array's start); steps with one plan point to one copy."""
+    offsets, parts, where = [], [], {}
+    end = len(plans)
+    for plan in plans:
+        if id(plan) not in where:
+            where[id(plan)] = end
+            parts.append(plan.params)
+            end += plan.params.size
+        offsets.append(where[id(plan)])
+    return np.concatenate([np.asarray(offsets, dtype=np.int64), *parts])
 
 
 class ScanKernel(KernelBuilder):
     """The scan's kernel: the step's C, and the plan slots: the step count, the bytes
-    of a row of each sequence and each output, then the step's own plan."""
+    of a row of each sequence and each output, the bytes of the step's workspace,
+    where the step's plan is, then the step's plan.
+
+    The step's plan is the last field when every step has the same plan and it fits
+    (the common case); otherwise (a plan per step, or a step plan with plans of its
+    own) the plans go after P's fixed slots (`PlanTail`)."""
 
     family = "scan"
 
@@ -69,12 +119,12 @@ class ScanKernel(KernelBuilder):
         program = op.lowered.program
         n_seq, n_states, n_out = op.n_seqs, op.n_states, len(node.outputs)
         layout = ParamLayout(self.family, steps=1, seq_rows=n_seq, out_rows=n_out,
-                             step_plan=program.n_slots)
+                             workspace=1, plans_at=1, step_plan=program.n_slots)
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout,
                       context={"inner": render_program(program), "entry": program.entry,
                                "n_seq": n_seq, "n_states": n_states,
                                "n_rest": len(node.inputs) - 1 - n_seq - n_states,
-                               "n_out": n_out,
+                               "n_out": n_out, "per_step": bool(op.per_step),
                                "blas": uses_blas(program.steps)})  # the module links it
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
@@ -85,13 +135,21 @@ class ScanKernel(KernelBuilder):
             if tuple(strides) != contiguous_strides(shape) and int(np.prod(shape)) > 1:
                 raise ValueError(f"scan: input {k} is not contiguous")
         op = node.op
-        n_steps = op.steps(in_shapes, values[0])
-        plan = step_plan(op.lowered, op.inner_shapes(in_shapes), values[1:])
+        n_steps, plans = op.plans(in_shapes, values)
         seq_rows = [_row_bytes(shape, v) for shape, v in
                     zip(in_shapes[1:1 + op.n_seqs], node.inputs[1:1 + op.n_seqs])]
         out_rows = [_row_bytes(shape, v) for (shape, _), v in zip(out_layouts, node.outputs)]
-        return kernel.layout.build(steps=n_steps, seq_rows=seq_rows, out_rows=out_rows,
-                                   step_plan=plan.params.tolist())
+        n_slots = op.lowered.program.n_slots
+        fixed = not op.per_step and plans[0].params.size == n_slots
+        params = kernel.layout.build(
+            steps=n_steps, seq_rows=seq_rows, out_rows=out_rows,
+            workspace=max((int(plan.params[0]) for plan in plans), default=0),
+            plans_at=kernel.layout.slots().step_plan,
+            step_plan=plans[0].params[:n_slots].tolist() if fixed else [0] * n_slots)
+        if fixed:
+            return params
+        tail = _tail(plans) if op.per_step else plans[0].params
+        return PlanTail(params, tail, kernel.layout.slots().plans_at)
 
 
 def _row_bytes(shape: tuple, v: Any) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from cgraph.codegen.lower import Lowered
+from cgraph.codegen.plan import Plan
 from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.interpret import Interpreter
@@ -18,10 +19,15 @@ from cgraph.scan.lowering import (
     gather_symbolic_ints,
     lower_step,
     step_plan,
+    step_plans,
     step_value_args,
 )
 from cgraph.scan.slices import windows_as_gathers
 from cgraph.tensor.type import TensorType, as_tensor_variable
+
+#: per-step plans a scan keeps: for this many shapes and values other than the rows,
+#: and this many rows of each (past either, they are dropped)
+MAX_STEP_PLANS = (64, 1 << 16)
 
 
 class Scan(Op):
@@ -33,6 +39,9 @@ class Scan(Op):
     shortest sequence; otherwise a negative n_steps raises ValueError.
     `truncate_gradient` (-1: all steps) is how many steps back the gradient goes;
     `backward` marks the loop of a gradient, which needs at least one step.
+    `per_step` holds the positions of the sequences whose rows the step's shapes
+    depend on (a slice x[:t] of the step index t): their values are value inputs, and
+    mode "C" plans each step with its rows (`plans`).
     """
 
     value_inputs = (0,)
@@ -47,20 +56,26 @@ class Scan(Op):
         self.n_seqs, self.n_states = n_seqs, n_states
         windows_as_gathers(self.fgraph, n_seqs + n_states)
         gather_symbolic_ints(self.fgraph)
-        # n_steps, and the non-sequences the step's shapes depend on (its slice bounds)
+        # n_steps, and the sequences and non-sequences the step's shapes depend on
+        # (its slice bounds); a sequence's rows give each step its own plan
         first_rest = n_seqs + n_states
-        self.value_inputs = (0, *[1 + i for i in step_value_args(self.fgraph)
-                                  if i >= first_rest])
+        shaping = step_value_args(self.fgraph)
+        self.per_step = tuple(i for i in shaping if i < n_seqs)
+        self.value_inputs = (0, *[1 + i for i in shaping if i < n_seqs or i >= first_rest])
         self.n_plain = len(inner_outputs) - n_states
         self._lowered: Lowered | None = None
         self._interpreter: Interpreter | None = None
+        self._plans: tuple | None = None  # the last per-step plans, with their key
+        # per-step plans for the shapes and values other than the rows -> rows -> plan
+        self._step_plans: dict[tuple, dict[bytes, Plan]] = {}
 
     def __getstate__(self) -> dict:
         """Pickle the step's graph and settings; the step's program and interpreter
         (keyed by the ids of the step's nodes, which a pickle does not keep) are made
         again when first needed."""
         state = dict(vars(self))
-        state["_lowered"] = state["_interpreter"] = None
+        state["_lowered"] = state["_interpreter"] = state["_plans"] = None
+        state["_step_plans"] = {}
         return state
 
     # Every scan is its own op: two scans are never merged as equal.
@@ -77,7 +92,7 @@ class Scan(Op):
     def lowered(self) -> Lowered:
         """The step's inner program (lowered once, when first needed)."""
         if self._lowered is None:
-            self._lowered = lower_step(self.fgraph, self.n_seqs + self.n_states)
+            self._lowered = lower_step(self.fgraph, self.n_seqs, self.n_seqs + self.n_states)
         return self._lowered
 
     def make_node(self, n_steps: Any, *args: Any) -> Apply:
@@ -114,9 +129,39 @@ class Scan(Op):
         seqs = [tuple(s[1:]) for s in shapes[1:1 + self.n_seqs]]
         return tuple(seqs + [tuple(s) for s in shapes[1 + self.n_seqs:]])
 
-    def infer_shape(self, node: Apply, shapes: list, values: list) -> list:
+    def plans(self, shapes: list, values: list) -> tuple[int, list[Plan]]:
+        """The number of steps and the steps' plans for these input shapes and values
+        (at `value_inputs`): one plan for all steps, or one per step (`per_step`)."""
         n = self.steps(shapes, values[0])
-        plan = step_plan(self.lowered, self.inner_shapes(shapes), values[1:])
+        inner = self.inner_shapes(shapes)
+        if not self.per_step:
+            return n, [step_plan(self.lowered, inner, values[1:])]
+        key = (inner, n, *[_value_key(values[i]) for i in self.value_inputs[1:]])
+        if self._plans is None or self._plans[0] != key:
+            rows = {1 + i for i in self.per_step}
+            others = (inner, *[_value_key(values[i]) for i in self.value_inputs[1:]
+                               if i not in rows])
+            if len(self._step_plans) > MAX_STEP_PLANS[0]:
+                self._step_plans.clear()
+            known = self._step_plans.setdefault(others, {})
+            if len(known) > MAX_STEP_PLANS[1]:
+                known.clear()
+            plans = step_plans(self.lowered, inner, values[1:], self.per_step, n, known)
+            self._plans = (key, plans or self._no_step_plan(inner, values[1:]))
+        return n, self._plans[1]
+
+    def _no_step_plan(self, inner: tuple, values: list) -> list[Plan]:
+        """For a loop of no steps, a plan that gives the shapes of the outputs' rows:
+        with each sequence's first row, or zeros when it has none."""
+        at = list(values)
+        for i in self.per_step:
+            rows = np.asarray(values[i])
+            at[i] = rows[0] if len(rows) else np.zeros(rows.shape[1:], rows.dtype)
+        return [step_plan(self.lowered, inner, at)]
+
+    def infer_shape(self, node: Apply, shapes: list, values: list) -> list:
+        n, plans = self.plans(shapes, values)
+        plan = plans[0]
         states = shapes[1 + self.n_seqs:1 + self.n_seqs + self.n_states]
         for k, (init, new) in enumerate(zip(states, plan.out_shapes)):
             if tuple(init) != tuple(new):
@@ -149,11 +194,17 @@ class Scan(Op):
         return self._interpreter.run(args)
 
     def _row_shape(self, shapes: list, inputs: list, k: int) -> tuple:
-        return step_plan(self.lowered, self.inner_shapes(shapes), inputs[1:]).out_shapes[k]
+        values = [a if i in self.value_inputs else None for i, a in enumerate(inputs)]
+        return self.plans(shapes, values)[1][0].out_shapes[k]
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
         """Backpropagation through the loop (`cgraph.scan.gradient`)."""
         return scan_grad(self, inputs, output_grads)
+
+
+def _value_key(value: Any) -> tuple:
+    a = np.ascontiguousarray(value)
+    return a.shape, a.dtype.str, a.tobytes()
 
 
 register_kernel(ScanKernel(), Scan)

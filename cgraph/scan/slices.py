@@ -10,8 +10,11 @@ here such a window is an IndexError naming the row (in mode "PY" too, which runs
 the same step), since the loop's shapes cannot change from step to step.
 
 Bounds that are the same at every step (`x[i:j]` with i, j non-sequences) stay a
-slice, planned with their values; other per-step bounds (`x[:t]`, a per-step
-stride) are refused for mode "C" by `cgraph.scan.lowering.lower_step`.
+slice, planned with their values. Other per-step bounds (`x[:t]`, a per-step
+stride) stay slices too: when they come from the rows of sequences (the step index,
+values computed from it), the loop gets a plan per step
+(`cgraph.scan.lowering.step_plans`); when they come from a state, mode "C" refuses
+them (`cgraph.scan.lowering.lower_step`).
 """
 
 from __future__ import annotations

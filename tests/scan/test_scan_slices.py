@@ -66,12 +66,3 @@ def test_gradient_through_windows(mode):
     numeric = numeric_grad(lambda v: float(value(v, 5)), [data], 1e-6)[0]
     np.testing.assert_allclose(f(data, 5), numeric, rtol=1e-6, atol=1e-8)
 
-
-def test_bounds_that_change_length_per_step_run_in_mode_py_only():
-    x, n = T.dvector("x"), T.lscalar("n")
-    out, _ = scan(lambda t, v: v[:t].sum(), sequences=T.arange(n), non_sequences=x)
-    f = cgraph.function([x, n], out, mode="PY")
-    data = np.arange(1.0, 6.0)
-    np.testing.assert_array_equal(f(data, 5), [0.0, 1.0, 3.0, 6.0, 10.0])
-    with pytest.raises(NotImplementedError, match=r"per-step value of .*mode='PY'"):
-        cgraph.function([x, n], out, mode="C")
