@@ -18,6 +18,7 @@ from typing import Any
 from cgraph.backend import BuildOptions
 from cgraph.compile import debugmode, pymode
 from cgraph.compile.compiled import CompiledModule
+from cgraph.compile.gcpause import gc_paused
 from cgraph.compile.givens import as_givens
 from cgraph.compile.host_print import Print, printing_call, strip_prints
 from cgraph.compile.io import In, Out
@@ -367,6 +368,7 @@ def _rebuild_function(args: tuple, user_inputs: list[Variable], specs: list | No
     return f
 
 
+@gc_paused
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None,
              givens: Any = None, mode: str | None = None, name: str | None = None,
              allow_input_downcast: bool | None = None,
