@@ -1,6 +1,6 @@
 """Theano's and PyTensor's `tensor.slinalg` path: the functions of `cgraph.tensor.linalg`
 that scipy.linalg has (Cholesky, LU and the solves, qr, svd,
-block_diag, kron)."""
+block_diag, kron, expm)."""
 
 from cgraph.tensor.linalg import (
     LU,
@@ -8,6 +8,7 @@ from cgraph.tensor.linalg import (
     SVD,
     Cholesky,
     CholeskySolve,
+    Expm,
     LUFactor,
     LUSolve,
     Solve,
@@ -16,6 +17,7 @@ from cgraph.tensor.linalg import (
     cho_solve,
     cholesky,
     eigvalsh,
+    expm,
     kron,
     lu,
     lu_factor,
@@ -26,6 +28,6 @@ from cgraph.tensor.linalg import (
     svd,
 )
 
-__all__ = ["LU", "QR", "SVD", "Cholesky", "CholeskySolve", "LUFactor", "LUSolve", "Solve",
-           "SolveTriangular", "block_diag", "cho_solve", "cholesky", "eigvalsh", "kron", "lu",
-           "lu_factor", "lu_solve", "qr", "solve", "solve_triangular", "svd"]
+__all__ = ["LU", "QR", "SVD", "Cholesky", "CholeskySolve", "Expm", "LUFactor", "LUSolve",
+           "Solve", "SolveTriangular", "block_diag", "cho_solve", "cholesky", "eigvalsh", "expm",
+           "kron", "lu", "lu_factor", "lu_solve", "qr", "solve", "solve_triangular", "svd"]

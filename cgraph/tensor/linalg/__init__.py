@@ -28,6 +28,7 @@ from cgraph.tensor.linalg.decomp import (
 from cgraph.tensor.linalg.decomp import (
     inv as inv,  # numpy.linalg.inv, not in __all__ (see below)
 )
+from cgraph.tensor.linalg.expm import Expm, expm
 from cgraph.tensor.linalg.functions import (
     block_diag,
     kron,
@@ -51,7 +52,7 @@ from cgraph.tensor.linalg.solve import (
 
 __all__ = [
     "LU", "QR", "SVD", "Cholesky", "CholeskySolve", "Det", "Eigh", "LUFactor", "LUSolve",
-    "LapackOp", "MatrixInverse", "block_diag", "kron", "lstsq", "lu", "lu_factor",
+    "Expm", "LapackOp", "MatrixInverse", "block_diag", "expm", "kron", "lstsq", "lu", "lu_factor",
     "lu_solve", "matrix_power", "norm", "pinv", "tensorinv", "tensorsolve",
     "SLogDet", "Solve", "SolveTriangular", "cho_solve", "cholesky", "det", "eigh",
     "eigvalsh", "matrix_inverse", "qr", "slogdet", "solve", "solve_triangular", "svd",
