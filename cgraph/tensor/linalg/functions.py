@@ -56,7 +56,7 @@ def pinv(a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
 
 def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple[Any, Any, Any, Any]:
     """numpy.linalg.lstsq: (x, residuals, rank, s) for a (m, n) and b (m,) or (m, k);
-    x minimizes |b - a x|, from a's SVD, with singular values at most rcond * the
+    x minimizes norm(b - a x), from a's SVD, with singular values at most rcond * the
     largest taken as zero (rcond None: machine precision times max(m, n), as numpy).
     rank is int64; residuals are the squared 2-norms of b - a x per column, shape (k,)
     ((1,) for a vector b), always: numpy gives an empty array when rank < n or m <= n
@@ -229,8 +229,8 @@ def _matrix_norm(x: Any, ord: Any, row: int, col: int, keepdims: bool) -> Any:  
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
     """numpy.linalg.norm. Vector norms (one axis, or a vector with axis None): ord None
     or 2 (Euclidean), inf, -inf, 0 (count of nonzeros), 1, or any other number p
-    (sum |x|^p)^(1/p). Matrix norms (two axes, or a matrix with axis None): None/'fro',
-    'nuc' (sum of singular values), inf/-inf (max/min row sum of |x|), 1/-1 (max/min
+    (sum abs(x)^p)^(1/p). Matrix norms (two axes, or a matrix with axis None): None/'fro',
+    'nuc' (sum of singular values), inf/-inf (max/min row sum of abs(x)), 1/-1 (max/min
     column sum), 2/-2 (largest/smallest singular value). axis None with ord None is the
     2-norm of all elements, whatever the rank. Integers become float64. An invalid ord,
     or ord given with axis None on more than 2 axes, raises ValueError."""
