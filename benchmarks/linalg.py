@@ -3,6 +3,9 @@ and scipy.linalg for n = 4, 32, 256 (float64):
 
 - `cholesky`: the lower factor of an SPD matrix;
 - `solve`: a general system with one right-hand side;
+- `qr`, `svd`, `lu_factor`, `expm`: a general matrix's reduced QR, reduced SVD, LU
+  factors and exponential (against numpy.linalg.qr/svd and scipy.linalg.lu_factor/expm;
+  the SVD compared by its singular values and reconstruction);
 - `gaussian logp+grad`: the log-density of a multivariate normal and its gradient with
   respect to the value x and the covariance S, the call a sampler makes,
   `logp = -0.5 (x-mu)^T S^-1 (x-mu) - 0.5 log det S` through a Cholesky factor (cgraph:
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +106,47 @@ def logp_case(n: int, rng: np.random.Generator) -> tuple[dict[str, Callable], Ca
     return {"cgraph": lambda: f(x, mu, s), name: lambda: logp_numpy(x, mu, s)}, check
 
 
-CASES = {"cholesky": cholesky_case, "solve": solve_case, "gaussian logp+grad": logp_case}
+def _one_matrix_case(build: Callable, references: dict[str, Callable],
+                     compare: Callable) -> Callable:
+    """A case timing cgraph's `build(x)` against references on one general matrix."""
+    def make(n: int, rng: np.random.Generator) -> tuple[dict[str, Callable], Callable]:
+        a = rng.normal(size=(n, n)) / np.sqrt(n)
+        x = T.dmatrix("a")
+        out = build(x)
+        f = cgraph.function([x], list(out) if isinstance(out, tuple) else out)
+        functions = {"cgraph": lambda: f(a)}
+        functions.update({name: (lambda r=r: r(a)) for name, r in references.items()
+                          if name != "scipy" or sl is not None})
+        return functions, lambda got: compare(got, a)
+    return make
+
+
+def _close(got: Any, want: Any) -> None:
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-8, atol=1e-9)
+
+
+def _svd_check(got: Any, a: np.ndarray) -> None:
+    u, s, vh = got
+    np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose((u * s) @ vh, a, atol=1e-9)
+
+
+CASES = {
+    "cholesky": cholesky_case, "solve": solve_case,
+    "qr": _one_matrix_case(la.qr, {"numpy": np.linalg.qr},
+                           lambda got, a: _close(got, np.linalg.qr(a))),
+    "svd": _one_matrix_case(lambda x: la.svd(x, full_matrices=False),
+                            {"numpy": lambda a: np.linalg.svd(a, full_matrices=False)},
+                            _svd_check),
+    "lu_factor": _one_matrix_case(
+        la.lu_factor, {"scipy": lambda a: sl.lu_factor(a, check_finite=False)},
+        lambda got, a: _close(got, sl.lu_factor(a) if sl is not None else got)),
+    "expm": _one_matrix_case(
+        la.expm, {"scipy": lambda a: sl.expm(a)},
+        lambda got, a: _close([got], [sl.expm(a)] if sl is not None else [got])),
+    "gaussian logp+grad": logp_case,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
