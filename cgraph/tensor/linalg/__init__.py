@@ -2,13 +2,18 @@
 names of PyTensor's `tensor.linalg` (also importable as `cgraph.tensor.nlinalg` and
 `cgraph.tensor.slinalg`, Theano's modules).
 
-Every function takes matrices (..., n, n) and maps over the leading axes, which
-broadcast between operands (PyTensor's Blockwise); float32 and float64 only. Each op
-has a C kernel (templates/lapack.c.j2), a numpy reference (mode PY) and a reverse-mode
-gradient. A singular matrix, or one not positive definite for `cholesky`, raises
-numpy.linalg.LinAlgError (a ValueError) in modes C and PY, naming the node and the line
-that built it, as PyTensor does; `cholesky(..., on_error="nan")` gives NaN instead, and
-`det`/`slogdet` give 0 and (0, -inf), as numpy.
+The LAPACK ops (cholesky, solve, solve_triangular, cho_solve, inv, det, slogdet, eigh,
+lu, lu_factor, lu_solve, expm on square matrices (..., n, n); qr and svd on any
+(..., m, n)) map over the leading axes, which broadcast between operands (PyTensor's
+Blockwise); float32 and float64 only. Each has a C kernel (templates/lapack*.c.j2), a
+numpy reference (mode PY) and a reverse-mode gradient where the math defines one.
+pinv, lstsq, norm, kron, matrix_power, block_diag, tensorsolve and tensorinv are built
+from those and other ops (functions.py). A singular matrix, or one not positive
+definite for `cholesky`, raises numpy.linalg.LinAlgError (a ValueError) in modes C and
+PY, naming the node and the line that built it, as PyTensor does;
+`cholesky(..., on_error="nan")` gives NaN instead, `det`/`slogdet` give 0 and (0, -inf)
+as numpy, and `lu`/`lu_factor` factor it (U has a zero pivot) as scipy. `eig` is
+missing: its results are complex, and cgraph has no complex dtypes.
 """
 
 from cgraph.tensor.linalg.base import LapackOp

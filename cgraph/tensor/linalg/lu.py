@@ -24,7 +24,7 @@ from cgraph.tensor.type import TensorType, as_tensor_variable
 def getrf(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """numpy reference of getrf on a stack of square matrices: (lu, piv), lu holding L
     (unit diagonal, below) and U, piv the 0-based row swapped with row i at step i (the
-    first largest |pivot|, as LAPACK's idamax)."""
+    first largest abs(pivot), as LAPACK's idamax)."""
     lu = np.array(a, copy=True)
     n = lu.shape[-1]
     piv = np.zeros(lu.shape[:-1], np.int32)
