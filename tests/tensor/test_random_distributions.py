@@ -341,3 +341,22 @@ def test_every_method_has_its_dtype_and_shape():
         srng.normal(dtype="int32")
     with pytest.raises(TypeError, match="integer dtype"):
         srng.poisson(dtype="float64")
+
+
+def test_draws_in_a_scan_step():
+    """Draws with tensor parameters inside a scan step: the same numbers in C and PY,
+    new numbers at each call (the step's streams advance)."""
+    out = {}
+    for mode in MODES:
+        srng = RandomStream(seed=3)
+        x = T.dvector("x")
+
+        def step(xt, acc):
+            return acc + srng.gamma(xt, scale=1.0) + srng.poisson(xt * 10.0, size=(2,)).sum()
+
+        sums, updates = cgraph.scan(step, sequences=x, outputs_info=T.constant(0.0))
+        f = cgraph.function([x], sums, updates=updates, mode=mode)
+        out[mode] = [f(np.array([0.5, 2.0, 3.0])), f(np.array([0.5, 2.0, 3.0]))]
+    for c, py in zip(out["C"], out["PY"]):
+        np.testing.assert_array_equal(c, py)
+    assert not np.array_equal(out["C"][0], out["C"][1])
