@@ -36,3 +36,16 @@ def test_factorization_failures_are_linalg_errors(mode):
                   [NOT_PD, rhs], "Solve", "not positive definite")
     raises_linalg(cgraph.function([a, b], la.solve_triangular(a, b), mode=mode),
                   [np.zeros((2, 2)), rhs], "SolveTriangular", "singular")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_svd_of_nan_does_not_converge(mode):
+    """numpy raises LinAlgError for an SVD of a matrix with NaN; gesdd rejects it."""
+    a = T.dmatrix("a")
+    nan = np.array([[np.nan, 1.0, 2.0], [0.0, 1.0, 3.0]])
+    raises_linalg(cgraph.function([a], la.svd(a)[1], mode=mode), [nan], "SVD",
+                  "did not converge")
+    raises_linalg(cgraph.function([a], la.norm(a, 2), mode=mode), [nan], "SVD",
+                  "did not converge")
+    q, r = cgraph.function([a], list(la.qr(a)), mode=mode)(nan)  # NaN out, as numpy
+    assert np.isnan(r).any()
