@@ -91,7 +91,7 @@ def _random_streams() -> str:
     """The distributions `cgraph.tensor.random.RandomStream` draws (its methods)."""
     from cgraph.tensor.random import DISTS  # noqa: PLC0415
 
-    names = sorted(set(DISTS) | {"choice", "permutation"})
+    names = sorted(set(DISTS) | {"choice", "permutation", "standard_normal"})
     return ("- **Random streams** (methods of cgraph.tensor.random.RandomStream, drawn in "
             "C): " + ", ".join(f"`{n}`" for n in names))
 

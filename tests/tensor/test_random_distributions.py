@@ -36,6 +36,12 @@ CONTINUOUS = {
     "chisquare_small": ("chisquare", (1.0,), st.chi2(1.0)),
     "chisquare": ("chisquare", (12.0,), st.chi2(12.0)),
     "weibull": ("weibull", (0.7,), st.weibull_min(0.7)),
+    "gumbel": ("gumbel", (1.0, 2.0), st.gumbel_r(1.0, 2.0)),
+    "pareto": ("pareto", (2.5, 1.5), st.pareto(2.5, scale=1.5)),
+    "invgamma": ("invgamma", (3.0, 2.0), st.invgamma(3.0, scale=2.0)),
+    "triangular": ("triangular", (-1.0, 0.5, 3.0), st.triang(0.375, -1.0, 4.0)),
+    "wald": ("wald", (1.5, 2.0), st.invgauss(1.5 / 2.0, scale=2.0)),
+    "truncexpon": ("truncexpon", (2.0, 1.0, 0.5), st.truncexpon(2.0, 1.0, 0.5)),
 }
 DISCRETE = {
     "integers": ("integers", (-3, 9), st.randint(-3, 9)),
@@ -49,6 +55,7 @@ DISCRETE = {
     "poisson_big": ("poisson", (2500.0,), st.poisson(2500.0)),
     "negative_binomial": ("negative_binomial", (3.5, 0.4), st.nbinom(3.5, 0.4)),
     "geometric": ("geometric", (0.2,), st.geom(0.2)),
+    "betabinom": ("betabinom", (15, 2.0, 0.7), st.betabinom(15, 2.0, 0.7)),
     "categorical": ("categorical", (np.array([0.1, 0.2, 0.3, 0.4]),),
                     st.rv_discrete(values=(range(4), [0.1, 0.2, 0.3, 0.4]))),
 }
@@ -235,6 +242,9 @@ BAD = [
     ("geometric", (0.0,), ValueError, "geometric: p > 0"),
     ("t", (-1.0,), ValueError, "t: df > 0"),
     ("integers", (5, 5), ValueError, "integers: low < high is needed"),
+    ("triangular", (0.0, 2.0, 1.0), ValueError, "triangular: mode <= right is needed, got "
+     "mode=2, right=1"),
+    ("wald", (1.0, 0.0), ValueError, "wald: scale > 0"),
     ("categorical", (np.array([0.5, -0.1, 0.6]),), ValueError, "categorical: p >= 0"),
     ("multinomial", (3, np.array([0.8, 0.7, 0.0])), ValueError, r"multinomial: sum\(p\[:-1\]\)"),
     ("dirichlet", (np.array([1.0, 0.0]),), ValueError, "dirichlet: alphas > 0"),
@@ -318,6 +328,11 @@ def test_every_method_has_its_dtype_and_shape():
         "cauchy": srng.cauchy(size=(2,)), "halfnormal": srng.halfnormal(size=(2,)),
         "halfcauchy": srng.halfcauchy(size=(2,)), "t": srng.t(4.0, size=(2,)),
         "chisquare": srng.chisquare(2.0, size=(2,)), "weibull": srng.weibull(2.0, size=(2,)),
+        "standard_normal": srng.standard_normal(size=(2,)), "gumbel": srng.gumbel(size=(2,)),
+        "pareto": srng.pareto(3.0, size=(2,)), "invgamma": srng.invgamma(2.0, 1.0, size=(2,)),
+        "triangular": srng.triangular(0.0, 1.0, 2.0, size=(2,)),
+        "wald": srng.wald(1.0, 1.0, size=(2,)), "truncexpon": srng.truncexpon(1.0, size=(2,)),
+        "betabinom": srng.betabinom(5, 1.0, 1.0, size=(2,)),
         "dirichlet": srng.dirichlet(p3, size=(2,)),
         "multivariate_normal": srng.multivariate_normal(np.zeros(3), np.eye(3), size=(2,)),
         "integers": srng.integers(5, size=(2,)), "bernoulli": srng.bernoulli(0.5, size=(2,)),
@@ -333,6 +348,7 @@ def test_every_method_has_its_dtype_and_shape():
         core = (3,) if name in ("dirichlet", "multivariate_normal", "multinomial") else ()
         assert value.shape == (2, *core), name
         discrete = name in ("integers", "bernoulli", "binomial", "poisson", "negative_binomial",
+                            "betabinom",
                             "geometric", "categorical", "multinomial", "choice", "permutation")
         assert value.dtype == ("int64" if discrete else cgraph.config.floatX), name
         assert var.dtype == value.dtype, name

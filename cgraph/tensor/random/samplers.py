@@ -258,6 +258,19 @@ def _scalar(dist: str, g: Blocks, idx: np.ndarray, a: list[np.ndarray], dtype: s
         h = 0.5 * a[0]
         with np.errstate(divide="ignore"):
             return a[1] + a[2] * (z / np.sqrt(gamma(g, idx, h) / h))
+    if dist == "betabinom":
+        la = log_gamma_draw(g, idx, a[1])
+        p = 1.0 / (1.0 + np.exp(log_gamma_draw(g, idx, a[2]) - la))
+        return binomial(g, idx, a[0], p)
+    if dist == "wald":
+        y = normal(g, idx)
+        mu, sc = a
+        y = mu * y * y
+        x = mu + mu / (2.0 * sc) * (y - np.sqrt(4.0 * sc * y + y * y))
+        u = u01(g.next(idx), 0)
+        return np.where(u <= mu / (mu + x), x, mu * mu / x)
+    if dist == "invgamma":
+        return a[1] / gamma(g, idx, a[0])
     if dist == "negative_binomial":
         y = gamma(g, idx, a[0]) * ((1.0 - a[1]) / a[1])
         return poisson(g, idx, y)
@@ -275,6 +288,18 @@ def _scalar(dist: str, g: Blocks, idx: np.ndarray, a: list[np.ndarray], dtype: s
         low = u < 0.5
         return np.where(low, a[0] + a[1] * np.log(2.0 * u), a[0] - a[1] * np.log(
             2.0 * (1.0 - u)))
+    if dist == "gumbel":
+        return a[0] - a[1] * np.log(-np.log(u))
+    if dist == "pareto":
+        return a[1] * np.exp(-np.log(u) / a[0])
+    if dist == "truncexpon":
+        return a[1] + a[2] * -np.log1p(-u * -np.expm1(-a[0]))
+    if dist == "triangular":
+        left, mode, right = a
+        width = right - left
+        return np.where(u < (mode - left) / width,
+                        left + np.sqrt(u * width * (mode - left)),
+                        right - np.sqrt((1.0 - u) * width * (right - mode)))
     if dist == "logistic":
         return a[0] + a[1] * np.log(u / (1.0 - u))
     if dist in ("cauchy", "halfcauchy"):

@@ -157,6 +157,43 @@ class RandomStream(RandomStreams):
         """Weibull of shape `shape` >= 0 and scale 1 (numpy's weibull; 0 for shape 0)."""
         return self._cont("weibull", [shape], size, dtype)
 
+    def standard_normal(self, size: Any = None, dtype: Any = None) -> TensorVariable:
+        """Normal of mean 0 and standard deviation 1."""
+        return self._cont("normal", [0.0, 1.0], size, dtype)
+
+    def gumbel(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None, dtype: Any = None
+               ) -> TensorVariable:
+        """Gumbel (of maxima, scipy's gumbel_r) of location `loc`, scale >= 0."""
+        return self._cont("gumbel", [loc, scale], size, dtype)
+
+    def pareto(self, b: Any, scale: Any = 1.0, size: Any = None, dtype: Any = None
+               ) -> TensorVariable:
+        """Pareto of shape `b` > 0 on [scale, inf) (scipy's pareto; scale > 0)."""
+        return self._cont("pareto", [b, scale], size, dtype)
+
+    def invgamma(self, shape: Any, scale: Any, size: Any = None, dtype: Any = None
+                 ) -> TensorVariable:
+        """Inverse gamma, scale / Gamma(shape) (shape > 0, scale > 0)."""
+        return self._cont("invgamma", [shape, scale], size, dtype)
+
+    def triangular(self, left: Any, mode: Any, right: Any, size: Any = None,
+                   dtype: Any = None) -> TensorVariable:
+        """Triangular on [left, right] with its peak at `mode` (left <= mode <= right,
+        left < right), by inversion."""
+        return self._cont("triangular", [left, mode, right], size, dtype)
+
+    def wald(self, mean: Any, scale: Any, size: Any = None, dtype: Any = None
+             ) -> TensorVariable:
+        """Wald (inverse Gaussian) of mean `mean` > 0 and scale (shape) `scale` > 0,
+        numpy's transformation method (a normal and a uniform)."""
+        return self._cont("wald", [mean, scale], size, dtype)
+
+    def truncexpon(self, b: Any, loc: Any = 0.0, scale: Any = 1.0, size: Any = None,
+                   dtype: Any = None) -> TensorVariable:
+        """Exponential truncated to [0, b] (b > 0), shifted by `loc`, times `scale` >= 0
+        (scipy's truncexpon), by inversion."""
+        return self._cont("truncexpon", [b, loc, scale], size, dtype)
+
     def dirichlet(self, alphas: Any, size: Any = None, dtype: Any = None) -> TensorVariable:
         """Dirichlet with concentrations `alphas` (> 0) along the last axis: the sample
         has shape batch + (k,) and each row sums to 1."""
@@ -196,6 +233,11 @@ class RandomStream(RandomStreams):
         """Successes in `n` >= 0 trials of probability `p` in [0, 1] (a float n is
         truncated, as numpy does); inversion for n min(p, 1 - p) < 10, BTRS above."""
         return self._disc("binomial", [_trials(n), p], size, dtype)
+
+    def betabinom(self, n: Any, a: Any, b: Any, size: Any = None, dtype: Any = "int64"
+                  ) -> TensorVariable:
+        """Beta-binomial: Binomial(n, p) with p drawn from Beta(a > 0, b > 0)."""
+        return self._disc("betabinom", [_trials(n), a, b], size, dtype)
 
     def poisson(self, lam: Any = 1.0, size: Any = None, dtype: Any = "int64"
                 ) -> TensorVariable:

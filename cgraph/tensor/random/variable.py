@@ -28,14 +28,17 @@ from cgraph.tensor.type import TensorType, as_tensor_variable
 @dataclass(frozen=True)
 class Dist:
     """A distribution: its parameters' names, their core ranks, the sample's core rank,
-    whether its values are integers, and the domain checks (param, kind, bound) with
-    kind "ge", "gt" or "le" (NaN fails every check)."""
+    whether its values are integers, the domain checks (param, kind, bound) with
+    kind "ge", "gt" or "le" (NaN fails every check) and the checks between two
+    parameters."""
 
     params: tuple[str, ...]
     core: tuple[int, ...] = ()
     out_core: int = 0
     discrete: bool = False
     checks: tuple[tuple[str, str, float], ...] = ()
+    #: checks between two parameters (a, "le" or "lt", b)
+    pairs: tuple[tuple[str, str, str], ...] = ()
 
     def core_of(self, i: int) -> int:
         """The core rank of parameter i."""
@@ -70,12 +73,23 @@ DISTS = {
                               checks=(("n", "gt", 0.0), ("p", "gt", 0.0), ("p", "le", 1.0))),
     "geometric": Dist(("p",), discrete=True, checks=(("p", "gt", 0.0), ("p", "le", 1.0))),
     "weibull": Dist(("a",), checks=(("a", "ge", 0.0),)),
+    "gumbel": _LOC_SCALE,
+    "pareto": Dist(("b", "scale"), checks=(("b", "gt", 0.0), ("scale", "gt", 0.0))),
+    "invgamma": Dist(("shape", "scale"), checks=(("shape", "gt", 0.0), ("scale", "gt", 0.0))),
+    "triangular": Dist(("left", "mode", "right"),
+                       pairs=(("left", "le", "mode"), ("mode", "le", "right"),
+                              ("left", "lt", "right"))),
+    "wald": Dist(("mean", "scale"), checks=(("mean", "gt", 0.0), ("scale", "gt", 0.0))),
+    "truncexpon": Dist(("b", "loc", "scale"), checks=(("b", "gt", 0.0), *_SCALE)),
+    "betabinom": Dist(("n", "a", "b"), discrete=True,
+                      checks=(("n", "ge", 0.0), ("a", "gt", 0.0), ("b", "gt", 0.0))),
     "categorical": Dist(("p",), (1,), 0, True, _UNIT),
     "multinomial": Dist(("n", "p"), (0, 1), 1, True, (("n", "ge", 0.0), *_UNIT)),
     "dirichlet": Dist(("alphas",), (1,), 1, checks=(("alphas", "gt", 0.0),)),
     "multivariate_normal": Dist(("mean", "cov"), (1, 2), 1),
 }
 _WORDS = {"ge": ">= %s", "gt": "> %s", "le": "<= %s"}
+_PAIR = {"le": "<=", "lt": "<"}
 #: sum(p[:-1]) may pass 1 by this much (numpy's multinomial tolerance)
 SUM_SLACK = 1e-12
 
@@ -214,6 +228,13 @@ class RandomVariable(Op):
                 value = a.reshape(-1)[np.argmin(ok.reshape(-1))]
                 raise ValueError(f"{self.dist}: {check_text(name, kind, bound)} is needed, "
                                  f"got {name}={value:g}")
+        for a, kind, b in spec.pairs:
+            x, y = flat[spec.params.index(a)], flat[spec.params.index(b)]
+            ok = x <= y if kind == "le" else x < y
+            if not ok.all():
+                at = np.argmin(ok)
+                raise ValueError(f"{self.dist}: {a} {_PAIR[kind]} {b} is needed, got "
+                                 f"{a}={x[at]:g}, {b}={y[at]:g}")
         if self.dist == "integers":
             low, high = flat
             if (low >= high).any():
@@ -251,6 +272,9 @@ class RandomVariableKernel(KernelBuilder):
                       context={"dist": op.dist, "first": 1 + ns, "nb": nb,
                                "n_params": n_params, "names": spec.params,
                                "checks": tuple(checks), "float32": op.dtype == "float32",
+                               "pairs": tuple((spec.params.index(a), _PAIR[kind],
+                                               spec.params.index(b), a, b)
+                                              for a, kind, b in spec.pairs),
                                "slack": repr(SUM_SLACK)})
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
