@@ -114,6 +114,22 @@ def build_exported(folder: Path, name: str, program: str) -> list[str]:
     return proc.stdout.split()
 
 
+def cli(*args: str, cache: Path, timeout: float = 120, **env: str
+        ) -> subprocess.CompletedProcess:
+    """`python -m cgraph *args` in a child process using the cache folder `cache`, with
+    `env` added to this process's environment."""
+    full = dict(os.environ, CGRAPH_CACHE_DIR=str(cache), **env)
+    return subprocess.run([sys.executable, "-m", "cgraph", *args], env=full,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def cli_output(*args: str, cache: Path, timeout: float = 120, **env: str) -> str:
+    """The standard output of `cli(...)`, which must succeed (else its stderr is shown)."""
+    proc = cli(*args, cache=cache, timeout=timeout, **env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 # --------------------------------------------------------------------------- codegen
 # Lowering and plans without a compiler (tests/codegen): graphs are lowered from a
 # FunctionGraph, which copies the variables; name them (`called`) to find the copies.

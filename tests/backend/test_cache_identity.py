@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import REPO, cli_output
 
 import cgraph
 import cgraph.tensor as T
@@ -136,14 +136,6 @@ def _fake_build(root: Path, name: str, age: float) -> Path:
     return folder
 
 
-def _cli(*args: str, root: Path) -> str:
-    env = dict(os.environ, CGRAPH_CACHE_DIR=str(root))
-    proc = subprocess.run([sys.executable, "-m", "cgraph", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [("cache", "clear"), ("cache", "purge", "--older-than", "30"),
                                      ("cache", "purge", "--max-size", "1G")])
@@ -155,8 +147,8 @@ def test_stale_build_folders_are_counted_and_removed(fresh_cache, command):
     fresh = _fake_build(root, f".tmp-{'2' * 64}-c3d4", 5)  # may be a build just started
     info = backend.cache_info()
     assert info["n_stale_builds"] == 3 and info["stale_bytes"] == 3 * len("int x;\n")
-    assert "stale builds:    3 (21 B;" in _cli("cache", "info", root=root)
-    out = _cli(*command, root=root)
+    assert "stale builds:    3 (21 B;" in cli_output("cache", "info", cache=root)
+    out = cli_output(*command, cache=root)
     assert "3 stale build folders" in out
     assert [p for p in stale if p.exists()] == [] and fresh.is_dir()
     assert backend.cache_info()["n_stale_builds"] == 0

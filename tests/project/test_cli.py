@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import REPO, cli, cli_output
 
 import cgraph
 import cgraph.tensor as T
@@ -23,36 +23,22 @@ from cgraph.__main__ import parse_size, summarize_c
 ROOT = REPO
 
 
-def run(*args: str, cache, **extra: str) -> str:
-    env = dict(os.environ, CGRAPH_CACHE_DIR=str(cache), **extra)
-    proc = subprocess.run([sys.executable, "-m", "cgraph", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
 @pytest.mark.slow
 def test_cache_info_list_clear(tmp_path, monkeypatch):
     monkeypatch.setenv("CGRAPH_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")
     f = cgraph.function([x], T.exp(x) + 41.5)
-    assert "entries:         0" not in run("cache", "info", cache=tmp_path)
-    listing = run("cache", "list", cache=tmp_path)
+    assert "entries:         0" not in cli_output("cache", "info", cache=tmp_path)
+    listing = cli_output("cache", "list", cache=tmp_path)
     assert any(line.split()[-1] in f.c_path for line in listing.splitlines())
-    assert "removed" in run("cache", "clear", cache=tmp_path)
-    assert "entries:         0" in run("cache", "info", cache=tmp_path)
+    assert "removed" in cli_output("cache", "clear", cache=tmp_path)
+    assert "entries:         0" in cli_output("cache", "info", cache=tmp_path)
 
 
 def test_bad_command_exits_nonzero():
     proc = subprocess.run([sys.executable, "-m", "cgraph", "cache", "explode"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "invalid choice" in proc.stderr
-
-
-def run_status(*args: str, cache, **env: str) -> subprocess.CompletedProcess:
-    full = dict(os.environ, CGRAPH_CACHE_DIR=str(cache), **env)
-    return subprocess.run([sys.executable, "-m", "cgraph", *args], env=full,
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_version():
@@ -79,7 +65,7 @@ def test_cache_list_shows_age_size_and_what_entries_compute(tmp_path, monkeypatc
     monkeypatch.setenv("CGRAPH_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")
     f = cgraph.function([x], T.tanh(x) * 7.25)
-    lines = run("cache", "list", cache=tmp_path).splitlines()
+    lines = cli_output("cache", "list", cache=tmp_path).splitlines()
     assert lines[0].split()[:2] == ["key", "last"]
     row = next(line for line in lines if line.endswith(str(Path(f.c_path).parent)))
     assert " s ago " in row and "KiB" in row
@@ -113,14 +99,15 @@ def test_cache_purge_by_age_and_by_size(tmp_path, monkeypatch):
         new = Path(cgraph.function([x], T.cos(x) * 10.5).c_path).parent
     _age_entry(old, 10)
     _age_entry(mid, 3)
-    assert run_status("cache", "purge", cache=tmp_path).returncode == 2  # says what to give
-    out = run("cache", "purge", "--older-than", "5", cache=tmp_path)
+    assert cli("cache", "purge", cache=tmp_path).returncode == 2  # says what to give
+    out = cli_output("cache", "purge", "--older-than", "5", cache=tmp_path)
     assert out.startswith("removed 1 entry") and "2 left" in out
     assert not old.exists() and mid.exists() and new.exists()
     size = sum(p.stat().st_size for p in new.rglob("*") if p.is_file())
-    out = run("cache", "purge", "--max-size", str(size + 10), cache=tmp_path)
+    out = cli_output("cache", "purge", "--max-size", str(size + 10), cache=tmp_path)
     assert out.startswith("removed 1 entry") and not mid.exists() and new.exists()
-    assert run("cache", "purge", "--max-size", "0", cache=tmp_path).endswith("0 left (0 B)\n")
+    out = cli_output("cache", "purge", "--max-size", "0", cache=tmp_path)
+    assert out.endswith("0 left (0 B)\n")
     assert not new.exists()
 
 
@@ -134,13 +121,13 @@ def test_parse_size():
 
 def test_cache_commands_follow_the_cache_dir_flag(tmp_path):
     flagged = tmp_path / "from-flag"
-    out = run("cache", "info", cache=tmp_path / "from-env",
+    out = cli_output("cache", "info", cache=tmp_path / "from-env",
               CGRAPH_FLAGS=f"cache_dir={flagged}")
     assert f"cache directory: {flagged}" in out and flagged.is_dir()
 
 
 def test_config_command_lists_flags_and_sources(tmp_path):
-    out = run("config", cache=tmp_path, CGRAPH_FLAGS="floatX=float32")
+    out = cli_output("config", cache=tmp_path, CGRAPH_FLAGS="floatX=float32")
     line = next(ln for ln in out.splitlines() if ln.startswith("floatX"))
     assert "float32" in line and "[CGRAPH_FLAGS]" in line
     assert "exception_verbosity" in out and "[default]" in out
@@ -148,7 +135,7 @@ def test_config_command_lists_flags_and_sources(tmp_path):
 
 @pytest.mark.slow
 def test_demo_xor_trains_and_draws(tmp_path):
-    out = run("demo", "xor", "--draw", str(tmp_path / "xor.dot"), cache=tmp_path)
+    out = cli_output("demo", "xor", "--draw", str(tmp_path / "xor.dot"), cache=tmp_path)
     lines = out.splitlines()
     assert lines[0].startswith("Cost: ") and len([ln for ln in lines if "Cost" in ln]) == 20
     predictions = {ln.split(" -> ")[0]: float(ln.split(" -> ")[1]) for ln in lines

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from helpers import REPO, child_env
 
 PACKAGE = REPO / "cgraph"
@@ -182,6 +183,7 @@ print(json.dumps(failed))
 """
 
 
+@pytest.mark.slow  # a child process importing every module in turn (~20 s)
 def test_each_module_imports_on_its_own():
     names = [n for n in module_names() if n != "cgraph" and not n.endswith("__main__")]
     script = _IMPORT_EACH % str(PACKAGE)

@@ -9,7 +9,6 @@ from helpers import MODES, rng_for
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.gradient import verify_grad
 from cgraph.tensor.signal import convolve1d, convolve2d
 
 signal = pytest.importorskip("scipy.signal")
@@ -45,13 +44,16 @@ def test_convolve2d(shapes, conv_mode, mode):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("conv_mode", MODES_OF_CONV)
-def test_gradients(conv_mode):
-    rng = rng_for("convolve-grad", conv_mode)
-    verify_grad(lambda x, k: convolve1d(x, k, conv_mode),
-                [rng.standard_normal(7), rng.standard_normal(4)], rng=rng)
-    verify_grad(lambda x, k: convolve2d(x, k, conv_mode),
-                [rng.standard_normal((5, 6)), rng.standard_normal((2, 3))], rng=rng)
+def test_gradients(verify_grads):
+    """convolve1d and convolve2d in the three modes, in one compiled check."""
+    rng = rng_for("convolve-grad")
+    fns, points = [], []
+    for conv_mode in MODES_OF_CONV:
+        fns += [lambda x, k, m=conv_mode: convolve1d(x, k, m),
+                lambda x, k, m=conv_mode: convolve2d(x, k, m)]
+        points += [(rng.standard_normal(7), rng.standard_normal(4)),
+                   (rng.standard_normal((5, 6)), rng.standard_normal((2, 3)))]
+    verify_grads(fns, points, rng)
 
 
 def test_bad_input():

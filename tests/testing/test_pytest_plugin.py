@@ -42,7 +42,9 @@ def seen(pytester: pytest.Pytester) -> list[str]:
     return (pytester.path / "seen.txt").read_text().split()
 
 
-@pytest.mark.parametrize("mode", ["C", "PY"])
+# Each test running pytest in a child process (several seconds) is in the slow set,
+# but for the mode-PY run of a user's suite.
+@pytest.mark.parametrize("mode", [pytest.param("C", marks=pytest.mark.slow), "PY"])
 def test_a_users_suite_runs_in_the_mode_asked(pytester, mode):
     pytester.makepyfile(test_model=USER_TEST)
     result = pytester.runpytest_subprocess(f"--cgraph-mode={mode}")
@@ -54,6 +56,7 @@ def test_a_users_suite_runs_in_the_mode_asked(pytester, mode):
             ["cgraph: 2 modules compiled in *.* s, 0 loaded from the disk cache, *"])
 
 
+@pytest.mark.slow
 def test_the_session_cache_is_removed_unless_kept(pytester):
     pytester.makepyfile(test_model=USER_TEST)
     pytester.runpytest_subprocess().assert_outcomes(passed=2)
@@ -66,6 +69,7 @@ def test_the_session_cache_is_removed_unless_kept(pytester):
     result.stdout.fnmatch_lines([f"cgraph: the test cache is kept in {kept}"])
 
 
+@pytest.mark.slow
 def test_requires_cc_skips_with_the_reason_when_no_compiler(pytester, monkeypatch):
     pytester.makepyfile(test_model=USER_TEST)
     monkeypatch.setenv("PATH", "")
@@ -75,6 +79,7 @@ def test_requires_cc_skips_with_the_reason_when_no_compiler(pytester, monkeypatc
         ["SKIPPED [[]1[]] test_model.py:*: requires_cc: *'gcc'*not found: PATH is empty*"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ASan preload is Linux's")
 def test_sanitize_without_the_runtime_stops_with_the_command_to_use(pytester):
     pytester.makepyfile(test_model=USER_TEST)
@@ -83,6 +88,7 @@ def test_sanitize_without_the_runtime_stops_with_the_command_to_use(pytester):
     result.stderr.fnmatch_lines(["*--cgraph-sanitize: *AddressSanitizer*", "*LD_PRELOAD=*"])
 
 
+@pytest.mark.slow
 def test_a_session_without_cgraph_reports_nothing(pytester):
     pytester.makepyfile(test_plain="def test_one():\n    assert 1\n")
     result = pytester.runpytest_subprocess()
@@ -114,6 +120,7 @@ def test_checked():
 """
 
 
+@pytest.mark.slow
 def test_both_modes_name_the_node_whose_c_is_wrong(pytester):
     pytester.makepyfile(test_wrong=WRONG_OP)
     result = pytester.runpytest_subprocess("--cgraph-mode=both", "-k", "test_model")
@@ -126,6 +133,7 @@ def test_both_modes_name_the_node_whose_c_is_wrong(pytester):
         passed=1, deselected=1)
 
 
+@pytest.mark.slow
 def test_assert_modes_agree_names_the_output_and_the_node(pytester):
     pytester.makepyfile(test_wrong=WRONG_OP)
     result = pytester.runpytest_subprocess("-k", "test_checked")
@@ -160,6 +168,7 @@ def test_assert_modes_agree_compares_updates_and_leaves_shared_values_alone():
         assert_modes_agree(cgraph.function([x], x), np.ones(3))
 
 
+@pytest.mark.slow
 def test_the_readme_example_passes_in_both_modes(pytester):
     """The user's test file of the README's "Testing your own models" runs as shown."""
     import re
