@@ -42,6 +42,8 @@ CONTINUOUS = {
     "triangular": ("triangular", (-1.0, 0.5, 3.0), st.triang(0.375, -1.0, 4.0)),
     "wald": ("wald", (1.5, 2.0), st.invgauss(1.5 / 2.0, scale=2.0)),
     "truncexpon": ("truncexpon", (2.0, 1.0, 0.5), st.truncexpon(2.0, 1.0, 0.5)),
+    "gengamma": ("gengamma", (1.5, 2.5, 2.0), st.gengamma(1.5 / 2.5, 2.5, scale=2.0)),
+    "gengamma_small": ("gengamma", (0.2, 0.5, 1.0), st.gengamma(0.4, 0.5)),
 }
 DISCRETE = {
     "integers": ("integers", (-3, 9), st.randint(-3, 9)),
@@ -56,6 +58,8 @@ DISCRETE = {
     "negative_binomial": ("negative_binomial", (3.5, 0.4), st.nbinom(3.5, 0.4)),
     "geometric": ("geometric", (0.2,), st.geom(0.2)),
     "betabinom": ("betabinom", (15, 2.0, 0.7), st.betabinom(15, 2.0, 0.7)),
+    "hypergeometric": ("hypergeometric", (30, 20, 12), st.hypergeom(50, 30, 12)),
+    "hypergeometric_complement": ("hypergeometric", (8, 40, 45), st.hypergeom(48, 8, 45)),
     "categorical": ("categorical", (np.array([0.1, 0.2, 0.3, 0.4]),),
                     st.rv_discrete(values=(range(4), [0.1, 0.2, 0.3, 0.4]))),
 }
@@ -245,6 +249,7 @@ BAD = [
     ("triangular", (0.0, 2.0, 1.0), ValueError, "triangular: mode <= right is needed, got "
      "mode=2, right=1"),
     ("wald", (1.0, 0.0), ValueError, "wald: scale > 0"),
+    ("hypergeometric", (2, 3, 6), ValueError, "hypergeometric: nsample <= ngood [+] nbad"),
     ("categorical", (np.array([0.5, -0.1, 0.6]),), ValueError, "categorical: p >= 0"),
     ("multinomial", (3, np.array([0.8, 0.7, 0.0])), ValueError, r"multinomial: sum\(p\[:-1\]\)"),
     ("dirichlet", (np.array([1.0, 0.0]),), ValueError, "dirichlet: alphas > 0"),
@@ -333,6 +338,8 @@ def test_every_method_has_its_dtype_and_shape():
         "triangular": srng.triangular(0.0, 1.0, 2.0, size=(2,)),
         "wald": srng.wald(1.0, 1.0, size=(2,)), "truncexpon": srng.truncexpon(1.0, size=(2,)),
         "betabinom": srng.betabinom(5, 1.0, 1.0, size=(2,)),
+        "gengamma": srng.gengamma(size=(2,)), "vonmises": srng.vonmises(0.0, 1.0, size=(2,)),
+        "hypergeometric": srng.hypergeometric(3, 4, 5, size=(2,)),
         "dirichlet": srng.dirichlet(p3, size=(2,)),
         "multivariate_normal": srng.multivariate_normal(np.zeros(3), np.eye(3), size=(2,)),
         "integers": srng.integers(5, size=(2,)), "bernoulli": srng.bernoulli(0.5, size=(2,)),
@@ -348,7 +355,7 @@ def test_every_method_has_its_dtype_and_shape():
         core = (3,) if name in ("dirichlet", "multivariate_normal", "multinomial") else ()
         assert value.shape == (2, *core), name
         discrete = name in ("integers", "bernoulli", "binomial", "poisson", "negative_binomial",
-                            "betabinom",
+                            "betabinom", "hypergeometric",
                             "geometric", "categorical", "multinomial", "choice", "permutation")
         assert value.dtype == ("int64" if discrete else cgraph.config.floatX), name
         assert var.dtype == value.dtype, name
@@ -376,3 +383,20 @@ def test_draws_in_a_scan_step():
     for c, py in zip(out["C"], out["PY"]):
         np.testing.assert_array_equal(c, py)
     assert not np.array_equal(out["C"][0], out["C"][1])
+
+
+def test_vonmises_angles_are_wrapped_and_distributed():
+    """Angles in [-pi, pi]; centred on mu (mod 2 pi) they follow scipy's vonmises_line,
+    in each regime (uniform below kappa 1e-8, Best-Fisher, wrapped normal above 1e6)."""
+    cases = [(0.5, 2.0), (3.0, 0.3), (-2.0, 5e-6), (1.0, 1e-9), (3.1, 4e6)]
+    out = {}
+    for mode in MODES:
+        srng = RandomStream(seed=21)
+        f = cgraph.function([], [srng.vonmises(mu, kappa, size=(N,)) for mu, kappa in cases],
+                            mode=mode)
+        out[mode] = f()
+    for (mu, kappa), c, py in zip(cases, out["C"], out["PY"]):
+        np.testing.assert_array_equal(c, py)
+        assert np.abs(c).max() <= np.pi
+        centred = np.mod(c - mu + np.pi, 2 * np.pi) - np.pi
+        assert st.kstest(centred, st.vonmises_line(kappa).cdf).pvalue > 1e-3, (mu, kappa)

@@ -269,6 +269,12 @@ def _scalar(dist: str, g: Blocks, idx: np.ndarray, a: list[np.ndarray], dtype: s
         x = mu + mu / (2.0 * sc) * (y - np.sqrt(4.0 * sc * y + y * y))
         u = u01(g.next(idx), 0)
         return np.where(u <= mu / (mu + x), x, mu * mu / x)
+    if dist == "gengamma":
+        return a[2] * np.exp(log_gamma_draw(g, idx, a[0] / a[1]) / a[1])
+    if dist == "vonmises":
+        return _vonmises(g, idx, a[0], a[1])
+    if dist == "hypergeometric":
+        return _hypergeometric(g, idx, *a)
     if dist == "invgamma":
         return a[1] / gamma(g, idx, a[0])
     if dist == "negative_binomial":
@@ -390,3 +396,61 @@ def _cholesky(cov: np.ndarray) -> np.ndarray:
                     f"multivariate_normal: cov is not positive definite (batch element "
                     f"{j})") from None
         raise
+
+
+def _vonmises(g: Blocks, idx: np.ndarray, mu: np.ndarray, kappa: np.ndarray) -> np.ndarray:
+    """numpy's method: uniform below kappa 1e-8, a wrapped normal above 1e6, Best and
+    Fisher's rejection between; the angle wrapped to [-pi, pi]."""
+    out = np.empty(len(idx))
+    tiny = kappa < 1e-8
+    out[tiny] = 3.141592653589793 * (2.0 * u01_open(g.next(idx[tiny]), 0) - 1.0)
+    huge = kappa > 1e6
+    out[huge] = mu[huge] + np.sqrt(1.0 / kappa[huge]) * normal(g, idx[huge])
+    mid = np.flatnonzero(~tiny & ~huge)
+    k = kappa[mid]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = 1.0 + np.sqrt(1.0 + 4.0 * k * k)
+        rho = (r - np.sqrt(2.0 * r)) / (2.0 * k)
+        s = np.where(k < 1e-5, 1.0 / k + k, (1.0 + rho * rho) / (2.0 * rho))
+    w = np.empty(len(mid))
+    pending = np.arange(len(mid))
+    while pending.size:
+        b = g.next(idx[mid[pending]])
+        z = np.cos(3.141592653589793 * u01(b, 0))
+        sp = s[pending]
+        wp = (1.0 + sp * z) / (sp + z)
+        y = k[pending] * (sp - wp)
+        v = u01_open(b, 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ok = (y * (2.0 - y) - v >= 0.0) | (np.log(y / v) + 1.0 - y >= 0.0)
+        w[pending[ok]] = wp[ok]
+        pending = pending[~ok]
+    u = u01(g.next(idx[mid]), 0)
+    angle = np.arccos(w)
+    out[mid] = mu[mid] + np.where(u < 0.5, -angle, angle)
+    wrap = ~tiny
+    neg = out[wrap] < 0.0
+    m = np.fmod(np.abs(out[wrap]) + 3.141592653589793, 6.283185307179586) - 3.141592653589793
+    out[wrap] = np.where(neg, -m, m)
+    return out
+
+
+def _hypergeometric(g: Blocks, idx: np.ndarray, good: np.ndarray, bad: np.ndarray,
+                    m: np.ndarray) -> np.ndarray:
+    """Successes in m draws without replacement, one draw at a time (of the smaller of
+    m and its complement)."""
+    total = good + bad
+    flip = m > 0.5 * total
+    steps = np.where(flip, total - m, m)
+    g_left, b_left, hits = good.copy(), bad.copy(), np.zeros(len(idx))
+    t = 0.0
+    active = np.flatnonzero(steps > t)
+    while active.size:
+        u = u01(g.next(idx[active]), 0)
+        hit = u * (g_left[active] + b_left[active]) < g_left[active]
+        hits[active[hit]] += 1.0
+        g_left[active[hit]] -= 1.0
+        b_left[active[~hit]] -= 1.0
+        t += 1.0
+        active = active[steps[active] > t]
+    return np.where(flip, good - hits, hits)

@@ -194,6 +194,18 @@ class RandomStream(RandomStreams):
         (scipy's truncexpon), by inversion."""
         return self._cont("truncexpon", [b, loc, scale], size, dtype)
 
+    def gengamma(self, alpha: Any = 1.0, p: Any = 1.0, lambd: Any = 1.0, size: Any = None,
+                 dtype: Any = None) -> TensorVariable:
+        """Generalized gamma: lambd * Gamma(alpha / p)^(1 / p) (all > 0; scipy's
+        gengamma(alpha / p, p, scale=lambd))."""
+        return self._cont("gengamma", [alpha, p, lambd], size, dtype)
+
+    def vonmises(self, mu: Any, kappa: Any, size: Any = None, dtype: Any = None
+                 ) -> TensorVariable:
+        """von Mises angles in [-pi, pi] about `mu` with concentration `kappa` >= 0
+        (numpy's method: Best and Fisher's rejection)."""
+        return self._cont("vonmises", [mu, kappa], size, dtype)
+
     def dirichlet(self, alphas: Any, size: Any = None, dtype: Any = None) -> TensorVariable:
         """Dirichlet with concentrations `alphas` (> 0) along the last axis: the sample
         has shape batch + (k,) and each row sums to 1."""
@@ -238,6 +250,14 @@ class RandomStream(RandomStreams):
                   ) -> TensorVariable:
         """Beta-binomial: Binomial(n, p) with p drawn from Beta(a > 0, b > 0)."""
         return self._disc("betabinom", [_trials(n), a, b], size, dtype)
+
+    def hypergeometric(self, ngood: Any, nbad: Any, nsample: Any, size: Any = None,
+                       dtype: Any = "int64") -> TensorVariable:
+        """Good items among `nsample` drawn without replacement from `ngood` good and
+        `nbad` bad ones (integers >= 0, nsample <= ngood + nbad); one uniform number per
+        item drawn (of the smaller of nsample and its complement)."""
+        return self._disc("hypergeometric", [_trials(ngood), _trials(nbad), _trials(nsample)],
+                          size, dtype)
 
     def poisson(self, lam: Any = 1.0, size: Any = None, dtype: Any = "int64"
                 ) -> TensorVariable:

@@ -83,6 +83,12 @@ DISTS = {
     "truncexpon": Dist(("b", "loc", "scale"), checks=(("b", "gt", 0.0), *_SCALE)),
     "betabinom": Dist(("n", "a", "b"), discrete=True,
                       checks=(("n", "ge", 0.0), ("a", "gt", 0.0), ("b", "gt", 0.0))),
+    "gengamma": Dist(("alpha", "p", "lambd"), checks=(("alpha", "gt", 0.0), ("p", "gt", 0.0),
+                                                      ("lambd", "gt", 0.0))),
+    "vonmises": Dist(("mu", "kappa"), checks=(("kappa", "ge", 0.0),)),
+    "hypergeometric": Dist(("ngood", "nbad", "nsample"), discrete=True,
+                           checks=(("ngood", "ge", 0.0), ("nbad", "ge", 0.0),
+                                   ("nsample", "ge", 0.0))),
     "categorical": Dist(("p",), (1,), 0, True, _UNIT),
     "multinomial": Dist(("n", "p"), (0, 1), 1, True, (("n", "ge", 0.0), *_UNIT)),
     "dirichlet": Dist(("alphas",), (1,), 1, checks=(("alphas", "gt", 0.0),)),
@@ -235,6 +241,12 @@ class RandomVariable(Op):
                 at = np.argmin(ok)
                 raise ValueError(f"{self.dist}: {a} {_PAIR[kind]} {b} is needed, got "
                                  f"{a}={x[at]:g}, {b}={y[at]:g}")
+        if self.dist == "hypergeometric":
+            good, bad, m = flat
+            if (m > good + bad).any():
+                at = np.argmax(m > good + bad)
+                raise ValueError(f"hypergeometric: nsample <= ngood + nbad is needed, got "
+                                 f"nsample={m[at]:g}, ngood + nbad={good[at] + bad[at]:g}")
         if self.dist == "integers":
             low, high = flat
             if (low >= high).any():
