@@ -400,3 +400,20 @@ def test_vonmises_angles_are_wrapped_and_distributed():
         assert np.abs(c).max() <= np.pi
         centred = np.mod(c - mu + np.pi, 2 * np.pi) - np.pi
         assert st.kstest(centred, st.vonmises_line(kappa).cdf).pvalue > 1e-3, (mu, kappa)
+
+
+def test_theano_streams_take_tensor_parameters():
+    """Theano's RandomStreams.normal/uniform with tensor avg/std (low/high) that
+    broadcast to the size: drawn by RandomStream's op, same numbers in C and PY."""
+    out = {}
+    for mode in MODES:
+        srng = RandomStreams(seed=13)
+        avg = T.dvector("avg")
+        f = cgraph.function([avg], [srng.normal((3000, 2), avg=avg, std=0.5),
+                                    srng.uniform((3000, 2), low=avg, high=avg + 1)], mode=mode)
+        out[mode] = f(np.array([-5.0, 5.0]))
+    for c, py in zip(out["C"], out["PY"]):
+        np.testing.assert_array_equal(c, py)
+    z, u = out["C"]
+    np.testing.assert_allclose(z.mean(axis=0), [-5.0, 5.0], atol=0.05)
+    assert (u[:, 0] >= -5).all() and (u[:, 0] < -4).all() and (u[:, 1] >= 5).all()

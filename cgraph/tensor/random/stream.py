@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from cgraph.graph.basic import Variable
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.random.streams import RandomDraw, RandomStreams, _as_sizes, _float
 from cgraph.tensor.random.variable import DISTS, RandomVariable
@@ -43,36 +42,7 @@ class RandomStream(RandomStreams):
     bit: that kernel may use libmvec's vector log and cos)."""
 
     def _rv(self, dist: str, params: list[Any], size: Any, dtype: str) -> TensorVariable:
-        spec = DISTS[dist]
-        params = [as_tensor_variable(a) for a in params]
-        sizes = None if size is None else _as_sizes(size)
-        ranks = []
-        for i, (name, a) in enumerate(zip(spec.params, params)):
-            if a.ndim < spec.core_of(i):
-                raise TypeError(f"{dist}: {name} needs at least {spec.core_of(i)} "
-                                f"dimensions, got {a.type}")
-            ranks.append(a.ndim - spec.core_of(i))
-        nb = len(sizes) if sizes is not None else max(ranks, default=0)
-        for name, r in zip(spec.params, ranks):
-            if r > nb:
-                raise ValueError(f"{dist}: {name} has {r} batch dimensions, more than "
-                                 f"the size's {nb}")
-        params = [a.dimshuffle(*["x"] * (nb - r), *range(a.ndim)) if r < nb else a
-                  for a, r in zip(params, ranks)]
-        state = self._new_state()
-        op = RandomVariable(dist, dtype, -1 if sizes is None else len(sizes))
-        new_state, sample = op(state, *(sizes or []), *params)
-        state.default_update = new_state
-        return sample
-
-    def _new_state(self) -> Variable:
-        from cgraph.tensor.sharedvar import shared  # noqa: PLC0415
-
-        k = len(self.state_updates)
-        state = shared(np.array([self.gen_seedgen, k, 0], dtype=np.int64),
-                       name=f"rng_state_{k}")
-        self.state_updates.append(state)
-        return state
+        return draw_rv(self, dist, params, size, dtype)
 
     def _cont(self, dist: str, params: list[Any], size: Any, dtype: Any) -> TensorVariable:
         return self._rv(dist, params, size, _float(dtype))
@@ -299,6 +269,33 @@ class RandomStream(RandomStreams):
         if x.ndim == 0:
             return super().permutation(x, dtype)
         return x[super().permutation(x.shape[0], "int64")]
+
+
+def draw_rv(srng: RandomStreams, dist: str, params: list[Any], size: Any, dtype: str
+            ) -> TensorVariable:
+    """A `RandomVariable` draw of `dist` by `srng`'s new state: the parameters' batch
+    dimensions padded to the size's rank (or to the largest), dtype `dtype`."""
+    spec = DISTS[dist]
+    params = [as_tensor_variable(a) for a in params]
+    sizes = None if size is None else _as_sizes(size)
+    ranks = []
+    for i, (name, a) in enumerate(zip(spec.params, params)):
+        if a.ndim < spec.core_of(i):
+            raise TypeError(f"{dist}: {name} needs at least {spec.core_of(i)} "
+                            f"dimensions, got {a.type}")
+        ranks.append(a.ndim - spec.core_of(i))
+    nb = len(sizes) if sizes is not None else max(ranks, default=0)
+    for name, r in zip(spec.params, ranks):
+        if r > nb:
+            raise ValueError(f"{dist}: {name} has {r} batch dimensions, more than "
+                             f"the size's {nb}")
+    params = [a.dimshuffle(*["x"] * (nb - r), *range(a.ndim)) if r < nb else a
+              for a, r in zip(params, ranks)]
+    state = srng._new_state()
+    op = RandomVariable(dist, dtype, -1 if sizes is None else len(sizes))
+    new_state, sample = op(state, *(sizes or []), *params)
+    state.default_update = new_state
+    return sample
 
 
 def _trials(n: Any) -> TensorVariable:

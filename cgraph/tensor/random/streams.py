@@ -264,11 +264,22 @@ class RandomStreams:
         for k, state in enumerate(self.state_updates):
             state.set_value(np.array([self.gen_seedgen, k, 0], dtype=np.int64))
 
-    def _draw(self, dist: str, size: Any, params: Sequence[Any], dtype: str) -> TensorVariable:
-        sizes = _as_sizes(size)
-        state = shared(np.array([self.gen_seedgen, len(self.state_updates), 0], dtype=np.int64),
-                       name=f"rng_state_{len(self.state_updates)}")
+    def _new_state(self) -> SharedVariable:
+        """A new draw's state: (seed, draw number, counter 0), restarted by `seed`."""
+        k = len(self.state_updates)
+        state = shared(np.array([self.gen_seedgen, k, 0], dtype=np.int64),
+                       name=f"rng_state_{k}")
         self.state_updates.append(state)
+        return state
+
+    def _draw(self, dist: str, size: Any, params: Sequence[Any], dtype: str) -> TensorVariable:
+        if dist in ("uniform", "normal") and any(as_tensor_variable(a).ndim for a in params):
+            # tensor parameters: RandomStream's draw (the same numbers where they are equal)
+            from cgraph.tensor.random.stream import draw_rv  # noqa: PLC0415
+
+            return draw_rv(self, dist, list(params), size, dtype)
+        sizes = _as_sizes(size)
+        state = self._new_state()
         op = RandomDraw(dist, dtype, len(sizes))
         if dist == "binomial" and as_tensor_variable(params[1]).ndim:
             op = BinomialArrayDraw(dtype, len(sizes))
@@ -278,12 +289,14 @@ class RandomStreams:
 
     def uniform(self, size: Any = (), low: Any = 0.0, high: Any = 1.0, ndim: int | None = None,
                 dtype: Any = None) -> TensorVariable:
-        """Uniform on [low, high)."""
+        """Uniform on [low, high); `low` and `high` may be tensors that broadcast to
+        `size`."""
         return self._draw("uniform", size, [low, high], _float(dtype))
 
     def normal(self, size: Any = (), avg: Any = 0.0, std: Any = 1.0, ndim: int | None = None,
                dtype: Any = None) -> TensorVariable:
-        """Normal with mean `avg` and standard deviation `std` (Box-Muller)."""
+        """Normal with mean `avg` and standard deviation `std` (Box-Muller); `avg` and
+        `std` may be tensors that broadcast to `size` (std >= 0, else ValueError)."""
         return self._draw("normal", size, [avg, std], _float(dtype))
 
     def binomial(self, size: Any = (), n: Any = 1, p: Any = 0.5, ndim: int | None = None,
