@@ -234,6 +234,9 @@ def test_shapes_and_bad_broadcasts():
         srng.gamma(2.0, rate=1.0, scale=1.0)
     with pytest.raises(TypeError, match="integer"):
         srng.integers(0.5, 3)
+    with pytest.raises(ValueError, match="high is out of the bounds of int8"):
+        srng.integers(0, 1000, dtype="int8")
+    assert srng.integers(-128, 128, dtype="int8").dtype == "int8"
 
 
 BAD = [
@@ -249,6 +252,7 @@ BAD = [
     ("triangular", (0.0, 2.0, 1.0), ValueError, "triangular: mode <= right is needed, got "
      "mode=2, right=1"),
     ("wald", (1.0, 0.0), ValueError, "wald: scale > 0"),
+    ("negative_binomial", (5.0, 1e-30), ValueError, "negative_binomial: the Poisson mean"),
     ("hypergeometric", (2, 3, 6), ValueError, "hypergeometric: nsample <= ngood [+] nbad"),
     ("categorical", (np.array([0.5, -0.1, 0.6]),), ValueError, "categorical: p >= 0"),
     ("multinomial", (3, np.array([0.8, 0.7, 0.0])), ValueError, r"multinomial: sum\(p\[:-1\]\)"),

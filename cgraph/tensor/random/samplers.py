@@ -279,6 +279,10 @@ def _scalar(dist: str, g: Blocks, idx: np.ndarray, a: list[np.ndarray], dtype: s
         return a[1] / gamma(g, idx, a[0])
     if dist == "negative_binomial":
         y = gamma(g, idx, a[0]) * ((1.0 - a[1]) / a[1])
+        if not (y <= 1e18).all():  # past int64's range: p too small for n
+            at = np.argmin(y <= 1e18)
+            raise ValueError(f"negative_binomial: the Poisson mean n (1 - p) / p drawn is "
+                             f"{y[at]:g}, past 1e18 (n={a[0][at]:g}, p={a[1][at]:g})")
         return poisson(g, idx, y)
     u = u01_open(g.next(idx), 0)
     if dist == "exponential":

@@ -195,7 +195,8 @@ class RandomStream(RandomStreams):
     def integers(self, low: Any, high: Any = None, size: Any = None, dtype: Any = "int64"
                  ) -> TensorVariable:
         """Integers in [low, high) (numpy's Generator.integers; [0, low) when `high` is
-        None); `low` and `high` are integers, low < high."""
+        None); `low` and `high` are integers, low < high (ValueError when drawn
+        otherwise), constant bounds within the range of `dtype`."""
         if high is None:
             low, high = 0, low
         bounds = []
@@ -204,6 +205,11 @@ class RandomStream(RandomStreams):
             if b.dtype[0] not in "iub":
                 raise TypeError(f"integers: {name} must be an integer, got {b.type}")
             bounds.append(b if b.dtype == "int64" else cast(b, "int64"))
+        info = np.iinfo(_int_dtype(dtype))
+        for name, b, lim in (("low", bounds[0], info.min), ("high", bounds[1], info.max + 1)):
+            data = getattr(b, "data", None)
+            if data is not None and np.any((data < lim) if name == "low" else (data > lim)):
+                raise ValueError(f"integers: {name} is out of the bounds of {info.dtype}")
         return self._disc("integers", bounds, size, dtype)
 
     def bernoulli(self, p: Any, size: Any = None, dtype: Any = "int64") -> TensorVariable:
