@@ -85,8 +85,39 @@ def _elementwise(name: str, nin: int, c: str, impl: Callable, dtype: Callable,
         return op(*args)
 
     apply.__name__ = name
-    apply.__doc__ = doc or f"Elementwise {name} with numpy broadcasting."
+    apply.__doc__ = _row_doc(name, doc, dtype)
     return apply
+
+
+def _row_doc(name: str, doc: str, dtype: Callable) -> str:
+    """The row's docstring: what it computes, its dtype rule, its errors."""
+    text = doc or f"Elementwise {name} with numpy broadcasting."
+    rule = _DTYPE_DOCS.get(getattr(dtype, "__qualname__", ""), "")
+    return "\n\n".join(filter(None, [text, rule, _BROADCAST_ERRORS]))
+
+
+#: The dtype rule of a table row, said in its function's docstring (by rule).
+_DTYPE_DOCS = {
+    "upcast": "Dtype: numpy's result type of the inputs (a Python number takes the dtype "
+              "of the tensor beside it, Theano's autocast).",
+    "to_float": "Dtype: floats keep their common dtype; integer and bool inputs give a "
+                "float (float32 for bool and 8- and 16-bit integers, float64 for wider).",
+    "to_floatx": "Dtype: floats keep their common dtype; integer and bool inputs give "
+                 "config.floatX (Theano's rule).",
+    "to_bool": "Dtype: the result is bool.",
+    "int_arith": "Dtype: numpy's result type of the inputs, except that two bools give "
+                 "int8 (as numpy's `//`, `%` and `**`).",
+    "no_bool.<locals>.rule": "Dtype: numpy's result type of the inputs; bool operands "
+                             "alone raise TypeError when the graph is built (as numpy).",
+    "_bitwise": "Dtype: numpy's result type of integer or bool inputs; a float input "
+                "raises TypeError when the graph is built.",
+    "_third_and_second": "Dtype: the common type of the second and third inputs (the "
+                         "condition keeps its own dtype).",
+    "second_dtype": "Dtype: the dtype of the second input.",
+}
+_BROADCAST_ERRORS = ("Errors: inputs whose shapes do not broadcast raise ValueError naming "
+                     "the node and the shapes (when the graph is built if the lengths are "
+                     "static, else when the function is called).")
 
 
 def _sigmoid_np(x: np.ndarray) -> np.ndarray:
