@@ -75,6 +75,10 @@ def test_matrix_power(mode):
     np.testing.assert_array_equal(got[-1], np.eye(3))
     with pytest.raises(TypeError, match="integer"):
         la.matrix_power(x, 1.5)
+    g = cgraph.function([i], la.matrix_power(i, -1), mode=mode)
+    c = np.array([[2, 1], [1, 1]], np.int32)
+    np.testing.assert_allclose(g(c), np.linalg.matrix_power(c, -1))
+    assert g(c).dtype == np.float64
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -121,7 +125,7 @@ def test_tensorsolve_and_tensorinv(mode):
 NORMS = [(None, None), (None, 1), (2, 0), (np.inf, 2), (-np.inf, 1), (0, 1), (1, 0),
          (3.5, 2), (-1.5, 0), ("fro", (0, 1)), ("nuc", (1, 2)), (np.inf, (2, 0)),
          (-np.inf, (0, 1)), (1, (1, 2)), (-1, (2, 1)), (2, (0, 2)), (-2, (1, 2)),
-         (None, (-1, -2))]
+         (None, (-1, -2)), (3, (1,)), (None, (0,))]
 
 
 @pytest.mark.parametrize("mode", MODES)

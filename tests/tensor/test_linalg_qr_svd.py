@@ -42,7 +42,7 @@ def run(build, reference, dtype, mode, shapes=SHAPES):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("qr_mode", ["reduced", "complete", "r"])
+@pytest.mark.parametrize("qr_mode", ["reduced", "complete", "r", "raw"])
 def test_qr(mode, dtype, qr_mode):
     run(lambda x: la.qr(x, qr_mode), lambda a: tuple(np.linalg.qr(a, qr_mode))
         if qr_mode != "r" else np.linalg.qr(a, "r"), dtype, mode)
@@ -67,7 +67,7 @@ def test_svd_reconstructs_and_integer_input_is_refused():
     with pytest.raises(TypeError, match="qr: input 0 must be float32 or float64"):
         la.qr(T.imatrix())
     with pytest.raises(ValueError, match="mode"):
-        la.qr(x, "raw")
+        la.qr(x, "economic")
 
 
 def projection(weights):
@@ -113,5 +113,7 @@ def test_no_gradient_where_undefined():
     x = T.dmatrix("x")
     with pytest.raises(NotImplementedError, match="complete"):
         T.grad(la.qr(x, "complete")[0].sum(), x)
+    with pytest.raises(NotImplementedError, match="raw"):
+        T.grad(la.qr(x, "raw")[0].sum(), x)
     with pytest.raises(NotImplementedError, match="full_matrices"):
         T.grad(la.svd(x)[0].sum(), x)

@@ -84,7 +84,7 @@ def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple[Any, Any, Any, An
 def matrix_power(m: Any, n: int) -> Any:
     """numpy.linalg.matrix_power: m (..., k, k) to the integer power n by repeated
     squaring; n = 0 gives the identity (in m's dtype), n < 0 the power of the inverse
-    (float matrices only; a singular one raises numpy.linalg.LinAlgError)."""
+    (in float64 for integers, as numpy; a singular one raises numpy.linalg.LinAlgError)."""
     m = as_tensor_variable(m)
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"matrix_power: the exponent must be an integer, got {n!r}")
@@ -93,8 +93,8 @@ def matrix_power(m: Any, n: int) -> Any:
     n = int(n)
     if n == 0:
         return eye(m.shape[m.ndim - 1], dtype=m.dtype) + m * 0
-    if n < 0:
-        m, n = matrix_inverse(m), -n
+    if n < 0:  # integers: the inverse in float64, as numpy
+        m, n = matrix_inverse(_float(m)), -n
     result, base = None, m
     while n:
         if n & 1:
@@ -249,6 +249,8 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     if isinstance(axis, (int, np.integer)):
         return _vector_norm(x, ord, int(axis) % x.ndim, keepdims)
     axis = tuple(int(a) % x.ndim for a in axis)
+    if len(axis) == 1:
+        return _vector_norm(x, ord, axis[0], keepdims)
     if len(axis) != 2 or axis[0] == axis[1]:
         raise ValueError(f"norm: axis must be an int or two different axes, got {axis}")
     return _matrix_norm(x, ord, axis[0], axis[1], keepdims)

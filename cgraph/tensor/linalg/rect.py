@@ -20,7 +20,7 @@ from cgraph.tensor.linalg.tri import diag_embed, mm, mT, order, tri
 from cgraph.tensor.math import concatenate, eq, minimum, where
 from cgraph.tensor.type import TensorType
 
-QR_MODES = ("reduced", "complete", "r")
+QR_MODES = ("reduced", "complete", "r", "raw")
 
 
 class RectLapackOp(LapackOp):
@@ -63,22 +63,26 @@ class QR(RectLapackOp):
     """numpy.linalg.qr of each matrix: A = Q R with Q's columns orthonormal and R upper
     triangular (LAPACK geqrf + orgqr, the same signs as numpy). `mode` "reduced": Q
     (m, k) and R (k, n) with k = min(m, n); "complete": Q (m, m) and R (m, n); "r": R
-    (k, n) alone."""
+    (k, n) alone; "raw": geqrf's (h, tau), h (n, m) the transposed reflectors and R, tau
+    (k,) their scales."""
 
     __props__ = ("mode",)
     name = kernel_name = "qr"
 
     def __init__(self, mode: str = "reduced"):
         if mode not in QR_MODES:
-            raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+            raise ValueError(f"qr: mode must be 'reduced', 'complete', 'r' or 'raw', got "
+                             f"{mode!r}")
         self.mode = mode
-        self.out_ranks = (2,) if mode == "r" else (2, 2)
+        self.out_ranks = {"r": (2,), "raw": (2, 1)}.get(mode, (2, 2))
 
     def kernel_flags(self) -> dict[str, Any]:
         return {"mode": self.mode}
 
     def out_core(self, m, n):
         k = m if self.mode == "complete" else _kmin(m, n)
+        if self.mode == "raw":
+            return [(n, m), (k,)]
         return [(k, n)] if self.mode == "r" else [(m, k), (k, n)]
 
     def workspace(self, m, n):
@@ -89,7 +93,7 @@ class QR(RectLapackOp):
         if self.mode == "r":
             return [np.linalg.qr(a, "r").astype(a.dtype, copy=False)]
         q, r = np.linalg.qr(a, self.mode)
-        return [q.astype(a.dtype, copy=False), r.astype(a.dtype, copy=False)]
+        return [np.ascontiguousarray(q, dtype=a.dtype), r.astype(a.dtype, copy=False)]
 
     def grad(self, inputs, output_grads):
         # A = [X | Y] with X its first k = min(m, n) columns and R = [U | V]: X = Q U
@@ -103,6 +107,8 @@ class QR(RectLapackOp):
         if self.mode == "complete":
             raise NotImplementedError("qr: no gradient in mode 'complete' (the columns of "
                                       "Q past n are not a function of A); use 'reduced'")
+        if self.mode == "raw":
+            raise NotImplementedError("qr: no gradient in mode 'raw'; use 'reduced'")
         q, r = QR("reduced")(a)
         qbar = output_grads[0] if self.mode == "reduced" else q.zeros_like()
         rbar = output_grads[-1]
@@ -127,8 +133,9 @@ def _solve_upper(u: Any, b: Any) -> Any:
 def qr(a: Any, mode: str = "reduced") -> Any:
     """numpy.linalg.qr of each matrix of a (..., m, n): (Q, R) in modes "reduced" (Q
     (..., m, k), R (..., k, n), k = min(m, n)) and "complete" (Q (..., m, m), R (..., m,
-    n)), R (..., k, n) alone in mode "r". float32/float64 (integers: cast first). The
-    gradient exists in modes "reduced" and "r" (NotImplementedError in "complete")."""
+    n)), R (..., k, n) alone in mode "r", LAPACK's (h, tau) in mode "raw" (h (..., n,
+    m)). float32/float64 (integers: cast first). The gradient exists in modes "reduced"
+    and "r" (NotImplementedError in "complete" and "raw")."""
     out = QR(mode)(a)
     return out if mode == "r" else tuple(out)
 
