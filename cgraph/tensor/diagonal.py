@@ -129,7 +129,9 @@ def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> TensorV
 
 
 def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> TensorVariable:
-    """numpy.trace: the sum of the `offset` diagonal."""
+    """numpy.trace: the sum of the `offset` diagonal of the (axis1, axis2) planes, in
+    `sum`'s dtype (integers and bools give int64, as numpy). Axes out of range, or
+    equal, raise ValueError when the graph is built."""
     return _sum(diagonal(x, offset, axis1, axis2), axis=-1)
 
 

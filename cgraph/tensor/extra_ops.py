@@ -217,7 +217,8 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> TensorVariable:
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> TensorVariable:
-    """numpy.swapaxes, as a view."""
+    """numpy.swapaxes, as a view (no copy); the dtype is x's. An axis out of range (a
+    negative one counts from the end) raises ValueError when the graph is built."""
     x = as_tensor_variable(x)
     order = list(range(x.ndim))
     a, b = _axis(axis1, x.ndim, "swapaxes"), _axis(axis2, x.ndim, "swapaxes")

@@ -138,7 +138,8 @@ def _lane(mode: str, x: Any, axis: int | None) -> TensorVariable:
 
 
 def cumsum(x: Any, axis: int | None = None) -> TensorVariable:
-    """numpy.cumsum (axis None: of the flattened input)."""
+    """numpy.cumsum (axis None: of the flattened input); integers and bools give int64,
+    as numpy. An axis out of range raises ValueError when the graph is built."""
     return _lane("cumsum", x, axis)
 
 
@@ -160,7 +161,9 @@ def sort(x: Any, axis: int | None = -1) -> TensorVariable:
 
 
 def argsort(x: Any, axis: int | None = -1) -> TensorVariable:
-    """numpy.argsort(kind='stable') as int64 (NaNs last)."""
+    """numpy.argsort(kind='stable') as int64 (NaNs last; equal values keep their
+    order); axis None sorts the flattened input. An axis out of range raises
+    ValueError when the graph is built."""
     return _lane("argsort", x, axis)
 
 

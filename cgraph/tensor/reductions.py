@@ -130,7 +130,8 @@ def max(x: Any, axis: Axis = None, keepdims: bool = False) -> TensorVariable:
 
 
 def min(x: Any, axis: Axis = None, keepdims: bool = False) -> TensorVariable:
-    """Minimum over `axis`, like numpy.min."""
+    """Minimum over `axis`, like numpy.min (the dtype is x's; NaN propagates; an empty
+    axis raises ValueError when the function is called)."""
     x = as_tensor_variable(x)
     axes = normalize_axes(axis, x.ndim)
     return _finish(MaxMin("min", axes)(x), x, axes, keepdims)

@@ -179,7 +179,11 @@ def pad_left(v: TensorVariable, ndim: int) -> TensorVariable:
 
 
 def dimshuffle(x: Any, *pattern: int | str) -> TensorVariable:
-    """Theano's dimshuffle: `x.dimshuffle(1, 'x', 0)`."""
+    """Theano's dimshuffle: `x.dimshuffle(1, 'x', 0)` is a view of x with its axes in
+    the order given and 'x' a new axis of length 1; an axis left out must be known to
+    have length 1 (it is dropped). The dtype is x's. A pattern that names an axis
+    twice, or drops one not known to have length 1, raises ValueError when the graph
+    is built."""
     x = as_tensor_variable(x)
     if len(pattern) == 1 and isinstance(pattern[0], (list, tuple)):
         pattern = tuple(pattern[0])

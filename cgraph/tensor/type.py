@@ -344,7 +344,10 @@ def _plural(single: Any, name: str):
         return tuple(single(n, dtype=dtype) for n in names)
 
     make.__name__ = name
-    make.__doc__ = f"Several variables at once: `a, b = {name}('a', 'b')`."
+    one = name[:-3] + "x" if name.endswith("matrices") else name[:-1]
+    make.__doc__ = (f"Several variables at once, one per name, each as `{one}(name)` makes "
+                    f"it: `a, b = {name}('a', 'b')`; `{name}(3)` makes three unnamed ones, "
+                    "and `dtype=` overrides the dtype.")
     return make
 
 
