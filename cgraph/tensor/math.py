@@ -503,8 +503,8 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
 
 def join(axis: int, *tensors: Any) -> TensorVariable:
     """Theano's join: `concatenate(tensors, axis=axis)` (numpy's result dtype of the
-    tensors; ranks that differ, or lengths off `axis` that cannot match, raise
-    ValueError naming the shapes)."""
+    tensors). Tensors of different ranks raise TypeError when the graph is built;
+    lengths off `axis` that do not match raise ValueError naming the shapes."""
     return concatenate(tensors, axis=axis)
 
 
