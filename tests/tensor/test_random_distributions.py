@@ -421,3 +421,56 @@ def test_theano_streams_take_tensor_parameters():
     z, u = out["C"]
     np.testing.assert_allclose(z.mean(axis=0), [-5.0, 5.0], atol=0.05)
     assert (u[:, 0] >= -5).all() and (u[:, 0] < -4).all() and (u[:, 1] >= 5).all()
+
+
+BOUNDARIES = {  # the regimes' borders: inversion / PTRS at lam 10, BTRS at n q 10, ...
+    "poisson_10": ("poisson", (10.0,), st.poisson(10.0)),
+    "poisson_below_10": ("poisson", (9.999,), st.poisson(9.999)),
+    "binomial_nq_10": ("binomial", (20, 0.5), st.binom(20, 0.5)),
+    "binomial_nq_below_10": ("binomial", (33, 0.3), st.binom(33, 0.3)),
+    "binomial_p_1": ("binomial", (7, 1.0), None),
+    "gamma_1": ("gamma", (1.0,), st.gamma(1.0, scale=2.0)),
+    "gamma_below_1": ("gamma", (0.999,), st.gamma(0.999, scale=2.0)),
+}
+
+
+def test_regime_boundaries():
+    """Each sampler where it switches algorithm: the right distribution on both sides,
+    the same numbers in C and PY, float32 draws equal to the float64 ones rounded."""
+    out = {mode: _run(mode, BOUNDARIES, seed=31)[2][0] for mode in MODES}
+    for name, (method, args, dist) in BOUNDARIES.items():
+        x = out["C"][name]
+        np.testing.assert_array_equal(x, out["PY"][name])
+        if dist is None:
+            assert (x == args[0]).all()
+        elif method == "gamma":
+            assert st.kstest(x, dist.cdf).pvalue > 1e-3, name
+        else:
+            ks = np.arange(x.min(), x.max() + 1)
+            observed = np.array([(x == k).sum() for k in ks])
+            expected = dist.pmf(ks) * N
+            keep = expected > 5
+            observed, expected = observed[keep], expected[keep]
+            assert st.chisquare(observed, expected * observed.sum() / expected.sum()
+                                ).pvalue > 1e-3, name
+    srng32, srng64 = RandomStream(seed=2), RandomStream(seed=2)
+    f = cgraph.function([], [srng32.gamma(0.5, scale=1.0, size=(50,), dtype="float32"),
+                             srng64.gamma(0.5, scale=1.0, size=(50,), dtype="float64")])
+    g32, g64 = f()
+    assert g32.dtype == np.float32
+    np.testing.assert_array_equal(g32, g64.astype(np.float32))
+
+
+def test_streams_of_one_seed_are_independent():
+    """Two draws of one stream object use different Philox streams: uncorrelated; and
+    the counter advances by the blocks used (n times the longest element sequence)."""
+    srng = RandomStream(seed=17)
+    a, b = srng.normal(size=(N,)), srng.normal(size=(N,))
+    g = srng.gamma(0.5, scale=1.0, size=(N,))
+    f = cgraph.function([], [a, b, g])
+    x, y, _ = f()
+    assert abs(np.corrcoef(x, y)[0, 1]) < 4 / np.sqrt(N)
+    states = [s.get_value() for s in srng.state_updates]
+    assert [list(s[:2]) for s in states] == [[17, 0], [17, 1], [17, 2]]
+    assert states[0][2] == states[1][2] == N  # one block per normal
+    assert states[2][2] % N == 0 and states[2][2] >= 3 * N  # gamma(0.5): >= 3 blocks each
