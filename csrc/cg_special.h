@@ -139,11 +139,10 @@ static inline double cg_beta(double a, double b)
     if (a == floor(a) || (b <= 0 && b == floor(b)))
         return INFINITY;
     const double s = a + b;
+    const double sign = copysign(1.0, tgamma(a)) * copysign(1.0, tgamma(b));
     if (s <= 0 && s == floor(s))
-        return 0.0;
-    const double sign = copysign(1.0, tgamma(a)) * copysign(1.0, tgamma(b)) *
-                        copysign(1.0, tgamma(s));
-    return sign * exp(lgamma(a) + lgamma(b) - lgamma(s));
+        return sign * 0.0; /* 1 / Gamma(s) = 0, signed as Gamma(a) Gamma(b) (as scipy) */
+    return sign * copysign(1.0, tgamma(s)) * exp(lgamma(a) + lgamma(b) - lgamma(s));
 }
 
 /* ---------------------------------------------------------------- error functions */
@@ -232,7 +231,7 @@ static inline double cg_erfinv(double y)
     if (!(y >= -1.0 && y <= 1.0))
         return NAN;
     if (y == 0.0)
-        return y;
+        return 0.0; /* +0 for -0 too (scipy's) */
     const double a = fabs(y);
     const double x = a == 1.0 ? INFINITY : (a <= 0.5 ? cg_erf_solve(a) : cg_erfc_solve(1.0 - a));
     return copysign(x, y);

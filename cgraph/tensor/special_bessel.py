@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from cgraph.tensor.special_scalar import EPS, INF, NAN, _call, gamma, lgamma
+from cgraph.tensor.special_scalar import EPS, INF, NAN, _call, floor, gamma, lgamma
 
 #: B_2j / (2j)!, j = 1, 2, ...: the Euler-Maclaurin coefficients.
 BERNOULLI_OVER_FACTORIAL = (
@@ -34,13 +34,13 @@ def _series_first(v: float, x: float) -> float:
     """(x/2)^v / Gamma(v + 1): for v = n + f >= 0 (n whole, 0 <= f < 1) as
     (x/2)^f / Gamma(f + 1) times the n factors (x/2) / (f + j), which round once each."""
     if 0 <= v <= 2000:
-        n = math.floor(v)
+        n = int(floor(v))
         f = v - n
         t = math.pow(0.5 * x, f) / math.gamma(f + 1.0) if f else 1.0
         for j in range(1, n + 1):
             t *= 0.5 * x / (f + j)
         return t
-    if v + 1 <= 0 and v + 1 == math.floor(v + 1):
+    if v + 1 <= 0 and v + 1 == floor(v + 1):
         return 0.0
     p = _call(math.pow, 0.5 * x, v)
     g = gamma(v + 1.0)
@@ -85,11 +85,11 @@ def ive(v: float, x: float) -> float:
     if v != v or x != x or math.isinf(v):
         return NAN
     if x < 0:
-        if v != math.floor(v):
+        if v != floor(v):
             return NAN
         r = ive(v, -x)
         return -r if v % 2 else r
-    if v < 0 and v == math.floor(v):
+    if v < 0 and v == floor(v):
         v = -v
     if x == 0.0:
         return 1.0 if v == 0 else 0.0 if v > 0 else NAN
@@ -156,7 +156,7 @@ def digamma(x: float) -> float:
     if x == 0.0:
         return -math.copysign(INF, x)
     if x < 0:
-        if x == math.floor(x):
+        if x == floor(x):
             return NAN
         return digamma(1.0 - x) - math.pi / math.tan(math.pi * (x - round(x)))
     if abs(x - PSI_ROOT[0]) < 0.15:  # Taylor series at the root: no cancellation
@@ -177,7 +177,7 @@ def digamma(x: float) -> float:
 
 def polygamma(n: float, x: float) -> float:
     """The n-th derivative of digamma, n = 0, 1, 2, ...: (-1)^(n+1) n! zeta(n + 1, x)."""
-    if n != n or x != x or n < 0 or n != math.floor(n) or math.isinf(n):
+    if n != n or x != x or n < 0 or n != floor(n) or math.isinf(n):
         return NAN
     if n == 0:
         return digamma(x)
@@ -186,7 +186,7 @@ def polygamma(n: float, x: float) -> float:
         return sign * 0.0
     if x == -INF:
         return NAN
-    if x <= 0 and x == math.floor(x):
+    if x <= 0 and x == floor(x):
         return sign * INF
     return sign * _call(math.gamma, n + 1.0) * hurwitz_zeta(n + 1.0, x)
 

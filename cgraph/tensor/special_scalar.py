@@ -34,6 +34,11 @@ def vectorized(fn: Callable, nin: int = 1) -> Callable:
     return apply
 
 
+def floor(x: float) -> float:
+    """C's floor: infinities are their own floor (math.floor raises for them)."""
+    return x if math.isinf(x) or x != x else float(math.floor(x))
+
+
 def _call(fn: Callable, *args: float) -> float:
     """fn(*args), with C's results where the math module raises (inf on overflow)."""
     try:
@@ -113,12 +118,12 @@ def stirling_rest(x: float) -> float:
 def gamma(x: float) -> float:
     if x == 0.0:
         return math.copysign(INF, x)
-    if x != x or x == -INF or (x < 0 and math.floor(x) == x):
+    if x != x or x == -INF or (x < 0 and floor(x) == x):
         return NAN
     if x == INF:
         return INF
     if x < -190.0:  # |Gamma| underflows; the sign alternates between the poles
-        return math.copysign(0.0, -1.0 if math.floor(x) % 2 else 1.0)
+        return math.copysign(0.0, -1.0 if floor(x) % 2 else 1.0)
     return _call(math.gamma, x)
 
 
@@ -126,7 +131,7 @@ def lgamma(x: float) -> float:
     """log|Gamma(x)|, +inf at the poles (C's lgamma)."""
     if math.isinf(x):
         return INF
-    return INF if x <= 0 and math.floor(x) == x else math.lgamma(x)
+    return INF if x <= 0 and floor(x) == x else math.lgamma(x)
 
 
 def betaln(a: float, b: float) -> float:
@@ -135,11 +140,11 @@ def betaln(a: float, b: float) -> float:
     if a > b:
         a, b = b, a
     if a <= 0 or math.isinf(b):
-        if a == math.floor(a) and a <= 0:
+        if a == floor(a) and a <= 0:
             return INF
         if math.isinf(b):
             return -INF if a > 0 else NAN
-        if b == math.floor(b) and b <= 0:
+        if b == floor(b) and b <= 0:
             return INF
         return lgamma(a) + lgamma(b) - lgamma(a + b)
     s = a + b
@@ -161,13 +166,13 @@ def beta(a: float, b: float) -> float:
         return math.gamma(a) / math.gamma(a + b) * math.gamma(b)
     if a > 0:
         return _call(math.exp, betaln(a, b))
-    if a == math.floor(a) or (b <= 0 and b == math.floor(b)):
+    if a == floor(a) or (b <= 0 and b == floor(b)):
         return INF
     s = a + b
-    if s <= 0 and s == math.floor(s):
-        return 0.0
-    sign = math.copysign(1.0, gamma(a)) * math.copysign(1.0, gamma(b)) * math.copysign(
-        1.0, gamma(s))
+    sign = math.copysign(1.0, gamma(a)) * math.copysign(1.0, gamma(b))
+    if s <= 0 and s == floor(s):
+        return sign * 0.0  # 1 / Gamma(s) = 0, signed as Gamma(a) Gamma(b) (as scipy)
+    sign *= math.copysign(1.0, gamma(s))
     return sign * _call(math.exp, lgamma(a) + lgamma(b) - lgamma(s))
 
 
@@ -248,7 +253,7 @@ def erfinv(y: float) -> float:
     if not (-1.0 <= y <= 1.0):
         return NAN
     if y == 0.0:
-        return y
+        return 0.0  # +0 for -0 too (scipy's)
     a = abs(y)
     x = INF if a == 1.0 else _erf_solve(a) if a <= 0.5 else _erfc_solve(1.0 - a)
     return math.copysign(x, y)

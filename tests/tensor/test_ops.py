@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from helpers import MODES, rng_for
+from special_twins import SPECIAL_TWINS
 
 import cgraph
 import cgraph.tensor as T
@@ -92,6 +93,8 @@ RANGES = {
     "positive": ((0.25, 9.5), (1, 9)),
     "base": ((0.5, 3.0), (-3, 3)),
     "exponent": ((-2.0, 2.0), (0, 3)),
+    "prob": ((0.02, 0.98), (0, 1)),
+    "negative": ((-9.5, -0.05), (-9, -1)),
 }
 
 
@@ -103,6 +106,8 @@ def sample(rng: np.random.Generator, domain: str, shape: tuple, dtype: str) -> n
     if domain == "grid":  # few distinct values, so that comparisons see ties
         values = rng.integers(-2, 3, shape)
         return (values / 2 if kind == "f" else values).astype(dtype)
+    if domain == "order":  # whole numbers 0..3 in any dtype (polygamma's n)
+        return rng.integers(0, 4, shape).astype(dtype)
     if domain == "divisor":  # negatives and zeros (numpy: int x // 0 == x % 0 == 0)
         values = rng.integers(-3, 4, shape)
         return (values * 0.75 if kind == "f" else values).astype(dtype)
@@ -233,6 +238,8 @@ REFERENCE: dict[str, Ref] = {
                   ("grid", "real", "real")),
     "clip": Ref(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), NUMERIC + MORE_INTS,
                 ("real", "grid", "positive")),
+    # cgraph.tensor.special's rows: scipy's functions (tests/tensor/special_twins.py)
+    **{name: Ref(fn, FLOATS, domains) for name, (fn, domains) in SPECIAL_TWINS.items()},
 }
 
 
