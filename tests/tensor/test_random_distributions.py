@@ -474,3 +474,31 @@ def test_streams_of_one_seed_are_independent():
     assert [list(s[:2]) for s in states] == [[17, 0], [17, 1], [17, 2]]
     assert states[0][2] == states[1][2] == N  # one block per normal
     assert states[2][2] % N == 0 and states[2][2] >= 3 * N  # gamma(0.5): >= 3 blocks each
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_openmp_draws_equal_the_serial_ones(threads):
+    """With config.openmp (threshold forced to 1 element), the draws of the threads are
+    the serial ones, the counter the same, and a bad parameter still raises."""
+    def build(srng):
+        p = T.dmatrix("p")
+        return p, [srng.gamma(p + 0.2, scale=2.0), srng.binomial(40, p, size=(7, 4, 3)),
+                   srng.categorical(T.stack([p[0], 1 - p[0]], axis=1)),
+                   srng.poisson(p * 30.0, size=(2, 4, 3)), srng.normal(p, size=(5, 4, 3))]
+    pv = np.random.default_rng(0).uniform(size=(4, 3))
+    results = []
+    for openmp in (False, True):
+        srng = RandomStream(seed=19)
+        p, outs = build(srng)
+        flags = cgraph.config.cflags + (" -DCG_OMP_MIN_RANDOM=1" if openmp else "")
+        with cgraph.config.change_flags(openmp=openmp, num_threads=threads, cflags=flags):
+            f = cgraph.function([p], outs)
+        results.append((f(pv), [s.get_value() for s in srng.state_updates]))
+        if openmp:
+            with pytest.raises(ValueError, match="binomial: p <= 1"):
+                f(pv + 1.0)
+    (serial, s_states), (omp, o_states) = results
+    for a, b in zip(serial, omp):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(s_states, o_states):
+        np.testing.assert_array_equal(a, b)
