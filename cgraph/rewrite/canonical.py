@@ -17,6 +17,7 @@ import numpy as np
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.rewrite.basic import is_constant
 from cgraph.rewrite.driver import Rule, RuleTable, input_of, scalar_name
+from cgraph.rewrite.products import distribute_quotients, simplify_product
 from cgraph.tensor.basic_ops import Alloc, alloc
 from cgraph.tensor.elemwise import Elemwise, broadcast_static
 from cgraph.tensor.math import ELEMENTWISE
@@ -176,6 +177,16 @@ def _sigmoid_quotient(node: Apply) -> Variable | None:
     return s if is_constant(a, 1) else op("mul")(a, s)
 
 
+def _sigmoid_power(node: Apply) -> Variable | None:
+    """(1 + exp(u)) ** c -> sigmoid(-u) ** -c for a negative constant c (the gradient
+    of (1 + exp(-z)) ** -1 holds its square)."""
+    u = _one_plus_exp(node.inputs[0])
+    c = node.inputs[1]
+    if u is None or not isinstance(c, Constant) or not np.all(np.asarray(c.data) < 0):
+        return None
+    return op("pow")(op("sigmoid")(_negated(u)), np.negative(np.asarray(c.data)))
+
+
 def _sigmoid_reciprocal(node: Apply) -> Variable | None:
     """reciprocal(1 + exp(u)) (Theano's `inv`) -> sigmoid(-u)."""
     u = _one_plus_exp(node.inputs[0])
@@ -270,6 +281,7 @@ CANONICALIZE = RuleTable("canonicalize", [
     Rule("collect_mul_constants", "mul", _collect("mul", np.multiply)),
     Rule("sigmoid_quotient", "true_div", _sigmoid_quotient),
     Rule("sigmoid_reciprocal", "reciprocal", _sigmoid_reciprocal),
+    Rule("sigmoid_power", "pow", _sigmoid_power),
     Rule("mul_by_zero", "mul", _mul_by_zero),
     Rule("add_zeros", "add", _add_zeros),
     Rule("broadcast_zeros", BroadcastLike, _broadcast_zeros),
@@ -433,4 +445,6 @@ STABILIZE = RuleTable("stabilize", [
     Rule("cancel_division", "mul", _cancel_division),
     Rule("div_by_quotient", "true_div", _div_by_quotient),
     Rule("distribute_over_quotient", "mul", _distribute_over_quotient),
+    Rule("simplify_product", "mul", simplify_product),
+    Rule("distribute_quotients", "mul", distribute_quotients),
 ])

@@ -1,0 +1,79 @@
+"""Loops written with scan: a fixed-shape RNN step, a moving window, and prefix and
+suffix slices whose length changes every step (a plan per step in C), against the
+same loop in numpy.
+
+Run: `python -m benchmarks.scan [--quick]`. Prints markdown tables of median times
+per call (interleaved rounds), each result checked against numpy first, and the
+time of the first call of the per-step slices (which plans every step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import cgraph
+import cgraph.tensor as T
+from benchmarks.common import interleaved, table
+from cgraph.scan import scan
+
+STEPS = 1000
+
+
+def rnn(mode: str = "C"):
+    w = cgraph.shared(np.eye(8) * 0.5, name="W")
+    x, h0 = T.dmatrix("x"), T.dvector("h0")
+    out, _ = scan(lambda r, h: T.tanh(T.dot(w, h) + r), sequences=x, outputs_info=h0)
+    f = cgraph.function([x, h0], out[-1], mode=mode)
+    xs = np.random.default_rng(0).standard_normal((STEPS, 8))
+
+    def numpy_loop():
+        h = np.zeros(8)
+        for r in xs:
+            h = np.tanh(w.get_value(borrow=True) @ h + r)
+        return h
+
+    return (lambda: f(xs, np.zeros(8))), numpy_loop
+
+
+def window(mode: str = "C"):
+    v, n = T.dvector("v"), T.lscalar("n")
+    out, _ = scan(lambda t, v: v[t:t + 3].sum() * v[2:5].sum(), sequences=T.arange(n),
+                  non_sequences=v)
+    f = cgraph.function([v, n], out, mode=mode)
+    data = np.arange(STEPS + 3.0)
+    return (lambda: f(data, STEPS)), (
+        lambda: np.array([data[t:t + 3].sum() * data[2:5].sum() for t in range(STEPS)]))
+
+
+def prefix(mode: str = "C"):
+    v, n = T.dvector("v"), T.lscalar("n")
+    out, _ = scan(lambda t, v: v[:t].sum() * v[t:].sum(), sequences=T.arange(n),
+                  non_sequences=v)
+    f = cgraph.function([v, n], out, mode=mode)
+    data = np.arange(float(STEPS))
+    return (lambda: f(data, STEPS)), (
+        lambda: np.array([data[:t].sum() * data[t:].sum() for t in range(STEPS)]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    args = parser.parse_args(argv)
+    rounds, calls = (3, 5) if args.quick else (7, 20)
+    for label, make in [("RNN step, fixed shapes", rnn), ("moving window v[t:t+3]", window),
+                        ("v[:t].sum() * v[t:].sum(), a plan per step", prefix)]:
+        c_call, numpy_loop = make("C")
+        started = time.perf_counter()
+        got = c_call()
+        first = time.perf_counter() - started
+        np.testing.assert_allclose(got, numpy_loop(), rtol=1e-12)
+        times = interleaved({"cgraph": c_call, "numpy loop": numpy_loop}, rounds, calls)
+        print(table(f"{label}, {STEPS} steps", "ms per call", times, 1e3))
+        print(f"\n(first call in C, with its plan: {first * 1e3:.1f} ms)\n")
+
+
+if __name__ == "__main__":
+    main()
