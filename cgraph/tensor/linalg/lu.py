@@ -1,5 +1,6 @@
 """LU factorization with partial pivoting (LAPACK getrf) and its solve (getrs), batched
-over leading axes: scipy.linalg's `lu`, `lu_factor` and `lu_solve` for square matrices.
+over leading axes: scipy.linalg's `lu` and `lu_factor` (m x n matrices; the kernel is
+lapack_rect.c.j2's) and `lu_solve` (square).
 
 A singular matrix is no error here (as in scipy): its U has a zero on the diagonal, and
 only `lu_solve` (a division by it) gives inf/NaN. The pivots are scipy's: 0-based row
@@ -15,6 +16,7 @@ import numpy as np
 from cgraph.graph.basic import Apply
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.linalg.base import LapackOp, _broadcast, swap
+from cgraph.tensor.linalg.rect import RectLapackOp, _kmin
 from cgraph.tensor.linalg.solve import SolveTriangular
 from cgraph.tensor.linalg.tri import fit, mm, mT, outer_last, tri
 from cgraph.tensor.shape import pad_left
@@ -22,16 +24,17 @@ from cgraph.tensor.type import TensorType, as_tensor_variable
 
 
 def getrf(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """numpy reference of getrf on a stack of square matrices: (lu, piv), lu holding L
-    (unit diagonal, below) and U, piv the 0-based row swapped with row i at step i (the
-    first largest abs(pivot), as LAPACK's idamax)."""
+    """numpy reference of getrf on a stack of m x n matrices: (lu, piv), lu holding L
+    (unit diagonal, below) and U, piv (min(m, n) of them) the 0-based row swapped with
+    row i at step i (the first largest abs(pivot), as LAPACK's idamax)."""
     lu = np.array(a, copy=True)
-    n = lu.shape[-1]
-    piv = np.zeros(lu.shape[:-1], np.int32)
+    m, n = lu.shape[-2:]
+    k = min(m, n)
     count = int(np.prod(lu.shape[:-2]))
-    flat, fpiv = lu.reshape(count, n, n), piv.reshape(count, n)
-    rows = np.arange(flat.shape[0])
-    for i in range(n):
+    piv = np.zeros(lu.shape[:-2] + (k,), np.int32)
+    flat, fpiv = lu.reshape(count, m, n), piv.reshape(count, k)
+    rows = np.arange(count)
+    for i in range(k):
         p = i + np.argmax(np.abs(flat[:, i:, i]), axis=1)
         fpiv[:, i] = p
         top = flat[rows, i].copy()
@@ -44,29 +47,34 @@ def getrf(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lu, piv
 
 
-def permutation(piv: np.ndarray) -> np.ndarray:
-    """The row order `perm` (A[perm] = L U) of a stack of getrf pivots."""
-    n = piv.shape[-1]
-    flat = piv.reshape(int(np.prod(piv.shape[:-1])), n)
-    perm = np.tile(np.arange(n), (flat.shape[0], 1))
+def permutation(piv: np.ndarray, m: int | None = None) -> np.ndarray:
+    """The row order `perm` (A[perm] = L U) of m rows from a stack of getrf pivots."""
+    k = piv.shape[-1]
+    m = k if m is None else m
+    flat = piv.reshape(int(np.prod(piv.shape[:-1])), k)
+    perm = np.tile(np.arange(m), (flat.shape[0], 1))
     rows = np.arange(flat.shape[0])
-    for i in range(n):
+    for i in range(k):
         top = perm[rows, i].copy()
         perm[rows, i] = perm[rows, flat[:, i]]
         perm[rows, flat[:, i]] = top
-    return perm.reshape(piv.shape)
+    return perm.reshape(piv.shape[:-1] + (m,))
 
 
 def _factors(lu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = lu.shape[-1]
-    return np.tril(lu, -1) + np.eye(n, dtype=lu.dtype), np.triu(lu)
+    """(L, U) of getrf's m x n result: L m x k with ones on its diagonal, U k x n."""
+    m, n = lu.shape[-2:]
+    k = min(m, n)
+    return (np.tril(lu[..., :, :k], -1) + np.eye(m, k, dtype=lu.dtype),
+            np.triu(lu[..., :k, :]))
 
 
-class LU(LapackOp):
-    """scipy.linalg.lu of each square matrix: A = P L U, L unit lower triangular, U
-    upper (LAPACK getrf). `permute_l`: (P L, U); `p_indices`: (p, L, U) with int32 row
-    indices p such that A = L[p] U. A singular matrix is factored too (U has a zero
-    on its diagonal), as in scipy."""
+class LU(RectLapackOp):
+    """scipy.linalg.lu of each m x n matrix: A = P L U, P (m, m), L (m, k) unit lower
+    triangular, U (k, n) upper, k = min(m, n) (LAPACK getrf). `permute_l`: (P L, U);
+    `p_indices`: (p, L, U) with int32 row indices p such that A = L[p] U. A singular
+    matrix is factored too (U has a zero on its diagonal), as in scipy. For a matrix
+    without columns P is the identity (scipy returns an empty P there)."""
 
     __props__ = ("permute_l", "p_indices")
     name = kernel_name = "lu"
@@ -83,20 +91,21 @@ class LU(LapackOp):
     def out_dtype(self, i, dtype):
         return "int32" if i == 0 and self.p_indices and not self.permute_l else dtype
 
-    def out_core(self, n, k):
+    def out_core(self, m, n):
+        k = _kmin(m, n)
         if self.permute_l:
-            return [(n, n), (n, n)]
-        return [(n,) if self.p_indices else (n, n), (n, n), (n, n)]
+            return [(m, k), (k, n)]
+        return [(m,) if self.p_indices else (m, m), (m, k), (k, n)]
 
-    def workspace(self, n, k):
-        return 0, 2 * n
+    def workspace(self, m, n):
+        return 0, m + min(m, n)
 
     def perform(self, node, inputs):
         (a,) = inputs
         lu, piv = getrf(a)
         low, up = _factors(lu)
-        perm = permutation(piv)
-        n = a.shape[-1]
+        n = a.shape[-2]
+        perm = permutation(piv, n)
         inverse = np.argsort(perm, axis=-1).astype(np.int32)   # A = L[inverse] U
         if self.permute_l:
             pl = np.take_along_axis(low, inverse[..., None], axis=-2)
@@ -108,12 +117,20 @@ class LU(LapackOp):
 
     def grad(self, inputs, output_grads):
         (a,) = inputs
+        _square_only(self, a)
         p, low, up = LU()(a)
         if self.permute_l:
             lbar, ubar = mm(mT(p), output_grads[0]), output_grads[1]
         else:
             lbar, ubar = output_grads[1], output_grads[2]
         return [_lu_grad(p, low, up, lbar, ubar)]
+
+
+def _square_only(op: Any, a: Any) -> None:
+    m, n = a.type.shape[-2:]
+    if m is not None and n is not None and m != n:
+        raise NotImplementedError(f"{op.name}: the gradient is implemented for square "
+                                  f"matrices only, got {a.type}")
 
 
 def _lu_grad(p: Any, low: Any, up: Any, lbar: Any, ubar: Any) -> Any:
@@ -128,16 +145,19 @@ def _lu_grad(p: Any, low: Any, up: Any, lbar: Any, ubar: Any) -> Any:
 
 def lu(a: Any, permute_l: bool = False, *, check_finite: bool = False,
        overwrite_a: bool = False, p_indices: bool = False) -> tuple:
-    """scipy.linalg.lu of each square matrix of a (..., n, n): (P, L, U) with A = P L U;
+    """scipy.linalg.lu of each matrix of a (..., m, n): (P, L, U) with A = P L U;
     (P L, U) with `permute_l`; (p, L, U), p int32 with A = L[p] U, with `p_indices`.
-    float32/float64; the gradient flows through L and U (and P L)."""
+    float32/float64; the gradient flows through L and U (and P L), for square
+    matrices (NotImplementedError for shapes known not square; a rectangular matrix
+    met at run time fails in the gradient's triangular solves)."""
     return tuple(LU(permute_l, p_indices)(a))
 
 
-class LUFactor(LapackOp):
-    """scipy.linalg.lu_factor of each square matrix: (LU, piv), LU holding L below its
-    diagonal (unit diagonal implied) and U, piv the 0-based int32 row interchanges
-    (LAPACK getrf). A singular matrix is factored (no error), as in scipy."""
+class LUFactor(RectLapackOp):
+    """scipy.linalg.lu_factor of each m x n matrix: (LU, piv), LU holding L below its
+    diagonal (unit diagonal implied) and U, piv the min(m, n) 0-based int32 row
+    interchanges (LAPACK getrf). A singular matrix is factored (no error), as in
+    scipy."""
 
     name = kernel_name = "lu_factor"
     out_ranks = (2, 1)
@@ -145,11 +165,11 @@ class LUFactor(LapackOp):
     def out_dtype(self, i, dtype):
         return "int32" if i == 1 else dtype
 
-    def out_core(self, n, k):
-        return [(n, n), (n,)]
+    def out_core(self, m, n):
+        return [(m, n), (_kmin(m, n),)]
 
-    def workspace(self, n, k):
-        return 0, n
+    def workspace(self, m, n):
+        return 0, min(m, n)
 
     def perform(self, node, inputs):
         (a,) = inputs
@@ -158,13 +178,14 @@ class LUFactor(LapackOp):
 
     def grad(self, inputs, output_grads):
         (a,), (g, _) = inputs, output_grads
+        _square_only(self, a)
         p, low, up = LU()(a)
         return [_lu_grad(p, low, up, tri(g, True, -1), tri(g, False))]
 
 
 def lu_factor(a: Any, *, check_finite: bool = False, overwrite_a: bool = False) -> tuple:
-    """scipy.linalg.lu_factor of each square matrix of a (..., n, n): (LU, piv), piv the
-    int32 0-based pivots; the gradient flows through LU."""
+    """scipy.linalg.lu_factor of each matrix of a (..., m, n): (LU, piv), piv the
+    min(m, n) int32 0-based pivots; the gradient flows through LU (square matrices)."""
     return tuple(LUFactor()(a))
 
 

@@ -35,8 +35,8 @@ class RectLapackOp(LapackOp):
     def make_node(self, a: Any) -> Apply:
         (a,) = self._inputs(a)
         m, n = a.type.shape[-2:]
-        outs = [TensorType(a.dtype, a.type.shape[:-2] + core).make_variable()
-                for core in self.out_core(m, n)]
+        outs = [TensorType(self.out_dtype(i, a.dtype), a.type.shape[:-2] + core).make_variable()
+                for i, core in enumerate(self.out_core(m, n))]
         return Apply(self, [a], outs)
 
     def _sizes(self, shapes: Sequence[tuple]) -> tuple[int, tuple, int, int]:
