@@ -151,3 +151,11 @@ def test_openmp_draws_equal_the_serial_ones(threads):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(s_states, o_states):
         np.testing.assert_array_equal(a, b)
+
+
+def test_updates_lists_each_state_and_its_next_value():
+    srng = RandomStream(seed=1)
+    x = srng.normal(size=(2,))
+    assert [s for s, _ in srng.updates()] == srng.state_updates
+    f = cgraph.function([], x, updates=srng.updates())
+    assert not np.array_equal(f(), f())

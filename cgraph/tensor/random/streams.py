@@ -264,6 +264,11 @@ class RandomStreams:
         for k, state in enumerate(self.state_updates):
             state.set_value(np.array([self.gen_seedgen, k, 0], dtype=np.int64))
 
+    def updates(self) -> list[tuple[SharedVariable, Variable]]:
+        """Each draw's (state, next state) pair, for `function(..., updates=...)` (the
+        draws also advance without it: their states' `default_update`)."""
+        return [(state, state.default_update) for state in self.state_updates]
+
     def _new_state(self) -> SharedVariable:
         """A new draw's state: (seed, draw number, counter 0), restarted by `seed`."""
         k = len(self.state_updates)
