@@ -29,6 +29,7 @@ GROUPS = {
     "linalg": "cgraph.tensor.linalg",
     "ifelse": "Control flow",
     "random": "Random streams",
+    "arrayfns": "Array functions",
 }
 
 
