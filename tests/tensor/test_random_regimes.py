@@ -159,3 +159,13 @@ def test_updates_lists_each_state_and_its_next_value():
     assert [s for s, _ in srng.updates()] == srng.state_updates
     f = cgraph.function([], x, updates=srng.updates())
     assert not np.array_equal(f(), f())
+
+
+def test_choice_checks_the_length_of_p():
+    srng = RandomStream(seed=1)
+    with pytest.raises(ValueError, match="p has 3 probabilities for a population of 4"):
+        srng.choice(4, size=(2,), p=np.full(3, 1 / 3))
+    with pytest.raises(ValueError, match="p has 2 probabilities for a population of 3"):
+        srng.choice(np.arange(3.0), p=np.array([0.5, 0.5]))
+    with pytest.raises(ValueError, match="p has 3 probabilities for a population of 4"):
+        cgraph.function([], srng.choice(4, size=(2,), replace=False, p=np.full(3, 1 / 3)))()

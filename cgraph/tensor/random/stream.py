@@ -264,8 +264,10 @@ class RandomStream(RandomStreams):
     def choice(self, a: Any = 2, size: Any = None, replace: bool = True,  # type: ignore[override]
                p: Any = None, dtype: Any = "int64") -> TensorVariable:
         """Values drawn from `a` (an integer n: range(n); a vector: its elements), with
-        probabilities `p` (a vector, default uniform), with replacement, or without
-        it (`replace=False`: distinct positions, as numpy's Generator.choice)."""
+        probabilities `p` (a vector of the population's length, default uniform), with
+        replacement, or without it (`replace=False`: distinct positions, as numpy's
+        Generator.choice). With replacement and p, the draw is a categorical one: a p
+        summing to less than 1 leaves the rest to the last position."""
         return _choice(self, a, size, replace, p, dtype)
 
     def permutation(self, x: Any, dtype: Any = "int64") -> TensorVariable:  # type: ignore[override]
@@ -329,6 +331,10 @@ def _choice(srng: RandomStream, a: Any, size: Any, replace: bool, p: Any, dtype:
         p = as_tensor_variable(p)
         if p.ndim != 1:
             raise TypeError(f"choice: p must be a vector, got {p.type}")
+        known = int(a.data) if a.ndim == 0 and hasattr(a, "data") else a.type.shape[0]
+        if known is not None and p.type.shape[0] not in (None, known):
+            raise ValueError(f"choice: p has {p.type.shape[0]} probabilities for a "
+                             f"population of {known}")
         idx = srng.categorical(p, size=() if size is None else size)
     out = idx if a.ndim == 0 else a[idx]
     if a.ndim == 0:
