@@ -11,7 +11,6 @@ from helpers import MODES, rng_for
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.gradient import verify_grad
 from cgraph.tensor import nnet, special
 
 
@@ -101,7 +100,7 @@ def test_stacklists_mgrid_ogrid(mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_xlogx_and_xlogy0(mode):
+def test_xlogx_and_xlogy0(mode, verify_grads):
     from cgraph.tensor.xlogx import xlogx, xlogy0
 
     x, y = T.dvectors("x", "y")
@@ -112,9 +111,9 @@ def test_xlogx_and_xlogy0(mode):
     for g, r in zip(f(xv, yv), refs):
         np.testing.assert_allclose(g, r, rtol=1e-15)
     rng = rng_for("xlogx")
-    verify_grad(xlogx, [rng.uniform(0.5, 2.0, size=4)], rng=rng)
-    verify_grad(xlogy0, [rng.uniform(0.5, 2.0, size=4), rng.uniform(0.5, 2.0, size=4)],
-                rng=rng)
+    verify_grads([xlogx, xlogy0], [rng.uniform(0.5, 2.0, size=4),
+                                   (rng.uniform(0.5, 2.0, size=4), rng.uniform(0.5, 2.0, size=4))],
+                 rng)
 
 
 @pytest.mark.parametrize("mode", MODES)
