@@ -117,3 +117,17 @@ def test_no_gradient_where_undefined():
         T.grad(la.qr(x, "raw")[0].sum(), x)
     with pytest.raises(NotImplementedError, match="full_matrices"):
         T.grad(la.svd(x)[0].sum(), x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradient_of_values_alone_where_they_repeat(mode):
+    """svd's s and eigh's w used alone: finite gradients at repeated values (the
+    vectors' terms, 0 * inf there, are left out when their gradients are zeros)."""
+    x = T.dmatrix("x")
+    a = np.diag([2.0, 2.0, 1.0])
+    _, s, _ = la.svd(x, full_matrices=False)
+    w, _ = la.eigh(x)
+    f = cgraph.function([x], [T.grad(s.sum(), x), T.grad(w.sum(), x)], mode=mode)
+    gs, gw = f(a)
+    np.testing.assert_allclose(gs, np.eye(3), atol=1e-12)  # d sum(s) = U V^T
+    np.testing.assert_allclose(gw, np.eye(3), atol=1e-12)  # d trace = I

@@ -17,6 +17,7 @@ from cgraph.tensor.linalg.tri import (
     diag_embed,
     diag_part,
     fit,
+    is_zero,
     mm,
     mT,
     order,
@@ -235,7 +236,7 @@ class Eigh(LapackOp):
         w, v = outs
         gw = output_grads[0]
         inner = diag_embed(gw)
-        if self.vectors:
+        if self.vectors and not is_zero(output_grads[1]):  # else w alone: no 1/(w_j - w_i)
             gv = output_grads[1]
             gaps = expand_dims(w, w.ndim - 1) - expand_dims(w, w.ndim)
             on_diag = eq(eye(order(a), dtype=a.dtype), 1)

@@ -16,7 +16,7 @@ import numpy as np
 from cgraph.graph.basic import Apply
 from cgraph.tensor.extra_ops import expand_dims, eye
 from cgraph.tensor.linalg.base import _LAPACK_INT_MAX, LapackOp, _broadcast
-from cgraph.tensor.linalg.tri import diag_embed, mm, mT, order, tri
+from cgraph.tensor.linalg.tri import diag_embed, is_zero, mm, mT, order, tri
 from cgraph.tensor.math import concatenate, eq, minimum, where
 from cgraph.tensor.type import TensorType
 
@@ -198,9 +198,9 @@ class SVD(RectLapackOp):
         sbar = output_grads[1] if self.compute_uv else output_grads[0]
         inner = diag_embed(sbar)
         g = mm(mm(u, inner), vh)
-        if not self.compute_uv:
-            return [g]
-        ubar, vhbar = output_grads[0], output_grads[2]
+        ubar, vhbar = (output_grads[0], output_grads[2]) if self.compute_uv else (None, None)
+        if not self.compute_uv or (is_zero(ubar) and is_zero(vhbar)):
+            return [g]  # s alone: defined where singular values repeat, too
         v, vbar = mT(vh), mT(vhbar)
         s2 = s * s
         gaps = expand_dims(s2, s.ndim - 1) - expand_dims(s2, s.ndim)   # s_j^2 - s_i^2

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from cgraph.tensor.blas import matmul
 from cgraph.tensor.diagonal import diagonal
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.extra_ops import arange, expand_dims, eye, swapaxes
 from cgraph.tensor.math import ge, le
 from cgraph.tensor.reduce import sum_to
-from cgraph.tensor.type import TensorVariable
+from cgraph.tensor.shape import DimShuffle
+from cgraph.tensor.type import TensorConstant, TensorVariable
 
 
 def mT(x: TensorVariable) -> TensorVariable:
@@ -74,3 +77,19 @@ def scale(s: TensorVariable, m: TensorVariable) -> TensorVariable:
 def fit(g: TensorVariable, x: TensorVariable) -> TensorVariable:
     """`g` summed over the batch axes where `x` was broadcast."""
     return sum_to(g, x)
+
+
+def is_zero(g: Any) -> bool:
+    """Whether `g` is known to be all zeros: a zero constant, or zeros_like's
+    second(x, 0) (the gradient machinery's stand-in for an unused output), through
+    DimShuffles. A gradient rule uses it to skip terms an unused output would make NaN
+    (0 * inf where eigenvalues or singular values repeat)."""
+    while g.owner is not None and isinstance(g.owner.op, DimShuffle):
+        g = g.owner.inputs[0]
+    if isinstance(g, TensorConstant):
+        return not np.any(g.data)
+    owner = g.owner
+    if owner is not None and getattr(getattr(owner.op, "scalar_op", None), "name",
+                                     None) == "second":
+        return is_zero(owner.inputs[1])
+    return False
