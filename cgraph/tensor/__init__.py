@@ -14,6 +14,8 @@ from cgraph.tensor import (
 from cgraph.tensor import methods as _methods  # noqa: F401  (attaches x + y, x.T, ...)
 from cgraph.tensor.arrayfns import *  # noqa: F403  (numpy's array functions)
 from cgraph.tensor.arrayfns import __all__ as _arrayfns_all
+from cgraph.tensor.arrayfns_pad import *  # noqa: F403
+from cgraph.tensor.arrayfns_pad import __all__ as _arrayfns_pad_all
 from cgraph.tensor.basic_ops import (
     alloc,
     flatten,
@@ -117,5 +119,5 @@ __all__ = [
     "inc_subtensor", "nonzero", "set_subtensor", "take",
     "mgrid", "ogrid", "specify_shape", "stacklists", "xlogx",
     "expit", "log1pexp", "softplus",
-    *_arrayfns_all,
+    *_arrayfns_all, *_arrayfns_pad_all,
 ]

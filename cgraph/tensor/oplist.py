@@ -30,6 +30,7 @@ GROUPS = {
     "ifelse": "Control flow",
     "random": "Random streams",
     "arrayfns": "Array functions",
+    "arrayfns_pad": "Array functions",
 }
 
 
