@@ -140,6 +140,9 @@ class RandomVariable(Op):
         for s in sizes:
             if s.ndim != 0 or s.dtype[0] not in "iu":
                 raise TypeError(f"{self}: sizes must be integer scalars, got {s.type}")
+        for name, a in zip(spec.params, params):
+            if a.dtype[0] not in "iufb":
+                raise TypeError(f"{self}: {name} must be real numbers, got {a.type}")
         batch = {p.ndim - spec.core_of(i) for i, p in enumerate(params)}
         if self.ndim_size >= 0:
             batch.add(self.ndim_size)
