@@ -13,9 +13,9 @@ algorithm and `dask_backend` for what travels over the wire. `train` needs the
 `[dask]` extra (`pip install "cgraph[dask]"`); the rest needs only numpy.
 """
 
-from cgraph.distributed.dask_backend import train
+from cgraph.distributed.dask_backend import RoundTimeout, train
 from cgraph.distributed.driver import RoundReport, TrainResult, run_local, sgd_step
 from cgraph.distributed.rounds import Schedule, ShardError, tree_sum
 
-__all__ = ["RoundReport", "Schedule", "ShardError", "TrainResult", "run_local", "sgd_step",
-           "train", "tree_sum"]
+__all__ = ["RoundReport", "RoundTimeout", "Schedule", "ShardError", "TrainResult",
+           "run_local", "sgd_step", "train", "tree_sum"]

@@ -313,3 +313,35 @@ def test_workers_get_the_graph_and_the_cache_dir_not_a_module(client, tmp_path):
     assert step.c_source.encode() not in blob and b"\x7fELF" not in blob
     path = client.submit(lambda f: f.c_path, step, pure=False).result()
     assert path.startswith(str(tmp_path))  # the worker loaded the module from tmp_path
+
+
+@pytest.mark.slow
+def test_round_timeout_names_the_round_and_keeps_the_parameters(client):
+    """A round that outlasts `round_timeout` is cancelled: RoundTimeout names it and
+    its shards, and the parameters stay those of the last completed round."""
+    from cgraph.distributed import RoundTimeout
+
+    step = linear_step()
+    shards = linear_data([4000, 4000], key="timeout")
+    before = [t.get_value() for t in step.signature.updates]
+    with pytest.raises(RoundTimeout, match=r"round 0: shard\(s\) \[0, 1\] not finished"):
+        train(step, client, shards, rounds=2, batch_size=1, round_timeout=1e-4)
+    assert_bitwise([t.get_value() for t in step.signature.updates], before)
+    with pytest.raises(ValueError, match="round_timeout"):
+        train(step, client, shards, rounds=1, round_timeout=0)
+    done = train(step, client, linear_data([30, 20]), rounds=1, batch_size=5,
+                 round_timeout=300.0)
+    assert len(done.history) == 1
+
+
+def test_only_data_lost_with_a_worker_resends_the_round():
+    """A round is sent again when the scheduler cancelled it for lost data (a worker
+    killed before its scattered parameters were copied), never for other errors."""
+    client_module = pytest.importorskip("distributed.client")
+    from cgraph.distributed.dask_backend import _lost_data
+
+    lost = client_module.FutureCancelledError("_shard_task-1", "lost dependencies")
+    assert _lost_data(lost)
+    assert not _lost_data(client_module.FutureCancelledError("_shard_task-1", "cancelled"))
+    assert not _lost_data(ShardError("round 0: shard 1 lost: the loss is nan", 1, "w", 0))
+    assert not _lost_data(KeyboardInterrupt())
