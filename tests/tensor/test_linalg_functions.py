@@ -179,3 +179,23 @@ def test_gradients(mode):
     for ordv, axis in [(None, None), (1, 0), (np.inf, 1), (3, 1), ("fro", None),
                        ("nuc", None), (2, None), (-2, None), (1, None), (np.inf, None)]:
         check(lambda x, o=ordv, ax=axis: la.norm(x, o, ax), [a], mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pinv_edges_and_gradient_at_repeated_singular_values(mode):
+    x = T.dmatrix("x")
+    f = cgraph.function([x], la.pinv(x), mode=mode)
+    assert f(np.zeros((3, 0))).shape == (0, 3)
+    np.testing.assert_array_equal(f(np.zeros((2, 3))), np.zeros((3, 2)))  # rank 0
+    with pytest.raises(np.linalg.LinAlgError, match="did not converge"):
+        f(np.array([[np.nan, 1.0], [0.0, 1.0]]))
+    q = np.linalg.qr(rng_for("orth").normal(size=(4, 4)))[0]
+    for a in (np.eye(3), q, np.diag([2.0, 2.0, 1.0])[:, :2]):  # repeated values
+        check(la.pinv, [a], mode)
+        check(lambda x: la.lstsq(x, np.ones((a.shape[0], 2)))[0], [a], mode)
+    # a rank-deficient matrix keeps its rank under small changes along itself: the
+    # gradient along the matrix's own row and column spaces
+    g = cgraph.function([x], T.grad((la.pinv(x) * np.arange(6.0).reshape(3, 2)).sum(), x),
+                        mode=mode)
+    low_rank = np.outer([1.0, 2.0], [1.0, 0.5, -1.0])
+    assert np.isfinite(g(low_rank)).all()

@@ -45,7 +45,7 @@ from cgraph.tensor.linalg.functions import (
     tensorsolve,
 )
 from cgraph.tensor.linalg.lu import LU, LUFactor, LUSolve, lu, lu_factor, lu_solve
-from cgraph.tensor.linalg.rect import QR, SVD, qr, svd
+from cgraph.tensor.linalg.rect import QR, SVD, PInv, qr, svd
 from cgraph.tensor.linalg.solve import (
     CholeskySolve,
     Solve,
@@ -56,9 +56,10 @@ from cgraph.tensor.linalg.solve import (
 )
 
 __all__ = [
-    "LU", "QR", "SVD", "Cholesky", "CholeskySolve", "Det", "Eigh", "LUFactor", "LUSolve",
-    "Expm", "LapackOp", "MatrixInverse", "block_diag", "expm", "kron", "lstsq", "lu", "lu_factor",
-    "lu_solve", "matrix_power", "norm", "pinv", "tensorinv", "tensorsolve",
-    "SLogDet", "Solve", "SolveTriangular", "cho_solve", "cholesky", "det", "eigh",
-    "eigvalsh", "matrix_inverse", "qr", "slogdet", "solve", "solve_triangular", "svd",
+    "Cholesky", "CholeskySolve", "Det", "Eigh", "Expm", "LU", "LUFactor", "LUSolve",
+    "LapackOp", "MatrixInverse", "PInv", "QR", "SLogDet", "SVD", "Solve",
+    "SolveTriangular", "block_diag", "cho_solve", "cholesky", "det", "eigh", "eigvalsh",
+    "expm", "kron", "lstsq", "lu", "lu_factor", "lu_solve", "matrix_inverse",
+    "matrix_power", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd",
+    "tensorinv", "tensorsolve",
 ]  # and `inv`, numpy's name of matrix_inverse (left out: cgraph.tensor.inv is 1/x)

@@ -26,7 +26,7 @@ from cgraph.tensor.type import TensorType, as_tensor_variable
 _LAPACK_INT_MAX = 2**31 - 1
 #: the template's switches (an op's kernel_flags overrides some)
 FLAGS = {"lower": False, "trans": 0, "unit": False, "nan": False, "assume_a": "",
-         "vectors": False, "mode": "", "full": False}
+         "vectors": False, "mode": "", "full": False, "rcond": None}
 FLOATS = ("float32", "float64")
 
 

@@ -17,11 +17,11 @@ from cgraph.tensor.basic_ops import alloc, reshape
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.extra_ops import expand_dims, eye
 from cgraph.tensor.linalg.decomp import matrix_inverse
-from cgraph.tensor.linalg.rect import svd
+from cgraph.tensor.linalg.rect import PInv, svd
 from cgraph.tensor.linalg.solve import Solve
-from cgraph.tensor.linalg.tri import mm, mT
+from cgraph.tensor.linalg.tri import mm
 from cgraph.tensor.math import abs as abs_
-from cgraph.tensor.math import concatenate, gt, maximum, neq, sqrt, where
+from cgraph.tensor.math import concatenate, gt, maximum, neq, sqrt
 from cgraph.tensor.math import sum as sum_
 from cgraph.tensor.reductions import max as max_
 from cgraph.tensor.reductions import min as min_
@@ -35,29 +35,21 @@ def _float(x: Any) -> Any:
     return x if x.dtype in ("float32", "float64") else cast(x, "float64")
 
 
-def _inverse_values(s: Any, rcond: Any) -> Any:
-    """1/s where s > rcond * max(s) over the last axis, else 0 (pinv's cutoff)."""
-    cutoff = rcond * max_(s, axis=s.ndim - 1, keepdims=True)
-    keep = gt(s, cutoff)
-    return where(keep, 1 / where(keep, s, 1), 0)
-
-
 def pinv(a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
     """numpy.linalg.pinv: the Moore-Penrose pseudo-inverse of each matrix of a (..., m,
-    n), from its SVD; singular values at most rcond * the largest count as zero
-    (numpy's default 1e-15). Integers become float64. `hermitian` is accepted and
-    ignored (the general SVD is used). The gradient is the SVD's (it needs distinct
-    singular values)."""
-    a = _float(a)
-    u, s, vh = svd(a, full_matrices=False)
-    sinv = _inverse_values(s, rcond)
-    return mm(mT(vh) * expand_dims(sinv, sinv.ndim - 1), mT(u))
+    n), an (..., n, m) result, from its SVD; singular values at most rcond * the
+    largest count as zero (numpy's default 1e-15). Integers become float64.
+    `hermitian` is accepted and ignored (the general SVD is used). The gradient is
+    Golub and Pereyra's, finite at repeated singular values (as long as the rank does
+    not change)."""
+    return PInv(rcond)(_float(a))
 
 
 def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple[Any, Any, Any, Any]:
     """numpy.linalg.lstsq: (x, residuals, rank, s) for a (m, n) and b (m,) or (m, k);
     x minimizes norm(b - a x), from a's SVD, with singular values at most rcond * the
-    largest taken as zero (rcond None: machine precision times max(m, n), as numpy).
+    largest taken as zero (rcond None: machine precision times max(m, n), as numpy);
+    x = pinv(a, rcond) b, whose gradient is finite at repeated singular values.
     rank is int64; residuals are the squared 2-norms of b - a x per column, shape (k,)
     ((1,) for a vector b), always: numpy gives an empty array when rank < n or m <= n
     (a shape depending on the values, which a graph cannot have). The gradient flows
@@ -68,16 +60,14 @@ def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple[Any, Any, Any, An
                          f"{a.type} and {b.type}")
     if a.dtype != b.dtype:
         a, b = cast(a, "float64"), cast(b, "float64")
-    u, s, vh = svd(a, full_matrices=False)
-    if rcond is None:
-        eps = float(np.finfo(a.dtype).eps)
-        rcond = eps * cast(maximum(a.shape[0], a.shape[1]), a.dtype)
-    sinv = _inverse_values(s, rcond)
+    s = svd(a, compute_uv=False)
+    cutoff = (rcond if rcond is not None else
+              float(np.finfo(a.dtype).eps) * cast(maximum(a.shape[0], a.shape[1]), a.dtype))
     col = b if b.ndim == 2 else expand_dims(b, 1)
-    x = mm(mT(vh) * expand_dims(sinv, 0), mm(mT(u), col))
+    x = mm(PInv(rcond)(a), col)
     r = col - mm(a, x)
     residuals = sum_(r * r, axis=0)
-    rank = sum_(cast(neq(sinv, 0), "int64"))
+    rank = sum_(cast(gt(s, cutoff * max_(s)), "int64"))
     return (x if b.ndim == 2 else x[:, 0]), residuals, rank, s
 
 

@@ -228,4 +228,58 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
     return tuple(out) if compute_uv else out
 
 
-__all__ = ["QR", "SVD", "qr", "svd"]
+
+
+class PInv(RectLapackOp):
+    """numpy.linalg.pinv of each m x n matrix (an n x m result) from gesdd's reduced
+    SVD: V diag(1/s) U^T with singular values at most rcond * max(s) taken as 0;
+    `rcond=None`: the dtype's machine epsilon times max(m, n) (numpy.linalg.lstsq's
+    default). An SVD that does not converge (NaN entries) raises
+    numpy.linalg.LinAlgError. The gradient is Golub and Pereyra's (1973), defined
+    where the rank does not change, repeated singular values included."""
+
+    __props__ = ("rcond",)
+    name = kernel_name = "pinv"
+
+    def __init__(self, rcond: float | None = 1e-15):
+        self.rcond = None if rcond is None else float(rcond)
+
+    def kernel_flags(self):
+        return {"rcond": self.rcond}
+
+    def out_core(self, m, n):
+        return [(n, m)]
+
+    def workspace(self, m, n):
+        return SVD(False, True).workspace(m, n)
+
+    def perform(self, node, inputs):
+        (a,) = inputs
+        m, n = a.shape[-2:]
+        if min(m, n) == 0:
+            return [np.zeros(a.shape[:-2] + (n, m), a.dtype)]
+        rcond = self.rcond
+        if rcond is None:
+            rcond = float(np.finfo(a.dtype).eps) * max(m, n)
+        try:
+            u, s, vh = np.linalg.svd(a, full_matrices=False)
+        except np.linalg.LinAlgError:
+            raise np.linalg.LinAlgError("pinv: the SVD did not converge") from None
+        keep = s > rcond * s[..., :1]
+        sinv = np.where(keep, 1 / np.where(keep, s, 1), 0)
+        out = np.swapaxes(vh, -1, -2) * sinv[..., None, :] @ np.swapaxes(u, -1, -2)
+        return [np.ascontiguousarray(out, dtype=a.dtype)]
+
+    def grad(self, inputs, output_grads):
+        # Golub and Pereyra 1973, "The differentiation of pseudo-inverses": with P = A+,
+        # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P, so
+        # Abar = -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A).
+        (a,), (g,) = inputs, output_grads
+        p = self(a)
+        pt, gt = mT(p), mT(g)
+        left = gt - mm(a, mm(p, gt))            # (I - A P) G^T
+        right = gt - mm(mm(gt, p), a)           # G^T (I - P A)
+        return [-mm(mm(pt, g), pt) + mm(mm(left, p), pt) + mm(mm(pt, p), right)]
+
+
+__all__ = ["QR", "SVD", "PInv", "qr", "svd"]
