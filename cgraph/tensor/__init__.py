@@ -16,6 +16,8 @@ from cgraph.tensor.arrayfns import *  # noqa: F403  (numpy's array functions)
 from cgraph.tensor.arrayfns import __all__ as _arrayfns_all
 from cgraph.tensor.arrayfns_pad import *  # noqa: F403
 from cgraph.tensor.arrayfns_pad import __all__ as _arrayfns_pad_all
+from cgraph.tensor.arrayfns_search import *  # noqa: F403
+from cgraph.tensor.arrayfns_search import __all__ as _arrayfns_search_all
 from cgraph.tensor.basic_ops import (
     alloc,
     flatten,
@@ -28,6 +30,7 @@ from cgraph.tensor.basic_ops import (
 from cgraph.tensor.blas import batched_dot, batched_tensordot, matmul, outer, tensordot
 from cgraph.tensor.construct import mgrid, ogrid, stacklists
 from cgraph.tensor.diagonal import diag, diagonal, trace
+from cgraph.tensor.einsum import einsum
 from cgraph.tensor.elemwise import Elemwise, ScalarOp, cast
 from cgraph.tensor.extra_ops import (
     arange,
@@ -119,5 +122,5 @@ __all__ = [
     "inc_subtensor", "nonzero", "set_subtensor", "take",
     "mgrid", "ogrid", "specify_shape", "stacklists", "xlogx",
     "expit", "log1pexp", "softplus",
-    *_arrayfns_all, *_arrayfns_pad_all,
+    *_arrayfns_all, *_arrayfns_pad_all, *_arrayfns_search_all, "einsum",
 ]

@@ -31,6 +31,8 @@ GROUPS = {
     "random": "Random streams",
     "arrayfns": "Array functions",
     "arrayfns_pad": "Array functions",
+    "arrayfns_search": "Array functions",
+    "einsum": "Array functions",
 }
 
 

@@ -205,3 +205,171 @@ def test_array_function_errors():
     f = cgraph.function([x], T.broadcast_to(x, (2, 5)))
     with pytest.raises(ValueError):
         f(X)
+
+
+# --------------------------------------------------------------------------- sorting-based
+
+Y = np.array([[3.0, 1, 2, 5], [4, 4, 0, 1], [2, 9, 2, 2]])
+W = np.array([1.0, np.nan, 3.0, 1.0, np.nan, -2.0])
+IDX = np.array([3, 0, 1, 3, 3, 7])
+SORTED = np.array([0.0, 1, 1, 2, 5, 7])
+
+
+def _search_cases():
+    """label -> (cgraph expression of a matrix y, a vector w, ints i; numpy's value)."""
+    cases = {
+        "median": (lambda y, w, i: T.median(y), np.median(Y)),
+        "median0": (lambda y, w, i: T.median(y, 0), np.median(Y, 0)),
+        "median_keepdims": (lambda y, w, i: T.median(y, 1, True), np.median(Y, 1, keepdims=True)),
+        "median_nan": (lambda y, w, i: T.median(w), np.median(W)),
+        "median_int": (lambda y, w, i: T.median(i), np.median(IDX)),
+        "median_f32": (lambda y, w, i: T.median(T.cast(y, "float32"), -1),
+                       np.median(Y.astype("float32"), -1)),
+        "searchsorted": (lambda y, w, i: T.searchsorted(SORTED, y), np.searchsorted(SORTED, Y)),
+        "searchsorted_right": (lambda y, w, i: T.searchsorted(SORTED, y, "right"),
+                               np.searchsorted(SORTED, Y, "right")),
+        "searchsorted_nan": (lambda y, w, i: T.searchsorted(np.sort(W), w),
+                             np.searchsorted(np.sort(W), W)),
+        "searchsorted_sorter": (
+            lambda y, w, i: T.searchsorted(w[::-1], w, sorter=T.argsort(w[::-1])),
+            np.searchsorted(W[::-1], W, sorter=np.argsort(W[::-1], kind="stable"))),
+        "searchsorted_empty": (lambda y, w, i: T.searchsorted(w[:0], w[:2]),
+                               np.searchsorted(W[:0], W[:2])),
+        "unique": (lambda y, w, i: T.unique(y), np.unique(Y)),
+        "unique_nan": (lambda y, w, i: T.unique(w), np.unique(W)),
+        "unique_int": (lambda y, w, i: T.unique(i), np.unique(IDX)),
+        "unique_empty": (lambda y, w, i: T.unique(i[:0]), np.unique(IDX[:0])),
+        "bincount": (lambda y, w, i: T.bincount(i), np.bincount(IDX)),
+        "bincount_weights": (lambda y, w, i: T.bincount(i, w, 10), np.bincount(IDX, W, 10)),
+        "bincount_empty": (lambda y, w, i: T.bincount(i[:0]), np.bincount(IDX[:0])),
+        "ravel_multi_index": (lambda y, w, i: T.ravel_multi_index((i, i[::-1]), (8, 9)),
+                              np.ravel_multi_index((IDX, IDX[::-1]), (8, 9))),
+        "ravel_multi_index_F": (
+            lambda y, w, i: T.ravel_multi_index((i, i[::-1]), (8, 9), order="F"),
+            np.ravel_multi_index((IDX, IDX[::-1]), (8, 9), order="F")),
+        "ravel_multi_index_modes": (
+            lambda y, w, i: T.ravel_multi_index((i, i - 5), (4, 3), mode=("clip", "wrap")),
+            np.ravel_multi_index((IDX, IDX - 5), (4, 3), mode=("clip", "wrap"))),
+    }
+    for flags in ((True, True, True), (False, True, False)):
+        for label, data, var in (("y", Y, 0), ("w", W, 1)):
+            want = np.unique(data, *flags)
+            for k in range(len(want)):
+                cases[f"unique_{label}_{flags}_{k}"] = (
+                    lambda y, w, i, var=var, flags=flags, k=k: T.unique((y, w)[var], *flags)[k],
+                    want[k])
+    for order in ("C", "F"):
+        for k, want in enumerate(np.unravel_index(IDX * 3, (4, 2, 3), order=order)):
+            cases[f"unravel_index_{order}{k}"] = (
+                lambda y, w, i, k=k, order=order: T.unravel_index(i * 3, (4, 2, 3), order)[k],
+                want)
+    return cases
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sorting_functions_against_numpy(mode):
+    y, w, i = T.dmatrix("y"), T.dvector("w"), T.lvector("i")
+    cases = _search_cases()
+    f = cgraph.function([y, w, i], [build(y, w, i) for build, _ in cases.values()],
+                        mode=mode, on_unused_input="ignore")
+    for name, got, (_, want) in zip(cases, f(Y, W, IDX), cases.values()):
+        got, want = np.asarray(got), np.asarray(want)
+        assert got.shape == want.shape and got.dtype == want.dtype, (name, got, want)
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=0, equal_nan=True, err_msg=name)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_searchsorted_and_unique_random(mode):
+    """Many ties and sizes: searchsorted both sides, unique's four outputs."""
+    a, v = T.dvector("a"), T.dvector("v")
+    uniq = T.unique(v, True, True, True)
+    f = cgraph.function([a, v], [T.searchsorted(a, v), T.searchsorted(a, v, "right"), *uniq],
+                        mode=mode)
+    rng = np.random.default_rng(3)
+    for n, m in ((0, 5), (1, 1), (17, 40), (200, 3)):
+        av = np.sort(rng.integers(0, 6, n).astype(float))
+        vv = rng.integers(-1, 8, m).astype(float)
+        got = f(av, vv)
+        want = [np.searchsorted(av, vv), np.searchsorted(av, vv, "right"),
+                *np.unique(vv, True, True, True)]
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_sorting_function_gradients():
+    point = np.random.default_rng(8).uniform(0.5, 2.0, (3, 5))
+    verify_grad(lambda x: T.median(x, 1), [point])
+    verify_grad(lambda x: T.median(x[:, :4]), [point])
+    verify_grad(lambda x: T.bincount(np.array([1, 3, 1, 0, 4]), x[0]), [point])
+
+
+def test_sorting_function_errors():
+    x, i = T.dmatrix(), T.lvector()
+    with pytest.raises(TypeError, match="vector"):
+        T.searchsorted(x, x)
+    with pytest.raises(ValueError, match="side"):
+        T.searchsorted(i, i, "middle")
+    with pytest.raises(TypeError, match="integers"):
+        T.bincount(T.dvector())
+    with pytest.raises(NotImplementedError, match="axis"):
+        T.unique(x, axis=0)
+    with pytest.raises(ValueError, match="coordinate arrays"):
+        T.ravel_multi_index((i,), (2, 3))
+    with pytest.raises(ValueError, match="mode"):
+        T.ravel_multi_index((i, i), (2, 3), mode="nearest")
+    for mode in MODES:
+        checks = [(T.bincount(i), [1, -1]), (T.unravel_index(i, (2, 3))[0], [1, 6]),
+                  (T.ravel_multi_index((i, i), (2, 3)), [1, 2])]
+        for out, bad in checks:
+            f = cgraph.function([i], out, mode=mode)
+            with pytest.raises(IndexError, match="out of bounds"):
+                f(np.array(bad))
+
+
+# --------------------------------------------------------------------------- einsum
+
+RNG = np.random.default_rng(0)
+EA, EB, EV = RNG.normal(size=(3, 4)), RNG.normal(size=(4, 5)), RNG.normal(size=4)
+EC, ED = RNG.normal(size=(2, 3, 4)), RNG.normal(size=(2, 4, 5))
+
+#: (subscripts, operand numbers among a, b, c, d, v)
+EINSUMS = [("ij,jk->ik", "ab"), ("ij,jk", "ab"), ("ij->ji", "a"), ("ij->", "a"),
+           ("bij,bjk->bik", "cd"), ("...ij,...jk", "cd"), ("i,i", "vv"), ("i,j->ij", "vv"),
+           ("ij,j->i", "av"), ("bij,bjk,bil->blk", "cdc"), ("bij,bkj->bik", "cc"),
+           ("ij,ij->i", "aa"), ("...i,...i->...", "cc"), ("i...->...", "c"),
+           ("ii->i", "s"), ("ii", "s"), ("i,ij,jk->k", "vsb")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_einsum_against_numpy(mode):
+    syms = {k: T.tensor("float64", (None,) * n, name=k)
+            for k, n in zip("abcdvs", (2, 2, 3, 3, 1, 2))}
+    vals = {"a": EA, "b": EB, "c": EC, "d": ED, "v": EV, "s": EB[:, :4].copy()}
+    f = cgraph.function(list(syms.values()),
+                        [T.einsum(s, *(syms[o] for o in ops)) for s, ops in EINSUMS],
+                        mode=mode, on_unused_input="ignore")
+    for (s, ops), got in zip(EINSUMS, f(*vals.values())):
+        want = np.einsum(s, *(vals[o] for o in ops))
+        assert got.shape == want.shape, s
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13, err_msg=s)
+
+
+def test_einsum_gradients():
+    verify_grad(lambda x, y: T.einsum("bij,bjk->bik", x, y), [EC, ED])
+    verify_grad(lambda x, y: T.einsum("ij,jk", x, y), [EA, EB])
+    verify_grad(lambda x: T.einsum("ii->i", x), [EB[:, :4]])
+    verify_grad(lambda x, y: T.einsum("...i,...i->...", x, y), [EC, EC + 1])
+
+
+def test_einsum_errors():
+    a = T.dmatrix()
+    with pytest.raises(ValueError, match="operands"):
+        T.einsum("ij,jk", a)
+    with pytest.raises(ValueError, match="dimensions"):
+        T.einsum("ijk", a)
+    with pytest.raises(ValueError, match="in no operand"):
+        T.einsum("ij->k", a)
+    with pytest.raises(ValueError, match="invalid subscript"):
+        T.einsum("i1", a)
+    with pytest.raises(ValueError, match="repeat"):
+        T.einsum("ij->ii", a)
