@@ -61,6 +61,7 @@ def test_deep_function_graph_round_trip():
     assert len(loaded.clients()) == len(fg.clients())
 
 
+@pytest.mark.slow  # two child processes per mode (6-8 s each)
 @pytest.mark.parametrize("mode", ["C", "PY"])
 def test_deep_function_pickles_in_a_fresh_process(mode, tmp_path):
     """N = 400: pickled in one new process (the default recursion limit), loaded and
