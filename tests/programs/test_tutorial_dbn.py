@@ -6,6 +6,7 @@ the final parameters equal a numpy reference that draws the same samples (the
 streams' numpy generator, fed the streams' states before the call)."""
 
 import numpy
+import pytest
 from test_tutorial_rbm import RBM, numpy_update
 from tutorial_layers import HiddenLayer, LogisticRegression, shared_dataset
 from tutorial_numpy import check_finetuning, cross_entropy, sigmoid, stream_draw
@@ -78,6 +79,7 @@ def bernoulli(state, p):
     return (stream_draw(state, "uniform", p.size, 0., 1.).reshape(p.shape) < p).astype(float)
 
 
+@pytest.mark.slow  # the longest program (15-20 s on a busy machine)
 def test_dbn_pretraining_and_finetuning_equal_numpy():
     data_rng = numpy.random.RandomState(21)
     n_ins, sizes, n_outs, batch_size = 10, [8, 6], 3, 5

@@ -9,6 +9,7 @@ equal a numpy BPTT reference that draws the same dropout masks."""
 from collections import OrderedDict
 
 import numpy
+import pytest
 from tutorial_numpy import sigmoid, softmax, stream_draw
 
 import cgraph as theano
@@ -226,6 +227,7 @@ def numpy_adadelta(p, acc, grads):
         p[k] = p[k] + ud
 
 
+@pytest.mark.slow  # the longest program (15-20 s on a busy machine)
 def test_lstm_sentiment_adadelta_equals_numpy():
     options = dict(n_words=12, dim_proj=4, ydim=2, use_dropout=True, decay_c=1e-3)
     numpy.random.seed(SEED)
