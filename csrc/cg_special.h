@@ -115,6 +115,8 @@ static inline double cg_betaln(double a, double b)
         const double r = tgamma(a) / tgamma(s) * tgamma(b);
         return log(fabs(r));
     }
+    if (b < 10.0) /* a below 1e-300 */
+        return lgamma(a) + lgamma(b) - lgamma(s);
     if (a < 10.0)
         return lgamma(a) + a - a * log(s) - (b - 0.5) * log1p(a / b) +
                cg_stirling_rest(b) - cg_stirling_rest(s);

@@ -45,7 +45,7 @@ static inline double cg_ive_first(double v, double x)
         return 0.0;
     const double p = pow(0.5 * x, v);
     const double g = cg_gamma(v + 1.0);
-    if (isinf(p) || isinf(g) || p == 0.0) {
+    if (isinf(p) || isinf(g) || p == 0.0 || g == 0.0) {
         const double sign = isinf(g) ? 1.0 : copysign(1.0, g);
         return sign * exp(v * log(0.5 * x) - lgamma(v + 1.0));
     }
@@ -62,7 +62,7 @@ static inline double cg_ive_series(double v, double x)
         for (double k = 1;; k++) {
             t *= q / (k * (k + v));
             total += t;
-            if (fabs(t) <= CG_SP_EPS * fabs(total) && k + v > 0)
+            if ((fabs(t) <= CG_SP_EPS * fabs(total) && k + v > 0) || k > 100000)
                 break;
         }
         return total * exp(-x);
@@ -72,7 +72,7 @@ static inline double cg_ive_series(double v, double x)
     for (double k = 1;; k++) {
         t *= q / (k * (k + v));
         total += t;
-        if (fabs(t) <= CG_SP_EPS * fabs(total) && k + v > 0)
+        if ((fabs(t) <= CG_SP_EPS * fabs(total) && k + v > 0) || k > 100000)
             break;
         if (total > 1e250) {
             t *= 1e-250;
@@ -124,11 +124,16 @@ static inline double cg_i1(double x)
  * Euler-Maclaurin tail. */
 static inline double cg_hurwitz_zeta(double s, double q)
 {
+    if (q < -1e6)
+        return NAN; /* (the sum would take -q terms) */
     double total = 0.0, a = q;
     const double start = s > 12.0 ? s : 12.0;
     while (a < start) {
-        total += pow(a, -s);
+        const double term = pow(a, -s);
+        total += term;
         a += 1.0;
+        if (a > 12.0 && fabs(term) <= CG_SP_EPS * fabs(total))
+            return total; /* large s: the rest is below the rounding */
     }
     total += pow(a, 1.0 - s) / (s - 1.0) + 0.5 * pow(a, -s);
     double factor = s * pow(a, -s - 1.0);

@@ -7,6 +7,8 @@
 #include <math.h>
 
 #define CG_SP_EULER 0.5772156649015329
+/* Series and fractions stop after this many terms (no hang on absurd arguments). */
+#define CG_SP_MAX_TERMS 2000000
 
 /* (-1)^k zeta(k) / k, k = 2..39: log Gamma(1 + a) = -EULER a + sum_k c_k a^k. */
 static const double cg_lgamma1p_coef[38] = {
@@ -65,7 +67,7 @@ static inline double cg_gamma_prefactor(double a, double x)
 static inline double cg_p_series(double a, double x)
 {
     double total = 1.0, term = 1.0;
-    for (double k = 1.0; fabs(term) > CG_SP_EPS * total; k += 1.0) {
+    for (double k = 1.0; fabs(term) > CG_SP_EPS * total && k < CG_SP_MAX_TERMS; k += 1.0) {
         term *= x / (a + k);
         total += term;
     }
@@ -78,8 +80,8 @@ static inline double cg_q_fraction(double a, double x)
     const double tiny = 1e-300;
     double b = x + 1.0 - a;
     double f = b != 0 ? b : tiny, c = f, d = 0.0;
-    for (int n = 1; n < 100000; n++) {
-        const double an = -n * (n - a);
+    for (int n = 1; n < CG_SP_MAX_TERMS; n++) {
+        const double an = -(double)n * (n - a);
         b += 2.0;
         d = b + an * d;
         d = 1.0 / (d != 0 ? d : tiny);
@@ -109,6 +111,22 @@ static inline double cg_q_small_a(double a, double x)
     return -expm1(u) - exp(u) * a * total;
 }
 
+/* (P, Q) for a > 1e9 by the first two terms of Temme's uniform expansion:
+ * Q = erfc(eta sqrt(a/2)) / 2 + exp(-a eta^2 / 2) / sqrt(2 pi a) c0(eta), with
+ * eta^2 / 2 = lambda - 1 - log(lambda), lambda = x / a, c0 = 1/(lambda - 1) - 1/eta. */
+static inline void cg_gamma_temme(double a, double x, double *p, double *q)
+{
+    const double t = (x - a) / a;
+    const double phi = fabs(t) <= 0.3 ? -cg_log1pmx(t) : t - log(x / a);
+    const double eta = copysign(sqrt(2.0 * phi), t);
+    const double c0 = fabs(eta) < 1e-3 ? -1.0 / 3 + eta / 12 - 2 * eta * eta / 135
+                                       : 1.0 / t - 1.0 / eta;
+    const double r = exp(-0.5 * a * eta * eta) / sqrt(2.0 * CG_SP_PI * a) * c0;
+    const double s = sqrt(0.5 * a);
+    *p = 0.5 * erfc(-eta * s) - r;
+    *q = 0.5 * erfc(eta * s) + r;
+}
+
 /* P(a, x) at the domain's edges (*edge set), else 0 with *edge cleared. */
 static inline double cg_gamma_edges(double a, double x, int *edge)
 {
@@ -133,6 +151,11 @@ static inline double cg_gammainc(double a, double x)
     const double e = cg_gamma_edges(a, x, &edge);
     if (edge)
         return e;
+    if (a > 1e9) {
+        double p, q;
+        cg_gamma_temme(a, x, &p, &q);
+        return p;
+    }
     if (a < 0.3 && x < 1.5) {
         const double q = cg_q_small_a(a, x);
         return q < 0.5 ? 1.0 - q : cg_p_series(a, x);
@@ -148,6 +171,11 @@ static inline double cg_gammaincc(double a, double x)
     const double e = cg_gamma_edges(a, x, &edge);
     if (edge)
         return 1.0 - e;
+    if (a > 1e9) {
+        double p, q;
+        cg_gamma_temme(a, x, &p, &q);
+        return q;
+    }
     if (a < 0.3 && x < 1.5)
         return cg_q_small_a(a, x);
     if (x < a + 1.0)
@@ -264,7 +292,7 @@ static inline double cg_betainc_fraction(double a, double b, double x)
 {
     double c = 1.0, d = 1.0 / cg_lentz_guard(1.0 - (a + b) * x / (a + 1.0));
     double f = d;
-    for (int m = 1; m < 100000; m++) {
+    for (int m = 1; m < CG_SP_MAX_TERMS; m++) {
         double num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
         d = 1.0 / cg_lentz_guard(1.0 + num * d);
         c = cg_lentz_guard(1.0 + num / c);

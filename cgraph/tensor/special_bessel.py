@@ -5,8 +5,21 @@ from __future__ import annotations
 
 import math
 
-from cgraph.tensor.special_scalar import EPS, INF, NAN, _call, floor, gamma, lgamma
+from cgraph.tensor.special_scalar import (
+    EPS,
+    INF,
+    NAN,
+    _call,
+    c_exp,
+    c_log,
+    c_pow,
+    floor,
+    gamma,
+    lgamma,
+)
 
+#: Series stop after this many terms (x beyond about 1e5 with v**2 >= 2x is truncated).
+MAX_TERMS = 100_000
 #: B_2j / (2j)!, j = 1, 2, ...: the Euler-Maclaurin coefficients.
 BERNOULLI_OVER_FACTORIAL = (
     1 / 12, -1 / 720, 1 / 30240, -1 / 1209600, 1 / 47900160, -691 / 1307674368000,
@@ -36,17 +49,17 @@ def _series_first(v: float, x: float) -> float:
     if 0 <= v <= 2000:
         n = int(floor(v))
         f = v - n
-        t = math.pow(0.5 * x, f) / math.gamma(f + 1.0) if f else 1.0
+        t = c_pow(0.5 * x, f) / math.gamma(f + 1.0) if f else 1.0
         for j in range(1, n + 1):
             t *= 0.5 * x / (f + j)
         return t
     if v + 1 <= 0 and v + 1 == floor(v + 1):
         return 0.0
-    p = _call(math.pow, 0.5 * x, v)
+    p = c_pow(0.5 * x, v)
     g = gamma(v + 1.0)
-    if math.isinf(p) or math.isinf(g) or p == 0.0:
+    if math.isinf(p) or math.isinf(g) or p == 0.0 or g == 0.0:
         sign = math.copysign(1.0, g) if not math.isinf(g) else 1.0
-        return sign * _call(math.exp, v * math.log(0.5 * x) - lgamma(v + 1.0))
+        return sign * c_exp(v * c_log(0.5 * x) - lgamma(v + 1.0))
     return p / g
 
 
@@ -61,23 +74,23 @@ def _ive_series(v: float, x: float) -> float:
         while True:
             t *= q / (k * (k + v))
             total += t
-            if abs(t) <= EPS * abs(total) and k + v > 0:
+            if (abs(t) <= EPS * abs(total) and k + v > 0) or k > MAX_TERMS:
                 break
             k += 1
-        return total * math.exp(-x)
-    log_first = v * math.log(0.5 * x) - lgamma(v + 1.0) - x
+        return total * c_exp(-x)
+    log_first = v * c_log(0.5 * x) - lgamma(v + 1.0) - x
     t = total = 1.0
     shift = 0.0
     k = 1
     while True:
         t *= q / (k * (k + v))
         total += t
-        if abs(t) <= EPS * abs(total) and k + v > 0:
+        if (abs(t) <= EPS * abs(total) and k + v > 0) or k > MAX_TERMS:
             break
         if total > 1e250:
-            t, total, shift = t * 1e-250, total * 1e-250, shift + 250.0 * math.log(10.0)
+            t, total, shift = t * 1e-250, total * 1e-250, shift + 250.0 * c_log(10.0)
         k += 1
-    return total * _call(math.exp, log_first + shift)
+    return total * c_exp(log_first + shift)
 
 
 def ive(v: float, x: float) -> float:
@@ -105,13 +118,13 @@ def ive(v: float, x: float) -> float:
 def i0(x: float) -> float:
     if math.isinf(x):
         return INF
-    return ive(0.0, x) * _call(math.exp, abs(x))
+    return ive(0.0, x) * c_exp(abs(x))
 
 
 def i1(x: float) -> float:
     if math.isinf(x):
         return x
-    return ive(1.0, x) * _call(math.exp, abs(x))
+    return ive(1.0, x) * c_exp(abs(x))
 
 
 # ------------------------------------------------------------------ polygamma
@@ -120,13 +133,19 @@ def i1(x: float) -> float:
 def hurwitz_zeta(s: float, q: float) -> float:
     """sum_k (q + k)^(-s) for integer s >= 2: the terms below max(12, s), then the
     Euler-Maclaurin tail."""
+    if q < -1e6:
+        return NAN  # (the sum would take -q terms)
     total = 0.0
     a = q
     while a < max(12.0, s):
-        total += a ** -s
+        term = c_pow(a, -s)
+        total += term
         a += 1.0
-    total += a ** (1.0 - s) / (s - 1.0) + 0.5 * a ** -s
-    factor = s * a ** (-s - 1.0)
+        if a > 12.0 and abs(term) <= EPS * abs(total):
+            return total  # large s: the rest is below the rounding
+
+    total += c_pow(a, 1.0 - s) / (s - 1.0) + 0.5 * c_pow(a, -s)
+    factor = s * c_pow(a, -s - 1.0)
     for j, coef in enumerate(BERNOULLI_OVER_FACTORIAL, start=1):
         term = coef * factor
         total += term
@@ -172,7 +191,7 @@ def digamma(x: float) -> float:
     f = 1.0 / (x * x)
     series = f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f * (1 / 132 - f * (
         691 / 32760 - f * (1 / 12 - f * 3617 / 8160)))))))
-    return total + math.log(x) - 0.5 / x - series
+    return total + c_log(x) - 0.5 / x - series
 
 
 def polygamma(n: float, x: float) -> float:

@@ -142,7 +142,8 @@ ive = _row("ive", 2, _ive_grad,
            "ive(v, x) = exp(-abs(x)) I_v(x), the exponentially scaled modified Bessel "
            "function of real order v (scipy's ive): NaN for x < 0 unless v is an integer. "
            "Power series, or Hankel's expansion for x > 25 and v**2 < 2x; for x > 700 with "
-           "larger v the scaled series is accurate to about 1e-12. The gradient with "
+           "larger v the scaled series is accurate to about 1e-12 (and stops after 1e5 "
+           "terms: x up to about 1e5 there). The gradient with "
            "respect to v is not implemented (v must be a constant or an integer).")
 
 # --------------------------------------------------------------------------- polygamma
@@ -176,7 +177,9 @@ gammainc = _row("gammainc", 2, lambda a, x, o, gz: [
     "a >= 0, x >= 0 (NaN outside; P(0, x) = 1 for x > 0). Power series below x = a + 1, "
     "Lentz's continued fraction for Q above, Q summed directly for a < 0.3, x < 1.5. "
     "Where P is below about 1e-200 the relative error grows as abs(log P) * 2e-16 (the "
-    f"rounding of the exponent). Gradient x**(a-1) e**-x / Gamma(a); {_A_GRAD}.")
+    "rounding of the exponent); above a = 1e9 the first two terms of Temme's uniform "
+    "expansion (error about a**-1.5). Gradient x**(a-1) e**-x / Gamma(a); "
+    f"{_A_GRAD}.")
 gammaincc = _row("gammaincc", 2, lambda a, x, o, gz: [
     parameter_grad("gammaincc", a, "a"), neg(mul(gz, _gamma_density(a, x)))],
     "The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x), computed "

@@ -21,7 +21,11 @@ EPS = 2.220446049250313e-16
 
 def vectorized(fn: Callable, nin: int = 1) -> Callable:
     """A numpy function of `nin` arrays from a scalar float function (float64 result)."""
-    vec = np.vectorize(fn, otypes=[np.float64])
+    def ieee(*args: float) -> float:  # numpy scalars: x / 0 is inf or NaN, as in C
+        with np.errstate(all="ignore"):
+            return float(fn(*[np.float64(v) for v in args]))
+
+    vec = np.vectorize(ieee, otypes=[np.float64])
 
     def apply(*arrays: np.ndarray) -> np.ndarray:
         arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
@@ -49,6 +53,38 @@ def _call(fn: Callable, *args: float) -> float:
         return NAN
 
 
+def c_log(x: float) -> float:
+    """C's log: -inf at 0, NaN below (math.log raises)."""
+    if x > 0:
+        return math.log(x)
+    return -INF if x == 0 else NAN
+
+
+def c_log1p(x: float) -> float:
+    if x > -1.0:
+        return math.log1p(x)
+    return -INF if x == -1.0 else NAN
+
+
+def c_exp(x: float) -> float:
+    return _call(math.exp, x)
+
+
+def c_expm1(x: float) -> float:
+    return _call(math.expm1, x)
+
+
+def c_pow(a: float, e: float) -> float:
+    """C's pow: +-inf on overflow, 0 on underflow, NaN for a negative base and a
+    fractional exponent (math.pow raises)."""
+    try:
+        return math.pow(a, e)
+    except OverflowError:
+        return -INF if a < 0 and e == floor(e) and e % 2 else INF
+    except (ValueError, ZeroDivisionError):
+        return INF if a == 0 else NAN
+
+
 # ------------------------------------------------------------------ logistic family
 
 
@@ -62,8 +98,8 @@ def logit(p: float) -> float:
     if 0.25 <= p <= 0.75:
         return 2.0 * math.atanh(2.0 * p - 1.0)
     if p < 0.25:
-        return math.log(p / (1.0 - p))
-    return -math.log((1.0 - p) / p)
+        return c_log(p / (1.0 - p))
+    return -c_log((1.0 - p) / p)
 
 
 def log1mexp(x: float) -> float:
@@ -72,8 +108,8 @@ def log1mexp(x: float) -> float:
     if x == 0.0:
         return -INF
     if x > -LN2:
-        return math.log(-math.expm1(x))
-    return math.log1p(-math.exp(x))
+        return c_log(-c_expm1(x))
+    return c_log1p(-c_exp(x))
 
 
 def logaddexp(x: float, y: float) -> float:
@@ -81,16 +117,16 @@ def logaddexp(x: float, y: float) -> float:
         return x + LN2
     d = x - y
     if d > 0:
-        return x + math.log1p(math.exp(-d))
+        return x + c_log1p(c_exp(-d))
     if d <= 0:
-        return y + math.log1p(math.exp(d))
+        return y + c_log1p(c_exp(d))
     return NAN
 
 
 def _log(y: float) -> float:
     if y == 0.0:
         return -INF
-    return math.log(y) if y > 0 else NAN
+    return c_log(y) if y > 0 else NAN
 
 
 def xlogy(x: float, y: float) -> float:
@@ -102,7 +138,7 @@ def xlogy(x: float, y: float) -> float:
 def xlog1py(x: float, y: float) -> float:
     if x == 0.0 and y == y:
         return 0.0
-    return x * (_log(1.0 + y) if y == -1.0 or y == INF else _call(math.log1p, y))
+    return x * (_log(1.0 + y) if y == -1.0 or y == INF else c_log1p(y))
 
 
 # ------------------------------------------------------------------ gamma and beta
@@ -122,9 +158,13 @@ def gamma(x: float) -> float:
         return NAN
     if x == INF:
         return INF
-    if x < -190.0:  # |Gamma| underflows; the sign alternates between the poles
-        return math.copysign(0.0, -1.0 if floor(x) % 2 else 1.0)
-    return _call(math.gamma, x)
+    sign = -1.0 if x < 0 and floor(x) % 2 else 1.0  # Gamma alternates between the poles
+    if x < -190.0:  # |Gamma| underflows
+        return sign * 0.0
+    try:
+        return math.gamma(x)
+    except OverflowError:
+        return sign * INF
 
 
 def lgamma(x: float) -> float:
@@ -149,12 +189,14 @@ def betaln(a: float, b: float) -> float:
         return lgamma(a) + lgamma(b) - lgamma(a + b)
     s = a + b
     if s < 171.0 and a > 1e-300:
-        return math.log(abs(math.gamma(a) / math.gamma(s) * math.gamma(b)))
+        return c_log(abs(math.gamma(a) / math.gamma(s) * math.gamma(b)))
+    if b < 10.0:  # a below 1e-300
+        return lgamma(a) + lgamma(b) - lgamma(s)
     if a < 10.0:
-        return (lgamma(a) + a - a * math.log(s) - (b - 0.5) * math.log1p(a / b)
+        return (lgamma(a) + a - a * c_log(s) - (b - 0.5) * c_log1p(a / b)
                 + stirling_rest(b) - stirling_rest(s))
-    return (LN_SQRT_2PI - 0.5 * math.log(b) + (a - 0.5) * math.log(a / s)
-            - b * math.log1p(a / b) + stirling_rest(a) + stirling_rest(b) - stirling_rest(s))
+    return (LN_SQRT_2PI - 0.5 * c_log(b) + (a - 0.5) * c_log(a / s)
+            - b * c_log1p(a / b) + stirling_rest(a) + stirling_rest(b) - stirling_rest(s))
 
 
 def beta(a: float, b: float) -> float:
@@ -165,7 +207,7 @@ def beta(a: float, b: float) -> float:
     if a > 0 and a + b < 171.0 and a > 1e-300:
         return math.gamma(a) / math.gamma(a + b) * math.gamma(b)
     if a > 0:
-        return _call(math.exp, betaln(a, b))
+        return c_exp(betaln(a, b))
     if a == floor(a) or (b <= 0 and b == floor(b)):
         return INF
     s = a + b
@@ -173,7 +215,7 @@ def beta(a: float, b: float) -> float:
     if s <= 0 and s == floor(s):
         return sign * 0.0  # 1 / Gamma(s) = 0, signed as Gamma(a) Gamma(b) (as scipy)
     sign *= math.copysign(1.0, gamma(s))
-    return sign * _call(math.exp, lgamma(a) + lgamma(b) - lgamma(s))
+    return sign * c_exp(lgamma(a) + lgamma(b) - lgamma(s))
 
 
 # ------------------------------------------------------------------ error functions
@@ -196,7 +238,7 @@ def square_parts(x: float) -> tuple[float, float]:
 def exp_sq(x: float) -> float:
     """exp(x * x), with the rounding of x * x taken into account."""
     hi, lo = square_parts(x)
-    return _call(math.exp, hi) * (1.0 + lo)
+    return c_exp(hi) * (1.0 + lo)
 
 
 def erfcx(x: float) -> float:
@@ -225,7 +267,7 @@ def _erf_solve(y: float) -> float:
     """x >= 0 with erf(x) = y, for 0 < y <= 1/2 (Newton from the series' first terms)."""
     x = 0.5 * SQRT_PI * y * (1.0 + math.pi * y * y / 12.0)
     for _ in range(20):
-        step = (math.erf(x) - y) * 0.5 * SQRT_PI * math.exp(x * x)
+        step = (math.erf(x) - y) * 0.5 * SQRT_PI * c_exp(x * x)
         x -= step
         if abs(step) <= 2e-16 * x:
             break
@@ -235,13 +277,13 @@ def _erf_solve(y: float) -> float:
 def _erfc_solve(q: float) -> float:
     """x > 0 with erfc(x) = q, for 0 < q <= 1/2: Newton on log erfc(x) = log q, with
     log erfc(x) = log erfcx(x) - x^2 (no underflow down to the smallest q)."""
-    target = math.log(q)
+    target = c_log(q)
     x = math.sqrt(-target)
-    x = max(x - math.log(SQRT_PI * x) / (2.0 * x), 0.4) if x > 1 else 0.5
+    x = max(x - c_log(SQRT_PI * x) / (2.0 * x), 0.4) if x > 1 else 0.5
     for _ in range(50):
         e = erfcx(x)
         hi, lo = square_parts(x)
-        g = (math.log(e) - hi) - lo - target
+        g = (c_log(e) - hi) - lo - target
         step = g * 0.5 * SQRT_PI * e  # g / g', g' = -2 / (sqrt(pi) erfcx(x))
         x += step
         if abs(step) <= 2e-16 * x:
