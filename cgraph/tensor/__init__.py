@@ -14,6 +14,8 @@ from cgraph.tensor import (
 from cgraph.tensor import methods as _methods  # noqa: F401  (attaches x + y, x.T, ...)
 from cgraph.tensor.arrayfns import *  # noqa: F403  (numpy's array functions)
 from cgraph.tensor.arrayfns import __all__ as _arrayfns_all
+from cgraph.tensor.arrayfns_compat import *  # noqa: F403
+from cgraph.tensor.arrayfns_compat import __all__ as _arrayfns_compat_all
 from cgraph.tensor.arrayfns_pad import *  # noqa: F403
 from cgraph.tensor.arrayfns_pad import __all__ as _arrayfns_pad_all
 from cgraph.tensor.arrayfns_search import *  # noqa: F403
@@ -123,4 +125,5 @@ __all__ = [
     "mgrid", "ogrid", "specify_shape", "stacklists", "xlogx",
     "expit", "log1pexp", "softplus",
     *_arrayfns_all, *_arrayfns_pad_all, *_arrayfns_search_all, "einsum",
+    *_arrayfns_compat_all,
 ]

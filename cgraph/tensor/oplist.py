@@ -33,6 +33,7 @@ GROUPS = {
     "arrayfns_pad": "Array functions",
     "arrayfns_search": "Array functions",
     "einsum": "Array functions",
+    "arrayfns_compat": "Array functions",
 }
 
 
@@ -43,7 +44,10 @@ _SHAPE_MODULES = {"shape", "basic_ops", "extra_ops", "lanes", "diagonal", "tilin
                   "construct", "specify_shape"}
 _SHAPE_NAMES = {"concatenate", "join", "zeros_like", "ones_like"}
 _NOT_OPS = {"ELEMENTWISE", "ALIAS_ONLY", "grad", "as_tensor", "as_tensor_variable", "constant",
-            "tensor", "nnet", "constructors"}
+            "tensor", "nnet", "constructors",
+            # graph utilities of cgraph.tensor.arrayfns_compat, not operations
+            "NotScalarConstantError", "default", "is_flat", "get_vector_length",
+            "get_scalar_constant_value", "get_underlying_scalar_constant_value"}
 
 
 def _group_of(name: str, obj: object, elementwise: set[str]) -> str | None:
