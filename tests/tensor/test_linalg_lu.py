@@ -118,6 +118,10 @@ def test_lu_solve_bad_pivots_and_types(mode):
     with pytest.raises(ValueError, match="outside") as info:
         f(np.eye(2), np.array([0, 2], np.int32), np.ones(2))
     assert "LUSolve" in str(info.value)
+    assert la.lu_solve((lu_, piv), b, True).owner.op.trans == 1  # PyTensor's bool
+    assert la.lu_solve((lu_, piv), b, "N").owner.op.trans == 0
+    with pytest.raises(ValueError, match="trans"):
+        la.lu_solve((lu_, piv), b, 3)
     with pytest.raises(TypeError, match="pivots must be an integer"):
         la.lu_solve((lu_, b), b)
     with pytest.raises(ValueError, match="3 rows"):

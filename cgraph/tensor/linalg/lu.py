@@ -199,8 +199,8 @@ class LUSolve(LapackOp):
     name = kernel_name = "lu_solve"
 
     def __init__(self, trans: Any = 0, b_ndim: int = 2):
-        trans = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}.get(trans, None) \
-            if not isinstance(trans, bool) else None
+        # scipy's 0/1/2/'N'/'T'/'C', and PyTensor's False/True
+        trans = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}.get(trans, None)
         if trans is None or b_ndim not in (1, 2):
             raise ValueError("lu_solve: trans must be 0, 1, 2, 'N', 'T' or 'C' and b_ndim "
                              f"1 or 2, got {trans!r}, {b_ndim!r}")
