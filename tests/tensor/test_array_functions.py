@@ -156,6 +156,9 @@ GRADS = {
     "linspace": lambda x: T.linspace(x[0], x[1], 5),
     "geomspace": lambda x: T.geomspace(T.exp(x[0]), T.exp(x[1]) + 1, 4),
     "broadcast_to": lambda x: T.broadcast_to(x[0], (3, x.shape[1])),
+    # x[:1]'s length is known only at call time: alloc's gradient sums it back (numpy's rule)
+    "broadcast_to_call_time_one": lambda x: T.broadcast_to(x[:1], (2, 3, x.shape[1])),
+    "alloc_call_time_one": lambda x: T.alloc(x[:, :1], x.shape[0], 5),
     "take_along_axis": lambda x: T.take_along_axis(x, T.argsort(x, 1)[:, :2], 1),
     "moveaxis": lambda x: T.moveaxis(x, 0, 1) * T.arange(3),
     "flip": lambda x: T.flip(x) * T.arange(4),
