@@ -186,6 +186,7 @@ def test_pinv_edges_and_gradient_at_repeated_singular_values(mode):
     x = T.dmatrix("x")
     f = cgraph.function([x], la.pinv(x), mode=mode)
     assert f(np.zeros((3, 0))).shape == (0, 3)
+    assert la.pinv(x, True).owner.op.rcond == 1e-15  # PyTensor's pinv(x, hermitian)
     np.testing.assert_array_equal(f(np.zeros((2, 3))), np.zeros((3, 2)))  # rank 0
     with pytest.raises(np.linalg.LinAlgError, match="did not converge"):
         f(np.array([[np.nan, 1.0], [0.0, 1.0]]))

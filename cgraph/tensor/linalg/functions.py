@@ -41,7 +41,9 @@ def pinv(a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
     largest count as zero (numpy's default 1e-15). Integers become float64.
     `hermitian` is accepted and ignored (the general SVD is used). The gradient is
     Golub and Pereyra's, finite at repeated singular values (as long as the rank does
-    not change)."""
+    not change). A bool in rcond's place is PyTensor's pinv(x, hermitian)."""
+    if isinstance(rcond, (bool, np.bool_)):  # hermitian, ignored as the keyword is
+        rcond = 1e-15
     return PInv(rcond)(_float(a))
 
 
