@@ -18,11 +18,13 @@ import numpy as np
 from cgraph.tensor.basic_ops import zeros
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.extra_ops import arange, expand_dims
+from cgraph.tensor.ifelse import ifelse
 from cgraph.tensor.lanes import argsort, cumsum, diff, sort
 from cgraph.tensor.math import (
     and_,
     concatenate,
     eq,
+    ge,
     int_div,
     isnan,
     logical_not,
@@ -34,6 +36,7 @@ from cgraph.tensor.math import (
 )
 from cgraph.tensor.reductions import any as any_
 from cgraph.tensor.reductions import max as max_
+from cgraph.tensor.reductions import min as min_
 from cgraph.tensor.shape import axis_index
 from cgraph.tensor.subtensor import inc_subtensor, nonzero, set_subtensor, take
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
@@ -162,9 +165,12 @@ def bincount(x: Any, weights: Any = None, minlength: Any = 0) -> TensorVariable:
         raise TypeError(f"bincount: x must be a vector, got {x.ndim} dimensions")
     if isinstance(minlength, (int, np.integer)) and minlength < 0:
         raise ValueError(f"bincount: minlength must be non-negative, got {minlength}")
-    top = max_(concatenate([cast(x, "int64"), cast(-1, "int64").dimshuffle("x")]))
-    length = maximum(top + 1, minlength)
-    idx = _checked(cast(x, "int64"), logical_not(lt(x, 0)))
+    idx = cast(x, "int64")
+    empty = eq(idx.shape[0], 0)
+    top = ifelse(empty, cast(-1, "int64"), max_(idx))
+    # the check is a scalar the length depends on: it runs before the scatter
+    length = _checked(maximum(top + 1, minlength),
+                      ifelse(empty, as_tensor_variable(np.bool_(True)), ge(min_(idx), 0)))
     if weights is None:
         return inc_subtensor(zeros((length,), "int64")[idx], cast(1, "int64"))
     w = cast(as_tensor_variable(weights), "float64")
