@@ -37,6 +37,7 @@ from cgraph.tensor.math import (
 from cgraph.tensor.reductions import any as any_
 from cgraph.tensor.reductions import max as max_
 from cgraph.tensor.reductions import min as min_
+from cgraph.tensor.searchsorted import SearchSorted
 from cgraph.tensor.shape import axis_index
 from cgraph.tensor.subtensor import inc_subtensor, nonzero, set_subtensor, take
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
@@ -57,11 +58,6 @@ def _checked(values: TensorVariable, valid: TensorVariable) -> TensorVariable:
     index 1 from a length-1 vector: no branch, and no separate check op)."""
     probe = take(zeros((1,), "int64"), cast(logical_not(valid), "int64"))
     return values + cast(probe, values.dtype)
-
-
-def _inverse_permutation(perm: TensorVariable) -> TensorVariable:
-    n = perm.shape[0]
-    return set_subtensor(zeros((n,), "int64")[perm], arange(n))
 
 
 def median(x: Any, axis: int | None = None, keepdims: bool = False) -> TensorVariable:
@@ -96,9 +92,9 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Tens
 
     side='left' gives the first such place (the count of elements < v), 'right' the
     last (the count of elements <= v); NaN sorts last, as numpy. `sorter` (integers)
-    puts `a` in order: a[sorter] must be sorted. Computed by one stable sort of a and v
-    together, O((n + m) log(n + m)) (numpy bisects: O(m log n)). No gradient (integer
-    result). Raises TypeError when `a` is not a vector, ValueError for another side.
+    puts `a` in order: a[sorter] must be sorted. A binary search per value, O(m log n)
+    (the SearchSorted op). a and v are compared in their upcast dtype. No gradient
+    (integer result). Raises TypeError when `a` is not a vector, ValueError for another side.
     """
     a, v = as_tensor_variable(a), as_tensor_variable(v)
     if a.ndim != 1:
@@ -107,13 +103,8 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Tens
         raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
     if sorter is not None:
         a = a[_int_tensor(sorter, "searchsorted", "sorter")]
-    vf = v.flatten()
-    m = vf.shape[0]
-    # stable order: on ties, v's elements come before a's for 'left', after for 'right'
-    both = concatenate([vf, a]) if side == "left" else concatenate([a, vf])
-    rank = _inverse_permutation(argsort(both, 0))
-    v_rank = rank[:m] if side == "left" else rank[a.shape[0]:]
-    out = v_rank - _inverse_permutation(argsort(vf, 0))
+    dt = np.result_type(a.dtype, v.dtype).name
+    out = SearchSorted(side)(cast(a, dt), cast(v.flatten(), dt))
     return out.reshape(v.shape, ndim=v.ndim) if v.ndim != 1 else out
 
 

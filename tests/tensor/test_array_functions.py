@@ -376,3 +376,20 @@ def test_einsum_errors():
         T.einsum("i1", a)
     with pytest.raises(ValueError, match="repeat"):
         T.einsum("ij->ii", a)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_searchsorted_layouts_and_dtypes(mode):
+    """The SearchSorted kernel: strided and reversed views, empty inputs, ints, int32 a
+    searched with float values, and a matrix of values."""
+    a, v = T.ivector("a"), T.dmatrix("v")
+    f = cgraph.function([a, v], [T.searchsorted(a[::-2], v, "right"), T.searchsorted(a, v.T),
+                                 T.searchsorted(a[:0], v), T.searchsorted(a, a)], mode=mode)
+    av = np.array([9, 7, 7, 4, 3, 3, 1, 0], "int32")[::-1].copy()
+    vv = np.array([[-1.0, 3.0, 3.5], [np.nan, 9.0, 7.0]])
+    got = f(av, vv)
+    want = [np.searchsorted(av[::-2], vv, "right"), np.searchsorted(av, vv.T),
+            np.searchsorted(av[:0], vv), np.searchsorted(av, av)]
+    for g, w in zip(got, want):
+        assert g.dtype == np.int64
+        np.testing.assert_array_equal(g, w)
