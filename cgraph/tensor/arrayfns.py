@@ -164,7 +164,7 @@ def linspace(start: Any, stop: Any, num: Any = 50, endpoint: bool = True,
 
 def logspace(start: Any, stop: Any, num: Any = 50, endpoint: bool = True, base: Any = 10.0,
              dtype: Any = None, axis: int = 0) -> TensorVariable:
-    """base ** linspace(start, stop, num, endpoint) (numpy's logspace).
+    """`base ** linspace(start, stop, num, endpoint)` (numpy's logspace).
 
     Same conventions and dtype rule as `linspace`; `base` may be a tensor.
     """
