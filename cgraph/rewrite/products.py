@@ -13,15 +13,23 @@ from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.rewrite.driver import input_of, scalar_name
 from cgraph.tensor.math import ELEMENTWISE
 
+#: how many mul and neg nodes `product_factors` looks through: a gradient's product
+#: trees share subtrees (m * m), which a walk would otherwise visit exponentially often
+MAX_OPENED = 32
 
-def product_factors(roots: list[Variable], dtype: str) -> tuple[list[Variable], bool]:
-    """The factors of the product of `roots`, through nested mul and neg of `dtype`,
-    and whether an odd number of negations wraps them."""
+
+def product_factors(roots: list[Variable], dtype: str, limit: int = MAX_OPENED
+                    ) -> tuple[list[Variable], bool]:
+    """The factors of the product of `roots`, through nested mul and neg of `dtype`
+    (at most `limit` of them: past that, a product is one factor), and whether an odd
+    number of negations wraps them."""
     factors, negative = [], False
     stack = list(roots[::-1])
+    opened = 0
     while stack:
         v = stack.pop()
-        name = scalar_name(v.owner) if v.type.dtype == dtype else None
+        name = scalar_name(v.owner) if v.type.dtype == dtype and opened < limit else None
+        opened += name in ("mul", "neg")
         if name == "mul":
             stack.extend(v.owner.inputs[::-1])
         elif name == "neg":
@@ -40,7 +48,7 @@ def _product(factors: list[Variable], negative: bool) -> Variable:
     return ELEMENTWISE["neg"](out) if negative else out
 
 
-def same(a: Variable, b: Variable, depth: int = 8) -> bool:
+def same(a: Variable, b: Variable, depth: int = 6) -> bool:
     """Whether `a` and `b` compute the same value as written: the same variable, equal
     constants, or the same output of equal ops on inputs that are the same (to
     `depth` levels). The stabilizing rules make new nodes (a sigmoid, a negation)
@@ -69,6 +77,9 @@ def _opposite(u: Variable, v: Variable) -> bool:
 def _simplified(factors: list[Variable]) -> list[Variable] | None:
     """The factors with exp(u) * sigmoid(-u) as sigmoid(u), and a quotient a / d whose
     d is another factor as a (that factor dropped); None when nothing changes."""
+    names = {scalar_name(f.owner) for f in factors}
+    if "true_div" not in names and not {"exp", "sigmoid"} <= names:
+        return None
     out: list[Variable | None] = list(factors)
     changed = False
     for k, f in enumerate(out):
@@ -124,18 +135,24 @@ def distribute_quotients(node: Apply) -> Variable | None:
     if not dtype.startswith("float"):
         return None
     factors, negative = product_factors(node.inputs, dtype)
+    names = [scalar_name(f.owner) for f in factors]
+    if "add" not in names and "sub" not in names:
+        return None
     for k, f in enumerate(factors):
         terms = _terms(f)
         if terms is None:
             continue
         others = factors[:k] + factors[k + 1:]
-        parts, changed = [], False
+        around = set(names[:k] + names[k + 1:])
+        expanded = []
         for term, minus in terms:
-            inner, inner_negative = product_factors([term], dtype)
-            kept = _simplified(inner + others)
-            changed |= kept is not None
-            parts.append(_product(kept or inner + others, minus != inner_negative))
-        if changed:
-            total = ELEMENTWISE["add"](*parts)
+            inner, inner_negative = product_factors([term], dtype, MAX_OPENED // 4)
+            found = around | {scalar_name(g.owner) for g in inner}
+            may = "true_div" in found or {"exp", "sigmoid"} <= found
+            expanded.append((inner + others, _simplified(inner + others) if may else None,
+                             minus != inner_negative))
+        if any(kept is not None for _, kept, _ in expanded):
+            total = ELEMENTWISE["add"](*[_product(kept or written, sign)
+                                         for written, kept, sign in expanded])
             return ELEMENTWISE["neg"](total) if negative else total
     return None
