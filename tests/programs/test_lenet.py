@@ -76,10 +76,6 @@ params = layer3.params + layer2.params + layer1.params + layer0.params
 grads = T.grad(cost, params)
 updates = [(param_i, param_i - learning_rate * grad_i)
            for param_i, grad_i in zip(params, grads)]
-train_model = theano.function(
-    [index], cost, updates=updates,
-    givens={x: train_set_x[index * batch_size: (index + 1) * batch_size],
-            y: train_set_y[index * batch_size: (index + 1) * batch_size]})
 start = [p.get_value().copy() for p in params]
 
 
@@ -157,6 +153,12 @@ def numpy_step(p, xb, yb):
 
 
 def test_lenet_sgd_steps_equal_numpy():
+    # compiled here, not when the file is imported (pytest imports every file to
+    # collect it, a run of other tests too)
+    train_model = theano.function(
+        [index], cost, updates=updates,
+        givens={x: train_set_x[index * batch_size: (index + 1) * batch_size],
+                y: train_set_y[index * batch_size: (index + 1) * batch_size]})
     p = [v.copy() for v in start]
     costs = []
     for _epoch in range(6):

@@ -25,10 +25,6 @@ xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
 cost = xent.mean() + 0.01 * (w ** 2).sum()
 gw, gb = T.grad(cost, [w, b])
 
-train = theano.function(inputs=[x, y], outputs=[prediction, xent.mean()],
-                        updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)))
-predict = theano.function(inputs=[x], outputs=prediction)
-
 
 def numpy_steps(x, y, w, b, steps, lr=0.1):
     costs = []
@@ -43,6 +39,11 @@ def numpy_steps(x, y, w, b, steps, lr=0.1):
 def test_logistic_regression_trains_like_numpy():
     """Mode C, as a user runs it (mode PY runs the graph as written, without the
     rewrites: there the saturated log(1 - p_1) is -inf, and 0 * -inf NaN, as in IEEE)."""
+    # compiled here, not when the file is imported (pytest imports every file to
+    # collect it, a run of other tests too)
+    train = theano.function(inputs=[x, y], outputs=[prediction, xent.mean()],
+                            updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)))
+    predict = theano.function(inputs=[x], outputs=prediction)
     assert numpy.abs(D[0] @ w0).max() > 40  # saturated: 1 - p_1 rounds to 0 in float64
     want, w_end, b_end = numpy_steps(D[0], D[1].astype(float), w0, 0.0, training_steps)
     for expected in want:

@@ -52,14 +52,6 @@ cost = (classifier.negative_log_likelihood(y) + L1_reg * classifier.L1
 gparams = [T.grad(cost, param) for param in classifier.params]
 updates = [(param, param - learning_rate * gparam)
            for param, gparam in zip(classifier.params, gparams)]
-train_model = theano.function(
-    inputs=[index], outputs=cost, updates=updates,
-    givens={x: train_set_x[index * batch_size: (index + 1) * batch_size],
-            y: train_set_y[index * batch_size: (index + 1) * batch_size]})
-validate_model = theano.function(
-    inputs=[index], outputs=classifier.errors(y),
-    givens={x: train_set_x[index * batch_size: (index + 1) * batch_size],
-            y: train_set_y[index * batch_size: (index + 1) * batch_size]})
 
 
 def numpy_step(params, xb, yb):
@@ -80,6 +72,16 @@ def numpy_step(params, xb, yb):
 
 
 def test_mlp_minibatch_costs_equal_numpy():
+    # compiled here, not when the file is imported (pytest imports every file to
+    # collect it, a run of other tests too)
+    train_model = theano.function(
+        inputs=[index], outputs=cost, updates=updates,
+        givens={x: train_set_x[index * batch_size: (index + 1) * batch_size],
+                y: train_set_y[index * batch_size: (index + 1) * batch_size]})
+    validate_model = theano.function(
+        inputs=[index], outputs=classifier.errors(y),
+        givens={x: train_set_x[index * batch_size: (index + 1) * batch_size],
+                y: train_set_y[index * batch_size: (index + 1) * batch_size]})
     params = [W1_0, numpy.zeros(n_hidden), numpy.zeros((n_hidden, n_out)), numpy.zeros(n_out)]
     for _epoch in range(2):
         for minibatch_index in range(n_train_batches):
