@@ -134,6 +134,8 @@ static inline double cg_hurwitz_zeta(double s, double q)
         a += 1.0;
         if (a > 12.0 && fabs(term) <= CG_SP_EPS * fabs(total))
             return total; /* large s: the rest is below the rounding */
+        if (total != total || a - q > 1e7)
+            return NAN; /* inf - inf, or an order too large to sum */
     }
     total += pow(a, 1.0 - s) / (s - 1.0) + 0.5 * pow(a, -s);
     double factor = s * pow(a, -s - 1.0);

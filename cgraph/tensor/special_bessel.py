@@ -143,6 +143,8 @@ def hurwitz_zeta(s: float, q: float) -> float:
         a += 1.0
         if a > 12.0 and abs(term) <= EPS * abs(total):
             return total  # large s: the rest is below the rounding
+        if total != total or a - q > 1e7:
+            return NAN  # inf - inf, or an order too large to sum
 
     total += c_pow(a, 1.0 - s) / (s - 1.0) + 0.5 * c_pow(a, -s)
     factor = s * c_pow(a, -s - 1.0)
