@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from cgraph.tensor.arrayfns import moveaxis, take_along_axis
 from cgraph.tensor.basic_ops import zeros
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.extra_ops import arange, expand_dims
 from cgraph.tensor.ifelse import ifelse
-from cgraph.tensor.lanes import argsort, cumsum, diff, sort
+from cgraph.tensor.lanes import argsort, cumsum, diff
 from cgraph.tensor.math import (
     and_,
     concatenate,
@@ -34,6 +35,7 @@ from cgraph.tensor.math import (
     or_,
     switch,
 )
+from cgraph.tensor.median_select import MedianIndices
 from cgraph.tensor.reductions import any as any_
 from cgraph.tensor.reductions import max as max_
 from cgraph.tensor.reductions import min as min_
@@ -64,10 +66,11 @@ def median(x: Any, axis: int | None = None, keepdims: bool = False) -> TensorVar
     """The median of `x` along `axis` (all elements when None; numpy's median).
 
     The middle element of the sorted lane, or the mean of the two middle ones for an
-    even length. dtype: float64 for integers and bools, else `x`'s float dtype. A lane
-    holding NaN has median NaN (as numpy). Gradient: the output gradient goes to the
-    middle element(s) (half each). Raises IndexError at call time for an empty lane
-    (numpy warns and returns NaN), ValueError for an axis out of range.
+    even length, found by selection (O(n) per lane, the MedianIndices op), not a sort.
+    dtype: float64 for integers and bools, else `x`'s float dtype. A lane holding NaN
+    has median NaN (as numpy). Gradient: the output gradient goes to the middle
+    element(s) (half each). Raises IndexError at call time for an empty lane (numpy
+    warns and returns NaN), ValueError for an axis out of range.
     """
     x = as_tensor_variable(x)
     ft = x.dtype if x.dtype.startswith("float") else "float64"
@@ -77,9 +80,9 @@ def median(x: Any, axis: int | None = None, keepdims: bool = False) -> TensorVar
     else:
         ax = axis_index(axis, x.ndim, "median")
         lanes = src
-    s = sort(lanes, ax)
-    n = s.shape[ax]
-    mid = (take(s, (n - 1) // 2, ax) + take(s, n // 2, ax)) * cast(0.5, ft)
+    pair = moveaxis(MedianIndices(ax)(lanes), -1, ax)  # the middle positions, by selection
+    vals = take_along_axis(lanes, pair, ax)
+    mid = (take(vals, 0, ax) + take(vals, 1, ax)) * cast(0.5, ft)
     mid = switch(any_(isnan(lanes), ax), cast(np.nan, ft), mid)
     if keepdims:
         mid = (mid.reshape([1] * x.ndim) if axis is None else expand_dims(mid, ax))

@@ -393,3 +393,26 @@ def test_searchsorted_layouts_and_dtypes(mode):
     for g, w in zip(got, want):
         assert g.dtype == np.int64
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_median_selection(mode):
+    """The MedianIndices kernel: many ties, NaN, odd and even lanes, strided and
+    transposed layouts, float32, empty lanes (an error) and zero lanes."""
+    x = T.dmatrix("x")
+    outs = [T.median(x, 0), T.median(x[::-1, ::2], 1), T.median(x.T, 1, keepdims=True),
+            T.median(T.cast(x, "float32"), 0), T.median(x[:, :0], 0)]
+    f = cgraph.function([x], outs, mode=mode)
+    rng = np.random.default_rng(4)
+    for shape in ((7, 6), (8, 9), (1, 3), (50, 41)):
+        xv = rng.integers(0, 4, shape).astype(float)
+        xv[rng.random(shape) < 0.05] = np.nan
+        want = [np.median(xv, 0), np.median(xv[::-1, ::2], 1),
+                np.median(xv.T, 1, keepdims=True), np.median(xv.astype("float32"), 0),
+                np.zeros(0)]
+        for got, w in zip(f(xv), want):
+            assert got.dtype == w.dtype or w.size == 0
+            np.testing.assert_array_equal(got, w)
+    g = cgraph.function([x], T.median(x, 1), mode=mode)
+    with pytest.raises(IndexError, match="length 0"):
+        g(np.zeros((2, 0)))
