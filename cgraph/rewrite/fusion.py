@@ -46,7 +46,16 @@ class _Graph:
     node (it will be one fused node): `contract` adds, to every node that reaches a
     member, what the members reach, and the same for ancestors. A convexity test is
     then a few bitwise ANDs of rows instead of a search of the graph.
+
+    The positions are cut in windows of WINDOW consecutive ones, and a row holds the
+    bits of its own window only: a path between two nodes of a window passes through
+    positions between theirs, so inside a window the rows are exact, and a group
+    stays in one window. The matrices take n x WINDOW / 4 bytes rather than n * n / 4
+    (36,000 nodes: 18 MB, not 324 MB) and each test costs a window, not the graph.
     """
+
+    #: Positions per window (a multiple of 8).
+    WINDOW = 4096
 
     def __init__(self, fgraph: FunctionGraph):
         self.nodes = fgraph.toposort()
@@ -64,7 +73,8 @@ class _Graph:
         # so that `fuse_sums` can then compute the sum in the same loop.
         self.sum_roots = {id(n) for n in self.nodes if fusable(n) and _summed_only(n, self)}
         n = len(self.nodes)
-        self.desc = np.zeros((n, (n + 7) // 8), np.uint8)
+        self.width = min(n, self.WINDOW)
+        self.desc = np.zeros((n, (self.width + 7) // 8), np.uint8)
         self.anc = np.zeros_like(self.desc)
         self._stamp = np.zeros(n, np.int64)  # a row's version: bumped when it changes
         self._desc_rows: dict[int, tuple[int, int]] = {}
@@ -72,14 +82,22 @@ class _Graph:
         for i in range(n - 1, -1, -1):
             for r in self._readers[id(self.nodes[i])]:
                 j = self.position[id(r)]
-                self.desc[i] |= self.desc[j]
-                self.set_bit(self.desc[i], j)
+                if self.window(j) == self.window(i):
+                    self.desc[i] |= self.desc[j]
+                    self.set_bit(self.desc[i], j % self.WINDOW)
         for i, node in enumerate(self.nodes):
             for v in node.inputs:
                 j = self.position.get(id(v.owner), -1) if v.owner is not None else -1
-                if j >= 0:
+                if j >= 0 and self.window(j) == self.window(i):
                     self.anc[i] |= self.anc[j]
-                    self.set_bit(self.anc[i], j)
+                    self.set_bit(self.anc[i], j % self.WINDOW)
+
+    def window(self, i: int) -> int:
+        """The window of position i."""
+        return i // self.WINDOW
+
+    def window_of(self, node: Apply) -> int:
+        return self.position[id(node)] // self.WINDOW
 
     def readers(self, node: Apply) -> list[Apply]:
         return self._readers.get(id(node), [])
@@ -88,8 +106,11 @@ class _Graph:
     def set_bit(row: np.ndarray, i: int) -> None:
         row[i >> 3] |= 1 << (i & 7)
 
-    def bit(self, node: Apply) -> int:
-        return 1 << self.position[id(node)]
+    def bit(self, node: Apply, window: int) -> int:
+        """The node's bit in `window`'s bitsets (0 outside it: a node of a later window
+        cannot reach back into this one, nor an earlier one be reached from it)."""
+        i = self.position[id(node)]
+        return 1 << (i % self.WINDOW) if i // self.WINDOW == window else 0
 
     def _row(self, matrix: np.ndarray, cache: dict, i: int) -> int:
         """Row i of `matrix` as a Python int (cached until `contract` changes the row)."""
@@ -100,30 +121,37 @@ class _Graph:
             cache[i] = hit
         return hit[1]
 
-    def reaches(self, start: list[Apply], targets: int) -> bool:
-        """Whether some node in `start` is, or has a descendant, in the bitset `targets`."""
+    def reaches(self, start: list[Apply], targets: int, window: int) -> bool:
+        """Whether some node in `start` is, or has a descendant, in the bitset `targets`
+        of `window`."""
         for node in start:
             i = self.position[id(node)]
-            if (1 << i | self._row(self.desc, self._desc_rows, i)) & targets:
+            if i // self.WINDOW != window:
+                continue  # a later window: nothing there reaches back
+            if (1 << (i % self.WINDOW) | self._row(self.desc, self._desc_rows, i)) & targets:
                 return True
         return False
 
     def reaches_into(self, start: int, node: Apply) -> bool:
-        """Whether some node of the bitset `start`, other than `node`, reaches `node`."""
+        """Whether some node of the bitset `start` (of `node`'s window), other than
+        `node`, reaches `node`."""
         i = self.position[id(node)]
-        return bool(start & ~(1 << i) & self._row(self.anc, self._anc_rows, i))
+        return bool(start & ~(1 << (i % self.WINDOW)) & self._row(self.anc, self._anc_rows, i))
 
     def contract(self, group: list[Apply]) -> None:
         """Make the formed `group` one node for reachability."""
         rows = np.array([self.position[id(m)] for m in group])
+        base = int(rows[0]) // self.WINDOW * self.WINDOW
+        if any(int(i) // self.WINDOW != base // self.WINDOW for i in rows):
+            raise AssertionError("a fusion group spans two reachability windows")
         members = np.zeros(self.desc.shape[1], np.uint8)
         for i in rows:
-            self.set_bit(members, int(i))
+            self.set_bit(members, int(i) - base)
         below = members | np.bitwise_or.reduce(self.desc[rows], axis=0)
         above = members | np.bitwise_or.reduce(self.anc[rows], axis=0)
-        n = len(self.nodes)
-        reach_members = np.flatnonzero(np.unpackbits(above, bitorder="little")[:n])
-        reached = np.flatnonzero(np.unpackbits(below, bitorder="little")[:n])
+        n = min(len(self.nodes) - base, self.WINDOW)
+        reach_members = base + np.flatnonzero(np.unpackbits(above, bitorder="little")[:n])
+        reached = base + np.flatnonzero(np.unpackbits(below, bitorder="little")[:n])
         self.desc[reach_members] |= below
         self.anc[reached] |= above
         self._stamp[reach_members] += 1
@@ -162,6 +190,7 @@ def _may_join(candidate: Apply, root: Apply, graph: _Graph, groups: dict) -> boo
     """The rules that do not change while `root`'s group grows."""
     key = id(candidate)
     return (key not in groups and key not in graph.sum_roots and fusable(candidate)
+            and graph.window_of(candidate) == graph.window_of(root)
             and candidate.outputs[0].type.broadcastable == root.outputs[0].type.broadcastable
             and graph.guards.get(key) == graph.guards.get(id(root)))
 
@@ -179,6 +208,7 @@ def _grow(root: Apply, graph: _Graph, groups: dict[int, list[Apply]]) -> list[Ap
     members: set[int] = set()
     group: list[Apply] = []
     frontier: list[Apply] = []
+    window = graph.window_of(root)
     inside = [0]   # bitset of the members
     outside = [0]  # bitset of the nodes that read a member and are not one
 
@@ -186,17 +216,18 @@ def _grow(root: Apply, graph: _Graph, groups: dict[int, list[Apply]]) -> list[Ap
         members.add(id(node))
         group.append(node)
         frontier.append(node)
-        inside[0] |= graph.bit(node)
-        outside[0] &= ~graph.bit(node)
+        inside[0] |= graph.bit(node, window)
+        outside[0] &= ~graph.bit(node, window)
         for r in graph.readers(node):
             if id(r) not in members:
-                outside[0] |= graph.bit(r)
+                outside[0] |= graph.bit(r, window)
 
     add(root)
 
     def convex_with(node: Apply) -> bool:
         """No path node -> outside -> member, nor member -> outside -> node."""
-        if graph.reaches([c for c in graph.readers(node) if id(c) not in members], inside[0]):
+        if graph.reaches([c for c in graph.readers(node) if id(c) not in members], inside[0],
+                         window):
             return False
         return not graph.reaches_into(outside[0], node)
 
