@@ -219,7 +219,7 @@ def _table(program: Program, callees: list[str]) -> dict:
                "size": f"(int32_t)sizeof({d.ctype})" if d.kind == "view" else 0,
                "data": f"(const void *){d.name}" if d.kind == "const" else "NULL"}
               for i, d in enumerate(program.decls)]
-    ops: list[int] = []
+    n_ops = 0
     op_rows, steps, thunks = [], [], {}
     for step, callee in zip(program.steps, callees):
         kernel = step.kernel
@@ -227,12 +227,11 @@ def _table(program: Program, callees: list[str]) -> dict:
         thunks.setdefault(callee, {"name": callee, "n": len(operands),
                                    "scratch": bool(kernel.scratch)})
         steps.append({"thunk": callee, "slot": step.slot, "guard": step.guard_slot,
-                      "ops": len(ops), "name": kernel.name,
-                      "comment": kernel.comment.replace("*/", "* /")})
-        ops.extend(operands)
+                      "ops": n_ops, "name": kernel.name, "comment": kernel.comment})
+        n_ops += len(operands)
         op_rows.append(operands)
     ip_args = sorted({u.shared_arg for u in program.updates if u.inplace_slot >= 0})
-    return {"value_rows": values, "ops": ops, "op_rows": op_rows, "steps": steps,
+    return {"value_rows": values, "n_ops": n_ops, "op_rows": op_rows, "steps": steps,
             "thunks": list(thunks.values()), "ip_args": ip_args}
 
 

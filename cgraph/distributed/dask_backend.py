@@ -105,11 +105,9 @@ def _wait_round(r: int, tasks: list, seconds: float) -> None:
         wait(tasks, timeout=seconds)
     except (TimeoutError, asyncio.TimeoutError):
         pending = [i for i, t in enumerate(tasks) if not t.done()]
-        raise RoundTimeout(f"round {r}: shard(s) {pending} not finished after "
-                           f"{seconds:g} s (round_timeout); the parameters stay those "
-                           f"of round {r - 1}" if r else
-                           f"round 0: shard(s) {pending} not finished after {seconds:g} s "
-                           "(round_timeout); the parameters stay the initial ones") from None
+        kept = f"those of round {r - 1}" if r else "the initial ones"
+        raise RoundTimeout(f"round {r}: shard(s) {pending} not finished after {seconds:g} s "
+                           f"(round_timeout); the parameters stay {kept}") from None
 
 
 def _client_class() -> type:
