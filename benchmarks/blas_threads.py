@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from benchmarks.common import interleaved
+from benchmarks.results import run_main
 
 SETTINGS = {"auto": {"blas_threads": "auto"},
             "library": {"blas_threads": "library"},
@@ -110,4 +111,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

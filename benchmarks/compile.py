@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 from benchmarks.common import optional
+from benchmarks.results import run_main
 
 BUILD = """
 import json, time, numpy as np
@@ -81,4 +82,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

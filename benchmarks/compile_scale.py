@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 
+from benchmarks.results import run_main
+
 CHAIN = """
 import json, sys, time
 import numpy as np
@@ -162,4 +164,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

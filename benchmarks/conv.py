@@ -18,6 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from benchmarks.common import interleaved, optional, table
+from benchmarks.results import run_main
 
 #: name: (input shape, filter shape, border mode)
 LAYERS = {
@@ -182,4 +183,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

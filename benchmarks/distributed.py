@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from benchmarks.mlp import BATCH, SIZES, cgraph_step, initial_params
+from benchmarks.results import run_main
 
 ROWS = 60_000
 
@@ -146,4 +147,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -29,6 +29,7 @@ import numpy as np
 
 import cgraph
 import cgraph.tensor as T
+from benchmarks.results import run_main
 from cgraph.tensor import blas_ops
 
 SIZES = (64, 256, 1024)
@@ -160,4 +161,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmarks.common import interleaved, optional, pytensor_modes
+from benchmarks.results import run_main
 
 SIZES = (1_000, 100_000, 10_000_000)
 DTYPES = ("float64", "float32")
@@ -112,4 +113,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

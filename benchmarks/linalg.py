@@ -28,6 +28,7 @@ import numpy as np
 import cgraph
 import cgraph.tensor as T
 from benchmarks.common import interleaved
+from benchmarks.results import run_main
 from cgraph.tensor import linalg as la
 
 try:
@@ -170,4 +171,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

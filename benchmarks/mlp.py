@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmarks.common import optional
+from benchmarks.results import run_main
 
 SIZES = (784, 256, 10)
 BATCH = 128
@@ -185,4 +186,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -18,6 +18,7 @@ import numpy as np
 import cgraph
 import cgraph.tensor as T
 from benchmarks.common import interleaved, optional
+from benchmarks.results import run_main
 
 #: case -> (the expression of a matrix, for cgraph, PyTensor and JAX alike; numpy's)
 CASES: dict[str, tuple[Callable, Callable]] = {
@@ -67,4 +68,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

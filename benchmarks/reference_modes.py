@@ -15,6 +15,7 @@ import numpy as np
 
 import cgraph
 from benchmarks.common import interleaved, table
+from benchmarks.results import run_main
 from benchmarks.xor import INPUTS, TARGETS, numpy_step, tutorial_step
 
 
@@ -46,4 +47,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -17,6 +17,7 @@ import numpy as np
 import cgraph
 import cgraph.tensor as T
 from benchmarks.common import interleaved, table
+from benchmarks.results import run_main
 from cgraph.scan import scan
 
 STEPS = 1000
@@ -76,4 +77,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

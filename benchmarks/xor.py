@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmarks.common import optional, pytensor_modes, table
+from benchmarks.results import run_main
 
 INPUTS = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
 TARGETS = np.array([1, 1, 0, 0])
@@ -237,4 +238,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
