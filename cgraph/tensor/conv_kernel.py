@@ -1,10 +1,11 @@
-"""The geometry of a 2-D convolution and the C kernel of the conv2d family.
+"""The geometry of a 2-D or 3-D convolution and the C kernel of the conv family.
 
-`Geometry` is the one shape rule of the three convolution ops (cgraph/tensor/conv.py):
+`Geometry` is the one shape rule of the convolution ops (cgraph/tensor/conv_ops.py):
 the padding a border mode gives, the output size, and the checks of channels and
-groups. `ConvKernel` lowers the three ops to `templates/conv2d.c.j2`: the image is
-unrolled into a column buffer (im2col, a tile of output rows at a time) and the sums
-are one BLAS gemm per image, group and tile (`scipy_cblas_*gemm` with the threads
+groups. `ConvKernel` lowers the ops of both ranks to `templates/conv2d.c.j2` (a 2-D
+convolution is a 3-D one of depth 1): the image is unrolled into a column buffer
+(im2col, a tile of output rows at a time) and the sums are one BLAS gemm per image,
+group and tile (`scipy_cblas_*gemm` with the threads
 chosen by timing, as in templates/gemm.c.j2); the gradient with respect to the input
 is a gemm into the column buffer followed by col2im. The column buffer is the
 kernel's scratch (`ConvKernel.scratch`), placed by the planner in the workspace.
@@ -39,18 +40,18 @@ CONV_BLAS_MIN_WORK = 4096
 _INT32_MAX = 2**31 - 1
 
 
-def border_pads(border_mode: Any, kernel: tuple[int, int], dilation: tuple[int, int]
-                ) -> tuple[int, int]:
-    """The zero padding on each side of (rows, cols) that `border_mode` gives for
-    filters of `kernel` rows and columns: valid 0, full the dilated filter's size
-    minus 1, half its half (rounded down), an int or pair as given."""
+def border_pads(border_mode: Any, kernel: tuple[int, ...], dilation: tuple[int, ...]
+                ) -> tuple[int, ...]:
+    """The zero padding on each side of each spatial axis that `border_mode` gives for
+    filters of `kernel` taps along them: valid 0, full the dilated filter's size minus
+    1, half its half (rounded down), an int or a tuple as given."""
     dilated = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
     if border_mode == "valid":
-        return 0, 0
+        return (0,) * len(kernel)
     if border_mode == "full":
-        return dilated[0] - 1, dilated[1] - 1
+        return tuple(k - 1 for k in dilated)
     if border_mode == "half":
-        return dilated[0] // 2, dilated[1] // 2
+        return tuple(k // 2 for k in dilated)
     return tuple(border_mode)
 
 
@@ -63,13 +64,14 @@ def conv_out_length(size: int, kernel: int, stride: int, dilation: int, pad: int
 
 @dataclass(frozen=True)
 class Geometry:
-    """One call's convolution: the input image (N, C, H, W), the filters (F, C / groups,
-    kh, kw), the output (N, F, oh, ow) and the padding (ph, pw)."""
+    """One call's convolution with `nd` spatial axes (2: rows, cols; 3: depth, rows,
+    cols): the input (N, C, *spatial), the filters (F, C / groups, *taps), the output
+    (N, F, *out) and the padding of each spatial axis."""
 
-    img: tuple[int, int, int, int]
-    kern: tuple[int, int, int, int]
-    top: tuple[int, int, int, int]
-    pad: tuple[int, int]
+    img: tuple[int, ...]
+    kern: tuple[int, ...]
+    top: tuple[int, ...]
+    pad: tuple[int, ...]
 
     @classmethod
     def of(cls, op: Any, img: tuple, kern: tuple) -> Geometry:
@@ -79,19 +81,18 @@ class Geometry:
         be the filters' channels times the groups, filters a multiple of the groups),
         or filters larger than the padded input.
         """
-        n, c, h, w = (_int(v) for v in img)
-        f, cg, kh, kw = (_int(v) for v in kern)
+        img, kern = tuple(_int(v) for v in img), tuple(_int(v) for v in kern)
         check_channels(op, img, kern)
         name = type(op).__name__
-        pad = border_pads(op.border_mode, (kh, kw), op.filter_dilation)
+        pad = border_pads(op.border_mode, kern[2:], op.filter_dilation)
         out = [conv_out_length(size, k, s, d, p) for size, k, s, d, p in zip(
-            (h, w), (kh, kw), op.subsample, op.filter_dilation, pad)]
+            img[2:], kern[2:], op.subsample, op.filter_dilation, pad)]
         if min(out) < 0:
             raise ValueError(
-                f"{name}: the filters {tuple(kern)} (dilation {op.filter_dilation}) are "
-                f"larger than the input {tuple(img)} padded by {pad} "
+                f"{name}: the filters {kern} (dilation {op.filter_dilation}) are "
+                f"larger than the input {img} padded by {pad} "
                 f"(border_mode={op.border_mode!r})")
-        return cls((n, c, h, w), (f, cg, kh, kw), (n, f, out[0], out[1]), pad)
+        return cls(img, kern, (img[0], kern[0], *out), pad)
 
 
 def _int(v: Any) -> int | None:
@@ -119,17 +120,19 @@ def _conv_context(kind: str, dtype: str) -> dict[str, Any]:
             "product": PRODUCT, "paths": tuple(DOT_PATHS.items())}
 
 
-#: the plan slots of every conv2d kernel
-CONV_LAYOUT = ParamLayout("conv2d", img=4, kern=4, top=4, stride=2, dilation=2, pad=2,
-                          groups=1, flip=1, st_img=4, st_kern=4, st_top=4, pack=2,
+#: the plan slots of every convolution kernel: three spatial axes (depth, rows, cols);
+#: a 2-D convolution has a depth of 1
+CONV_LAYOUT = ParamLayout("conv2d", img=5, kern=5, top=5, stride=3, dilation=3, pad=3,
+                          groups=1, flip=1, st_img=5, st_kern=5, st_top=5, pack=2,
                           tile=1, blas=1, scratch=1)
 
 
 class ConvKernel(KernelBuilder):
-    """The three convolution ops (forward, gradient wrt the filters, wrt the input):
-    im2col into a column buffer of at most `COL_LIMIT` elements and a gemm per image,
-    group and tile of output rows. Operands the gemm cannot read (non-contiguous
-    filters or output gradients) are packed first."""
+    """The convolution ops, 2-D and 3-D (forward, gradient wrt the filters, wrt the
+    input): im2col into a column buffer of at most `COL_LIMIT` elements and a gemm per
+    image, group and tile of output rows (a row: one (depth, row) position). Operands
+    the gemm cannot read (non-contiguous filters or output gradients) are packed
+    first. A 2-D convolution runs as a 3-D one of depth 1."""
 
     family = "conv2d"
 
@@ -143,29 +146,40 @@ class ConvKernel(KernelBuilder):
         shapes = dict(zip(node.op.roles, [*in_shapes[:2], out_shapes[0]]))
         geo = Geometry.of(node.op, shapes["img"], shapes["kern"])
         depth, tile = _tile(geo)
-        return depth * tile * geo.top[3] * np.dtype(node.outputs[0].type.dtype).itemsize
+        return depth * tile * geo.top[-1] * np.dtype(node.outputs[0].type.dtype).itemsize
 
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
-        lay = dict(zip(node.op.roles, [*in_layouts[:2], out_layouts[0]]))
-        geo = Geometry.of(node.op, lay["img"][0], lay["kern"][0])
-        f, cg, kh, kw = geo.kern
-        oh, ow = geo.top[2:]
+        op = node.op
+        lay = dict(zip(op.roles, [*in_layouts[:2], out_layouts[0]]))
+        geo = Geometry.of(op, lay["img"][0], lay["kern"][0])
         depth, tile = _tile(geo)
-        sizes = (f // node.op.num_groups, depth, oh * ow) + geo.img + geo.kern
+        points = int(np.prod(geo.top[2:]))
+        sizes = (geo.kern[0] // op.num_groups, depth, points) + geo.img + geo.kern
         blas = (bool(kernel.context["blas"]) and max(sizes) <= _INT32_MAX
-                and sizes[0] * sizes[1] * tile * ow >= CONV_BLAS_MIN_WORK)
-        pack = [int(role in ("kern", "top") and role in node.op.roles[:2]
+                and sizes[0] * sizes[1] * tile * geo.top[-1] >= CONV_BLAS_MIN_WORK)
+        pack = [int(role in ("kern", "top") and role in op.roles[:2]
                     and not is_dense(*lay[role])) for role in ("kern", "top")]
+        lift = 3 - (len(geo.img) - 2)  # the missing leading spatial axes (length 1)
         return kernel.layout.build(
-            img=geo.img, kern=geo.kern, top=geo.top, stride=node.op.subsample,
-            dilation=node.op.filter_dilation, pad=geo.pad, groups=node.op.num_groups,
-            flip=int(node.op.filter_flip), st_img=lay["img"][1], st_kern=lay["kern"][1],
-            st_top=lay["top"][1], pack=pack, tile=tile, blas=int(blas), scratch=0)
+            img=_lift(geo.img, lift), kern=_lift(geo.kern, lift), top=_lift(geo.top, lift),
+            stride=(1,) * lift + op.subsample, dilation=(1,) * lift + op.filter_dilation,
+            pad=(0,) * lift + geo.pad, groups=op.num_groups, flip=int(op.filter_flip),
+            st_img=_lift(lay["img"][1], lift, 0), st_kern=_lift(lay["kern"][1], lift, 0),
+            st_top=_lift(lay["top"][1], lift, 0), pack=pack, tile=tile, blas=int(blas),
+            scratch=0)
+
+
+def _lift(values: tuple, lift: int, fill: int = 1) -> tuple:
+    """A (batch, channels, *spatial) shape (or strides) with `lift` leading spatial
+    axes of `fill` inserted."""
+    return tuple(values[:2]) + (fill,) * lift + tuple(values[2:])
 
 
 def _tile(geo: Geometry) -> tuple[int, int]:
     """The column buffer's rows (channels per group x taps) and the output rows of a
-    tile: as many as fit in `COL_LIMIT` elements, at least one."""
-    depth = geo.kern[1] * geo.kern[2] * geo.kern[3]
-    return depth, max(1, min(geo.top[2], COL_LIMIT // max(depth * geo.top[3], 1)))
+    tile (rows of all depths, one after the other): as many as fit in `COL_LIMIT`
+    elements, at least one."""
+    depth = int(np.prod(geo.kern[1:]))
+    rows, cols = int(np.prod(geo.top[2:-1])), geo.top[-1]
+    return depth, max(1, min(rows, COL_LIMIT // max(depth * cols, 1)))

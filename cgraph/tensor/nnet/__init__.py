@@ -16,7 +16,7 @@ from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, register_kernel
 from cgraph.tensor import math as m
 from cgraph.tensor.basic_ops import flatten, reshape, shape_list
-from cgraph.tensor.conv import conv2d
+from cgraph.tensor.conv import conv2d, conv3d
 from cgraph.tensor.elemwise import Elemwise, ScalarOp, cast
 from cgraph.tensor.math import sigmoid, to_float
 from cgraph.tensor.nnet import abstract_conv, bn
@@ -208,6 +208,6 @@ def binary_crossentropy(output: Any, target: Any) -> TensorVariable:
 
 
 __all__ = ["abstract_conv", "binary_crossentropy", "bn", "categorical_crossentropy", "conv2d",
-           "elu", "log_softmax",
+           "conv3d", "elu", "log_softmax",
            "one_hot", "relu", "sigmoid", "sigmoid_binary_crossentropy", "softmax", "softplus",
            "to_one_hot"]
