@@ -1,15 +1,18 @@
 """Benchmark results as data: `--json PATH` for every module that prints markdown tables.
 
-A module opts in with one line, `if __name__ == "__main__": run_main(main)`, and then
+A module opts in with its entry point, `if __name__ == "__main__": run_main(main)`
+(and `from benchmarks.results import run_main`); nothing else changes. Then
 `python -m benchmarks.NAME [its options] --json PATH` runs as before and also writes
-PATH: the tables it printed, parsed into columns, units and rows, with the date and
-the machine of the run (`machine()`). The module itself needs no other change: a table
-is any run of printed lines starting with `|` (a header, a `---` line, the rows), its
-title the `### ` heading printed before it, if any; other printed lines are kept as
-`notes`. A cell that reads as a number (`1.26`, `44,424`, `1e+03`, `340.1 µs`,
-`20.6x`) is stored as a number and its unit, when all the column's numbers share one,
-is the column's unit. `python -m benchmarks --json DIR` writes DIR/NAME.json for each
-module it runs. `docs/tables.py` renders the documentation's tables from such files.
+PATH: the tables it printed, parsed into columns, units and rows, with the date and the
+machine of the run (`machine()`; the load average at the start, and at the end as
+`load_average_after`). A table is any run of printed lines starting with `|` (a
+header, a `---` line, the rows), its title the `### ` heading printed before it, if
+any; other printed lines (and headings with no table after them) are kept as `notes`.
+A cell that reads as a number (`1.26`, `44,424`, `1e+03`, `340.1 µs`, `20.6x`) is
+stored as a number, and the unit written after the column's numbers (or named in its
+header: `(s)`, `ms`, `GFLOP/s`, `ratio`) as the column's unit. `python -m benchmarks
+--json DIR` writes DIR/NAME.json for each module it runs. `docs/tables.py` renders the
+documentation's tables from such files (committed under `docs/results/`).
 
 The file (`"format": 1`)::
 
@@ -135,10 +138,14 @@ def parse_tables(output: str) -> tuple[list[dict], list[str]]:
             title = None
             continue
         if line.startswith("#"):
+            if title is not None:  # a heading with no table of its own is a note
+                notes.append(title)
             title = line.lstrip("#").strip()
         elif line:
             notes.append(line)
         k += 1
+    if title is not None:
+        notes.append(title)
     return tables, notes
 
 
@@ -173,6 +180,7 @@ def record(benchmark: str, main: Callable[[list[str]], object], argv: list[str],
     with contextlib.redirect_stdout(tee):
         main(argv)
     document = result(benchmark, argv, "".join(tee.parts), started, info)
+    info["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     if not document["tables"]:
         raise ValueError(f"benchmarks.{benchmark} printed no markdown table to record")
     Path(path).parent.mkdir(parents=True, exist_ok=True)

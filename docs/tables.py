@@ -86,9 +86,11 @@ def caption(result: dict) -> str:
     parts = [m.get("cpu")]
     if m.get("cores"):
         parts.append(f"{m['cores']} cores")
-    load = m.get("load_average")
-    if load:
-        parts.append(f"load average {load[0] if isinstance(load, list) else load}")
+    load, after = m.get("load_average"), m.get("load_average_after")
+    if isinstance(load, list):
+        parts.append(f"load average {load[0]}" + (f" to {after[0]}" if after else ""))
+    elif load:
+        parts.append(f"load average {load}")
     versions = [f"Python {m['python']}"] if m.get("python") else []
     versions += [f"{name} {v}" for name, v in m.get("versions", {}).items()
                  if name in CAPTION_VERSIONS]
