@@ -21,8 +21,9 @@ The optional JSON after the file name chooses the view:
   `"columns"`: the recorded columns to show (default all).
 - `"tables"` and `"pivot"`: `{"rows": [fields], "across": field, "value": field}`
   makes one row per distinct `rows` key and one column per value of `across`, the
-  cells from `value`; the field `"table"` is the title of the table a row came from
-  (so `"tables": [0, 1]` with `"across": "table"` puts two tables side by side).
+  cells from `value` (a column's name, or its position in each table); the field
+  `"table"` is the title of the table a row came from (so `"tables": [0, 1]` with
+  `"across": "table"` puts two tables side by side).
   `"ratio_to": [field, value]` adds each cell's ratio to the cell that has `value` in
   `field` and is otherwise the same, as `1.63 (2.1x)`; `"keep"`: the `across` values
   to show, in order (default all, in order of appearance).
@@ -75,6 +76,8 @@ def label(value: object, labels: dict[str, str]) -> str:
 
 
 def cell(value: object, unit: str | None) -> str:
+    if value is None:
+        return ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return number(value, unit)
     return str(value)
@@ -90,7 +93,7 @@ def caption(result: dict) -> str:
     if isinstance(load, list):
         parts.append(f"load average {load[0]}" + (f" to {after[0]}" if after else ""))
     elif load:
-        parts.append(f"load average {load}")
+        parts.append(load)  # as a transcribed run stated it
     versions = [f"Python {m['python']}"] if m.get("python") else []
     versions += [f"{name} {v}" for name, v in m.get("versions", {}).items()
                  if name in CAPTION_VERSIONS]
@@ -129,39 +132,49 @@ def as_recorded(table: dict, view: dict) -> str:
                     rows, numeric)
 
 
-def records(tables: list[dict]) -> list[dict]:
-    """Every row of `tables` as {column: value}, plus its table's title as "table"."""
-    return [dict(zip(t["columns"], row), table=t["title"]) for t in tables
-            for row in t["rows"]]
+def records(tables: list[dict], value: str | int) -> list[dict]:
+    """Every row of `tables` as {column: value}, plus its table's title as "table" and
+    its `value` column (a name, or a position in each table) as "value", with its
+    unit as "unit"."""
+    found = []
+    for t in tables:
+        if isinstance(value, int):
+            index = value
+        elif value in t["columns"]:
+            index = t["columns"].index(value)
+        else:
+            raise ValueError(f"pivot value {value!r} is not a column of table {t['title']!r}")
+        found += [dict(zip(t["columns"], row), table=t["title"], value=row[index],
+                       unit=t["units"][index]) for row in t["rows"]]
+    return found
 
 
 def pivot(tables: list[dict], view: dict) -> str:
     spec, labels = view["pivot"], view.get("labels", {})
-    fields, across, value = spec["rows"], spec["across"], spec["value"]
-    rows = records(tables)
-    for field in [*fields, across, value]:
+    fields, across = spec["rows"], spec["across"]
+    rows = records(tables, spec["value"])
+    for field in [*fields, across]:
         if any(field not in r for r in rows):
             raise ValueError(f"pivot field {field!r} is not a column of every table")
-    units = {t["columns"].index(value): t["units"][t["columns"].index(value)]
-             for t in tables}
-    unit = next(iter(units.values()))
-    keep = view.get("keep") or list(dict.fromkeys(r[across] for r in rows))
-    cells = {(tuple(r[f] for f in fields), r[across]): r[value] for r in rows}
+    cells = {(tuple(r[f] for f in fields), r[across]): r for r in rows if r["value"] is not None}
+    keep = [c for c in view.get("keep") or dict.fromkeys(r[across] for r in rows)
+            if any(column == c for _, column in cells)]
     keys = list(dict.fromkeys(tuple(r[f] for f in fields) for r in rows))
     ratio = spec.get("ratio_to")
 
     def shown(key: tuple, column: object) -> str:
-        v = cells.get((key, column))
-        if v is None:
+        found = cells.get((key, column))
+        if found is None:
             return ""
-        text = cell(v, unit)
+        text = cell(found["value"], found["unit"])
         if ratio is None:
             return text
         field, base = ratio
-        base_key = tuple(base if f == field else k for f, k in zip(fields, key))
-        ref = cells.get((base_key, base if across == field else column))
-        if ref and (key, column) != (base_key, base if across == field else column):
-            text += f" ({number(v / ref, 'x')})"
+        base_at = (tuple(base if f == field else k for f, k in zip(fields, key)),
+                   base if across == field else column)
+        ref = cells.get(base_at)
+        if ref and ref["value"] and (key, column) != base_at:
+            text += f" ({number(found['value'] / ref['value'], 'x')})"
         return text
 
     header = [view.get("corner", ", ".join(fields))] + [label(c, labels) for c in keep]
