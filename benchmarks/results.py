@@ -158,6 +158,14 @@ def result(benchmark: str, argv: list[str], output: str, started: str,
             "date": started, "machine": machine_info, "tables": tables, "notes": notes}
 
 
+def dumps(document: dict) -> str:
+    """`document` as indented JSON with each list of plain values (a row, the columns,
+    the units) on one line, so that a result file reads as its tables."""
+    text = json.dumps(document, indent=1, ensure_ascii=False)
+    return re.sub(r"\[\n\s*([^\[\]{}]*?)\n\s*\]",
+                  lambda m: "[" + re.sub(r",\n\s*", ", ", m.group(1)) + "]", text) + "\n"
+
+
 class _Tee(io.TextIOBase):
     def __init__(self, stream):
         self.stream, self.parts = stream, []
@@ -184,7 +192,7 @@ def record(benchmark: str, main: Callable[[list[str]], object], argv: list[str],
     if not document["tables"]:
         raise ValueError(f"benchmarks.{benchmark} printed no markdown table to record")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    Path(path).write_text(dumps(document))
     return document
 
 
