@@ -43,10 +43,10 @@ VERSIONS = ("numpy", "scipy", "cffi", "scipy-openblas32", "jax", "pytensor", "nu
             "dask")
 #: A unit written after a number in a cell (`340.1 µs`, `20.6x`).
 _NUMBER = re.compile(r"^(-?[\d,]*\.?\d+(?:e[+-]?\d+)?)\s*(x|µs|us|ms|s|kB|MB|%)?$")
-#: A unit named in a column header, when its cells are bare numbers.
-_HEADER_UNITS = (("GFLOP/s", "GFLOP/s"), ("rows/s", "rows/s"), ("µs", "µs"),
-                 ("(ms)", "ms"), (" ms", "ms"), ("(s)", "s"), ("seconds", "s"),
-                 ("(kB)", "kB"), ("ratio", "x"), (" / ", "x"))
+#: A unit named in a column header, when its cells are bare numbers: `(s)`, `ms per step`,
+#: `GFLOP/s`, `ratio to cgraph`, `cgraph / numpy`.
+_HEADER_UNIT = re.compile(r"(?:^|[\s(])(GFLOP/s|rows/s|µs|us|ms|s|seconds|kB|MB)(?=$|[\s),/])")
+_HEADER_RATIO = re.compile(r"\bratio\b| / ")
 
 
 def _run(command: list[str]) -> str:
@@ -105,7 +105,9 @@ def _units(header: str, cell_units: list[str | None]) -> str | None:
     found = set(cell_units) - {None}
     if len(found) == 1 and None not in cell_units:
         return found.pop()
-    return next((unit for key, unit in _HEADER_UNITS if key in header), None)
+    if match := _HEADER_UNIT.search(header):
+        return {"seconds": "s", "us": "µs"}.get(match.group(1), match.group(1))
+    return "x" if _HEADER_RATIO.search(header) else None
 
 
 def _split(line: str) -> list[str]:
