@@ -36,6 +36,8 @@ CI_SELECTION: dict[str, str | None] = {
     "test_values_in.py": None,
     "test_sizes.py": None,
     "test_fp_contract.py": None,
+    # the kernels of conv2d, conv3d, pool_2d and batch normalization on edge shapes
+    "test_nnet_edges.py": None,
     # the sanitizer run of the full tables is the test itself; the forks are not re-run
     "test_fastcall_limits.py": "not sanitizer_clean and not fork",
 }
@@ -46,6 +48,11 @@ MORE_SELECTION: dict[str, str | None] = {
     "test_shape_ops.py": None,
     # the per-dtype repeats of one reduction test are left out
     "test_reduce.py": "not (test_every_reduction_every_axis and not float64)",
+    # the convolution, pooling and batch-normalization tests
+    "test_conv.py": None,
+    "test_conv3d.py": None,
+    "test_pool.py": None,
+    "test_bn.py": None,
 }
 FULL = os.environ.get("CGRAPH_SANITIZE_ALL") == "1"
 SELECTION = {**CI_SELECTION, **MORE_SELECTION} if FULL else CI_SELECTION
