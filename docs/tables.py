@@ -49,7 +49,7 @@ MARKER = re.compile(r"^<!-- benchmark-table: (?P<file>\S+)(?: (?P<view>\{[^\n]*\
                     r"(?P<body>.*?)^<!-- end benchmark-table -->$", re.M | re.S)
 OPENING = re.compile(r"^<!-- benchmark-table:", re.M)
 #: Packages named in a run's caption, when the run had them.
-CAPTION_VERSIONS = ("numpy", "jax", "pytensor", "numexpr", "dask")
+CAPTION_VERSIONS = ("numpy", "jax", "pytensor", "numexpr")
 
 
 def number(value: float, unit: str | None = None) -> str:
@@ -91,7 +91,8 @@ def caption(result: dict) -> str:
         parts.append(f"{m['cores']} cores")
     load, after = m.get("load_average"), m.get("load_average_after")
     if isinstance(load, list):
-        parts.append(f"load average {load[0]}" + (f" to {after[0]}" if after else ""))
+        moved = after and after[0] != load[0]
+        parts.append(f"load average {load[0]}" + (f" to {after[0]}" if moved else ""))
     elif load:
         parts.append(load)  # as a transcribed run stated it
     versions = [f"Python {m['python']}"] if m.get("python") else []
