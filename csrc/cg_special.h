@@ -256,5 +256,6 @@ static inline double cg_erfcinv(double q)
 
 #include "cg_special_bessel.h"
 #include "cg_special_gamma.h"
+#include "cg_special_hyp.h"
 
 #endif

@@ -17,6 +17,7 @@ import numpy as np
 
 from cgraph.tensor import special_bessel as B
 from cgraph.tensor import special_gamma as G
+from cgraph.tensor import special_hyp as H
 from cgraph.tensor import special_scalar as S
 from cgraph.tensor.math import (
     _elementwise,
@@ -49,7 +50,8 @@ def _c(name: str, nin: int) -> str:
 
 
 def _row(name: str, nin: int, grad: Any, doc: str, **facts: Any) -> Any:
-    scalar = getattr(S, name, None) or getattr(B, name, None) or getattr(G, name)
+    scalar = (getattr(S, name, None) or getattr(B, name, None) or getattr(H, name, None)
+              or getattr(G, name))
     return _elementwise(name, nin, _c(name, nin), S.vectorized(scalar, nin), to_float, grad,
                         doc=doc, **facts)
 
@@ -222,6 +224,29 @@ owens_t = _row("owens_t", 2, _owens_t_grad,
                "/ (1 + t**2) dt (scipy's owens_t), by Gauss-Legendre quadrature in "
                "atan(t); even in h, odd in a. Gradients in h and a.")
 
+# --------------------------------------------------------------------------- hypergeometric
+
+
+def _hyp2f1_grad(a: Any, b: Any, c: Any, z: Any, o: Any, gz: Any) -> list[Any]:
+    dz = mul(true_div(mul(a, b), c), hyp2f1(add1(a), add1(b), add1(c), z))
+    return [parameter_grad("hyp2f1", a, "a"), parameter_grad("hyp2f1", b, "b"),
+            parameter_grad("hyp2f1", c, "c"), mul(gz, dz)]
+
+
+hyp2f1 = _row("hyp2f1", 4, _hyp2f1_grad,
+              "The Gauss hypergeometric function 2F1(a, b; c; z) for real arguments "
+              "(scipy's hyp2f1) with z <= 1 and c not a non-positive integer; NaN outside "
+              "(z > 1, c in 0, -1, -2, ..., infinite arguments, z = 1 with c - a - b <= 0 "
+              "unless a or b is a non-positive integer). Power series for 0 <= z <= 0.9, "
+              "the series in 1 - z above (DLMF 15.8.4), Pfaff's transformations for z < 0. "
+              "Where c - a - b (for z < 0: a - b) is within 0.05 of an integer the series "
+              "in 1 - z cancels, and the power series is used up to 0.999 (z/(z-1) for "
+              "z < 0, i.e. z >= -999): NaN beyond. Accurate to about 1e-13 relative for "
+              "abs(a), abs(b), abs(c) up to about 10 away from the non-positive integers, "
+              "except where the value is small against its series' terms (cancellation). "
+              "Gradient with respect to z a b / c hyp2f1(a + 1, b + 1, c + 1, z); with "
+              "respect to a, b and c it is not implemented (they must then be constants).")
+
 # --------------------------------------------------------------------------- aliases
 
 expit = sigmoid
@@ -230,6 +255,6 @@ log1pexp = softplus
 trigamma = tri_gamma
 
 __all__ = ["beta", "betainc", "betaln", "erfcinv", "erfcx", "erfinv", "expit", "gamma",
-           "gammainc", "gammaincc", "gammainccinv", "gammaincinv", "i0", "i1", "ive", "log1mexp",
-           "log1pexp", "logaddexp", "logit", "owens_t", "polygamma", "softplus", "tri_gamma",
-           "trigamma", "xlog1py", "xlogy"]
+           "gammainc", "gammaincc", "gammainccinv", "gammaincinv", "hyp2f1", "i0", "i1", "ive",
+           "log1mexp", "log1pexp", "logaddexp", "logit", "owens_t", "polygamma", "softplus",
+           "tri_gamma", "trigamma", "xlog1py", "xlogy"]

@@ -77,6 +77,20 @@ def _inverse(fn):
     return twin
 
 
+def _hyp2f1(a, b, c, z):
+    """scipy's hyp2f1, NaN outside cgraph's domain: z > 1, c a non-positive integer, an
+    infinite argument, z = 1 with c - a - b <= 0 (unless a or b is a non-positive integer);
+    1 at z = 0 and where a or b is 0."""
+    a, b, c, z = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in (a, b, c, z)])
+    with np.errstate(all="ignore"):
+        out = sp.hyp2f1(a, b, c, z)
+    poly = _pole(a) & np.isfinite(a) | _pole(b) & np.isfinite(b)
+    outside = (z > 1) | _pole(c) | np.isinf(a) | np.isinf(b) | np.isinf(c) | np.isinf(z)
+    outside |= (z == 1) & (c - a - b <= 0) & ~poly
+    out = np.where((z == 0) | (a == 0) | (b == 0), 1.0, out)
+    return np.where(outside | np.isnan(a + b + c + z), np.nan, out)
+
+
 def _in_double(fn):
     """fn computed in float64, the result in the inputs' float type (scipy's float32
     loops are less accurate than cgraph's, which computes in double and rounds once)."""
@@ -110,5 +124,6 @@ _TWINS = {
     "gammainccinv": (_inverse(sp.gammainccinv), ("positive", "prob")),
     "betainc": (sp.betainc, ("positive", "positive", "prob")),
     "owens_t": (sp.owens_t, ("real", "real")),
+    "hyp2f1": (_hyp2f1, ("base", "exponent", "positive", "unit")),
 }
 SPECIAL_TWINS = {name: (_in_double(fn), domains) for name, (fn, domains) in _TWINS.items()}

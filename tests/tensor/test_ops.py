@@ -300,6 +300,15 @@ TERNARY_LAYOUTS = (
     Layout("op(vector, vector, vector)", (1, 1, 1), lambda f, x, y, z: f(x, y, z),
            every_dtype=True),
 )
+QUATERNARY_LAYOUTS = (
+    Layout("op(w, x, y, z)", (2, 2, 2, 2), lambda f, *xs: f(*xs)),
+    Layout("op(w.T, x.T, y.T, z.T) (strided)", (2, 2, 2, 2),
+           lambda f, *xs: f(*[x.T for x in xs])),
+    Layout("op(0-d, 0-d, vector, matrix)", (0, 0, 1, 2), lambda f, *xs: f(*xs)),
+    Layout("op(0-d, 0-d, 0-d, 0-d)", (0, 0, 0, 0), lambda f, *xs: f(*xs), every_dtype=True),
+    Layout("op(vector, vector, vector, vector)", (1, 1, 1, 1), lambda f, *xs: f(*xs),
+           every_dtype=True),
+)
 UNARY_LAYOUTS = (
     Layout("op(x)", (2,), lambda f, x: f(x)),
     Layout("op(x.T) (strided)", (2,), lambda f, x: f(x.T)),
@@ -343,7 +352,8 @@ def reversed_view(a: np.ndarray) -> np.ndarray:
 def elementwise_cases(name: str) -> list[tuple[str, tuple[str, ...], Layout]]:
     """(label, input dtypes, layout) for every output of the op's test function."""
     ref = reference(name)
-    layouts = {1: UNARY_LAYOUTS, 2: BINARY_LAYOUTS, 3: TERNARY_LAYOUTS}[len(ref.domains)]
+    layouts = {1: UNARY_LAYOUTS, 2: BINARY_LAYOUTS, 3: TERNARY_LAYOUTS,
+               4: QUATERNARY_LAYOUTS}[len(ref.domains)]
     cases = []
     for dtype in ref.dtypes:
         chosen = [lay for lay in layouts if lay.every_dtype or dtype in FULL_LAYOUT_DTYPES]
@@ -390,6 +400,8 @@ def all_pairs(values: np.ndarray) -> list[np.ndarray]:
 
 def apply_op(name: str, f: Callable, x, y):
     nin = T.ELEMENTWISE[name].scalar_op.nin
+    if nin == 4:
+        return f(x, y, -y, x)
     return f(x, y, -y) if nin == 3 else f(x, y) if nin == 2 else f(x)
 
 

@@ -1,0 +1,125 @@
+"""The Gauss hypergeometric function 2F1(a, b; c; z) in Python, the twin of
+csrc/cg_special_hyp.h for mode "PY" (same steps, same branch points).
+
+The supported domain: real a, b, c, z with z <= 1 and c not a non-positive integer.
+z < 0 is mapped into (0, 1) by Pfaff's transformation; on [0, 0.9] the power series is
+summed; above 0.9 the series in 1 - z (DLMF 15.8.4) is used when the excess c - a - b
+(after the transformation) is at least 0.05 away from an integer, else the power series
+up to 0.999. Outside this (z > 1, c a non-positive integer, a near-integer excess
+above 0.999, a series that does not converge in MAX_TERMS terms, z = 1 with
+c - a - b <= 0) the result is NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+from cgraph.tensor.special_scalar import EPS, INF, NAN, c_exp, c_pow, floor, gamma, lgamma
+
+MAX_TERMS = 200_000
+SERIES_UP_TO = 0.9  # the power series alone below this z
+NEAR_INTEGER = 0.05  # an excess closer than this to an integer: no 1 - z transformation
+SERIES_LIMIT = 0.999  # and the power series only up to this z
+
+
+def _non_positive_integer(x: float) -> bool:
+    return x <= 0 and x == floor(x)
+
+
+def _series(a: float, b: float, c: float, z: float) -> tuple[float, float]:
+    """sum_k (a)_k (b)_k / ((c)_k k!) z**k (Neumaier's compensated sum) and its
+    condition sum_k |term_k| / |sum|; NaN when it does not converge in MAX_TERMS terms."""
+    term = total = size = 1.0
+    lost = 0.0
+    k_min = abs(a) + abs(b) + abs(c) + 2.0  # the ratios are monotone past here
+    k = 0.0
+    while k < MAX_TERMS:
+        ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z
+        term *= ratio
+        k += 1.0
+        new = total + term
+        lost += (total - new) + term if abs(total) >= abs(term) else (term - new) + total
+        total = new
+        size += abs(term)
+        bound = max(abs(ratio), abs(z))
+        tail = abs(term) * bound  # at most (1 - bound) times the rest of the series
+        if term == 0.0 or (k > k_min and bound < 1.0
+                           and tail <= 0.5 * EPS * (1.0 - bound) * abs(total + lost)):
+            total += lost
+            return total, size / abs(total) if total else INF
+    return NAN, INF
+
+
+def _gamma_ratio(p: float, q: float, r: float, s: float) -> float:
+    """Gamma(p) Gamma(q) / (Gamma(r) Gamma(s)); 0 when r or s is a pole."""
+    if _non_positive_integer(r) or _non_positive_integer(s):
+        return 0.0
+    if max(abs(p), abs(q), abs(r), abs(s)) < 170.0:
+        return gamma(p) / gamma(r) * (gamma(q) / gamma(s))
+    sign = 1.0
+    for x in (p, q, r, s):
+        if x < 0 and floor(x) % 2:
+            sign = -sign
+    return sign * c_exp(lgamma(p) + lgamma(q) - lgamma(r) - lgamma(s))
+
+
+def _near_one(a: float, b: float, c: float, y: float) -> tuple[float, float]:
+    """2F1 at z = 1 - y for y < 0.1 by the series in y (DLMF 15.8.4; the excess
+    c - a - b is not near an integer), and its condition."""
+    s = c - a - b
+    first = second = 0.0
+    cond1 = cond2 = 1.0
+    ratio = _gamma_ratio(c, s, c - a, c - b)
+    if ratio != 0.0:
+        value, cond1 = _series(a, b, 1.0 - s, y)
+        first = ratio * value
+    ratio = _gamma_ratio(c, -s, a, b)
+    if ratio != 0.0:
+        value, cond2 = _series(c - a, c - b, 1.0 + s, y)
+        second = ratio * c_pow(y, s) * value
+    total = first + second
+    size = abs(first) * cond1 + abs(second) * cond2
+    return total, size / abs(total) if total else INF
+
+
+def _positive(a: float, b: float, c: float, z: float, y: float) -> tuple[float, float]:
+    """2F1 and its condition for 0 <= z < 1, with y = 1 - z (given exactly)."""
+    if z <= SERIES_UP_TO or _non_positive_integer(a) or _non_positive_integer(b):
+        return _series(a, b, c, z)
+    s = c - a - b
+    if abs(s - floor(s + 0.5)) >= NEAR_INTEGER:
+        return _near_one(a, b, c, y)
+    return _series(a, b, c, z) if z <= SERIES_LIMIT else (NAN, INF)
+
+
+def _pfaff(a: float, b: float, c: float, z: float) -> tuple[float, float]:
+    """(1 - z)**-a 2F1(a, c - b; c; z / (z - 1)) for z < 0, and its condition."""
+    value, cond = _positive(a, c - b, c, z / (z - 1.0), 1.0 / (1.0 - z))
+    return c_pow(1.0 - z, -a) * value, cond
+
+
+def hyp2f1(a: float, b: float, c: float, z: float) -> float:
+    if a != a or b != b or c != c or z != z or math.isinf(a) or math.isinf(b):
+        return NAN
+    if math.isinf(c) or math.isinf(z) or z > 1.0 or _non_positive_integer(c):
+        return NAN
+    if z == 0.0 or a == 0.0 or b == 0.0:
+        return 1.0
+    if z == 1.0:
+        if _non_positive_integer(a) or _non_positive_integer(b):
+            return _series(a, b, c, 1.0)[0]
+        return _gamma_ratio(c, c - a - b, c - a, c - b) if c - a - b > 0 else NAN
+    if z > 0.0:
+        return _positive(a, b, c, z, 1.0 - z)[0]
+    # z < 0: the direct series (|z| <= 0.9) or one of Pfaff's two transformations,
+    # whichever loses the fewest digits to cancellation
+    # (a polynomial's finite sum at any z; ties go to the direct series)
+    polynomial = _non_positive_integer(a) or _non_positive_integer(b)
+    if polynomial and z >= -1.0:
+        return _series(a, b, c, z)[0]
+    direct = z >= -SERIES_UP_TO or polynomial
+    best, best_cond = _series(a, b, c, z) if direct else (NAN, INF)
+    for value, cond in (_pfaff(a, b, c, z), _pfaff(b, a, c, z)):
+        if cond < best_cond:
+            best, best_cond = value, cond
+    return best

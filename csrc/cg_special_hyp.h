@@ -1,0 +1,140 @@
+/* cg_special_hyp.h: the Gauss hypergeometric function 2F1(a, b; c; z) for real
+ * arguments (included by cg_special.h; the Python twin is cgraph/tensor/special_hyp.py,
+ * which documents the domain: keep the two in step).
+ *
+ * z < 0 goes through Pfaff's transformations (or the power series for |z| <= 0.9),
+ * whichever loses the fewest digits; 0 <= z <= 0.9 is the power series; 0.9 < z < 1
+ * the series in 1 - z (DLMF 15.8.4) unless c - a - b is near an integer. */
+#ifndef CGRAPH_SPECIAL_HYP_H
+#define CGRAPH_SPECIAL_HYP_H
+
+#include <math.h>
+
+#define CG_HYP_MAX_TERMS 200000.0
+#define CG_HYP_SERIES_UP_TO 0.9
+#define CG_HYP_NEAR_INTEGER 0.05
+#define CG_HYP_SERIES_LIMIT 0.999
+
+static inline int cg_hyp_pole(double x)
+{
+    return x <= 0 && x == floor(x);
+}
+
+/* sum_k (a)_k (b)_k / ((c)_k k!) z^k by Neumaier's compensated sum; *cond gets
+ * sum_k |term_k| / |sum|. NaN when it does not converge in CG_HYP_MAX_TERMS terms. */
+static inline double cg_hyp_series(double a, double b, double c, double z, double *cond)
+{
+    double term = 1.0, total = 1.0, size = 1.0, lost = 0.0;
+    const double k_min = fabs(a) + fabs(b) + fabs(c) + 2.0; /* monotone ratios past it */
+    for (double k = 0.0; k < CG_HYP_MAX_TERMS;) {
+        const double ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
+        term *= ratio;
+        k += 1.0;
+        const double sum = total + term;
+        lost += fabs(total) >= fabs(term) ? (total - sum) + term : (term - sum) + total;
+        total = sum;
+        size += fabs(term);
+        const double bound = fabs(ratio) > fabs(z) ? fabs(ratio) : fabs(z);
+        const double tail = fabs(term) * bound; /* <= (1 - bound) times the rest */
+        if (term == 0.0 ||
+            (k > k_min && bound < 1.0 &&
+             tail <= 0.5 * CG_SP_EPS * (1.0 - bound) * fabs(total + lost))) {
+            total += lost;
+            *cond = total != 0.0 ? size / fabs(total) : INFINITY;
+            return total;
+        }
+    }
+    *cond = INFINITY;
+    return NAN;
+}
+
+/* Gamma(p) Gamma(q) / (Gamma(r) Gamma(s)); 0 when r or s is a pole. */
+static inline double cg_hyp_gamma_ratio(double p, double q, double r, double s)
+{
+    if (cg_hyp_pole(r) || cg_hyp_pole(s))
+        return 0.0;
+    if (fabs(p) < 170.0 && fabs(q) < 170.0 && fabs(r) < 170.0 && fabs(s) < 170.0)
+        return cg_gamma(p) / cg_gamma(r) * (cg_gamma(q) / cg_gamma(s));
+    const double args[4] = {p, q, r, s};
+    double sign = 1.0;
+    for (int i = 0; i < 4; i++)
+        if (args[i] < 0 && fmod(floor(args[i]), 2.0) != 0.0)
+            sign = -sign;
+    return sign * exp(lgamma(p) + lgamma(q) - lgamma(r) - lgamma(s));
+}
+
+/* 2F1 at z = 1 - y, y < 0.1, by the series in y (c - a - b not near an integer). */
+static inline double cg_hyp_near_one(double a, double b, double c, double y, double *cond)
+{
+    const double s = c - a - b;
+    double first = 0.0, second = 0.0, cond1 = 1.0, cond2 = 1.0;
+    double ratio = cg_hyp_gamma_ratio(c, s, c - a, c - b);
+    if (ratio != 0.0)
+        first = ratio * cg_hyp_series(a, b, 1.0 - s, y, &cond1);
+    ratio = cg_hyp_gamma_ratio(c, -s, a, b);
+    if (ratio != 0.0)
+        second = ratio * pow(y, s) * cg_hyp_series(c - a, c - b, 1.0 + s, y, &cond2);
+    const double total = first + second;
+    const double size = fabs(first) * cond1 + fabs(second) * cond2;
+    *cond = total != 0.0 ? size / fabs(total) : INFINITY;
+    return total;
+}
+
+/* 2F1 for 0 <= z < 1, with y = 1 - z given exactly. */
+static inline double cg_hyp_positive(double a, double b, double c, double z, double y,
+                                     double *cond)
+{
+    if (z <= CG_HYP_SERIES_UP_TO || cg_hyp_pole(a) || cg_hyp_pole(b))
+        return cg_hyp_series(a, b, c, z, cond);
+    const double s = c - a - b;
+    if (fabs(s - floor(s + 0.5)) >= CG_HYP_NEAR_INTEGER)
+        return cg_hyp_near_one(a, b, c, y, cond);
+    if (z <= CG_HYP_SERIES_LIMIT)
+        return cg_hyp_series(a, b, c, z, cond);
+    *cond = INFINITY;
+    return NAN;
+}
+
+/* (1 - z)^-a 2F1(a, c - b; c; z / (z - 1)) for z < 0. */
+static inline double cg_hyp_pfaff(double a, double b, double c, double z, double *cond)
+{
+    const double value = cg_hyp_positive(a, c - b, c, z / (z - 1.0), 1.0 / (1.0 - z), cond);
+    return pow(1.0 - z, -a) * value;
+}
+
+static inline double cg_hyp2f1(double a, double b, double c, double z)
+{
+    if (a != a || b != b || c != c || z != z || isinf(a) || isinf(b))
+        return NAN;
+    if (isinf(c) || isinf(z) || z > 1.0 || cg_hyp_pole(c))
+        return NAN;
+    if (z == 0.0 || a == 0.0 || b == 0.0)
+        return 1.0;
+    double cond;
+    if (z == 1.0) {
+        if (cg_hyp_pole(a) || cg_hyp_pole(b))
+            return cg_hyp_series(a, b, c, 1.0, &cond);
+        return c - a - b > 0 ? cg_hyp_gamma_ratio(c, c - a - b, c - a, c - b) : NAN;
+    }
+    if (z > 0.0)
+        return cg_hyp_positive(a, b, c, z, 1.0 - z, &cond);
+    /* z < 0: the direct series or one of Pfaff's two, whichever loses fewest digits
+     * (a polynomial's finite sum at any z; ties go to the direct series) */
+    const int polynomial = cg_hyp_pole(a) || cg_hyp_pole(b);
+    if (polynomial && z >= -1.0)
+        return cg_hyp_series(a, b, c, z, &cond);
+    double best = NAN, best_cond = INFINITY;
+    if (z >= -CG_HYP_SERIES_UP_TO || polynomial)
+        best = cg_hyp_series(a, b, c, z, &best_cond);
+    double value = cg_hyp_pfaff(a, b, c, z, &cond);
+    if (cond < best_cond) {
+        best = value;
+        best_cond = cond;
+    }
+    value = cg_hyp_pfaff(b, a, c, z, &cond);
+    if (cond < best_cond)
+        best = value;
+    return best;
+}
+
+#endif
