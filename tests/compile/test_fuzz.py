@@ -5,7 +5,9 @@ Hypothesis grows each graph one op at a time from random leaves, tracking the
 concrete shape of every node so that each op it picks is valid: elementwise math
 with broadcasting, reductions, dot, basic indexing (ints, slices with any step),
 integer-array indexing and take, inc_subtensor / set_subtensor, reshape,
-dimshuffle / transpose, flatten and concatenate; leaves are float64, float32,
+dimshuffle / transpose, flatten, concatenate, conv2d and pool_2d (of the node reshaped
+to a batch of images: every border mode, stride, dilation, group count and pooling
+mode); leaves are float64, float32,
 int64, int32 or bool, of rank 0-3, zero-size axes included.
 
 The example count is bounded for CI (about 20 s); a longer search:
@@ -18,6 +20,7 @@ The example count is bounded for CI (about 20 s); a longer search:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -307,6 +310,79 @@ def concatenate(b: Builder, x: Node) -> Node:
     return b.pick("concatenate", Node(out, shape, _smooth(x, other, result=out)))
 
 
+def _as_images(b: Builder, x: Node) -> tuple[T.TensorVariable, tuple[int, ...]]:
+    """x reshaped to a batch of images (N, C, H, W) of a drawn factorization."""
+    shape = _factor(b, math.prod(x.shape), 4)
+    return T.reshape(x.var, shape), shape
+
+
+def _conv_length(size: int, k: int, stride: int, dilation: int, pad: int) -> int:
+    return (size + 2 * pad - (k - 1) * dilation - 1) // stride + 1
+
+
+def conv2d(b: Builder, x: Node) -> Node:
+    """x as images, convolved with a filter leaf: a drawn border mode (valid, full,
+    half, an int, a pair), strides, dilations, flip and groups; the taps fit the padded
+    image."""
+    img, (n, c, h, w) = _as_images(b, x)
+    groups = b.draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0]))
+    stride = (b.draw(st.integers(1, 3)), b.draw(st.integers(1, 3)))
+    dilation = (b.draw(st.integers(1, 2)), b.draw(st.integers(1, 2)))
+    border = b.draw(st.sampled_from(["valid", "full", "half", "int", "pair"]))
+    pads = {"int": (b.draw(st.integers(0, 2)),) * 2,
+            "pair": (b.draw(st.integers(0, 2)), b.draw(st.integers(0, 2)))}.get(border, (0, 0))
+    taps = []
+    for size, d, p in zip((h, w), dilation, pads):
+        k = b.draw(st.integers(1, 3))
+        if border in ("valid", "int", "pair"):  # full and half always fit
+            k = min(k, (size + 2 * p - 1) // d + 1)
+        taps.append(k)
+    if border in ("full", "half"):
+        dilated = [(k - 1) * d + 1 for k, d in zip(taps, dilation)]
+        pads = tuple(k - 1 if border == "full" else k // 2 for k in dilated)
+    mode = border if border in ("valid", "full", "half") else (
+        pads[0] if border == "int" else pads)
+    filters = b.leaf((groups * b.draw(st.integers(1, 2)), c // groups, *taps),
+                     b.draw(st.sampled_from(["float64", "float64", "float32"])))
+    flip = b.draw(st.booleans())
+    out = T.nnet.conv2d(img, filters.var, border_mode=mode, subsample=stride,
+                        filter_dilation=dilation, filter_flip=flip, num_groups=groups)
+    shape = (n, filters.shape[0], *[_conv_length(size, k, s, d, p) for size, k, s, d, p in zip(
+        (h, w), taps, stride, dilation, pads)])
+    return b.pick("conv2d", Node(out, shape, _smooth(x, filters, result=out)))
+
+
+def _pool_length(size: int, ws: int, stride: int, pad: int, ignore_border: bool) -> int:
+    """Theano's pooled length along one axis."""
+    if ignore_border:
+        return (size + 2 * pad - ws) // stride + 1
+    if stride >= ws:
+        return (size - 1) // stride + 1
+    return max(0, (size - 1 - ws) // stride + 1) + 1
+
+
+def pool2d(b: Builder, x: Node) -> Node:
+    """x as images, pooled: a drawn mode, window, stride, padding and border rule (the
+    window fits the padded image when the border is ignored)."""
+    img, (n, c, h, w) = _as_images(b, x)
+    mode = b.draw(st.sampled_from(["max", "sum", "average_inc_pad", "average_exc_pad"]))
+    ignore_border = b.draw(st.booleans())
+    ws, pad = [], []
+    for size in (h, w):
+        k = b.draw(st.integers(1, 3))
+        p = b.draw(st.integers(0, k - 1)) if ignore_border else 0
+        ws.append(min(k, size + 2 * p) if ignore_border else k)
+        pad.append(p)
+    stride = tuple(ws) if b.draw(st.booleans()) else (b.draw(st.integers(1, 3)),
+                                                        b.draw(st.integers(1, 3)))
+    out = T.signal.pool.pool_2d(img, tuple(ws), ignore_border, stride, tuple(pad), mode)
+    shape = (n, c, *[_pool_length(size, k, s, p, ignore_border) for size, k, s, p in zip(
+        (h, w), ws, stride, pad)])
+    # max pooling routes the gradient to ties, which central differences do not see
+    smooth = _smooth(x, result=out) and mode != "max"
+    return b.pick(f"pool_2d {mode}", Node(out, shape, smooth))
+
+
 def _has_data(x: Node) -> bool:
     return len(x.shape) > 0 and math.prod(x.shape) > 0
 
@@ -323,14 +399,23 @@ OPS: dict[str, tuple[Callable[[Node], bool], Callable[[Builder, Node], Node]]] =
     "dimshuffle": (lambda x: len(x.shape) > 0, dimshuffle),
     "flatten": (lambda x: len(x.shape) > 0, flatten),
     "concatenate": (lambda x: len(x.shape) > 0, concatenate),
+    "conv2d": (lambda x: _has_data(x) and x.dtype != "bool", conv2d),
+    "pool_2d": (lambda x: _has_data(x) and x.is_float, pool2d),
 }
 
 
-def grow(b: Builder) -> Node:
-    """One expression: a leaf, then 1-4 random ops, each on the previous result."""
-    node = b.leaf(b.shape())
-    for _ in range(b.draw(st.integers(1, 4))):
+def grow(b: Builder, first: tuple[str, ...] = ()) -> Node:
+    """One expression: a leaf, then 1-4 random ops, each on the previous result; the
+    first drawn from `first` when given (its leaf then has data and is float)."""
+    if first:
+        shape = tuple(b.draw(st.integers(1, 4)) for _ in range(b.draw(st.integers(1, 3))))
+        node = b.leaf(shape, b.draw(st.sampled_from(["float64", "float64", "float32"])))
+    else:
+        node = b.leaf(b.shape())
+    for step in range(b.draw(st.integers(1, 4))):
         names = [k for k, (fits, _) in OPS.items() if fits(node)]
+        if first and step == 0:
+            names = list(first)
         step = OPS[b.draw(st.sampled_from(names))][1](b, node)
         if math.prod(step.shape) <= MAX_SIZE:
             node = step
@@ -341,9 +426,9 @@ def grow(b: Builder) -> Node:
 # ---------------------------------------------------------------- the tests
 
 
-def fuzz_settings(test):
+def fuzz_settings(test, examples: int = EXAMPLES):
     return seed(SEED)(settings(
-        max_examples=EXAMPLES, deadline=None, derandomize=SEED == 0, database=None,
+        max_examples=examples, deadline=None, derandomize=SEED == 0, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )(test))
 
@@ -363,8 +448,21 @@ def assert_same(got: np.ndarray, want: np.ndarray, label: str, float32_inputs: b
 @fuzz_settings
 @given(st.data())
 def test_random_graphs_c_equals_reference_and_gradients(data):
+    check_random_graph(data)
+
+
+@functools.partial(fuzz_settings, examples=max(1, EXAMPLES // 2))
+@given(st.data())
+def test_random_convnet_graphs_c_equals_reference_and_gradients(data):
+    """Expressions that start with conv2d or pool_2d, then go on at random."""
+    check_random_graph(data, first=("conv2d", "pool_2d"))
+
+
+def check_random_graph(data: st.DataObject, first: tuple[str, ...] = ()) -> None:
+    """1-3 random expressions: C against the reference (mode PY), and the C gradients
+    of a cost of them against central differences of the reference."""
     b = Builder(data.draw, np.random.default_rng(data.draw(st.integers(0, 2**16))))
-    outs = [grow(b) for _ in range(data.draw(st.integers(1, 3)))]
+    outs = [grow(b, first) for _ in range(data.draw(st.integers(1, 3)))]
     note(f"ops: {b.ops}")
     # The cost weights each smooth output so that its gradient is not trivially ones.
     smooth = [o for o in outs if o.smooth and o.is_float]
