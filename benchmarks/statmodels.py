@@ -13,9 +13,10 @@
   non-centred parametrisation, with respect to its parameters mu, log tau and
   theta_tilde[8], given as three inputs: `mu ~ N(0, 5)`, `tau ~ HalfCauchy(5)` (with
   the log transform's Jacobian), `theta_tilde ~ N(0, 1)`, `y ~ N(mu + tau theta_tilde,
-  sigma)`, the data constants of the graph. (Not one flat vector, as PyMC's sampler
-  passes: PyTensor 3.0.7's C linker fails on the gradient's IncSubtensor with numpy
-  2.4.) The reference: numpy by hand.
+  sigma)`, the data constants of the graph. The call returns the value and the gradient
+  as one vector of 10, as PyMC's sampler takes it. (The parameters are not one flat
+  input vector, as PyMC passes them: PyTensor 3.0.7's C linker fails on the gradient's
+  IncSubtensor with numpy 2.4.) The reference: numpy by hand.
 
 Backends, side by side in one run: cgraph (mode C), JAX (`jax.jit` of
 `jax.value_and_grad`), PyTensor's C linker and C virtual machine when PyTensor is
@@ -133,21 +134,23 @@ def schools_logp(tt: Any, mu: Any, log_tau: Any, theta_tilde: Any) -> Any:
 
 
 def schools_reference(mu: np.ndarray, log_tau: np.ndarray, theta_tilde: np.ndarray
-                      ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """numpy by hand: the value and the gradient in each parameter."""
+                      ) -> tuple[float, np.ndarray]:
+    """numpy by hand: the value and the gradient (mu, log tau, theta_tilde)."""
     logp = float(schools_logp(np, mu, log_tau, theta_tilde))
     tau = np.exp(log_tau)
     r = (SCHOOLS_Y - (mu + tau * theta_tilde)) / SCHOOLS_SIGMA ** 2
     d_mu = -mu / 25.0 + np.sum(r)
     d_log_tau = tau * (np.sum(r * theta_tilde) - 2 * tau / 25.0 / (1 + (tau / 5.0) ** 2)) + 1
-    return logp, d_mu, d_log_tau, -theta_tilde + tau * r
+    return logp, np.concatenate([[d_mu, d_log_tau], -theta_tilde + tau * r])
 
 
 def schools_graph(tt: Any, grad: Callable) -> tuple[list, list]:
-    """The inputs and outputs (value, gradients) for a Theano-like library."""
+    """The inputs and outputs (value, gradient vector) for a Theano-like library."""
     params = [tt.dscalar("mu"), tt.dscalar("log_tau"), tt.dvector("theta_tilde")]
     logp = schools_logp(tt, *params)
-    return params, [logp, *grad(logp, params)]
+    d_mu, d_log_tau, d_theta_tilde = grad(logp, params)
+    return params, [logp, tt.concatenate([d_mu.dimshuffle("x"), d_log_tau.dimshuffle("x"),
+                                          d_theta_tilde])]
 
 
 def schools_cgraph() -> Callable:
@@ -163,12 +166,15 @@ def schools_pytensor(pytensor: ModuleType, mode: str) -> Callable:
 
 
 def schools_jax(jax: ModuleType) -> Callable:
-    f = jax.jit(jax.value_and_grad(lambda *p: schools_logp(jax.numpy, *p), argnums=(0, 1, 2)))
+    jnp = jax.numpy
+    value_and_grad = jax.value_and_grad(lambda *p: schools_logp(jnp, *p), argnums=(0, 1, 2))
 
-    def call(*params):
-        value, grads = jax.block_until_ready(f(*params))
-        return (value, *grads)
-    return call
+    @jax.jit
+    def f(*params):
+        value, (d_mu, d_log_tau, d_theta_tilde) = value_and_grad(*params)
+        return value, jnp.concatenate([d_mu[None], d_log_tau[None], d_theta_tilde])
+
+    return lambda *params: jax.block_until_ready(f(*params))
 
 
 # ----------------------------------------------------------------- cases
@@ -214,11 +220,9 @@ def schools_case(n: int, rng: np.random.Generator, quick: bool
 def check(functions: dict[str, Callable], args: tuple, reference: Callable) -> None:
     """Every backend's value and gradient against the reference (AssertionError naming
     the backend)."""
-    want_value, *want = reference(*args)
-    want_grad = np.concatenate([np.ravel(g) for g in want])
+    want_value, want_grad = reference(*args)
     for name, f in functions.items():
-        value, *got = f(*args)
-        grad = np.concatenate([np.ravel(g) for g in got])
+        value, grad = f(*args)
         np.testing.assert_allclose(float(value), want_value, rtol=1e-9, err_msg=name)
         np.testing.assert_allclose(np.asarray(grad), want_grad, rtol=1e-7,
                                    atol=1e-9 * np.max(np.abs(want_grad)), err_msg=name)
