@@ -218,3 +218,44 @@ def test_bad_input_at_call_time(mode):
         g = cgraph.function([x, w], abstract_conv.conv3d_grad_wrt_inputs(
             x, w, (None, None, 5, 5, 5)), mode=mode)
         g(np.zeros((1, 4, 2, 2, 2)), np.zeros((4, 2, 3, 3, 3)))
+
+
+def test_conv_kernels_are_warning_free(tmp_path):
+    """The C of the convolution kernels (2-D and 3-D, each kind, float32 and float64)
+    compiles without warnings (-Wall -Wextra -Werror), with BLAS (CG_BLAS) and without."""
+    import subprocess
+
+    from cgraph.codegen.render import csrc_dir
+
+    outs, inputs = [], []
+    for dtype in ("float32", "float64"):
+        for conv, nd in ((T.nnet.conv2d, 2), (conv3d, 3)):
+            x, w, seed = (tensor5(n, dtype) if nd == 3 else T.tensor4(n, dtype=dtype)
+                          for n in ("x", "w", "seed"))
+            y = conv(x, w, border_mode="half")
+            outs += [y, *cgraph.grad((y * seed).sum(), [x, w])]
+            inputs += [x, w, seed]
+    f = cgraph.function(inputs, outs)
+    source = tmp_path / "conv.c"
+    source.write_text(f.c_source)
+    blas = [flag for flag in f.build_options.cflags if flag.startswith(("-I", "-D"))]
+    for defines in (blas, []):
+        subprocess.run(["gcc", "-std=c11", "-fopenmp-simd", "-fsyntax-only", "-Wall", "-Wextra",
+                        "-Werror", f"-I{csrc_dir()}", *defines, str(source)], check=True)
+
+
+def test_float32_and_float64_convolutions_in_one_module():
+    """Kernels of both dtypes share one C file (their common definitions once)."""
+    rng = rng_for("conv3d-two-dtypes")
+    x32, w32 = tensor5("x32", "float32"), tensor5("w32", "float32")
+    x64, w64 = T.tensor4("x64"), T.tensor4("w64")
+    f = cgraph.function([x32, w32, x64, w64], [conv3d(x32, w32), T.nnet.conv2d(x64, w64)])
+    values = [rng.standard_normal(s) for s in ((1, 2, 3, 4, 5), (2, 2, 2, 2, 2), (2, 3, 5, 4),
+                                               (2, 3, 2, 3))]
+    values[:2] = [v.astype("float32") for v in values[:2]]
+    got32, got64 = f(*values)
+    want32 = reference(values[0].astype(float), values[1].astype(float), np.zeros((1, 2, 2, 3, 4)))
+    np.testing.assert_allclose(got32, want32[0], rtol=1e-5, atol=1e-5)
+    x, w = values[2][:, :, None], values[3][:, :, None]  # a 2-D convolution: depth 1
+    np.testing.assert_allclose(got64, reference(x, w, np.zeros((2, 2, 1, 4, 2)))[0][:, :, 0],
+                               rtol=1e-10, atol=1e-10)
