@@ -1,5 +1,5 @@
-"""Convolution and pooling layers: cgraph's conv2d (im2col + BLAS gemm) against an
-im2col + numpy reference and, when installed, PyTorch (CPU) and JAX (jit).
+"""Convolution and pooling layers: cgraph's conv2d and conv3d (im2col + BLAS gemm)
+against an im2col + numpy reference and, when installed, PyTorch (CPU) and JAX (jit).
 
 Run: `python -m benchmarks.conv [--quick] [--dtype float64]`. For each layer, forward
 (conv2d) and forward+backward (the output and the gradients wrt the input and the
@@ -12,6 +12,7 @@ floor). Each backend's result is checked against numpy's before timing.
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -25,64 +26,79 @@ LAYERS = {
     "LeNet conv1 (64x1x28x28, 20x1x5x5)": ((64, 1, 28, 28), (20, 1, 5, 5), "valid"),
     "LeNet conv2 (64x20x12x12, 50x20x5x5)": ((64, 20, 12, 12), (50, 20, 5, 5), "valid"),
     "mid (64x32x32x32, 64x32x3x3, half)": ((64, 32, 32, 32), (64, 32, 3, 3), "half"),
+    "3-D (8x16x16x32x32, 32x16x3x3x3, half)": ((8, 16, 16, 32, 32), (32, 16, 3, 3, 3),
+                                               "half"),
 }
 
 
-def _pad(border: str, kernel: tuple) -> tuple[int, int]:
-    return (kernel[0] // 2, kernel[1] // 2) if border == "half" else (0, 0)
+def _pad(border: str, kernel: tuple) -> tuple[int, ...]:
+    return tuple(k // 2 if border == "half" else 0 for k in kernel)
+
+
+def _flip(w: np.ndarray) -> np.ndarray:
+    """The filters flipped along their spatial axes (conv2d/conv3d flip them)."""
+    return np.flip(w, axis=tuple(range(2, w.ndim)))
 
 
 def numpy_conv(border: str) -> tuple[Callable, Callable]:
-    """im2col (a strided window view) + tensordot (numpy's BLAS): forward, and backward
-    (dx by the transposed product scattered back tap by tap, dw by one product)."""
+    """im2col (a strided window view) + tensordot (numpy's BLAS), 2-D or 3-D: forward,
+    and backward (dx by the transposed product scattered back tap by tap, dw by one
+    product)."""
+
+    def windows(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+        pad = _pad(border, w.shape[2:])
+        xp = np.pad(x, ((0, 0), (0, 0), *[(p, p) for p in pad]))
+        axes = tuple(range(2, x.ndim))
+        return xp, sliding_window_view(xp, w.shape[2:], axis=axes), pad  # n c *out *taps
 
     def forward(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        ph, pw = _pad(border, w.shape[2:])
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        cols = sliding_window_view(xp, w.shape[2:], axis=(2, 3))  # n c oh ow kh kw
-        out = np.tensordot(cols, w[:, :, ::-1, ::-1], axes=([1, 4, 5], [1, 2, 3]))
-        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+        nd = w.ndim - 2
+        _, cols, _ = windows(x, w)
+        taps = list(range(2 + nd, 2 + 2 * nd))
+        out = np.tensordot(cols, _flip(w), axes=([1, *taps], list(range(1, nd + 2))))
+        return np.ascontiguousarray(np.moveaxis(out, -1, 1))
 
     def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray) -> tuple:
         """y, then the gradients of sum(y * gy) wrt x and w."""
+        nd = w.ndim - 2
         y = forward(x, w)
-        ph, pw = _pad(border, w.shape[2:])
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        cols = sliding_window_view(xp, w.shape[2:], axis=(2, 3))
-        dwf = np.tensordot(gy, cols, axes=([0, 2, 3], [0, 2, 3]))
-        wf = w[:, :, ::-1, ::-1]
+        xp, cols, pad = windows(x, w)
+        spatial = [0, *range(2, 2 + nd)]
+        dwf = np.tensordot(gy, cols, axes=(spatial, spatial))
+        wf = _flip(w)
         dxp = np.zeros_like(xp)
-        oh, ow = gy.shape[2:]
-        for i in range(w.shape[2]):
-            for j in range(w.shape[3]):
-                part = np.tensordot(gy, wf[:, :, i, j], axes=([1], [0]))
-                dxp[:, :, i:i + oh, j:j + ow] += part.transpose(0, 3, 1, 2)
-        return y, dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]], dwf[:, :, ::-1, ::-1]
+        for tap in itertools.product(*[range(k) for k in w.shape[2:]]):
+            part = np.tensordot(gy, wf[(slice(None), slice(None), *tap)], axes=([1], [0]))
+            where = tuple(slice(t, t + o) for t, o in zip(tap, gy.shape[2:]))
+            dxp[(slice(None), slice(None), *where)] += np.moveaxis(part, -1, 1)
+        inner = tuple(slice(p, p + n) for p, n in zip(pad, x.shape[2:]))
+        return y, dxp[(slice(None), slice(None), *inner)], _flip(dwf)
 
     return forward, backward
 
 
-def cgraph_conv(border: str, dtype: str) -> tuple[Callable, Callable]:
+def cgraph_conv(border: str, dtype: str, nd: int) -> tuple[Callable, Callable]:
     import cgraph
     import cgraph.tensor as T
-    from cgraph.tensor.nnet import conv2d
+    from cgraph.tensor.nnet import conv2d, conv3d
 
-    x, w, gy = (T.tensor4(name, dtype=dtype) for name in ("x", "w", "gy"))
-    y = conv2d(x, w, border_mode=border)
+    x, w, gy = (T.tensor(dtype, shape=(None,) * (nd + 2), name=name) for name in ("x", "w", "gy"))
+    y = (conv3d if nd == 3 else conv2d)(x, w, border_mode=border)
     forward = cgraph.function([x, w], y)
     backward = cgraph.function([x, w, gy], [y, *cgraph.grad((y * gy).sum(), [x, w])])
     return forward, backward
 
 
-def torch_conv(torch, border: str) -> tuple[Callable, Callable]:
+def torch_conv(torch, border: str, nd: int) -> tuple[Callable, Callable]:
     torch.set_grad_enabled(True)
+    conv = torch.nn.functional.conv3d if nd == 3 else torch.nn.functional.conv2d
 
     def forward(x, w):
         with torch.no_grad():
-            return torch.nn.functional.conv2d(x, w, padding=_pad(border, w.shape[2:]))
+            return conv(x, w, padding=_pad(border, w.shape[2:]))
 
     def backward(x, w, gy):
-        y = torch.nn.functional.conv2d(x, w, padding=_pad(border, w.shape[2:]))
+        y = conv(x, w, padding=_pad(border, w.shape[2:]))
         return (y, *torch.autograd.grad(y, [x, w], gy))
 
     return forward, backward
@@ -91,7 +107,7 @@ def torch_conv(torch, border: str) -> tuple[Callable, Callable]:
 def jax_conv(jax, border: str) -> tuple[Callable, Callable]:
     def conv(x, w):
         pad = _pad(border, w.shape[2:])
-        return jax.lax.conv_general_dilated(x, w, (1, 1), [(pad[0], pad[0]), (pad[1], pad[1])])
+        return jax.lax.conv_general_dilated(x, w, (1,) * len(pad), [(p, p) for p in pad])
 
     forward = jax.jit(conv)
     def both(x, w, gy):
@@ -123,18 +139,19 @@ def conv_layer(name: str, dtype: str, rounds: int, calls: int, torch, jax) -> No
     gy = rng.standard_normal(np_fwd(x, w).shape).astype(dtype)
     want_y, want_g = np_fwd(x, w), np_bwd(x, w, gy)
     fwd, bwd = {}, {}
-    fwd["cgraph"], bwd["cgraph"] = cgraph_conv(border, dtype)
+    nd = len(xs) - 2
+    fwd["cgraph"], bwd["cgraph"] = cgraph_conv(border, dtype, nd)
     fwd["numpy im2col"], bwd["numpy im2col"] = np_fwd, np_bwd
     args = {name: (x, w, gy) for name in fwd}
     tol = 1e-3 if dtype == "float32" else 1e-9
     if torch is not None:
-        tx, tw, tgy = (torch.from_numpy(a) for a in (x, w[:, :, ::-1, ::-1].copy(), gy))
+        tx, tw, tgy = (torch.from_numpy(a) for a in (x, _flip(w).copy(), gy))
         tx.requires_grad_(True)
         tw.requires_grad_(True)
-        fwd["torch"], bwd["torch"] = torch_conv(torch, border)
+        fwd["torch"], bwd["torch"] = torch_conv(torch, border, nd)
         args["torch"] = (tx, tw, tgy)
     if jax is not None:
-        jx, jw, jgy = (jax.numpy.asarray(a) for a in (x, w[:, :, ::-1, ::-1].copy(), gy))
+        jx, jw, jgy = (jax.numpy.asarray(a) for a in (x, _flip(w).copy(), gy))
         fwd["jax"], bwd["jax"] = jax_conv(jax, border)
         args["jax"] = (jx, jw, jgy)
     for backend in fwd:
