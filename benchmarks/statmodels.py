@@ -25,7 +25,7 @@ Cholesky has none there), and the numpy/scipy reference. cgraph's and PyTensor's
 functions run with `trust_input = True`, as PyMC's samplers call them. Each backend's
 value and gradient are checked against the reference before it is timed.
 
-Run: `python -m benchmarks.statmodels [--quick]`. Prints a markdown table of median
+Run: `python -m benchmarks.statmodels [--quick] [--json PATH]`. Prints a markdown table of median
 times per call (interleaved rounds, microseconds) and each one's time relative to
 cgraph's (> 1: cgraph is faster). `--quick`: cgraph and the reference, few rounds.
 """
@@ -44,6 +44,7 @@ import scipy.linalg as sl
 import cgraph
 import cgraph.tensor as T
 from benchmarks.common import interleaved, optional
+from benchmarks.results import run_main
 from cgraph.tensor import linalg
 
 SCHOOLS_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
@@ -251,4 +252,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
