@@ -79,3 +79,23 @@ def test_a_stored_intermediate_is_not_recomputed():
     got = f(cv, rv)
     np.testing.assert_allclose(got[0], cv * rv)
     np.testing.assert_allclose(got[1:], [(cv * rv).sum() * 2, (cv * rv).sum() * 3])
+
+
+def test_sums_over_each_pair_of_axes_of_a_3d_chain():
+    """The summed inner axis accumulates in a register (SIMD), a kept one in the output:
+    gradients of three operands broadcast along different axes of a 3-d chain."""
+    a = T.tensor("float64", shape=(None, 1, 1), name="a")
+    b = T.tensor("float64", shape=(1, None, 1), name="b")
+    c = T.tensor("float64", shape=(1, 1, None), name="c")
+    cost = T.sum(T.exp(-T.sqr(a - b) / (1 + T.sqr(c))) * (a + c))
+    outs = T.grad(cost, [a, b, c])
+    f = cgraph.function([a, b, c], outs)
+    sums = sorted(n.op.axes for n in f.fgraph.toposort() if isinstance(n.op, FusedSumTo))
+    assert (2,) in sums and any(2 not in axes for axes in sums), sums  # both paths
+    ref = reference([a, b, c], outs)
+    av = rng_for("sumto3", "a").normal(size=(5, 1, 1))
+    bv = rng_for("sumto3", "b").normal(size=(1, 7, 1))
+    cv = rng_for("sumto3", "c").normal(size=(1, 1, 33))
+    for got, want in zip(f(av, bv, cv), ref(av, bv, cv)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12)
