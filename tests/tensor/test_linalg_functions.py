@@ -7,11 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg as sl
-from helpers import MODES, rng_for
+from helpers import MODES, rng_for, verify_grads
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.gradient import verify_grad
 from cgraph.tensor import linalg as la
 
 TOL = dict(rtol=1e-10, atol=1e-11)
@@ -159,8 +158,9 @@ def test_norm_bad_orders():
         la.norm(T.dtensor3(), 2)
 
 
-def check(fn, pts, mode):
-    verify_grad(fn, pts, rng=np.random.default_rng(1), mode=mode)
+def check(cases, mode):
+    """verify_grad of each case (label -> (fn, points)), one compiled module in mode C."""
+    verify_grads(cases, mode, rng=np.random.default_rng(1))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -168,17 +168,20 @@ def test_gradients(mode):
     rng = rng_for("fn-grad", mode)
     a = rng.normal(size=(4, 3))
     sq = rng.normal(size=(3, 3)) + 3 * np.eye(3)
-    check(la.pinv, [a], mode)
-    check(lambda x, y: la.lstsq(x, y)[0], [a, rng.normal(size=(4, 2))], mode)
-    check(lambda x: la.matrix_power(x, 3), [sq], mode)
-    check(lambda x: la.matrix_power(x, -2), [sq], mode)
-    check(la.kron, [a, rng.normal(size=(2, 2))], mode)
-    check(lambda x, y: la.block_diag(x, y), [a, sq], mode)
-    check(la.tensorinv, [rng.normal(size=(2, 3, 6)) + 0], mode)
-    check(la.tensorsolve, [rng.normal(size=(2, 3, 6)), rng.normal(size=(2, 3))], mode)
+    cases = {
+        "pinv": (la.pinv, [a]),
+        "lstsq": (lambda x, y: la.lstsq(x, y)[0], [a, rng.normal(size=(4, 2))]),
+        "matrix_power 3": (lambda x: la.matrix_power(x, 3), [sq]),
+        "matrix_power -2": (lambda x: la.matrix_power(x, -2), [sq]),
+        "kron": (la.kron, [a, rng.normal(size=(2, 2))]),
+        "block_diag": (lambda x, y: la.block_diag(x, y), [a, sq]),
+        "tensorinv": (la.tensorinv, [rng.normal(size=(2, 3, 6)) + 0]),
+        "tensorsolve": (la.tensorsolve, [rng.normal(size=(2, 3, 6)), rng.normal(size=(2, 3))]),
+    }
     for ordv, axis in [(None, None), (1, 0), (np.inf, 1), (3, 1), ("fro", None),
                        ("nuc", None), (2, None), (-2, None), (1, None), (np.inf, None)]:
-        check(lambda x, o=ordv, ax=axis: la.norm(x, o, ax), [a], mode)
+        cases[f"norm {ordv} {axis}"] = (lambda x, o=ordv, ax=axis: la.norm(x, o, ax), [a])
+    check(cases, mode)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -191,9 +194,11 @@ def test_pinv_edges_and_gradient_at_repeated_singular_values(mode):
     with pytest.raises(np.linalg.LinAlgError, match="did not converge"):
         f(np.array([[np.nan, 1.0], [0.0, 1.0]]))
     q = np.linalg.qr(rng_for("orth").normal(size=(4, 4)))[0]
-    for a in (np.eye(3), q, np.diag([2.0, 2.0, 1.0])[:, :2]):  # repeated values
-        check(la.pinv, [a], mode)
-        check(lambda x: la.lstsq(x, np.ones((a.shape[0], 2)))[0], [a], mode)
+    cases = {}
+    for k, a in enumerate((np.eye(3), q, np.diag([2.0, 2.0, 1.0])[:, :2])):  # repeated values
+        cases[f"pinv {k}"] = (la.pinv, [a])
+        cases[f"lstsq {k}"] = (lambda x, n=a.shape[0]: la.lstsq(x, np.ones((n, 2)))[0], [a])
+    check(cases, mode)
     # a rank-deficient matrix keeps its rank under small changes along itself: the
     # gradient along the matrix's own row and column spaces
     g = cgraph.function([x], T.grad((la.pinv(x) * np.arange(6.0).reshape(3, 2)).sum(), x),
