@@ -186,8 +186,9 @@ class Config:
         'How many threads a BLAS product runs on. "auto": each size class of product is '
         "timed on one thread and on OpenBLAS's threads, and runs on the faster (re-timed "
         "now and then), so a product neither stalls when the other cores are busy nor "
-        'loses the second core when they are free (csrc/cg_blas_threads.h). "library": '
-        "OpenBLAS decides, as in numpy.")
+        'loses the second core when they are free (csrc/cg_blas_threads.h); LAPACK ops on '
+        "matrices of order below 512 run on one thread. \"library\": OpenBLAS decides, as "
+        "in numpy.")
     blas_one_thread_below: int = _flag(
         0, _count,
         "Always run matrix products of fewer multiply-adds than this on one BLAS thread "
