@@ -29,7 +29,8 @@ from cgraph.codegen.lower import Lowered, Program
 from cgraph.codegen.plan import describe
 from cgraph.graph.basic import Apply, toposort
 from cgraph.graph.labels import node_labels
-from cgraph.tensor.elemwise import FusedElemwise, FusedSum, broadcast_shapes
+from cgraph.tensor.elemwise import FusedElemwise, FusedSum, broadcast_shapes, broadcast_static
+from cgraph.tensor.fused_sum_to import FusedSumTo
 
 #: kernel return codes (CG_ERR_* in csrc/cgraph.h) -> the exception raised.
 C_ERRORS = {1: RuntimeError, 2: IndexError, 3: ValueError, 4: MemoryError,
@@ -46,17 +47,20 @@ def _node_text(node: Apply, labels: dict[int, str]) -> str:
 
 def _fused_part(node: Apply, in_shapes: tuple) -> str:
     """For a fused loop whose shapes fail: the original operation that fails."""
-    if not isinstance(node.op, (FusedElemwise, FusedSum)):
+    if not isinstance(node.op, (FusedElemwise, FusedSum, FusedSumTo)):
         return ""
     comp = node.op.scalar_op
     if len(in_shapes) != comp.nin:
         return ""
     shapes = [tuple(s) for s in in_shapes]
+    static = [v.type.shape for v in node.inputs]
     names = [f"x{i}" for i in range(comp.nin)] + [f"t{k}" for k in range(len(comp.steps))]
     for k, step in enumerate(comp.steps):
         args = [shapes[a] for a in step.args]
+        arg_static = [static[a] for a in step.args]
         try:
-            shapes.append(broadcast_shapes(args, str(step.op)))
+            shapes.append(broadcast_shapes(args, str(step.op), arg_static))
+            static.append(broadcast_static(arg_static, str(step.op)))
         except ValueError:
             call = f"t{k} = {step.op}({', '.join(names[a] for a in step.args)})"
             where = f" ({step.note})" if step.note else ""
@@ -153,7 +157,7 @@ def point_at_kernels(err: backend.CompileError, program: Program) -> backend.Com
     for match in re.finditer(rf"(?m)^{c_name}:(\d+):\d+: error: (.*)$", err.stderr):
         number = int(match.group(1))
         for text in reversed(lines[:number]):
-            found = re.match(r"(?:static )?int (\w+)\(", text)
+            found = re.match(r"(?:static |CG_KERNEL )?int (\w+)\(", text)
             if found:
                 kernel = families.get(found.group(1))
                 if kernel is None:

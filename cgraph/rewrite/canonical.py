@@ -226,7 +226,7 @@ def _unbroadcast_operand(node: Apply) -> Variable | None:
     `like` then need not be kept for its shape."""
     want = node.outputs[0].type.shape
     for i, v in enumerate(node.inputs):
-        if v.owner is None or not isinstance(v.owner.op, BroadcastLike):
+        if v.owner is None or not isinstance(v.owner.op, BroadcastLike) or v.owner.op.runtime:
             continue
         inputs = list(node.inputs)
         inputs[i] = v.owner.inputs[0]

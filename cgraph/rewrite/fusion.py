@@ -161,10 +161,10 @@ class _Graph:
 def _sum_to_axes(v: Variable, reader: Apply) -> tuple[int, ...] | None:
     """The axes `reader` = SumTo(v, like) sums, when the types alone decide them (like
     has length 1 there and v's other lengths): the output is v's shape with 1s there."""
-    if not isinstance(reader.op, SumTo) or reader.inputs[0] is not v:
+    if not isinstance(reader.op, SumTo) or reader.op.runtime or reader.inputs[0] is not v:
         return None
     like = reader.inputs[1].type.shape
-    axes = tuple(a for a, (n, m) in enumerate(zip(v.type.shape, like)) if m == 1 and n != 1)
+    axes = reader.op.static_axes(reader)
     kept = tuple(1 if a in axes else n for a, n in enumerate(v.type.shape))
     return axes if axes and kept == like else None
 

@@ -5,9 +5,9 @@ Gradients sum each elementwise input's gradient back to the input's shape
 shapes these must stay in the graph, unless the lengths are provably equal: then
 they are copies that also stop fusion. `ShapeClasses` proves such equalities with
 one pass over the graph: each axis gets a class; an elementwise output axis has
-its inputs' class when they agree; a Dot makes its two inner axes one class (it
-fails at run time otherwise); SumTo/BroadcastLike outputs take the classes of
-`like`.
+its inputs' class, and the inputs' axes that are not statically 1 become one class
+(Theano's broadcasting rule: the call fails otherwise); a Dot makes its two inner
+axes one class; SumTo/BroadcastLike outputs take the classes of `like`.
 """
 
 from __future__ import annotations
@@ -59,16 +59,15 @@ class ShapeClasses:
         return a.ndim == b.ndim and self.dims(a) == self.dims(b)
 
     def _broadcast(self, dims: list[tuple], what: str = "") -> tuple:
+        """The classes of an elementwise result's axes. Under Theano's rule an axis
+        that is not statically 1 never stretches, so all such lengths of an axis are
+        one class (the call fails otherwise)."""
         out = []
         for axis in zip(*dims):
-            found = {self.find(d) for d in axis} - {1}
-            static = {d for d in found if isinstance(d, int)}
-            if len(found) <= 1:
-                out.append(found.pop() if found else 1)
-            elif static:
-                out.append(static.pop())
-            else:  # max of lengths that may differ (one of them 1): a class of its own
-                out.append(("max", frozenset(found)))
+            found = [d for d in axis if self.find(d) != 1]
+            for d in found[1:]:
+                self.union(found[0], d)
+            out.append(self.find(found[0]) if found else 1)
         return tuple(out)
 
     def _set(self, v: Variable, dims: tuple) -> None:

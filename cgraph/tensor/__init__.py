@@ -89,7 +89,13 @@ from cgraph.tensor.reductions import (
 from cgraph.tensor.shape import DimShuffle, dimshuffle, shape, shape_i, transpose
 from cgraph.tensor.special_math import *  # noqa: F403  (table rows of special functions)
 from cgraph.tensor.special_math import expit, log1pexp, softplus
-from cgraph.tensor.specify_shape import specify_shape
+from cgraph.tensor.specify_shape import (
+    addbroadcast,
+    patternbroadcast,
+    specify_broadcastable,
+    specify_shape,
+    unbroadcast,
+)
 from cgraph.tensor.subtensor import inc_subtensor, nonzero, set_subtensor, take
 from cgraph.tensor.tiling import repeat, roll, tile
 from cgraph.tensor.type import (
@@ -122,7 +128,8 @@ __all__ = [
     "true_divide", "where", "zeros_like",
     "batched_dot", "batched_tensordot", "matmul", "outer", "tensordot",
     "inc_subtensor", "nonzero", "set_subtensor", "take",
-    "mgrid", "ogrid", "specify_shape", "stacklists", "xlogx",
+    "mgrid", "ogrid", "specify_shape", "specify_broadcastable", "addbroadcast",
+    "unbroadcast", "patternbroadcast", "stacklists", "xlogx",
     "expit", "log1pexp", "softplus",
     *_arrayfns_all, *_arrayfns_pad_all, *_arrayfns_search_all, "einsum",
     *_arrayfns_compat_all,

@@ -64,7 +64,7 @@ __all__ = [
     "get_vector_length", "greater", "greater_equal", "horizontal_stack",
     "inverse_permutation", "iround", "is_flat", "isneginf", "isposinf", "largest", "less",
     "less_equal", "matrix_transpose", "max_and_argmax", "nonzero_values", "not_equal",
-    "permute_row_elements", "smallest", "specify_broadcastable", "tri", "vertical_stack",
+    "permute_row_elements", "smallest", "tri", "vertical_stack",
     "NotScalarConstantError", "broadcast_shape",
 ]
 
@@ -307,19 +307,6 @@ def atleast_Nd(x: Any, n: int = 1, left: bool = True) -> TensorVariable:
     pattern = ["x"] * extra + list(range(x.ndim)) if left else list(range(x.ndim)) + [
         "x"] * extra
     return x.dimshuffle(*pattern) if extra else x
-
-
-def specify_broadcastable(x: Any, *axes: int) -> TensorVariable:
-    """`x` with the axes `axes` stated to have length 1 (PyTensor's
-    specify_broadcastable): a call with another length raises ValueError."""
-    x = as_tensor_variable(x)
-    if not axes:
-        return x
-    want = {a + x.ndim if a < 0 else a for a in axes}
-    if builtins.any(a < 0 or a >= x.ndim for a in want):
-        raise ValueError(f"specify_broadcastable: axes {axes} out of range for {x.ndim} "
-                         "dimensions")
-    return specify_shape(x, [1 if d in want else None for d in range(x.ndim)])
 
 
 def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,

@@ -302,7 +302,7 @@ class Alloc(CopyOp):
         if lead:
             gz = _reduce.sum(gz, axis=lead)
         if None in value.type.shape:  # a length known at call time may be 1: numpy's rule
-            return [_reduce.sum_to(gz, value), *[None] * self.ndim]
+            return [_reduce.sum_to(gz, value, runtime=True), *[None] * self.ndim]
         axes = [a for a in range(value.ndim) if value.type.shape[a] == 1]
         if axes:
             gz = _reduce.sum(gz, axis=axes, keepdims=True)

@@ -153,10 +153,15 @@ class Gemm(Op):
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         (prod,) = Dot().infer_shape(node, shapes[:2])
-        return [broadcast_shapes([prod, tuple(shapes[2])], "gemm")]
+        c = node.inputs[2]
+        return [broadcast_shapes([prod, tuple(shapes[2])], "gemm",
+                                 [Dot().make_node(*node.inputs[:2]).outputs[0].type.shape,
+                                  node.inputs[2].type.shape],
+                                 ["the product", f"c ({c.name})" if c.name else "c"])]
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         a, b, c = inputs
+        self.infer_shape(node, [a.shape, b.shape, c.shape])
         dtype = node.outputs[0].type.dtype
         alpha, beta = np.asarray(self.alpha, dtype), np.asarray(self.beta, dtype)
         with np.errstate(all="ignore"):
@@ -230,7 +235,7 @@ class MatMul(Op):
         (a, b), (gz,) = inputs, output_grads
         ga = self(gz, _swap_last(b))
         gb = self(_swap_last(a), gz)
-        return [sum_to(ga, a), sum_to(gb, b)]
+        return [sum_to(ga, a, runtime=True), sum_to(gb, b, runtime=True)]
 
 
 

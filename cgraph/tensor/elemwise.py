@@ -1,8 +1,9 @@
 """Elementwise ops built from a table of scalar ops.
 
 A `ScalarOp` is one table entry: its C expression, numpy reference, output dtype
-rule and gradient rule. `Elemwise` lifts any scalar op to arrays with numpy
-broadcasting; the C loop for it is written once, in
+rule and gradient rule. `Elemwise` lifts any scalar op to arrays, broadcasting by
+Theano's rule (only axes of static length 1 stretch); the C loop for it is written
+once, in
 `templates/elementwise.c.j2` (its kernel builders: `cgraph.tensor.elemwise_kernel`).
 """
 
@@ -139,16 +140,52 @@ def broadcast_static(shapes: Sequence[tuple[int | None, ...]], what: str) -> tup
     return tuple(out)
 
 
-def broadcast_shapes(shapes: Sequence[tuple[int, ...]], what: str) -> tuple[int, ...]:
-    """numpy broadcasting of concrete equal-rank shapes, with an error naming `what`."""
+def broadcast_shapes(shapes: Sequence[tuple[int, ...]], what: str,
+                     static: Sequence[tuple[int | None, ...]] | None = None,
+                     names: Sequence[str] | None = None) -> tuple[int, ...]:
+    """The broadcast of concrete equal-rank shapes, with an error naming `what`.
+
+    With the operands' static shapes `static`, Theano's rule: an operand's axis of
+    length 1 stretches to the others' length only when its type says length 1 there;
+    otherwise the call raises ValueError naming the operand (`names`), the axis and how
+    to declare it. Without `static`, numpy's rule (any length 1 stretches).
+    """
     out = []
     for axis, sizes in enumerate(zip(*shapes)):
         big = {s for s in sizes if s != 1}
         if len(big) > 1:
             raise ValueError(f"{what}: shapes {', '.join(map(str, shapes))} "
                              f"do not broadcast (axis {axis})")
-        out.append(big.pop() if big else 1)
+        length = big.pop() if big else 1
+        if static is not None and length != 1:
+            for i, (n, st) in enumerate(zip(sizes, static)):
+                if n == 1 and st[axis] != 1:
+                    name = names[i] if names is not None else None
+                    raise ValueError(runtime_broadcast_message(
+                        what, f"input {i}" if name is None else name, axis, length, st))
+        out.append(length)
     return tuple(out)
+
+
+def runtime_broadcast_message(what: str, name: str, axis: int, length: int,
+                              static: tuple[int | None, ...]) -> str:
+    """Why an operand of length 1 may not stretch at run time (Theano's rule); `name`
+    is how the operand is called (`input 1 (v)`: its variable's name in brackets)."""
+    shown = "[" + ",".join("?" if n is None else str(n) for n in static) + "]"
+    var = name[name.index("(") + 1:-1] if name.endswith(")") else "v"
+    return (f"{what}: {name} has length 1 on axis {axis} where the other operands have "
+            f"length {length}, but its static shape {shown} does not say that axis "
+            "broadcasts. "
+            "cgraph follows Theano's rule, not numpy's: only an axis whose static length "
+            "is 1 broadcasts. Declare it where the variable is made: "
+            f"T.addbroadcast({var}, {axis}), a dimshuffle with 'x', T.row()/T.col(), "
+            "T.tensor(shape=...) or shared(value, shape=...); or give equal lengths")
+
+
+def operand_names(node: Apply) -> list[str]:
+    """How an error names each input of an elementwise node."""
+    return [f"input {i} ({v.name})" if v.name else f"input {i}"
+            for i, v in enumerate(node.inputs)]
 
 
 def as_operands(args: Sequence[Any]) -> list[TensorVariable]:
@@ -175,7 +212,8 @@ def _is_python_number(a: Any) -> bool:
 
 
 class Elemwise(Op):
-    """Apply a scalar op elementwise, with numpy broadcasting."""
+    """Apply a scalar op elementwise. Operands broadcast by Theano's rule: an axis of
+    static length 1 stretches; a length 1 found at run time on another axis raises."""
 
     __props__ = ("scalar_op",)
 
@@ -197,14 +235,15 @@ class Elemwise(Op):
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         out_type = node.outputs[0].type
+        (shape,) = self.infer_shape(node, [a.shape for a in inputs])
         inputs = _through_float(self.scalar_op, inputs, out_type.dtype)
         with np.errstate(all="ignore"):
             result = self.scalar_op.impl(*inputs)
-        shape = np.broadcast_shapes(*[a.shape for a in inputs])
         return [np.array(np.broadcast_to(result, shape), dtype=out_type.dtype)]
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        return [broadcast_shapes(shapes, f"elementwise {self}")]
+        return [broadcast_shapes(shapes, f"elementwise {self}",
+                                 [v.type.shape for v in node.inputs], operand_names(node))]
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         rule = self.scalar_op.grad
@@ -325,12 +364,34 @@ class Composite:
             return self.in_dtypes[value]
         return self.steps[value - self.nin].dtype
 
-    def shapes(self, in_shapes: Sequence[Any], combine: Callable) -> list[Any]:
-        """The shape of every output: `combine(shapes, what)` broadcasts each step's."""
+    def shapes(self, in_shapes: Sequence[Any], combine: Callable,
+               in_static: Sequence[tuple] | None = None,
+               in_names: Sequence[str] | None = None) -> list[Any]:
+        """The shape of every output: `combine(shapes, what)` broadcasts each step's;
+        with the inputs' static shapes, `combine(shapes, what, static, names)` where
+        names are `in_names` (default `x0`, `x1`...) and `t0`, `t1`... for the steps."""
         shapes = list(in_shapes)
+        static = None if in_static is None else list(in_static)
+        names = list(in_names or [f"x{i}" for i in range(self.nin)])
+        names += [f"t{k}" for k in range(len(self.steps))]
         for step in self.steps:
-            shapes.append(combine([shapes[a] for a in step.args], f"elementwise {step.op}"))
+            what = f"elementwise {step.op}"
+            args = [shapes[a] for a in step.args]
+            if static is None:
+                shapes.append(combine(args, what))
+                continue
+            arg_static = [static[a] for a in step.args]
+            shapes.append(combine(args, what, arg_static, [names[a] for a in step.args]))
+            static.append(broadcast_static(arg_static, what))
         return [shapes[v] for v in self.outputs]
+
+    def checked_shapes(self, node: Apply, in_shapes: Sequence[tuple[int, ...]]
+                       ) -> list[tuple[int, ...]]:
+        """The output shapes for inputs of `in_shapes`, under Theano's rule for the
+        static shapes of `node`'s inputs."""
+        names = [f"x{i} ({v.name})" if v.name else f"x{i}" for i, v in enumerate(node.inputs)]
+        return self.shapes(in_shapes, broadcast_shapes, [v.type.shape for v in node.inputs],
+                           names)
 
     def impl(self, *arrays: np.ndarray) -> list[np.ndarray]:
         """numpy reference: each step as its own Elemwise would compute it."""
@@ -370,10 +431,11 @@ class FusedElemwise(Op):
         return Apply(self, inputs, outputs)
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        self.scalar_op.checked_shapes(node, [a.shape for a in inputs])
         return self.scalar_op.impl(*inputs)
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        return self.scalar_op.shapes(shapes, broadcast_shapes)
+        return self.scalar_op.checked_shapes(node, shapes)
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         raise NotImplementedError(f"{self} is built by rewrites, after gradients: it has "
@@ -403,17 +465,18 @@ class FusedSum(Op):
             raise TypeError(f"{self}: only float sums are fused, got {dtype}")
         return Apply(self, inputs, [TensorType(dtype, ()).make_variable()])
 
-    def loop_shape(self, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    def loop_shape(self, node: Apply, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         """The shape of the summed values (checks that the inputs broadcast)."""
-        return self.scalar_op.shapes(shapes, broadcast_shapes)[0]
+        return self.scalar_op.checked_shapes(node, shapes)[0]
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        self.loop_shape(node, [a.shape for a in inputs])
         (value,) = self.scalar_op.impl(*inputs)
         dtype = node.outputs[0].type.dtype
         return [np.asarray(np.sum(value, axis=tuple(range(value.ndim)), dtype=dtype))]
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        self.loop_shape(shapes)
+        self.loop_shape(node, shapes)
         return [()]
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:

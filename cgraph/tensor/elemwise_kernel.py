@@ -158,9 +158,9 @@ class FusedSumKernel(FusedElementwiseKernel):
 
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
-        loop_shape = node.op.loop_shape(in_shapes)
+        loop_shape = node.op.loop_shape(node, in_shapes)
         return kernel.layout.build(**_loop_values(kernel.inputs, in_layouts, loop_shape))
 
     def check_sizes(self, node: Any, in_shapes: list) -> None:
-        checked_size(node.op.loop_shape(in_shapes), node.outputs[0].type.dtype,
+        checked_size(node.op.loop_shape(node, in_shapes), node.outputs[0].type.dtype,
                      "the summed array")

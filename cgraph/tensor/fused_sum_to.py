@@ -15,7 +15,7 @@ import numpy as np
 
 from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.kernel import Kernel, ParamLayout, loop_strides, register_kernel
-from cgraph.tensor.elemwise import Composite, broadcast_shapes, broadcast_static
+from cgraph.tensor.elemwise import Composite, broadcast_static
 from cgraph.tensor.elemwise_kernel import FusedSumKernel, composite_statements, used_inputs
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
@@ -48,17 +48,18 @@ class FusedSumTo(Op):
             raise ValueError(f"{self}: axes {self.axes} out of range for a {len(loop)}-d loop")
         return Apply(self, inputs, [TensorType(dtype, self._kept(loop)).make_variable()])
 
-    def loop_shape(self, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    def loop_shape(self, node: Apply, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         """The shape of the summed values (checks that the inputs broadcast)."""
-        return self.scalar_op.shapes(shapes, broadcast_shapes)[0]
+        return self.scalar_op.checked_shapes(node, shapes)[0]
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        self.loop_shape(node, [a.shape for a in inputs])
         (value,) = self.scalar_op.impl(*inputs)
         dtype = node.outputs[0].type.dtype
         return [np.asarray(np.sum(value, axis=self.axes, keepdims=True, dtype=dtype))]
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        return [self._kept(self.loop_shape(shapes))]
+        return [self._kept(self.loop_shape(node, shapes))]
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         raise NotImplementedError(f"{self} is built by rewrites, after gradients: it has "
@@ -86,7 +87,7 @@ class FusedSumToKernel(FusedSumKernel):
                in_shapes: list, values: list | None) -> list[int]:
         """The output size, the loop shape, the output's strides in the loop (0 on the
         summed axes) and each input's."""
-        loop = node.op.loop_shape(in_shapes)
+        loop = node.op.loop_shape(node, in_shapes)
         out_shape, out_strides = out_layouts[0]
         per_input = [st for shape, strides in in_layouts
                      for st in loop_strides(shape, strides, loop)]

@@ -15,7 +15,7 @@ END = "<!-- ops:end -->"
 
 #: module (under cgraph.tensor) -> heading, in the order shown.
 GROUPS = {
-    "elementwise": "Elementwise (numpy broadcasting, C expression per op)",
+    "elementwise": "Elementwise (Theano's broadcasting rule, C expression per op)",
     "reduce": "Reductions",
     "blas": "Linear algebra",
     "shape": "Shapes and construction",

@@ -226,8 +226,21 @@ def expand_reduced(g: TensorVariable, ndim: int, axes: tuple[int, ...]) -> Tenso
 
 
 class SumTo(Op):
-    """Sum `g` down to the shape of `like` (same rank): numpy broadcasting undone."""
+    """Sum `g` down to the shape of `like` (same rank): broadcasting undone.
 
+    By default the summed axes are those the types decide (Theano's rule): where
+    `like` has static length 1 and `g` has not; the other axes must have equal lengths
+    at run time. With `runtime=True` (the gradient of an op that broadcasts by numpy's
+    rule: alloc, set_subtensor's value, matmul's batch axes) the lengths decide.
+    """
+
+    __props__ = ("runtime",)
+
+    def __init__(self, runtime: bool = False):
+        self.runtime = runtime
+
+    def __str__(self) -> str:
+        return "SumTo{runtime}" if self.runtime else "SumTo"
 
     def make_node(self, g: Any, like: Any) -> Apply:
         g, like = as_tensor_variable(g), as_tensor_variable(like)
@@ -235,28 +248,50 @@ class SumTo(Op):
             raise TypeError(f"sum_to: {g.type} and {like.type} differ in rank")
         return Apply(self, [g, like], [TensorType(g.dtype, like.type.shape).make_variable()])
 
-    def reduced_axes(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-        g, like = shapes
-        for a, (n, m) in enumerate(zip(g, like)):
-            if m != n and m != 1:
-                raise ValueError(f"sum_to: cannot sum shape {g} to shape {like} (axis {a})")
+    def static_axes(self, node: Apply) -> tuple[int, ...]:
+        """The axes summed by the types alone (Theano's rule)."""
+        g, like = (v.type.shape for v in node.inputs)
         return tuple(a for a, (n, m) in enumerate(zip(g, like)) if m == 1 and n != 1)
+
+    def reduced_axes(self, node: Apply, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        """The axes summed for inputs of `shapes`; ValueError if `g` cannot become `like`."""
+        g, like = shapes
+        axes = (tuple(a for a, (n, m) in enumerate(zip(g, like)) if m == 1 and n != 1)
+                if self.runtime else self.static_axes(node))
+        for a, (n, m) in enumerate(zip(g, like)):
+            if a not in axes and m != n:
+                raise ValueError(f"sum_to: cannot sum shape {g} to shape {like} (axis {a})")
+        return axes
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         g, like = inputs
-        axes = self.reduced_axes([g.shape, like.shape])
+        axes = self.reduced_axes(node, [g.shape, like.shape])
         return [np.asarray(np.sum(g, axis=axes, keepdims=True), dtype=g.dtype)]
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        self.reduced_axes(shapes)
+        self.reduced_axes(node, shapes)
         return [shapes[1]]
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        if self.runtime:
+            return [BroadcastLike(runtime=True)(output_grads[0], inputs[0]), None]
         return [broadcast_like(output_grads[0], inputs[0]), None]
 
 
 class BroadcastLike(ViewOp):
-    """`x` broadcast to the shape of `like` (same rank), as a stride-0 view."""
+    """`x` broadcast to the shape of `like` (same rank), as a stride-0 view.
+
+    By default only the axes where `x` has static length 1 stretch (Theano's rule); the
+    others must have `like`'s length at run time. `runtime=True`: numpy's rule.
+    """
+
+    __props__ = ("runtime",)
+
+    def __init__(self, runtime: bool = False):
+        self.runtime = runtime
+
+    def __str__(self) -> str:
+        return "BroadcastLike{runtime}" if self.runtime else "BroadcastLike"
 
     def make_node(self, x: Any, like: Any) -> Apply:
         x, like = as_tensor_variable(x), as_tensor_variable(like)
@@ -264,23 +299,28 @@ class BroadcastLike(ViewOp):
             raise TypeError(f"broadcast_like: {x.type} and {like.type} differ in rank")
         return Apply(self, [x, like], [TensorType(x.dtype, like.type.shape).make_variable()])
 
-    def view_layout(self, shapes: list[tuple[int, ...]], strides: Sequence[int]) -> Layout:
+    def view_layout(self, shapes: list[tuple[int, ...]], strides: Sequence[int],
+                    node: Apply | None = None) -> Layout:
         """Output (shape, element strides, element offset) of the view of input 0."""
         x, like = shapes
+        static = node.inputs[0].type.shape if node is not None and not self.runtime else None
         for a, (n, m) in enumerate(zip(x, like)):
-            if n != m and n != 1:
+            if n != m and (n != 1 or (static is not None and static[a] != 1)):
                 raise ValueError(f"broadcast_like: cannot broadcast shape {x} to {like} "
                                  f"(axis {a})")
         out_strides = tuple(0 if n != m else st for n, m, st in zip(x, like, strides))
         return tuple(like), out_strides, 0
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        return [self.view_layout(shapes, (0,) * len(shapes[0]))[0]]
+        return [self.view_layout(shapes, (0,) * len(shapes[0]), node)[0]]
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        self.infer_shape(node, [a.shape for a in inputs])
         return [np.broadcast_to(inputs[0], inputs[1].shape)]
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
+        if self.runtime:
+            return [SumTo(runtime=True)(output_grads[0], inputs[0]), None]
         return [sum_to(output_grads[0], inputs[0]), None]
 
 
@@ -359,7 +399,7 @@ class SumToKernel(KernelBuilder):
                in_shapes: list, values: list | None) -> list[int]:
         in_shape, in_strides = in_layouts[0]
         out_shape, out_strides = out_layouts[0]
-        axes = node.op.reduced_axes(in_shapes)
+        axes = node.op.reduced_axes(node, in_shapes)
         # the output's strides in the input's index space: 0 along the summed axes
         expanded = [0 if a in axes else s for a, s in enumerate(out_strides)]
         return kernel.layout.build(size=math.prod(out_shape), shape=in_shape,
@@ -371,17 +411,25 @@ register_kernel(ArgReduceKernel(), ArgReduce)
 register_kernel(SumToKernel(), SumTo)
 
 
-def sum_to(g: TensorVariable, like: TensorVariable) -> TensorVariable:
-    """`g` summed down to the shape of `like`; `g` itself when statically equal."""
-    if g.type.shape == like.type.shape and None not in g.type.shape:
+def sum_to(g: TensorVariable, like: TensorVariable, runtime: bool = False) -> TensorVariable:
+    """`g` summed down to the shape of `like`: over the axes where `like`'s static
+    length is 1 and `g`'s is not (Theano's rule; `g` itself when there are none). With
+    `runtime`, over the axes where `like`'s length is 1 when the function runs (the
+    gradient of an op that broadcasts by numpy's rule)."""
+    if runtime:
+        if g.type.shape == like.type.shape and None not in g.type.shape:
+            return g
+        return SumTo(runtime=True)(g, like)
+    if not any(m == 1 and n != 1 for n, m in zip(g.type.shape, like.type.shape)):
         return g
     return SumTo()(g, like)
 
 
 def broadcast_like(x: TensorVariable, like: TensorVariable, dtype: str | None = None
                    ) -> TensorVariable:
-    """`x` broadcast to the shape of `like`; `x` itself when statically equal."""
-    if x.type.shape == like.type.shape and None not in x.type.shape:
+    """`x` broadcast to the shape of `like` along the axes where `x` has static length
+    1 (Theano's rule); `x` itself when no axis stretches."""
+    if not any(n == 1 and m != 1 for n, m in zip(x.type.shape, like.type.shape)):
         return x
     return BroadcastLike()(x, like)
 

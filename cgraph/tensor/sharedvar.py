@@ -53,7 +53,8 @@ class SharedVariable(TensorVariable):
 
 
 def shared(value: Any, name: str | None = None, borrow: bool = False,
-           shape: tuple[int | None, ...] | None = None) -> SharedVariable:
+           shape: tuple[int | None, ...] | None = None,
+           broadcastable: tuple[bool, ...] | None = None) -> SharedVariable:
     """Return a shared variable initialised with `value`.
 
     Parameters
@@ -69,9 +70,19 @@ def shared(value: Any, name: str | None = None, borrow: bool = False,
         write into it. Other values are copied (a read-only array, for one).
     shape : tuple, optional
         Static shape; by default every axis is unknown, so the value may later be
-        replaced by one of another shape.
+        replaced by one of another shape. An axis of static length 1 broadcasts.
+    broadcastable : tuple of bool, optional
+        Theano's form: True for an axis of length 1 that broadcasts (static length 1).
     """
     arr = np.asarray(value)
+    if broadcastable is not None:
+        if shape is not None:
+            raise TypeError("shared: give `shape` or `broadcastable`, not both")
+        if len(broadcastable) != arr.ndim:
+            raise ValueError(f"shared: broadcastable={tuple(broadcastable)} has "
+                             f"{len(broadcastable)} entries for a value of {arr.ndim} "
+                             "dimensions")
+        shape = tuple(1 if b else None for b in broadcastable)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"shared: unsupported dtype {arr.dtype}")
     arr = _storage(arr, borrow and arr is value)

@@ -17,7 +17,8 @@ import numpy as np
 from cgraph.graph.basic import Apply, Constant, Variable, ViewOp
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
-__all__ = ["SYMBOLIC", "SpecifyShape", "specify_shape"]
+__all__ = ["SYMBOLIC", "SpecifyShape", "Unbroadcast", "addbroadcast", "patternbroadcast",
+           "specify_broadcastable", "specify_shape", "unbroadcast"]
 
 #: An entry of `SpecifyShape.shape` given by a symbolic length (a value input).
 SYMBOLIC = "symbolic"
@@ -142,3 +143,79 @@ def specify_shape(x: Any, shape: Any) -> TensorVariable:
     pattern = [SYMBOLIC if isinstance(n, Variable) else n for n in entries]
     lengths = [n for n in entries if isinstance(n, Variable)]
     return SpecifyShape(pattern, label)(x, *lengths)
+
+
+class Unbroadcast(ViewOp):
+    """`x` with the static length 1 of axes `axes` forgotten (Theano's Unbroadcast): a
+    view of `x`, whose type no longer lets those axes broadcast."""
+
+    __props__ = ("axes",)
+
+    def __init__(self, axes: Sequence[int]):
+        self.axes = tuple(sorted(set(axes)))
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if any(a < 0 or a >= x.ndim for a in self.axes):
+            raise ValueError(f"unbroadcast: axes {self.axes} out of range for {x.type}")
+        shape = tuple(None if a in self.axes and n == 1 else n
+                      for a, n in enumerate(x.type.shape))
+        return Apply(self, [x], [type(x.type)(x.type.dtype, shape).make_variable()])
+
+    def view_layout(self, shapes: list[tuple[int, ...]], strides: Sequence[int]) -> tuple:
+        return tuple(shapes[0]), tuple(strides), 0
+
+    def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [tuple(shapes[0])]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [inputs[0]]
+
+    def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
+        (g,) = output_grads
+        return [specify_broadcastable(g, *[a for a in self.axes
+                                           if inputs[0].type.shape[a] == 1])]
+
+
+def _axes(x: TensorVariable, axes: Sequence[int], what: str) -> list[int]:
+    found = [a + x.ndim if a < 0 else a for a in axes]
+    if any(a < 0 or a >= x.ndim for a in found):
+        raise ValueError(f"{what}: axes {tuple(axes)} out of range for {x.ndim} dimensions")
+    return found
+
+
+def specify_broadcastable(x: Any, *axes: int) -> TensorVariable:
+    """`x` with the axes `axes` stated to have length 1, so that they broadcast
+    (PyTensor's specify_broadcastable): a call with another length raises ValueError."""
+    x = as_tensor_variable(x)
+    if not axes:
+        return x
+    want = set(_axes(x, axes, "specify_broadcastable"))
+    return specify_shape(x, [1 if d in want else None for d in range(x.ndim)])
+
+
+def addbroadcast(x: Any, *axes: int) -> TensorVariable:
+    """Theano's name for `specify_broadcastable`: `x` with `axes` stated to have length
+    1, so that they broadcast; a call with another length raises ValueError."""
+    return specify_broadcastable(x, *axes)
+
+
+def unbroadcast(x: Any, *axes: int) -> TensorVariable:
+    """`x` whose axes `axes` no longer broadcast (Theano's unbroadcast): their static
+    length 1 is forgotten (a view, no copy). Axes without static length 1 are left."""
+    x = as_tensor_variable(x)
+    found = [a for a in _axes(x, axes, "unbroadcast") if x.type.shape[a] == 1]
+    return Unbroadcast(found)(x) if found else x
+
+
+def patternbroadcast(x: Any, broadcastable: Sequence[bool]) -> TensorVariable:
+    """`x` with the broadcast pattern `broadcastable` (Theano's patternbroadcast): True
+    axes are stated to have length 1 (checked when the function runs), False axes no
+    longer broadcast."""
+    x = as_tensor_variable(x)
+    pattern = [bool(b) for b in broadcastable]
+    if len(pattern) != x.ndim:
+        raise ValueError(f"patternbroadcast: pattern {tuple(pattern)} has {len(pattern)} "
+                         f"entries for {x.type}, which has {x.ndim} dimensions")
+    x = unbroadcast(x, *[a for a, b in enumerate(pattern) if not b])
+    return specify_broadcastable(x, *[a for a, b in enumerate(pattern) if b])

@@ -252,7 +252,7 @@ def _value_grad(g: TensorVariable, y: TensorVariable) -> TensorVariable:
         g = _reduce.sum(g, axis=list(range(lead)))
     elif lead < 0:  # y's leading length-1 axes, beyond the region's
         g = pad_left(g, y.ndim)
-    return _reduce.sum_to(g, y)
+    return _reduce.sum_to(g, y, runtime=True)  # the value broadcasts by numpy's rule
 
 
 def _last_writes(index: Index, gz: TensorVariable, inputs: Sequence[Any]) -> TensorVariable:

@@ -99,9 +99,10 @@ def test_rewrites_of_a_long_chain_do_not_sort_per_replacement(kind):
     large, before, after = sorts_while_rewriting(200, kind)
     assert large <= small + 10
     if kind == "exp":  # the whole forward and backward chain fuses into a few loops
-        assert (before, after) == (1612, 2)
+        assert (before, after) == (1011, 2)
     else:  # per layer: the two products and one fused loop each way, plus the ends
-        assert (before, after) == (3607, 1602)
+        # (gradients of same-shape operations hold no SumTo: Theano's broadcasting rule)
+        assert (before, after) == (3007, 1400)
 
 
 @pytest.mark.slow

@@ -144,7 +144,8 @@ def test_a_view_hook_outside_view_op_is_refused_at_class_definition():
 def test_known_views_and_lazy_ops():
     by_name = {cls.__name__: cls for cls in OPS}
     views = {"DimShuffle", "Squeeze", "JoinSlice", "BroadcastLike", "SummedAxes",
-             "SplitPart", "Subtensor", "Diagonal", "ReverseRows", "Print", "SpecifyShape"}
+             "SplitPart", "Subtensor", "Diagonal", "ReverseRows", "Print", "SpecifyShape",
+             "Unbroadcast"}
     assert {n for n, c in by_name.items() if issubclass(c, ViewOp)} == views
     assert {n for n, c in by_name.items() if issubclass(c, LazyOp)} == {"IfElse"}
 

@@ -59,7 +59,8 @@ def test_broadcasting_multiple_outputs_and_mixed_dtypes():
     args = [RNG.standard_normal((3, 4)), RNG.standard_normal(4),
             RNG.integers(-5, 5, 4).astype("int32")]
     assert_matches(f, reference([m, v, i], outs), args)
-    assert_matches(f, reference([m, v, i], outs), [args[0][:, :1], args[1], args[2]])
+    with pytest.raises(ValueError, match="has length 1 on axis 1"):  # Theano's rule
+        f(args[0][:, :1], args[1], args[2])
 
 
 def test_siblings_sharing_an_input_share_a_loop():
@@ -71,19 +72,20 @@ def test_siblings_sharing_an_input_share_a_loop():
     assert_matches(f, reference([x], outs), [RNG.standard_normal(5)])
 
 
-def test_runtime_broadcast_of_an_intermediate_output():
-    # a = exp(x) is an output and an input of b; at run time x may have one element
-    # while y has many: the loop runs over b's shape and a keeps its own shape.
+def test_an_intermediate_output_keeps_the_rule():
+    # a = exp(x) is an output and an input of b, in one loop: x and y have the same
+    # broadcast pattern, so their lengths must be equal (Theano's rule), as unfused.
     x, y = T.dvectors("x", "y")
     a = T.exp(x)
     outs = [a, a * y]
     f = cgraph.function([x, y], outs)
     assert len(fused_nodes(f)) == 1
     ref = reference([x, y], outs)
-    assert_matches(f, ref, [np.array([0.5]), RNG.standard_normal(6)])
-    assert_matches(f, ref, [RNG.standard_normal(6), np.array([0.5])])
-    with pytest.raises(ValueError, match="fused elementwise loop"):
-        f(np.array([0.5]), np.zeros(0))  # documented limitation: one output empty
+    assert_matches(f, ref, [RNG.standard_normal(6), RNG.standard_normal(6)])
+    assert_matches(f, ref, [np.zeros(0), np.zeros(0)])
+    for g in (f, ref):
+        with pytest.raises(ValueError, match="has length 1 on axis 0"):
+            g(np.array([0.5]), RNG.standard_normal(6))
 
 
 def test_no_fusion_across_broadcast_patterns_or_cycles():
@@ -109,8 +111,8 @@ def test_fusion_can_be_excluded():
 
 @pytest.mark.slow
 def test_training_steps_need_few_kernels():
-    """The XOR tutorial step: 41 kernels unrewritten. The MLP step (784-256-10, tanh,
-    softmax cross-entropy, SGD): the 6 Dots, its sums, and fused loops."""
+    """The XOR tutorial step: 38 kernels unrewritten, 15 rewritten (Theano's
+    broadcasting rule leaves its gradient no SumTo)."""
     from benchmarks.xor import tutorial_step
 
     with cgraph.config.change_flags(optimizer="None"):
@@ -118,7 +120,7 @@ def test_training_steps_need_few_kernels():
     fused, _ = tutorial_step(cgraph)
     n_plain = len(plain._lowered.program.steps)
     n_fused = len(fused._lowered.program.steps)
-    assert n_plain == 41 and n_fused <= 17
+    assert n_plain == 38 and n_fused <= 15
     x = np.array([0.0, 1.0])
     np.testing.assert_allclose(fused(x, 1.0), plain(x, 1.0), rtol=1e-12)
 
@@ -144,22 +146,21 @@ def mlp_step(optimizer: str, seed: int = 0) -> cgraph.Function:
 
 @pytest.mark.slow
 def test_mlp_step_kernel_count():
-    """55 kernels unrewritten; 30 with rewrites: 3 Dots (forward 2, and the gradient
-    through W2) and 2 Gemms (the updates `W - 0.1 * dot(...)` of W1 and W2: BLAS adds
-    the product into a copy of W, so the update loop is gone), 5 Sums (softmax
-    denominator, loss, and the stabilized loss's max and shifted sum: the written-out
-    log(e / sum(e)) becomes logits - logsumexp(logits)), 1 shape value (the mean's
-    count), 6 SumTos that numpy broadcasting needs (a bias, or Y, may broadcast at run
-    time: the lengths are not provably equal), and 13 elementwise loops, all but one
-    fused. The forward `dot(x, W) + b` stay a Dot and a fused loop: the gradient's SumTo
-    reads the product's shape. Without the stabilizing pass it is 25 (and the loss is
-    inf for logits above ~710)."""
+    """48 kernels unrewritten; 25 with rewrites: 1 Dot (the gradient through W2) and 4
+    Gemms (the forward `dot(x, W) + b`, the bias added by BLAS into a copy of it, and
+    the updates `W - 0.1 * dot(...)`, the product added into a copy of W), 5 Sums
+    (softmax denominator, loss, and the stabilized loss's max and shifted sum: the
+    written-out log(e / sum(e)) becomes logits - logsumexp(logits)), 1 shape value (the
+    mean's count), 2 SumTos (the biases' gradients, over the rows) and 12 elementwise
+    loops, all but one fused. Theano's broadcasting rule made it 25 (it was 30): the
+    types decide what a gradient sums, so no SumTo waits for run-time lengths and the
+    forward product no longer stays apart for its shape."""
     plain, fused = mlp_step("None"), mlp_step("fast_run")
     families = [s.kernel.family for s in fused._lowered.program.steps]
-    assert len(plain._lowered.program.steps) == 55
-    assert len(families) <= 30 and families.count("dot") == 3
-    assert families.count("dot_add") == 2
-    assert families.count("elementwise") <= 13 and families.count("reduce") <= 6
+    assert len(plain._lowered.program.steps) == 48
+    assert len(families) <= 25 and families.count("dot") == 1
+    assert families.count("dot_add") == 4
+    assert families.count("elementwise") <= 12 and families.count("reduce") <= 2
     x = RNG.standard_normal((16, 784))
     y = np.eye(10)[RNG.integers(0, 10, 16)]
     np.testing.assert_allclose(fused(x, y), plain(x, y), rtol=1e-12)
@@ -276,7 +277,7 @@ def test_sum_of_elementwise_is_one_loop_without_a_temporary():
     ref = reference([x, y, m], outs)
     a, b = RNG.standard_normal(1001), RNG.standard_normal(1001)
     c = RNG.standard_normal((30, 40)).astype("float32")
-    for args in [(a, b, c), (a[::2], b[:1], c.T), (a[:0], b[:0], c[:0, :3])]:
+    for args in [(a, b, c), (a[::2], b[::2], c.T), (a[:0], b[:0], c[:0, :3])]:
         for got, want in zip(f(*args), ref(*args)):
             assert got.dtype == want.dtype and got.shape == want.shape == ()
             np.testing.assert_allclose(got, want, rtol=2e-6 if got.dtype == "float32" else 1e-12,

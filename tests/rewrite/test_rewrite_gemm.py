@@ -53,7 +53,7 @@ def assert_same(f, ref, args, dtype):
 
 # --------------------------------------------------------------------------- the patterns
 
-#: name -> (input ranks, expression, input shapes from sizes (m, k, n), alpha, beta).
+#: name -> (input ranks (or static shapes), expression, input shapes from sizes (m, k, n), alpha, beta).
 PATTERNS = {
     "dot + bias row": ((2, 2, 1), lambda x, w, b: T.dot(x, w) + b,
                        lambda m, k, n: [(m, k), (k, n), (n,)], 1.0, 1.0),
@@ -61,7 +61,7 @@ PATTERNS = {
                        lambda m, k, n: [(m, k), (k, n), (n,)], 1.0, 1.0),
     "dot + matrix": ((2, 2, 2), lambda x, w, c: T.dot(x, w) + c,
                      lambda m, k, n: [(m, k), (k, n), (m, n)], 1.0, 1.0),
-    "dot + column": ((2, 2, 2), lambda x, w, c: T.dot(x, w) + c,
+    "dot + column": ((2, 2, (None, 1)), lambda x, w, c: T.dot(x, w) + c,
                      lambda m, k, n: [(m, k), (k, n), (m, 1)], 1.0, 1.0),
     "dot + scalar": ((2, 2, 0), lambda x, w, s: T.dot(x, w) + s,
                      lambda m, k, n: [(m, k), (k, n), ()], 1.0, 1.0),
@@ -92,7 +92,8 @@ SIZES = {"blas": (20, 30, 25), "tiny": (2, 3, 2), "m = 0": (0, 3, 4), "k = 0": (
 @pytest.mark.parametrize("name", list(PATTERNS))
 def test_pattern_becomes_one_gemm(name, dtype):
     ranks, expr, shapes, alpha, beta = PATTERNS[name]
-    variables = [T.tensor(dtype, ndim=r) for r in ranks]
+    variables = [T.tensor(dtype, shape=r) if isinstance(r, tuple) else T.tensor(dtype, ndim=r)
+                 for r in ranks]
     out = expr(*variables)
     f = cgraph.function(variables, [out])
     assert f.rewrites["specialize"] in ({"gemm_add": 1}, {"gemm_sub": 1})
@@ -109,24 +110,28 @@ def test_pattern_becomes_one_gemm(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_product_broadcasting_at_run_time(dtype):
-    """A product axis of length 1 at run time broadcasts against c's (through a
-    temporary), as the unrewritten add does."""
-    x, w, y, v, c = (T.tensor(dtype, ndim=2) for _ in range(5))
+def test_product_broadcasting(dtype):
+    """A product axis of static length 1 broadcasts against c's (through a temporary),
+    as the unrewritten add does; one of length 1 only at run time is an error in both
+    (Theano's rule)."""
+    x, v, c = (T.tensor(dtype, ndim=2) for _ in range(3))
+    w, y = T.tensor(dtype, shape=(None, 1)), T.tensor(dtype, shape=(None, 1))
     b = T.tensor(dtype, ndim=1)
     outs = [T.dot(x, w) + b, 0.5 * c - 2.0 * T.dot(y.T, v)]
     f = cgraph.function([x, w, b, y, v, c], outs)
     assert len(gemm_nodes(f)) == 2
     ref = reference([x, w, b, y, v, c], outs)
-    # (m, k, n, len(b)) for x (m, k) w (k, n); (k, n, r, s) for y (k, 1) v (k, n) c (r, s)
-    for first, second in [((30, 40, 1, 20), (40, 30, 20, 30)), ((2, 3, 1, 4), (3, 1, 5, 7)),
-                          ((3, 0, 1, 4), (0, 4, 3, 4)), ((1, 5, 1, 0), (5, 1, 0, 7)),
-                          ((3, 4, 5, 5), (4, 6, 1, 6))]:
-        m, k, n, nb = first
-        k2, n2, r, s_ = second
-        args = [sample((m, k), dtype), sample((k, n), dtype), sample((nb,), dtype),
-                sample((k2, 1), dtype), sample((k2, n2), dtype), sample((r, s_), dtype)]
+    # (m, k, len(b)) for x (m, k) w (k, 1); (k, n, r) for y (k, 1) v (k, n) c (r, n)
+    for (m, k, nb), (k2, n2, r) in [((30, 40, 20), (40, 30, 20)), ((2, 3, 4), (3, 1, 5)),
+                                     ((3, 0, 4), (0, 4, 3)), ((1, 5, 0), (5, 7, 0))]:
+        args = [sample((m, k), dtype), sample((k, 1), dtype), sample((nb,), dtype),
+                sample((k2, 1), dtype), sample((k2, n2), dtype), sample((r, n2), dtype)]
         assert_same(f, ref, args, dtype)
+    x2, w2 = T.tensor(dtype, ndim=2), T.tensor(dtype, ndim=2)
+    g = cgraph.function([x2, w2, b], T.dot(x2, w2) + b)
+    for mode_f in (g, reference([x2, w2, b], T.dot(x2, w2) + b)):
+        with pytest.raises(ValueError, match="has length 1 on axis 1"):
+            mode_f(sample((3, 4), dtype), sample((4, 1), dtype), sample((5,), dtype))
 
 
 @pytest.mark.slow
@@ -216,7 +221,7 @@ def test_gemm_gradient_and_errors():
     verify_grad(lambda a, b, c: Gemm(-0.5, 2.0)(a, b, c),
                 [rng.standard_normal((3, 4)), rng.standard_normal((4, 5)),
                  rng.standard_normal((5,))], rng=rng)
-    verify_grad(lambda a, b, c: Gemm(1.5, 1.0)(a, b, c),  # the product broadcasts
+    verify_grad(lambda a, b, c: Gemm(1.5, 1.0)(a, T.addbroadcast(b, 1), c),  # the product broadcasts
                 [rng.standard_normal((3, 4)), rng.standard_normal((4, 1)),
                  rng.standard_normal((3, 6))], rng=rng)
     x, w = T.dmatrices("x", "w")

@@ -96,8 +96,12 @@ def test_errors():
         scan(lambda v, acc: acc + v, sequences=[m], outputs_info=[T.constant(0.0)])
     grows, _ = scan(lambda v, acc: acc + v, sequences=[m], outputs_info=[h])
     f = cgraph.function([m, h], grows)
+    with pytest.raises(ValueError, match=r"h\[t-1\]\) has length 1 on axis 0"):
+        f(np.ones((2, 3)), np.ones(1))  # a length 1 does not stretch (Theano's rule)
+    grows, _ = scan(lambda v, acc: acc + v, sequences=[m],
+                    outputs_info=[T.addbroadcast(h, 0)])
     with pytest.raises(ValueError, match="state 0 starts with shape"):
-        f(np.ones((2, 3)), np.ones(1))
+        cgraph.function([m, h], grows)(np.ones((2, 3)), np.ones(1))
 
 
 @pytest.mark.parametrize("mode", MODES)

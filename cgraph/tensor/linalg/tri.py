@@ -76,7 +76,7 @@ def scale(s: TensorVariable, m: TensorVariable) -> TensorVariable:
 
 def fit(g: TensorVariable, x: TensorVariable) -> TensorVariable:
     """`g` summed over the batch axes where `x` was broadcast."""
-    return sum_to(g, x)
+    return sum_to(g, x, runtime=True)  # batch axes broadcast by numpy's rule
 
 
 def is_zero(g: Any) -> bool:

@@ -25,6 +25,7 @@ from cgraph.configdefaults import config
 from cgraph.tensor import math as m
 from cgraph.tensor.elemwise import cast
 from cgraph.tensor.shape import shape_i
+from cgraph.tensor.specify_shape import specify_broadcastable
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 
 __all__ = ["batch_normalization", "batch_normalization_test", "batch_normalization_train"]
@@ -75,7 +76,9 @@ class _Params:
                 if v.type.shape[a] not in (None, 1):
                     raise ValueError(f"batch normalization: {what} {v.type} must have "
                                      f"length 1 on the normalization axis {a}")
-            return v
+            # broadcast along the axes, as Theano's addbroadcast there (its rule: only
+            # an axis of static length 1 broadcasts); each call checks the length
+            return specify_broadcastable(v, *self.axes)
         pattern = ["x"] * self.ndim
         for i, a in enumerate(self.kept):
             pattern[a] = i
