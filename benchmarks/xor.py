@@ -102,23 +102,40 @@ double xor_step(const double *x, double y, double *w1, double *w2)
         w2[i] -= 0.1 * a1[i] * d_o;
     return d * d;
 }
+
+/* The training loop in C: n steps over the rows of X (2 per step) and Y. */
+double xor_loop(const double *X, const double *Y, long n, double *w1, double *w2)
+{
+    double c = 0;
+    for (long k = 0; k < n; ++k)
+        c = xor_step(X + 2 * k, Y[k], w1, w2);
+    return c;
+}
 """
 
 
-def c_step() -> tuple[Callable, Callable]:
-    """The hand-written C step behind the thinnest cffi wrapper: the floor for a call."""
+def _c_module():
+    """The hand-written C step and loop, compiled by cffi."""
     import tempfile  # noqa: PLC0415
 
     import cffi  # noqa: PLC0415
 
     ffi = cffi.FFI()
-    ffi.cdef("double xor_step(const double *x, double y, double *w1, double *w2);")
+    ffi.cdef("double xor_step(const double *x, double y, double *w1, double *w2);\n"
+             "double xor_loop(const double *X, const double *Y, long n, double *w1, "
+             "double *w2);")
     ffi.set_source("_cg_bench_xor_c", C_STEP, extra_compile_args=["-O2"])
     with tempfile.TemporaryDirectory() as tmp:
         module = ffi.compile(tmpdir=tmp, verbose=False)
         spec = importlib.util.spec_from_file_location("_cg_bench_xor_c", module)
         lib = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(lib)
+    return lib
+
+
+def c_step() -> tuple[Callable, Callable]:
+    """The hand-written C step behind the thinnest cffi wrapper: the floor for a call."""
+    lib = _c_module()
     t1, t2 = (w.copy() for w in initial_weights())
     step, fb = lib.lib.xor_step, lib.ffi.from_buffer
     p1, p2 = fb("double[]", t1), fb("double[]", t2)
@@ -221,6 +238,81 @@ def loop_in_c(epochs: int) -> float:
     return time.perf_counter() - t
 
 
+def whole_loops(quick: bool) -> dict[str, Callable[[int], float]]:
+    """Training loops that run every step without Python: each `run(epochs)` returns
+    the last cost, after `epochs` passes over the 4 samples."""
+    import cgraph  # noqa: PLC0415
+
+    general, _ = tutorial_step(cgraph)
+    special, _ = tutorial_step(cgraph)
+    found = {"cgraph Function.loop": lambda e: general.loop(INPUTS, TARGETS, epochs=e),
+             "cgraph Function.loop(specialize=True)":
+                 lambda e: special.loop(INPUTS, TARGETS, epochs=e, specialize=True)}
+    lib = _c_module()
+    w1, w2 = (w.copy() for w in initial_weights())
+    fb = lib.ffi.from_buffer
+    p1, p2 = fb("double[]", w1), fb("double[]", w2)
+
+    def c_loop(epochs: int) -> float:
+        X = np.tile(INPUTS.astype(np.float64), (epochs, 1))
+        Y = np.tile(TARGETS.astype(np.float64), epochs)
+        return lib.lib.xor_loop(fb("double[]", X), fb("double[]", Y), len(Y), p1, p2)
+
+    found["hand-written C loop"] = c_loop
+    if (jax := optional("jax", quick)) is not None:
+        found["jax.lax.scan (jit)"] = jax_scan(jax)
+    return found
+
+
+def jax_scan(jax) -> Callable[[int], float]:
+    """The tutorial's loop as one jitted lax.scan over the steps (compiled on first
+    use of a length, before timing)."""
+    jnp = jax.numpy
+
+    def loss(w1, w2, x, y):
+        h = jax.nn.sigmoid(w1.T @ jnp.concatenate([x, jnp.ones(1)]))
+        o = jax.nn.sigmoid(w2.T @ jnp.concatenate([h, jnp.ones(1)]))
+        return (o.sum() - y) ** 2
+
+    def body(carry, xy):
+        w1, w2 = carry
+        c, (g1, g2) = jax.value_and_grad(loss, argnums=(0, 1))(w1, w2, xy[0], xy[1])
+        return (w1 - 0.1 * g1, w2 - 0.1 * g2), c
+
+    @jax.jit
+    def run(w1, w2, X, Y):
+        (w1, w2), costs = jax.lax.scan(body, (w1, w2), (X, Y))
+        return costs[-1], w1, w2
+
+    state = [jnp.asarray(w) for w in initial_weights()]
+    data: dict[int, tuple] = {}
+
+    def scan_loop(epochs: int) -> float:
+        if epochs not in data:
+            data[epochs] = (jnp.asarray(np.tile(INPUTS.astype(np.float64), (epochs, 1))),
+                            jnp.asarray(np.tile(TARGETS.astype(np.float64), epochs)))
+            run(state[0], state[1], *data[epochs])[0].block_until_ready()  # compile
+        c, state[0], state[1] = run(state[0], state[1], *data[epochs])
+        return float(c.block_until_ready())
+
+    return scan_loop
+
+
+def per_step(loops: dict[str, Callable[[int], float]], epochs: int, rounds: int
+             ) -> dict[str, float]:
+    """Median nanoseconds per step over interleaved rounds (each loop run once first:
+    compiles and the specialized module are not timed)."""
+    samples: dict[str, list[float]] = {name: [] for name in loops}
+    for run in loops.values():
+        run(epochs)
+    for _ in range(rounds):
+        for name, run in loops.items():
+            t = time.perf_counter()
+            run(epochs)
+            samples[name].append((time.perf_counter() - t) / (4 * epochs) * 1e9)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run (for CI)")
@@ -235,6 +327,9 @@ def main(argv: list[str] | None = None) -> None:
     loops = loop(found, epochs)
     loops["cgraph Function.loop (in C)"] = loop_in_c(epochs)
     print(table(f"XOR training loop, {epochs * 4} calls", "seconds", loops))
+    print(table(f"XOR training loop without Python, {epochs * 4} steps",
+                "ns/step (median)", per_step(whole_loops(args.quick), epochs, rounds),
+                base="cgraph Function.loop"))
 
 
 if __name__ == "__main__":

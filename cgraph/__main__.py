@@ -71,7 +71,7 @@ def summarize_c(source: str) -> str:
     lines = source.splitlines()
     for line, following in zip(lines, lines[1:]):
         match = _KERNEL_COMMENT.match(line)
-        if match and following.startswith("static"):
+        if match and following.startswith(("static", "CG_KERNEL")):
             call = match.group(1)  # `op(args`: the op is what precedes the last "("
             ops.append(call[:call.rfind("(")] if "(" in call else call)
             where = where or (match.group(2) or "")

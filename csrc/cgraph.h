@@ -28,10 +28,24 @@ typedef int64_t cg_idx;
  * training step: minutes instead of seconds) while the calls gain nothing from it,
  * so the body is compiled without it, and kept out of line so that it is compiled
  * once, not once per entry point. */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(CG_FIXED_PLAN)
+#define CG_BODY inline __attribute__((always_inline))
+#elif defined(__GNUC__) && !defined(__clang__)
 #define CG_BODY __attribute__((noinline, optimize("no-thread-jumps")))
 #else
 #define CG_BODY __attribute__((noinline))
+#endif
+
+/* A kernel (and the product helpers kernels share). A module specialized to one plan
+ * (`Function.loop(specialize=True)`: CG_FIXED_PLAN) inlines every kernel into its
+ * body, so that the compiler folds the plan's shapes, strides and branches, which are
+ * constants there; other modules keep each kernel a function of its own. */
+#ifdef CG_FIXED_PLAN
+#define CG_KERNEL static inline __attribute__((always_inline))
+#define CG_INLINE static inline __attribute__((always_inline))
+#else
+#define CG_KERNEL static
+#define CG_INLINE static inline
 #endif
 
 /* Write a formatted error message into the caller's buffer. */

@@ -255,17 +255,25 @@ def _render_program(template: str, program: Program, **extra: object) -> str:
                                              **_body(program, callees), **extra)
 
 
-def render(program: Program, version: str, profile: bool = False) -> str:
+def render(program: Program, version: str, profile: bool = False,
+           fixed_plan: Sequence[int] | None = None) -> str:
     """Return the C source of `program`; with `profile`, each kernel call is timed
-    into a static counter array (read through `<entry>_profile`)."""
-    return _render_program("module.c.j2", program, version=version, profile=profile)
+    into a static counter array (read through `<entry>_profile`). With `fixed_plan`
+    (the plan array of one call shape), a module specialized to it: every kernel
+    inlined into a body that reads the plan as constants, run only by its loop entry
+    (a short body only: a table's steps are called through pointers)."""
+    if fixed_plan is not None and len(program.steps) > TABLE_STEPS:
+        raise ValueError(f"a program of {len(program.steps)} steps (over {TABLE_STEPS}) "
+                         "is not specialized to a plan")
+    return _render_program("module.c.j2", program, version=version, profile=profile,
+                           fixed_plan=None if fixed_plan is None else [int(v) for v in fixed_plan])
 
 
 def render_program(program: Program) -> str:
     """The C of an inner program (a scan's step): its constants, its kernels and a
     `static` entry point, to be placed inside another module."""
     return _render_program("program.c.j2", program, storage="static inline ",
-                           profile=False)
+                           profile=False, fixed_plan=None)
 
 
 def cdef(program: Program, profile: bool = False) -> str:

@@ -128,6 +128,7 @@ class CompiledModule:
         # One error buffer per thread: cffi releases the GIL during the call, so
         # concurrent failing calls must not write into the same message buffer.
         self._errbufs: dict[int, Any] = {}
+        self._specialized: dict[bytes, Any] = {}  # plan bytes -> module (`specialized`)
         self._build(cfg, prepared)
 
     # ----------------------------------------------------------------- building
@@ -193,6 +194,35 @@ class CompiledModule:
         # (e.g. a boolean mask) make every call plan afresh.
         self.value_args: tuple[int, ...] = self.lowered.value_args
         self.replan_each_call = any(self.fgraph.inputs[i].type.ndim > 0 for i in self.value_args)
+
+    def specialized(self, P: Any) -> Any:
+        """The module specialized to the plan array `P` (a cffi int64_t array): every
+        kernel inlined, the plan's shapes and strides constants (`render(...,
+        fixed_plan=)`); its `<entry>_loop` runs only loops of that plan. Compiled once
+        per machine and plan, then found in the disk cache."""
+        program = self.lowered.program
+        values = np.frombuffer(self.ffi.buffer(P), dtype=np.int64)
+        found = self._specialized.get(values.tobytes())
+        if found is not None:
+            return found
+        cfg, cache_dir = self.config, self.config.cache_dir or None
+        declarations = cdef(program)
+        key = program_key(program, VERSION, "fixed-plan", values.tobytes().hex(),
+                          declarations, repr(self.build_options))
+        module = backend.load_indexed(key, self.build_options, cache_dir)
+        if module is None:
+            source = render(program, VERSION, fixed_plan=values.tolist())
+            what = f"a loop step specialized to its shapes ({len(self.lowered.kernels)} kernels)"
+            try:
+                with compile_progress(what, cfg.compile_progress):
+                    module = backend.load_module(source, declarations, self.build_options,
+                                                 depends=kernel_headers(), root=cache_dir,
+                                                 key_text=key)
+            except backend.CompileError as err:
+                raise errors.point_at_kernels(err, program) from None
+            backend.record_index(key, module, self.build_options, cache_dir)
+        self._specialized[values.tobytes()] = module
+        return module
 
     def _start_profile(self, times: dict[str, float]) -> None:
         program = self.lowered.program

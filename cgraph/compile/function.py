@@ -183,7 +183,7 @@ class Function:
     def loop(self, *sequences: Any, epochs: int = 1, batch_size: int | None = None,
              shuffle: int | None = None, record_every: int | None = None,
              stop_on_nan: bool = False, fixed: dict | None = None,
-             progress: Any = None) -> Any:
+             progress: Any = None, specialize: bool = False) -> Any:
         """Run many steps inside C: the training loop without the Python round trips.
 
         Each positional argument is a sequence for one input (in order, skipping the
@@ -213,6 +213,17 @@ class Function:
             Input variable (or its name) -> value, for inputs that are not sequences.
         progress : callable, optional
             `progress(steps_done, steps_total)`, called every ~50 ms.
+        specialize : bool
+            Run the steps in a module compiled for this loop's shapes: every kernel
+            inlined into one function whose shapes, strides and branches are
+            constants (about 2x faster on small steps such as the XOR tutorial's).
+            Each operation rounds as in the general module (no FMA contraction), so
+            the results are the same, except that where the compiler now vectorizes
+            a short loop of exp, sin... through glibc's vector math, such a value may
+            differ in its last bit. It costs one compile (seconds), then comes from
+            the disk cache. A loop it cannot serve (a short last batch, a plan
+            that changes between steps, a step of over 64 kernels, a profiled
+            function) runs the general module, with a warning saying why.
 
         Ctrl-C stops at a step boundary; the shared variables then hold the values
         after the last complete step.
@@ -224,7 +235,8 @@ class Function:
                              "build the function without Print")
         return run_loop(self.compiled, self.user_inputs, sequences, epochs=epochs,
                         batch_size=batch_size, shuffle=shuffle, record_every=record_every,
-                        stop_on_nan=stop_on_nan, fixed=fixed, progress=progress)
+                        stop_on_nan=stop_on_nan, fixed=fixed, progress=progress,
+                        specialize=specialize)
 
     def _set_input_specs(self, specs: list[In]) -> None:
         """Names, defaults and implicit flags of the inputs (from `In`)."""

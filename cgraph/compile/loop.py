@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from cgraph.codegen.lower import Program
+from cgraph.codegen.render import TABLE_STEPS
 from cgraph.compile.compiled import ERRBUF_SIZE, CompiledModule
 from cgraph.compile.signature import ArgSpec, Signature
 from cgraph.graph.basic import Variable
@@ -81,7 +82,8 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
              epochs: int = 1, batch_size: int | None = None, shuffle: int | None = None,
              record_every: int | None = None, stop_on_nan: bool = False,
              fixed: Mapping[Any, Any] | None = None,
-             progress: Callable[[int, int], Any] | None = None) -> Any:
+             progress: Callable[[int, int], Any] | None = None,
+             specialize: bool = False) -> Any:
     """See `Function.loop`: `compiled` is the function's module, `inputs` its input
     variables (as the caller made them: `fixed` names them)."""
     sig = compiled.signature
@@ -158,7 +160,18 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
     records = [np.empty((n_records, *out_full[o]), sig.out_dtypes[o]) for o in range(n_out)]
     perm = _permutations(shuffle, n, epochs) if shuffle is not None else None
     fb, ffi = compiled.from_buffer, compiled.ffi
-    keep = [*base, *out_bufs, *stages, *records, plans]  # alive during calls
+    entry = compiled.entry_point("_loop")
+    if specialize:
+        why = _not_specialized(compiled, plans, P_full, P_last)
+        if why:
+            warnings.warn(f"loop(specialize=True): {why}; the loop runs the general module",
+                          stacklevel=3)
+        else:
+            module = compiled.specialized(P_full)
+            entry = getattr(module.lib, compiled.program.entry + "_loop")
+            fb, ffi = module.ffi.from_buffer, module.ffi
+            P_full = P_last = fb("int64_t[]", plans.plan(batch)[2])
+    keep = [*base, *out_bufs, *stages, *records, plans, P_full]  # alive during calls
     X = ffi.new("void *[]", [fb(a, require_writable=True) if a.flags.writeable else fb(a)
                              for a in base]
                 + [fb(b, require_writable=True) for b in out_bufs] + list(compiled.constants)
@@ -170,7 +183,6 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
     errbuf = ffi.new(f"char[{ERRBUF_SIZE}]")
     L_ptr = fb("int64_t[]", L_arr)
     state_ptr = fb("int64_t[]", state, require_writable=True)
-    entry = compiled.entry_point("_loop")
     done, chunk, reported = 0, 1, time.perf_counter()
     try:
         while done < steps:
@@ -205,6 +217,21 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
     final_is_short = batch > 0 and done > 0 and (done - 1) % n_batches == n_batches - 1
     return _results(sig, records, out_bufs, out_last if final_is_short else out_full,
                     record_every, done)
+
+
+def _not_specialized(compiled: CompiledModule, plans: _StepPlans, P_full: Any,
+                     P_last: Any) -> str:
+    """Why a loop cannot run a module specialized to its plan ("" when it can)."""
+    if plans.per_step:
+        return "its plan changes between steps (an update feeds a shape or a branch)"
+    if P_last is not P_full:
+        return "its last batch is shorter (a batch size that divides the rows allows it)"
+    if len(compiled.program.steps) > TABLE_STEPS:
+        return (f"its step has {len(compiled.program.steps)} kernels (over {TABLE_STEPS}, "
+                "they run from a table)")
+    if compiled.profile is not None:
+        return "the function is profiled"
+    return ""
 
 
 def _count(name: str, value: Any, least: int) -> int:

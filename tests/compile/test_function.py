@@ -244,7 +244,7 @@ def test_c_source_is_readable_and_deterministic():
     f1, f2 = build(), build()
     assert f1.c_source == f2.c_source
     assert "/* v" in f1.c_source and "exp(" in f1.c_source
-    assert "static int k" in f1.c_source
+    assert "CG_KERNEL int k" in f1.c_source
     assert "Python.h" not in f1.c_source
 
 

@@ -143,7 +143,7 @@ def test_show_c_prints_one_kernel_and_highlights_on_request():
     kernel = printing.show_c(f, node=label, file=out)
     assert out.getvalue() == kernel and "\033[" not in kernel
     assert kernel.startswith("/*") and f"[id {label}]" in kernel.splitlines()[0]
-    assert "static int k" in kernel and "exp(" not in kernel  # only that kernel
+    assert "CG_KERNEL int k" in kernel and "exp(" not in kernel  # only that kernel
     assert kernel in f.c_source
     colored = io.StringIO()
     printing.show_c(f, file=colored, color=True)
