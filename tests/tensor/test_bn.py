@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import MODES, rng_for
+from helpers import MODES, rng_for, verify_grads
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.gradient import verify_grad
 from cgraph.tensor.nnet import bn
 from cgraph.tensor.type import TensorType
 
@@ -149,17 +148,22 @@ def test_gradients():
     rng = rng_for("bn-grad")
     x_val = rng.standard_normal((5, 3, 2, 2))
     g_val, b_val = rng.standard_normal(3), rng.standard_normal(3)
-    verify_grad(lambda x, g, b: bn.batch_normalization_train(x, g, b, "spatial")[0],
-                [x_val, g_val, b_val], rng=rng)
-    verify_grad(lambda x, g, b: bn.batch_normalization_train(x, g, b, (0, 1))[0],
-                [rng.standard_normal((4, 3, 2)), rng.standard_normal(2),
-                 rng.standard_normal(2)], rng=rng)
+    cases = {
+        "train spatial": (lambda x, g, b: bn.batch_normalization_train(x, g, b, "spatial")[0],
+                          [x_val, g_val, b_val]),
+        "train (0, 1)": (lambda x, g, b: bn.batch_normalization_train(x, g, b, (0, 1))[0],
+                         [rng.standard_normal((4, 3, 2)), rng.standard_normal(2),
+                          rng.standard_normal(2)]),
+    }
     m_val, v_val = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
-    verify_grad(lambda x, g, b, mu, v: bn.batch_normalization_test(x, g, b, mu, v, "spatial"),
-                [x_val, g_val, b_val, m_val, v_val], rng=rng)
+    cases["test spatial"] = (
+        lambda x, g, b, mu, v: bn.batch_normalization_test(x, g, b, mu, v, "spatial"),
+        [x_val, g_val, b_val, m_val, v_val])
     for bn_mode in ("low_mem", "high_mem"):
-        verify_grad(lambda x, g, b, mu, s, k=bn_mode: bn.batch_normalization(x, g, b, mu, s, k),
-                    [x_val[:, :, 0, 0], g_val, b_val, m_val, v_val], rng=rng)
+        cases[bn_mode] = (
+            lambda x, g, b, mu, s, k=bn_mode: bn.batch_normalization(x, g, b, mu, s, k),
+            [x_val[:, :, 0, 0], g_val, b_val, m_val, v_val])
+    verify_grads(cases, rng=rng)  # one compiled module for the five checks
 
 
 @pytest.mark.parametrize("mode", MODES)
