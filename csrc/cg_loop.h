@@ -67,8 +67,15 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
     }
 
     memcpy(A, X, (size_t)n_args * sizeof(void *));
-    for (int64_t s = L[CG_L_BEGIN]; s < L[CG_L_END]; ++s) {
-        const int64_t epoch = s / n_batches, b = s % n_batches;
+    /* the step's epoch and batch, and the next step that records, kept as counters:
+       two divisions per step cost as much as a small kernel */
+    int64_t epoch = L[CG_L_BEGIN] / n_batches, b = L[CG_L_BEGIN] % n_batches;
+    int64_t record_at = every > 0 ? (L[CG_L_BEGIN] / every + 1) * every : -1;
+    for (int64_t s = L[CG_L_BEGIN]; s < L[CG_L_END]; ++s, ++b) {
+        if (b == n_batches) {
+            b = 0;
+            ++epoch;
+        }
         const int64_t *order = perm ? perm + epoch * n_rows : NULL;
         int64_t rows = 1, row0 = b;
         if (batch > 0) {
@@ -108,8 +115,9 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
         }
         for (int64_t u = 0; u < n_upd; ++u)
             memcpy(A[upd[3 * u + 1]], A[upd[3 * u]], (size_t)upd[3 * u + 2]);
-        if (every > 0 && (s + 1) % every == 0) {
-            const int64_t k = (s + 1) / every - 1;
+        if (s + 1 == record_at) {
+            const int64_t k = record_at / every - 1;
+            record_at += every;
             for (int64_t o = 0; o < n_out; ++o)
                 memcpy(record[o] + k * out[4 * o + 1], A[out[4 * o]],
                        (size_t)out[4 * o + (last ? 2 : 1)]);
