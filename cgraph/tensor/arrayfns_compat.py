@@ -52,7 +52,6 @@ from cgraph.tensor.math import (
 from cgraph.tensor.reductions import argmax
 from cgraph.tensor.reductions import max as max_
 from cgraph.tensor.special_math import gamma, gammainc, gammaincc
-from cgraph.tensor.specify_shape import specify_shape
 from cgraph.tensor.subtensor import nonzero, set_subtensor, take
 from cgraph.tensor.type import TensorVariable, as_tensor_variable
 

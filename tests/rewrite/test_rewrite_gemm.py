@@ -53,7 +53,8 @@ def assert_same(f, ref, args, dtype):
 
 # --------------------------------------------------------------------------- the patterns
 
-#: name -> (input ranks (or static shapes), expression, input shapes from sizes (m, k, n), alpha, beta).
+#: name -> (input ranks (or static shapes), expression, input shapes from sizes (m, k, n),
+#: alpha, beta).
 PATTERNS = {
     "dot + bias row": ((2, 2, 1), lambda x, w, b: T.dot(x, w) + b,
                        lambda m, k, n: [(m, k), (k, n), (n,)], 1.0, 1.0),
@@ -221,7 +222,8 @@ def test_gemm_gradient_and_errors():
     verify_grad(lambda a, b, c: Gemm(-0.5, 2.0)(a, b, c),
                 [rng.standard_normal((3, 4)), rng.standard_normal((4, 5)),
                  rng.standard_normal((5,))], rng=rng)
-    verify_grad(lambda a, b, c: Gemm(1.5, 1.0)(a, T.addbroadcast(b, 1), c),  # the product broadcasts
+    # the product broadcasts
+    verify_grad(lambda a, b, c: Gemm(1.5, 1.0)(a, T.addbroadcast(b, 1), c),
                 [rng.standard_normal((3, 4)), rng.standard_normal((4, 1)),
                  rng.standard_normal((3, 6))], rng=rng)
     x, w = T.dmatrices("x", "w")
