@@ -76,6 +76,7 @@ def label(value: object, labels: dict[str, str]) -> str:
 
 
 def cell(value: object, unit: str | None) -> str:
+    """A table cell: a number as `number` writes it, text as it is, nothing for None."""
     if value is None:
         return ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -123,12 +124,13 @@ def markdown(header: list[str], rows: list[list[str]], numeric: list[bool]) -> s
 def as_recorded(table: dict, view: dict) -> str:
     labels = view.get("labels", {})
     names = view.get("columns", table["columns"])
-    try:
-        index = [table["columns"].index(name) for name in names]
-    except ValueError as err:
-        raise ValueError(f"no column {err} in table {table['title']!r}") from None
+    missing = [name for name in names if name not in table["columns"]]
+    if missing:
+        raise ValueError(f"no column {missing} in table {table['title']!r}")
+    index = [table["columns"].index(name) for name in names]
     rows = [[cell(row[i], table["units"][i]) for i in index] for row in table["rows"]]
-    numeric = [all(isinstance(row[i], (int, float)) for row in table["rows"]) for i in index]
+    numeric = [all(isinstance(row[i], (int, float)) for row in table["rows"]
+                   if row[i] is not None) for i in index]
     return markdown([labels.get(table["columns"][i], table["columns"][i]) for i in index],
                     rows, numeric)
 
