@@ -53,8 +53,9 @@ _SAME_OP = {
 
 def _table() -> dict[np.ufunc, Callable]:
     table: dict[np.ufunc, Callable] = {}
-    for name in dir(np):
-        ufunc = getattr(np, name)
+    # numpy's own namespace, not dir(np): getattr would import every lazily loaded
+    # submodule (f2py, testing, ma, polynomial...), about half of `import cgraph`.
+    for name, ufunc in sorted(vars(np).items()):
         if not isinstance(ufunc, np.ufunc):
             continue
         op = getattr(m, _SAME_OP.get(name, name), None)
