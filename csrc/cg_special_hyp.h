@@ -4,7 +4,8 @@
  *
  * z < 0 goes through Pfaff's transformations (or the power series for |z| <= 0.9),
  * whichever loses the fewest digits; 0 <= z <= 0.9 is the power series; 0.9 < z < 1
- * the series in 1 - z (DLMF 15.8.4) unless c - a - b is near an integer. */
+ * the series in 1 - z (DLMF 15.8.4), or with logarithms where c - a - b is an integer
+ * (15.8.10), or the power series up to 0.999 where it is near one. */
 #ifndef CGRAPH_SPECIAL_HYP_H
 #define CGRAPH_SPECIAL_HYP_H
 
@@ -14,6 +15,8 @@
 #define CG_HYP_SERIES_UP_TO 0.9
 #define CG_HYP_NEAR_INTEGER 0.05
 #define CG_HYP_SERIES_LIMIT 0.999
+#define CG_HYP_INTEGER_EXCESS 1e-13
+#define CG_HYP_MAX_EXCESS 1000.0
 
 static inline int cg_hyp_pole(double x)
 {
@@ -80,15 +83,75 @@ static inline double cg_hyp_near_one(double a, double b, double c, double y, dou
     return total;
 }
 
+/* 2F1(a, b; a + b + m; 1 - y) for an integer m >= 0 and y < 0.1, by the series in y
+ * with logarithms (DLMF 15.8.10). */
+static inline double cg_hyp_integer_excess(double a, double b, int m, double y, double *cond)
+{
+    const double c = a + b + m;
+    double finite = 0.0, size = 0.0;
+    double ratio = m > 0 ? cg_hyp_gamma_ratio((double)m, c, a + m, b + m) : 0.0;
+    if (ratio != 0.0) {
+        double term = 1.0; /* (a)_k (b)_k / (k! (1 - m)_k) y^k */
+        for (int k = 0; k < m; k++) {
+            finite += term;
+            size += fabs(term);
+            if (k + 1 < m)
+                term *= (a + k) * (b + k) / ((k + 1.0) * (k + 1.0 - m)) * y;
+        }
+        finite *= ratio;
+        size *= fabs(ratio);
+    }
+    ratio = cg_hyp_gamma_ratio(c, 1.0, a, b);
+    if (ratio == 0.0) {
+        *cond = finite != 0.0 ? size / fabs(finite) : INFINITY;
+        return finite;
+    }
+    const double log_y = log(y);
+    double psi_1 = cg_psi(1.0), psi_m = cg_psi(m + 1.0);
+    double psi_a = cg_psi(a + m), psi_b = cg_psi(b + m);
+    double term = 1.0 / cg_gamma(m + 1.0); /* (a+m)_n (b+m)_n / (n! (n+m)!) y^n */
+    double total = 0.0, lost = 0.0, series_size = 0.0;
+    double n = 0.0;
+    for (;; n += 1.0) {
+        if (n >= CG_HYP_MAX_TERMS) {
+            *cond = INFINITY;
+            return NAN;
+        }
+        const double part = term * (log_y - psi_1 - psi_m + psi_a + psi_b);
+        const double sum = total + part;
+        lost += fabs(total) >= fabs(part) ? (total - sum) + part : (part - sum) + total;
+        total = sum;
+        series_size += fabs(part);
+        if (fabs(part) <= 0.5 * CG_SP_EPS * fabs(total + lost) && n > 2.0)
+            break;
+        psi_1 += 1.0 / (n + 1.0);
+        psi_m += 1.0 / (n + m + 1.0);
+        psi_a += 1.0 / (a + m + n);
+        psi_b += 1.0 / (b + m + n);
+        term *= (a + m + n) * (b + m + n) / ((n + 1.0) * (n + m + 1.0)) * y;
+    }
+    const double scale = -ratio * (m % 2 ? -1.0 : 1.0) * pow(y, (double)m);
+    const double value = finite + scale * (total + lost);
+    size += fabs(scale) * series_size;
+    *cond = value != 0.0 ? size / fabs(value) : INFINITY;
+    return value;
+}
+
 /* 2F1 for 0 <= z < 1, with y = 1 - z given exactly. */
 static inline double cg_hyp_positive(double a, double b, double c, double z, double y,
                                      double *cond)
 {
     if (z <= CG_HYP_SERIES_UP_TO || cg_hyp_pole(a) || cg_hyp_pole(b))
         return cg_hyp_series(a, b, c, z, cond);
-    const double s = c - a - b;
-    if (fabs(s - floor(s + 0.5)) >= CG_HYP_NEAR_INTEGER)
+    const double s = c - a - b, m = floor(s + 0.5);
+    if (fabs(s - m) >= CG_HYP_NEAR_INTEGER)
         return cg_hyp_near_one(a, b, c, y, cond);
+    if (fabs(s - m) <= CG_HYP_INTEGER_EXCESS && fabs(m) <= CG_HYP_MAX_EXCESS) {
+        /* Euler's transformation makes the excess >= 0 */
+        if (m >= 0)
+            return cg_hyp_integer_excess(a, b, (int)m, y, cond);
+        return pow(y, m) * cg_hyp_integer_excess(c - a, c - b, (int)-m, y, cond);
+    }
     if (z <= CG_HYP_SERIES_LIMIT)
         return cg_hyp_series(a, b, c, z, cond);
     *cond = INFINITY;

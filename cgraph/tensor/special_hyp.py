@@ -4,9 +4,10 @@ csrc/cg_special_hyp.h for mode "PY" (same steps, same branch points).
 The supported domain: real a, b, c, z with z <= 1 and c not a non-positive integer.
 z < 0 is mapped into (0, 1) by Pfaff's transformation; on [0, 0.9] the power series is
 summed; above 0.9 the series in 1 - z (DLMF 15.8.4) is used when the excess c - a - b
-(after the transformation) is at least 0.05 away from an integer, else the power series
-up to 0.999. Outside this (z > 1, c a non-positive integer, a near-integer excess
-above 0.999, a series that does not converge in MAX_TERMS terms, z = 1 with
+(after the transformation) is at least 0.05 away from an integer, the series with
+logarithms (15.8.10) when it is an integer (to within 1e-13), else the power series up
+to 0.999. Outside this (z > 1, c a non-positive integer, an excess near but not at an
+integer above 0.999, a series that does not converge in MAX_TERMS terms, z = 1 with
 c - a - b <= 0) the result is NaN.
 """
 
@@ -14,12 +15,15 @@ from __future__ import annotations
 
 import math
 
-from cgraph.tensor.special_scalar import EPS, INF, NAN, c_exp, c_pow, floor, gamma, lgamma
+from cgraph.tensor.special_bessel import digamma
+from cgraph.tensor.special_scalar import EPS, INF, NAN, c_exp, c_log, c_pow, floor, gamma, lgamma
 
 MAX_TERMS = 200_000
 SERIES_UP_TO = 0.9  # the power series alone below this z
 NEAR_INTEGER = 0.05  # an excess closer than this to an integer: no 1 - z transformation
 SERIES_LIMIT = 0.999  # and the power series only up to this z
+INTEGER_EXCESS = 1e-13  # an excess this close to an integer: the logarithmic series
+MAX_EXCESS = 1000.0  # (for integers up to this)
 
 
 def _non_positive_integer(x: float) -> bool:
@@ -82,6 +86,54 @@ def _near_one(a: float, b: float, c: float, y: float) -> tuple[float, float]:
     return total, size / abs(total) if total else INF
 
 
+def _integer_excess(a: float, b: float, m: int, y: float) -> tuple[float, float]:
+    """2F1(a, b; a + b + m; 1 - y) for an integer m >= 0 and y < 0.1, by the series in
+    y with logarithms (DLMF 15.8.10), and its condition."""
+    c = a + b + m
+    finite = 0.0
+    size = 0.0
+    ratio = _gamma_ratio(float(m), c, a + m, b + m) if m > 0 else 0.0
+    if ratio != 0.0:
+        term = 1.0
+        for k in range(m):  # sum_k<m (a)_k (b)_k / (k! (1 - m)_k) y**k
+            finite += term
+            size += abs(term)
+            if k + 1 < m:
+                term *= (a + k) * (b + k) / ((k + 1.0) * (k + 1.0 - m)) * y
+        finite *= ratio
+        size *= abs(ratio)
+    ratio = _gamma_ratio(c, 1.0, a, b)
+    if ratio == 0.0:
+        return finite, size / abs(finite) if finite else INF
+    log_y = c_log(y)
+    psi_1 = digamma(1.0)
+    psi_m = digamma(m + 1.0)
+    psi_a, psi_b = digamma(a + m), digamma(b + m)
+    term = 1.0 / gamma(m + 1.0)  # (a+m)_n (b+m)_n / (n! (n+m)!) y**n
+    total = lost = 0.0
+    series_size = 0.0
+    n = 0
+    while n < MAX_TERMS:
+        part = term * (log_y - psi_1 - psi_m + psi_a + psi_b)
+        new = total + part
+        lost += (total - new) + part if abs(total) >= abs(part) else (part - new) + total
+        total = new
+        series_size += abs(part)
+        if abs(part) <= 0.5 * EPS * abs(total + lost) and n > 2:
+            break
+        psi_1 += 1.0 / (n + 1.0)
+        psi_m += 1.0 / (n + m + 1.0)
+        psi_a += 1.0 / (a + m + n)
+        psi_b += 1.0 / (b + m + n)
+        term *= (a + m + n) * (b + m + n) / ((n + 1.0) * (n + m + 1.0)) * y
+        n += 1
+    else:
+        return NAN, INF
+    scale = -ratio * (-1.0) ** m * c_pow(y, float(m))
+    value = finite + scale * (total + lost)
+    size += abs(scale) * series_size
+    return value, size / abs(value) if value else INF
+
 def _positive(a: float, b: float, c: float, z: float, y: float) -> tuple[float, float]:
     """2F1 and its condition for 0 <= z < 1, with y = 1 - z (given exactly)."""
     if z <= SERIES_UP_TO or _non_positive_integer(a) or _non_positive_integer(b):
@@ -89,6 +141,13 @@ def _positive(a: float, b: float, c: float, z: float, y: float) -> tuple[float, 
     s = c - a - b
     if abs(s - floor(s + 0.5)) >= NEAR_INTEGER:
         return _near_one(a, b, c, y)
+    m = floor(s + 0.5)
+    if abs(s - m) <= INTEGER_EXCESS and abs(m) <= MAX_EXCESS:
+        # Euler's transformation makes the excess >= 0
+        if m >= 0:
+            return _integer_excess(a, b, int(m), y)
+        value, cond = _integer_excess(c - a, c - b, int(-m), y)
+        return c_pow(y, m) * value, cond
     return _series(a, b, c, z) if z <= SERIES_LIMIT else (NAN, INF)
 
 

@@ -86,6 +86,15 @@ def test_tails_near_one():
     c = a + b + np.array([0.0, 1.0, 2.02, 0.97])
     check([a, b, c, 0.999], reference(a, b, c, 0.999))
     check([1.0, 1.0, 2.0, 0.5], -np.log(0.5) / 0.5)
+    # an integer excess (m = -3 .. 3): the series in 1 - z with logarithms
+    a, b = parameters(rng, 200, -4, 4), parameters(rng, 200, -4, 4)
+    c = a + b + rng.integers(-3, 4, 200)
+    z = 1 - 10.0 ** -rng.uniform(1, 15, 200)
+    keep = (c > 0.1) | (np.abs(c - np.round(c)) > 0.1)
+    a, b, c, z = a[keep], b[keep], c[keep], z[keep]
+    check([a, b, c, z], exact(a, b, c, z))
+    z = 1 - 1e-12
+    check([1.0, 1.0, 2.0, z], -np.log(1 - z) / z)  # -log(1 - z) / z; 1 - z is exact
 
 
 def test_negative_z_by_pfaff():
@@ -95,9 +104,10 @@ def test_negative_z_by_pfaff():
     c = parameters(rng, 300, -5, 8)
     z = -(10.0 ** rng.uniform(-3, 5, 300))
     check([a, b, c, z], reference(a, b, c, z))
-    # a - b an integer: the power series in z / (z - 1), down to z = -999
-    check([[1.0, 2.0, 0.5], [1.0, 1.0, 2.5], [2.0, 3.5, 1.5], -500.0],
-          exact([1.0, 2.0, 0.5], [1.0, 1.0, 2.5], [2.0, 3.5, 1.5], -500.0))
+    # a - b an integer (the series with logarithms after Pfaff's transformation)
+    for z in (-500.0, -1e8):
+        check([[1.0, 2.0, 0.5], [1.0, 1.0, 2.5], [2.0, 3.5, 1.5], z],
+              exact([1.0, 2.0, 0.5], [1.0, 1.0, 2.5], [2.0, 3.5, 1.5], z))
 
 
 def test_polynomials():
@@ -117,7 +127,7 @@ def test_nan_outside_the_domain():
     for mode, values in out.items():
         assert np.isnan(values).all(), (mode, values)
     # the power series is not summed past z = 0.999 where c - a - b is near an integer
-    for mode, values in run([1.0, 1.0], [1.0, 1.0], [2.0, 2.0], [0.9999, -2000.0]).items():
+    for mode, values in run([1.0, 1.0], [1.0, 1.02], [2.01, 2.0], [0.9999, -2000.0]).items():
         assert np.isnan(values).all(), (mode, values)
     check([[0.0, 2.0, 2.0], [3.0, 0.0, 1.0], [1.5, 1.5, 3.5], [0.9, 0.9, 0.0]], 1.0)
 
