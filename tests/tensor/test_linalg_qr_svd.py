@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import MODES, rng_for
+from helpers import MODES, rng_for, verify_grads
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.gradient import verify_grad
 from cgraph.tensor import linalg as la
 
 SHAPES = ((5, 3), (3, 5), (4, 4), (1, 1), (3, 0), (0, 3), (2, 5, 3), (2, 3, 2, 4),
@@ -24,19 +23,30 @@ def strided(x):
     return wide[..., ::2]
 
 
+def _listed(out):
+    return list(out) if isinstance(out, tuple) else [out]
+
+
 def run(build, reference, dtype, mode, shapes=SHAPES):
+    """build(x) against reference(a) on every shape, plain and strided: one function with
+    an input per number of dimensions (one compiled module), called once per round of
+    shapes (a shape per number of dimensions)."""
+    by_ndim = {}
     for shape in shapes:
-        x = T.TensorType(dtype, (None,) * len(shape))("x")
-        out = build(x)
-        out = list(out) if isinstance(out, tuple) else [out]
-        f = cgraph.function([x], out, mode=mode)
-        a = rng_for("qrsvd", shape, dtype).normal(size=shape).astype(dtype)
-        want = reference(a)
-        want = list(want) if isinstance(want, tuple) else [want]
-        for value in (a, strided(a)):
-            got = f(value)
-            for g, w in zip(got, want):
-                assert g.dtype == dtype and g.shape == w.shape, (shape, g.shape, w.shape)
+        by_ndim.setdefault(len(shape), []).append(shape)
+    xs = [T.TensorType(dtype, (None,) * n)(f"x{n}") for n in by_ndim]
+    outs = [_listed(build(x)) for x in xs]
+    f = cgraph.function(xs, [o for out in outs for o in out], mode=mode)
+    for k in range(max(map(len, by_ndim.values()))):
+        round_ = [group[k % len(group)] for group in by_ndim.values()]
+        values = [rng_for("qrsvd", shape, dtype).normal(size=shape).astype(dtype)
+                  for shape in round_]
+        wants = [w for a in values for w in _listed(reference(a))]
+        for layout in (lambda a: a, strided):
+            got = f(*map(layout, values))
+            assert len(got) == len(wants)
+            for g, w in zip(got, wants):
+                assert g.dtype == dtype and g.shape == w.shape, (round_, g.shape, w.shape)
                 np.testing.assert_allclose(g, w, **TOL[dtype])
 
 
@@ -78,35 +88,42 @@ def projection(weights):
     return cost
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 4, 3)])
-@pytest.mark.parametrize("qr_mode", ["reduced", "r"])
-def test_qr_grad(mode, shape, qr_mode):
-    rng = rng_for("qr-grad", shape, qr_mode)
-    a = rng.normal(size=shape)
-    ref = np.linalg.qr(a, qr_mode)
-    ref = [ref] if qr_mode == "r" else list(ref)
-    cost = projection([rng.normal(size=r.shape) for r in ref])
-    verify_grad(lambda x: cost(la.qr(x, qr_mode)), [a], rng=np.random.default_rng(1),
-                mode=mode)
+GRAD_SHAPES = ((5, 3), (3, 5), (4, 4), (2, 4, 3))
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 4, 3)])
-@pytest.mark.parametrize("uv", [True, False])
-def test_svd_grad(mode, shape, uv):
-    rng = rng_for("svd-grad", shape, uv)
-    a = rng.normal(size=shape)
-    if uv:  # singular vectors move continuously (no sign flip) near a point
-        ref = np.linalg.svd(a, full_matrices=False)
-        cost = projection([rng.normal(size=r.shape) for r in ref])
+def test_qr_grad(mode):
+    cases = {}
+    for shape in GRAD_SHAPES:
+        for qr_mode in ("reduced", "r"):
+            rng = rng_for("qr-grad", shape, qr_mode)
+            a = rng.normal(size=shape)
+            ref = np.linalg.qr(a, qr_mode)
+            ref = [ref] if qr_mode == "r" else list(ref)
+            cost = projection([rng.normal(size=r.shape) for r in ref])
+            cases[f"{shape} {qr_mode}"] = (
+                lambda x, cost=cost, qr_mode=qr_mode: cost(la.qr(x, qr_mode)), [a])
+    verify_grads(cases, mode, rng=np.random.default_rng(1))  # one compiled module
 
-        def fn(x):
-            return cost(la.svd(x, full_matrices=False))
-    else:
-        def fn(x):
-            return la.svd(x, compute_uv=False)
-    verify_grad(fn, [a], rng=np.random.default_rng(1), mode=mode)
+
+@pytest.mark.parametrize("mode", MODES)
+def test_svd_grad(mode):
+    cases = {}
+    for shape in GRAD_SHAPES:
+        for uv in (True, False):
+            rng = rng_for("svd-grad", shape, uv)
+            a = rng.normal(size=shape)
+            if uv:  # singular vectors move continuously (no sign flip) near a point
+                ref = np.linalg.svd(a, full_matrices=False)
+                cost = projection([rng.normal(size=r.shape) for r in ref])
+
+                def fn(x, cost=cost):
+                    return cost(la.svd(x, full_matrices=False))
+            else:
+                def fn(x):
+                    return la.svd(x, compute_uv=False)
+            cases[f"{shape} uv={uv}"] = (fn, [a])
+    verify_grads(cases, mode, rng=np.random.default_rng(1))  # one compiled module
 
 
 def test_no_gradient_where_undefined():
