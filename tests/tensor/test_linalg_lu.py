@@ -9,11 +9,10 @@ import itertools
 import numpy as np
 import pytest
 import scipy.linalg as sl
-from helpers import MODES, rng_for
+from helpers import MODES, rng_for, verify_grads
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.gradient import verify_grad
 from cgraph.tensor import linalg as la
 
 # scipy warns of the singular matrices these tests factor on purpose
@@ -43,29 +42,42 @@ def per_matrix(fn, a):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kind", ["plain", "permute_l", "p_indices", "factor"])
 def test_lu_against_scipy(mode, dtype, kind):
+    """Every shape, plain and strided: one function with an input per number of
+    dimensions (one compiled module), called once per round of shapes."""
+    if kind == "factor":
+        build, ref = la.lu_factor, sl.lu_factor
+    else:
+        opts = {"permute_l": kind == "permute_l", "p_indices": kind == "p_indices"}
+        build, ref = (lambda x: la.lu(x, **opts)), (lambda m: sl.lu(m, **opts))
+    by_ndim = {}
     for shape in SHAPES:
         if shape == (3, 0) and kind != "factor":
             continue  # scipy gives P (0, 0) there; cgraph the identity (3, 3): below
-        x = T.TensorType(dtype, (None,) * len(shape))("x")
-        if kind == "factor":
-            out, ref = la.lu_factor(x), sl.lu_factor
-        else:
-            opts = {"permute_l": kind == "permute_l", "p_indices": kind == "p_indices"}
-            out, ref = la.lu(x, **opts), lambda m, o=opts: sl.lu(m, **o)
-        f = cgraph.function([x], list(out), mode=mode)
-        a = rng_for("lu", shape, dtype).normal(size=shape).astype(dtype)
-        if shape[-2] > 1:
-            a[..., 1, :] = a[..., 0, :]  # singular: a zero pivot is factored, no error
-        want = per_matrix(ref, a)
-        for value in (a, strided(a)):
-            got = f(value)
-            if want is None:
-                assert all(0 in g.shape for g in got)
-                continue
-            for g, w in zip(got, want):
-                assert g.shape == w.shape, (g.shape, w.shape)
-                assert g.dtype == (w.dtype if w.dtype.kind == "f" else np.int32)
-                np.testing.assert_allclose(g, w, **TOL[dtype])
+        by_ndim.setdefault(len(shape), []).append(shape)
+    xs = [T.TensorType(dtype, (None,) * n)(f"x{n}") for n in by_ndim]
+    outs = [list(build(x)) for x in xs]
+    f = cgraph.function(xs, [o for out in outs for o in out], mode=mode)
+    for k in range(max(map(len, by_ndim.values()))):
+        round_ = [group[k % len(group)] for group in by_ndim.values()]
+        values = []
+        for shape in round_:
+            a = rng_for("lu", shape, dtype).normal(size=shape).astype(dtype)
+            if shape[-2] > 1:
+                a[..., 1, :] = a[..., 0, :]  # singular: a zero pivot is factored, no error
+            values.append(a)
+        wants = [per_matrix(ref, a) for a in values]
+        for layout in (lambda a: a, strided):
+            got = f(*map(layout, values))
+            start = 0
+            for shape, out, want in zip(round_, outs, wants):
+                part, start = got[start:start + len(out)], start + len(out)
+                if want is None:
+                    assert all(0 in g.shape for g in part), shape
+                    continue
+                for g, w in zip(part, want):
+                    assert g.shape == w.shape, (shape, g.shape, w.shape)
+                    assert g.dtype == (w.dtype if w.dtype.kind == "f" else np.int32)
+                    np.testing.assert_allclose(g, w, **TOL[dtype], err_msg=str(shape))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -143,35 +155,40 @@ def weights(rng, outs):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("batch", [(), (2,)])
-@pytest.mark.parametrize("kind", ["plain", "permute_l", "factor"])
-def test_lu_grad(mode, batch, kind):
-    rng = rng_for("lu-grad", batch, kind)
-    a = rng.normal(size=(*batch, 4, 4))
-    if kind == "factor":
-        fn, ref = la.lu_factor, per_matrix(sl.lu_factor, a)
-    else:
-        fn = lambda x: la.lu(x, permute_l=kind == "permute_l")  # noqa: E731
-        ref = per_matrix(lambda m: sl.lu(m, permute_l=kind == "permute_l"), a)
-    w = weights(rng, ref)
+def test_lu_grad(mode):
+    cases = {}
+    for batch in ((), (2,)):
+        for kind in ("plain", "permute_l", "factor"):
+            rng = rng_for("lu-grad", batch, kind)
+            a = rng.normal(size=(*batch, 4, 4))
+            if kind == "factor":
+                fn, ref = la.lu_factor, per_matrix(sl.lu_factor, a)
+            else:
+                fn = lambda x, k=kind: la.lu(x, permute_l=k == "permute_l")  # noqa: E731
+                ref = per_matrix(lambda m, k=kind: sl.lu(m, permute_l=k == "permute_l"), a)
+            w = weights(rng, ref)
 
-    def cost(x):
-        outs = fn(x)
-        return sum((o * wi).sum() for o, wi in zip(outs, w) if o.dtype == "float64")
-    verify_grad(cost, [a], rng=np.random.default_rng(1), mode=mode)
+            def cost(x, fn=fn, w=w):
+                outs = fn(x)
+                return sum((o * wi).sum() for o, wi in zip(outs, w) if o.dtype == "float64")
+            cases[f"{batch} {kind}"] = (cost, [a])
+    verify_grads(cases, mode, rng=np.random.default_rng(1))  # one compiled module
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("trans", [0, 1])
-@pytest.mark.parametrize("vector", [False, True])
-def test_lu_solve_grad(mode, trans, vector):
-    rng = rng_for("lu-solve-grad", trans, vector)
-    a = rng.normal(size=(2, 4, 4)) + 4 * np.eye(4)
-    factors = [sl.lu_factor(m) for m in a]
-    lus = np.array([f[0] for f in factors])
-    pivs = np.array([f[1] for f in factors], np.int32)
-    b = rng.normal(size=(2, 4) if vector else (2, 4, 3))
-    piv = cgraph.shared(pivs)
-    nd = 1 if vector else 2
-    verify_grad(lambda lu_, rhs: la.lu_solve((lu_, piv), rhs, trans, b_ndim=nd), [lus, b],
-                rng=np.random.default_rng(1), mode=mode)
+def test_lu_solve_grad(mode):
+    cases = {}
+    for trans in (0, 1):
+        for vector in (False, True):
+            rng = rng_for("lu-solve-grad", trans, vector)
+            a = rng.normal(size=(2, 4, 4)) + 4 * np.eye(4)
+            factors = [sl.lu_factor(m) for m in a]
+            lus = np.array([f[0] for f in factors])
+            pivs = np.array([f[1] for f in factors], np.int32)
+            b = rng.normal(size=(2, 4) if vector else (2, 4, 3))
+            piv = cgraph.shared(pivs)
+            nd = 1 if vector else 2
+            cases[f"trans={trans} vector={vector}"] = (
+                lambda lu_, rhs, piv=piv, trans=trans, nd=nd:
+                la.lu_solve((lu_, piv), rhs, trans, b_ndim=nd), [lus, b])
+    verify_grads(cases, mode, rng=np.random.default_rng(1))  # one compiled module
