@@ -81,26 +81,17 @@ def fresh_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def verify_grads():
-    """verify_grad of several functions in one compiled check (one compile instead of
-    one per function, the cost of such tests): `points[k]` feeds `fns[k]` only, as its
-    one input, or as its inputs when it is a tuple; each output enters the cost linearly
-    and squared, so every element counts; a failure names the input that is wrong
-    (inputs are numbered in order, a tuple's in turn)."""
-    import cgraph.tensor as T
-    from cgraph.gradient import verify_grad
+    """verify_grad of several functions with one compiled module (helpers.verify_grad_cases,
+    whose check of each function is that of the function alone): `points[k]` feeds
+    `fns[k]` only, as its one input, or as its inputs when it is a tuple; a failure names
+    the function (by number) and its input."""
+    from helpers import verify_grad_cases
 
     def check(fns: list, points: list, rng) -> None:
         groups = [p if isinstance(p, tuple) else (p,) for p in points]
         assert len(groups) == len(fns), (len(groups), len(fns))
-
-        def total(*vs):
-            outs, at = [], 0
-            for f, group in zip(fns, groups):
-                outs.append(f(*vs[at:at + len(group)]))
-                at += len(group)
-            return sum(T.sum(o) * (1 + 0.25 * k) + 0.3 * T.sum(T.sqr(o))
-                       for k, o in enumerate(outs))
-        verify_grad(total, [v for group in groups for v in group], rng=rng)
+        verify_grad_cases({f"function {k}": (f, list(group))
+                           for k, (f, group) in enumerate(zip(fns, groups))}, rng=rng)
 
     return check
 

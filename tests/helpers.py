@@ -187,7 +187,7 @@ def aligned(nbytes: int) -> int:
 # --------------------------------------------------------------------------- gradients
 
 
-def verify_grads(cases: dict, mode: str | None = None, rng=None) -> None:
+def verify_grad_cases(cases: dict, mode: str | None = None, rng=None) -> None:
     """`cgraph.gradient.verify_grad` of each case of `cases` (label -> (fun, points)),
     with ONE compiled module for all of them in mode C instead of two per case.
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import MODES, rng_for, verify_grads
+from helpers import MODES, rng_for, verify_grad_cases
 
 import cgraph
 import cgraph.tensor as T
@@ -163,7 +163,7 @@ def test_gradients():
         cases[bn_mode] = (
             lambda x, g, b, mu, s, k=bn_mode: bn.batch_normalization(x, g, b, mu, s, k),
             [x_val[:, :, 0, 0], g_val, b_val, m_val, v_val])
-    verify_grads(cases, rng=rng)  # one compiled module for the five checks
+    verify_grad_cases(cases, rng=rng)  # one compiled module for the five checks
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg as sl
-from helpers import MODES, rng_for, verify_grads
+from helpers import MODES, rng_for, verify_grad_cases
 
 import cgraph
 import cgraph.tensor as T
@@ -160,7 +160,7 @@ def test_norm_bad_orders():
 
 def check(cases, mode):
     """verify_grad of each case (label -> (fn, points)), one compiled module in mode C."""
-    verify_grads(cases, mode, rng=np.random.default_rng(1))
+    verify_grad_cases(cases, mode, rng=np.random.default_rng(1))
 
 
 @pytest.mark.parametrize("mode", MODES)

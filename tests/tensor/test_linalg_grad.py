@@ -1,7 +1,7 @@
 """Reverse-mode gradients of cgraph.tensor.linalg against central differences
 (cgraph.gradient.verify_grad), float64, in modes C and PY, on well-conditioned matrices
 (SPD: A A^T + n I), unbatched and batched; each test checks its cases with one compiled
-module (helpers.verify_grads). The inputs are not symmetric where the op reads one
+module (helpers.verify_grad_cases). The inputs are not symmetric where the op reads one
 triangle: the gradient is then that of the triangle read (zero elsewhere), which the
 differences see too."""
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import MODES, rng_for, verify_grads
+from helpers import MODES, rng_for, verify_grad_cases
 
 import cgraph.tensor as T
 from cgraph.tensor import linalg as la
@@ -38,7 +38,7 @@ def check(cases, mode):
     """verify_grad of each case (label -> (fun, inputs)), one compiled module in mode C."""
     cases = {k: (fn, [np.ascontiguousarray(x) for x in inputs])  # perturbed as flat copies
              for k, (fn, inputs) in cases.items()}
-    verify_grads(cases, mode, rng=np.random.default_rng(1))
+    verify_grad_cases(cases, mode, rng=np.random.default_rng(1))
 
 
 @pytest.mark.parametrize("mode", MODES)

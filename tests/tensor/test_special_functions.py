@@ -4,7 +4,7 @@ Grids cover each function's domain including its tails and edges; float64 result
 must agree with scipy to 1e-13 relative (where scipy is itself that accurate: a
 reference from numpy's 80-bit long double where scipy has no such function). float32
 inputs give float32 results at float32 tolerance. Gradients go through verify_grad (all
-ops in one compiled module: helpers.verify_grads).
+ops in one compiled module: helpers.verify_grad_cases).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import functools
 import numpy as np
 import pytest
 import scipy.special as sp
-from helpers import MODES, verify_grads
+from helpers import MODES, verify_grad_cases
 
 import cgraph
 import cgraph.tensor as T
@@ -398,7 +398,7 @@ GRADS = {
 
 @pytest.mark.parametrize("mode", MODES)
 def test_gradients(mode):
-    verify_grads({name: (getattr(special, name), GRADS[name]) for name in sorted(GRADS)},
+    verify_grad_cases({name: (getattr(special, name), GRADS[name]) for name in sorted(GRADS)},
                  mode)  # one compiled module for every op
 
 
@@ -432,4 +432,4 @@ def test_gradients_with_constant_parameter(mode):
             T.grad(T.sum(fn(a, x)), [a, x])
     a, b = T.constant(np.array([0.5, 2.0, 30.0])), T.constant(np.array([3.0, 0.7, 20.0]))
     cases["betainc"] = (lambda x: special.betainc(a, b, x), [np.array([0.3, 0.6, 0.55])])
-    verify_grads(cases, mode)  # one compiled module for every op
+    verify_grad_cases(cases, mode)  # one compiled module for every op
