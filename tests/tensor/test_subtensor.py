@@ -12,7 +12,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from helpers import MODES
+from helpers import MODES, verify_grad_cases
 
 import cgraph
 import cgraph.tensor as T
@@ -254,7 +254,7 @@ def test_gradients_of_nested_targets(mode):
                      T.set_subtensor(x[::-1][[0, 0], 1:], y[:, 1:]),
                      T.inc_subtensor(x[1:, ::2][True], y[:1, :2]))
 
-    verify_grad(fun, [x0, y0], mode=mode)
+    verify_grad_cases({"nested targets": (fun, [x0, y0])}, mode)
 
 
 def test_repeated_indices_accumulate_like_add_at():
@@ -430,9 +430,9 @@ def test_gradients_of_indexing():
     point = np.random.default_rng(3).normal(size=(4, 3))
     mask = np.array([[True, False, True], [False, False, True], [True, True, True],
                      [False, False, False]])
-    verify_grad(lambda x: _rows(x[1], x[::-1, 1:], x[None, -1, ::-2], x[[0, 2, 2, -1]],
-                                x[:, [1, 1]], x[[0, 1], [2, 2]], x[1:, [0, 0]], x[mask]),
-                [point])
+    verify_grad_cases({"indexing": (
+        lambda x: _rows(x[1], x[::-1, 1:], x[None, -1, ::-2], x[[0, 2, 2, -1]], x[:, [1, 1]],
+                        x[[0, 1], [2, 2]], x[1:, [0, 0]], x[mask]), [point])})
 
 
 @pytest.mark.slow
@@ -446,7 +446,7 @@ def test_gradients_of_set_and_inc_subtensor():
                      T.inc_subtensor(x[1:, ::-1], y * 2), T.set_subtensor(x[[3, 1]], r),
                      T.inc_subtensor(x[idx, 1:], r[:, 1:][None, 0]))
 
-    verify_grad(fun, [x0, y0, r0])
+    verify_grad_cases({"set and inc": (fun, [x0, y0, r0])})
 
 
 @pytest.mark.slow
@@ -466,7 +466,7 @@ def test_gradients_of_set_subtensor_with_repeated_indices(mode):
                      T.set_subtensor(x[x[:, 0] > 0], y),  # a mask: distinct places
                      T.inc_subtensor(x[[1, 1, 0]], r[:3]))
 
-    verify_grad(fun, [x0, y0, r0], mode=mode)
+    verify_grad_cases({"repeated indices": (fun, [x0, y0, r0])}, mode)
     # The gradient of y, by hand: the last write of each place counts.
     x, y = T.dmatrix("x"), T.dmatrix("y")
     out = T.set_subtensor(x[[0, 2, 0, 2, 1]], y)
