@@ -291,6 +291,8 @@ BINARY_LAYOUTS = (
     Layout("0-d op matrix", (0, 2), lambda f, x, y: f(x, y)),
     Layout("0-d op 0-d", (0, 0), lambda f, x, y: f(x, y), every_dtype=True),
     Layout("vector op vector", (1, 1), lambda f, x, y: f(x, y), every_dtype=True),
+    Layout("x[:, None] op y[None, :] (broadcast)", (1, 1),
+           lambda f, x, y: f(x[:, None], y[None, :])),
 )
 TERNARY_LAYOUTS = (
     Layout("op(x, y, z)", (2, 2, 2), lambda f, x, y, z: f(x, y, z)),
@@ -299,6 +301,8 @@ TERNARY_LAYOUTS = (
     Layout("op(0-d, 0-d, 0-d)", (0, 0, 0), lambda f, x, y, z: f(x, y, z), every_dtype=True),
     Layout("op(vector, vector, vector)", (1, 1, 1), lambda f, x, y, z: f(x, y, z),
            every_dtype=True),
+    Layout("op(x[:, None], y[None, :], z[:, None]) (broadcast)", (1, 1, 1),
+           lambda f, x, y, z: f(x[:, None], y[None, :], z[:, None])),
 )
 QUATERNARY_LAYOUTS = (
     Layout("op(w, x, y, z)", (2, 2, 2, 2), lambda f, *xs: f(*xs)),
@@ -308,6 +312,8 @@ QUATERNARY_LAYOUTS = (
     Layout("op(0-d, 0-d, 0-d, 0-d)", (0, 0, 0, 0), lambda f, *xs: f(*xs), every_dtype=True),
     Layout("op(vector, vector, vector, vector)", (1, 1, 1, 1), lambda f, *xs: f(*xs),
            every_dtype=True),
+    Layout("op(w[:, None], x[None, :], y[:, None], z[None, :]) (broadcast)", (1, 1, 1, 1),
+           lambda f, w, x, y, z: f(w[:, None], x[None, :], y[:, None], z[None, :])),
 )
 UNARY_LAYOUTS = (
     Layout("op(x)", (2,), lambda f, x: f(x)),
@@ -320,11 +326,12 @@ UNARY_LAYOUTS = (
 #: through the cheap ones (a broadcasting vector pair and 0-d).
 FULL_LAYOUT_DTYPES = ("float64",)
 #: Argument shapes per call: for input 0 and input 1, by rank (0-d inputs are ()).
+#: Operands broadcast where their types say so (Theano's rule: the layouts with None).
 CALL_SHAPES = {
-    "broadcast (3,1) with (1,4)": ({2: (3, 1), 1: (1,)}, {2: (1, 4), 1: (4,)}),
+    "(3,4) with (4,)": ({2: (3, 4), 1: (4,)}, {2: (3, 4), 1: (4,)}),
     "(2,3) with (3,), noncontig": ({2: (2, 3), 1: (3,)}, {2: (2, 3), 1: (3,)}),
     "(3,2) with (2,), reversed (negative strides)": ({2: (3, 2), 1: (2,)}, {2: (3, 2), 1: (2,)}),
-    "zero-size (0,3)": ({2: (0, 3), 1: (0,)}, {2: (0, 3), 1: (1,)}),
+    "zero-size (3,0)": ({2: (3, 0), 1: (0,)}, {2: (3, 0), 1: (0,)}),
     "long rows (SIMD body and tail)": ({2: (5, 207), 1: (207,)}, {2: (5, 207), 1: (207,)}),
 }
 MIXED_PAIRS = [("int32", "float32"), ("int8", "int64"), ("bool", "int8"), ("uint8", "int8"),
