@@ -53,30 +53,37 @@ def per_matrix(fn, *arrays):
     return np.array(outs).reshape(batch + np.shape(outs[0]))
 
 
-def run_batches(mode, dtype, build, make, reference, compare=None):
-    """One function over inputs of each batch rank; every order and a strided input."""
-    rng = rng_for(build.__name__ if hasattr(build, "__name__") else "b", mode, dtype)
-    compare = compare or (lambda got, want: np.testing.assert_allclose(got, want,
-                                                                        **TOL[dtype]))
-    xs, outs = [], []
-    for batch in BATCHES:
-        args = make.variables(len(batch), dtype)
-        xs.extend(args)
-        outs.append(build(*args))
-    flat = [o for out in outs for o in (out if isinstance(out, (list, tuple)) else [out])]
-    f = cgraph.function(xs, flat, mode=mode)
+def run_batches(mode, dtype, *specs):
+    """One function over inputs of each batch rank for every spec (build, Inputs,
+    reference[, compare]): one compiled module for all of them; every order and a strided
+    input."""
+    rng = rng_for("batches", mode, dtype, len(specs))
+    xs, outs, checks = [], [], []
+    for k, (build, make, reference, *compare) in enumerate(specs):
+        compare = compare[0] if compare else (
+            lambda got, want: np.testing.assert_allclose(got, want, **TOL[dtype]))
+        for batch in BATCHES:
+            args = make.variables(len(batch), dtype)
+            xs.extend(args)
+            out = build(*args)
+            outs.extend(out if isinstance(out, (list, tuple)) else [out])
+            checks.append((make, batch, reference, compare, f"spec {k}, batch {batch}"))
+    f = cgraph.function(xs, outs, mode=mode)
     for n in ORDERS:
-        values = [v for batch in BATCHES for v in make.values(rng, batch, n, dtype)]
+        values = [make.values(rng, batch, n, dtype) for make, batch, *_ in checks]
         for view in (False, True):
-            got = f(*[strided(v) if view else v for v in values])
-            k = 0
-            for i in range(0, len(values), make.count):
-                want = per_matrix(reference, *values[i:i + make.count])
-                want = want if isinstance(want, tuple) else (want,)
-                for w in want:
-                    assert got[k].dtype == dtype
-                    compare(got[k], np.asarray(w))
-                    k += 1
+            got = iter(f(*[strided(v) if view else v for vs in values for v in vs]))
+            for (_, _, reference, compare, label), vs in zip(checks, values):
+                want = per_matrix(reference, *vs)
+                for w in (want if isinstance(want, tuple) else (want,)):
+                    g = next(got)
+                    where = f"{label}, order {n}, strided {view}"
+                    assert g.dtype == dtype, where
+                    try:
+                        compare(g, np.asarray(w))
+                    except AssertionError as e:
+                        raise AssertionError(f"{where}: {e}") from None
+            assert next(got, None) is None
 
 
 class Inputs:
@@ -122,18 +129,13 @@ def b_ndim(rhs):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("lower", [True, False])
-def test_cholesky(mode, dtype, lower):
-    run_batches(mode, dtype, lambda a: la.cholesky(a, lower=lower), Inputs("spd"),
-                lambda a: sl.cholesky(a, lower=lower))
+def test_cholesky(mode, dtype):
+    run_batches(mode, dtype, *[(lambda a, lower=lower: la.cholesky(a, lower=lower),
+                                Inputs("spd"), lambda a, lower=lower: sl.cholesky(a, lower=lower))
+                               for lower in (True, False)])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("assume_a,lower,rhs", [("gen", False, "rhs"), ("gen", False, "vec"),
-                                                ("sym", True, "rhs"), ("sym", False, "vec"),
-                                                ("pos", True, "vec"), ("pos", False, "rhs")])
-def test_solve(mode, dtype, assume_a, lower, rhs):
+def _solve_spec(assume_a, lower, rhs):
     kind = "gen" if assume_a == "gen" else "spd"
 
     def ref(a, b):
@@ -146,33 +148,45 @@ def test_solve(mode, dtype, assume_a, lower, rhs):
             a = la.tri.tri(a, lower)  # the other triangle zero: what LAPACK must ignore
         return la.solve(a, b, assume_a=assume_a, lower=lower, b_ndim=b_ndim(rhs))
 
-    run_batches(mode, dtype, build, Inputs(kind, rhs), ref)
+    return build, Inputs(kind, rhs), ref
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("lower,trans,unit,rhs", [(True, 0, False, "rhs"),
-                                                  (False, 1, False, "vec"),
-                                                  (True, "T", True, "vec"),
-                                                  (False, 2, True, "rhs")])
-def test_solve_triangular(mode, dtype, lower, trans, unit, rhs):
-    run_batches(mode, dtype,
-                lambda a, b: la.solve_triangular(a, b, lower=lower, trans=trans,
-                                                 unit_diagonal=unit, b_ndim=b_ndim(rhs)),
-                Inputs("tri_l" if lower else "tri_u", rhs),
-                lambda a, b: sl.solve_triangular(a, b, lower=lower, trans=trans,
-                                                 unit_diagonal=unit))
+def test_solve(mode, dtype):
+    run_batches(mode, dtype, *[_solve_spec(*case) for case in [
+        ("gen", False, "rhs"), ("gen", False, "vec"), ("sym", True, "rhs"),
+        ("sym", False, "vec"), ("pos", True, "vec"), ("pos", False, "rhs")]])
+
+
+def _solve_triangular_spec(lower, trans, unit, rhs):
+    return (lambda a, b: la.solve_triangular(a, b, lower=lower, trans=trans,
+                                             unit_diagonal=unit, b_ndim=b_ndim(rhs)),
+            Inputs("tri_l" if lower else "tri_u", rhs),
+            lambda a, b: sl.solve_triangular(a, b, lower=lower, trans=trans,
+                                             unit_diagonal=unit))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("lower,rhs", [(True, "rhs"), (False, "vec")])
-def test_cho_solve(mode, dtype, lower, rhs):
+def test_solve_triangular(mode, dtype):
+    run_batches(mode, dtype, *[_solve_triangular_spec(*case) for case in [
+        (True, 0, False, "rhs"), (False, 1, False, "vec"), (True, "T", True, "vec"),
+        (False, 2, True, "rhs")]])
+
+
+def _cho_solve_spec(lower, rhs):
     def build(a, b):
         return la.cho_solve((la.cholesky(a, lower=lower), lower), b, b_ndim=b_ndim(rhs))
 
-    run_batches(mode, dtype, build, Inputs("spd", rhs),
-                lambda a, b: sl.cho_solve((sl.cholesky(a, lower=lower), lower), b))
+    return (build, Inputs("spd", rhs),
+            lambda a, b: sl.cho_solve((sl.cholesky(a, lower=lower), lower), b))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", MODES)
+def test_cho_solve(mode, dtype):
+    run_batches(mode, dtype, _cho_solve_spec(True, "rhs"), _cho_solve_spec(False, "vec"))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -191,7 +205,7 @@ def test_inv_det_slogdet(mode, dtype):
     def compare(got, want):  # det of order 17 is large: relative
         np.testing.assert_allclose(got, want, rtol=tol["rtol"] * 10, atol=tol["atol"])
 
-    run_batches(mode, dtype, build, Inputs("gen"), ref, compare)
+    run_batches(mode, dtype, (build, Inputs("gen"), ref, compare))
 
 
 def _sign_fixed(v):
@@ -201,10 +215,7 @@ def _sign_fixed(v):
     return v * signs
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("uplo", ["L", "U"])
-def test_eigh(mode, dtype, uplo):
+def _eigh_spec(uplo, dtype):
     def build(a):
         w, v = la.eigh(a, uplo)
         return [w, v, la.eigvalsh(a, UPLO=uplo)]
@@ -221,7 +232,13 @@ def test_eigh(mode, dtype, uplo):
             got, want = _sign_fixed(got), _sign_fixed(want)
         np.testing.assert_allclose(got, want, rtol=tol["rtol"] * 100, atol=tol["atol"] * 100)
 
-    run_batches(mode, dtype, build, Inputs("spd"), ref, compare)
+    return build, Inputs("spd"), ref, compare
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", MODES)
+def test_eigh(mode, dtype):
+    run_batches(mode, dtype, _eigh_spec("L", dtype), _eigh_spec("U", dtype))
 
 
 @pytest.mark.parametrize("mode", MODES)
