@@ -241,9 +241,9 @@ def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 1,
                 mode: str | None = None) -> None:
     """Check the symbolic gradient of `fun` at `pt` against central differences.
 
-    `fun` takes symbolic tensors (one per array in `pt`) and returns a tensor; its
-    output is projected on a random direction to make a scalar cost, as Theano's
-    verify_grad does.
+    `fun` takes symbolic tensors (one per array in `pt`, an axis of length 1 in the
+    array a broadcastable one) and returns a tensor; its output is projected on a
+    random direction to make a scalar cost, as Theano's verify_grad does.
 
     Raises
     ------
@@ -257,8 +257,9 @@ def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 1,
     eps = eps or (1e-3 if floats32 else 1e-6)
     abs_tol = abs_tol if abs_tol is not None else (1e-2 if floats32 else 1e-6)
     rel_tol = rel_tol if rel_tol is not None else (1e-2 if floats32 else 1e-6)
-    variables = [TensorType(p.dtype, (None,) * p.ndim).make_variable(f"x{i}")
-                 for i, p in enumerate(pt)]
+    # As Theano's: an axis of length 1 in the point is a broadcastable one (static 1)
+    variables = [TensorType(p.dtype, tuple(1 if n == 1 else None for n in p.shape)
+                            ).make_variable(f"x{i}") for i, p in enumerate(pt)]
     out = fun(*variables)
     shape = _eval_shape(out, variables, pt)
     for _ in range(n_tests):

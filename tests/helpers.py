@@ -213,8 +213,8 @@ def verify_grad_cases(cases: dict, mode: str | None = None, rng=None) -> None:
     checks, variables, values, costs, grads = [], [], [], [], []
     for label, (fun, points) in cases.items():
         pts = [np.asarray(p) for p in points]
-        xs = [TensorType(p.dtype, (None,) * p.ndim).make_variable(f"{label}{i}")
-              for i, p in enumerate(pts)]
+        xs = [TensorType(p.dtype, tuple(1 if n == 1 else None for n in p.shape)
+                         ).make_variable(f"{label}{i}") for i, p in enumerate(pts)]
         out = fun(*xs)
         shape = np.shape(cgraph.function(xs, out, mode="PY", on_unused_input="ignore")(*pts))
         cost = (out * rng.uniform(-1, 1, size=shape).astype(out.dtype)).sum()
