@@ -55,14 +55,22 @@ BRANCHES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("cond_dtype", list(CONDS))
-@pytest.mark.parametrize("branches", list(BRANCHES))
-def test_switch_equals_numpy_where(mode, cond_dtype, branches):
-    cv = CONDS[cond_dtype]
-    av, bv = BRANCHES[branches]
-    c, a, b = vec(cond_dtype, "c"), vec(av.dtype.name, "a"), vec(bv.dtype.name, "b")
-    f = cgraph.function([c, a, b], T.switch(c, a, b), mode=mode)
-    assert_exact(f(cv, av, bv), np.where(cv, av, bv))
+def test_switch_equals_numpy_where(mode):
+    """Every condition dtype with every pair of branches, in one function (one module)."""
+    combos = [(cd, br) for cd in CONDS for br in BRANCHES]
+    inputs, outputs, values = [], [], []
+    for cd, br in combos:
+        cv, (av, bv) = CONDS[cd], BRANCHES[br]
+        c, a, b = vec(cd, f"c_{cd}_{br}"), vec(av.dtype.name, "a"), vec(bv.dtype.name, "b")
+        inputs += [c, a, b]
+        outputs.append(T.switch(c, a, b))
+        values += [cv, av, bv]
+    f = cgraph.function(inputs, outputs, mode=mode)
+    for (cd, br), got in zip(combos, f(*values), strict=True):
+        cv, (av, bv) = CONDS[cd], BRANCHES[br]
+        want = np.where(cv, av, bv)
+        assert np.asarray(got).dtype == want.dtype, (cd, br, np.asarray(got).dtype)
+        np.testing.assert_array_equal(got, want, strict=True, err_msg=f"{cd} {br}")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -89,20 +97,30 @@ def test_switch_gradient_with_a_float_condition(mode):
     assert_exact(got_c, np.zeros(5, np.float32))
 
 
+FILL_VALUES = [np.int64(I64.max), np.int64(2**53 + 1), np.uint64(U64.max), np.float64(0.1),
+               np.float32(1e-45)]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("model_dtype", ["float32", "float64", "int8", "bool"])
-@pytest.mark.parametrize("value", [np.int64(I64.max), np.int64(2**53 + 1), np.uint64(U64.max),
-                                   np.float64(0.1), np.float32(1e-45)])
-def test_fill_gives_the_value_in_its_own_dtype(mode, model_dtype, value):
-    """fill(model, value) (Theano's second): value's dtype and value, model's shape."""
-    m = T.TensorType(model_dtype, (None, None)).make_variable("m")
-    v = T.TensorType(value.dtype.name, ()).make_variable("v")
-    out = T.fill(m, v)
-    assert out.dtype == value.dtype.name
-    f = cgraph.function([m, v], out, mode=mode)
-    mv = np.ones((2, 3), model_dtype)
-    assert_exact(f(mv, value), np.full((2, 3), value, value.dtype))
+def test_fill_gives_the_value_in_its_own_dtype(mode):
+    """fill(model, value) (Theano's second): value's dtype and value, model's shape; every
+    model dtype with every value in one function (one module)."""
+    combos = [(md, value) for md in ["float32", "float64", "int8", "bool"] for value in FILL_VALUES]
+    inputs, outputs, values = [], [], []
+    for md, value in combos:
+        m = T.TensorType(md, (None, None)).make_variable("m")
+        v = T.TensorType(value.dtype.name, ()).make_variable("v")
+        out = T.fill(m, v)
+        assert out.dtype == value.dtype.name
+        inputs += [m, v]
+        outputs.append(out)
+        values += [np.ones((2, 3), md), value]
+    f = cgraph.function(inputs, outputs, mode=mode)
+    for (md, value), got in zip(combos, f(*values), strict=True):
+        want = np.full((2, 3), value, value.dtype)
+        assert np.asarray(got).dtype == want.dtype, (md, value)
+        np.testing.assert_array_equal(got, want, strict=True, err_msg=f"{md} {value!r}")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -120,21 +138,29 @@ def test_fill_gradient(mode):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("static", [False, True])
-@pytest.mark.parametrize("axis", [None, 0, 1])
-@pytest.mark.parametrize("ddof", [2, 3, 4, 7, 2.5])
-def test_var_std_past_the_degrees_of_freedom_follow_numpy(mode, static, axis, ddof):
+def test_var_std_past_the_degrees_of_freedom_follow_numpy(mode):
+    """Static and unknown shapes, every axis, ddof up to past the count: one function."""
     xv = np.array([[1.0, 2.0, 4.0], [3.0, 3.0, 3.0]])
-    x = T.TensorType("float64", (2, 3) if static else (None, None)).make_variable("x")
-    f = cgraph.function([x], [T.var(x, axis=axis, ddof=ddof), T.std(x, axis=axis, ddof=ddof)],
-                        mode=mode)
-    got_var, got_std = f(xv)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        want_var, want_std = np.var(xv, axis=axis, ddof=ddof), np.std(xv, axis=axis, ddof=ddof)
-    np.testing.assert_allclose(got_var, want_var, rtol=1e-15)
-    np.testing.assert_allclose(got_std, want_std, rtol=1e-15)
-    assert not np.any(np.asarray(got_var) < 0)
+    xs = {static: T.TensorType("float64", (2, 3) if static else (None, None)).make_variable("x")
+          for static in (False, True)}
+    combos = [(static, axis, ddof) for static in (False, True) for axis in (None, 0, 1)
+              for ddof in (2, 3, 4, 7, 2.5)]
+    outputs = []
+    for static, axis, ddof in combos:
+        outputs += [T.var(xs[static], axis=axis, ddof=ddof), T.std(xs[static], axis=axis,
+                                                                  ddof=ddof)]
+    f = cgraph.function(list(xs.values()), outputs, mode=mode)
+    got = f(xv, xv)
+    for k, (static, axis, ddof) in enumerate(combos):
+        got_var, got_std = got[2 * k], got[2 * k + 1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want_var, want_std = (np.var(xv, axis=axis, ddof=ddof),
+                                  np.std(xv, axis=axis, ddof=ddof))
+        where = f"static={static} axis={axis} ddof={ddof}"
+        np.testing.assert_allclose(got_var, want_var, rtol=1e-15, err_msg=where)
+        np.testing.assert_allclose(got_std, want_std, rtol=1e-15, err_msg=where)
+        assert not np.any(np.asarray(got_var) < 0), where
 
 
 # --------------------------------------------------------------------------- integer outputs
