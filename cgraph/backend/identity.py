@@ -17,11 +17,11 @@ from pathlib import Path
 import cffi
 
 from cgraph._version import __version__
-from cgraph.backend.build import BASE_FLAGS, BuildOptions
+from cgraph.backend.build import BASE_FLAGS, BuildOptions, write_atomic
 from cgraph.backend.probe import compiler_identity, host_cpu
 
 __all__ = ["CGRAPH_BACKEND_VERSION", "EXT_SUFFIX", "KEY_PREFIX", "file_digest", "identity",
-           "index_name", "module_key"]
+           "index_name", "module_key", "tree_digest"]
 
 #: The version of the code that builds modules: cgraph's own.
 CGRAPH_BACKEND_VERSION = __version__
@@ -76,3 +76,40 @@ def file_digest(path: str) -> str:
     if cached is None or cached[0] != stamp:
         cached = _file_digests[path] = (stamp, hashlib.sha256(Path(path).read_bytes()).hexdigest())
     return cached[1]
+
+
+def tree_digest(label: str, named: list[tuple[str, Path]], seed: str,
+                root: Path | None) -> str:
+    """sha256 of `seed` and each file's name, length and bytes: what the package's
+    sources digests are made of.
+
+    Remembered in `root/digests/<label>` under the files' stat signature (name, size,
+    mtime: what `file_digest` and Python's own .pyc check trust), so a new process
+    whose sources did not change reads one small file instead of hashing them all
+    (about 20 ms of a warm start). A memo that cannot be read or written is ignored.
+    """
+    stamp = hashlib.sha256(seed.encode())
+    for name, path in named:
+        st = os.stat(path)
+        stamp.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    signature = stamp.hexdigest()
+    memo = root / "digests" / label if root is not None else None
+    if memo is not None:
+        try:
+            found = memo.read_text(encoding="ascii").split()
+            if len(found) == 2 and found[0] == signature and len(found[1]) == 64:
+                return found[1]
+        except (OSError, UnicodeDecodeError):
+            pass
+    h = hashlib.sha256(seed.encode())
+    for name, path in named:
+        data = path.read_bytes()
+        h.update(b"%d\0%s\0%d\0" % (len(name), name.encode(), len(data)) + data)
+    digest = h.hexdigest()
+    if memo is not None:
+        try:
+            memo.parent.mkdir(mode=0o700, exist_ok=True)
+            write_atomic(memo, f"{signature} {digest}\n")
+        except OSError:
+            pass
+    return digest

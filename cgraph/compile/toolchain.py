@@ -22,6 +22,7 @@ import numpy as np
 
 from cgraph import backend
 from cgraph._version import __version__
+from cgraph.backend.identity import tree_digest
 from cgraph.backend.probe import has_libmvec
 from cgraph.codegen.lower import Program
 from cgraph.codegen.render import csrc_dir, templates_dir
@@ -100,7 +101,8 @@ def generator_digest() -> str:
     """A digest of everything that renders a lowered program into C: the templates,
     `kernel_headers`, the Python of `GENERATOR_PACKAGES` and cgraph's version.
 
-    Computed once per process.
+    Computed once per process (and remembered in the cache by the files' stat
+    signature, `backend.tree_digest`).
     """
     package = Path(__file__).resolve().parents[1]
     named = [(f"templates/{p.relative_to(templates_dir()).as_posix()}", p)
@@ -109,11 +111,17 @@ def generator_digest() -> str:
     for folder in GENERATOR_PACKAGES:
         named += [(p.relative_to(package).as_posix(), p)
                   for p in sorted((package / folder).rglob("*.py"))]
-    h = hashlib.sha256(f"cgraph {__version__}".encode())
-    for name, path in named:
-        data = path.read_bytes()
-        h.update(b"%d\0%s\0%d\0" % (len(name), name.encode(), len(data)) + data)
-    return h.hexdigest()
+    return tree_digest("generator", named, f"cgraph {__version__}", digest_root())
+
+
+def digest_root() -> Path | None:
+    """Where the sources digests are remembered: the cache of `config.cache_dir`."""
+    from cgraph.configdefaults import config  # noqa: PLC0415 (the live settings)
+
+    try:
+        return backend.cache_dir(config.cache_dir or None)
+    except OSError:
+        return None
 
 
 def program_key(program: Program, *extra: str) -> str:

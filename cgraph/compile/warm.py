@@ -38,9 +38,10 @@ import numpy as np
 
 from cgraph import backend
 from cgraph._version import __version__
+from cgraph.backend.identity import tree_digest
 from cgraph.backend.records import read_record, write_record
 from cgraph.codegen.lower import Lowered
-from cgraph.compile.toolchain import build_options, generator_digest
+from cgraph.compile.toolchain import build_options, digest_root, generator_digest
 from cgraph.configdefaults import Config
 from cgraph.graph.basic import Constant, Variable, toposort
 from cgraph.graph.fg import FunctionGraph
@@ -67,18 +68,15 @@ class _Unsupported(Exception):
 
 @functools.cache
 def python_digest() -> str:
-    """sha256 of cgraph's Python sources (once per process)."""
+    """sha256 of cgraph's Python sources (once per process, and remembered in the
+    cache by the files' stat signature: `backend.tree_digest`)."""
     package = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(f"cgraph {__version__}".encode())
+    named = []
     for folder, dirs, files in sorted(os.walk(package)):
         dirs.sort()
-        for name in sorted(files):
-            if name.endswith(".py"):
-                path = os.path.join(folder, name)
-                with open(path, "rb") as f:
-                    data = f.read()
-                h.update(b"%d\0%s\0%d\0" % (len(path), path.encode(), len(data)) + data)
-    return h.hexdigest()
+        named += [(os.path.join(folder, name), Path(folder, name))
+                  for name in sorted(files) if name.endswith(".py")]
+    return tree_digest("python", named, f"cgraph {__version__}", digest_root())
 
 
 def _settings(cfg: Config, optimizer: str, profiled: bool) -> str:
