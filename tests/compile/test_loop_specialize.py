@@ -88,3 +88,20 @@ def test_the_specialized_module_runs_only_its_plan():
     A = module.ffi.new("void *[8]")
     rc = getattr(module.lib, compiled.program.entry + "_argv")(plan.P, err, module.ffi.NULL, A)
     assert rc != 0 and b"specialized to one plan" in module.ffi.string(err)
+
+
+@pytest.mark.slow
+def test_the_loop_example_runs(tmp_path):
+    """examples/xor_loop.py: the Python loop, the C loop and the specialized C loop train
+    the same weights."""
+    import subprocess
+    import sys
+
+    from helpers import REPO, child_env
+
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "xor_loop.py")],
+                          capture_output=True, text=True, timeout=600,
+                          env=child_env(CGRAPH_CACHE_DIR=str(tmp_path)))
+    assert done.returncode == 0, done.stderr
+    assert "same weights, bit for bit: True" in done.stdout
+    assert "the general loop), same weights: True" in done.stdout
