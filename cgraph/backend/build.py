@@ -378,7 +378,7 @@ def build_module(
                    compiler_verbose=False)
     ffi.emit_c_code(str(build_dir / c_name))
     command = object_command(options, "source.c", "source.o")
-    wrapper = object_command(options, c_name, f"{modname}.o", optimize=("-O1",))
+    wrapper = object_command(options, c_name, f"{modname}.o", optimize=_glue_level(options))
     _run_all([command, wrapper], build_dir, options.cc)
     so_name = modname + sysconfig.get_config_var("EXT_SUFFIX")
     _run_all([link_command(options, ["source.o", f"{modname}.o"], so_name)], build_dir,
@@ -386,6 +386,14 @@ def build_module(
     for obj in ("source.o", f"{modname}.o"):
         os.unlink(build_dir / obj)
     return command
+
+
+def _glue_level(options: BuildOptions) -> tuple[str, ...]:
+    """The optimization flag for cffi's wrapper: -O1 unless the configured level is
+    lower already (a sanitizer build's -O0: a wrapper of thousands of arguments takes
+    minutes at -O1 under ASan)."""
+    levels = [f for f in options.cflags if f.startswith("-O")]
+    return () if levels and levels[-1] in ("-O0", "-O1", "-Og") else ("-O1",)
 
 
 def _run_all(commands: list[list[str]], build_dir: Path, cc: str) -> None:
