@@ -29,7 +29,7 @@ def mlp_step(layers: int, mode: str = "C"):
 
 
 def functions_in(source: str) -> set[str]:
-    return set(re.findall(r"(?m)^static int (k\d+)\(", source))
+    return set(re.findall(r"(?m)^CG_KERNEL int (k\d+)\(", source))
 
 
 def called_in(source: str) -> list[str]:

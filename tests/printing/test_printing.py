@@ -318,7 +318,7 @@ def test_broken_template_gives_a_short_compile_error(tmp_path, monkeypatch):
     assert "rendered from templates/elementwise.c.j2" in text
     assert f"test_printing.py:{line}" in text and "[id A]" in text
     assert f"C file: {err.c_path}" in text and Path(err.c_path).is_file()
-    assert "static int" not in text and len(text.splitlines()) < 40  # no wall of C
+    assert "CG_KERNEL int" not in text and len(text.splitlines()) < 40  # no wall of C
     command = re.search(r"reproduce with: (.*)", text).group(1)
     assert "\n" not in command
     again = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
