@@ -136,7 +136,7 @@ def test_python_floats_keep_float32(floatx, monkeypatch):
 
 # --------------------------------------------------------------------------- broadcasting
 
-#: one compiled function per (ranks, dtypes), reused by the Hypothesis examples.
+#: one compiled function per (broadcast patterns, dtype), reused by the Hypothesis examples.
 _COMPILED: dict = {}
 #: numpy twins of the expressions compiled for a pair of operands.
 _BROADCAST_EXPRS = [
@@ -148,10 +148,13 @@ _BROADCAST_EXPRS = [
 ]
 
 
-def _broadcast_fn(rx: int, ry: int, dtype: str):
-    key = (rx, ry, dtype)
+def _broadcast_fn(sx: tuple, sy: tuple, dtype: str):
+    """The function for operands of shapes like `sx` and `sy`: their length-1 axes are
+    typed broadcastable (Theano's rule: only those stretch)."""
+    px, py = (tuple(1 if n == 1 else None for n in s) for s in (sx, sy))
+    key = (px, py, dtype)
     if key not in _COMPILED:
-        x, y = T.tensor(dtype, ndim=rx), T.tensor(dtype, ndim=ry)
+        x, y = T.tensor(dtype, shape=px), T.tensor(dtype, shape=py)
         outs = [e(T, x, y) for e in _BROADCAST_EXPRS]
         if dtype.startswith("float"):  # the gradient sums the broadcast axes back
             cost = T.sum(T.sin(x) * T.cos(y) * 3.0)
@@ -206,7 +209,7 @@ def test_property_broadcasting_random_shapes(case):
     rng = np.random.default_rng(len(sx) * 7 + len(sy))
     x = _view((rng.normal(size=sx) * 3).astype(dtype), views[0])
     y = _view((rng.normal(size=sy) * 3).astype(dtype), views[1])
-    fns = _broadcast_fn(x.ndim, y.ndim, dtype)
+    fns = _broadcast_fn(sx, sy, dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = [np.asarray(e(np, x, y)) for e in _BROADCAST_EXPRS]

@@ -481,7 +481,11 @@ HIGH_RANK_EXPRS = {
 
 @pytest.mark.slow
 def test_elementwise_and_reduce_of_higher_rank():
-    variables = [T.dtensor3(), T.dtensor4(), T.dmatrix()]
+    # the length-1 axes of the arguments below are typed so (Theano's rule: only they
+    # broadcast)
+    variables = [T.tensor("float64", shape=(None, 1, None)),
+                 T.tensor("float64", shape=(None, None, 1, None)),
+                 T.tensor("float64", shape=(None, 1))]
     fns = compile_modes(variables, [e(*variables) for e in HIGH_RANK_EXPRS.values()])
     rng = rng_for("high rank")
     args = [rng.normal(size=shape) for shape in [(2, 1, 4), (3, 2, 1, 4), (3, 1)]]
