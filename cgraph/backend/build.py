@@ -397,21 +397,30 @@ def _glue_level(options: BuildOptions) -> tuple[str, ...]:
 
 
 def _run_all(commands: list[list[str]], build_dir: Path, cc: str) -> None:
-    """Run the commands at once in ``build_dir``; raise for the first that fails."""
+    """Run the commands at once in ``build_dir``; raise for the first that fails.
+
+    Their output goes to temporary files, not pipes: a pipe's write end, copied into a
+    process that another thread forks meanwhile, would keep the reader waiting for an
+    end of file until that process exits (a fork during a compile hung it)."""
     started = []
     try:
         for argv in commands:
-            started.append((argv, subprocess.Popen(argv, cwd=build_dir, stdout=subprocess.PIPE,
-                                                   stderr=subprocess.PIPE, text=True)))
+            log = tempfile.TemporaryFile(dir=build_dir)
+            started.append((argv, log, subprocess.Popen(
+                argv, cwd=build_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log)))
     except OSError as exc:  # found, but not runnable (permissions, not a binary...)
-        for _, proc in started:
+        for _, log, proc in started:
             proc.kill()
             proc.wait()
+            log.close()
         raise CompilerNotFoundError(cc, f"{type(exc).__name__}: {exc}", argv) from exc
     failed = None
-    for argv, proc in started:
-        _, stderr = proc.communicate()
+    for argv, log, proc in started:
+        proc.wait()
         if proc.returncode != 0 and failed is None:
-            failed = CompileError(stderr, build_dir, argv, proc.returncode)
+            log.seek(0)
+            failed = CompileError(log.read().decode(errors="replace"), build_dir, argv,
+                                  proc.returncode)
+        log.close()
     if failed is not None:
         raise failed
