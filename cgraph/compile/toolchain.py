@@ -26,7 +26,7 @@ from cgraph.backend.identity import tree_digest
 from cgraph.backend.probe import has_libmvec
 from cgraph.codegen.lower import Program
 from cgraph.codegen.render import csrc_dir, templates_dir
-from cgraph.configdefaults import Config
+from cgraph.configdefaults import Config, config
 
 __all__ = ["CALL_PATH_HEADER", "ERRBUF_SIZE", "build_options", "call_path_headers",
            "call_path_options", "generator_digest", "has_libmvec", "kernel_headers",
@@ -116,8 +116,6 @@ def generator_digest() -> str:
 
 def digest_root() -> Path | None:
     """Where the sources digests are remembered: the cache of `config.cache_dir`."""
-    from cgraph.configdefaults import config  # noqa: PLC0415 (the live settings)
-
     try:
         return backend.cache_dir(config.cache_dir or None)
     except OSError:
