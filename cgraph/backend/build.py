@@ -401,11 +401,13 @@ def _run_all(commands: list[list[str]], build_dir: Path, cc: str) -> None:
 
     Their output goes to temporary files, not pipes: a pipe's write end, copied into a
     process that another thread forks meanwhile, would keep the reader waiting for an
-    end of file until that process exits (a fork during a compile hung it)."""
+    end of file until that process exits (a fork during a compile hung it). The files
+    are in the system's temporary folder, not ``build_dir``: a compiler that finds the
+    cache's disk full must still be able to say so."""
     started = []
     try:
         for argv in commands:
-            log = tempfile.TemporaryFile(dir=build_dir)
+            log = tempfile.TemporaryFile()
             started.append((argv, log, subprocess.Popen(
                 argv, cwd=build_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log)))
     except OSError as exc:  # found, but not runnable (permissions, not a binary...)
