@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -396,6 +397,16 @@ def _glue_level(options: BuildOptions) -> tuple[str, ...]:
     return () if levels and levels[-1] in ("-O0", "-O1", "-Og") else ("-O1",)
 
 
+#: Held while a compiler process is being started, and taken by every fork: a process
+#: forked by another thread in the middle of `subprocess.Popen` would keep the write end
+#: of Popen's exec-status pipe open, and Popen would wait on it until that process ended
+#: (a fork while another thread compiled hung its build until the child died).
+_SPAWNING = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_SPAWNING.acquire, after_in_parent=_SPAWNING.release,
+                        after_in_child=_SPAWNING.release)
+
+
 def _run_all(commands: list[list[str]], build_dir: Path, cc: str) -> None:
     """Run the commands at once in ``build_dir``; raise for the first that fails.
 
@@ -408,8 +419,10 @@ def _run_all(commands: list[list[str]], build_dir: Path, cc: str) -> None:
     try:
         for argv in commands:
             log = tempfile.TemporaryFile()
-            started.append((argv, log, subprocess.Popen(
-                argv, cwd=build_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log)))
+            with _SPAWNING:
+                proc = subprocess.Popen(argv, cwd=build_dir, stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=log)
+            started.append((argv, log, proc))
     except OSError as exc:  # found, but not runnable (permissions, not a binary...)
         for _, log, proc in started:
             proc.kill()
