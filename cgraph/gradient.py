@@ -273,15 +273,22 @@ def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 1,
             return float(cost_fn(*[a.astype(p.dtype) for a, p in zip(args, pt)]))
 
         numeric = numeric_grad(f64, pt, eps)
-        for i, (s, n) in enumerate(zip(symbolic(*pt), numeric)):
-            err = np.abs(s - n)
-            bound = abs_tol + rel_tol * np.abs(n)
-            if np.any(err > bound):
-                k = int(np.argmax(err - bound))
-                raise GradientError(
-                    f"verify_grad: gradient wrt input {i} differs: at flat index {k} "
-                    f"symbolic {s.reshape(-1)[k]!r} vs numeric {n.reshape(-1)[k]!r} "
-                    f"(abs error {err.reshape(-1)[k]:.3g})")
+        compare_gradients(symbolic(*pt), numeric, abs_tol, rel_tol, "verify_grad")
+
+
+def compare_gradients(symbolic: Sequence[np.ndarray], numeric: Sequence[np.ndarray],
+                      abs_tol: float, rel_tol: float, what: str) -> None:
+    """Raise GradientError, naming `what`, the input and the worst element, where a
+    symbolic gradient differs from its numeric one by more than abs_tol + rel_tol |n|."""
+    for i, (s, n) in enumerate(zip(symbolic, numeric)):
+        err = np.abs(s - n)
+        bound = abs_tol + rel_tol * np.abs(n)
+        if np.any(err > bound):
+            k = int(np.argmax(err - bound))
+            raise GradientError(
+                f"{what}: gradient wrt input {i} differs: at flat index {k} "
+                f"symbolic {s.reshape(-1)[k]!r} vs numeric {n.reshape(-1)[k]!r} "
+                f"(abs error {err.reshape(-1)[k]:.3g})")
 
 
 def _eval_shape(out: Any, variables: list, pt: list[np.ndarray]) -> tuple[int, ...]:

@@ -142,13 +142,15 @@ def broadcast_static(shapes: Sequence[tuple[int | None, ...]], what: str) -> tup
 
 def broadcast_shapes(shapes: Sequence[tuple[int, ...]], what: str,
                      static: Sequence[tuple[int | None, ...]] | None = None,
-                     names: Sequence[str] | None = None) -> tuple[int, ...]:
+                     names: Sequence[str] | Callable[[], Sequence[str]] | None = None
+                     ) -> tuple[int, ...]:
     """The broadcast of concrete equal-rank shapes, with an error naming `what`.
 
     With the operands' static shapes `static`, Theano's rule: an operand's axis of
     length 1 stretches to the others' length only when its type says length 1 there;
     otherwise the call raises ValueError naming the operand (`names`), the axis and how
-    to declare it. Without `static`, numpy's rule (any length 1 stretches).
+    to declare it (`names` may be a function making them, called only then). Without
+    `static`, numpy's rule (any length 1 stretches).
     """
     out = []
     for axis, sizes in enumerate(zip(*shapes)):
@@ -160,6 +162,8 @@ def broadcast_shapes(shapes: Sequence[tuple[int, ...]], what: str,
         if static is not None and length != 1:
             for i, (n, st) in enumerate(zip(sizes, static)):
                 if n == 1 and st[axis] != 1:
+                    if callable(names):
+                        names = names()
                     name = names[i] if names is not None else None
                     raise ValueError(runtime_broadcast_message(
                         what, f"input {i}" if name is None else name, axis, length, st))
@@ -243,7 +247,8 @@ class Elemwise(Op):
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         return [broadcast_shapes(shapes, f"elementwise {self}",
-                                 [v.type.shape for v in node.inputs], operand_names(node))]
+                                 [v.type.shape for v in node.inputs],
+                                 lambda: operand_names(node))]
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         rule = self.scalar_op.grad
