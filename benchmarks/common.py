@@ -49,13 +49,21 @@ def _pytensor_blas() -> None:
     os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [flags, "blas__ldflags=-lopenblas"]))
 
 
-def interleaved(functions: Mapping[str, Callable[[], object]], rounds: int, calls: int
-                ) -> dict[str, float]:
+def interleaved(functions: Mapping[str, Callable[[], object]], rounds: int, calls: int,
+                settle: float = 0.0) -> dict[str, float]:
     """Median seconds per call of each zero-argument function, the functions taking
-    turns round by round (so that a noisy neighbour slows them all alike)."""
+    turns round by round (so that a noisy neighbour slows them all alike).
+
+    With `settle` > 0, each turn starts with that pause and one untimed call: a BLAS
+    library's threads keep spinning for a while after a call (OpenBLAS: about 0.1 s),
+    and on 2 cores two libraries' spinning pools (cgraph's, PyTensor's, XLA's) would
+    slow whichever backend runs next."""
     samples: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(rounds):
         for name, f in functions.items():
+            if settle:
+                time.sleep(settle)
+                f()
             start = time.perf_counter()
             for _ in range(calls):
                 f()

@@ -12,13 +12,12 @@ cgraph and numpy only.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
-from benchmarks.common import optional
+from benchmarks.common import interleaved, optional
 from benchmarks.results import run_main
 
 SIZES = (784, 256, 10)
@@ -170,14 +169,8 @@ def main(argv: list[str] | None = None) -> None:
             functions["jax.jit"] = jax_step(jax, dtype)[0]
         if pytensor is not None:
             functions["pytensor CVM"] = pytensor_step(pytensor, dtype)[0]
-        samples: dict[str, list[float]] = {name: [] for name in functions}
-        for _ in range(rounds):
-            for name, f in functions.items():
-                t = time.perf_counter()
-                for _ in range(calls):
-                    f(x, y)
-                samples[name].append((time.perf_counter() - t) / calls)
-        times = {name: statistics.median(v) for name, v in samples.items()}
+        times = interleaved({name: partial(f, x, y) for name, f in functions.items()},
+                            rounds, calls, settle=0.0 if args.quick else 0.2)
         for name, seconds in times.items():
             print(f"| {dtype} | {name} | {seconds * 1e3:.3f} | "
                   f"{seconds / times['cgraph']:.2f}x |")
