@@ -2,6 +2,7 @@
 
 from cgraph.graph.grad import grad
 from cgraph.tensor import (
+    fft,
     linalg,
     nlinalg,
     nnet,
@@ -117,7 +118,7 @@ __all__ = [
     "dimshuffle", "dot", "grad", "join", "mean", "nnet", "shape_i", "sum", "tensor",
     "transpose", *constructors, *ELEMENTWISE,
     "all", "any", "argmax", "argmin", "logsumexp", "max", "min", "prod", "std", "var",
-    "special", "signal", "linalg", "nlinalg", "slinalg",
+    "special", "signal", "linalg", "nlinalg", "slinalg", "fft",
     "alloc", "arange", "argsort", "cumprod", "cumsum", "diff", "expand_dims", "eye", "flatten",
     "full", "identity_like", "ones", "repeat", "reshape", "roll", "sort", "split", "squeeze",
     "stack", "swapaxes", "tile", "zeros",

@@ -27,6 +27,7 @@ GROUPS = {
     "subtensor": "Indexing",
     "nnet": "cgraph.tensor.nnet",
     "linalg": "cgraph.tensor.linalg",
+    "fft": "cgraph.tensor.fft",
     "ifelse": "Control flow",
     "random": "Random streams",
     "arrayfns": "Array functions",
@@ -107,7 +108,7 @@ def _random_streams() -> str:
 def op_list() -> str:
     """The markdown list of operations, grouped."""
     import cgraph.tensor as T  # noqa: PLC0415  (the list describes the loaded package)
-    from cgraph.tensor import linalg, nnet  # noqa: PLC0415
+    from cgraph.tensor import fft, linalg, nnet  # noqa: PLC0415
 
     elementwise = set(T.ELEMENTWISE)
     groups: dict[str, set[str]] = {}
@@ -121,7 +122,7 @@ def op_list() -> str:
             continue
         groups.setdefault(group, set()).add(name)
         objects[name] = obj
-    for sub in (nnet, linalg):  # submodules listed under their own heading
+    for sub in (nnet, linalg, fft):  # submodules listed under their own heading
         names = {n for n in getattr(sub, "__all__", dir(sub))
                  if not n.startswith("_") and callable(getattr(sub, n)) and
                  not inspect.isclass(getattr(sub, n)) and not inspect.ismodule(getattr(sub, n))}
