@@ -20,6 +20,7 @@ from cgraph.codegen.render import csrc_dir, environment
 from cgraph.compile.compiled import CompiledModule
 from cgraph.compile.function import Function
 from cgraph.compile.toolchain import ERRBUF_SIZE
+from cgraph.scan.op import plans_in_python
 from cgraph.tensor.type import C_TYPES
 
 
@@ -170,6 +171,9 @@ def export_c(f: Function, out_dir: str | Path, name: str = "cgraph_fn",
     key = tuple(a.shape for a in arrays) + tuple(v.shape for v in shared_values)
     if compiled.value_args:
         raise NotImplementedError("export_c: shapes that depend on input values")
+    if plans_in_python(compiled.lowered.nodes):
+        raise NotImplementedError("export_c: a scan whose step's shapes depend on a state "
+                                  "(its steps are planned in Python while the loop runs)")
     found = compiled.plan(key, arrays + shared_values)
     plan, out_shapes = found.params, found.out_shapes
     source = compiled.c_source

@@ -7,7 +7,8 @@ states and the rows of the outputs. The step's plan (shapes, strides, workspace)
 usually the same for every step and is stored inside the outer plan. When the step's
 shapes depend on the rows of sequences (a slice x[:t] with t the step index), the
 outer planner reads those sequences' values and makes a plan per step, stored after
-the outer plan's fixed slots; steps with equal rows share one.
+the outer plan's fixed slots; steps with equal rows share one. When they depend on a
+state, the loop asks Python for the plans while it runs (`cgraph.scan.dynamic`).
 """
 
 from __future__ import annotations
@@ -24,29 +25,17 @@ from cgraph.codegen.render import render_program
 from cgraph.graph.basic import Apply
 from cgraph.graph.fg import FunctionGraph
 from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, contiguous_strides
+from cgraph.scan.dynamic import context
 from cgraph.tensor.subtensor import AdvancedSubtensor, Subtensor
 from cgraph.tensor.subtensor_index import ARRAY, INT, NEW, SLICE, SYM, Index
 
 
-def lower_step(fgraph: FunctionGraph, n_seqs: int, first_rest: int) -> Lowered:
+def lower_step(fgraph: FunctionGraph) -> Lowered:
     """The step's inner program, its C names prefixed by a digest of its content.
 
     Names from the content make a function with this scan the same C in every process
     (a disk-cache hit), and two different scans in one module never share a name.
-
-    Raises NotImplementedError when the step's shapes depend on the value of a state
-    (inputs from `n_seqs` to `first_rest`, e.g. a slice x[:h] with h computed by the
-    previous step): the plans of the steps are made before the loop runs. Shapes that
-    depend on a sequence's rows get a plan per step (`step_plans`).
     """
-    per_step = [i for i in step_value_args(fgraph) if n_seqs <= i < first_rest]
-    if per_step:
-        raise NotImplementedError(
-            f"scan: in mode C the shapes in a step are planned before the loop runs, but "
-            f"here they depend on the value of the state {fgraph.inputs[per_step[0]]!r}, "
-            "which the previous step computes (a slice whose bounds come from a state; "
-            "bounds from the step index, a sequence or a non-sequence work); compile "
-            "with mode='PY'")
     draft = lower(fgraph, prefix="s_")
     digest = hashlib.sha256(repr(draft.program).encode()).hexdigest()[:12]
     return lower(fgraph, prefix=f"s{digest}_")
@@ -119,12 +108,18 @@ class ScanKernel(KernelBuilder):
         program = op.lowered.program
         n_seq, n_states, n_out = op.n_seqs, op.n_states, len(node.outputs)
         layout = ParamLayout(self.family, steps=1, seq_rows=n_seq, out_rows=n_out,
-                             workspace=1, plans_at=1, step_plan=program.n_slots)
+                             workspace=1, plans_at=1,
+                             step_plan=0 if op.dynamic else program.n_slots)
+        # the step inputs whose bytes select the plan while the loop runs: (position in
+        # the step's arguments, whether a state, which sequence or state)
+        watch = [(i, i >= n_seq, i - n_seq if i >= n_seq else i)
+                 for i in op.shaping if i < n_seq + n_states] if op.dynamic else []
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout,
                       context={"inner": render_program(program), "entry": program.entry,
                                "n_seq": n_seq, "n_states": n_states,
                                "n_rest": len(node.inputs) - 1 - n_seq - n_states,
                                "n_out": n_out, "per_step": bool(op.per_step),
+                               "dynamic": bool(op.dynamic), "watch": watch,
                                "blas": uses_blas(program.steps)})  # the module links it
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
@@ -139,6 +134,12 @@ class ScanKernel(KernelBuilder):
         seq_rows = [_row_bytes(shape, v) for shape, v in
                     zip(in_shapes[1:1 + op.n_seqs], node.inputs[1:1 + op.n_seqs])]
         out_rows = [_row_bytes(shape, v) for (shape, _), v in zip(out_layouts, node.outputs)]
+        if op.dynamic:  # the loop gets its plans from Python (cgraph.scan.dynamic)
+            params = kernel.layout.build(
+                steps=n_steps, seq_rows=seq_rows, out_rows=out_rows,
+                workspace=int(plans[0].params[0]), plans_at=0, step_plan=[])
+            tail = context(op, op.inner_shapes(in_shapes), plans[0])
+            return PlanTail(params, tail, kernel.layout.slots().plans_at)
         n_slots = op.lowered.program.n_slots
         fixed = not op.per_step and plans[0].params.size == n_slots
         params = kernel.layout.build(

@@ -12,6 +12,7 @@ from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.interpret import Interpreter
 from cgraph.kernel import register_kernel
+from cgraph.scan.dynamic import plan_for
 from cgraph.scan.gradient import scan_grad
 from cgraph.scan.inner import check_steps
 from cgraph.scan.lowering import (
@@ -41,7 +42,9 @@ class Scan(Op):
     `backward` marks the loop of a gradient, which needs at least one step.
     `per_step` holds the positions of the sequences whose rows the step's shapes
     depend on (a slice x[:t] of the step index t): their values are value inputs, and
-    mode "C" plans each step with its rows (`plans`).
+    mode "C" plans each step with its rows (`plans`). `dynamic` holds the states they
+    depend on (x[:h] with h computed by the previous step): mode "C" plans those steps
+    while the loop runs (`cgraph.scan.dynamic`).
     """
 
     value_inputs = (0,)
@@ -59,15 +62,19 @@ class Scan(Op):
         # n_steps, and the sequences and non-sequences the step's shapes depend on
         # (its slice bounds); a sequence's rows give each step its own plan
         first_rest = n_seqs + n_states
-        shaping = step_value_args(self.fgraph)
-        self.per_step = tuple(i for i in shaping if i < n_seqs)
-        self.value_inputs = (0, *[1 + i for i in shaping if i < n_seqs or i >= first_rest])
+        self.shaping = step_value_args(self.fgraph)
+        self.per_step = tuple(i for i in self.shaping if i < n_seqs)
+        # states the step's shapes depend on: planned while the loop runs (`dynamic`)
+        self.dynamic = tuple(i for i in self.shaping if n_seqs <= i < first_rest)
+        self.value_inputs = (0, *[1 + i for i in self.shaping])
         self.n_plain = len(inner_outputs) - n_states
         self._lowered: Lowered | None = None
         self._interpreter: Interpreter | None = None
         self._plans: tuple | None = None  # the last per-step plans, with their key
         # per-step plans for the shapes and values other than the rows -> rows -> plan
         self._step_plans: dict[tuple, dict[bytes, Plan]] = {}
+        self._token: int | None = None  # the op's name to the loop's callback (dynamic)
+        self._dynamic_plans: dict[tuple, Plan] = {}  # plans made while a loop runs
 
     def __getstate__(self) -> dict:
         """Pickle the step's graph and settings; the step's program and interpreter
@@ -75,7 +82,7 @@ class Scan(Op):
         again when first needed."""
         state = dict(vars(self))
         state["_lowered"] = state["_interpreter"] = state["_plans"] = None
-        state["_step_plans"] = {}
+        state["_step_plans"], state["_dynamic_plans"], state["_token"] = {}, {}, None
         return state
 
     # Every scan is its own op: two scans are never merged as equal.
@@ -92,7 +99,7 @@ class Scan(Op):
     def lowered(self) -> Lowered:
         """The step's inner program (lowered once, when first needed)."""
         if self._lowered is None:
-            self._lowered = lower_step(self.fgraph, self.n_seqs, self.n_seqs + self.n_states)
+            self._lowered = lower_step(self.fgraph)
         return self._lowered
 
     def make_node(self, n_steps: Any, *args: Any) -> Apply:
@@ -134,6 +141,8 @@ class Scan(Op):
         (at `value_inputs`): one plan for all steps, or one per step (`per_step`)."""
         n = self.steps(shapes, values[0])
         inner = self.inner_shapes(shapes)
+        if self.dynamic:  # step 0's plan: the others are made while the loop runs
+            return n, [plan_for(self, inner, self._first_rows(values[1:]))]
         if not self.per_step:
             return n, [step_plan(self.lowered, inner, values[1:])]
         key = (inner, n, *[_value_key(values[i]) for i in self.value_inputs[1:]])
@@ -147,17 +156,18 @@ class Scan(Op):
             if len(known) > MAX_STEP_PLANS[1]:
                 known.clear()
             plans = step_plans(self.lowered, inner, values[1:], self.per_step, n, known)
-            self._plans = (key, plans or self._no_step_plan(inner, values[1:]))
+            self._plans = (key, plans or [step_plan(self.lowered, inner,
+                                                    self._first_rows(values[1:]))])
         return n, self._plans[1]
 
-    def _no_step_plan(self, inner: tuple, values: list) -> list[Plan]:
-        """For a loop of no steps, a plan that gives the shapes of the outputs' rows:
-        with each sequence's first row, or zeros when it has none."""
+    def _first_rows(self, values: list) -> list:
+        """The values of step 0's shaping inputs (a plan that gives the shapes of the
+        outputs' rows): each sequence's first row, or zeros when it has none."""
         at = list(values)
         for i in self.per_step:
             rows = np.asarray(values[i])
             at[i] = rows[0] if len(rows) else np.zeros(rows.shape[1:], rows.dtype)
-        return [step_plan(self.lowered, inner, at)]
+        return at
 
     def infer_shape(self, node: Apply, shapes: list, values: list) -> list:
         n, plans = self.plans(shapes, values)
@@ -200,6 +210,15 @@ class Scan(Op):
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list:
         """Backpropagation through the loop (`cgraph.scan.gradient`)."""
         return scan_grad(self, inputs, output_grads)
+
+
+def plans_in_python(nodes: Any) -> bool:
+    """Whether a scan among `nodes`, or inside their steps, plans steps while its loop
+    runs: its C calls into Python (`cgraph.scan.dynamic`), so it runs only inside
+    this process."""
+    return any(isinstance(node.op, Scan)
+               and (bool(node.op.dynamic) or plans_in_python(node.op.fgraph.toposort()))
+               for node in nodes)
 
 
 def _value_key(value: Any) -> tuple:

@@ -13,8 +13,8 @@ Bounds that are the same at every step (`x[i:j]` with i, j non-sequences) stay a
 slice, planned with their values. Other per-step bounds (`x[:t]`, a per-step
 stride) stay slices too: when they come from the rows of sequences (the step index,
 values computed from it), the loop gets a plan per step
-(`cgraph.scan.lowering.step_plans`); when they come from a state, mode "C" refuses
-them (`cgraph.scan.lowering.lower_step`).
+(`cgraph.scan.lowering.step_plans`); when they come from a state, the loop asks
+Python for a step's plan whenever those values change (`cgraph.scan.dynamic`).
 """
 
 from __future__ import annotations

@@ -127,20 +127,22 @@ def test_outputs_of_changing_shape_are_refused_in_both_modes():
         cgraph.function([x, n], out, mode="PY")(np.arange(4.0), 3)
 
 
-def test_bounds_from_a_state_run_in_mode_py_only():
+@pytest.mark.parametrize("mode", MODES)
+def test_bounds_from_a_state_or_from_a_sequence_of_states(mode):
+    """The same sums with bounds from a sequence (the states of a first loop) and from
+    a state of the loop itself (planned while the loop runs, tests/scan/
+    test_scan_state_slices.py)."""
     x, k0 = T.dvector("x"), T.lscalar("k0")
     out, _ = scan(lambda k, v: T.minimum(k + 1, 4), outputs_info=k0, non_sequences=x,
                   n_steps=3)
     sums, _ = scan(lambda k, v: v[:k].sum(), sequences=out, non_sequences=x)
     data = np.arange(1.0, 6.0)
-    f = cgraph.function([x, k0], sums, mode="C")  # bounds from a sequence: fine
+    f = cgraph.function([x, k0], sums, mode=mode)
     np.testing.assert_array_equal(f(data, 1), [3.0, 6.0, 10.0])
     carried, _ = scan(lambda k, v: [T.minimum(k + 1, 4), v[:k].sum()],
                       outputs_info=[k0, None], non_sequences=x, n_steps=3)
-    g = cgraph.function([x, k0], carried[1], mode="PY")
+    g = cgraph.function([x, k0], carried[1], mode=mode)
     np.testing.assert_array_equal(g(data, 1), [1.0, 3.0, 6.0])
-    with pytest.raises(NotImplementedError, match=r"value of the state .*mode='PY'"):
-        cgraph.function([x, k0], carried[1], mode="C")
 
 
 def test_fixed_shape_steps_keep_one_plan():
