@@ -28,9 +28,9 @@ from cgraph.compile.shared import SharedVariable
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import build_options, has_libmvec
 from cgraph.compile.updates import default_updates, update_pairs
-from cgraph.compile.warm import Prepared, graph_key, restore, store
+from cgraph.compile.warm import Prepared, graph_key, restore, store, walk
 from cgraph.configdefaults import Config, config
-from cgraph.graph.basic import Constant, Variable, clone_replace, graph_inputs
+from cgraph.graph.basic import Constant, Variable, clone_replace
 from cgraph.graph.fg import FunctionGraph
 from cgraph.rewrite import rewrite_graph
 from cgraph.tensor.type import as_tensor_variable
@@ -438,15 +438,19 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     out_list = [] if outputs is None else list(outputs) if return_list else [outputs]
     out_list = [as_tensor_variable(o.variable if isinstance(o, Out) else o) for o in out_list]
     pairs = update_pairs(updates)
-    pairs += default_updates(out_list + [value for _, value in pairs], pairs,
-                              no_default_updates)
     computed = out_list + [value for _, value in pairs]
+    nodes, leaves = walk(computed)  # the one traversal, unless the graph changes below
+    found = default_updates(computed, pairs, no_default_updates, leaves)
+    pairs += found
+    computed += [value for _, value in found]
     if givens:
         computed = clone_replace(computed, as_givens(givens))
-    computed, prints = strip_prints(computed)
-    n_shown = len(out_list)
-    computed[n_shown:n_shown] = [value for _, value in prints]
-    leaves = graph_inputs(computed)
+    if found or givens:
+        nodes, leaves = walk(computed)
+    computed, prints = strip_prints(computed, nodes)
+    if prints:
+        computed[len(out_list):len(out_list)] = [value for _, value in prints]
+        nodes, leaves = walk(computed)
     used = {id(v) for v in leaves}
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', "
@@ -471,7 +475,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     started = time.perf_counter()
     # Mode "C": a record of this graph as built may hold its rewritten, lowered form.
     key = (graph_key(inputs + shared_in, computed, config, cfg.optimizer,
-                     bool(profile or config.profile)) if mode == "C" else None)
+                     bool(profile or config.profile), nodes) if mode == "C" else None)
     warm = None if key is None else restore(key, inputs + shared_in, computed, config)
     reference = prepared = None
     if warm is not None:

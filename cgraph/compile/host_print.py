@@ -72,11 +72,12 @@ class Print(ViewOp):
         return [output_grads[0]]
 
 
-def strip_prints(outputs: Sequence[Variable]
+def strip_prints(outputs: Sequence[Variable], nodes: Sequence[Apply] | None = None
                  ) -> tuple[list[Variable], list[tuple[Print, Variable]]]:
     """`outputs` computed without their `Print` nodes, and (op, printed value) for each
-    of those nodes in execution order (the printed values without prints either)."""
-    nodes = toposort(outputs)
+    of those nodes in execution order (the printed values without prints either).
+    `nodes`: `toposort(outputs)` when the caller has it."""
+    nodes = toposort(outputs) if nodes is None else nodes
     if not any(isinstance(node.op, Print) for node in nodes):
         return list(outputs), []
     memo: dict[int, Variable] = {}

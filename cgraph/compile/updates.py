@@ -53,16 +53,18 @@ def update_pairs(updates: Any) -> list[tuple[SharedVariable, TensorVariable]]:
     return pairs
 
 
-def default_updates(computed: list[Variable], explicit: list, no_default_updates: Any
-                     ) -> list[tuple[SharedVariable, TensorVariable]]:
+def default_updates(computed: list[Variable], explicit: list, no_default_updates: Any,
+                    leaves: list[Variable] | None = None
+                    ) -> list[tuple[SharedVariable, TensorVariable]]:
     """(shared, default_update) for the shared variables the graph uses that have one,
-    unless updated explicitly or excluded by `no_default_updates` (True or a list)."""
+    unless updated explicitly or excluded by `no_default_updates` (True or a list).
+    `leaves`: `graph_inputs(computed)` when the caller has it."""
     if no_default_updates is True:
         return []
     excluded = {id(v) for v in (no_default_updates or ())}
     excluded |= {id(t) for t, _ in explicit}
     found = []
-    for v in graph_inputs(computed):
+    for v in graph_inputs(computed) if leaves is None else leaves:
         update = getattr(v, "default_update", None)
         if isinstance(v, SharedVariable) and update is not None and id(v) not in excluded:
             found.append((v, update))

@@ -28,6 +28,7 @@ import functools
 import gc
 import hashlib
 import io
+import itertools
 import os
 import pickle
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ from cgraph.backend.records import read_record, write_record
 from cgraph.codegen.lower import Lowered
 from cgraph.compile.toolchain import build_options, digest_root, generator_digest
 from cgraph.configdefaults import Config
-from cgraph.graph.basic import Constant, Variable, toposort
+from cgraph.graph.basic import Apply, Constant, Variable, toposort
 from cgraph.graph.fg import FunctionGraph
 from cgraph.kernel import ParamLayout
 
@@ -94,11 +95,13 @@ def _constant_key(v: Constant) -> tuple:
 
 
 def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable], cfg: Config,
-              optimizer: str, profiled: bool) -> str | None:
+              optimizer: str, profiled: bool, nodes: Sequence[Apply] | None = None
+              ) -> str | None:
     """The name of the graph from `inputs` to `outputs` as built, with the settings that
     decide what the rewrites and the lowering make of it; None when some part of it
     cannot be named (a variable that is neither an input nor a constant: the caller's
-    usual path reports it)."""
+    usual path reports it). `nodes`: `toposort(outputs, stop=inputs)` when the caller
+    has it."""
     number: dict[int, int] = {id(v): k for k, v in enumerate(inputs)}
     by_id: dict[int, bytes] = {}  # ops are often shared, else equal by their props
     by_value: dict[Any, bytes] = {}
@@ -131,7 +134,7 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable], cfg: Conf
         return k
 
     try:
-        for node in toposort(outputs, stop=inputs):
+        for node in toposort(outputs, stop=inputs) if nodes is None else nodes:
             refs = []
             for v in node.inputs:
                 k = number.get(id(v))
@@ -146,6 +149,21 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable], cfg: Conf
         return hashlib.sha256(pickle.dumps(entries, _PROTOCOL)).hexdigest()
     except (_Unsupported, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return None
+
+
+def walk(outputs: Sequence[Variable]) -> tuple[list[Apply], list[Variable]]:
+    """The nodes computing `outputs` in `toposort`'s order (what `graph_key` reads) and
+    the leaves feeding them in `graph_inputs`' order, from one traversal."""
+    nodes = toposort(outputs)
+    seen: set[int] = set()
+    leaves = []
+    for v in itertools.chain.from_iterable(node.inputs for node in nodes):
+        if v.owner is None and id(v) not in seen:
+            seen.add(id(v))
+            leaves.append(v)
+    leaves += [v for v in outputs if v.owner is None and id(v) not in seen
+               and not seen.add(id(v))]
+    return nodes, leaves
 
 
 # ----------------------------------------------------------------- the record
