@@ -200,4 +200,223 @@ static inline double cg_hyp2f1(double a, double b, double c, double z)
     return best;
 }
 
+/* ---- the derivatives in a, b and c: cg_hyp2f1_grad (the Python twin is
+ * cgraph/tensor/special_hyp_grad.py, which documents the method). A jet j is
+ * [F, dF/da, dF/db, dF/dc]. */
+
+#define CG_HYP_MAX_TAYLOR 2000
+
+/* The jet of the power series for abs(z) <= 0.9 (each term differentiated by the
+ * product rule) into j; returns the value's condition. */
+static inline double cg_hyp_series_jet(double a, double b, double c, double z, double j[4])
+{
+    double t[4] = {1.0, 0.0, 0.0, 0.0}, size = 1.0;
+    const double k_min = fabs(a) + fabs(b) + fabs(c) + 2.0;
+    int quiet = 0;
+    j[0] = 1.0;
+    j[1] = j[2] = j[3] = 0.0;
+    for (double k = 0.0; k < CG_HYP_MAX_TERMS;) {
+        const double den = (c + k) * (k + 1.0);
+        const double r = (a + k) * (b + k) / den * z;
+        const double ra = (b + k) / den * z, rb = (a + k) / den * z, rc = -r / (c + k);
+        t[1] = t[1] * r + t[0] * ra;
+        t[2] = t[2] * r + t[0] * rb;
+        t[3] = t[3] * r + t[0] * rc;
+        t[0] = t[0] * r;
+        k += 1.0;
+        for (int i = 0; i < 4; i++)
+            j[i] += t[i];
+        size += fabs(t[0]);
+        const double bound = fabs(r) > fabs(z) ? fabs(r) : fabs(z);
+        if (k > k_min && bound < 1.0) {
+            const double tol = 0.25 * CG_SP_EPS * (1.0 - bound);
+            int small = 1;
+            for (int i = 0; i < 4; i++)
+                small = small && fabs(t[i]) <= tol * fabs(j[i]);
+            quiet = small ? quiet + 1 : 0;
+            if (quiet >= 2)
+                return j[0] != 0.0 ? size / fabs(j[0]) : INFINITY;
+        }
+    }
+    j[0] = j[1] = j[2] = j[3] = NAN;
+    return INFINITY;
+}
+
+/* One Taylor step of the hypergeometric equation and of its derivatives in a, b, c
+ * from z = 1 - y to 1 - y + h: s holds u, u', u_a, u_a', u_b, u_b', u_c, u_c' (u' the
+ * z-derivative). The scaled coefficients F_n = f_n h^n; 0 if they do not converge. */
+static inline int cg_hyp_taylor_step(double a, double b, double c, double y, double h,
+                                     double s[8])
+{
+    const double p0 = (1.0 - y) * y, p1 = 2.0 * y - 1.0; /* z(1-z) = p0 + p1 t - t^2 */
+    const double q0 = c - (a + b + 1.0) * (1.0 - y), q1 = -(a + b + 1.0);
+    const double ab = a * b, z0 = 1.0 - y;
+    double f0[4], f1[4], value[4], slope[4], size[4];
+    for (int i = 0; i < 4; i++) {
+        f0[i] = s[2 * i];
+        f1[i] = s[2 * i + 1] * h;
+        value[i] = f0[i] + f1[i];
+        slope[i] = f1[i];
+        size[i] = fabs(f0[i]) + 2.0 * fabs(f1[i]);
+    }
+    for (int n = 0; n < CG_HYP_MAX_TAYLOR; n++) {
+        const double fn = (double)n;
+        const double lead = p0 * (fn + 2.0) * (fn + 1.0);
+        const double mid = (p1 * (fn + 1.0) * fn + q0 * (fn + 1.0)) * h;
+        const double low = (-(fn * (fn - 1.0)) + q1 * fn - ab) * h * h;
+        const double u1 = f1[0], u0 = f0[0];
+        const double rhs[4] = {0.0, z0 * (fn + 1.0) * h * u1 + (fn + b) * h * h * u0,
+                               z0 * (fn + 1.0) * h * u1 + (fn + a) * h * h * u0,
+                               -(fn + 1.0) * h * u1};
+        int done = n > 2;
+        for (int i = 0; i < 4; i++) {
+            const double next = (rhs[i] - mid * f1[i] - low * f0[i]) / lead;
+            value[i] += next;
+            slope[i] += (fn + 2.0) * next;
+            size[i] += (fn + 3.0) * fabs(next);
+            const double tail = (fn + 3.0) * (fabs(next) + fabs(f1[i]));
+            done = done && tail <= 0.1 * CG_SP_EPS * size[i];
+            f0[i] = f1[i];
+            f1[i] = next;
+        }
+        if (done) {
+            for (int i = 0; i < 4; i++) {
+                s[2 * i] = value[i];
+                s[2 * i + 1] = slope[i] / h;
+            }
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The jet at z = 1 - y, 0 < y < 0.1, by Taylor steps from z = 0.9 (each half the
+ * distance to 1); returns the condition of the series at 0.9. */
+static inline double cg_hyp_march(double a, double b, double c, double y, double j[4])
+{
+    const double z0 = CG_HYP_SERIES_UP_TO;
+    double u[4], g[4]; /* u' = ab/c 2F1(a+1, b+1; c+1; z) */
+    const double cond = cg_hyp_series_jet(a, b, c, z0, u);
+    cg_hyp_series_jet(a + 1.0, b + 1.0, c + 1.0, z0, g);
+    const double k = a * b / c;
+    double s[8] = {u[0], k * g[0], u[1], b / c * g[0] + k * g[1],
+                   u[2], a / c * g[0] + k * g[2], u[3], -k / c * g[0] + k * g[3]};
+    double at = 1.0 - z0;
+    while (at > y) {
+        const double h = at - y <= 0.5 * at ? at - y : 0.5 * at;
+        if (!cg_hyp_taylor_step(a, b, c, at, h, s) || s[0] != s[0]) {
+            j[0] = j[1] = j[2] = j[3] = NAN;
+            return cond;
+        }
+        at = h == at - y ? y : at - h;
+    }
+    for (int i = 0; i < 4; i++)
+        j[i] = s[2 * i];
+    return cond;
+}
+
+/* The jet for 0 <= z < 1, y = 1 - z given exactly; returns the value's condition. */
+static inline double cg_hyp_positive_jet(double a, double b, double c, double z, double y,
+                                         double j[4])
+{
+    if (z <= CG_HYP_SERIES_UP_TO)
+        return cg_hyp_series_jet(a, b, c, z, j);
+    return cg_hyp_march(a, b, c, y, j);
+}
+
+/* (1 - z)^-a 2F1(a, c - b; c; z / (z - 1)) for z < 0 (a and b swapped when `swap`):
+ * its jet in the original a, b, c into j; returns its condition. */
+static inline double cg_hyp_pfaff_jet(double a, double b, double c, double z, int swap,
+                                      double j[4])
+{
+    if (swap) {
+        const double t = a;
+        a = b;
+        b = t;
+    }
+    double w[4];
+    const double cond = cg_hyp_positive_jet(a, c - b, c, z / (z - 1.0), 1.0 / (1.0 - z), w);
+    const double p = pow(1.0 - z, -a);
+    const double da = p * (w[1] - log(1.0 - z) * w[0]), db = -p * w[2];
+    j[0] = p * w[0];
+    j[1] = swap ? db : da;
+    j[2] = swap ? da : db;
+    j[3] = p * (w[2] + w[3]);
+    return cond;
+}
+
+/* 1/Gamma(x) into *r and its derivative into *dr (at a pole -n: 0 and (-1)^n n!). */
+static inline void cg_hyp_rgamma(double x, double *r, double *dr)
+{
+    if (cg_hyp_pole(x)) {
+        *r = 0.0;
+        *dr = (fmod(-x, 2.0) != 0.0 ? -1.0 : 1.0) * cg_gamma(1.0 - x);
+        return;
+    }
+    *r = 1.0 / cg_gamma(x);
+    *dr = -cg_psi(x) * *r;
+}
+
+/* The jet of Gauss's sum (z = 1) for c - a - b > 0, NaN otherwise. */
+static inline void cg_hyp_gauss_jet(double a, double b, double c, double j[4])
+{
+    const double s = c - a - b;
+    if (!(s > 0.0) || fabs(c) >= 170.0 || fabs(s) >= 170.0 || fabs(c - a) >= 170.0 ||
+        fabs(c - b) >= 170.0) {
+        j[0] = j[1] = j[2] = j[3] = NAN;
+        return;
+    }
+    const double g = cg_gamma(c) * cg_gamma(s);
+    double ra, dra, rb, drb;
+    cg_hyp_rgamma(c - a, &ra, &dra);
+    cg_hyp_rgamma(c - b, &rb, &drb);
+    const double psi_c = cg_psi(c), psi_s = cg_psi(s);
+    j[0] = g * ra * rb;
+    j[1] = g * (-psi_s * ra * rb - dra * rb);
+    j[2] = g * (-psi_s * ra * rb - ra * drb);
+    j[3] = g * ((psi_c + psi_s) * ra * rb + dra * rb + ra * drb);
+}
+
+/* [2F1(a, b; c; z), its derivatives in a, b and c] into j (NaN outside the domain). */
+static inline void cg_hyp2f1_jet(double a, double b, double c, double z, double j[4])
+{
+    j[0] = j[1] = j[2] = j[3] = NAN;
+    if (a != a || b != b || c != c || z != z || isinf(a) || isinf(b))
+        return;
+    if (isinf(c) || isinf(z) || z > 1.0 || cg_hyp_pole(c))
+        return;
+    if (z == 0.0) {
+        j[0] = 1.0;
+        j[1] = j[2] = j[3] = 0.0;
+        return;
+    }
+    if (z == 1.0) {
+        cg_hyp_gauss_jet(a, b, c, j);
+        return;
+    }
+    if (z > 0.0) {
+        cg_hyp_positive_jet(a, b, c, z, 1.0 - z, j);
+        return;
+    }
+    double best_cond = INFINITY, jet[4];
+    if (z >= -CG_HYP_SERIES_UP_TO)
+        best_cond = cg_hyp_series_jet(a, b, c, z, j);
+    for (int swap = 0; swap < 2; swap++) {
+        const double cond = cg_hyp_pfaff_jet(a, b, c, z, swap, jet);
+        if (cond < best_cond) {
+            best_cond = cond;
+            for (int i = 0; i < 4; i++)
+                j[i] = jet[i];
+        }
+    }
+}
+
+/* d/da, d/db or d/dc (which = 1, 2, 3) of 2F1(a, b; c; z). */
+static inline double cg_hyp2f1_grad(double a, double b, double c, double z, int which)
+{
+    double j[4];
+    cg_hyp2f1_jet(a, b, c, z, j);
+    return j[which];
+}
+
 #endif

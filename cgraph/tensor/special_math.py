@@ -18,7 +18,9 @@ import numpy as np
 from cgraph.tensor import special_bessel as B
 from cgraph.tensor import special_gamma as G
 from cgraph.tensor import special_hyp as H
+from cgraph.tensor import special_hyp_grad as HG
 from cgraph.tensor import special_scalar as S
+from cgraph.tensor.elemwise import Elemwise, ScalarOp
 from cgraph.tensor.math import (
     _elementwise,
     abs,
@@ -227,10 +229,44 @@ owens_t = _row("owens_t", 2, _owens_t_grad,
 # --------------------------------------------------------------------------- hypergeometric
 
 
+def _hyp2f1_second(what: str) -> Any:
+    """The gradient rule of d hyp2f1 / d `what`: in z through the derivative of
+    a b / c hyp2f1(a + 1, b + 1, c + 1, z); a second derivative in a, b or c raises
+    NotImplementedError (None for constant or integer parameters)."""
+    def rule(a: Any, b: Any, c: Any, z: Any, o: Any, gz: Any) -> list[Any]:
+        shifted = [add1(a), add1(b), add1(c), z]
+        k = true_div(mul(a, b), c)
+        first = {"a": true_div(b, c), "b": true_div(a, c),
+                 "c": neg(true_div(k, c))}[what]
+        dz = add(mul(first, hyp2f1(*shifted)), mul(k, _HYP2F1_D[what](*shifted)))
+        params = [_no_second(v, f"d{what} and d{p}") for v, p in zip((a, b, c), "abc")]
+        return [*params, mul(gz, dz)]
+    return rule
+
+
+def _no_second(var: TensorVariable, what: str) -> None:
+    if isinstance(var, TensorConstant) or not var.type.is_continuous:
+        return None
+    raise NotImplementedError(f"hyp2f1: the second derivative {what} is not implemented; "
+                              "only the gradient in z of its parameter derivatives is")
+
+
+def _hyp2f1_derivative(what: str) -> Elemwise:
+    """d hyp2f1 / d `what` (a, b or c) as an elementwise op (not a table row: it is
+    reached through hyp2f1's gradient only)."""
+    name = f"hyp2f1_d{what}"
+    which = "abc".index(what) + 1
+    args = ", ".join(f"(double){{{i}}}" for i in range(4))
+    c = f"(({{t}})cg_hyp2f1_grad({args}, {which}))"
+    return Elemwise(ScalarOp(name, 4, c, S.vectorized(getattr(HG, name), 4), to_float,
+                             _hyp2f1_second(what)))
+
+
 def _hyp2f1_grad(a: Any, b: Any, c: Any, z: Any, o: Any, gz: Any) -> list[Any]:
     dz = mul(true_div(mul(a, b), c), hyp2f1(add1(a), add1(b), add1(c), z))
-    return [parameter_grad("hyp2f1", a, "a"), parameter_grad("hyp2f1", b, "b"),
-            parameter_grad("hyp2f1", c, "c"), mul(gz, dz)]
+    params = [None if isinstance(v, TensorConstant) or not v.type.is_continuous
+              else mul(gz, _HYP2F1_D[p](a, b, c, z)) for v, p in zip((a, b, c), "abc")]
+    return [*params, mul(gz, dz)]
 
 
 hyp2f1 = _row("hyp2f1", 4, _hyp2f1_grad,
@@ -247,7 +283,12 @@ hyp2f1 = _row("hyp2f1", 4, _hyp2f1_grad,
               "non-positive integers, "
               "except where the value is small against its series' terms (cancellation). "
               "Gradient with respect to z a b / c hyp2f1(a + 1, b + 1, c + 1, z); with "
-              "respect to a, b and c it is not implemented (they must then be constants).")
+              "respect to a, b and c by the differentiated power series (abs(z) <= 0.9), "
+              "the hypergeometric equation and its derivatives in a, b, c solved by Taylor "
+              "steps from z = 0.9 (0.9 < z < 1, any c - a - b), Pfaff's transformations "
+              "(z < 0) and Gauss's sum (z = 1, c - a - b > 0; NaN there otherwise); NaN "
+              "where hyp2f1 is. Their own gradient is defined in z only.")
+_HYP2F1_D = {p: _hyp2f1_derivative(p) for p in "abc"}
 
 # --------------------------------------------------------------------------- aliases
 

@@ -2,7 +2,9 @@
 modes C and PY: 1e-13 relative over its documented domain (real a, b, c away from the
 non-positive integers, z <= 1), the tails z -> 1 where the series converges there
 (c - a - b > 0), z < 0 through Pfaff's transformations, polynomials, NaN outside the
-domain, and the gradient with respect to z."""
+domain, and the gradient with respect to z; the gradients with respect to a, b and c
+against mpmath's differentiation of its hyp2f1 (1e-9 relative) over the same domain
+(any c - a - b near z = 1) and by central differences."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ import functools
 import numpy as np
 import pytest
 import scipy.special as sp
-from helpers import MODES
+from helpers import MODES, verify_grad_cases
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.gradient import verify_grad
 from cgraph.tensor import special
+from cgraph.tensor.special_math import _HYP2F1_D
 
 mp = pytest.importorskip("mpmath")
 mp.mp.dps = 40
@@ -147,10 +150,103 @@ def test_gradient_in_z(mode):
                                                    [1.5, 3.25, 4.0]))
     verify_grad(lambda z: special.hyp2f1(a, b, c, z), [np.array([0.3, -2.0, 0.95])],
                 mode=mode)
+
+
+# ----------------------------------------------------------------- gradients in a, b, c
+
+
+@functools.cache
+def compiled_grads() -> dict:
+    xs = [T.dvector(n) for n in "abcz"]
+    grads = T.grad(T.sum(special.hyp2f1(*xs)), xs[:3])
+    return {mode: cgraph.function(xs, grads, mode=mode) for mode in MODES}
+
+
+def exact_grads(*args) -> np.ndarray:
+    """d/da, d/db, d/dc by mpmath's differentiation (40 digits) of its hyp2f1."""
+    out = []
+    for v in zip(*np.broadcast_arrays(*args)):
+        x = [mp.mpf(float(t)) for t in v]
+        row = []
+        for k in range(3):
+            def f(t, k=k, x=x):
+                return mp.hyp2f1(*[t if i == k else x[i] for i in range(3)], x[3])
+            row.append(float(mp.diff(f, x[k])))
+        out.append(row)
+    return np.array(out).T
+
+
+def check_grads(a, b, c, z, rtol: float = 1e-9) -> None:
+    args = [np.ascontiguousarray(v, dtype="float64") for v in np.broadcast_arrays(a, b, c, z)]
+    expected = exact_grads(*args)
+    for mode, f in compiled_grads().items():
+        for name, out, ref in zip("abc", f(*args), expected):
+            np.testing.assert_allclose(out, ref, rtol=rtol, atol=0.0, equal_nan=True,
+                                       err_msg=f"{mode}: d/d{name}")
+
+
+def test_parameter_gradients_inside_the_unit_interval():
+    rng = np.random.default_rng(10)
+    a, b = parameters(rng, 40, -5, 5), parameters(rng, 40, -5, 5)
+    c = np.concatenate([parameters(rng, 30, 0.2, 8), parameters(rng, 10, -5, -0.1)])
+    check_grads(a, b, c, rng.uniform(-0.95, 0.95, 40))
+
+
+def test_parameter_gradients_near_one():
+    # any excess c - a - b: positive, negative, integer (the value's logarithmic case)
+    # and near an integer; z = 1 - 1e-1 ... 1 - 1e-15
+    rng = np.random.default_rng(11)
+    a, b = parameters(rng, 40, -4, 4), parameters(rng, 40, -4, 4)
+    excess = np.concatenate([rng.uniform(-3, 4, 20), rng.integers(-2, 4, 12),
+                             rng.integers(-2, 4, 8) + rng.uniform(-0.04, 0.04, 8)])
+    c = a + b + excess
+    c = np.where((c < 0.1) & (np.abs(c - np.round(c)) < 0.1), c + 0.3 * np.sign(c - 0.5), c)
+    check_grads(a, b, c, 1 - 10.0 ** -rng.uniform(1, 15, 40))
+    check_grads(1.0, 1.0, 2.0, [0.999, 1 - 1e-9, 1 - 1e-15])  # -log(1 - z) / z
+
+
+def test_parameter_gradients_for_negative_z():
+    rng = np.random.default_rng(12)
+    a, b = parameters(rng, 40, -5, 5), parameters(rng, 40, -5, 5)
+    b[:10] = a[:10] + rng.integers(-2, 3, 10)  # a - b an integer
+    c = parameters(rng, 40, -5, 8)
+    check_grads(a, b, c, -(10.0 ** rng.uniform(-3, 5, 40)))
+
+
+def test_parameter_gradients_at_one_and_for_polynomials():
+    # Gauss's sum at z = 1 (c - a - b > 0), where c - a may be a pole of 1/Gamma
+    check_grads([0.5, -1.5, 2.0, -2.0, 1.0], [1.0, 2.5, -0.5, 1.25, -0.25],
+                [3.5, 4.25, 2.75, 1.0, 2.5], 1.0)
+    # a or b a non-positive integer: the value's series ends, the derivatives' does not
+    check_grads([0.0, -1.0, -3.0, 2.5, -2.0], [2.0, 3.5, -0.5, -4.0, 1.25],
+                [1.5, 0.5, 2.0, 3.25, 2.25], [0.5, -0.7, 0.95, -20.0, 0.3])
+
+
+def test_parameter_gradients_outside_the_domain_are_nan():
+    nan_points = ([1.0, 1.0, 1.0, np.nan, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0],
+                  [2.0, -2.0, 1.5, 2.0, 2.5], [1.5, 0.5, 1.0, 0.5, -np.inf])
+    for mode, f in compiled_grads().items():
+        for out in f(*[np.array(v) for v in nan_points]):
+            assert np.isnan(out).all(), (mode, out)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_parameter_gradients_by_central_differences(mode):
+    # the gradient graph as verify_grad builds it, every input a variable; and the
+    # derivatives' own gradient in z (with constant a, b, c)
+    pts = [np.array(v) for v in ([0.5, -1.5, 2.0, 1.25], [1.0, 2.5, 0.75, -0.5],
+                                 [1.5, 3.25, 4.0, 2.5], [0.3, -2.0, 0.95, -30.0])]
+    a, b, c = (T.constant(v) for v in pts[:3])
+    cases = {"hyp2f1": (special.hyp2f1, pts)}
+    for name in "abc":
+        cases[f"d/d{name}"] = (lambda z, name=name: _HYP2F1_D[name](a, b, c, z), pts[3:])
+    verify_grad_cases(cases, mode=mode)
+
+
+def test_second_derivatives_in_the_parameters_raise():
     z = T.dvector("z")
-    for k, name in enumerate("abc"):
-        params = [a, b, c]
-        params[k] = T.dvector(name)
-        with pytest.raises(NotImplementedError,
-                           match=f"hyp2f1: the gradient with respect to {name}"):
-            T.grad(T.sum(special.hyp2f1(*params, z)), [z])
+    for k in range(3):
+        params = [T.dvector(n) for n in "abc"]
+        first = T.grad(T.sum(special.hyp2f1(*params, z)), params[k])
+        with pytest.raises(NotImplementedError, match="second derivative"):
+            T.grad(T.sum(first), [z])
