@@ -151,3 +151,61 @@ def test_bad_input():
         f = cgraph.function([x], pool.pool_2d(x, (3, 3)), mode=mode)
         with pytest.raises(ValueError, match=r"the window \(3, 3\)(.|\n)*\(1, 2, 2, 9\)"):
             f(np.zeros((1, 2, 2, 9)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_windows_that_tile_the_image(dtype):
+    """Max pooling with stride = window and no padding (the kernel's tiled path, and
+    the general loop for a strided view of the same values): windows of 1 to 5 columns,
+    whole and cut rows and columns, more than a block of output columns, ties, NaN and
+    infinities; the gradient to every position equal to its window's maximum (none
+    for a NaN maximum)."""
+    rng = rng_for("pool-tiled", dtype)
+    x, seed = T.tensor4("x", dtype=dtype), T.tensor4("seed", dtype=dtype)
+    cases = [(2, 2), (3, 3), (1, 1), (2, 5), (3, 1), (1, 4)]
+    outs = []
+    for ws in cases:
+        for source in (x, x[:, :, :, ::-1]):  # the reversed view: the general loop
+            y = pool.pool_2d(source, ws)
+            outs += [y, cgraph.grad((y * seed[:, :, :y.shape[2], :y.shape[3]]).sum(), x)]
+    f = cgraph.function([x, seed], outs)
+    for shape in [(2, 3, 7, 8), (1, 2, 6, 1030), (0, 2, 4, 5), (1, 1, 3, 5)]:
+        x_val = rng.integers(-3, 3, size=shape).astype(dtype)
+        if x_val.size:
+            x_val.flat[rng.integers(0, x_val.size, 3)] = [np.nan, np.inf, -np.inf]
+        seed_val = rng.standard_normal(shape).astype(dtype)
+        got = iter(f(x_val, seed_val))
+        for ws in cases:
+            for flipped in (False, True):
+                xs = x_val[:, :, :, ::-1] if flipped else x_val
+                want_y, _ = reference(xs.astype(float), None, ws)
+                trimmed = seed_val[:, :, :want_y.shape[2], :want_y.shape[3]]
+                _, want_dx = reference(xs.astype(float), trimmed.astype(float), ws)
+                if flipped:
+                    want_dx = want_dx[:, :, :, ::-1]
+                np.testing.assert_array_equal(next(got), want_y.astype(dtype), err_msg=ws)
+                np.testing.assert_allclose(next(got), want_dx, rtol=1e-6, err_msg=ws)
+
+
+def test_pool_kernels_are_warning_free(tmp_path):
+    """The C of the pooling kernels (every mode, the gradients and the gradient's
+    gradient, float32 and float64 in one module) compiles without warnings (-Wall
+    -Wextra -Werror)."""
+    import subprocess
+
+    from cgraph.codegen.render import csrc_dir
+
+    outs, inputs = [], []
+    for dtype in ("float32", "float64"):
+        x = T.tensor4("x", dtype=dtype)
+        inputs.append(x)
+        for pool_mode in POOL_MODES:
+            y = pool.pool_2d(x, (2, 2), mode=pool_mode)
+            g = cgraph.grad((y * y).sum(), x)
+            outs += [y, g, cgraph.grad(g.sum(), x)] if pool_mode == "max" else [y, g]
+    f = cgraph.function(inputs, outs)
+    source = tmp_path / "pool.c"
+    source.write_text(f.c_source)
+    assert "cg_pool_tiled_maxgrad_float" in f.c_source
+    subprocess.run(["gcc", "-std=c11", "-fopenmp-simd", "-fsyntax-only", "-Wall", "-Wextra",
+                    "-Werror", f"-I{csrc_dir()}", str(source)], check=True)
