@@ -170,12 +170,12 @@ def _sum_to_axes(v: Variable, reader: Apply) -> tuple[int, ...] | None:
 
 
 def _summable(v: Variable, reader: Apply) -> bool:
-    """Whether `reader` sums `v` over every axis, or is a SumTo of axes its types decide,
-    in v's (float) dtype."""
+    """Whether `reader` sums `v` over some of its axes (a Sum, or a SumTo of axes its
+    types decide), in v's (float) dtype."""
     if v.dtype not in ("float32", "float64") or reader.outputs[0].dtype != v.dtype:
         return False
     if isinstance(reader.op, Sum):
-        return len(reader.op.axis) == v.ndim
+        return len(reader.op.axis) > 0
     return _sum_to_axes(v, reader) is not None
 
 
@@ -408,9 +408,9 @@ def _single_step(node: Apply) -> Composite:
 
 
 def fuse_sums(fgraph: FunctionGraph) -> dict[str, int]:
-    """sum(elementwise(...)) over every axis becomes one loop accumulating the sum, and
-    SumTo(elementwise(...), like) one loop accumulating into each output element: the
-    elementwise result is never stored."""
+    """sum(elementwise(...)) over every axis becomes one loop accumulating the sum;
+    over some axes, and SumTo(elementwise(...), like), one loop accumulating into each
+    output element: the elementwise result is never stored."""
     clients = fgraph.clients()
     outputs = {id(v) for v in fgraph.outputs}
     fused = 0
@@ -428,12 +428,18 @@ def fuse_sums(fgraph: FunctionGraph) -> dict[str, int]:
             comp = _single_step(producer)
         else:
             continue
-        axes = _sum_to_axes(v, node)
-        new = (FusedSum(comp) if axes is None else FusedSumTo(comp, axes)).make_node(
-            *producer.inputs)
-        if new.outputs[0].type != node.outputs[0].type:
+        if isinstance(node.op, Sum) and len(node.op.axis) < v.ndim:
+            axes = node.op.axis
+            new = FusedSumTo(comp, axes, keepdims=False).make_node(*producer.inputs)
+            out = new.outputs[0]
+        else:
+            axes = _sum_to_axes(v, node)
+            new = (FusedSum(comp) if axes is None else FusedSumTo(comp, axes)).make_node(
+                *producer.inputs)
+            out = new.outputs[0]
+        if out.type != node.outputs[0].type:
             continue
         new.tag = dict(node.tag)
-        fgraph.replace(node.outputs[0], new.outputs[0])
+        fgraph.replace(node.outputs[0], out)
         fused += 1
     return {"fused_sums": fused} if fused else {}

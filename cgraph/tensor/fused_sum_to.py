@@ -21,20 +21,25 @@ from cgraph.tensor.type import TensorType, as_tensor_variable
 
 
 class FusedSumTo(Op):
-    """The sum over `axes` (kept, of length 1) of a Composite's one output, accumulated
-    in the loop computing it."""
+    """The sum over `axes` of a Composite's one output, accumulated in the loop
+    computing it: the summed axes kept, of length 1 (SumTo), or dropped (`keepdims`
+    False: a Sum over some axes)."""
 
-    __props__ = ("scalar_op", "axes")
+    __props__ = ("scalar_op", "axes", "keepdims")
 
-    def __init__(self, scalar_op: Composite, axes: Sequence[int]):
+    def __init__(self, scalar_op: Composite, axes: Sequence[int], keepdims: bool = True):
         if len(scalar_op.outputs) != 1:
             raise ValueError("FusedSumTo sums a composite with one output")
         self.scalar_op, self.axes = scalar_op, tuple(sorted(axes))
+        self.keepdims = bool(keepdims)
 
     def __str__(self) -> str:
-        return f"sum_to_of_{self.scalar_op.name}{{{','.join(map(str, self.axes))}}}"
+        name = "sum_to_of_" if self.keepdims else "sum_of_"
+        return f"{name}{self.scalar_op.name}{{{','.join(map(str, self.axes))}}}"
 
     def _kept(self, shape: tuple) -> tuple:
+        if not self.keepdims:
+            return tuple(n for a, n in enumerate(shape) if a not in self.axes)
         return tuple(1 if a in self.axes else n for a, n in enumerate(shape))
 
     def make_node(self, *inputs: Any) -> Apply:
@@ -56,7 +61,8 @@ class FusedSumTo(Op):
         self.loop_shape(node, [a.shape for a in inputs])
         (value,) = self.scalar_op.impl(*inputs)
         dtype = node.outputs[0].type.dtype
-        return [np.asarray(np.sum(value, axis=self.axes, keepdims=True, dtype=dtype))]
+        return [np.asarray(np.sum(value, axis=self.axes, keepdims=self.keepdims,
+                                  dtype=dtype))]
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         return [self._kept(self.loop_shape(node, shapes))]
@@ -76,7 +82,7 @@ class FusedSumToKernel(FusedSumKernel):
     def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
         statements, results = composite_statements(node.op.scalar_op,
                                                     [v.type.dtype for v in node.inputs])
-        ndim = node.outputs[0].type.ndim
+        ndim = node.outputs[0].type.ndim + (0 if node.op.keepdims else len(node.op.axes))
         layout = ParamLayout(self.family, size=1, shape=ndim, out_strides=ndim,
                              strides=(len(ins), ndim))
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
@@ -89,6 +95,10 @@ class FusedSumToKernel(FusedSumKernel):
         summed axes) and each input's."""
         loop = node.op.loop_shape(node, in_shapes)
         out_shape, out_strides = out_layouts[0]
+        if not node.op.keepdims:  # the summed axes back, of length 1 (stride 0 below)
+            kept = iter(zip(out_shape, out_strides))
+            out_shape, out_strides = map(tuple, zip(*[
+                (1, 0) if a in node.op.axes else next(kept) for a in range(len(loop))]))
         per_input = [st for shape, strides in in_layouts
                      for st in loop_strides(shape, strides, loop)]
         return kernel.layout.build(size=int(np.prod(out_shape, dtype=np.int64)), shape=loop,

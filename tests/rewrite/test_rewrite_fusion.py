@@ -146,21 +146,23 @@ def mlp_step(optimizer: str, seed: int = 0) -> cgraph.Function:
 
 @pytest.mark.slow
 def test_mlp_step_kernel_count():
-    """48 kernels unrewritten; 25 with rewrites: 1 Dot (the gradient through W2) and 4
+    """48 kernels unrewritten; 24 with rewrites: 1 Dot (the gradient through W2) and 4
     Gemms (the forward `dot(x, W) + b`, the bias added by BLAS into a copy of it, and
-    the updates `W - 0.1 * dot(...)`, the product added into a copy of W), 5 Sums
-    (softmax denominator, loss, and the stabilized loss's max and shifted sum: the
-    written-out log(e / sum(e)) becomes logits - logsumexp(logits)), 1 shape value (the
-    mean's count), 2 SumTos (the biases' gradients, over the rows) and 12 elementwise
-    loops, all but one fused. Theano's broadcasting rule made it 25 (it was 30): the
-    types decide what a gradient sums, so no SumTo waits for run-time lengths and the
-    forward product no longer stays apart for its shape."""
+    the updates `W - 0.1 * dot(...)`, the product added into a copy of W), 3 Sums
+    (softmax denominator, and the stabilized loss's max and its sum over the batch: the
+    written-out log(e / sum(e)) becomes logits - logsumexp(logits)), 2 row sums in the
+    loop computing what they sum (the cross-entropy's, and one in its gradient), 1
+    shape value (the mean's count), 2 SumTos (the biases' gradients, over the rows)
+    and 11 elementwise loops, all but one fused. Theano's broadcasting rule made it 25
+    (it was 30): the types decide what a gradient sums, so no SumTo waits for run-time
+    lengths and the forward product no longer stays apart for its shape; fusing sums
+    over some axes made it 24."""
     plain, fused = mlp_step("None"), mlp_step("fast_run")
     families = [s.kernel.family for s in fused._lowered.program.steps]
     assert len(plain._lowered.program.steps) == 48
-    assert len(families) <= 25 and families.count("dot") == 1
-    assert families.count("dot_add") == 4
-    assert families.count("elementwise") <= 12 and families.count("reduce") <= 2
+    assert len(families) <= 24 and families.count("dot") == 1
+    assert families.count("dot_add") == 4 and families.count("fused_sum_to") == 2
+    assert families.count("elementwise") <= 11 and families.count("reduce") <= 2
     x = RNG.standard_normal((16, 784))
     y = np.eye(10)[RNG.integers(0, 10, 16)]
     np.testing.assert_allclose(fused(x, y), plain(x, y), rtol=1e-12)
@@ -285,3 +287,28 @@ def test_sum_of_elementwise_is_one_loop_without_a_temporary():
     # The summed value read elsewhere too: it is stored, and summed by a Sum.
     kept = cgraph.function([x], [T.sum(T.exp(x)), T.exp(x)])
     assert "Sum{(0,)}" in [str(n.op) for n in kept.fgraph.toposort()]
+
+
+def test_sum_over_some_axes_of_elementwise_is_one_loop():
+    """sum(elementwise(...), axis=...) over some axes accumulates in the loop that
+    computes the values (a FusedSumTo keeping the summed axes, then a view dropping
+    them): rows (the inner axis, summed in a register), columns, and two of three axes;
+    a row of zero length sums to 0."""
+    m, n = T.dmatrix("m"), T.dmatrix("n")
+    t = T.ftensor3("t")
+    outs = [T.sum(T.exp(m) * n, axis=1), T.sum(m - n, axis=0),
+            T.sum(T.tanh(t) * 2, axis=(0, 2)), -T.sum(m * n, axis=-1).mean()]
+    f = cgraph.function([m, n, t], outs)
+    families = [s.kernel.family for s in f._lowered.program.steps]
+    # one Sum left: the mean's, of the row sums (no elementwise op to fuse with)
+    assert families.count("fused_sum_to") == 4 and families.count("careduce") == 1
+    ref = reference([m, n, t], outs)
+    a, b = RNG.standard_normal((7, 33)), RNG.standard_normal((7, 33))
+    c = RNG.standard_normal((3, 5, 17)).astype("float32")
+    for args in [(a, b, c), (a[:, ::2], b[:, ::2], c.transpose(2, 1, 0)[:3]),
+                 (a[:, :0], b[:, :0], c[:, :, :0])]:
+        for got, want in zip(f(*args), ref(*args)):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            single = got.dtype == "float32"  # 51 terms of either sign: atol too
+            np.testing.assert_allclose(got, want, rtol=2e-6 if single else 1e-12,
+                                       atol=1e-5 if single else 1e-12)
