@@ -275,3 +275,23 @@ def test_a_column_buffer_that_cannot_be_allocated_is_a_memory_error():
     assert "cannot allocate the workspace" in text
     assert f"uint8 ({nbytes},), {nbytes} bytes, the scratch of node" in text
     assert "AbstractConv2d" in text
+
+
+def test_profile_reports_gflops_per_conv_layer():
+    """`profile=True`: each convolution kernel (forward, gradient wrt the filters, wrt
+    the input) counts 2 x output points x filter taps x input channels per group
+    floating-point operations, and its row shows GFLOP/s."""
+    import io
+
+    x, w = T.tensor4("x"), T.tensor4("w")
+    y = conv2d(x, w, border_mode=(1, 0), subsample=(2, 1), num_groups=2)
+    f = cgraph.function([x, w], [y, *cgraph.grad(y.sum(), [x, w])], profile=True)
+    f(np.ones((3, 4, 9, 7)), np.ones((6, 2, 3, 2)))
+    rows = [r for r in f.profile.rows() if "AbstractConv2d" in r["node"]]
+    assert len(rows) == 3
+    out_points = 3 * 6 * ((9 + 2 - 3) // 2 + 1) * (7 - 2 + 1)
+    for r in rows:
+        assert r["flops"] == 2 * out_points * 2 * 3 * 2 and r["gflops"] > 0, r["node"]
+    text = f.profile.summary(file=io.StringIO())
+    assert sum("GFLOP/s" in line and "AbstractConv2d" in line
+               for line in text.splitlines()) == 3
