@@ -69,6 +69,12 @@ CASES = {  # name: (input shape, filter shape, conv2d keywords)
     "small_k": ((5, 2, 12, 12), (8, 2, 3, 3), {}),
     "small_k_wide": ((5, 1, 66, 66), (16, 1, 3, 3), {}),
     "small_k_groups": ((3, 4, 10, 10), (8, 2, 3, 3), {"num_groups": 2, "border_mode": 1}),
+    # 1x1 filters: stride 1 without padding reads the image in place (no im2col)
+    "pointwise": ((3, 4, 5, 6), (5, 4, 1, 1), {}),
+    "pointwise_blas": ((2, 8, 40, 40), (16, 8, 1, 1), {}),
+    "pointwise_groups_channel1": ((2, 3, 4, 3), (6, 1, 1, 1), {"num_groups": 3}),
+    "pointwise_stride_pad": ((2, 3, 7, 6), (4, 3, 1, 1), {"subsample": (2, 1),
+                                                           "border_mode": (0, 1)}),
 }
 
 
@@ -136,6 +142,36 @@ def test_float32_and_non_contiguous(mode):
     assert all(g.dtype == np.float32 for g in got)
     for g, r in zip(got, (want, want_dx.transpose(0, 1, 3, 2), want_dw.transpose(0, 1, 3, 2))):
         np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
+
+
+def test_pointwise_convolutions_of_strided_views():
+    """1x1 filters over views: channels apart (read in place, channels further apart
+    than an image), every other column (not dense: through im2col), rows and columns
+    swapped (idem); both gradients."""
+    rng = rng_for("conv-pointwise-views")
+    x = T.tensor4("x", dtype="float32")
+    w = T.tensor4("w", dtype="float32")
+    views = [x[:, ::2], x[:, 1:4, :, ::2], x.dimshuffle(0, 1, 3, 2)[:, :3]]
+    outs, seeds = [], []
+    for k, view in enumerate(views):
+        seed = T.tensor4(f"seed{k}", dtype="float32")
+        y = conv2d(view, w)
+        outs += [y, *cgraph.grad((y * seed).sum(), [x, w])]
+        seeds.append(seed)
+    f = cgraph.function([x, w, *seeds], outs)
+    x_val = rng.standard_normal((2, 6, 5, 8)).astype("float32")
+    w_val = rng.standard_normal((4, 3, 1, 1)).astype("float32")
+    numpy_views = [x_val[:, ::2], x_val[:, 1:4, :, ::2], x_val.transpose(0, 1, 3, 2)[:, :3]]
+    seed_vals = [rng.standard_normal((2, 4) + v.shape[2:]).astype("float32")
+                 for v in numpy_views]
+    got = f(x_val, w_val, *seed_vals)
+    for k, (xv, sv) in enumerate(zip(numpy_views, seed_vals)):
+        want_y, want_dv, want_dw = reference(xv.astype(float), w_val.astype(float), sv)
+        want_dx = np.zeros(x_val.shape)
+        where = [np.s_[:, ::2], np.s_[:, 1:4, :, ::2], np.s_[:, :3]][k]
+        want_dx[where] = want_dv if k < 2 else want_dv.transpose(0, 1, 3, 2)
+        for g, r in zip(got[3 * k:3 * k + 3], (want_y, want_dx, want_dw)):
+            np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4, err_msg=str(k))
 
 
 @pytest.mark.parametrize("mode", MODES)
