@@ -47,6 +47,7 @@ from cgraph.configdefaults import Config
 from cgraph.graph.basic import Apply, Constant, Variable, toposort
 from cgraph.graph.fg import FunctionGraph
 from cgraph.kernel import ParamLayout
+from cgraph.tensor.type import TensorType
 
 __all__ = ["Prepared", "graph_key", "restore", "store"]
 
@@ -103,50 +104,45 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable], cfg: Conf
     usual path reports it). `nodes`: `toposort(outputs, stop=inputs)` when the caller
     has it."""
     number: dict[int, int] = {id(v): k for k, v in enumerate(inputs)}
-    by_id: dict[int, bytes] = {}  # ops are often shared, else equal by their props
-    by_value: dict[Any, bytes] = {}
+    # Types by value, numbered: a tensor type by its fields (all plain, so equal fields
+    # pickle alike), any other by its pickle. Ops, tags and names go into the one
+    # pickle at the end as they are (its memo pickles a shared op once).
+    types: dict[Any, int] = {}
 
-    def pickled(obj: Any) -> bytes:
-        found = by_id.get(id(obj))
-        if found is None:
-            try:
-                found = by_value.get(obj)
-                if found is None:
-                    found = by_value[obj] = pickle.dumps(obj, _PROTOCOL)
-            except TypeError:  # unhashable
-                found = pickle.dumps(obj, _PROTOCOL)
-            by_id[id(obj)] = found
-        return found
+    def type_code(t: Any) -> int:
+        k = tuple(vars(t).values()) if type(t) is TensorType else pickle.dumps(t, _PROTOCOL)
+        return types.setdefault(k, len(types))
 
-    def tag_key(tag: dict) -> Any:
-        if len(tag) == 1 and type(tag.get("trace")) is str:
-            return tag["trace"]
-        return pickle.dumps(sorted(tag.items()), _PROTOCOL) if tag else None
-
-    entries: list[Any] = [_settings(cfg, optimizer, profiled)]
-    entries += [(pickled(v.type), v.name) for v in inputs]
+    entries: list[Any] = [[(type_code(v.type), v.name) for v in inputs]]
 
     def constant(v: Variable) -> int:
         if v.owner is not None or not isinstance(v, Constant):
             raise _Unsupported
         k = number[id(v)] = len(number)
-        entries.append(("c", pickled(v.type), v.name, _constant_key(v), tag_key(v.tag)))
+        entries.append(("c", type_code(v.type), v.name, _constant_key(v), v.tag))
         return k
 
     try:
+        get = number.get
         for node in toposort(outputs, stop=inputs) if nodes is None else nodes:
-            refs = []
-            for v in node.inputs:
-                k = number.get(id(v))
-                refs.append(constant(v) if k is None else k)
+            refs = tuple(map(get, map(id, node.inputs)))
+            if None in refs:
+                refs = tuple(constant(v) if k is None else k for v, k in zip(node.inputs, refs))
             outs = []
             for o in node.outputs:
                 number[id(o)] = len(number)
-                outs.append((pickled(o.type), o.name, tag_key(o.tag) if o.tag else None))
-            entries.append((pickled(node.op), refs, outs, tag_key(node.tag)))
+                t = o.type
+                code = types.get(tuple(vars(t).values())) if type(t) is TensorType else None
+                if code is None:
+                    code = type_code(t)
+                outs.append((code, o.name, o.tag) if o.name is not None or o.tag else code)
+            tag = node.tag  # usually {"trace": "file:line"}: the line alone pickles faster
+            entries += (node.op, refs, outs,
+                        tag["trace"] if len(tag) == 1 and "trace" in tag else tag)
         entries.append([constant(v) if number.get(id(v)) is None else number[id(v)]
                         for v in outputs])
-        return hashlib.sha256(pickle.dumps(entries, _PROTOCOL)).hexdigest()
+        named = (_settings(cfg, optimizer, profiled), list(types), entries)
+        return hashlib.sha256(pickle.dumps(named, _PROTOCOL)).hexdigest()
     except (_Unsupported, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return None
 
