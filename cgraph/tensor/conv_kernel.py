@@ -8,7 +8,10 @@ convolution is a 3-D one of depth 1): the image is unrolled into a column buffer
 group and tile (`scipy_cblas_*gemm` with the threads
 chosen by timing, as in templates/gemm.c.j2); the gradient with respect to the input
 is a gemm into the column buffer followed by col2im. The column buffer is the
-kernel's scratch (`ConvKernel.scratch`), placed by the planner in the workspace.
+kernel's scratch (`ConvKernel.scratch`), placed by the planner in the workspace. A 1x1
+convolution of stride 1 without padding, over an image whose channels are each dense
+in memory, skips im2col: the image is its own column buffer, one gemm per image and
+group (and the input's gradient is that gemm's output, without col2im).
 
 Tried and not kept: for small K (at most 64 column rows), several images' columns
 side by side in one gemm and the product copied to each image. LeNet conv1 forward
