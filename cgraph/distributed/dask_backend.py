@@ -1,35 +1,35 @@
 """`train`: the rounds of `cgraph.distributed` on a Dask cluster.
 
 What travels, and when:
-- the step, once per run: `client.scatter([step], broadcast=True)` pickles its graph,
-  settings (with `config.cache_dir`) and shared values once and sends them to every
-  worker, which rebuilds the module from the disk cache its machine shares (the driver
-  compiled it: no compile on a worker of the same machine, one per other machine).
-  No compiled module goes over the wire. A worker keeps the unpickled step for the run
-  and sets its parameters at the start of each task.
-- the shards, once per run: numpy shards go as the argument of a task pinned (softly)
-  to worker i mod n; dask-array shards are computed from their graph on the workers.
-  Both can be recomputed when their worker dies (the scheduler keeps the task).
-- the round's parameters, once per round (broadcast), and each shard's parameters
-  back to the driver. A worker killed before its copy of the round's parameters (or
-  of the step) reached another worker loses that data for good; the scheduler then
-  cancels the round's tasks and the round is sent again (it is a pure function of
-  its inputs), up to three times; a broadcast that a killed receiver left waiting
-  starts again after 30 s.
+- once per run and worker: a `ShardRunner` (a Dask actor) is made on each worker that
+  gets shards (shard i goes to the i mod n-th worker), and receives the pickled step
+  (its graph, settings with `config.cache_dir`, and shared values; never a compiled
+  module: the worker loads the module from the disk cache its machine shares) and
+  its shards: numpy shards from the driver, dask-array shards computed on the cluster
+  and fetched by the runner. The runner keeps them for every round.
+- once per round and runner: one call, from the driver straight to the worker (the
+  worker RPC that Dask's actor method calls use; through the scheduler only when the
+  client was made with `direct_to_workers=False`): the round's parameters go (numpy
+  arrays travel as raw frames, not pickled copies), the runner's shards' parameters
+  come back. No task goes through the scheduler.
 
-A shard's task is a pure function of (parameters, shard, round): when a worker dies,
-Dask reruns its task elsewhere and the rerun returns the same bits; the driver applies
-a round only once every shard is in, in shard order, so no update is lost or applied
-twice.
+Faults: a runner is lost when its connection fails or the scheduler reports its
+worker gone (checked each second while a round waits). Its shards are loaded into a
+runner on another worker (one without shards first, such as a replacement) and run
+their part of the round again from the same parameters: a shard's round is a pure
+function of (parameters, shard, round), so the rerun returns the same bits. The driver
+applies a round only once every shard is in, in shard order, so no update is lost or
+applied twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import warnings
-import weakref
+import pickle
+import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,73 +41,212 @@ from cgraph.distributed.driver import (
     drive,
     split_data,
 )
-from cgraph.distributed.rounds import Schedule, ShardResult, run_shard
+from cgraph.distributed.rounds import Schedule, ShardResult
+from cgraph.distributed.runner import Published, ShardRunner
 
 __all__ = ["RoundTimeout", "train"]
 
-# One lock per unpickled step on a worker: tasks of one worker share its step object.
-_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
+#: Times one round may lose a shard's runner (its worker died) before `train` gives up.
+_LOSSES_PER_ROUND = 3
 
-
-def _hold(*arrays: Any) -> tuple:
-    """A shard as a task result on a worker (recomputable from its arguments)."""
-    return tuple(np.asarray(a) for a in arrays)
-
-
-def _worker_address() -> str:
-    try:
-        from distributed import get_worker
-
-        return get_worker().address
-    except (ImportError, ValueError):
-        return "local"
-
-
-def _shard_task(fn: Any, params: list[np.ndarray], shard: tuple, index: int, round: int,
-                schedule: Schedule) -> ShardResult:
-    """A shard's round on a worker (see `run_shard`)."""
-    with _locks_guard:
-        lock = _locks.setdefault(fn, threading.Lock())
-    with lock:
-        return run_shard(fn, params, shard, index, round, schedule, _worker_address())
-
-
-#: Tries of a round whose scattered data (its parameters, the step) died with a worker
-#: before another worker had its copy: the round is a pure function of its inputs, so
-#: it is sent again.
-_ROUND_ATTEMPTS = 3
-
-#: Seconds a scatter to every worker may take before it starts again (milliseconds
-#: are usual; a killed receiver made it wait forever).
-_SCATTER_SECONDS = 30.0
-
-
-def _lost_data(err: BaseException) -> bool:
-    """Whether `err` is a task cancelled by the scheduler because data it needed was
-    lost with a worker (not by the user or by `train` itself)."""
-    try:
-        from distributed.client import FutureCancelledError
-    except ImportError:
-        return False
-    return isinstance(err, FutureCancelledError) and "lost" in str(err)
+#: Seconds between checks, while a round waits, that its runners' workers are alive.
+_WATCH_SECONDS = 1.0
 
 
 class RoundTimeout(TimeoutError):
     """A round of `train` took longer than its `round_timeout`."""
 
 
-def _wait_round(r: int, tasks: list, seconds: float) -> None:
-    """Wait for the round's shard tasks; RoundTimeout names those still running."""
-    from distributed import wait
+class _LostRunner(Exception):
+    """A runner's worker died or cannot be reached."""
 
-    try:
-        wait(tasks, timeout=seconds)
-    except (TimeoutError, asyncio.TimeoutError):
-        pending = [i for i, t in enumerate(tasks) if not t.done()]
-        kept = f"those of round {r - 1}" if r else "the initial ones"
-        raise RoundTimeout(f"round {r}: shard(s) {pending} not finished after {seconds:g} s "
-                           f"(round_timeout); the parameters stay {kept}") from None
+
+@dataclass
+class _Runner:
+    """A `ShardRunner` actor on a worker, as the driver sees it."""
+
+    future: Any  # the actor's Dask future: while it is "finished", the actor lives
+    shards: list[int] = field(default_factory=list)
+
+
+class _Runners:
+    """The run's runners, which shard each holds, and the round's calls to them."""
+
+    def __init__(self, client: Any, step: Any, schedule: Schedule, sources: list[Any]):
+        from distributed.actor import ProxyRPC
+        from distributed.protocol import to_serialize
+
+        self.client, self.schedule, self.sources = client, schedule, sources
+        self.step = pickle.dumps(step)
+        self.runners: dict[str, _Runner] = {}
+        self.rpc = (client.rpc if client.direct_to_workers is not False
+                    else lambda address: ProxyRPC(client.scheduler, address))
+        self.to_serialize = to_serialize
+
+    def where(self, shard: int) -> str | None:
+        return next((a for a, r in self.runners.items() if shard in r.shards), None)
+
+    def close(self) -> None:
+        futures = [r.future for r in self.runners.values()]
+        self.runners.clear()
+        self.client.cancel(futures)
+
+    def drop(self, address: str) -> None:
+        runner = self.runners.pop(address, None)
+        if runner is not None:
+            self.client.cancel([runner.future])
+
+    def _workers(self, deadline: float | None) -> list[str]:
+        """The workers alive, sorted; waits for one until `deadline`."""
+        while True:
+            workers = sorted(self.client.scheduler_info()["workers"])
+            if workers:
+                return workers
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError("no worker")
+            try:
+                self.client.wait_for_workers(1, timeout=left)
+            except (TimeoutError, asyncio.TimeoutError):
+                raise TimeoutError("no worker") from None
+
+    def place(self, shards: list[int], deadline: float | None) -> None:
+        """Give the shards runners: on workers without one (sorted, shard k of the list
+        on the k mod n-th), else on the runners holding fewest shards. A runner lost
+        meanwhile leaves its shards unplaced (the caller tries again)."""
+        from distributed import wait
+
+        workers = self._workers(deadline)
+        free = [w for w in workers if w not in self.runners]
+        if free:
+            targets = free[:len(shards)]
+        else:
+            targets = sorted(self.runners, key=lambda a: (len(self.runners[a].shards), a))
+        plan: dict[str, list[int]] = {}
+        for k, shard in enumerate(shards):
+            plan.setdefault(targets[k % len(targets)], []).append(shard)
+        new = {w: self.client.submit(ShardRunner, actor=True, workers=[w], pure=False,
+                                     allow_other_workers=True) for w in plan if w in free}
+        wait(list(new.values()), timeout=None if deadline is None
+             else max(deadline - time.monotonic(), 0.0))
+        located = self.client.who_has(list(new.values()))
+        moves: dict[str, list[int]] = {}
+        for target, indices in plan.items():
+            if target in new:  # the actor may have landed on another worker
+                homes = located.get(new[target].key) or [target]
+                address = homes[0]
+                if address in self.runners:  # two runners on one worker: keep one
+                    self.client.cancel([new[target]])
+                else:
+                    self.runners[address] = _Runner(new[target])
+                    moves[address] = []
+                moves.setdefault(address, []).extend(indices)
+            else:
+                moves.setdefault(target, []).extend(indices)
+        lost = self.client.sync(self._load, moves)
+        for address in lost:
+            self.drop(address)
+
+    async def _load(self, moves: dict[str, list[int]]) -> list[str]:
+        async def load(address: str, indices: list[int]) -> None:
+            runner = self.runners[address]
+            if not runner.shards:
+                await self.call(address, "setup", self.step, self.schedule)
+            await self.call(address, "load", {i: self.sources[i] for i in indices})
+            runner.shards = sorted({*runner.shards, *indices})
+
+        outcomes = await asyncio.gather(*(load(a, i) for a, i in moves.items()),
+                                        return_exceptions=True)
+        lost = []
+        for address, outcome in zip(moves, outcomes):
+            if isinstance(outcome, _LostRunner):
+                lost.append(address)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        return lost
+
+    async def call(self, address: str, function: str, *args: Any) -> Any:
+        """`function(*args)` of the runner on `address`; `_LostRunner` if the worker is
+        gone."""
+        future = self.runners[address].future
+        try:
+            reply = await self.rpc(address).actor_execute(
+                actor=future.key, function=function,
+                args=[self.to_serialize(a) for a in args], kwargs={})
+        except Exception as err:
+            if isinstance(err, OSError) or future.status != "finished":
+                raise _LostRunner(address) from err  # the connection failed, or the actor
+            raise                                    # is gone with its worker
+        if reply["status"] != "OK":
+            raise reply["exception"]
+        return reply["result"]
+
+    async def round(self, r: int, params: list[np.ndarray], shards: list[int],
+                    deadline: float | None) -> tuple[dict[int, ShardResult], list[str], bool]:
+        """One call per runner holding some of `shards`: (results by shard, runners
+        lost, whether the deadline passed)."""
+        plan: dict[str, list[int]] = {}
+        for shard in shards:
+            plan.setdefault(self.where(shard), []).append(shard)
+        runners = {a: self.runners[a] for a in plan}  # `close` may clear self.runners
+        calls = {asyncio.ensure_future(self.call(a, "run", r, params, indices)): a
+                 for a, indices in plan.items()}
+        got: dict[int, ShardResult] = {}
+        lost: list[str] = []
+        pending = set(calls)
+        try:
+            while pending:
+                wait = _WATCH_SECONDS
+                if deadline is not None:
+                    wait = min(wait, deadline - time.monotonic())
+                    if wait <= 0:
+                        return got, lost, True
+                done, pending = await asyncio.wait(pending, timeout=wait,
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    try:
+                        got.update((s.shard, s) for s in task.result())
+                    except _LostRunner:
+                        lost.append(calls[task])
+                for task in list(pending):
+                    if runners[calls[task]].future.status != "finished":
+                        lost.append(calls[task])  # its worker left the cluster
+                        pending.discard(task)
+        finally:
+            for task in calls:
+                task.cancel()
+        return got, lost, False
+
+    def run_round(self, r: int, params: list[np.ndarray],
+                  seconds: float | None) -> list[ShardResult]:
+        """Every shard's result of round `r`, placing again the shards of lost runners."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        results: dict[int, ShardResult] = {}
+        losses = 0
+        while len(results) < len(self.sources):
+            missing = [i for i in range(len(self.sources)) if i not in results]
+            try:
+                unplaced = [i for i in missing if self.where(i) is None]
+                if unplaced:
+                    self.place(unplaced, deadline)
+                    continue
+                got, lost, late = self.client.sync(self.round, r, params, missing, deadline)
+            except TimeoutError:
+                late = True
+            if late:
+                missing = [i for i in range(len(self.sources)) if i not in results]
+                kept = f"those of round {r - 1}" if r else "the initial ones"
+                raise RoundTimeout(f"round {r}: shard(s) {missing} not finished after "
+                                   f"{seconds:g} s (round_timeout); the parameters stay "
+                                   f"{kept}")
+            results.update(got)
+            for address in lost:
+                self.drop(address)
+            losses += len(lost)
+            if losses > _LOSSES_PER_ROUND:
+                raise RuntimeError(f"round {r}: {losses} runners lost with their workers "
+                                   "(more than a cluster losing workers now and then)")
+        return [results[i] for i in range(len(self.sources))]
 
 
 def _client_class() -> type:
@@ -152,9 +291,9 @@ def train(step: Any, client: Any, data: Any, rounds: int, *, batch_size: int | N
         A one-line progress bar on stderr.
     round_timeout : float, optional
         Seconds a round may take (from sending its parameters to the last shard's
-        result). When it passes, the round's tasks are cancelled and `RoundTimeout`
-        (a TimeoutError) names the round and the shards still running. None (the
-        default) waits as long as the cluster takes, a dead worker's shard included.
+        result). When it passes, `RoundTimeout` (a TimeoutError) names the round and
+        the shards still running. None (the default) waits as long as the cluster
+        takes, a dead worker's shard included.
 
     Returns
     -------
@@ -174,53 +313,21 @@ def train(step: Any, client: Any, data: Any, rounds: int, *, batch_size: int | N
     check_step(step)
     schedule = Schedule(batch_size, local_steps, shuffle, fixed)
     shards, from_dask = split_data(data)
-    workers = sorted(client.scheduler_info()["workers"])
-    if not workers:
+    if not client.scheduler_info()["workers"]:
         raise RuntimeError("the Dask cluster has no workers")
-    held = []
-    with warnings.catch_warnings():  # numpy shards travel in their task: that is the point
-        warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
-        for i, shard in enumerate(shards):
-            if from_dask:
-                held.append(client.compute(shard))
-            else:
-                held.append(client.submit(_hold, *shard, pure=False,
-                                          workers=[workers[i % len(workers)]],
-                                          allow_other_workers=True))
-    def scatter(value: Any) -> Any:
-        """`value` on every worker. A worker killed while it receives can leave a
-        broadcast waiting for good (seen here under load): past _SCATTER_SECONDS the
-        scatter starts again, to the workers alive then."""
-        for attempt in range(_ROUND_ATTEMPTS):
-            try:
-                return client.scatter([value], broadcast=True, hash=False,
-                                      timeout=_SCATTER_SECONDS)[0]
-            except (TimeoutError, asyncio.TimeoutError):
-                if attempt + 1 == _ROUND_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
-
-    scattered = {"fn": scatter(step)}
-
-    def run_round(r: int, params: list[np.ndarray]) -> list[ShardResult]:
-        for attempt in range(_ROUND_ATTEMPTS):
-            if scattered["fn"].status != "finished":  # every copy died with its workers
-                scattered["fn"] = scatter(step)
-            sent = scatter(params)
-            tasks = [client.submit(_shard_task, scattered["fn"], sent, shard, i, r, schedule,
-                                   pure=False) for i, shard in enumerate(held)]
-            try:
-                if round_timeout is not None:
-                    _wait_round(r, tasks, round_timeout)
-                return client.gather(tasks)
-            except BaseException as err:  # a ShardError, Ctrl-C: stop the other shards now
-                client.cancel([*tasks, sent])
-                if not (_lost_data(err) and attempt + 1 < _ROUND_ATTEMPTS):
-                    raise
-        raise AssertionError("unreachable")
-
+    published = f"cgraph-train-{uuid.uuid4().hex}" if from_dask else None
+    if published:  # computed on the cluster; each runner fetches its shards
+        client.publish_dataset([client.compute(list(s)) for s in shards], name=published)
+        sources: list[Any] = [Published(published, i) for i in range(len(shards))]
+    else:
+        sources = shards
+    runners = _Runners(client, step, schedule, sources)
     try:
-        return drive(step, run_round, rounds, callback, progress)
+        while (unplaced := [i for i in range(len(shards)) if runners.where(i) is None]):
+            runners.place(unplaced, None)
+        return drive(step, lambda r, params: runners.run_round(r, params, round_timeout),
+                     rounds, callback, progress)
     finally:
-        client.cancel([scattered["fn"],
-                       *(f for h in held for f in (h if isinstance(h, list) else [h]))])
+        runners.close()
+        if published:
+            client.unpublish_dataset(published)

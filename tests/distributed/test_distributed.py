@@ -287,22 +287,49 @@ def test_nan_shard_names_the_worker_and_keeps_the_round(client):
 
 
 @pytest.mark.slow
-def test_interrupt_leaves_the_last_completed_round(client, monkeypatch):
-    shards = mlp_data([200, 200])
-    want = run_local(mlp_step(), shards, rounds=2, batch_size=20).params
-    gather, calls = client.gather, []
+def test_interrupt_leaves_the_last_completed_round(client):
+    shards = mlp_data([20000, 20000])  # a shard's round: 10,000 steps, about 0.1 s
+    want = run_local(mlp_step(), shards, rounds=2, batch_size=2).params
 
-    def interrupted(futures):  # Ctrl-C while round 2's results are awaited
-        calls.append(futures)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return gather(futures)
+    def interrupt_during_next_round(report):  # Ctrl-C while round 2 runs
+        if report.round == 1:
+            threading.Timer(0.03, os.kill, (os.getpid(), signal.SIGINT)).start()
 
-    monkeypatch.setattr(client, "gather", interrupted)
     step = mlp_step()
     with pytest.raises(KeyboardInterrupt):
-        train(step, client, shards, rounds=4, batch_size=20)
+        train(step, client, shards, rounds=4, batch_size=2,
+              callback=interrupt_during_next_round)
     assert_bitwise([s.get_value() for s in step.signature.updates], want)
+    again = train(mlp_step(), client, shards[:1], rounds=1, batch_size=2000)
+    assert len(again.history) == 1  # the cluster still serves the next run
+
+
+@pytest.mark.slow
+def test_rounds_send_no_task_through_the_scheduler(client):
+    """A round is one call from the driver to each runner: the scheduler sees the same
+    task transitions for a run of 1 round as for a run of 6."""
+    def transitions(dask_scheduler):
+        return dask_scheduler.transition_counter
+
+    shards = mlp_data([60, 40])
+    counts = []
+    for rounds in (1, 6):
+        before = client.run_on_scheduler(transitions)
+        train(mlp_step(), client, shards, rounds=rounds, batch_size=10)
+        counts.append(client.run_on_scheduler(transitions) - before)
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.slow
+def test_a_client_that_reaches_workers_through_the_scheduler(client):
+    """With direct_to_workers=False the rounds' calls go through the scheduler (as
+    Dask's actor calls do): the same bits."""
+    distributed = pytest.importorskip("distributed")
+    shards = mlp_data([90, 70, 50])
+    want = run_local(mlp_step(), shards, rounds=2, batch_size=16).params
+    with distributed.Client(client.scheduler.address, direct_to_workers=False) as proxied:
+        got = train(mlp_step(), proxied, shards, rounds=2, batch_size=16)
+    assert_bitwise(got.params, want)
 
 
 @pytest.mark.slow
@@ -332,16 +359,3 @@ def test_round_timeout_names_the_round_and_keeps_the_parameters(client):
     done = train(step, client, linear_data([30, 20]), rounds=1, batch_size=5,
                  round_timeout=300.0)
     assert len(done.history) == 1
-
-
-def test_only_data_lost_with_a_worker_resends_the_round():
-    """A round is sent again when the scheduler cancelled it for lost data (a worker
-    killed before its scattered parameters were copied), never for other errors."""
-    client_module = pytest.importorskip("distributed.client")
-    from cgraph.distributed.dask_backend import _lost_data
-
-    lost = client_module.FutureCancelledError("_shard_task-1", "lost dependencies")
-    assert _lost_data(lost)
-    assert not _lost_data(client_module.FutureCancelledError("_shard_task-1", "cancelled"))
-    assert not _lost_data(ShardError("round 0: shard 1 lost: the loss is nan", 1, "w", 0))
-    assert not _lost_data(KeyboardInterrupt())
