@@ -1,124 +1,284 @@
 /* cg_fft.h: discrete Fourier transforms of any length in O(n log n), in double
  * precision, for cgraph.tensor.fft (templates/fft.c.j2 includes it).
  *
- * Complex arrays are interleaved (re, im) doubles. A power-of-two length is
- * transformed by the iterative radix-2 algorithm; any other length n by Bluestein's:
- * a circular convolution of power-of-two length m >= 2n - 1, computed with radix-2
- * transforms and the chirp's transform, made once per plan. Twiddles and chirps are
- * computed by cos and sin per index (no recurrence; the chirp's j^2 is reduced
- * mod 2n exactly), so the error grows like log n. Memory is the caller's: a plan takes
- * cg_fft_plan_doubles(n) doubles (cgraph/tensor/fft.py counts the same for the
- * kernel's scratch: keep the two in step). */
+ * Complex arrays are interleaved (re, im) doubles. A length whose prime factors are
+ * at most CG_FFT_MAX_RADIX is transformed by the self-sorting mixed-radix algorithm
+ * (FFTPACK's passes: radix 4 and 2 butterflies, a direct transform of each odd prime
+ * factor); any other length n by Bluestein's: a circular convolution of a length
+ * m >= 2n - 1 whose factors are 2, 3 and 5, made of two such transforms and the chirp's
+ * transform, made once per plan. Twiddles and chirps are computed by cos and sin of
+ * exactly reduced angles (no recurrence), so the error grows like log n. Memory is the
+ * caller's: a plan takes cg_fft_plan_doubles(n) doubles (cgraph/tensor/fft.py counts
+ * the same for the kernel's scratch: keep the two in step). */
 #ifndef CGRAPH_FFT_H
 #define CGRAPH_FFT_H
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define CG_FFT_PI 3.141592653589793238462643383279502884
+#define CG_FFT_MAX_RADIX 61 /* a larger prime factor: Bluestein's algorithm */
+
+/* A mixed-radix transform of length n: 6n doubles of the caller's memory. */
+typedef struct {
+    int64_t n;
+    int nf;           /* the factors, radix 4 first, then 2, then odd primes */
+    int64_t fct[64];
+    double *tw;       /* per factor ip (in order, l1 the product of those before):
+                         exp(-2 pi i m i l1 / n), 1 <= m < ip, 1 <= i < ido */
+    double *roots;    /* per odd factor ip: exp(-2 pi i r / ip), r < ip */
+    double *work;     /* n complex values */
+} cg_fft_direct;
 
 typedef struct {
-    int64_t n;     /* the length */
-    int64_t m;     /* the radix-2 length: n, or Bluestein's m >= 2n - 1 */
-    double *tw;    /* m / 2 twiddles exp(-2 pi i j / m) */
-    double *chirp; /* Bluestein: exp(-i pi j^2 / n), j < n */
-    double *kern;  /* Bluestein: the transform of conj(chirp) wrapped to length m, / m */
-    double *work;  /* Bluestein: m complex values */
+    int64_t n;
+    cg_fft_direct d; /* of length n, or Bluestein's m */
+    double *chirp;   /* Bluestein: exp(-i pi j^2 / n), j < n; NULL for a direct plan */
+    double *kern;    /* Bluestein: the transform of conj(chirp) wrapped to length m, / m */
+    double *buf;     /* Bluestein: m complex values */
 } cg_fft_plan;
 
-static inline int cg_fft_pow2(int64_t n)
+static inline int64_t cg_fft_largest_factor(int64_t n)
 {
-    return n > 0 && (n & (n - 1)) == 0;
+    int64_t largest = 1;
+    for (int64_t p = 2; p * p <= n; p += p == 2 ? 1 : 2)
+        while (n % p == 0) {
+            largest = p;
+            n /= p;
+        }
+    return n > largest ? n : largest;
 }
 
-static inline int64_t cg_fft_bluestein_m(int64_t n)
+/* The smallest 2^a 3^b 5^c >= k. */
+static inline int64_t cg_fft_good_size(int64_t k)
 {
-    int64_t m = 1;
-    while (m < 2 * n - 1)
-        m <<= 1;
-    return m;
+    int64_t best = 1;
+    while (best < k)
+        best *= 2;
+    for (int64_t p5 = 1; p5 < best; p5 *= 5)
+        for (int64_t p35 = p5; p35 < best; p35 *= 3) {
+            int64_t x = p35;
+            while (x < k)
+                x *= 2;
+            best = x < best ? x : best;
+        }
+    return best;
 }
 
-/* The doubles a plan of length n takes. */
+/* The doubles a plan of length n >= 1 takes. */
 static inline int64_t cg_fft_plan_doubles(int64_t n)
 {
-    if (cg_fft_pow2(n))
-        return n;
-    const int64_t m = cg_fft_bluestein_m(n);
-    return m + 2 * n + 4 * m;
+    if (cg_fft_largest_factor(n) <= CG_FFT_MAX_RADIX)
+        return 6 * n;
+    const int64_t m = cg_fft_good_size(2 * n - 1);
+    return 10 * m + 2 * n;
 }
 
-/* x (m complex, m a power of two) := its transform, sum_j x_j exp(-2 pi i j k / m). */
-static inline void cg_fft_radix2(double *x, int64_t m, const double *tw)
+/* exp(-2 pi i k / n) for 0 <= k < n, from an angle in [0, pi / 2]. */
+static inline void cg_fft_unit(int64_t k, int64_t n, double *re, double *im)
 {
-    for (int64_t i = 1, j = 0; i < m; ++i) { /* bit-reversed order */
-        int64_t bit = m >> 1;
-        for (; j & bit; bit >>= 1)
-            j ^= bit;
-        j ^= bit;
-        if (i < j) {
-            const double re = x[2 * i], im = x[2 * i + 1];
-            x[2 * i] = x[2 * j];
-            x[2 * i + 1] = x[2 * j + 1];
-            x[2 * j] = re;
-            x[2 * j + 1] = im;
+    const int conj = 2 * k > n; /* exp(-2 pi i k / n) = conj(exp(-2 pi i (n - k) / n)) */
+    const int64_t q = conj ? n - k : k;
+    if (4 * q > n) { /* the angle 2 pi q / n = pi - pi (n - 2q) / n */
+        const double x = CG_FFT_PI * (double)(n - 2 * q) / (double)n;
+        *re = -cos(x);
+        *im = -sin(x);
+    } else {
+        const double x = 2.0 * CG_FFT_PI * (double)q / (double)n;
+        *re = cos(x);
+        *im = -sin(x);
+    }
+    if (conj)
+        *im = -*im;
+}
+
+/* exp(-2 pi i k / N) for any 0 <= k < N as the product of two table entries (a coarse
+ * one, k rounded down to a multiple of B, and a fine one, k mod B; B ~ sqrt(N)): about
+ * 2 sqrt(N) cos and sin instead of N, an error of a few units in the last place. Tables
+ * of small N are not used (cg_fft_unit directly). */
+typedef struct {
+    int64_t N, B;
+    double *fine, *coarse;
+} cg_fft_units;
+
+/* The tables in mem: 4 sqrt(N) + 4 doubles at most (no more than N for N >= 32; for
+ * smaller N none: each value is computed directly). */
+static inline void cg_fft_units_init(cg_fft_units *u, int64_t N, double *mem)
+{
+    u->N = N;
+    u->B = 0;
+    if (N < 32)
+        return;
+    int64_t B = 1;
+    while (B * B < N)
+        B++;
+    u->B = B;
+    u->fine = mem;
+    u->coarse = mem + 2 * B;
+    for (int64_t b = 0; b < B; b++)
+        cg_fft_unit(b, N, &u->fine[2 * b], &u->fine[2 * b + 1]);
+    for (int64_t a = 0; a * B < N; a++)
+        cg_fft_unit(a * B, N, &u->coarse[2 * a], &u->coarse[2 * a + 1]);
+}
+
+static inline void cg_fft_units_get(const cg_fft_units *u, int64_t k, double *re, double *im)
+{
+    if (u->B == 0) {
+        cg_fft_unit(k, u->N, re, im);
+        return;
+    }
+    const double *c = u->coarse + 2 * (k / u->B), *f = u->fine + 2 * (k % u->B);
+    *re = c[0] * f[0] - c[1] * f[1];
+    *im = c[0] * f[1] + c[1] * f[0];
+}
+
+/* Make the mixed-radix transform of length n in mem; returns the memory after it. */
+static inline double *cg_fft_direct_init(cg_fft_direct *d, int64_t n, double *mem)
+{
+    d->n = n;
+    d->tw = mem;
+    d->roots = mem + 2 * n;
+    d->work = mem + 4 * n;
+    d->nf = 0;
+    int64_t rest = n;
+    while (rest % 4 == 0) {
+        d->fct[d->nf++] = 4;
+        rest /= 4;
+    }
+    if (rest % 2 == 0) {
+        d->fct[d->nf++] = 2;
+        rest /= 2;
+    }
+    for (int64_t p = 3; rest > 1; p += 2) {
+        if (p * p > rest)
+            p = rest;
+        while (rest % p == 0) {
+            d->fct[d->nf++] = p;
+            rest /= p;
         }
     }
-    for (int64_t len = 2; len <= m; len <<= 1) {
-        const int64_t half = len >> 1, step = m / len;
-        for (int64_t s = 0; s < m; s += len) {
-            double *a = x + 2 * s, *b = x + 2 * (s + half);
-            for (int64_t k = 0; k < half; ++k) {
-                const double wr = tw[2 * k * step], wi = tw[2 * k * step + 1];
-                const double br = b[2 * k] * wr - b[2 * k + 1] * wi;
-                const double bi = b[2 * k] * wi + b[2 * k + 1] * wr;
-                b[2 * k] = a[2 * k] - br;
-                b[2 * k + 1] = a[2 * k + 1] - bi;
-                a[2 * k] += br;
-                a[2 * k + 1] += bi;
+    double *tw = d->tw, *roots = d->roots;
+    cg_fft_units units; /* in the work buffer, free until the first transform */
+    cg_fft_units_init(&units, n, d->work);
+    int64_t l1 = 1;
+    for (int f = 0; f < d->nf; f++) {
+        const int64_t ip = d->fct[f], ido = n / (l1 * ip);
+        for (int64_t m = 1; m < ip; m++)
+            for (int64_t i = 1; i < ido; i++, tw += 2)
+                cg_fft_units_get(&units, m * i * l1, &tw[0], &tw[1]);
+        if (ip % 2 == 1)
+            for (int64_t r = 0; r < ip; r++, roots += 2)
+                cg_fft_unit(r, ip, &roots[0], &roots[1]);
+        l1 *= ip;
+    }
+    return mem + 6 * n;
+}
+
+/* One pass of radix ip: ch(i, k, m) = w^(m i l1) sum_j cc(i, j, k) exp(-2 pi i j m / ip)
+ * with cc(i, j, k) = cc[i + ido (j + ip k)], ch(i, k, m) = ch[i + ido (k + l1 m)]. */
+static inline void cg_fft_pass(int64_t ido, int64_t ip, int64_t l1, const double *cc,
+                               double *ch, const double *tw, const double *roots)
+{
+    double t[2 * CG_FFT_MAX_RADIX];
+    for (int64_t k = 0; k < l1; k++)
+        for (int64_t i = 0; i < ido; i++) {
+            double *out = ch + 2 * (i + ido * k);
+            const int64_t step = 2 * ido * l1; /* between m and m + 1 in ch */
+            const double *in = cc + 2 * (i + ido * ip * k);
+            if (ip == 2) {
+                const double ar = in[0], ai = in[1], br = in[2 * ido], bi = in[2 * ido + 1];
+                t[0] = ar + br;
+                t[1] = ai + bi;
+                t[2] = ar - br;
+                t[3] = ai - bi;
+            } else if (ip == 4) {
+                const double *b = in + 2 * ido, *c = in + 4 * ido, *e = in + 6 * ido;
+                const double sr = in[0] + c[0], si = in[1] + c[1];
+                const double dr = in[0] - c[0], di = in[1] - c[1];
+                const double pr = b[0] + e[0], pi = b[1] + e[1];
+                const double qr = b[0] - e[0], qi = b[1] - e[1];
+                t[0] = sr + pr;
+                t[1] = si + pi;
+                t[2] = dr + qi; /* d - i q */
+                t[3] = di - qr;
+                t[4] = sr - pr;
+                t[5] = si - pi;
+                t[6] = dr - qi; /* d + i q */
+                t[7] = di + qr;
+            } else {
+                for (int64_t m = 0; m < ip; m++) {
+                    double re = 0.0, im = 0.0;
+                    for (int64_t j = 0, r = 0; j < ip; j++, r += m) {
+                        if (r >= ip)
+                            r -= ip;
+                        const double xr = in[2 * ido * j], xi = in[2 * ido * j + 1];
+                        re += xr * roots[2 * r] - xi * roots[2 * r + 1];
+                        im += xr * roots[2 * r + 1] + xi * roots[2 * r];
+                    }
+                    t[2 * m] = re;
+                    t[2 * m + 1] = im;
+                }
+            }
+            out[0] = t[0];
+            out[1] = t[1];
+            for (int64_t m = 1; m < ip; m++) {
+                double *o = out + step * m;
+                if (i == 0) {
+                    o[0] = t[2 * m];
+                    o[1] = t[2 * m + 1];
+                } else {
+                    const double *w = tw + 2 * ((m - 1) * (ido - 1) + i - 1);
+                    o[0] = t[2 * m] * w[0] - t[2 * m + 1] * w[1];
+                    o[1] = t[2 * m] * w[1] + t[2 * m + 1] * w[0];
+                }
             }
         }
-    }
 }
 
-/* exp(-2 pi i j / m) for j < m / 2 into tw. */
-static inline void cg_fft_twiddles(double *tw, int64_t m)
+/* x (n complex) := sum_j x_j exp(-2 pi i j k / n), by the mixed-radix passes. */
+static inline void cg_fft_direct_forward(const cg_fft_direct *d, double *x)
 {
-    const double unit = 2.0 * CG_FFT_PI / (double)m;
-    for (int64_t j = 0; j < m / 2; ++j) {
-        tw[2 * j] = cos(unit * (double)j);
-        tw[2 * j + 1] = -sin(unit * (double)j);
+    double *p1 = x, *p2 = d->work;
+    const double *tw = d->tw, *roots = d->roots;
+    int64_t l1 = 1;
+    for (int f = 0; f < d->nf; f++) {
+        const int64_t ip = d->fct[f], ido = d->n / (l1 * ip);
+        cg_fft_pass(ido, ip, l1, p1, p2, tw, roots);
+        tw += 2 * (ip - 1) * (ido - 1);
+        if (ip % 2 == 1)
+            roots += 2 * ip;
+        double *swap = p1;
+        p1 = p2;
+        p2 = swap;
+        l1 *= ip;
     }
+    if (p1 != x)
+        memcpy(x, p1, 16 * (size_t)d->n);
 }
 
 /* Make the plan of length n >= 1 in mem; returns the memory after it. */
 static inline double *cg_fft_plan_init(cg_fft_plan *plan, int64_t n, double *mem)
 {
     plan->n = n;
-    plan->chirp = plan->kern = plan->work = NULL;
-    if (cg_fft_pow2(n)) {
-        plan->m = n;
-        plan->tw = mem;
-        cg_fft_twiddles(plan->tw, n);
-        return mem + n;
-    }
-    const int64_t m = cg_fft_bluestein_m(n);
-    plan->m = m;
-    plan->tw = mem;
-    plan->chirp = mem + m;
+    plan->chirp = plan->kern = plan->buf = NULL;
+    if (cg_fft_largest_factor(n) <= CG_FFT_MAX_RADIX)
+        return cg_fft_direct_init(&plan->d, n, mem);
+    const int64_t m = cg_fft_good_size(2 * n - 1);
+    mem = cg_fft_direct_init(&plan->d, m, mem);
+    plan->chirp = mem;
     plan->kern = plan->chirp + 2 * n;
-    plan->work = plan->kern + 2 * m;
-    cg_fft_twiddles(plan->tw, m);
+    plan->buf = plan->kern + 2 * m;
+    cg_fft_units units; /* in buf, free until the first transform */
+    cg_fft_units_init(&units, 2 * n, plan->buf);
     int64_t q = 0; /* j^2 mod 2n */
     for (int64_t j = 0; j < n; ++j) {
-        const double angle = CG_FFT_PI * (double)q / (double)n;
-        plan->chirp[2 * j] = cos(angle);
-        plan->chirp[2 * j + 1] = -sin(angle);
+        cg_fft_units_get(&units, q, &plan->chirp[2 * j], &plan->chirp[2 * j + 1]);
         q += 2 * j + 1;
         if (q >= 2 * n)
             q -= 2 * n;
     }
-    const double inv_m = 1.0 / (double)m; /* exact: m is a power of two */
+    const double inv_m = 1.0 / (double)m;
     for (int64_t j = 0; j < 2 * m; ++j)
         plan->kern[j] = 0.0;
     for (int64_t j = 0; j < n; ++j) {
@@ -130,34 +290,34 @@ static inline double *cg_fft_plan_init(cg_fft_plan *plan, int64_t n, double *mem
             plan->kern[2 * (m - j) + 1] = im;
         }
     }
-    cg_fft_radix2(plan->kern, m, plan->tw);
-    return plan->work + 2 * m;
+    cg_fft_direct_forward(&plan->d, plan->kern);
+    return plan->buf + 2 * m;
 }
 
 /* x (n complex) := sum_j x_j exp(-2 pi i j k / n). */
 static inline void cg_fft_forward(const cg_fft_plan *plan, double *x)
 {
-    const int64_t n = plan->n, m = plan->m;
+    const int64_t n = plan->n, m = plan->d.n;
     if (plan->chirp == NULL) {
-        cg_fft_radix2(x, n, plan->tw);
+        cg_fft_direct_forward(&plan->d, x);
         return;
     }
     const double *w = plan->chirp, *kern = plan->kern;
-    double *a = plan->work;
+    double *a = plan->buf;
     for (int64_t j = 0; j < n; ++j) {
         a[2 * j] = x[2 * j] * w[2 * j] - x[2 * j + 1] * w[2 * j + 1];
         a[2 * j + 1] = x[2 * j] * w[2 * j + 1] + x[2 * j + 1] * w[2 * j];
     }
     for (int64_t j = 2 * n; j < 2 * m; ++j)
         a[j] = 0.0;
-    cg_fft_radix2(a, m, plan->tw);
+    cg_fft_direct_forward(&plan->d, a);
     for (int64_t j = 0; j < m; ++j) { /* times the chirp's transform, conjugated */
         const double re = a[2 * j] * kern[2 * j] - a[2 * j + 1] * kern[2 * j + 1];
         const double im = a[2 * j] * kern[2 * j + 1] + a[2 * j + 1] * kern[2 * j];
         a[2 * j] = re;
         a[2 * j + 1] = -im;
     }
-    cg_fft_radix2(a, m, plan->tw); /* the inverse transform, by conjugation */
+    cg_fft_direct_forward(&plan->d, a); /* the inverse transform, by conjugation */
     for (int64_t k = 0; k < n; ++k) {
         const double re = a[2 * k], im = -a[2 * k + 1];
         x[2 * k] = re * w[2 * k] - im * w[2 * k + 1];
@@ -173,100 +333,6 @@ static inline void cg_fft_backward(const cg_fft_plan *plan, double *x)
     cg_fft_forward(plan, x);
     for (int64_t j = 0; j < plan->n; ++j)
         x[2 * j + 1] = -x[2 * j + 1];
-}
-
-/* Transform the dense complex array c of shape dims[0..rank) along `axis` (forward,
- * or backward when `back`), lane by lane through `lane` (dims[axis] complex). */
-static inline void cg_fft_axis(double *c, const int64_t *dims, int rank, int axis,
-                        const cg_fft_plan *plan, double *lane, int back)
-{
-    int64_t outer = 1, inner = 1;
-    const int64_t n = dims[axis];
-    for (int d = 0; d < axis; ++d)
-        outer *= dims[d];
-    for (int d = axis + 1; d < rank; ++d)
-        inner *= dims[d];
-    for (int64_t o = 0; o < outer; ++o)
-        for (int64_t i = 0; i < inner; ++i) {
-            double *base = c + 2 * (o * n * inner + i);
-            for (int64_t j = 0; j < n; ++j) {
-                lane[2 * j] = base[2 * j * inner];
-                lane[2 * j + 1] = base[2 * j * inner + 1];
-            }
-            if (back)
-                cg_fft_backward(plan, lane);
-            else
-                cg_fft_forward(plan, lane);
-            for (int64_t j = 0; j < n; ++j) {
-                base[2 * j * inner] = lane[2 * j];
-                base[2 * j * inner + 1] = lane[2 * j + 1];
-            }
-        }
-}
-
-/* The real transform over `rank` axes (numpy's rfftn, unnormalized): r is dense real
- * of shape dims (last length n), c dense complex of shape (dims[:-1], n / 2 + 1).
- * `twice`: the bins 1 .. (n - 1) / 2 of the last axis doubled (the adjoint of the
- * inverse). plans[d] has length dims[d]; lane holds max(dims) complex. */
-static inline void cg_rfftn(const double *r, double *c, const int64_t *dims, int rank,
-                     const cg_fft_plan *plans, double *lane, int twice)
-{
-    const int64_t n = dims[rank - 1], bins = n / 2 + 1;
-    int64_t lanes = 1, cdims[64]; /* numpy has at most 64 axes */
-    for (int d = 0; d < rank - 1; ++d) {
-        lanes *= dims[d];
-        cdims[d] = dims[d];
-    }
-    cdims[rank - 1] = bins;
-    for (int64_t l = 0; l < lanes; ++l) {
-        for (int64_t j = 0; j < n; ++j) {
-            lane[2 * j] = r[l * n + j];
-            lane[2 * j + 1] = 0.0;
-        }
-        cg_fft_forward(&plans[rank - 1], lane);
-        double *out = c + 2 * l * bins;
-        for (int64_t k = 0; k < bins; ++k) {
-            const double weight = twice && k > 0 && 2 * k < n ? 2.0 : 1.0;
-            out[2 * k] = weight * lane[2 * k];
-            out[2 * k + 1] = weight * lane[2 * k + 1];
-        }
-    }
-    for (int d = 0; d < rank - 1; ++d)
-        cg_fft_axis(c, cdims, rank, d, &plans[d], lane, 0);
-}
-
-/* The inverse real transform over `rank` axes (numpy's irfftn times the size):
- * c (dense complex, shape (dims[:-1], n / 2 + 1), overwritten) into r (dense real of
- * shape dims). The imaginary parts the real result ignores (bin 0, bin n / 2 for even
- * n) are ignored. `half`: the bins 1 .. (n - 1) / 2 of the last axis halved (the
- * adjoint of the forward transform). */
-static inline void cg_irfftn(double *c, double *r, const int64_t *dims, int rank,
-                      const cg_fft_plan *plans, double *lane, int half)
-{
-    const int64_t n = dims[rank - 1], bins = n / 2 + 1;
-    int64_t lanes = 1, cdims[64]; /* numpy has at most 64 axes */
-    for (int d = 0; d < rank - 1; ++d) {
-        lanes *= dims[d];
-        cdims[d] = dims[d];
-    }
-    cdims[rank - 1] = bins;
-    for (int d = 0; d < rank - 1; ++d)
-        cg_fft_axis(c, cdims, rank, d, &plans[d], lane, 1);
-    for (int64_t l = 0; l < lanes; ++l) {
-        const double *in = c + 2 * l * bins;
-        for (int64_t k = 0; k < bins; ++k) {
-            const double weight = half && k > 0 && 2 * k < n ? 0.5 : 1.0;
-            lane[2 * k] = weight * in[2 * k];
-            lane[2 * k + 1] = weight * in[2 * k + 1];
-        }
-        for (int64_t k = 1; 2 * k < n; ++k) { /* Hermitian symmetry */
-            lane[2 * (n - k)] = lane[2 * k];
-            lane[2 * (n - k) + 1] = -lane[2 * k + 1];
-        }
-        cg_fft_backward(&plans[rank - 1], lane);
-        for (int64_t j = 0; j < n; ++j)
-            r[l * n + j] = lane[2 * j];
-    }
 }
 
 #endif

@@ -2,9 +2,9 @@
 values stored as a trailing axis of two reals (real, imaginary).
 
 `rfft` transforms every axis but the first (the batch axis), as numpy's `rfftn`;
-`irfft` inverts it. The transforms run in C (csrc/cg_fft.h: radix-2, or Bluestein's
-algorithm for other lengths, O(n log n) for every n, in double precision; float32
-results are rounded once); mode "PY" runs numpy.fft.
+`irfft` inverts it. The transforms run in C (csrc/cg_fft.h: mixed radix, Bluestein's
+algorithm for lengths with a prime factor above 61; O(n log n) for every n, in double
+precision; float32 results are rounded once); mode "PY" runs numpy.fft.
 """
 
 from __future__ import annotations
@@ -151,12 +151,41 @@ class IRFFTOp(Op):
         return [RFFTOp(self.scale, not self.adjoint)(output_grads[0]), None]
 
 
+#: a prime factor above this: Bluestein's algorithm (CG_FFT_MAX_RADIX in cg_fft.h)
+MAX_RADIX = 61
+
+
+def _largest_factor(n: int) -> int:
+    largest, p = 1, 2
+    while p * p <= n:
+        while n % p == 0:
+            largest, n = p, n // p
+        p += 1 if p == 2 else 2
+    return max(n, largest)
+
+
+def _good_size(k: int) -> int:
+    """The smallest 2**a 3**b 5**c >= k (cg_fft_good_size)."""
+    best = 1 << max(k - 1, 0).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            x = p35
+            while x < k:
+                x *= 2
+            best = min(best, x)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 def _plan_doubles(n: int) -> int:
-    """The doubles of a transform plan of length n (cg_fft_plan_doubles in cg_fft.h)."""
-    if n & (n - 1) == 0:
-        return n
-    m = 1 << (2 * n - 2).bit_length()
-    return m + 2 * n + 4 * m
+    """The doubles of a complex transform plan of length n (cg_fft_plan_doubles in
+    cg_fft.h; a real one of even length n: that of n / 2, and n + 2)."""
+    if _largest_factor(n) <= MAX_RADIX:
+        return 6 * n
+    return 10 * _good_size(2 * n - 1) + 2 * n
 
 
 class FFTKernel(KernelBuilder):
@@ -185,9 +214,10 @@ class FFTKernel(KernelBuilder):
         dims = self._real_shape(node, in_shapes, out_shapes)[1:]
         if 0 in dims:
             return 0
-        lanes = math.prod(dims[:-1])
-        doubles = lanes * dims[-1] + 2 * lanes * (dims[-1] // 2 + 1) + 2 * max(dims)
-        return 8 * (doubles + sum(_plan_doubles(n) for n in dims))
+        lanes, n = math.prod(dims[:-1]), dims[-1]
+        doubles = lanes * n + 2 * lanes * (n // 2 + 1) + 2 * (max(dims) + 1)
+        last = _plan_doubles(n) if n % 2 else _plan_doubles(n // 2) + n + 2
+        return 8 * (doubles + sum(_plan_doubles(m) for m in dims[:-1]) + last)
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
