@@ -206,22 +206,25 @@ def _reduce_lowered(lowered: Lowered) -> tuple:
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(lowered):
         value = getattr(lowered, f.name)
+        if f.name == "nodes_by_id" and value == {id(n): n for n in lowered.nodes}:
+            continue  # made again from the nodes
         if isinstance(value, dict) and value:
             if not all(k in objects for k in value):
                 raise pickle.PicklingError(f"Lowered.{f.name} is keyed by something else")
-            value = _ById([(objects[k], x) for k, x in value.items()])
+            value = _ById([[objects[k] for k in value], list(value.values())])
         fields[f.name] = value
     return _lowered_from, (fields,)
 
 
 class _ById(list):
-    """A dict keyed by `id(object)`, pickled as its (object, value) pairs."""
+    """A dict keyed by `id(object)`, pickled as [its objects, their values]."""
 
 
 def _lowered_from(fields: dict) -> Lowered:
     for name, value in fields.items():
         if isinstance(value, _ById):
-            fields[name] = {id(obj): x for obj, x in value}
+            fields[name] = dict(zip(map(id, value[0]), value[1]))
+    fields.setdefault("nodes_by_id", {id(n): n for n in fields["nodes"]})
     return Lowered(**fields)
 
 
