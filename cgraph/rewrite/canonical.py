@@ -17,7 +17,7 @@ import numpy as np
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.rewrite.basic import is_constant
 from cgraph.rewrite.driver import Rule, RuleTable, input_of, scalar_name
-from cgraph.rewrite.products import distribute_quotients, simplify_product
+from cgraph.rewrite.products import distribute_quotients, sigmoid_complement, simplify_product
 from cgraph.tensor.basic_ops import Alloc, alloc
 from cgraph.tensor.elemwise import Elemwise, broadcast_static
 from cgraph.tensor.math import ELEMENTWISE
@@ -447,4 +447,6 @@ STABILIZE = RuleTable("stabilize", [
     Rule("distribute_over_quotient", "mul", _distribute_over_quotient),
     Rule("simplify_product", "mul", simplify_product),
     Rule("distribute_quotients", "mul", distribute_quotients),
+    Rule("sigmoid_complement", "add", sigmoid_complement),
+    Rule("sigmoid_complement", "sub", sigmoid_complement),
 ])
