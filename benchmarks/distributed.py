@@ -11,9 +11,13 @@ Run: `python -m benchmarks.distributed [--quick]` (needs the `[dask]` extra). Pr
 - rounds of `local_steps` minibatches per shard (about 50 ms of compute), 1 vs 2
   workers;
 - the per-round overhead: rounds of one minibatch per shard, the round's wall time
-  minus its slowest shard's time inside `loop` (scheduler, pickling, the parameters'
-  broadcast and their return), split into the scheduler's part (a round of tasks
-  that do nothing) and the rest (transfer and pickling).
+  minus its slowest shard's time inside `loop` (the parameters' trip to each worker's
+  runner and back, the worker's bookkeeping, the driver's sum), beside its floors on
+  the same cluster: an empty call to an actor on each worker, the same call carrying
+  the parameters there and back, the driver's sum of the shards (in process), and a
+  round of empty tasks through the scheduler (what each round paid before `train`
+  called runners directly); and the floor of loopback itself: the parameters' bytes
+  sent to another process and back over a TCP socket.
 Workers run with threads_per_worker=1 (Dask then gives OpenBLAS one thread); the
 one-process loop uses the BLAS threads cgraph chooses.
 """
@@ -21,6 +25,8 @@ one-process loop uses the BLAS threads cgraph chooses.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import socket
 import statistics
 import time
 
@@ -54,12 +60,98 @@ def rounds_after_first(history) -> list[tuple[float, float, int]]:
     return [(r.seconds, r.compute_seconds, r.examples) for r in history[1:]]
 
 
+class Echo:
+    """An actor that returns what it is given (the floor of a call to a runner)."""
+
+    def echo(self, value=None):
+        return value
+
+
+def _echo_server(port_out) -> None:
+    """Send back every message of the length announced first (8 bytes)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port_out.send(server.getsockname()[1])
+    conn, _ = server.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    n = int.from_bytes(_recv(conn, 8), "little")
+    while (data := _recv(conn, n)):
+        conn.sendall(data)
+
+
+def _recv(conn: socket.socket, n: int) -> bytes:
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = conn.recv_into(view[got:])
+        if not k:
+            return b""
+        got += k
+    return bytes(buf)
+
+
+def loopback_seconds(n_bytes: int, reps: int = 50) -> float:
+    """Median seconds to send `n_bytes` to another process over loopback TCP and get
+    them back."""
+    ctx = multiprocessing.get_context("spawn")
+    here, there = ctx.Pipe()
+    server = ctx.Process(target=_echo_server, args=(there,), daemon=True)
+    server.start()
+    conn = socket.create_connection(("127.0.0.1", here.recv()))
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    payload = bytes(n_bytes)
+    conn.sendall(n_bytes.to_bytes(8, "little"))
+    times = []
+    for _ in range(reps + 1):
+        start = time.perf_counter()
+        conn.sendall(payload)
+        _recv(conn, n_bytes)
+        times.append(time.perf_counter() - start)
+    conn.close()
+    server.join(5)
+    return statistics.median(times[1:])
+
+
+def call_floors(client, actors: list, params: list[np.ndarray]) -> tuple[float, float]:
+    """Seconds of an empty call to every actor at once, and of the same call carrying
+    `params` there and back (`client` made with direct_to_workers=True, as `train`
+    calls its runners)."""
+    out = []
+    for args in ((), (params,)):
+        start = time.perf_counter()
+        for f in [a.echo(*args) for a in actors]:
+            f.result()
+        out.append(time.perf_counter() - start)
+    return out[0], out[1]
+
+
+def combine_seconds(step, n: int, reps: int = 20) -> float:
+    """Median seconds of the driver's sum of `n` shards' parameters and its apply."""
+    from cgraph.distributed.rounds import ShardResult, combine
+
+    params = [s.get_value() for s in step.signature.updates]
+    results = [ShardResult(i, [p + np.float32(1e-3 * (i + 1)) for p in params], 100 + i,
+                           0.0, 0.0, "w") for i in range(n)]
+    times = []
+    for _ in range(reps + 1):
+        start = time.perf_counter()
+        for shared, value in zip(step.signature.updates, combine(params, results)):
+            shared.set_value(value)
+        times.append(time.perf_counter() - start)
+    reset(step)
+    return statistics.median(times[1:])
+
+
 def cluster(n_workers: int):
+    """A local cluster, a client as a user makes it, and a direct client with an
+    `Echo` actor on each worker."""
     from distributed import Client, LocalCluster
 
     c = LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
                      dashboard_address=None, host="127.0.0.1")
-    return c, Client(c)
+    direct = Client(c, direct_to_workers=True)
+    actors = [direct.submit(Echo, actor=True, workers=[w]).result()
+              for w in sorted(direct.scheduler_info()["workers"])]
+    return c, Client(c), direct, actors
 
 
 def row(name: str, seconds: float, rows: int, base: float | None) -> str:
@@ -68,16 +160,54 @@ def row(name: str, seconds: float, rows: int, base: float | None) -> str:
     return f"| {name} | {seconds * 1e3:.1f} | {rows} | {rate:,.0f} | {ratio} |"
 
 
+def overhead_rounds(step, clusters: dict, shards: dict, overhead: dict, floors: dict
+                    ) -> None:
+    """One turn of the overhead measurements (see the module's docstring)."""
+    from cgraph.distributed import train
+
+    params = [s.get_value() for s in step.signature.updates]
+    for n, (_, client, direct, actors) in clusters.items():
+        reset(step)
+        got = train(step, client, shards[n], 16, batch_size=BATCH, local_steps=1)
+        overhead.setdefault(n, []).extend((t - c) for t, c, _ in rounds_after_first(got.history))
+        times = floors.setdefault(n, {})
+        for _ in range(10):
+            empty, loaded = call_floors(direct, actors, params)
+            times.setdefault("empty call", []).append(empty)
+            times.setdefault("call with the parameters", []).append(loaded)
+            start = time.perf_counter()  # what a round cost before: tasks via the scheduler
+            client.gather([client.submit(int, i, pure=False) for i in range(n)])
+            times.setdefault("task round", []).append(time.perf_counter() - start)
+        times.setdefault("combine", []).append(combine_seconds(step, n))
+
+
+def print_overhead(overhead: dict, floors: dict, n_bytes: int) -> None:
+    print("| per-round overhead (1 minibatch per shard) | overhead ms | floor: empty call "
+          "to each worker ms | floor: call with the parameters there and back ms "
+          "| driver's sum and apply ms | before: a round of empty tasks ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for n, samples in overhead.items():
+        f = {k: statistics.median(v) * 1e3 for k, v in floors[n].items()}
+        print(f"| {n} worker(s) | {statistics.median(samples) * 1e3:.2f} | "
+              f"{f['empty call']:.2f} | {f['call with the parameters']:.2f} | "
+              f"{f['combine']:.2f} | {f['task round']:.2f} |")
+    print(f"\nloopback floor: {n_bytes / 1e3:.0f} kB to another process and back over TCP "
+          f"in {loopback_seconds(n_bytes) * 1e3:.2f} ms (median of 50)")
+
+
 def main(argv: list[str] | None = None) -> None:
     from cgraph.distributed import run_local, train
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rows and rounds")
+    parser.add_argument("--overhead", action="store_true",
+                        help="only the per-round overhead and its floors")
     args = parser.parse_args(argv)
     rows, reps = (6_000, 2) if args.quick else (ROWS, 4)
     x, y = make_data(rows)
     step = cgraph_step("float32", "fast_run")[0]
     n_params = sum(s.get_value().size for s in step.signature.updates)
+    n_bytes = sum(s.get_value().nbytes for s in step.signature.updates)
     shards = {n: split(x, y, n) for n in (1, 2)}
     clusters = {n: cluster(n) for n in (1, 2)}
     reset(step)
@@ -85,10 +215,13 @@ def main(argv: list[str] | None = None) -> None:
     k = max(1, round(0.05 / (one_step.compute_seconds / 8)))  # about 50 ms of compute
     epoch: dict[str, list] = {}
     short: dict[str, list] = {}
-    overhead: dict[str, list] = {}
-    empty: dict[str, list] = {}
+    overhead: dict[int, list] = {}
+    floors: dict[int, dict] = {}
     try:
         for _ in range(reps):  # the configurations take turns: a busy spell slows them all
+            overhead_rounds(step, clusters, shards, overhead, floors)
+            if args.overhead:
+                continue
             reset(step)
             start = time.perf_counter()
             step.loop(x, y, batch_size=BATCH)
@@ -98,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
             local = run_local(step, shards[2], 2, batch_size=BATCH)
             epoch.setdefault("run_local, 2 shards, one process", []).extend(
                 rounds_after_first(local.history))
-            for n, (_, client) in clusters.items():
+            for n, (_, client, _, _) in clusters.items():
                 reset(step)
                 got = train(step, client, shards[n], 2, batch_size=BATCH)
                 epoch.setdefault(f"train, {n} worker(s), {n} shard(s)", []).extend(
@@ -110,40 +243,25 @@ def main(argv: list[str] | None = None) -> None:
                 got = train(step, client, shards[n], 4, batch_size=BATCH, local_steps=k)
                 short.setdefault(f"train, {n} worker(s), {k} steps per shard", []).extend(
                     rounds_after_first(got.history))
-                reset(step)
-                got = train(step, client, shards[n], 8, batch_size=BATCH, local_steps=1)
-                overhead.setdefault(f"{n} worker(s)", []).extend(
-                    rounds_after_first(got.history))
-                for _ in range(5):  # the scheduler alone: a round of tasks that do nothing
-                    start = time.perf_counter()
-                    client.gather([client.submit(int, i, pure=False) for i in range(n)])
-                    empty.setdefault(f"{n} worker(s)", []).append(time.perf_counter() - start)
     finally:
-        for c, client in clusters.values():
+        for c, client, direct, _ in clusters.values():
             client.close()
+            direct.close()
             c.close()
-    print("2 workers equal run_local with 2 shards bitwise: True")
-    print(f"\nMLP {SIZES[0]}-{SIZES[1]}-{SIZES[2]} float32, batch {BATCH}, {rows} rows, "
-          f"{n_params} parameters ({n_params * 4 / 1e3:.0f} kB); medians over {reps} turns\n")
-    base = None
-    for title, table in (("one epoch per round", epoch), ("short rounds", short)):
-        print(f"| {title} | ms per round | rows per round | rows/s | vs loop |")
-        print("|---|---:|---:|---:|---:|")
-        for name, samples in table.items():
-            seconds = statistics.median(t for t, _, _ in samples)
-            base = base or samples[0][2] / seconds
-            print(row(name, seconds, samples[0][2], base))
-        print()
-    print("| per-round overhead (1 step per shard) | round ms | compute ms | overhead ms "
-          "| of which scheduler (empty round) ms | transfer + pickling ms |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, samples in overhead.items():
-        wall = statistics.median(t for t, _, _ in samples)
-        compute = statistics.median(c for _, c, _ in samples)
-        sched = statistics.median(empty[name])
-        print(f"| {name} | {wall * 1e3:.2f} | {compute * 1e3:.2f} | "
-              f"{(wall - compute) * 1e3:.2f} | {sched * 1e3:.2f} | "
-              f"{(wall - compute - sched) * 1e3:.2f} |")
+    print(f"MLP {SIZES[0]}-{SIZES[1]}-{SIZES[2]} float32, batch {BATCH}, {rows} rows, "
+          f"{n_params} parameters ({n_bytes / 1e3:.0f} kB); medians over {reps} turns\n")
+    if not args.overhead:
+        print("2 workers equal run_local with 2 shards bitwise: True\n")
+        base = None
+        for title, table in (("one epoch per round", epoch), ("short rounds", short)):
+            print(f"| {title} | ms per round | rows per round | rows/s | vs loop |")
+            print("|---|---:|---:|---:|---:|")
+            for name, samples in table.items():
+                seconds = statistics.median(t for t, _, _ in samples)
+                base = base or samples[0][2] / seconds
+                print(row(name, seconds, samples[0][2], base))
+            print()
+    print_overhead(overhead, floors, n_bytes)
 
 
 if __name__ == "__main__":

@@ -221,10 +221,17 @@ def combine(params: Sequence[np.ndarray], results: Sequence[ShardResult]) -> lis
     if len(results) == 1:
         return [np.array(p, copy=True) for p in results[0].params]
     total = sum(r.examples for r in results)
-    terms = []
-    for r in results:
-        weight = r.examples / total
-        terms.append([np.multiply(after - before, np.asarray(weight, before.dtype))
-                      for after, before in zip(r.params, params)])
-    return [np.add(before, step).astype(before.dtype, copy=False)
-            for before, step in zip(params, tree_sum(terms))]
+    terms = [[_scaled_delta(after, before, r.examples / total)
+              for after, before in zip(r.params, params)] for r in results]
+    new = []
+    for before, step in zip(params, tree_sum(terms)):
+        step = np.asarray(step)  # a new array (tree_sum of two or more terms adds them)
+        new.append(np.add(before, step, out=step).astype(before.dtype, copy=False))
+    return new
+
+
+def _scaled_delta(after: np.ndarray, before: np.ndarray, weight: float) -> np.ndarray:
+    """weight * (after - before) in `before`'s dtype, as a new array (computed in place:
+    the same bits as the two operations apart, one allocation fewer)."""
+    delta = np.asarray(np.subtract(after, before))
+    return np.multiply(delta, np.asarray(weight, before.dtype), out=delta)
