@@ -175,51 +175,91 @@ static inline double *cg_fft_direct_init(cg_fft_direct *d, int64_t n, double *me
     return mem + 6 * n;
 }
 
+/* The transform of size ip of in[0], in[s], ..., in[(ip - 1) s] (complex) into t. */
+static inline __attribute__((always_inline)) void
+cg_fft_butterfly(int64_t ip, const double *in, int64_t s, double *t, const double *roots)
+{
+    if (ip == 2) {
+        t[0] = in[0] + in[s];
+        t[1] = in[1] + in[s + 1];
+        t[2] = in[0] - in[s];
+        t[3] = in[1] - in[s + 1];
+    } else if (ip == 3) {
+        const double h = 0.86602540378443864676; /* sin(2 pi / 3) */
+        const double sr = in[s] + in[2 * s], si = in[s + 1] + in[2 * s + 1];
+        const double dr = h * (in[s] - in[2 * s]), di = h * (in[s + 1] - in[2 * s + 1]);
+        const double mr = in[0] - 0.5 * sr, mi = in[1] - 0.5 * si;
+        t[0] = in[0] + sr;
+        t[1] = in[1] + si;
+        t[2] = mr + di; /* m - i d */
+        t[3] = mi - dr;
+        t[4] = mr - di;
+        t[5] = mi + dr;
+    } else if (ip == 4) {
+        const double *b = in + s, *c = in + 2 * s, *e = in + 3 * s;
+        const double sr = in[0] + c[0], si = in[1] + c[1];
+        const double dr = in[0] - c[0], di = in[1] - c[1];
+        const double pr = b[0] + e[0], pi = b[1] + e[1];
+        const double qr = b[0] - e[0], qi = b[1] - e[1];
+        t[0] = sr + pr;
+        t[1] = si + pi;
+        t[2] = dr + qi; /* d - i q */
+        t[3] = di - qr;
+        t[4] = sr - pr;
+        t[5] = si - pi;
+        t[6] = dr - qi; /* d + i q */
+        t[7] = di + qr;
+    } else if (ip == 5) {
+        const double c1 = 0.30901699437494742410, c2 = -0.80901699437494742410;
+        const double s1 = 0.95105651629515357212, s2 = 0.58778525229247312917;
+        const double *x1 = in + s, *x2 = in + 2 * s, *x3 = in + 3 * s, *x4 = in + 4 * s;
+        const double a1r = x1[0] + x4[0], a1i = x1[1] + x4[1];
+        const double b1r = x1[0] - x4[0], b1i = x1[1] - x4[1];
+        const double a2r = x2[0] + x3[0], a2i = x2[1] + x3[1];
+        const double b2r = x2[0] - x3[0], b2i = x2[1] - x3[1];
+        const double m1r = in[0] + c1 * a1r + c2 * a2r, m1i = in[1] + c1 * a1i + c2 * a2i;
+        const double m2r = in[0] + c2 * a1r + c1 * a2r, m2i = in[1] + c2 * a1i + c1 * a2i;
+        const double n1r = s1 * b1r + s2 * b2r, n1i = s1 * b1i + s2 * b2i;
+        const double n2r = s2 * b1r - s1 * b2r, n2i = s2 * b1i - s1 * b2i;
+        t[0] = in[0] + a1r + a2r;
+        t[1] = in[1] + a1i + a2i;
+        t[2] = m1r + n1i; /* m1 - i n1 */
+        t[3] = m1i - n1r;
+        t[4] = m2r + n2i; /* m2 - i n2 */
+        t[5] = m2i - n2r;
+        t[6] = m2r - n2i; /* m2 + i n2 */
+        t[7] = m2i + n2r;
+        t[8] = m1r - n1i; /* m1 + i n1 */
+        t[9] = m1i + n1r;
+    } else {
+        for (int64_t m = 0; m < ip; m++) {
+            double re = 0.0, im = 0.0;
+            for (int64_t j = 0, r = 0; j < ip; j++, r += m) {
+                if (r >= ip)
+                    r -= ip;
+                const double xr = in[s * j], xi = in[s * j + 1];
+                re += xr * roots[2 * r] - xi * roots[2 * r + 1];
+                im += xr * roots[2 * r + 1] + xi * roots[2 * r];
+            }
+            t[2 * m] = re;
+            t[2 * m + 1] = im;
+        }
+    }
+}
+
 /* One pass of radix ip: ch(i, k, m) = w^(m i l1) sum_j cc(i, j, k) exp(-2 pi i j m / ip)
- * with cc(i, j, k) = cc[i + ido (j + ip k)], ch(i, k, m) = ch[i + ido (k + l1 m)]. */
-static inline void cg_fft_pass(int64_t ido, int64_t ip, int64_t l1, const double *cc,
-                               double *ch, const double *tw, const double *roots)
+ * with cc(i, j, k) = cc[i + ido (j + ip k)], ch(i, k, m) = ch[i + ido (k + l1 m)]
+ * (inlined per radix, so that each butterfly is compiled for its constant ip). */
+static inline __attribute__((always_inline)) void
+cg_fft_pass_radix(int64_t ido, int64_t ip, int64_t l1, const double *cc, double *ch,
+                  const double *tw, const double *roots)
 {
     double t[2 * CG_FFT_MAX_RADIX];
+    const int64_t step = 2 * ido * l1; /* between m and m + 1 in ch */
     for (int64_t k = 0; k < l1; k++)
         for (int64_t i = 0; i < ido; i++) {
             double *out = ch + 2 * (i + ido * k);
-            const int64_t step = 2 * ido * l1; /* between m and m + 1 in ch */
-            const double *in = cc + 2 * (i + ido * ip * k);
-            if (ip == 2) {
-                const double ar = in[0], ai = in[1], br = in[2 * ido], bi = in[2 * ido + 1];
-                t[0] = ar + br;
-                t[1] = ai + bi;
-                t[2] = ar - br;
-                t[3] = ai - bi;
-            } else if (ip == 4) {
-                const double *b = in + 2 * ido, *c = in + 4 * ido, *e = in + 6 * ido;
-                const double sr = in[0] + c[0], si = in[1] + c[1];
-                const double dr = in[0] - c[0], di = in[1] - c[1];
-                const double pr = b[0] + e[0], pi = b[1] + e[1];
-                const double qr = b[0] - e[0], qi = b[1] - e[1];
-                t[0] = sr + pr;
-                t[1] = si + pi;
-                t[2] = dr + qi; /* d - i q */
-                t[3] = di - qr;
-                t[4] = sr - pr;
-                t[5] = si - pi;
-                t[6] = dr - qi; /* d + i q */
-                t[7] = di + qr;
-            } else {
-                for (int64_t m = 0; m < ip; m++) {
-                    double re = 0.0, im = 0.0;
-                    for (int64_t j = 0, r = 0; j < ip; j++, r += m) {
-                        if (r >= ip)
-                            r -= ip;
-                        const double xr = in[2 * ido * j], xi = in[2 * ido * j + 1];
-                        re += xr * roots[2 * r] - xi * roots[2 * r + 1];
-                        im += xr * roots[2 * r + 1] + xi * roots[2 * r];
-                    }
-                    t[2 * m] = re;
-                    t[2 * m + 1] = im;
-                }
-            }
+            cg_fft_butterfly(ip, cc + 2 * (i + ido * ip * k), 2 * ido, t, roots);
             out[0] = t[0];
             out[1] = t[1];
             for (int64_t m = 1; m < ip; m++) {
@@ -234,6 +274,27 @@ static inline void cg_fft_pass(int64_t ido, int64_t ip, int64_t l1, const double
                 }
             }
         }
+}
+
+static inline void cg_fft_pass(int64_t ido, int64_t ip, int64_t l1, const double *cc,
+                               double *ch, const double *tw, const double *roots)
+{
+    switch (ip) {
+    case 2:
+        cg_fft_pass_radix(ido, 2, l1, cc, ch, tw, roots);
+        break;
+    case 3:
+        cg_fft_pass_radix(ido, 3, l1, cc, ch, tw, roots);
+        break;
+    case 4:
+        cg_fft_pass_radix(ido, 4, l1, cc, ch, tw, roots);
+        break;
+    case 5:
+        cg_fft_pass_radix(ido, 5, l1, cc, ch, tw, roots);
+        break;
+    default:
+        cg_fft_pass_radix(ido, ip, l1, cc, ch, tw, roots);
+    }
 }
 
 /* x (n complex) := sum_j x_j exp(-2 pi i j k / n), by the mixed-radix passes. */
