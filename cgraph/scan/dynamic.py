@@ -20,6 +20,7 @@ kernel's error code with a message naming the step and the state.
 from __future__ import annotations
 
 import itertools
+import math
 import weakref
 from typing import Any
 
@@ -39,6 +40,8 @@ _RUNTIME = 1
 _ERRBUF = 512
 
 _ops: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+#: how many times a loop has asked for a step's plan in this process
+callbacks = 0
 _tokens = itertools.count(1)
 
 
@@ -77,29 +80,41 @@ def context(op: Any, inner: tuple, first: Plan) -> np.ndarray:
     return np.asarray(head + shapes, dtype=np.int64)
 
 
-def _decode(ints: list[int]) -> tuple[tuple, tuple]:
-    """(input shapes, output shapes) from a context's shape entries."""
-    groups, at = [], 0
-    for _ in range(2):
-        count, at = ints[at], at + 1
-        group = []
-        for _ in range(count):
-            ndim = ints[at]
-            group.append(tuple(ints[at + 1:at + 1 + ndim]))
-            at += 1 + ndim
-        groups.append(tuple(group))
-    return groups[0], groups[1]
+class _Loop:
+    """What a context says, decoded once: the op's token, the step's input shapes,
+    the output shapes of step 0, and per shaping input (position, bytes, dtype)."""
+
+    def __init__(self, ints: tuple):
+        self.token = ints[3]
+        groups, at = [], 4
+        for _ in range(2):
+            count, at = ints[at], at + 1
+            group = []
+            for _ in range(count):
+                ndim = ints[at]
+                group.append(tuple(ints[at + 1:at + 1 + ndim]))
+                at += 1 + ndim
+            groups.append(tuple(group))
+        self.inner, self.expected = groups
+        self.reads: list[tuple[int, int, np.dtype]] = []
+
+    def prepare(self, op: Any) -> None:
+        """Fill `reads` from `op`'s step inputs (once)."""
+        if not self.reads:
+            for i in op.shaping:
+                dtype = np.dtype(op.fgraph.inputs[i].type.dtype)
+                self.reads.append((i, math.prod(self.inner[i]) * dtype.itemsize, dtype))
+
+    def values(self, raws: list[bytes]) -> list:
+        """The `values` argument of `plan_for` from the shaping inputs' bytes."""
+        values: list = [None] * len(self.inner)
+        for (i, _, dtype), raw in zip(self.reads, raws):
+            values[i] = np.frombuffer(raw, dtype).reshape(self.inner[i])
+        return values
 
 
-def _read(op: Any, inner: tuple, args: Any) -> list:
-    """The values of the step's shaping inputs, read from the kernel's pointers."""
-    values: list = [None] * len(inner)
-    for i in op.shaping:
-        dtype = np.dtype(op.fgraph.inputs[i].type.dtype)
-        nbytes = int(np.prod(inner[i], dtype=np.int64)) * dtype.itemsize
-        raw = _ffi.buffer(args[i], nbytes)[:] if nbytes else b""
-        values[i] = np.frombuffer(raw, dtype).reshape(inner[i])
-    return values
+#: decoded contexts, by their integers (dropped past MAX_PLANS)
+_loops: dict[tuple, _Loop] = {}
 
 
 def _states_text(op: Any, values: list) -> str:
@@ -139,16 +154,26 @@ def _code(err: Exception) -> int:
 def _replan(ctx: Any, t: int, args: Any, plan: Any, cap: int, err: Any) -> int:
     """Step t's plan written to `plan` when its length fits `cap`; returns the length,
     or minus an error code with the message in `err`."""
+    global callbacks
+    callbacks += 1
     op, values = None, None
     try:
-        ints = _ffi.unpack(ctx, ctx[2])
-        op = _ops.get(ints[3])
+        ints = tuple(_ffi.unpack(ctx, ctx[2]))
+        loop = _loops.get(ints)
+        if loop is None:
+            if len(_loops) >= MAX_PLANS:
+                _loops.clear()
+            loop = _loops[ints] = _Loop(ints)
+        op = _ops.get(loop.token)
         if op is None:
             raise RuntimeError("the scan this loop belongs to no longer exists")
-        inner, expected = _decode(ints[4:])
-        values = _read(op, inner, args)
-        found = plan_for(op, inner, values)
-        _check_outputs(op, t, found, expected, values)
+        loop.prepare(op)
+        raws = [_ffi.buffer(args[i], n)[:] if n else b"" for i, n, _ in loop.reads]
+        found = op._dynamic_plans.get((loop.inner, b"".join(raws)))  # plan_for's key
+        if found is None or found.out_shapes != loop.expected:
+            values = loop.values(raws)
+            found = plan_for(op, loop.inner, values)
+            _check_outputs(op, t, found, loop.expected, values)
         if found.params.size <= cap:
             _ffi.memmove(plan, found.params, found.params.nbytes)
         return found.params.size
