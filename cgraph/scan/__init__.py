@@ -10,7 +10,8 @@ Supported: sequences and outputs_info with any taps (or None for outputs that ar
 not fed back), non_sequences, n_steps, go_backwards, updates returned by the step
 (shared variables carried as states, their last values returned as updates), random
 draws in the step, gradients of any order and truncate_gradient, and slices with
-symbolic bounds in the step (`cgraph.scan.slices`).
+symbolic bounds in the step (`cgraph.scan.slices`; bounds computed from a state are
+planned while the loop runs, `cgraph.scan.dynamic`).
 """
 
 from cgraph.scan.build import scan
