@@ -256,24 +256,26 @@ cg_fft_pass_radix(int64_t ido, int64_t ip, int64_t l1, const double *cc, double 
 {
     double t[2 * CG_FFT_MAX_RADIX];
     const int64_t step = 2 * ido * l1; /* between m and m + 1 in ch */
-    for (int64_t k = 0; k < l1; k++)
-        for (int64_t i = 0; i < ido; i++) {
-            double *out = ch + 2 * (i + ido * k);
-            cg_fft_butterfly(ip, cc + 2 * (i + ido * ip * k), 2 * ido, t, roots);
-            out[0] = t[0];
-            out[1] = t[1];
-            for (int64_t m = 1; m < ip; m++) {
-                double *o = out + step * m;
-                if (i == 0) {
-                    o[0] = t[2 * m];
-                    o[1] = t[2 * m + 1];
-                } else {
-                    const double *w = tw + 2 * ((m - 1) * (ido - 1) + i - 1);
-                    o[0] = t[2 * m] * w[0] - t[2 * m + 1] * w[1];
-                    o[1] = t[2 * m] * w[1] + t[2 * m + 1] * w[0];
-                }
+    for (int64_t k = 0; k < l1; k++) {
+        double *out = ch + 2 * ido * k;
+        const double *in = cc + 2 * ido * ip * k;
+        cg_fft_butterfly(ip, in, 2 * ido, t, roots); /* i = 0: no twiddles */
+        for (int64_t m = 0; m < ip; m++) {
+            out[step * m] = t[2 * m];
+            out[step * m + 1] = t[2 * m + 1];
+        }
+        for (int64_t i = 1; i < ido; i++) {
+            cg_fft_butterfly(ip, in + 2 * i, 2 * ido, t, roots);
+            double *o = out + 2 * i;
+            o[0] = t[0];
+            o[1] = t[1];
+            const double *w = tw + 2 * (i - 1);
+            for (int64_t m = 1; m < ip; m++, w += 2 * (ido - 1)) {
+                o[step * m] = t[2 * m] * w[0] - t[2 * m + 1] * w[1];
+                o[step * m + 1] = t[2 * m] * w[1] + t[2 * m + 1] * w[0];
             }
         }
+    }
 }
 
 static inline void cg_fft_pass(int64_t ido, int64_t ip, int64_t l1, const double *cc,
