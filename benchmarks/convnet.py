@@ -66,7 +66,7 @@ def load_torch(quick: bool):
 def flip(w: np.ndarray) -> np.ndarray:
     """The filters flipped along their spatial axes: Theano's conv2d flips them, the
     anchors' convolutions (cross-correlations) take them flipped."""
-    return np.ascontiguousarray(w[:, :, ::-1, ::-1])
+    return w[:, :, ::-1, ::-1].copy()  # a new array: positive strides (torch needs them)
 
 
 # ------------------------------------------------------------------ numpy reference
