@@ -138,7 +138,8 @@ def _binomial_array_function(mode, seed=3, n=1, dtype="float64"):
     return cgraph.function([p], srng.binomial(size=p.shape, n=n, p=p, dtype=dtype), mode=mode)
 
 
-@pytest.mark.parametrize("mode", ["C", "PY"])
+# PY draws C's numbers (the test below), so its 4000 calls run in the slow set only.
+@pytest.mark.parametrize("mode", ["C", pytest.param("PY", marks=pytest.mark.slow)])
 def test_binomial_with_a_probability_array_has_mean_p(mode):
     """An RBM's sample: each element's mean over many draws is its p, within 5 standard
     deviations of the binomial mean (sqrt(p (1 - p) n / draws))."""

@@ -271,7 +271,9 @@ def test_parameters_out_of_their_domain_raise(mode, method, args, error, message
         f()
 
 
-@pytest.mark.parametrize("mode", MODES)
+# PY's 300 calls run in the slow set only; the quick run compares the modes' choices
+# (test_choice_agrees_between_modes_and_checks_its_sizes).
+@pytest.mark.parametrize("mode", ["C", pytest.param("PY", marks=pytest.mark.slow)])
 def test_choice_and_permutation(mode):
     srng = RandomStream(seed=6)
     a = np.array([10.0, 20.0, 30.0, 40.0])

@@ -125,7 +125,8 @@ def test_streams_of_one_seed_are_independent():
     assert states[2][2] % N == 0 and states[2][2] >= 3 * N  # gamma(0.5): >= 3 blocks each
 
 
-@pytest.mark.parametrize("threads", [1, 3])
+# One thread is the narrower case: the quick run has three.
+@pytest.mark.parametrize("threads", [pytest.param(1, marks=pytest.mark.slow), 3])
 def test_openmp_draws_equal_the_serial_ones(threads):
     """With config.openmp (threshold forced to 1 element), the draws of the threads are
     the serial ones, the counter the same, and a bad parameter still raises."""
