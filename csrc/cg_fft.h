@@ -19,6 +19,8 @@
 
 #define CG_FFT_PI 3.141592653589793238462643383279502884
 #define CG_FFT_MAX_RADIX 61 /* a larger prime factor: Bluestein's algorithm */
+/* The transforms are compiled once per module, not inlined into each kernel. */
+#define CG_FFT_FN static __attribute__((noinline, unused))
 
 /* A mixed-radix transform of length n: 6n doubles of the caller's memory. */
 typedef struct {
@@ -134,7 +136,7 @@ static inline void cg_fft_units_get(const cg_fft_units *u, int64_t k, double *re
 }
 
 /* Make the mixed-radix transform of length n in mem; returns the memory after it. */
-static inline double *cg_fft_direct_init(cg_fft_direct *d, int64_t n, double *mem)
+CG_FFT_FN double *cg_fft_direct_init(cg_fft_direct *d, int64_t n, double *mem)
 {
     d->n = n;
     d->tw = mem;
@@ -278,8 +280,8 @@ cg_fft_pass_radix(int64_t ido, int64_t ip, int64_t l1, const double *cc, double 
     }
 }
 
-static inline void cg_fft_pass(int64_t ido, int64_t ip, int64_t l1, const double *cc,
-                               double *ch, const double *tw, const double *roots)
+CG_FFT_FN void cg_fft_pass(int64_t ido, int64_t ip, int64_t l1, const double *cc,
+                           double *ch, const double *tw, const double *roots)
 {
     switch (ip) {
     case 2:
@@ -300,7 +302,7 @@ static inline void cg_fft_pass(int64_t ido, int64_t ip, int64_t l1, const double
 }
 
 /* x (n complex) := sum_j x_j exp(-2 pi i j k / n), by the mixed-radix passes. */
-static inline void cg_fft_direct_forward(const cg_fft_direct *d, double *x)
+CG_FFT_FN void cg_fft_direct_forward(const cg_fft_direct *d, double *x)
 {
     double *p1 = x, *p2 = d->work;
     const double *tw = d->tw, *roots = d->roots;
@@ -321,7 +323,7 @@ static inline void cg_fft_direct_forward(const cg_fft_direct *d, double *x)
 }
 
 /* Make the plan of length n >= 1 in mem; returns the memory after it. */
-static inline double *cg_fft_plan_init(cg_fft_plan *plan, int64_t n, double *mem)
+CG_FFT_FN double *cg_fft_plan_init(cg_fft_plan *plan, int64_t n, double *mem)
 {
     plan->n = n;
     plan->chirp = plan->kern = plan->buf = NULL;
@@ -358,7 +360,7 @@ static inline double *cg_fft_plan_init(cg_fft_plan *plan, int64_t n, double *mem
 }
 
 /* x (n complex) := sum_j x_j exp(-2 pi i j k / n). */
-static inline void cg_fft_forward(const cg_fft_plan *plan, double *x)
+CG_FFT_FN void cg_fft_forward(const cg_fft_plan *plan, double *x)
 {
     const int64_t n = plan->n, m = plan->d.n;
     if (plan->chirp == NULL) {
@@ -389,7 +391,7 @@ static inline void cg_fft_forward(const cg_fft_plan *plan, double *x)
 }
 
 /* x (n complex) := sum_j x_j exp(+2 pi i j k / n) (unnormalized). */
-static inline void cg_fft_backward(const cg_fft_plan *plan, double *x)
+CG_FFT_FN void cg_fft_backward(const cg_fft_plan *plan, double *x)
 {
     for (int64_t j = 0; j < plan->n; ++j)
         x[2 * j + 1] = -x[2 * j + 1];

@@ -9,8 +9,8 @@
 
 /* Transform the dense complex array c of shape dims[0..rank) along `axis` (forward,
  * or backward when `back`), lane by lane through `lane` (dims[axis] complex). */
-static inline void cg_fft_axis(double *c, const int64_t *dims, int rank, int axis,
-                        const cg_fft_plan *plan, double *lane, int back)
+CG_FFT_FN void cg_fft_axis(double *c, const int64_t *dims, int rank, int axis,
+                           const cg_fft_plan *plan, double *lane, int back)
 {
     int64_t outer = 1, inner = 1;
     const int64_t n = dims[axis];
@@ -52,7 +52,7 @@ static inline int64_t cg_fft_real_doubles(int64_t n)
     return n % 2 ? cg_fft_plan_doubles(n) : cg_fft_plan_doubles(n / 2) + n + 2;
 }
 
-static inline double *cg_fft_real_init(cg_fft_real *r, int64_t n, double *mem)
+CG_FFT_FN double *cg_fft_real_init(cg_fft_real *r, int64_t n, double *mem)
 {
     r->n = n;
     r->rt = NULL;
@@ -70,8 +70,8 @@ static inline double *cg_fft_real_init(cg_fft_real *r, int64_t n, double *mem)
 /* out (n / 2 + 1 complex) := the first half of the transform of the real x (n values),
  * each bin times `weight(k)`: 2 for 0 < k < n / 2 when `twice`, else 1. lane holds n
  * complex. */
-static inline void cg_fft_real_forward(const cg_fft_real *r, const double *x, double *out,
-                                       double *lane, int twice)
+CG_FFT_FN void cg_fft_real_forward(const cg_fft_real *r, const double *x, double *out,
+                                   double *lane, int twice)
 {
     const int64_t n = r->n, bins = n / 2 + 1;
     if (r->rt == NULL) {
@@ -104,8 +104,8 @@ static inline void cg_fft_real_forward(const cg_fft_real *r, const double *x, do
 /* x (n real) := the unnormalized inverse transform of the Hermitian spectrum whose first
  * n / 2 + 1 bins are `in` (the imaginary parts of bin 0 and of bin n / 2 for even n
  * ignored), the bins 0 < k < n / 2 halved when `half`. lane holds n complex. */
-static inline void cg_fft_real_backward(const cg_fft_real *r, const double *in, double *x,
-                                        double *lane, int half)
+CG_FFT_FN void cg_fft_real_backward(const cg_fft_real *r, const double *in, double *x,
+                                    double *lane, int half)
 {
     const int64_t n = r->n, bins = n / 2 + 1;
     double *spec = lane; /* the weighted bins, then (odd n) the whole spectrum */
@@ -156,9 +156,9 @@ static inline int64_t cg_fft_complex_dims(const int64_t *dims, int rank, int64_t
  * `twice`: the bins 1 .. (n - 1) / 2 of the last axis doubled (the adjoint of the
  * inverse). plans[d] has length dims[d] (d < rank - 1), last length n; lane holds
  * max(dims) + 1 complex. */
-static inline void cg_rfftn(const double *r, double *c, const int64_t *dims, int rank,
-                            const cg_fft_plan *plans, const cg_fft_real *last, double *lane,
-                            int twice)
+CG_FFT_FN void cg_rfftn(const double *r, double *c, const int64_t *dims, int rank,
+                        const cg_fft_plan *plans, const cg_fft_real *last, double *lane,
+                        int twice)
 {
     const int64_t n = dims[rank - 1], bins = n / 2 + 1;
     int64_t cdims[64]; /* numpy has at most 64 axes */
@@ -174,9 +174,9 @@ static inline void cg_rfftn(const double *r, double *c, const int64_t *dims, int
  * shape dims). The imaginary parts the real result ignores (bin 0, bin n / 2 for even
  * n) are ignored. `half`: the bins 1 .. (n - 1) / 2 of the last axis halved (the
  * adjoint of the forward transform). */
-static inline void cg_irfftn(double *c, double *r, const int64_t *dims, int rank,
-                             const cg_fft_plan *plans, const cg_fft_real *last, double *lane,
-                             int half)
+CG_FFT_FN void cg_irfftn(double *c, double *r, const int64_t *dims, int rank,
+                         const cg_fft_plan *plans, const cg_fft_real *last, double *lane,
+                         int half)
 {
     const int64_t n = dims[rank - 1], bins = n / 2 + 1;
     int64_t cdims[64]; /* numpy has at most 64 axes */
