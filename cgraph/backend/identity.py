@@ -21,7 +21,7 @@ from cgraph.backend.build import BASE_FLAGS, BuildOptions, write_atomic
 from cgraph.backend.probe import compiler_identity, host_cpu
 
 __all__ = ["CGRAPH_BACKEND_VERSION", "EXT_SUFFIX", "KEY_PREFIX", "file_digest", "identity",
-           "index_name", "module_key", "tree_digest"]
+           "index_name", "module_key", "source_files", "tree_digest"]
 
 #: The version of the code that builds modules: cgraph's own.
 CGRAPH_BACKEND_VERSION = __version__
@@ -78,7 +78,21 @@ def file_digest(path: str) -> str:
     return cached[1]
 
 
-def tree_digest(label: str, named: list[tuple[str, Path]], seed: str,
+def source_files(top: str | Path, suffix: str) -> list[str]:
+    """The paths (strings, sorted) of the files under `top`, at any depth, whose names
+    end with `suffix`: what a sources digest lists, without a Path object per file."""
+    found, folders = [], [os.fspath(top)]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                elif entry.name.endswith(suffix):
+                    found.append(entry.path)
+    return sorted(found)
+
+
+def tree_digest(label: str, named: list[tuple[str, str | Path]], seed: str,
                 root: Path | None) -> str:
     """sha256 of `seed` and each file's name, length and bytes: what the package's
     sources digests are made of.
@@ -103,7 +117,8 @@ def tree_digest(label: str, named: list[tuple[str, Path]], seed: str,
             pass
     h = hashlib.sha256(seed.encode())
     for name, path in named:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
         h.update(b"%d\0%s\0%d\0" % (len(name), name.encode(), len(data)) + data)
     digest = h.hexdigest()
     if memo is not None:

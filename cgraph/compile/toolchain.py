@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 import shlex
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 
 from cgraph import backend
 from cgraph._version import __version__
-from cgraph.backend.identity import tree_digest
+from cgraph.backend.identity import source_files, tree_digest
 from cgraph.backend.probe import has_libmvec
 from cgraph.codegen.lower import Program
 from cgraph.codegen.render import csrc_dir, templates_dir
@@ -104,13 +105,18 @@ def generator_digest() -> str:
     Computed once per process (and remembered in the cache by the files' stat
     signature, `backend.tree_digest`).
     """
-    package = Path(__file__).resolve().parents[1]
-    named = [(f"templates/{p.relative_to(templates_dir()).as_posix()}", p)
-             for p in sorted(templates_dir().rglob("*.j2"))]
-    named += [(f"csrc/{Path(p).name}", Path(p)) for p in kernel_headers()]
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def relative(path: str, top: str) -> str:
+        return path[len(top) + 1:].replace(os.sep, "/")
+
+    templates = str(templates_dir())
+    named = [("templates/" + relative(p, templates), p)
+             for p in source_files(templates, ".j2")]
+    named += [(f"csrc/{os.path.basename(p)}", p) for p in kernel_headers()]
     for folder in GENERATOR_PACKAGES:
-        named += [(p.relative_to(package).as_posix(), p)
-                  for p in sorted((package / folder).rglob("*.py"))]
+        named += [(relative(p, package), p)
+                  for p in source_files(os.path.join(package, folder), ".py")]
     return tree_digest("generator", named, f"cgraph {__version__}", digest_root())
 
 

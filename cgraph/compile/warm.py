@@ -32,14 +32,13 @@ import itertools
 import os
 import pickle
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cgraph import backend
 from cgraph._version import __version__
-from cgraph.backend.identity import tree_digest
+from cgraph.backend.identity import source_files, tree_digest
 from cgraph.backend.records import read_record, write_record
 from cgraph.codegen.lower import Lowered
 from cgraph.compile.toolchain import build_options, digest_root, generator_digest
@@ -72,12 +71,8 @@ class _Unsupported(Exception):
 def python_digest() -> str:
     """sha256 of cgraph's Python sources (once per process, and remembered in the
     cache by the files' stat signature: `backend.tree_digest`)."""
-    package = Path(__file__).resolve().parents[1]
-    named = []
-    for folder, dirs, files in sorted(os.walk(package)):
-        dirs.sort()
-        named += [(os.path.join(folder, name), Path(folder, name))
-                  for name in sorted(files) if name.endswith(".py")]
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    named = [(path, path) for path in source_files(package, ".py")]
     return tree_digest("python", named, f"cgraph {__version__}", digest_root())
 
 
