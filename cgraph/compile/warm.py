@@ -281,15 +281,16 @@ def _load(payload: bytes, inputs: Sequence[Variable], outputs: Sequence[Variable
     variables: list[Any] = [v.clone() for v in inputs]
     for cls, state in var_states:
         v = cls.__new__(cls)
-        v.__dict__.update(state)
+        v.__dict__ = state  # a fresh dict of the unpickler's: taken, not copied
         v.owner = None
         variables.append(v)
     nodes = []
+    at = variables.__getitem__
     for cls, state, ins, outs in node_states:
         node = cls.__new__(cls)
-        node.__dict__.update(state)
-        node.inputs = [variables[k] for k in ins]
-        node.outputs = [variables[k] for k in outs]
+        node.__dict__ = state
+        node.inputs = list(map(at, ins))
+        node.outputs = list(map(at, outs))
         for o in node.outputs:
             o.owner = node
         nodes.append(node)
