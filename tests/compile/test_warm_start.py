@@ -13,6 +13,7 @@ from helpers import run_json_child
 import cgraph
 import cgraph.tensor as T
 from cgraph.compile import warm
+from cgraph.graph.basic import graph_inputs, toposort
 
 # A residual chain's training step; counts the rewrite and lowering runs, and reports
 # the results of three calls bitwise (hex floats) with what the backend did.
@@ -135,3 +136,19 @@ def test_constant_change_is_a_new_record_with_right_numbers(tmp_path):
         for lr in (0.1, 0.05, 0.1):
             f = cgraph.function([x], T.exp(x) * lr + x)
             np.testing.assert_array_equal(f(data), np.exp(data) * lr + data)
+
+
+def test_walk_gives_toposort_and_graph_inputs_and_the_same_key():
+    """`function`'s one traversal (`warm.walk`) gives what `toposort` and
+    `graph_inputs` give, and the key made from its nodes is the key made without."""
+    x, y = T.dvector("x"), T.dvector("y")
+    w = cgraph.shared(np.ones(3), name="w")
+    outputs = [T.exp(x) * 2.0 + y, T.sum(w * x), w, T.constant(np.zeros(2))]
+    nodes, leaves = warm.walk(outputs)
+    assert [id(n) for n in nodes] == [id(n) for n in toposort(outputs)]
+    assert [id(v) for v in leaves] == [id(v) for v in graph_inputs(outputs)]
+    key = warm.graph_key([x, y, w], outputs, cgraph.config, "fast_run", False)
+    assert key is not None
+    assert warm.graph_key([x, y, w], outputs, cgraph.config, "fast_run", False, nodes) == key
+    other = [T.exp(x) * 3.0 + y, *outputs[1:]]
+    assert warm.graph_key([x, y, w], other, cgraph.config, "fast_run", False) != key
