@@ -205,6 +205,7 @@ static inline double cg_hyp2f1(double a, double b, double c, double z)
  * [F, dF/da, dF/db, dF/dc]. */
 
 #define CG_HYP_MAX_TAYLOR 2000
+#define CG_HYP_GRAD_SERIES_UP_TO 0.5 /* the series alone up to this z; Taylor steps above */
 
 /* The jet of the power series for abs(z) <= 0.9 (each term differentiated by the
  * product rule) into j; returns the value's condition. */
@@ -290,11 +291,11 @@ static inline int cg_hyp_taylor_step(double a, double b, double c, double y, dou
     return 0;
 }
 
-/* The jet at z = 1 - y, 0 < y < 0.1, by Taylor steps from z = 0.9 (each half the
- * distance to 1); returns the condition of the series at 0.9. */
+/* The jet at z = 1 - y, 0 < y < 0.5, by Taylor steps from z = 0.5 (each half the
+ * distance to 1); returns the condition of the series at 0.5. */
 static inline double cg_hyp_march(double a, double b, double c, double y, double j[4])
 {
-    const double z0 = CG_HYP_SERIES_UP_TO;
+    const double z0 = CG_HYP_GRAD_SERIES_UP_TO;
     double u[4], g[4]; /* u' = ab/c 2F1(a+1, b+1; c+1; z) */
     const double cond = cg_hyp_series_jet(a, b, c, z0, u);
     cg_hyp_series_jet(a + 1.0, b + 1.0, c + 1.0, z0, g);
@@ -319,7 +320,7 @@ static inline double cg_hyp_march(double a, double b, double c, double y, double
 static inline double cg_hyp_positive_jet(double a, double b, double c, double z, double y,
                                          double j[4])
 {
-    if (z <= CG_HYP_SERIES_UP_TO)
+    if (z <= CG_HYP_GRAD_SERIES_UP_TO)
         return cg_hyp_series_jet(a, b, c, z, j);
     return cg_hyp_march(a, b, c, y, j);
 }

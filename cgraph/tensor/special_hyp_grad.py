@@ -5,16 +5,17 @@ A value with its three derivatives is a "jet" [F, dF/da, dF/db, dF/dc].
 
 - z = 1: Gauss's sum Gamma(c) Gamma(c-a-b) / (Gamma(c-a) Gamma(c-b)) differentiated
   (digamma; 1/Gamma at its poles), where c - a - b > 0; NaN elsewhere.
-- 0 <= z <= 0.9: the power series, each term differentiated by the product rule (so a
+- 0 <= z <= 0.5: the power series, each term differentiated by the product rule (so a
   or b at a non-positive integer, where the value's series ends, keeps the infinite
   series of its derivative).
-- 0.9 < z < 1: the hypergeometric equation z(1-z)u'' + (c-(a+b+1)z)u' - ab u = 0 and
+- 0.5 < z < 1: the hypergeometric equation z(1-z)u'' + (c-(a+b+1)z)u' - ab u = 0 and
   the three equations its derivatives in a, b and c satisfy, solved together by Taylor
-  steps (each half the distance to z = 1) from the series' values at z = 0.9. This
+  steps (each half the distance to z = 1) from the series' values at z = 0.5. This
   needs no case of c - a - b (an integer excess included) and loses few digits: the
-  steps follow the solutions' own growth near z = 1.
+  steps follow the solutions' own growth near z = 1, and the series at 0.5 cancels
+  far less than at 0.9 for large a, b, c (where the value's own series is used).
 - z < 0: the direct series (z >= -0.9) or one of Pfaff's transformations into (0, 1),
-  whichever's series at min(w, 0.9) loses the fewest digits to cancellation.
+  whichever's series at min(w, 0.5) loses the fewest digits to cancellation.
 
 The domain is the value's (cgraph/tensor/special_hyp.py): NaN for z > 1, c a
 non-positive integer, NaN or infinite arguments.
@@ -29,6 +30,7 @@ from cgraph.tensor.special_hyp import MAX_TERMS, SERIES_UP_TO, _non_positive_int
 from cgraph.tensor.special_scalar import EPS, INF, NAN, c_log, c_pow, gamma
 
 MAX_TAYLOR = 2000  # terms of one Taylor step (each step's terms fall like 2**-n)
+GRAD_SERIES_UP_TO = 0.5  # the series alone up to this z; Taylor steps above
 NAN_JET = [NAN, NAN, NAN, NAN]
 
 
@@ -102,9 +104,9 @@ def _taylor_step(a: float, b: float, c: float, y: float, h: float,
 
 
 def _march(a: float, b: float, c: float, y: float) -> tuple[list[float], float]:
-    """The jet at z = 1 - y, 0 < y < 0.1, by Taylor steps from z = 0.9, and the
+    """The jet at z = 1 - y, 0 < y < 0.5, by Taylor steps from z = 0.5, and the
     condition of the series there."""
-    z0 = SERIES_UP_TO
+    z0 = GRAD_SERIES_UP_TO
     u, cond = _series(a, b, c, z0)
     g, _ = _series(a + 1.0, b + 1.0, c + 1.0, z0)  # u' = ab/c 2F1(a+1, b+1; c+1; z)
     k = a * b / c
@@ -122,7 +124,7 @@ def _march(a: float, b: float, c: float, y: float) -> tuple[list[float], float]:
 
 def _positive(a: float, b: float, c: float, z: float, y: float) -> tuple[list[float], float]:
     """The jet for 0 <= z < 1 (y = 1 - z given exactly) and the value's condition."""
-    if z <= SERIES_UP_TO:
+    if z <= GRAD_SERIES_UP_TO:
         return _series(a, b, c, z)
     return _march(a, b, c, y)
 

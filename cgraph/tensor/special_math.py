@@ -283,9 +283,9 @@ hyp2f1 = _row("hyp2f1", 4, _hyp2f1_grad,
               "non-positive integers, "
               "except where the value is small against its series' terms (cancellation). "
               "Gradient with respect to z a b / c hyp2f1(a + 1, b + 1, c + 1, z); with "
-              "respect to a, b and c by the differentiated power series (abs(z) <= 0.9), "
+              "respect to a, b and c by the differentiated power series (abs(z) <= 0.5), "
               "the hypergeometric equation and its derivatives in a, b, c solved by Taylor "
-              "steps from z = 0.9 (0.9 < z < 1, any c - a - b), Pfaff's transformations "
+              "steps from z = 0.5 (0.5 < z < 1, any c - a - b), Pfaff's transformations "
               "(z < 0) and Gauss's sum (z = 1, c - a - b > 0; NaN there otherwise); NaN "
               "where hyp2f1 is. Their own gradient is defined in z only.")
 _HYP2F1_D = {p: _hyp2f1_derivative(p) for p in "abc"}

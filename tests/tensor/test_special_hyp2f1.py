@@ -213,6 +213,16 @@ def test_parameter_gradients_for_negative_z():
     check_grads(a, b, c, -(10.0 ** rng.uniform(-3, 5, 40)))
 
 
+def test_parameter_gradients_for_larger_parameters():
+    # abs(a), abs(b), c up to 10, z anywhere in the domain
+    rng = np.random.default_rng(13)
+    a, b = parameters(rng, 24, -10, 10), parameters(rng, 24, -10, 10)
+    c = parameters(rng, 24, 0.5, 10)
+    z = np.concatenate([rng.uniform(-0.9, 0.9, 8), 1 - 10.0 ** -rng.uniform(1, 12, 8),
+                        -(10.0 ** rng.uniform(0, 4, 8))])
+    check_grads(a, b, c, z)
+
+
 def test_parameter_gradients_at_one_and_for_polynomials():
     # Gauss's sum at z = 1 (c - a - b > 0), where c - a may be a pole of 1/Gamma
     check_grads([0.5, -1.5, 2.0, -2.0, 1.0], [1.0, 2.5, -0.5, 1.25, -0.25],
