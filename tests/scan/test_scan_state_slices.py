@@ -253,3 +253,25 @@ def test_a_loop_with_state_bounds_inside_a_loop(mode):
     got, grad = f(data)
     np.testing.assert_allclose(got, want, rtol=1e-14)
     np.testing.assert_allclose(grad, counts, rtol=1e-14)
+
+
+def test_state_bounds_inside_function_loop():
+    """Function.loop runs the calls in C; the scan's callback still plans its steps."""
+    x, k0 = T.dvector("x"), T.lscalar("k0")
+    acc = cgraph.shared(0.0, name="acc")
+    (_, out), _ = scan(lambda k, v: [T.minimum(k + 1, 4), v[:k].sum()],
+                       outputs_info=[k0, None], non_sequences=x, n_steps=5)
+    f = cgraph.function([x, k0], out, updates=[(acc, acc + out.sum())])
+    rows = rng_for("loop state").normal(size=(6, 5))
+    last = f.loop(rows, fixed={k0: 1})
+    sums = [numpy_state_sums(r, 1) for r in rows]
+    np.testing.assert_allclose(last, sums[-1], rtol=1e-14)
+    np.testing.assert_allclose(acc.get_value(), np.sum(sums), rtol=1e-13)
+
+
+def numpy_state_sums(data: np.ndarray, k: int) -> list[float]:
+    sums = []
+    for _ in range(5):
+        sums.append(data[:k].sum())
+        k = min(k + 1, 4)
+    return sums
