@@ -1,6 +1,7 @@
 """Loops written with scan: a fixed-shape RNN step, a moving window, and prefix and
-suffix slices whose length changes every step (a plan per step in C), against the
-same loop in numpy.
+suffix slices whose length changes every step (a plan per step in C; or, with the
+bound a state, plans asked of Python while the loop runs), against the same loop in
+numpy.
 
 Run: `python -m benchmarks.scan [--quick]`. Prints markdown tables of median times
 per call (interleaved rounds), each result checked against numpy first, and the
@@ -59,13 +60,27 @@ def prefix(mode: str = "C"):
         lambda: np.array([data[:t].sum() * data[t:].sum() for t in range(STEPS)]))
 
 
+def state_prefix(mode: str = "C"):
+    """The prefix loop with its bound k a state the step returns: the loop asks
+    Python for a step's plan whenever k changes (here at every step)."""
+    v, k0 = T.dvector("v"), T.lscalar("k0")
+    (_, out), _ = scan(lambda k, v: [k + 1, v[:k].sum() * v[k:].sum()],
+                       outputs_info=[k0, None], non_sequences=v, n_steps=STEPS)
+    f = cgraph.function([v, k0], out, mode=mode)
+    data = np.arange(float(STEPS))
+    return (lambda: f(data, 0)), (
+        lambda: np.array([data[:t].sum() * data[t:].sum() for t in range(STEPS)]))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     args = parser.parse_args(argv)
     rounds, calls = (3, 5) if args.quick else (7, 20)
     for label, make in [("RNN step, fixed shapes", rnn), ("moving window v[t:t+3]", window),
-                        ("v[:t].sum() * v[t:].sum(), a plan per step", prefix)]:
+                        ("v[:t].sum() * v[t:].sum(), a plan per step", prefix),
+                        ("v[:k].sum() * v[k:].sum(), k a state (plans from Python)",
+                         state_prefix)]:
         c_call, numpy_loop = make("C")
         started = time.perf_counter()
         got = c_call()
