@@ -11,6 +11,7 @@ from cgraph.rewrite.canonical import CANONICALIZE, STABILIZE
 from cgraph.rewrite.driver import RuleTable, graph_rewrite
 from cgraph.rewrite.fusion import fuse_elementwise
 from cgraph.rewrite.shapes import shape_noops
+from cgraph.rewrite.sigmoid_exps import share_sigmoid_exps
 from cgraph.rewrite.specialize import specialize
 
 Pass = Callable[[FunctionGraph], dict[str, int]]
@@ -37,6 +38,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("constant_folding2", table_pass(CONSTANT_FOLDING)),
     ("dce", dce),
     ("specialize", specialize),
+    ("sigmoid_exps", share_sigmoid_exps),
     ("fusion", fuse_elementwise),
 )
 

@@ -165,7 +165,7 @@ def test_does_not_fire_for_integers_shared_products_or_mixed_dtypes():
 
 def test_pass_order_and_exclusion():
     names = [name for name, _ in PASSES]
-    assert names.index("specialize") == names.index("fusion") - 1
+    assert names.index("specialize") < names.index("fusion")
     x, w = T.dmatrices("x", "w")
     b = T.dvector("b")
     with cgraph.config.change_flags(rewrite_exclude=["specialize"]):
