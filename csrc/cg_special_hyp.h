@@ -5,7 +5,8 @@
  * z < 0 goes through Pfaff's transformations (or the power series for |z| <= 0.9),
  * whichever loses the fewest digits; 0 <= z <= 0.9 is the power series; 0.9 < z < 1
  * the series in 1 - z (DLMF 15.8.4), or with logarithms where c - a - b is an integer
- * (15.8.10), or the power series up to 0.999 where it is near one. */
+ * (15.8.10), or where it is near one the power series up to 0.999 and the
+ * hypergeometric equation by Taylor steps (cg_hyp_march, below) above. */
 #ifndef CGRAPH_SPECIAL_HYP_H
 #define CGRAPH_SPECIAL_HYP_H
 
@@ -17,6 +18,11 @@
 #define CG_HYP_SERIES_LIMIT 0.999
 #define CG_HYP_INTEGER_EXCESS 1e-13
 #define CG_HYP_MAX_EXCESS 1000.0
+#define CG_HYP_MAX_TAYLOR 2000
+#define CG_HYP_GRAD_SERIES_UP_TO 0.5 /* the jets' series alone up to this z; Taylor steps above */
+
+/* The jet of 2F1 at z = 1 - y by the hypergeometric equation (below). */
+static inline double cg_hyp_march(double a, double b, double c, double y, double j[4]);
 
 static inline int cg_hyp_pole(double x)
 {
@@ -154,8 +160,9 @@ static inline double cg_hyp_positive(double a, double b, double c, double z, dou
     }
     if (z <= CG_HYP_SERIES_LIMIT)
         return cg_hyp_series(a, b, c, z, cond);
-    *cond = INFINITY;
-    return NAN;
+    double j[4]; /* the hypergeometric equation, by Taylor steps */
+    *cond = cg_hyp_march(a, b, c, y, j);
+    return j[0];
 }
 
 /* (1 - z)^-a 2F1(a, c - b; c; z / (z - 1)) for z < 0. */
@@ -200,12 +207,10 @@ static inline double cg_hyp2f1(double a, double b, double c, double z)
     return best;
 }
 
-/* ---- the derivatives in a, b and c: cg_hyp2f1_grad (the Python twin is
- * cgraph/tensor/special_hyp_grad.py, which documents the method). A jet j is
- * [F, dF/da, dF/db, dF/dc]. */
+/* ---- the derivatives in a, b and c: cg_hyp2f1_grad (the Python twins are
+ * cgraph/tensor/special_hyp.py's series_jet and march, and special_hyp_grad.py, which
+ * documents the method). A jet j is [F, dF/da, dF/db, dF/dc]. */
 
-#define CG_HYP_MAX_TAYLOR 2000
-#define CG_HYP_GRAD_SERIES_UP_TO 0.5 /* the series alone up to this z; Taylor steps above */
 
 /* The jet of the power series for abs(z) <= 0.9 (each term differentiated by the
  * product rule) into j; returns the value's condition. */

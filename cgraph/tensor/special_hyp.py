@@ -6,9 +6,11 @@ z < 0 is mapped into (0, 1) by Pfaff's transformation; on [0, 0.9] the power ser
 summed; above 0.9 the series in 1 - z (DLMF 15.8.4) is used when the excess c - a - b
 (after the transformation) is at least 0.05 away from an integer, the series with
 logarithms (15.8.10) when it is an integer (to within 1e-13), else the power series up
-to 0.999. Outside this (z > 1, c a non-positive integer, an excess near but not at an
-integer above 0.999, a series that does not converge in MAX_TERMS terms, z = 1 with
-c - a - b <= 0) the result is NaN.
+to 0.999 and above it the hypergeometric equation, solved by Taylor steps from z = 0.5
+(`march`, with the equations of the derivatives in a, b and c that
+special_hyp_grad.py uses). Outside this (z > 1, c a non-positive integer, a series
+that does not converge in MAX_TERMS terms, z = 1 with c - a - b <= 0) the result is
+NaN.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ NEAR_INTEGER = 0.05  # an excess closer than this to an integer: no 1 - z transf
 SERIES_LIMIT = 0.999  # and the power series only up to this z
 INTEGER_EXCESS = 1e-13  # an excess this close to an integer: the logarithmic series
 MAX_EXCESS = 1000.0  # (for integers up to this)
+MAX_TAYLOR = 2000  # terms of one Taylor step (each step's terms fall like 2**-n)
+GRAD_SERIES_UP_TO = 0.5  # the jets' series alone up to this z; Taylor steps above
+NAN_JET = [NAN, NAN, NAN, NAN]
 
 
 def _non_positive_integer(x: float) -> bool:
@@ -52,6 +57,96 @@ def _series(a: float, b: float, c: float, z: float) -> tuple[float, float]:
             total += lost
             return total, size / abs(total) if total else INF
     return NAN, INF
+
+
+
+
+def series_jet(a: float, b: float, c: float, z: float) -> tuple[list[float], float]:
+    """The jet of sum_k (a)_k (b)_k / ((c)_k k!) z**k for abs(z) <= 0.9 (derivatives in
+    its own a, b, c) and the value's condition sum_k abs(term_k) / abs(sum)."""
+    t = [1.0, 0.0, 0.0, 0.0]
+    s = [1.0, 0.0, 0.0, 0.0]
+    size = 1.0
+    k_min = abs(a) + abs(b) + abs(c) + 2.0
+    k = 0.0
+    quiet = 0
+    while k < MAX_TERMS:
+        den = (c + k) * (k + 1.0)
+        r = (a + k) * (b + k) / den * z
+        ra, rb, rc = (b + k) / den * z, (a + k) / den * z, -r / (c + k)
+        t = [t[0] * r, t[1] * r + t[0] * ra, t[2] * r + t[0] * rb, t[3] * r + t[0] * rc]
+        k += 1.0
+        for i in range(4):
+            s[i] += t[i]
+        size += abs(t[0])
+        bound = max(abs(r), abs(z))
+        if k > k_min and bound < 1.0:
+            tol = 0.25 * EPS * (1.0 - bound)
+            small = all(abs(t[i]) <= tol * abs(s[i]) for i in range(4))
+            quiet = quiet + 1 if small else 0
+            if quiet >= 2:
+                return s, size / abs(s[0]) if s[0] else INF
+    return list(NAN_JET), INF
+
+
+def _taylor_step(a: float, b: float, c: float, y: float, h: float,
+                 state: list[float]) -> list[float]:
+    """The 4 solutions (u, u_a, u_b, u_c) and their z-derivatives at z = 1 - y + h from
+    their values at z = 1 - y (`state`: u, u', u_a, u_a', u_b, u_b', u_c, u_c'), by the
+    Taylor series of the equations (scaled coefficients F_n = f_n h**n)."""
+    p0, p1 = (1.0 - y) * y, 2.0 * y - 1.0  # z(1-z) = p0 + p1 t - t**2, t = z - z0
+    q0, q1 = c - (a + b + 1.0) * (1.0 - y), -(a + b + 1.0)
+    ab = a * b
+    z0 = 1.0 - y
+    coef = [[state[2 * i], state[2 * i + 1] * h] for i in range(4)]
+    value = [coef[i][0] + coef[i][1] for i in range(4)]
+    slope = [coef[i][1] for i in range(4)]
+    size = [abs(coef[i][0]) + 2.0 * abs(coef[i][1]) for i in range(4)]
+    n = 0
+    while n < MAX_TAYLOR:
+        fn = float(n)
+        lead = p0 * (fn + 2.0) * (fn + 1.0)
+        mid = (p1 * (fn + 1.0) * fn + q0 * (fn + 1.0)) * h
+        low = (-(fn * (fn - 1.0)) + q1 * fn - ab) * h * h
+        u1, u0 = coef[0][n + 1], coef[0][n]
+        rhs = [0.0,
+               z0 * (fn + 1.0) * h * u1 + (fn + b) * h * h * u0,
+               z0 * (fn + 1.0) * h * u1 + (fn + a) * h * h * u0,
+               -(fn + 1.0) * h * u1]
+        done = n > 2
+        for i in range(4):
+            nxt = (rhs[i] - mid * coef[i][n + 1] - low * coef[i][n]) / lead
+            coef[i].append(nxt)
+            value[i] += nxt
+            slope[i] += (fn + 2.0) * nxt
+            size[i] += (fn + 3.0) * abs(nxt)
+            tail = (fn + 3.0) * (abs(nxt) + abs(coef[i][n + 1]))
+            done = done and tail <= 0.1 * EPS * size[i]
+        n += 1
+        if done:
+            break
+    else:
+        return [NAN] * 8
+    return [v for i in range(4) for v in (value[i], slope[i] / h)]
+
+
+def march(a: float, b: float, c: float, y: float) -> tuple[list[float], float]:
+    """The jet at z = 1 - y, 0 < y < 0.5, by Taylor steps from z = 0.5, and the
+    condition of the series there."""
+    z0 = GRAD_SERIES_UP_TO
+    u, cond = series_jet(a, b, c, z0)
+    g, _ = series_jet(a + 1.0, b + 1.0, c + 1.0, z0)  # u' = ab/c 2F1(a+1, b+1; c+1; z)
+    k = a * b / c
+    du = [k * g[0], b / c * g[0] + k * g[1], a / c * g[0] + k * g[2], -k / c * g[0] + k * g[3]]
+    state = [v for i in range(4) for v in (u[i], du[i])]
+    at = 1.0 - z0
+    while at > y:
+        h = at - y if at - y <= 0.5 * at else 0.5 * at
+        state = _taylor_step(a, b, c, at, h, state)
+        if state[0] != state[0]:
+            return list(NAN_JET), cond
+        at = y if h == at - y else at - h
+    return state[0::2], cond
 
 
 def _gamma_ratio(p: float, q: float, r: float, s: float) -> float:
@@ -148,7 +243,10 @@ def _positive(a: float, b: float, c: float, z: float, y: float) -> tuple[float, 
             return _integer_excess(a, b, int(m), y)
         value, cond = _integer_excess(c - a, c - b, int(-m), y)
         return c_pow(y, m) * value, cond
-    return _series(a, b, c, z) if z <= SERIES_LIMIT else (NAN, INF)
+    if z <= SERIES_LIMIT:
+        return _series(a, b, c, z)
+    jet, cond = march(a, b, c, y)  # the hypergeometric equation, by Taylor steps
+    return jet[0], cond
 
 
 def _pfaff(a: float, b: float, c: float, z: float) -> tuple[float, float]:
