@@ -275,3 +275,27 @@ def numpy_state_sums(data: np.ndarray, k: int) -> list[float]:
         sums.append(data[:k].sum())
         k = min(k + 1, 4)
     return sums
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_step_whose_plan_grows_with_the_state(mode):
+    """The step holds a loop of k steps with a plan per step, k a state: each step's plan
+    is longer than the last (the kernel grows its buffer and asks again)."""
+    x, k0 = T.dvector("x"), T.lscalar("k0")
+
+    def step(k, v):
+        inner, _ = scan(lambda t, w: (w[:t] ** 2).sum(), sequences=T.arange(k),
+                        non_sequences=v)
+        return [k + 1, inner.sum()]
+
+    (_, out), _ = scan(step, outputs_info=[k0, None], non_sequences=x, n_steps=5)
+    f = cgraph.function([x, k0], [out, cgraph.grad(out.sum(), x)], mode=mode)
+    data = rng_for("growing plan").normal(size=7)
+    want, counts = [], np.zeros(7)
+    for k in range(1, 6):
+        want.append(sum((data[:t] ** 2).sum() for t in range(k)))
+        for t in range(k):
+            counts[:t] += 1
+    got, grad = f(data, 1)
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+    np.testing.assert_allclose(grad, 2 * data * counts, rtol=1e-14)
