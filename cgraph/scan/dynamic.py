@@ -36,8 +36,6 @@ MAX_PLANS = 4096
 #: kernel return codes (csrc/cgraph.h) of the errors a plan can raise
 _CODES = ((IndexError, 2), (MemoryError, 4), (ValueError, 3))
 _RUNTIME = 1
-#: the message buffer's size (csrc/cg_errbuf.h)
-_ERRBUF = 512
 
 _ops: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 #: how many times a loop has asked for a step's plan in this process
@@ -138,22 +136,23 @@ def _check_outputs(op: Any, t: int, plan: Plan, expected: tuple, values: list) -
 
 
 def _message(op: Any, t: int, values: list | None, err: Exception) -> bytes:
+    """The kernel's error message for `err` raised while planning step t."""
     where = f"scan: step {t}"
     if values is not None:
         where += f" (its shapes depend on {_states_text(op, values)})"
-    text = f"{where}: {type(err).__name__}: {err}".encode("utf-8", "replace")
-    return text[:_ERRBUF - 1] + b"\0"
+    return f"{where}: {type(err).__name__}: {err}".encode("utf-8", "replace")
 
 
 def _code(err: Exception) -> int:
+    """The kernel return code whose exception class `err` is (RuntimeError's else)."""
     return next((code for cls, code in _CODES if isinstance(err, cls)), _RUNTIME)
 
 
-@_ffi.callback("int64_t(const int64_t *, int64_t, void **, int64_t *, int64_t, char *)",
-               error=-_RUNTIME)
-def _replan(ctx: Any, t: int, args: Any, plan: Any, cap: int, err: Any) -> int:
+@_ffi.callback("int64_t(const int64_t *, int64_t, void **, int64_t *, int64_t, char *, "
+               "int64_t)", error=-_RUNTIME)
+def _replan(ctx: Any, t: int, args: Any, plan: Any, cap: int, err: Any, errlen: int) -> int:
     """Step t's plan written to `plan` when its length fits `cap`; returns the length,
-    or minus an error code with the message in `err`."""
+    or minus an error code with the message in `err` (of `errlen` bytes)."""
     global callbacks
     callbacks += 1
     op, values = None, None
@@ -178,8 +177,8 @@ def _replan(ctx: Any, t: int, args: Any, plan: Any, cap: int, err: Any) -> int:
             _ffi.memmove(plan, found.params, found.params.nbytes)
         return found.params.size
     except Exception as e:  # noqa: BLE001 -- every error goes back to C as a code
-        text = (_message(op, t, values, e) if op is not None
-                else f"scan: {e}".encode()[:_ERRBUF - 1] + b"\0")
+        text = _message(op, t, values, e) if op is not None else f"scan: {e}".encode()
+        text = text[:errlen - 1] + b"\0"
         _ffi.memmove(err, text, len(text))
         return -_code(e)
 
