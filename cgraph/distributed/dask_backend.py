@@ -46,7 +46,7 @@ from cgraph.distributed.runner import Published, ShardRunner
 
 __all__ = ["RoundTimeout", "train"]
 
-#: Times one round may lose a shard's runner (its worker died) before `train` gives up.
+#: Runners one round (or the setup) may lose before `train` gives up.
 _LOSSES_PER_ROUND = 3
 
 #: Seconds between checks, while a round waits, that its runners' workers are alive.
@@ -79,6 +79,7 @@ class _Runners:
         self.client, self.schedule, self.sources = client, schedule, sources
         self.step = pickle.dumps(step)
         self.runners: dict[str, _Runner] = {}
+        self.last_loss: BaseException | None = None
         self.rpc = (client.rpc if client.direct_to_workers is not False
                     else lambda address: ProxyRPC(client.scheduler, address))
         self.to_serialize = to_serialize
@@ -110,10 +111,11 @@ class _Runners:
             except (TimeoutError, asyncio.TimeoutError):
                 raise TimeoutError("no worker") from None
 
-    def place(self, shards: list[int], deadline: float | None) -> None:
+    def place(self, shards: list[int], deadline: float | None) -> int:
         """Give the shards runners: on workers without one (sorted, shard k of the list
         on the k mod n-th), else on the runners holding fewest shards. A runner lost
-        meanwhile leaves its shards unplaced (the caller tries again)."""
+        meanwhile leaves its shards unplaced (the caller tries again). Returns the
+        number of runners lost."""
         from distributed import wait
 
         workers = self._workers(deadline)
@@ -146,6 +148,17 @@ class _Runners:
         lost = self.client.sync(self._load, moves)
         for address in lost:
             self.drop(address)
+        return len(lost)
+
+    def count_losses(self, losses: int, what: str) -> int:
+        """`losses`, or RuntimeError when more than _LOSSES_PER_ROUND."""
+        if losses > _LOSSES_PER_ROUND:
+            raise RuntimeError(
+                f"{what}: {losses} runners lost (their workers died, or this process "
+                f"cannot reach them: {self.last_loss!r}); a driver that reaches the "
+                "workers only through the scheduler needs a Client made with "
+                "direct_to_workers=False")
+        return losses
 
     async def _load(self, moves: dict[str, list[int]]) -> list[str]:
         async def load(address: str, indices: list[int]) -> None:
@@ -175,6 +188,7 @@ class _Runners:
                 args=[self.to_serialize(a) for a in args], kwargs={})
         except Exception as err:
             if isinstance(err, OSError) or future.status != "finished":
+                self.last_loss = err
                 raise _LostRunner(address) from err  # the connection failed, or the actor
             raise                                    # is gone with its worker
         if reply["status"] != "OK":
@@ -228,7 +242,8 @@ class _Runners:
             try:
                 unplaced = [i for i in missing if self.where(i) is None]
                 if unplaced:
-                    self.place(unplaced, deadline)
+                    losses = self.count_losses(losses + self.place(unplaced, deadline),
+                                               f"round {r}")
                     continue
                 got, lost, late = self.client.sync(self.round, r, params, missing, deadline)
             except TimeoutError:
@@ -242,10 +257,7 @@ class _Runners:
             results.update(got)
             for address in lost:
                 self.drop(address)
-            losses += len(lost)
-            if losses > _LOSSES_PER_ROUND:
-                raise RuntimeError(f"round {r}: {losses} runners lost with their workers "
-                                   "(more than a cluster losing workers now and then)")
+            losses = self.count_losses(losses + len(lost), f"round {r}")
         return [results[i] for i in range(len(self.sources))]
 
 
@@ -323,8 +335,9 @@ def train(step: Any, client: Any, data: Any, rounds: int, *, batch_size: int | N
         sources = shards
     runners = _Runners(client, step, schedule, sources)
     try:
+        losses = 0
         while (unplaced := [i for i in range(len(shards)) if runners.where(i) is None]):
-            runners.place(unplaced, None)
+            losses = runners.count_losses(losses + runners.place(unplaced, None), "setup")
         return drive(step, lambda r, params: runners.run_round(r, params, round_timeout),
                      rounds, callback, progress)
     finally:

@@ -359,3 +359,15 @@ def test_round_timeout_names_the_round_and_keeps_the_parameters(client):
     done = train(step, client, linear_data([30, 20]), rounds=1, batch_size=5,
                  round_timeout=300.0)
     assert len(done.history) == 1
+
+
+@pytest.mark.slow
+def test_workers_the_driver_cannot_reach_are_named_not_tried_forever(client, monkeypatch):
+    class Unreachable:
+        async def actor_execute(self, **msg):
+            raise OSError("Timed out trying to connect")
+
+    monkeypatch.setattr(client, "rpc", lambda address: Unreachable())
+    with pytest.raises(RuntimeError, match=r"setup: 4 runners lost .*Timed out trying to "
+                                           r"connect.*direct_to_workers=False"):
+        train(linear_step(), client, linear_data([20, 20]), rounds=1, batch_size=5)
