@@ -247,8 +247,12 @@ def test_random_expression_trees_equal_with_and_without_rewrites(tree, dtype):
     extra = T.tanh(out) * out if out.ndim else out
     inputs = [m, r, v, c]
     total = T.sum(T.tanh(out) * 0.5)  # a sum of the tree, computed in its loop
-    f = cgraph.function(inputs, [out, extra, total], on_unused_input="ignore")
-    ref = reference(inputs, [out, extra, total], on_unused_input="ignore")
+    # sums over some axes (rows, and columns of a matrix), also in the tree's loop
+    partial = [T.sum(T.tanh(out), axis=-1)] if out.ndim else []
+    partial += [T.sum(out * 0.5, axis=0)] if out.ndim == 2 else []
+    outs = [out, extra, total, *partial]
+    f = cgraph.function(inputs, outs, on_unused_input="ignore")
+    ref = reference(inputs, outs, on_unused_input="ignore")
     args = [RNG.standard_normal(s).astype(dtype) for s in [(3, 4), (1, 4), (4,), (3, 1)]]
     tol = 1e-5 if dtype == "float32" else 1e-12
     assert_matches(f, ref, args, rtol=tol)
