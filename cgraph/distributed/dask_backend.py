@@ -46,7 +46,8 @@ from cgraph.distributed.runner import Published, ShardRunner
 
 __all__ = ["RoundTimeout", "train"]
 
-#: Runners one round (or the setup) may lose before `train` gives up.
+#: Runners one round (or the setup) may lose before `train` gives up: this many, or
+#: one per shard if there are more shards.
 _LOSSES_PER_ROUND = 3
 
 #: Seconds between checks, while a round waits, that its runners' workers are alive.
@@ -151,8 +152,8 @@ class _Runners:
         return len(lost)
 
     def count_losses(self, losses: int, what: str) -> int:
-        """`losses`, or RuntimeError when more than _LOSSES_PER_ROUND."""
-        if losses > _LOSSES_PER_ROUND:
+        """`losses`, or RuntimeError when more than _LOSSES_PER_ROUND (or the shards)."""
+        if losses > max(_LOSSES_PER_ROUND, len(self.sources)):
             raise RuntimeError(
                 f"{what}: {losses} runners lost (their workers died, or this process "
                 f"cannot reach them: {self.last_loss!r}); a driver that reaches the "
