@@ -1,15 +1,18 @@
 """Theano's and PyTensor's `tensor.nlinalg` path: the functions of `cgraph.tensor.linalg`
-that numpy.linalg has (inverse, determinants, eigh, qr, svd, pinv,
+that numpy.linalg has (inverse, determinants, eig, eigh, qr, svd, pinv,
 lstsq, norm, matrix_power, kron, tensorsolve, tensorinv)."""
 
 from cgraph.tensor.linalg import (
     QR,
     SVD,
     Det,
+    Eig,
     Eigh,
     MatrixInverse,
     SLogDet,
+    as_complex,
     det,
+    eig,
     eigh,
     eigvalsh,
     inv,
@@ -26,6 +29,7 @@ from cgraph.tensor.linalg import (
     tensorsolve,
 )
 
-__all__ = ["QR", "SVD", "Det", "Eigh", "MatrixInverse", "SLogDet", "det", "eigh", "eigvalsh",
+__all__ = ["QR", "SVD", "Det", "Eig", "Eigh", "MatrixInverse", "SLogDet", "as_complex", "det",
+           "eig", "eigh", "eigvalsh",
            "inv", "kron", "lstsq", "matrix_inverse", "matrix_power", "norm", "pinv", "qr",
            "slogdet", "svd", "tensorinv", "tensorsolve"]

@@ -12,8 +12,9 @@ from those and other ops (functions.py). A singular matrix, or one not positive
 definite for `cholesky`, raises numpy.linalg.LinAlgError (a ValueError) in modes C and
 PY, naming the node and the line that built it, as PyTensor does;
 `cholesky(..., on_error="nan")` gives NaN instead, `det`/`slogdet` give 0 and (0, -inf)
-as numpy, and `lu`/`lu_factor` factor it (U has a zero pivot) as scipy. `eig` is
-missing: its results are complex, and cgraph has no complex dtypes.
+as numpy, and `lu`/`lu_factor` factor it (U has a zero pivot) as scipy. `eig` (geev)
+returns complex results as real arrays with (real, imag) pairs on a last axis of length
+2, since cgraph has no complex dtypes; `as_complex` gives numpy's complex view of them.
 """
 
 from cgraph.tensor.linalg.base import LapackOp
@@ -33,6 +34,7 @@ from cgraph.tensor.linalg.decomp import (
 from cgraph.tensor.linalg.decomp import (
     inv as inv,  # numpy.linalg.inv, not in __all__ (see below)
 )
+from cgraph.tensor.linalg.eig import Eig, as_complex, eig
 from cgraph.tensor.linalg.expm import Expm, expm
 from cgraph.tensor.linalg.functions import (
     block_diag,
@@ -56,9 +58,10 @@ from cgraph.tensor.linalg.solve import (
 )
 
 __all__ = [
-    "Cholesky", "CholeskySolve", "Det", "Eigh", "Expm", "LU", "LUFactor", "LUSolve",
+    "Cholesky", "CholeskySolve", "Det", "Eig", "Eigh", "Expm", "LU", "LUFactor", "LUSolve",
     "LapackOp", "MatrixInverse", "PInv", "QR", "SLogDet", "SVD", "Solve",
-    "SolveTriangular", "block_diag", "cho_solve", "cholesky", "det", "eigh", "eigvalsh",
+    "SolveTriangular", "as_complex", "block_diag", "cho_solve", "cholesky", "det", "eig",
+    "eigh", "eigvalsh",
     "expm", "kron", "lstsq", "lu", "lu_factor", "lu_solve", "matrix_inverse",
     "matrix_power", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd",
     "tensorinv", "tensorsolve",

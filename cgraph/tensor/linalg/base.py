@@ -69,6 +69,14 @@ class LapackOp(Op):
         """(lwork, liwork): the LAPACK routine's work sizes for an n x n matrix."""
         return 0, 0
 
+    def extra_slots(self) -> dict[str, int]:
+        """The op's own plan slots (field name -> count), after the family's."""
+        return {}
+
+    def extra_params(self, out_layouts: list, in_layouts: list) -> dict[str, Any]:
+        """The values of `extra_slots` for one call's (shape, strides) layouts."""
+        return {}
+
     def out_dtype(self, i: int, dtype: str) -> str:
         """Output i's dtype, given the inputs' float dtype (int32 for pivots)."""
         return dtype
@@ -163,7 +171,7 @@ class LapackKernel(KernelBuilder):
         nb = node.inputs[0].type.ndim - 2
         nops = len(node.outputs) + len(node.inputs)
         layout = ParamLayout(self.family, batch=nb, st=(nops, max(nb, 1)), mat=(nops, 2),
-                             n=1, k=1, lwork=1, liwork=1)
+                             n=1, k=1, lwork=1, liwork=1, **node.op.extra_slots())
         dtype = node.inputs[0].type.dtype
         context = {"op": node.op.kernel_name, "nb": nb, "blas": BLAS_PREFIX[dtype],
                    "name": node.op.name, "rect": node.op.rect, **FLAGS,
@@ -183,7 +191,7 @@ class LapackKernel(KernelBuilder):
             mat.extend(core[:2])
         lwork, liwork = op.workspace(n, k)
         return kernel.layout.build(batch=batch, st=st, mat=mat, n=n, k=k, lwork=lwork,
-                                   liwork=liwork)
+                                   liwork=liwork, **op.extra_params(out_layouts, in_layouts))
 
 
 LAPACK_KERNEL = LapackKernel()
