@@ -23,7 +23,7 @@ def test_lapack_kernels_are_warning_free(tmp_path):
             la.expm(x), la.expm(f3), la.cholesky(x), la.cholesky(x, on_error="nan"),
             la.solve(x, b), la.solve(x, b, assume_a="sym"), la.solve(x, b, assume_a="pos"),
             la.solve_triangular(x, b), la.cho_solve((x, True), b), la.det(x),
-            *la.slogdet(x), *la.eigh(x), la.eigvalsh(x), la.inv(x)]
+            *la.slogdet(x), *la.eigh(x), la.eigvalsh(x), la.inv(x), *la.eig(x), *la.eig(f3)]
     f = cgraph.function([x, f3, piv, b], outs)
     source = tmp_path / "lapack.c"
     source.write_text(f.c_source)
