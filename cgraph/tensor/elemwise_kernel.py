@@ -74,6 +74,17 @@ def loop_layout(family: str, ndim: int, n_operands: int) -> ParamLayout:
     return ParamLayout(family, dense=1, size=1, shape=ndim, strides=(n_operands, ndim))
 
 
+def inner_broadcast(node: Any) -> tuple[int, ...]:
+    """The inputs that broadcast along the loop's last axis by their types (static
+    length 1 there, where the outputs' is not 1; Theano's rule makes that static): a
+    row loop reads one value of each per row (a channel's bias over an image row)."""
+    ndim = node.outputs[0].type.ndim
+    if ndim == 0 or all(v.type.shape[-1] == 1 for v in node.outputs):
+        return ()
+    return tuple(k for k, v in enumerate(node.inputs)
+                 if v.type.ndim == ndim and v.type.shape[-1] == 1)
+
+
 def used_inputs(statements: Sequence[Statement]) -> tuple[int, ...]:
     """The inputs (`x0`, `x1`...) the statements read (the others matter by shape)."""
     return tuple(sorted({int(m) for s in statements for m in re.findall(r"\bx(\d+)\b", s.expr)}))
@@ -114,7 +125,8 @@ class ElementwiseKernel(KernelBuilder):
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins),
                       loop_layout(self.family, ndim, len(outs) + len(ins)), ndim,
                       tuple(statements), results,
-                      context={"used": used_inputs(statements)})
+                      context={"used": used_inputs(statements),
+                               "inner": inner_broadcast(node)})
 
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
