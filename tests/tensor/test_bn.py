@@ -54,9 +54,9 @@ def _broadcast(p, shape, axes, full):
     return p if full else np.expand_dims(p, axes)
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_train_with_running_averages(case, mode):
+def _train_case(case):
+    """One case's graphs (with running averages: 5 outputs; without: 3), its input
+    values and the numpy results of both."""
     shape, axes, full = CASES[case]
     num_axes = _numeric_axes(axes, len(shape))
     pshape = _param_shape(shape, num_axes, full)
@@ -70,22 +70,35 @@ def test_train_with_running_averages(case, mode):
     outs = bn.batch_normalization_train(x, g, b, axes, epsilon=1e-3,
                                         running_average_factor=0.3, running_mean=rm,
                                         running_var=rv)
-    f = cgraph.function([x, g, b, rm, rv], list(outs), mode=mode)
-    got = f(x_val, g_val, b_val, rm_val, rv_val)
+    outs3 = bn.batch_normalization_train(x, g, b, axes)  # without running averages
+    assert len(outs) == 5 and len(outs3) == 3, case
     bc = [_broadcast(p, shape, num_axes, full) for p in (g_val, b_val, rm_val, rv_val)]
     want = train_reference(x_val, *bc[:2], num_axes, 1e-3, 0.3, *bc[2:])
-    for k, (a, r) in enumerate(zip(got, want)):
-        r = r if k == 0 or full else r.reshape(pshape)
-        assert a.shape == r.shape, (k, a.shape, r.shape)
-        np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12)
-    # without running averages: the first three outputs only
-    f3 = cgraph.function([x, g, b], list(bn.batch_normalization_train(x, g, b, axes)),
-                         mode=mode)
-    got3 = f3(x_val, g_val, b_val)
-    assert len(got3) == 3
-    np.testing.assert_allclose(
-        got3[0], train_reference(x_val, *bc[:2], num_axes, 1e-4, 0.1, *bc[2:])[0],
-        rtol=1e-12, atol=1e-12)
+    want = [r if k == 0 or full else r.reshape(pshape) for k, r in enumerate(want)]
+    want3 = train_reference(x_val, *bc[:2], num_axes, 1e-4, 0.1, *bc[2:])[0]
+    return [x, g, b, rm, rv], [*outs, *outs3], [x_val, g_val, b_val, rm_val, rv_val], (
+        want, want3)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_train_with_running_averages(mode):
+    """Every case of CASES, with and without running averages, in one compiled function;
+    a failure names the case and the output."""
+    inputs, outputs, values, wanted = [], [], [], {}
+    for case in sorted(CASES):
+        ins, outs, vals, wanted[case] = _train_case(case)
+        inputs += ins
+        outputs += outs
+        values += vals
+    got = cgraph.function(inputs, outputs, mode=mode)(*values)
+    for j, case in enumerate(sorted(CASES)):
+        mine, (want, want3) = got[8 * j:8 * j + 8], wanted[case]
+        for k, (a, r) in enumerate(zip(mine[:5], want)):
+            assert a.shape == r.shape, (case, k, a.shape, r.shape)
+            np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{case}: output {k}")
+        np.testing.assert_allclose(mine[5], want3, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{case}: without running averages")
 
 
 @pytest.mark.parametrize("mode", MODES)
