@@ -134,7 +134,7 @@ def chain_rows(sizes: list[int], with_jax: bool) -> list[str]:
         rows.append(f"| {n} | {warm['grad']:.3f} | {cold_seconds:.2f} | {warm['seconds']:.3f} | "
                     f"{warm['cpu']:.3f} | {warm['first_call']:.3f} | "
                     f"{cold['c_bytes'] / 1e3:.0f} | {f'{jax:.2f}' if jax else '-'} | {ratio} |")
-        print(rows[-1], flush=True)
+        print(rows[-1], file=sys.stderr, flush=True)  # progress; the table is printed whole
     return rows
 
 
