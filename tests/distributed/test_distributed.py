@@ -142,7 +142,17 @@ def test_nan_shard_stops_the_round_and_keeps_the_parameters():
         assert np.array_equal(s.get_value(), v)
 
 
-def test_interrupt_keeps_the_last_completed_round():
+@pytest.fixture
+def ctrl_c():
+    """Python's own SIGINT handler for the test: a process started in the background by
+    a non-interactive shell (as CI may be) inherits SIGINT ignored, and Python then
+    keeps ignoring it, so a test's Ctrl-C would never arrive."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_interrupt_keeps_the_last_completed_round(ctrl_c):
     shards = linear_data([20, 30])
     step = linear_step()
     first = run_local(linear_step(), shards, rounds=1, batch_size=5).params
@@ -287,7 +297,7 @@ def test_nan_shard_names_the_worker_and_keeps_the_round(client):
 
 
 @pytest.mark.slow
-def test_interrupt_leaves_the_last_completed_round(client):
+def test_interrupt_leaves_the_last_completed_round(client, ctrl_c):
     shards = mlp_data([20000, 20000])  # a shard's round: 10,000 steps, about 0.1 s
     want = run_local(mlp_step(), shards, rounds=2, batch_size=2).params
 
