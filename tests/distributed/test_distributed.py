@@ -299,9 +299,12 @@ def test_nan_shard_names_the_worker_and_keeps_the_round(client):
 @pytest.mark.slow
 def test_interrupt_leaves_the_last_completed_round(client, ctrl_c):
     shards = mlp_data([20000, 20000])  # a shard's round: 10,000 steps, about 0.1 s
-    want = run_local(mlp_step(), shards, rounds=2, batch_size=2).params
+    # Ctrl-C 30 ms into round 2. On a loaded machine it may be taken only once round 2
+    # is in (its parameters applied, then the interrupt raised): the parameters must be
+    # those of a whole number of rounds, 2 or 3, never a half-applied round or all 4.
+    after = [run_local(mlp_step(), shards, rounds=n, batch_size=2).params for n in (2, 3)]
 
-    def interrupt_during_next_round(report):  # Ctrl-C while round 2 runs
+    def interrupt_during_next_round(report):
         if report.round == 1:
             threading.Timer(0.03, os.kill, (os.getpid(), signal.SIGINT)).start()
 
@@ -309,7 +312,8 @@ def test_interrupt_leaves_the_last_completed_round(client, ctrl_c):
     with pytest.raises(KeyboardInterrupt):
         train(step, client, shards, rounds=4, batch_size=2,
               callback=interrupt_during_next_round)
-    assert_bitwise([s.get_value() for s in step.signature.updates], want)
+    got = [s.get_value() for s in step.signature.updates]
+    assert any(all(np.array_equal(x, y) for x, y in zip(got, want)) for want in after)
     again = train(mlp_step(), client, shards[:1], rounds=1, batch_size=2000)
     assert len(again.history) == 1  # the cluster still serves the next run
 
