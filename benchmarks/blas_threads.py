@@ -97,7 +97,7 @@ def run(quick: bool) -> list[str]:
             rows.append(f"| {condition} | {name} | {t['auto'] * 1e3:.3f} | "
                         f"{t['library'] * 1e3:.3f} | {t['one thread'] * 1e3:.3f} | "
                         f"{t['auto'] / best:.2f}x |")
-            print(rows[-1], flush=True)
+            print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
