@@ -20,13 +20,21 @@ L (int64): a header of CG_L_HEADER values (n_args, n_seq, n_rows, batch, begin, 
     (output arg index, shared arg index, bytes).
 X (void *): the entry's n_args base pointers, a gather buffer per sequence, the
     permutation (or NULL), a record buffer per output.
+
+A function's loops reuse their buffers (`LoopBuffers`): the copies of the updated
+shared variables, the step's output buffers and the gather buffers come from the
+module's pool when their sizes match, so a loop called again (a round of
+`cgraph.distributed`) writes into pages it already touched instead of fresh ones.
 """
 
 from __future__ import annotations
 
 import operator
+import sys
+import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,6 +54,75 @@ _HEADER = 12
 class LoopStopped(RuntimeWarning):
     """`stop_on_nan`: an output became NaN or infinite; the loop stopped before
     applying that step's updates."""
+
+
+class LoopBuffers:
+    """The arrays a compiled module's loops reuse between calls.
+
+    A loop takes its scratch buffers (step outputs, gather buffers) out of the pool and
+    gives them back when it returns, so loops running at once (in two threads, or one
+    started from another's progress callback) never share one. The copies of the
+    updated shared variables become their storages when a loop ends; such a copy is
+    taken again only once no one else holds it (not the shared variable, not a caller
+    that borrowed it, not a view), so a loop never writes into an array someone can
+    read.
+    """
+
+    #: Spare scratch arrays kept per size.
+    SPARE = 2
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scratch: dict[int, list[np.ndarray]] = {}
+        self._states: list[np.ndarray] = []
+
+    def scratch(self, nbytes: int) -> np.ndarray:
+        """A uint8 array of `nbytes` bytes, out of the pool or new."""
+        with self._lock:
+            spare = self._scratch.get(nbytes)
+            if spare:
+                return spare.pop()
+        return np.empty(nbytes, np.uint8)
+
+    def give(self, arrays: Sequence[np.ndarray]) -> None:
+        """Return scratch arrays (from `scratch`) to the pool."""
+        with self._lock:
+            for a in arrays:
+                spare = self._scratch.setdefault(a.nbytes, [])
+                if len(spare) < self.SPARE:
+                    spare.append(a)
+
+    def state(self, value: np.ndarray, keep: int) -> np.ndarray:
+        """A C-contiguous copy of `value`, written into a copy made by an earlier loop
+        when no one holds that one any more. The pool follows the `keep` latest copies
+        (two per updated shared variable: its storage and a spare)."""
+        with self._lock:
+            states = self._states
+            for k in range(len(states)):
+                # The list and getrefcount's argument hold it: no one else does.
+                if (states[k].shape == value.shape and states[k].dtype == value.dtype
+                        and sys.getrefcount(states[k]) == 2):
+                    out = states.pop(k)
+                    break
+            else:
+                out = np.empty(value.shape, value.dtype)
+            states.append(out)
+            del states[:-keep]
+        np.copyto(out, value)
+        return out
+
+
+_POOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_POOLS_LOCK = threading.Lock()
+
+
+def loop_buffers(compiled: CompiledModule) -> LoopBuffers:
+    """The buffer pool of `compiled`'s loops (made on first use, dropped with it)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(compiled)
+        if pool is None:
+            pool = _POOLS[compiled] = LoopBuffers()
+        return pool
 
 
 def _sequence(spec: ArgSpec, value: Any, batch: int | None) -> np.ndarray:
@@ -112,7 +189,12 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
     batch = batch_size or 0
     n_batches = n if batch == 0 else -(-n // batch)
     steps = epochs * n_batches
-    state_values = [np.array(v, copy=True) for v in sig.storages()]
+    pool = loop_buffers(compiled)
+    # The updated shared variables run on copies (the storages stay as they were until
+    # the loop ends or stops); the others are only read.
+    updated = set(sig.update_index)
+    state_values = [pool.state(v, 2 * len(updated)) if k in updated else v
+                    for k, v in enumerate(sig.storages())]
 
     def shapes(rows: int) -> tuple:
         out = []
@@ -139,7 +221,7 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
                          "record every step only with batches that divide the data, or "
                          "record_every=None")
     itemsizes = [d.itemsize for d in sig.out_dtypes]
-    out_bufs = [np.empty(max(int(np.prod(a)), int(np.prod(b))) * size, np.uint8)
+    out_bufs = [pool.scratch(max(int(np.prod(a)), int(np.prod(b))) * size)
                 for a, b, size in zip(out_full, out_last, itemsizes)]
     n_in = len(arrays) + len(state_values)
     base = [seqs[i] if i in seqs else a for i, a in enumerate(arrays)] + state_values
@@ -149,7 +231,7 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
     for i, arr in seqs.items():
         row_bytes = arr[0].nbytes if arr.ndim > 1 else arr.itemsize
         L += [i, row_bytes]
-        stages.append(np.empty(max(batch, 1) * row_bytes, np.uint8))
+        stages.append(pool.scratch(max(batch, 1) * row_bytes))
     kinds = {np.dtype("float64"): 8, np.dtype("float32"): 4}
     for o in range(n_out):
         nbytes = [int(np.prod(s[o])) * itemsizes[o] for s in (out_full, out_last)]
@@ -215,8 +297,11 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
         sig.set_storages(state_values)
         del keep
     final_is_short = batch > 0 and done > 0 and (done - 1) % n_batches == n_batches - 1
-    return _results(sig, records, out_bufs, out_last if final_is_short else out_full,
-                    record_every, done)
+    results = _results(sig, records, out_bufs, out_last if final_is_short else out_full,
+                       record_every, done)
+    del X  # its buffers no longer point into the scratch arrays
+    pool.give(out_bufs + stages)
+    return results
 
 
 def _not_specialized(compiled: CompiledModule, plans: _StepPlans, P_full: Any,
