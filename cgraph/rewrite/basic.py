@@ -153,7 +153,7 @@ def _identity_dimshuffle(node: Apply) -> Variable | None:
     return node.inputs[0] if op.new_order == tuple(range(op.input_ndim)) else None
 
 
-def _dimshuffle_of_dimshuffle(node: Apply) -> Variable | None:
+def dimshuffle_of_dimshuffle(node: Apply) -> Variable | None:
     """Two views in a row become one (a double transpose becomes the identity)."""
     inner = node.inputs[0].owner
     if inner is None or not isinstance(inner.op, DimShuffle):
@@ -182,7 +182,7 @@ NOOPS = RuleTable("noop", [
     Rule("identity", "identity", _identity),
     Rule("second_same_shape", "second", _second),
     Rule("identity_dimshuffle", DimShuffle, _identity_dimshuffle),
-    Rule("dimshuffle_dimshuffle", DimShuffle, _dimshuffle_of_dimshuffle),
+    Rule("dimshuffle_dimshuffle", DimShuffle, dimshuffle_of_dimshuffle),
     Rule("sum_no_axes", Sum, _empty_sum),
     Rule("cast_same_dtype", Elemwise, _same_dtype_cast),
 ])

@@ -18,6 +18,13 @@ gemm would compute it twice. In a
 training step this keeps `dot(x, W) + b` as it is, since the gradient of the bias add
 reads the product's shape (`SumTo(g, dot(x, W))`), but turns each weight update
 `W - lr * dot(x.T, g)` into one gemm.
+
+Two more rules make small products elementwise, so that fusion takes them into the
+loop that reads them:
+
+    dot(col, row)            -> col * row   (an outer product: the inner length is
+                                             statically 1, one multiply per element)
+    transpose(x * y)         -> x.T * y.T   (when nothing else reads the product)
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ import numpy as np
 
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
+from cgraph.rewrite.basic import dimshuffle_of_dimshuffle
 from cgraph.rewrite.driver import Rule, RuleTable, graph_rewrite, scalar_name
 from cgraph.tensor.blas import Dot, Gemm
+from cgraph.tensor.math import ELEMENTWISE
 from cgraph.tensor.shape import DimShuffle
 
 #: dtypes whose products call BLAS: the only ones worth a gemm.
@@ -116,6 +125,38 @@ class _Specializer:
         return self._first(node, ((y, x, (-1.0, 1.0)), (x, y, (1.0, -1.0))))
 
 
+def outer_product(node: Apply) -> Variable | None:
+    """dot(a, b) -> a * b for matrices whose inner length is statically 1: each element
+    is one product, exactly what the dot computes, and fusion can read it in place."""
+    a, b = node.inputs
+    if a.ndim != 2 or b.ndim != 2 or a.type.shape[1] != 1 or b.type.shape[0] != 1:
+        return None
+    return ELEMENTWISE["mul"](a, b)
+
+
+def _transposed(v: Variable, order: tuple) -> Variable:
+    """`v` dimshuffled by the permutation `order`, two dimshuffles in a row made one."""
+    out = DimShuffle(v.ndim, order)(v)
+    merged = dimshuffle_of_dimshuffle(out.owner)
+    return out if merged is None else merged
+
+
+def _transpose_product(fgraph: FunctionGraph):
+    def rule(node: Apply) -> Variable | None:
+        """transpose(x * y) -> transpose(x) * transpose(y), when the product has no other
+        reader: the transposed operands are views, and the product joins the fused loop
+        that reads it."""
+        order = node.op.new_order
+        x = node.inputs[0]
+        if (sorted(order, key=str) != list(range(x.ndim)) or scalar_name(x.owner) != "mul"
+                or any(out is x for out in fgraph.outputs)
+                or len(fgraph.clients().get(id(x), [])) != 1
+                or any(u.ndim != x.ndim for u in x.owner.inputs)):
+            return None
+        return ELEMENTWISE["mul"](*(_transposed(u, order) for u in x.owner.inputs))
+    return rule
+
+
 def specialize(fgraph: FunctionGraph) -> dict[str, int]:
     """Turn products and the scaled sums around them into Gemm nodes (module docstring).
 
@@ -126,5 +167,8 @@ def specialize(fgraph: FunctionGraph) -> dict[str, int]:
     """
     rules = _Specializer(fgraph)
     table = RuleTable("specialize", [Rule("gemm_add", "add", rules.add),
-                                     Rule("gemm_sub", "sub", rules.sub)])
+                                     Rule("gemm_sub", "sub", rules.sub),
+                                     Rule("outer_product", Dot, outer_product),
+                                     Rule("transpose_product", DimShuffle,
+                                          _transpose_product(fgraph))])
     return graph_rewrite(fgraph, table)

@@ -111,8 +111,9 @@ def test_fusion_can_be_excluded():
 
 @pytest.mark.slow
 def test_training_steps_need_few_kernels():
-    """The XOR tutorial step: 38 kernels unrewritten, 15 rewritten (Theano's
-    broadcasting rule leaves its gradient no SumTo)."""
+    """The XOR tutorial step: 38 kernels unrewritten, 13 rewritten (Theano's
+    broadcasting rule leaves its gradient no SumTo; the weight gradients, outer
+    products of a column and a row, are multiplies fused into the updates)."""
     from benchmarks.xor import tutorial_step
 
     with cgraph.config.change_flags(optimizer="None"):
@@ -120,7 +121,7 @@ def test_training_steps_need_few_kernels():
     fused, _ = tutorial_step(cgraph)
     n_plain = len(plain._lowered.program.steps)
     n_fused = len(fused._lowered.program.steps)
-    assert n_plain == 38 and n_fused <= 15
+    assert n_plain == 38 and n_fused <= 13
     x = np.array([0.0, 1.0])
     np.testing.assert_allclose(fused(x, 1.0), plain(x, 1.0), rtol=1e-12)
 
