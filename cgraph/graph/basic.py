@@ -338,23 +338,22 @@ def toposort(outputs: Iterable[Variable], stop: Iterable[Variable] = ()) -> list
     order: list[Apply] = []
     seen: set[int] = set()
     for out in outputs:
-        if id(out) in stop_ids or out.owner is None:
+        node = out.owner
+        if node is None or id(out) in stop_ids or id(node) in seen:
             continue
-        # Iterative DFS: a stack of (node, next input index).
-        stack = [(out.owner, 0)]
-        if id(out.owner) in seen:
-            continue
-        seen.add(id(out.owner))
+        seen.add(id(node))
+        # Iterative DFS: a stack of (node, iterator over its inputs not yet visited).
+        stack = [(node, iter(node.inputs))]
         while stack:
-            node, i = stack.pop()
-            if i < len(node.inputs):
-                stack.append((node, i + 1))
-                inp = node.inputs[i]
+            node, inputs = stack[-1]
+            for inp in inputs:
                 parent = inp.owner
-                if parent is not None and id(inp) not in stop_ids and id(parent) not in seen:
+                if parent is not None and id(parent) not in seen and id(inp) not in stop_ids:
                     seen.add(id(parent))
-                    stack.append((parent, 0))
+                    stack.append((parent, iter(parent.inputs)))
+                    break
             else:
+                stack.pop()
                 order.append(node)
     return order
 
