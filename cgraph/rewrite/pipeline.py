@@ -8,6 +8,7 @@ from cgraph.configdefaults import Config
 from cgraph.graph.fg import FunctionGraph
 from cgraph.rewrite.basic import CONSTANT_FOLDING, NOOPS, dce, merge
 from cgraph.rewrite.canonical import CANONICALIZE, STABILIZE
+from cgraph.rewrite.convnet import convnet_rewrites
 from cgraph.rewrite.driver import RuleTable, graph_rewrite
 from cgraph.rewrite.fusion import fuse_elementwise
 from cgraph.rewrite.shapes import shape_noops
@@ -39,6 +40,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("dce", dce),
     ("specialize", specialize),
     ("sigmoid_exps", share_sigmoid_exps),
+    ("convnet", convnet_rewrites),
     ("fusion", fuse_elementwise),
 )
 
