@@ -164,40 +164,29 @@ def one_blas_thread() -> Iterator[None]:
             lib.scipy_openblas_set_num_threads(before)
 
 
-def _assign(target: Any, value: np.ndarray) -> None:
-    """`target.set_value(value)`, written into its storage when that is a writeable
-    array of the same shape and dtype (`fn` is private to its runner): no new array,
-    whose fresh pages cost more than the copy on a Dask worker, where freed memory
-    goes back to the system at once."""
-    storage = target.get_value(borrow=True)
-    value = np.asarray(value)
-    if (storage.shape == value.shape and storage.dtype == value.dtype
-            and storage.flags.writeable):
-        np.copyto(storage, value)
-    else:
-        target.set_value(value)
-
-
-def _copy_out(target: Any, out: np.ndarray | None) -> np.ndarray:
-    """A copy of `target`'s value, in `out` when it fits."""
-    storage = target.get_value(borrow=True)
-    if out is None or out.shape != storage.shape or out.dtype != storage.dtype \
-            or not out.flags.writeable:
-        return storage.copy()
-    np.copyto(out, storage)
-    return out
+def _finite(value: np.ndarray) -> bool:
+    """Whether every element of `value` is finite. Its sum is finite unless an element
+    is NaN or infinite or the sum overflows, so only a non-finite sum needs the
+    element-wise check (whose boolean array, on a Dask worker, costs fresh pages)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(value, axis=None)):
+            return True
+    return bool(np.isfinite(value).all())
 
 
 def run_shard(fn: Any, params: Sequence[np.ndarray], shard: Sequence[np.ndarray], index: int,
-              round: int, schedule: Schedule, worker: str = "local",
-              into: Sequence[np.ndarray] | None = None) -> ShardResult:
+              round: int, schedule: Schedule, worker: str = "local") -> ShardResult:
     """Run shard `index`'s part of round `round` from `params` on `fn` (a Function that
-    no one else uses meanwhile): a pure function of its arguments (its products run on
-    one BLAS thread, see `one_blas_thread`). The parameters after the round are new
-    arrays, or written into `into` (arrays no one reads any more) where they fit."""
+    no one else calls meanwhile, and only through `run_shard`): a pure function of its
+    arguments (its products run on one BLAS thread, see `one_blas_thread`).
+
+    `params` become `fn`'s storages as they are (borrowed, not copied: `loop` runs on
+    copies of them and leaves them unchanged). The parameters after the round are
+    `fn`'s storages, the copies `loop` made: `fn`'s next loop takes new ones while
+    the result holds them, so they stay as returned."""
     targets = fn.signature.updates
     for target, value in zip(targets, params):
-        _assign(target, value)
+        target.set_value(value, borrow=True)
     n_rows = len(shard[0])
     loss_sum, examples, seconds = 0.0, 0, 0.0
     for lo, hi, shuffle in round_segments(n_rows, schedule, round):
@@ -219,9 +208,9 @@ def run_shard(fn: Any, params: Sequence[np.ndarray], shard: Sequence[np.ndarray]
                              "round", index, worker, round)
         loss_sum += float(np.dot(losses, _step_rows(lo, hi, schedule.batch_size)))
         examples += hi - lo
-    after = [_copy_out(t, o) for t, o in zip(targets, into or [None] * len(targets))]
+    after = [t.get_value(borrow=True) for t in targets]
     for target, value in zip(targets, after):
-        if not np.all(np.isfinite(value)):
+        if not _finite(value):
             raise ShardError(f"round {round}: shard {index} on worker {worker}: parameter "
                              f"{target.name or target!r} is not finite after the round; the "
                              "parameters stay those of the last completed round",

@@ -45,7 +45,6 @@ class ShardRunner:
         self.fn: Any = None
         self.schedule = Schedule()
         self.shards: dict[int, tuple[np.ndarray, ...]] = {}
-        self.spare: dict[tuple[int, int], list[np.ndarray]] = {}
         self.worker = _worker_address()
 
     def setup(self, step: bytes, schedule: Schedule) -> str:
@@ -70,13 +69,5 @@ class ShardRunner:
     def run(self, round: int, params: list[np.ndarray], indices: Sequence[int]
             ) -> list[ShardResult]:
         """Round `round` of the shards `indices` from `params` (see `run_shard`)."""
-        results = []
-        for i in indices:
-            # A shard's parameters go back in the arrays of its round before last: the
-            # driver had that reply before it sent the last round, so no one reads them
-            # (and reused arrays spare the fresh pages a new one costs on a worker).
-            spare = self.spare.get((i, round % 2))
-            results.append(run_shard(self.fn, params, self.shards[i], i, round,
-                                     self.schedule, self.worker, into=spare))
-            self.spare[(i, round % 2)] = results[-1].params
-        return results
+        return [run_shard(self.fn, params, self.shards[i], i, round, self.schedule,
+                          self.worker) for i in indices]

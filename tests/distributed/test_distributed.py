@@ -16,7 +16,7 @@ from helpers import rng_for
 import cgraph
 import cgraph.tensor as T
 from cgraph.distributed import ShardError, run_local, sgd_step, train, tree_sum
-from cgraph.distributed.rounds import Schedule, round_segments
+from cgraph.distributed.rounds import Schedule, _finite, round_segments, run_shard
 from cgraph.tensor import nnet
 
 LR = 0.05
@@ -140,6 +140,38 @@ def test_nan_shard_stops_the_round_and_keeps_the_parameters():
         run_local(step, shards, rounds=2, batch_size=5)
     for s, v in zip(step.signature.updates, before):
         assert np.array_equal(s.get_value(), v)
+
+
+def test_a_shards_result_and_its_parameters_stay_as_they_were():
+    # run_shard borrows the round's parameters and returns the step's storages: later
+    # rounds on the same step must write neither.
+    shards = linear_data([30, 20])
+    step = linear_step()
+    fn = pickle.loads(pickle.dumps(step))
+    schedule = Schedule(batch_size=5)
+    params = [s.get_value() for s in step.signature.updates]
+    kept_params = [p.copy() for p in params]
+    first = [run_shard(fn, params, shard, i, 0, schedule) for i, shard in enumerate(shards)]
+    kept = [[p.copy() for p in r.params] for r in first]
+    for r in range(1, 4):
+        for i, shard in enumerate(shards):
+            run_shard(fn, first[i].params, shard, i, r, schedule)
+    assert_bitwise(params, kept_params)
+    for result, values in zip(first, kept):
+        assert_bitwise(result.params, values)
+    again = [run_shard(fn, kept_params, shard, i, 0, schedule) for i, shard in enumerate(shards)]
+    for result, values in zip(again, kept):
+        assert_bitwise(result.params, values)
+
+
+def test_finite_checks_every_element_even_when_the_sum_overflows():
+    assert _finite(np.array([3e38, 3e38], np.float32))
+    assert _finite(np.zeros((0, 3)))
+    for bad in (np.nan, np.inf, -np.inf):
+        value = np.ones((4, 5), np.float32)
+        value[2, 3] = bad
+        assert not _finite(value)
+    assert not _finite(np.array([np.inf, -np.inf]))
 
 
 @pytest.fixture
