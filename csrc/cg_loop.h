@@ -26,6 +26,11 @@ enum {
     CG_L_HEADER
 };
 
+/* cg_loop_run compiled once per machine into cgraph's runtime object
+ * (templates/runtime.c.j2): what a module built with CG_RUNTIME calls. */
+int cg_rt_loop_run(const int64_t *P_full, const int64_t *P_last, char *err,
+                   const int64_t *L, void **X, int64_t *state, cg_step_fn step);
+
 /* Is every element of an output finite? kind is 8 (double), 4 (float) or 0 (skip). */
 static inline int cg_all_finite(const void *data, int64_t nbytes, int64_t kind)
 {

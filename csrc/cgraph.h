@@ -27,11 +27,12 @@ typedef int64_t cg_idx;
  * through such a chain at a cost that grows much faster than the chain (a 30-layer
  * training step: minutes instead of seconds) while the calls gain nothing from it,
  * so the body is compiled without it, and kept out of line so that it is compiled
- * once, not once per entry point. */
+ * once, not once per entry point. -O1 suffices for a chain of calls (gcc does not
+ * inline the kernels, compiled at the module's level, into a body of a lower one). */
 #if defined(CG_FIXED_PLAN)
 #define CG_BODY inline __attribute__((always_inline))
 #elif defined(__GNUC__) && !defined(__clang__)
-#define CG_BODY __attribute__((noinline, optimize("no-thread-jumps")))
+#define CG_BODY __attribute__((noinline, optimize("O1", "no-thread-jumps")))
 #else
 #define CG_BODY __attribute__((noinline))
 #endif

@@ -15,6 +15,7 @@ from cgraph.backend.build import (
     BuildOptions,
     CompileError,
     CompilerNotFoundError,
+    Runtime,
     SanitizerRuntimeError,
     default_options,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "CompilerNotFoundError",
     "DiskFullError",
     "LoadedModule",
+    "Runtime",
     "SanitizerRuntimeError",
     "Stats",
     "cache_clear",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import os
 import shlex
 import shutil
@@ -17,7 +18,8 @@ import sys
 import sysconfig
 import tempfile
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cffi
@@ -27,6 +29,7 @@ __all__ = [
     "CompileError",
     "CompilerNotFoundError",
     "DEFAULT_CFLAGS",
+    "Runtime",
     "SanitizerRuntimeError",
     "build_module",
     "check_sanitizer_runtime",
@@ -60,6 +63,20 @@ _N_STDERR_LINES = 20
 
 
 @dataclass(frozen=True)
+class Runtime:
+    """C that does not depend on the module: compiled once per cache, compiler and
+    options into an object that every module built with these options is linked with.
+
+    The module's unit is compiled with ``-DCG_RUNTIME`` (it then declares what the
+    runtime defines instead of defining it). `name` must change whenever `source`'s
+    text or the machine it is compiled for does; `source` is called only to build.
+    """
+
+    name: str
+    source: Callable[[], str] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class BuildOptions:
     """How to compile a module: compiler, flags, headers and libraries.
 
@@ -73,6 +90,7 @@ class BuildOptions:
     library_dirs: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ("m",)
     extra_link_args: tuple[str, ...] = ()
+    runtime: Runtime | None = None
 
 
 def default_options() -> BuildOptions:
@@ -309,11 +327,11 @@ def compile_command(options: BuildOptions, c_file: str, so_file: str) -> list[st
 
 
 def object_command(options: BuildOptions, c_file: str, o_file: str,
-                   optimize: tuple[str, ...] = ()) -> list[str]:
+                   optimize: tuple[str, ...] = (), defines: tuple[str, ...] = ()) -> list[str]:
     """The argument list that compiles ``c_file`` into the object ``o_file`` (with
-    ``optimize`` after the configured flags: they win)."""
+    ``optimize`` after the configured flags: they win; `defines` before them)."""
     include_dirs = [sysconfig.get_paths()["include"], *map(os.path.abspath, options.include_dirs)]
-    return [options.cc, "-c", *BASE_FLAGS, *options.cflags, *optimize,
+    return [options.cc, "-c", *BASE_FLAGS, *defines, *options.cflags, *optimize,
             *(f"-I{d}" for d in include_dirs), c_file, "-o", o_file]
 
 
@@ -335,7 +353,10 @@ def build_module(
 
     Writes ``source.c`` (the source verbatim, compiled as it is) and ``<modname>.c``
     (the cffi wrapper, which declares the functions of ``cdef``: plain C prototypes)
-    next to the module; the two compile at once into objects, then link.
+    next to the module; the two compile at once into objects, then link. With
+    ``options.runtime``, the source is compiled with ``-DCG_RUNTIME`` and linked with the
+    runtime's object, kept in ``build_dir``'s parent folder (the cache) and compiled
+    alongside the first module that needs it.
 
     Parameters
     ----------
@@ -378,15 +399,53 @@ def build_module(
     ffi.set_source(modname, "#include <stddef.h>\n#include <stdint.h>\n" + cdef,
                    compiler_verbose=False)
     ffi.emit_c_code(str(build_dir / c_name))
-    command = object_command(options, "source.c", "source.o")
+    runtime = _runtime_object(options, build_dir.parent) if options.runtime else None
+    command = object_command(options, "source.c", "source.o",
+                             defines=("-DCG_RUNTIME=1",) if runtime else ())
     wrapper = object_command(options, c_name, f"{modname}.o", optimize=_glue_level(options))
-    _run_all([command, wrapper], build_dir, options.cc)
+    commands, objects = [command, wrapper], ["source.o", f"{modname}.o"]
+    fresh = runtime is not None and not runtime.is_file()
+    if fresh:  # this cache's first module with these options: the runtime compiles too
+        with open(build_dir / _RUNTIME_C, "w", encoding="utf-8", newline="") as f:
+            f.write(options.runtime.source())
+        commands.append(object_command(options, _RUNTIME_C, _RUNTIME_O))
+    _run_all(commands, build_dir, options.cc)
     so_name = modname + sysconfig.get_config_var("EXT_SUFFIX")
-    _run_all([link_command(options, ["source.o", f"{modname}.o"], so_name)], build_dir,
-             options.cc)
+    if runtime is not None:
+        objects.append(_RUNTIME_O if fresh else str(runtime))
+    _run_all([link_command(options, objects, so_name)], build_dir, options.cc)
+    if fresh:
+        _publish(build_dir / _RUNTIME_O, runtime)
+        os.unlink(build_dir / _RUNTIME_C)
     for obj in ("source.o", f"{modname}.o"):
         os.unlink(build_dir / obj)
     return command
+
+
+_RUNTIME_C, _RUNTIME_O = "cg_runtime.c", "cg_runtime.o"
+
+
+def _runtime_object(options: BuildOptions, root: Path) -> Path:
+    """Where the cache in `root` keeps the runtime object of `options`: named by the
+    runtime, every option and the compiler binary (its path, size and time)."""
+    compiler = shutil.which(options.cc) or options.cc
+    try:
+        info = os.stat(compiler)
+        stamp = f"{os.path.realpath(compiler)} {info.st_size} {info.st_mtime_ns}"
+    except OSError:
+        stamp = compiler
+    text = "\0".join([repr(options), stamp, " ".join(BASE_FLAGS)])
+    return root / "runtime" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.o"
+
+
+def _publish(built: Path, target: Path) -> None:
+    """Move the runtime object `built` to `target` at once (another process may have
+    published the same object meanwhile: either copy is the same)."""
+    try:
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        os.replace(built, target)
+    except OSError:
+        pass  # the next build compiles it again
 
 
 def _glue_level(options: BuildOptions) -> tuple[str, ...]:

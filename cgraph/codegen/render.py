@@ -269,6 +269,15 @@ def render(program: Program, version: str, profile: bool = False,
                            fixed_plan=None if fixed_plan is None else [int(v) for v in fixed_plan])
 
 
+def render_runtime(products: Sequence[dict], version: str) -> str:
+    """The C of cgraph's runtime (templates/runtime.c.j2): what every module shares,
+    compiled once per machine and build options, and linked into the modules built
+    with it (`backend.Runtime`). `products` are the gemm contexts of the dtypes whose
+    products call BLAS, each with its C type as ``ctype``."""
+    return environment().get_template("runtime.c.j2").render(products=products,
+                                                             version=version)
+
+
 def render_program(program: Program) -> str:
     """The C of an inner program (a scan's step): its constants, its kernels and a
     `static` entry point, to be placed inside another module."""

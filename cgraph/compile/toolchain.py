@@ -24,14 +24,15 @@ import numpy as np
 from cgraph import backend
 from cgraph._version import __version__
 from cgraph.backend.identity import source_files, tree_digest
-from cgraph.backend.probe import has_libmvec
+from cgraph.backend.probe import has_libmvec, host_cpu
 from cgraph.codegen.lower import Program
-from cgraph.codegen.render import csrc_dir, templates_dir
+from cgraph.codegen.render import csrc_dir, render_runtime, templates_dir
 from cgraph.configdefaults import Config, config
+from cgraph.tensor.blas_ops import BLAS_PREFIX, _product_context
 
 __all__ = ["CALL_PATH_HEADER", "ERRBUF_SIZE", "build_options", "call_path_headers",
            "call_path_options", "generator_digest", "has_libmvec", "kernel_headers",
-           "program_key"]
+           "program_key", "runtime"]
 
 #: The header of the C call path (`fastcall`); no generated module includes it.
 CALL_PATH_HEADER = "cg_fastcall.h"
@@ -65,7 +66,30 @@ def build_options(cfg: Config) -> backend.BuildOptions:
         include_dirs=(str(csrc_dir()),),
         libraries=libraries,
         extra_link_args=link,
+        runtime=runtime(),
     )
+
+
+#: The C type of each dtype whose products the runtime computes.
+_CTYPES = {"float32": "float", "float64": "double"}
+
+
+def _runtime_products() -> list[dict]:
+    return [dict(_product_context(dtype), ctype=_CTYPES[dtype]) for dtype in BLAS_PREFIX]
+
+
+def _runtime_source() -> str:
+    return render_runtime(_runtime_products(), __version__)
+
+
+@functools.cache
+def runtime() -> backend.Runtime:
+    """cgraph's runtime (templates/runtime.c.j2: the products that call BLAS and the
+    loop of `Function.loop`), which function modules are linked with; named by the
+    code generator's digest, what it renders from and the host CPU."""
+    text = "\0".join([generator_digest(), repr(_runtime_products()), host_cpu()])
+    name = "cgrt-" + hashlib.sha256(text.encode()).hexdigest()[:20]
+    return backend.Runtime(name, _runtime_source)
 
 
 def call_path_options(cc: str, sanitize: bool) -> backend.BuildOptions:
