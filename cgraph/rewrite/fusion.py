@@ -407,39 +407,61 @@ def _single_step(node: Apply) -> Composite:
     return Composite(tuple(v.type.dtype for v in node.inputs), (step,), (n,))
 
 
+def _summed_composite(v: Variable, node: Apply, clients: dict, outputs: set[int],
+                      node_guards: dict) -> tuple[Composite, list[Variable]] | None:
+    """The Composite computing `v` (read by the sum `node`) with v's value first, then
+    the producer's values read elsewhere, stored by the same loop; and the variables
+    those replace. None when the producer is not elementwise, a lazy ifelse may skip
+    one of the two and not the other, or a stored value is smaller than the loop."""
+    producer = v.owner
+    if producer is None or node_guards.get(id(producer)) != node_guards.get(id(node)):
+        return None
+    if isinstance(producer.op, FusedElemwise):
+        comp = producer.op.scalar_op
+    elif fusable(producer):
+        comp = _single_step(producer)
+    else:
+        return None
+    stored = [(ref, out) for ref, out in zip(comp.outputs, producer.outputs)
+              if id(out) in outputs or any(r is not node for r, _ in clients.get(id(out), ()))]
+    if any(out.type.broadcastable != v.type.broadcastable for _, out in stored):
+        return None
+    first = comp.outputs[producer.outputs.index(v)]
+    summed = Composite(comp.in_dtypes, comp.steps, (first,) + tuple(r for r, _ in stored))
+    return summed, [out for _, out in stored]
+
+
 def fuse_sums(fgraph: FunctionGraph) -> dict[str, int]:
     """sum(elementwise(...)) over every axis becomes one loop accumulating the sum;
     over some axes, and SumTo(elementwise(...), like), one loop accumulating into each
-    output element: the elementwise result is never stored."""
-    clients = fgraph.clients()
+    output element. The elementwise result is stored only when something else reads it
+    too (a partial sum's loop then writes it as a further output), else never."""
     outputs = {id(v) for v in fgraph.outputs}
+    node_guards = guards(fgraph.outputs, fgraph.toposort())
     fused = 0
     for node in fgraph.toposort():
         if not isinstance(node.op, (Sum, SumTo)):
             continue
+        clients = fgraph.clients()
         v = node.inputs[0]
-        producer = v.owner
-        if (producer is None or id(v) in outputs or len(clients.get(id(v), ())) != 1
-                or not _summable(v, node)):
+        if not _summable(v, node) or v.owner is None:
             continue
-        if isinstance(producer.op, FusedElemwise) and len(producer.outputs) == 1:
-            comp = producer.op.scalar_op
-        elif fusable(producer):
-            comp = _single_step(producer)
-        else:
+        found = _summed_composite(v, node, clients, outputs, node_guards)
+        if found is None:
             continue
-        if isinstance(node.op, Sum) and len(node.op.axis) < v.ndim:
-            axes = node.op.axis
-            new = FusedSumTo(comp, axes, keepdims=False).make_node(*producer.inputs)
-            out = new.outputs[0]
+        comp, stored = found
+        partial = isinstance(node.op, Sum) and len(node.op.axis) < v.ndim
+        axes = node.op.axis if partial else _sum_to_axes(v, node)
+        if stored and axes is None:
+            continue  # a full sum's loop stores nothing
+        if axes is None:
+            new = FusedSum(comp).make_node(*v.owner.inputs)
         else:
-            axes = _sum_to_axes(v, node)
-            new = (FusedSum(comp) if axes is None else FusedSumTo(comp, axes)).make_node(
-                *producer.inputs)
-            out = new.outputs[0]
-        if out.type != node.outputs[0].type:
+            new = FusedSumTo(comp, axes, keepdims=not partial).make_node(*v.owner.inputs)
+        if any(a.type != b.type for a, b in zip(new.outputs, [node.outputs[0]] + stored)):
             continue
         new.tag = dict(node.tag)
-        fgraph.replace(node.outputs[0], out)
+        for old, out in zip([node.outputs[0]] + stored, new.outputs):
+            fgraph.replace(old, out)
         fused += 1
     return {"fused_sums": fused} if fused else {}

@@ -4,6 +4,8 @@ the contractive auto-encoder's Jacobian penalty), with no array of the loop's sh
 
 The kernel zeroes its output, then runs the fused statements over the loop shape and
 adds each value into the output element it sums into (stride 0 on the summed axes).
+When other nodes read the loop's values too (a bias gradient's operand, also the
+product's), the same loop stores them: the Composite's outputs after the first.
 """
 
 from __future__ import annotations
@@ -20,16 +22,22 @@ from cgraph.tensor.elemwise_kernel import FusedSumKernel, composite_statements, 
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
 
+def _broadcastable(shape: tuple) -> tuple[bool, ...]:
+    """Which axes of a static shape have length 1."""
+    return tuple(n == 1 for n in shape)
+
+
 class FusedSumTo(Op):
-    """The sum over `axes` of a Composite's one output, accumulated in the loop
+    """The sum over `axes` of a Composite's first output, accumulated in the loop
     computing it: the summed axes kept, of length 1 (SumTo), or dropped (`keepdims`
-    False: a Sum over some axes)."""
+    False: a Sum over some axes). The Composite's other outputs, of the loop's shape,
+    are the node's further outputs, stored by the same loop."""
 
     __props__ = ("scalar_op", "axes", "keepdims")
 
     def __init__(self, scalar_op: Composite, axes: Sequence[int], keepdims: bool = True):
-        if len(scalar_op.outputs) != 1:
-            raise ValueError("FusedSumTo sums a composite with one output")
+        if not scalar_op.outputs:
+            raise ValueError("FusedSumTo sums a composite's first output: it has none")
         self.scalar_op, self.axes = scalar_op, tuple(sorted(axes))
         self.keepdims = bool(keepdims)
 
@@ -45,13 +53,18 @@ class FusedSumTo(Op):
     def make_node(self, *inputs: Any) -> Apply:
         comp = self.scalar_op
         inputs = [as_tensor_variable(v) for v in inputs]
-        loop = comp.shapes([v.type.shape for v in inputs], broadcast_static)[0]
+        loop, *stored = comp.shapes([v.type.shape for v in inputs], broadcast_static)
         dtype = comp.dtype_of(comp.outputs[0])
         if dtype not in ("float32", "float64"):
             raise TypeError(f"{self}: only float sums are fused, got {dtype}")
         if not self.axes or max(self.axes) >= len(loop):
             raise ValueError(f"{self}: axes {self.axes} out of range for a {len(loop)}-d loop")
-        return Apply(self, inputs, [TensorType(dtype, self._kept(loop)).make_variable()])
+        if any(_broadcastable(shape) != _broadcastable(loop) for shape in stored):
+            raise ValueError(f"{self}: a stored output must have the loop's shape")
+        outputs = [TensorType(dtype, self._kept(loop)).make_variable()]
+        outputs += [TensorType(comp.dtype_of(v), loop).make_variable()
+                    for v in comp.outputs[1:]]
+        return Apply(self, inputs, outputs)
 
     def loop_shape(self, node: Apply, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         """The shape of the summed values (checks that the inputs broadcast)."""
@@ -59,13 +72,15 @@ class FusedSumTo(Op):
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         self.loop_shape(node, [a.shape for a in inputs])
-        (value,) = self.scalar_op.impl(*inputs)
+        loop = self.loop_shape(node, [a.shape for a in inputs])
+        value, *stored = self.scalar_op.impl(*inputs)
         dtype = node.outputs[0].type.dtype
-        return [np.asarray(np.sum(value, axis=self.axes, keepdims=self.keepdims,
-                                  dtype=dtype))]
+        total = np.asarray(np.sum(value, axis=self.axes, keepdims=self.keepdims, dtype=dtype))
+        return [total] + [np.array(np.broadcast_to(v, loop)) for v in stored]
 
     def infer_shape(self, node: Apply, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-        return [self._kept(self.loop_shape(node, shapes))]
+        loop = self.loop_shape(node, shapes)
+        return [self._kept(loop)] + [loop] * (len(node.outputs) - 1)
 
     def grad(self, inputs: list[Variable], output_grads: list[Variable]) -> list[Variable | None]:
         raise NotImplementedError(f"{self} is built by rewrites, after gradients: it has "
@@ -83,8 +98,9 @@ class FusedSumToKernel(FusedSumKernel):
         statements, results = composite_statements(node.op.scalar_op,
                                                     [v.type.dtype for v in node.inputs])
         ndim = node.outputs[0].type.ndim + (0 if node.op.keepdims else len(node.op.axes))
+        stored = {"stored_strides": (len(outs) - 1, ndim)} if len(outs) > 1 else {}
         layout = ParamLayout(self.family, size=1, shape=ndim, out_strides=ndim,
-                             strides=(len(ins), ndim))
+                             strides=(len(ins), ndim), **stored)
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
                       tuple(statements), results, "+=",
                       context={"used": used_inputs(statements)})
@@ -92,7 +108,7 @@ class FusedSumToKernel(FusedSumKernel):
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
         """The output size, the loop shape, the output's strides in the loop (0 on the
-        summed axes) and each input's."""
+        summed axes), each input's, and each stored output's."""
         loop = node.op.loop_shape(node, in_shapes)
         out_shape, out_strides = out_layouts[0]
         if not node.op.keepdims:  # the summed axes back, of length 1 (stride 0 below)
@@ -101,9 +117,13 @@ class FusedSumToKernel(FusedSumKernel):
                 (1, 0) if a in node.op.axes else next(kept) for a in range(len(loop))]))
         per_input = [st for shape, strides in in_layouts
                      for st in loop_strides(shape, strides, loop)]
+        stored = {}
+        if len(out_layouts) > 1:
+            stored["stored_strides"] = [st for shape, strides in out_layouts[1:]
+                                        for st in loop_strides(shape, strides, loop)]
         return kernel.layout.build(size=int(np.prod(out_shape, dtype=np.int64)), shape=loop,
                                    out_strides=loop_strides(out_shape, out_strides, loop),
-                                   strides=per_input)
+                                   strides=per_input, **stored)
 
 
 register_kernel(FusedSumToKernel(), FusedSumTo)

@@ -4,12 +4,16 @@ auto-encoder's Jacobian penalty and its gradient."""
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 from helpers import MODES, reference, rng_for
 
 import cgraph
 import cgraph.tensor as T
+from cgraph.codegen.render import csrc_dir
+from cgraph.ifelse import ifelse
 from cgraph.tensor.fused_sum_to import FusedSumTo
 
 B, V, K = 6, 7, 5
@@ -59,7 +63,8 @@ def test_partial_sums_of_a_broadcast_chain_equal_the_reference():
     cost = T.sum(T.exp(col * row) * T.tanh(col + row) + 0.5 * col)
     outs = [T.grad(cost, col), T.grad(cost, row)]
     f = cgraph.function([col, row], outs)
-    assert sum(isinstance(n.op, FusedSumTo) for n in f.fgraph.toposort()) == 2
+    # Three: the chain whose value both partial sums read stores it for the second.
+    assert sum(isinstance(n.op, FusedSumTo) for n in f.fgraph.toposort()) == 3
     ref = reference([col, row], outs)
     cv = rng_for("sumto", "c").normal(size=(9, 2))[:, :1]  # a strided column
     rv = rng_for("sumto", "r").normal(size=(1, 11))
@@ -99,3 +104,67 @@ def test_sums_over_each_pair_of_axes_of_a_3d_chain():
     for got, want in zip(f(av, bv, cv), ref(av, bv, cv)):
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def _stored_sums(f):
+    return [n for n in f.fgraph.toposort()
+            if isinstance(n.op, FusedSumTo) and len(n.outputs) > 1]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("mode", MODES)
+def test_a_summed_value_read_elsewhere_is_stored_by_the_same_loop(mode, dtype):
+    """A bias gradient's operand (SumTo over the rows) and a softmax's exp (a sum over
+    the columns) are read by other nodes too: the summing loop also stores them, and
+    the results equal the unrewritten graph's, as outputs or read by later nodes."""
+    x = T.matrix("x", dtype=dtype)
+    b = T.row("b", dtype=dtype)
+    g = T.tanh(x) * (x + b)                     # read by the sum, a product and an output
+    e = T.exp(x)
+    outs = [T.grad(T.sum(g), b), T.dot(g.T, x), g,
+            e / T.sum(e, axis=1, keepdims=True)]
+    f = cgraph.function([x, b], outs, mode=mode)
+    ref = reference([x, b], outs)
+    if mode == "C":
+        # One loop sums the exps by rows and stores them, g and tanh(x); then the bias
+        # gradient's sum, the Dot and the quotient.
+        assert len(_stored_sums(f)) == 1
+        assert len(f._lowered.program.steps) == 4
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == "float64" else dict(rtol=1e-5, atol=1e-5)
+    rng = rng_for("stored", dtype)
+    for shape in ((5, 3), (1, 4), (0, 3)):
+        xv = rng.normal(size=shape).astype(dtype)
+        bv = rng.normal(size=(1, shape[1])).astype(dtype)
+        for got, want in zip(f(xv, bv), ref(xv, bv)):
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, **tol)
+    xt = rng.normal(size=(4, 6)).astype(dtype).T  # a transposed (strided) operand
+    bv = rng.normal(size=(1, 4)).astype(dtype)
+    for got, want in zip(f(xt, bv), ref(xt, bv)):
+        np.testing.assert_allclose(got, want, **tol)
+
+
+def test_a_sum_in_a_lazy_branch_stores_nothing_for_the_other():
+    """The producer is read outside the branch: it stays its own loop."""
+    x, c = T.dmatrix("x"), T.dscalar("c")
+    e = T.exp(x)
+    out = ifelse(c > 0, T.sum(e, axis=0), T.zeros_like(x[0]))
+    outs = [out, e * 2]
+    f = cgraph.function([x, c], outs)
+    assert _stored_sums(f) == []
+    ref = reference([x, c], outs)
+    xv = rng_for("lazy", "x").normal(size=(3, 2))
+    for cv in (1.0, -1.0):
+        for got, want in zip(f(xv, cv), ref(xv, cv)):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_stored_sum_compiles_without_warnings(tmp_path):
+    x, b = T.fmatrix("x"), T.frow("b")
+    g = T.tanh(x) * (x + b)
+    f = cgraph.function([x, b], [T.sum(g, axis=0), g * 2, T.sum(g, axis=1)])
+    assert _stored_sums(f)
+    source = tmp_path / "stored.c"
+    source.write_text(f.c_source)
+    subprocess.run(["gcc", "-std=c11", "-fopenmp-simd", "-fsyntax-only", "-Wall", "-Wextra",
+                    "-Werror", f"-I{csrc_dir()}", str(source)], check=True)
