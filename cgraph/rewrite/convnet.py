@@ -3,10 +3,12 @@ elementwise consumer run in the convolution's kernel.
 
 `pool_first`: max-pooling `f(z)` gives `f(max-pool(z))` when `f` is nondecreasing and
 maps a NaN only to NaN (the pool propagates NaN), so the activation runs on the pooled
-(smaller) array: `f` a monotone unary op (tanh, sigmoid, softplus, exp, ...), adding
-or subtracting (second operand) a value constant over each window (a channel's bias),
-or maximum / minimum with such a value. Rounding keeps the order (fl(z + b) is
-nondecreasing in z), so the add is exact; a libm function agrees to its rounding.
+(smaller) array: `f` a monotone unary op (tanh, sigmoid, softplus, exp, ...), maximum
+or minimum with a value constant over each window (a channel's bias), or adding or
+subtracting (second operand) a finite constant. Rounding keeps the order (fl(z + c)
+is nondecreasing in z), so these are exact; a libm function agrees to its rounding.
+A bias that is not a constant stays before the pool: z + b maps -inf to NaN when b is
++inf, and the pool of the NaN is NaN where b + max-pool(z) is not.
 It fires only where the pool is the activation's only reader: a gradient's MaxPoolGrad
 routes to the arg-max of the activation, whose ties (saturated tanh, relu's zeros) are
 not those of z. Theano's relu, switch(z > 0, z, 0), maps NaN to 0 and is left alone
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import os
 
-from cgraph.graph.basic import Apply, Variable
+import numpy as np
+
+from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.rewrite.driver import Rule, RuleTable, graph_rewrite, scalar_name
 from cgraph.tensor.conv_ops import _ConvForward
@@ -41,6 +45,11 @@ MONOTONE_IN = {"add": (0, 1), "sub": (0,), "maximum": (0, 1), "minimum": (0, 1)}
 
 def _is_output(v: Variable, fgraph: FunctionGraph) -> bool:
     return any(v is o for o in fgraph.outputs)
+
+
+def _finite_constant(v: Variable) -> bool:
+    """Whether `v` is a constant of finite values (z + inf maps -inf to NaN)."""
+    return isinstance(v, Constant) and bool(np.isfinite(v.data).all())
 
 
 def _window_constant(v: Variable) -> bool:
@@ -61,6 +70,9 @@ def _pool_first(node: Apply, fgraph: FunctionGraph) -> Variable | None:
     if name in MONOTONE:
         return inner.op(_pooled(op, args[0]))
     varying = [k for k, a in enumerate(args) if not _window_constant(a)]
+    if name in ("add", "sub") and not all(_finite_constant(a) for k, a in enumerate(args)
+                                          if k not in varying):
+        return None
     if name in MONOTONE_IN and len(varying) == 1 and varying[0] in MONOTONE_IN[name]:
         k = varying[0]
         new_args = list(args)

@@ -20,7 +20,7 @@ from test_pool import reference as pool_reference
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.tensor.nnet import abstract_conv, bn, conv2d, conv3d
+from cgraph.tensor.nnet import abstract_conv, bn, conv2d, conv3d, relu
 from cgraph.tensor.signal import pool
 from cgraph.tensor.type import TensorType
 
@@ -92,6 +92,36 @@ def test_convolution_edges(family):
             for g, r in zip(got[3 * k:3 * k + 3], want):
                 assert g.shape == r.shape, (xs, ws, kw)
                 np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-10, err_msg=str((xs, kw)))
+
+
+def test_convolution_epilogue_edges():
+    """A bias and an activation run in the convolution's kernel (ConvEpilogue, built by
+    cgraph.rewrite.convnet) on the edge shapes: tanh after some configurations, relu
+    after the others, 2-D and 3-D, the zero batches among them."""
+    outs, nodes = {}, []
+    for nd, conv, configs in ((2, conv2d, CONV2D_CONFIGS), (3, conv3d, CONV3D_CONFIGS)):
+        x, w = (TensorType("float64", (None,) * (nd + 2)).make_variable(n) for n in "xw")
+        b = T.dvector("b")
+        bias = b.dimshuffle("x", 0, *("x",) * nd)
+        outs[nd] = ([x, w, b], [T.tanh(conv(x, w, **kw) + bias) if k % 2 else
+                                relu(conv(x, w, **kw) + bias) for k, kw in enumerate(configs)])
+    fns = {nd: cgraph.function(*io, mode="C") for nd, io in outs.items()}
+    for f in fns.values():
+        nodes += [n for n in f.fgraph.toposort() if type(n.op).__name__ == "ConvEpilogue"]
+    assert len(nodes) == len(CONV2D_CONFIGS) + len(CONV3D_CONFIGS)
+    rng = rng_for("nnet-edges", "epilogue")
+    for nd, shapes, configs, reference in ((2, CONV2D_SHAPES, CONV2D_CONFIGS, conv2d_reference),
+                                           (3, CONV3D_SHAPES, CONV3D_CONFIGS, conv3d_reference)):
+        for xs, ws in shapes:
+            x_val, w_val, b_val = (rng.standard_normal(s) for s in (xs, ws, ws[:1]))
+            got = fns[nd](x_val, w_val, b_val)
+            seed = np.zeros(xs[:1] + ws[:1] + (1,) * nd)
+            for k, kw in enumerate(configs):
+                y = reference(x_val, w_val, seed, **_reference_keys(kw, nd))[0]
+                y = y + b_val.reshape((1, -1) + (1,) * nd)
+                want = np.tanh(y) if k % 2 else np.maximum(y, 0)
+                np.testing.assert_allclose(got[k], want, rtol=1e-10, atol=1e-10,
+                                           err_msg=str((xs, kw)))
 
 
 POOL_MODES = ("max", "sum", "average_inc_pad", "average_exc_pad")

@@ -49,8 +49,8 @@ class ConvEpilogue(_ConvForward):
     __props__ = _ConvForward.__props__ + ("nd", "epilogue")
 
     def __init__(self, nd: int, epilogue: Composite, **params: Any):
+        self.nd = int(nd)  # before the parameters: their checks read it
         super().__init__(**params)
-        self.nd = int(nd)
         self.epilogue = epilogue
 
     def __str__(self) -> str:
