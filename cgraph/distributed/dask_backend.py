@@ -11,7 +11,9 @@ What travels, and when:
   worker RPC that Dask's actor method calls use; through the scheduler only when the
   client was made with `direct_to_workers=False`): the round's parameters go (numpy
   arrays travel as raw frames, not pickled copies), the runner's shards' parameters
-  come back. No task goes through the scheduler.
+  come back. No task goes through the scheduler. With one shard, the new parameters
+  are the runner's result itself, which it keeps: from the second round on, only
+  they travel, one way.
 
 Faults: a runner is lost when its connection fails or the scheduler reports its
 worker gone (checked each second while a round waits). Its shards are loaded into a
@@ -53,6 +55,11 @@ _LOSSES_PER_ROUND = 3
 #: Seconds between checks, while a round waits, that its runners' workers are alive.
 _WATCH_SECONDS = 1.0
 
+#: A round runs on its workers' event loops (no hand-over to the actor thread and
+#: back) when the last round's shards took less than this many seconds in `loop`;
+#: a longer round runs on the actor thread, so the worker keeps answering meanwhile.
+_INLINE_SECONDS = 0.02
+
 
 class RoundTimeout(TimeoutError):
     """A round of `train` took longer than its `round_timeout`."""
@@ -68,6 +75,7 @@ class _Runner:
 
     future: Any  # the actor's Dask future: while it is "finished", the actor lives
     shards: list[int] = field(default_factory=list)
+    kept: int | None = None  # the round whose result it keeps (one shard in the run)
 
 
 class _Runners:
@@ -81,6 +89,7 @@ class _Runners:
         self.step = pickle.dumps(step)
         self.runners: dict[str, _Runner] = {}
         self.last_loss: BaseException | None = None
+        self.inline = False  # the last round was short: run this one on the event loop
         self.rpc = (client.rpc if client.direct_to_workers is not False
                     else lambda address: ProxyRPC(client.scheduler, address))
         self.to_serialize = to_serialize
@@ -179,14 +188,16 @@ class _Runners:
                 raise outcome
         return lost
 
-    async def call(self, address: str, function: str, *args: Any) -> Any:
-        """`function(*args)` of the runner on `address`; `_LostRunner` if the worker is
-        gone."""
+    async def call(self, address: str, function: str, *args: Any, inline: bool = False
+                   ) -> Any:
+        """`function(*args)` of the runner on `address` (on the worker's event loop if
+        `inline`, else on its actor thread); `_LostRunner` if the worker is gone."""
         future = self.runners[address].future
         try:
             reply = await self.rpc(address).actor_execute(
                 actor=future.key, function=function,
-                args=[self.to_serialize(a) for a in args], kwargs={})
+                args=[self.to_serialize(a) for a in args],
+                kwargs={"separate_thread": False} if inline else {})
         except Exception as err:
             if isinstance(err, OSError) or future.status != "finished":
                 self.last_loss = err
@@ -204,8 +215,10 @@ class _Runners:
         for shard in shards:
             plan.setdefault(self.where(shard), []).append(shard)
         runners = {a: self.runners[a] for a in plan}  # `close` may clear self.runners
-        calls = {asyncio.ensure_future(self.call(a, "run", r, params, indices)): a
-                 for a, indices in plan.items()}
+        one = len(self.sources) == 1  # the round's parameters are the last result
+        calls = {asyncio.ensure_future(self.call(
+            a, "run", r, None if one and runners[a].kept == r - 1 else params, indices,
+            inline=self.inline)): a for a, indices in plan.items()}
         got: dict[int, ShardResult] = {}
         lost: list[str] = []
         pending = set(calls)
@@ -221,6 +234,7 @@ class _Runners:
                 for task in done:
                     try:
                         got.update((s.shard, s) for s in task.result())
+                        runners[calls[task]].kept = r
                     except _LostRunner:
                         lost.append(calls[task])
                 for task in list(pending):
@@ -259,6 +273,7 @@ class _Runners:
             for address in lost:
                 self.drop(address)
             losses = self.count_losses(losses + len(lost), f"round {r}")
+        self.inline = max(s.seconds for s in results.values()) < _INLINE_SECONDS
         return [results[i] for i in range(len(self.sources))]
 
 

@@ -37,14 +37,16 @@ class ShardRunner:
     """One worker's part of a run of `train`: its unpickled copy of the step (loaded
     from the disk cache its machine shares), its schedule and its shards.
 
-    Dask runs an actor's methods one at a time on the worker's actor thread, so the
-    step is never used by two rounds at once.
+    The driver waits for each call's reply before it makes the next (a short round
+    runs on the worker's event loop, a longer one on the actor thread), so the step
+    is never used by two rounds at once.
     """
 
     def __init__(self) -> None:
         self.fn: Any = None
         self.schedule = Schedule()
         self.shards: dict[int, tuple[np.ndarray, ...]] = {}
+        self.kept: list[np.ndarray] | None = None  # its last result, when of one shard
         self.worker = _worker_address()
 
     def setup(self, step: bytes, schedule: Schedule) -> str:
@@ -66,8 +68,19 @@ class ShardRunner:
             self.shards[index] = tuple(np.asarray(a) for a in arrays)
         return sorted(self.shards)
 
-    def run(self, round: int, params: list[np.ndarray], indices: Sequence[int]
+    def run(self, round: int, params: list[np.ndarray] | None, indices: Sequence[int]
             ) -> list[ShardResult]:
-        """Round `round` of the shards `indices` from `params` (see `run_shard`)."""
-        return [run_shard(self.fn, params, self.shards[i], i, round, self.schedule,
-                          self.worker) for i in indices]
+        """Round `round` of the shards `indices` from `params` (see `run_shard`).
+
+        `params` None: the parameters this runner returned when it last ran one shard
+        (a run of one shard has them as its next round's parameters, to the bit, so
+        the driver need not send them back)."""
+        if params is None:
+            if self.kept is None:
+                raise RuntimeError(f"runner on {self.worker}: round {round} refers to "
+                                   "parameters this runner did not return")
+            params = self.kept
+        results = [run_shard(self.fn, params, self.shards[i], i, round, self.schedule,
+                             self.worker) for i in indices]
+        self.kept = results[0].params if len(results) == 1 else None
+        return results

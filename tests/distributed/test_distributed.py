@@ -316,6 +316,33 @@ def test_killed_worker_run_equals_the_clean_run(client):
 
 
 @pytest.mark.slow
+def test_one_shard_sends_its_parameters_once_and_survives_a_kill(client):
+    # With one shard the runner keeps its result as the next round's parameters: the
+    # run equals run_local's, short rounds (on the worker's event loop) and long ones,
+    # and a killed runner's replacement gets the parameters sent in full.
+    short = mlp_data([200])
+    want = run_local(mlp_step(), short, rounds=5, batch_size=16, local_steps=2)
+    got = train(mlp_step(), client, short, rounds=5, batch_size=16, local_steps=2)
+    assert_bitwise(got.params, want.params)
+    assert got.losses == want.losses
+    long = mlp_data([30000], n_in=20)  # a round: 15,000 steps, about 0.1 s
+    clean = run_local(mlp_step(), long, rounds=3, batch_size=2)
+    pids = client.run(os.getpid)
+    victim = pids[sorted(pids)[0]]  # the first worker (sorted) gets the shard
+
+    def kill_during_next_round(report):
+        if report.round == 0:
+            threading.Timer(0.03, os.kill, (victim, signal.SIGKILL)).start()
+
+    got = train(mlp_step(), client, long, rounds=3, batch_size=2,
+                callback=kill_during_next_round)
+    assert_bitwise(got.params, clean.params)
+    assert got.losses == clean.losses
+    client.wait_for_workers(2, timeout=60)
+    assert victim not in client.run(os.getpid).values()
+
+
+@pytest.mark.slow
 def test_nan_shard_names_the_worker_and_keeps_the_round(client):
     shards = mlp_data([100, 100, 100])
     shards[2][0][57, 3] = np.nan
