@@ -12,9 +12,11 @@ Run: `python -m benchmarks.distributed [--quick]` (needs the `[dask]` extra). Pr
   workers;
 - the per-round overhead: rounds of one minibatch per shard, the round's wall time
   minus its slowest shard's time inside `loop` (the parameters' trip to each worker's
-  runner and back, the worker's bookkeeping, the driver's sum), beside its floors on
-  the same cluster: an empty call to an actor on each worker, the same call carrying
-  the parameters there and back, the driver's sum of the shards (in process), and a
+  runner and back, the worker's bookkeeping, the driver's sum), and the whole round
+  beside a step called in this process, beside its floors on the same cluster: an
+  empty call to an actor on each worker, the same call carrying the parameters there
+  and back, or bringing them back only, the driver's sum of the shards (in process),
+  and a
   round of empty tasks through the scheduler (what each round paid before `train`
   called runners directly); and the floor of loopback itself: the parameters' bytes
   sent to another process and back over a TCP socket.
@@ -61,10 +63,16 @@ def rounds_after_first(history) -> list[tuple[float, float, int]]:
 
 
 class Echo:
-    """An actor that returns what it is given (the floor of a call to a runner)."""
+    """An actor that returns what it is given (the floor of a call to a runner), or
+    what it was given last (the floor of a one-shard round, whose parameters come
+    back only)."""
 
     def echo(self, value=None):
+        self.kept = value
         return value
+
+    def again(self):
+        return self.kept
 
 
 def _echo_server(port_out) -> None:
@@ -111,17 +119,17 @@ def loopback_seconds(n_bytes: int, reps: int = 50) -> list[float]:
     return times[1:]
 
 
-def call_floors(client, actors: list, params: list[np.ndarray]) -> tuple[float, float]:
-    """Seconds of an empty call to every actor at once, and of the same call carrying
-    `params` there and back (`client` made with direct_to_workers=True, as `train`
-    calls its runners)."""
+def call_floors(client, actors: list, params: list[np.ndarray]) -> tuple[float, ...]:
+    """Seconds of an empty call to every actor at once, of the same call carrying
+    `params` there and back, and of one bringing them back only (`client` made with
+    direct_to_workers=True, as `train` calls its runners)."""
     out = []
-    for args in ((), (params,)):
+    for method, args in (("echo", ()), ("echo", (params,)), ("again", ())):
         start = time.perf_counter()
-        for f in [a.echo(*args) for a in actors]:
+        for f in [getattr(a, method)(*args) for a in actors]:
             f.result()
         out.append(time.perf_counter() - start)
-    return out[0], out[1]
+    return tuple(out)
 
 
 def combine_seconds(step, n: int, reps: int = 20) -> float:
@@ -160,8 +168,8 @@ def row(name: str, seconds: float, rows: int, base: float | None) -> str:
     return f"| {name} | {seconds * 1e3:.1f} | {rows} | {rate:,.0f} | {ratio} |"
 
 
-def overhead_rounds(step, clusters: dict, shards: dict, overhead: dict, floors: dict
-                    ) -> None:
+def overhead_rounds(step, clusters: dict, shards: dict, overhead: dict, walls: dict,
+                    floors: dict) -> None:
     """One turn of the overhead measurements (see the module's docstring)."""
     from cgraph.distributed import train
 
@@ -170,27 +178,41 @@ def overhead_rounds(step, clusters: dict, shards: dict, overhead: dict, floors: 
         reset(step)
         got = train(step, client, shards[n], 16, batch_size=BATCH, local_steps=1)
         overhead.setdefault(n, []).extend((t - c) for t, c, _ in rounds_after_first(got.history))
+        walls.setdefault(n, []).extend(t for t, _, _ in rounds_after_first(got.history))
         times = floors.setdefault(n, {})
         for _ in range(10):
-            empty, loaded = call_floors(direct, actors, params)
+            empty, loaded, back = call_floors(direct, actors, params)
             times.setdefault("empty call", []).append(empty)
             times.setdefault("call with the parameters", []).append(loaded)
+            times.setdefault("call bringing them back", []).append(back)
             start = time.perf_counter()  # what a round cost before: tasks via the scheduler
             client.gather([client.submit(int, i, pure=False) for i in range(n)])
             times.setdefault("task round", []).append(time.perf_counter() - start)
         times.setdefault("combine", []).append(combine_seconds(step, n))
+    x, y = shards[1][0]
+    reset(step)
+    for _ in range(16):  # the step alone, called from Python in this process
+        start = time.perf_counter()
+        step(x[:BATCH], y[:BATCH])
+        walls.setdefault("step", []).append(time.perf_counter() - start)
 
 
-def print_overhead(overhead: dict, floors: dict, n_bytes: int) -> None:
+def print_overhead(overhead: dict, walls: dict, floors: dict, n_bytes: int) -> None:
     """The overhead table: median and best (the least disturbed by other processes)."""
     lines = []
     for n, samples in overhead.items():
         lines.append((f"`train`, {n} worker(s): round minus its slowest shard's compute",
                       samples))
+    for n, samples in walls.items():
+        lines.append((f"`train`, {n} worker(s): the whole round", samples) if n != "step"
+                     else ("one step called from Python, in process", samples))
     for n, times in floors.items():
         lines += [(f"floor, {n} worker(s): an empty call to each", times["empty call"]),
                   (f"floor, {n} worker(s): a call to each with the parameters there and "
                    "back", times["call with the parameters"]),
+                  *([("floor, 1 worker(s): a call bringing the parameters back only (as "
+                      "a round of one shard)", times["call bringing them back"])]
+                    if n == 1 else []),
                   (f"floor, {n} worker(s): the driver's sum of the shards and its apply",
                    times["combine"]),
                   (f"before, {n} worker(s): a round of empty tasks through the scheduler",
@@ -225,10 +247,11 @@ def main(argv: list[str] | None = None) -> None:
     epoch: dict[str, list] = {}
     short: dict[str, list] = {}
     overhead: dict[int, list] = {}
+    walls: dict = {}
     floors: dict[int, dict] = {}
     try:
         for _ in range(reps):  # the configurations take turns: a busy spell slows them all
-            overhead_rounds(step, clusters, shards, overhead, floors)
+            overhead_rounds(step, clusters, shards, overhead, walls, floors)
             if args.overhead:
                 continue
             reset(step)
@@ -270,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
                 base = base or samples[0][2] / seconds
                 print(row(name, seconds, samples[0][2], base))
             print()
-    print_overhead(overhead, floors, n_bytes)
+    print_overhead(overhead, walls, floors, n_bytes)
 
 
 if __name__ == "__main__":
