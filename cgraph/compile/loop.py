@@ -68,12 +68,17 @@ class LoopBuffers:
     read.
     """
 
-    #: Spare scratch arrays kept per size.
+    #: Spare scratch arrays kept per size, and their bytes in all.
     SPARE = 2
+    SCRATCH_BYTES = 1 << 26
+    #: Bytes of the state copies the pool follows (twice the parameters it serves
+    #: in full); past it, the oldest are left to the garbage collector.
+    STATE_BYTES = 1 << 27
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._scratch: dict[int, list[np.ndarray]] = {}
+        self._scratch_bytes = 0
         self._states: list[np.ndarray] = []
 
     def scratch(self, nbytes: int) -> np.ndarray:
@@ -81,6 +86,7 @@ class LoopBuffers:
         with self._lock:
             spare = self._scratch.get(nbytes)
             if spare:
+                self._scratch_bytes -= nbytes
                 return spare.pop()
         return np.empty(nbytes, np.uint8)
 
@@ -89,13 +95,16 @@ class LoopBuffers:
         with self._lock:
             for a in arrays:
                 spare = self._scratch.setdefault(a.nbytes, [])
-                if len(spare) < self.SPARE:
+                if (len(spare) < self.SPARE
+                        and self._scratch_bytes + a.nbytes <= self.SCRATCH_BYTES):
                     spare.append(a)
+                    self._scratch_bytes += a.nbytes
 
     def state(self, value: np.ndarray, keep: int) -> np.ndarray:
         """A C-contiguous copy of `value`, written into a copy made by an earlier loop
         when no one holds that one any more. The pool follows the `keep` latest copies
-        (two per updated shared variable: its storage and a spare)."""
+        (two per updated shared variable: its storage and a spare), up to
+        STATE_BYTES."""
         with self._lock:
             states = self._states
             for k in range(len(states)):
@@ -108,6 +117,8 @@ class LoopBuffers:
                 out = np.empty(value.shape, value.dtype)
             states.append(out)
             del states[:-keep]
+            while sum(a.nbytes for a in states) > self.STATE_BYTES:
+                del states[0]
         np.copyto(out, value)
         return out
 

@@ -163,3 +163,23 @@ def test_a_loop_started_from_a_progress_callback_has_its_own_buffers():
     outer_got = fn.loop(x, y, batch_size=8, record_every=1, progress=progress)
     np.testing.assert_array_equal(inner_got[0], inner_want)
     np.testing.assert_array_equal(outer_got, outer_want)
+
+
+def test_the_pool_keeps_no_more_than_its_byte_limits(monkeypatch):
+    from cgraph.compile.loop import LoopBuffers
+
+    monkeypatch.setattr(LoopBuffers, "STATE_BYTES", 40)  # w (48 bytes) is never kept
+    monkeypatch.setattr(LoopBuffers, "SCRATCH_BYTES", 8)
+    fn, w, b = sgd_step()
+    w0, b0 = w.get_value(), b.get_value()
+    x, y = data(7)
+    want = python_loop(fn, x, y, 8)
+    for _ in range(3):
+        w.set_value(w0)
+        b.set_value(b0)
+        np.testing.assert_array_equal(fn.loop(x, y, batch_size=8, record_every=1), want)
+    pool = loop_buffers(fn.compiled)
+    assert sum(a.nbytes for a in pool._states) <= 40
+    assert all(a.shape != (6,) for a in pool._states)
+    assert pool._scratch_bytes <= 8
+    assert sum(a.nbytes for spare in pool._scratch.values() for a in spare) <= 8
