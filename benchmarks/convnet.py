@@ -12,7 +12,9 @@ Run: `python -m benchmarks.convnet [--quick] [--json PATH]`. Three parts, float3
   32x32 and 56x56 images, border 'half'; and 1x1, 64 channels, 56x56), forward and
   forward+backward (the output and the gradients wrt the input and the filters, as in
   a training step; the numpy reference's backward is checked but not timed);
-- 2x2 max pooling against a copy of the same bytes (the memory floor).
+- 2x2 max pooling against a copy of the same bytes (the memory floor);
+- the convnet rewrites' layers (benchmarks/conv_fusion.py): conv + bias + activation
+  and max-pool(tanh(conv + bias)), forward, with and without the rewrites.
 
 Each backend starts from the same parameters and its result (the step's cost and
 updated parameters, a layer's output and gradients, the pooled array) is checked
@@ -34,6 +36,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from benchmarks.common import interleaved, optional, table
+from benchmarks.conv_fusion import fused_layers
 from benchmarks.results import run_main
 
 TORCH_DIR = Path("/tmp/torchdeps")
@@ -478,7 +481,7 @@ def pooling(quick: bool, torch, jax) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run (for CI)")
-    parser.add_argument("--part", choices=("lenet", "sweep", "pool"), action="append",
+    parser.add_argument("--part", choices=("lenet", "sweep", "pool", "fused"), action="append",
                         help="run only these parts (default: all)")
     args = parser.parse_args(argv)
     torch, jax = load_torch(args.quick), optional("jax", args.quick)
@@ -486,13 +489,15 @@ def main(argv: list[str] | None = None) -> None:
         jax.config.update("jax_enable_x64", False)
     if torch is not None:
         print(f"(torch {torch.__version__}, {torch.get_num_threads()} intra-op threads)")
-    parts = args.part or ["lenet", "sweep", "pool"]
+    parts = args.part or ["lenet", "sweep", "pool", "fused"]
     if "lenet" in parts:
         lenet(args.quick, torch, jax)
     if "sweep" in parts:
         sweep(args.quick, torch, jax)
     if "pool" in parts:
         pooling(args.quick, torch, jax)
+    if "fused" in parts:  # benchmarks/conv_fusion.py: the convnet rewrites' layers
+        fused_layers(args.quick, torch, jax)
 
 
 if __name__ == "__main__":
