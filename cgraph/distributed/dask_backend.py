@@ -55,11 +55,6 @@ _LOSSES_PER_ROUND = 3
 #: Seconds between checks, while a round waits, that its runners' workers are alive.
 _WATCH_SECONDS = 1.0
 
-#: A round runs on its workers' event loops (no hand-over to the actor thread and
-#: back) when the last round's shards took less than this many seconds in `loop`;
-#: a longer round runs on the actor thread, so the worker keeps answering meanwhile.
-_INLINE_SECONDS = 0.02
-
 
 class RoundTimeout(TimeoutError):
     """A round of `train` took longer than its `round_timeout`."""
@@ -89,7 +84,6 @@ class _Runners:
         self.step = pickle.dumps(step)
         self.runners: dict[str, _Runner] = {}
         self.last_loss: BaseException | None = None
-        self.inline = False  # the last round was short: run this one on the event loop
         self.rpc = (client.rpc if client.direct_to_workers is not False
                     else lambda address: ProxyRPC(client.scheduler, address))
         self.to_serialize = to_serialize
@@ -188,16 +182,14 @@ class _Runners:
                 raise outcome
         return lost
 
-    async def call(self, address: str, function: str, *args: Any, inline: bool = False
-                   ) -> Any:
-        """`function(*args)` of the runner on `address` (on the worker's event loop if
-        `inline`, else on its actor thread); `_LostRunner` if the worker is gone."""
+    async def call(self, address: str, function: str, *args: Any) -> Any:
+        """`function(*args)` of the runner on `address`; `_LostRunner` if the worker is
+        gone."""
         future = self.runners[address].future
         try:
             reply = await self.rpc(address).actor_execute(
                 actor=future.key, function=function,
-                args=[self.to_serialize(a) for a in args],
-                kwargs={"separate_thread": False} if inline else {})
+                args=[self.to_serialize(a) for a in args], kwargs={})
         except Exception as err:
             if isinstance(err, OSError) or future.status != "finished":
                 self.last_loss = err
@@ -217,8 +209,8 @@ class _Runners:
         runners = {a: self.runners[a] for a in plan}  # `close` may clear self.runners
         one = len(self.sources) == 1  # the round's parameters are the last result
         calls = {asyncio.ensure_future(self.call(
-            a, "run", r, None if one and runners[a].kept == r - 1 else params, indices,
-            inline=self.inline)): a for a, indices in plan.items()}
+            a, "run", r, None if one and runners[a].kept == r - 1 else params, indices)): a
+                 for a, indices in plan.items()}
         got: dict[int, ShardResult] = {}
         lost: list[str] = []
         pending = set(calls)
@@ -273,7 +265,6 @@ class _Runners:
             for address in lost:
                 self.drop(address)
             losses = self.count_losses(losses + len(lost), f"round {r}")
-        self.inline = max(s.seconds for s in results.values()) < _INLINE_SECONDS
         return [results[i] for i in range(len(self.sources))]
 
 

@@ -37,9 +37,8 @@ class ShardRunner:
     """One worker's part of a run of `train`: its unpickled copy of the step (loaded
     from the disk cache its machine shares), its schedule and its shards.
 
-    The driver waits for each call's reply before it makes the next (a short round
-    runs on the worker's event loop, a longer one on the actor thread), so the step
-    is never used by two rounds at once.
+    Dask runs an actor's methods one at a time on the worker's actor thread, so the
+    step is never used by two rounds at once.
     """
 
     def __init__(self) -> None:

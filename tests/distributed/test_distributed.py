@@ -318,8 +318,7 @@ def test_killed_worker_run_equals_the_clean_run(client):
 @pytest.mark.slow
 def test_one_shard_sends_its_parameters_once_and_survives_a_kill(client):
     # With one shard the runner keeps its result as the next round's parameters: the
-    # run equals run_local's, short rounds (on the worker's event loop) and long ones,
-    # and a killed runner's replacement gets the parameters sent in full.
+    # run equals run_local's, and a killed runner's replacement gets them in full.
     short = mlp_data([200])
     want = run_local(mlp_step(), short, rounds=5, batch_size=16, local_steps=2)
     got = train(mlp_step(), client, short, rounds=5, batch_size=16, local_steps=2)
