@@ -169,7 +169,7 @@ def test_max_windows_that_tile_the_image(dtype):
             y = pool.pool_2d(source, ws)
             outs += [y, cgraph.grad((y * seed[:, :, :y.shape[2], :y.shape[3]]).sum(), x)]
     f = cgraph.function([x, seed], outs)
-    for shape in [(2, 3, 7, 8), (1, 2, 6, 1030), (0, 2, 4, 5), (1, 1, 3, 5)]:
+    for shape in [(2, 3, 7, 8), (1, 2, 6, 1030), (0, 2, 4, 5), (1, 1, 3, 5), (2, 3, 6, 8)]:
         x_val = rng.integers(-3, 3, size=shape).astype(dtype)
         if x_val.size:
             x_val.flat[rng.integers(0, x_val.size, 3)] = [np.nan, np.inf, -np.inf]
@@ -185,6 +185,22 @@ def test_max_windows_that_tile_the_image(dtype):
                     want_dx = want_dx[:, :, :, ::-1]
                 np.testing.assert_array_equal(next(got), want_y.astype(dtype), err_msg=ws)
                 np.testing.assert_allclose(next(got), want_dx, rtol=1e-6, err_msg=ws)
+
+
+def test_2x2_max_pooling_of_dense_and_sliced_batches():
+    """2x2 windows covering a dense batch (one loop over all its pairs of rows) and
+    views that are not one dense batch (a slice of the channels, of the images, every
+    other row): each as numpy's, NaN propagating."""
+    rng = rng_for("pool-2x2-dense")
+    x = T.tensor4("x", dtype="float32")
+    views = [x, x[:, 1:], x[1:], x[:, :, ::2]]
+    f = cgraph.function([x], [pool.pool_2d(v, (2, 2)) for v in views])
+    x_val = rng.standard_normal((3, 4, 8, 6)).astype("float32")
+    x_val[1, 2, 3, 4] = np.nan
+    x_val[2, 1, 0, 0] = np.inf
+    for got, view in zip(f(x_val), [x_val, x_val[:, 1:], x_val[1:], x_val[:, :, ::2]]):
+        want, _ = reference(view.astype(float), None, (2, 2))
+        np.testing.assert_array_equal(got, want.astype("float32"))
 
 
 def test_pool_kernels_are_warning_free(tmp_path):
