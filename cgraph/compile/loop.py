@@ -29,6 +29,7 @@ module's pool when their sizes match, so a loop called again (a round of
 
 from __future__ import annotations
 
+import math
 import operator
 import sys
 import threading
@@ -232,7 +233,7 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
                          "record every step only with batches that divide the data, or "
                          "record_every=None")
     itemsizes = [d.itemsize for d in sig.out_dtypes]
-    out_bufs = [pool.scratch(max(int(np.prod(a)), int(np.prod(b))) * size)
+    out_bufs = [pool.scratch(max(math.prod(a), math.prod(b)) * size)
                 for a, b, size in zip(out_full, out_last, itemsizes)]
     n_in = len(arrays) + len(state_values)
     base = [seqs[i] if i in seqs else a for i, a in enumerate(arrays)] + state_values
@@ -245,7 +246,7 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
         stages.append(pool.scratch(max(batch, 1) * row_bytes))
     kinds = {np.dtype("float64"): 8, np.dtype("float32"): 4}
     for o in range(n_out):
-        nbytes = [int(np.prod(s[o])) * itemsizes[o] for s in (out_full, out_last)]
+        nbytes = [math.prod(s[o]) * itemsizes[o] for s in (out_full, out_last)]
         L += [n_in + o, *nbytes, kinds.get(sig.out_dtypes[o], 0)]
     for u, k in enumerate(sig.update_index):
         L += [n_in + n_out + u, len(arrays) + k, state_values[k].nbytes]
@@ -418,6 +419,6 @@ def _results(sig: Signature, records: list[np.ndarray], out_bufs: list[np.ndarra
     elif done == 0:
         outs = [None] * n_out
     else:
-        outs = [buf[:int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape).copy()
+        outs = [buf[:math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape).copy()
                 for buf, shape, dtype in zip(out_bufs, last_shapes, sig.out_dtypes)]
     return sig.pack(outs)
