@@ -7,15 +7,14 @@ hash across processes.
 One idea per module: `build` (options, the compile command, building in a folder),
 `probe` (the compiler's identity, the host CPU, BLAS and libmvec), `identity` (the
 cache key), `store` (the cache folder and its entries), `index` (names of warm
-starts), `cache` (the memo and the ways to a module), `maintenance` (listing,
-clearing, purging).
+starts), `runtime` (C that modules share, built once per cache), `cache` (the memo
+and the ways to a module), `maintenance` (listing, clearing, purging).
 """
 
 from cgraph.backend.build import (
     BuildOptions,
     CompileError,
     CompilerNotFoundError,
-    Runtime,
     SanitizerRuntimeError,
     default_options,
 )
@@ -29,6 +28,7 @@ from cgraph.backend.maintenance import (
     cache_remove_stale,
 )
 from cgraph.backend.probe import has_libmvec, with_blas
+from cgraph.backend.runtime import Runtime
 from cgraph.backend.store import (
     CacheSecurityError,
     DiskFullError,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import os
 import shlex
 import shutil
@@ -18,18 +17,18 @@ import sys
 import sysconfig
 import tempfile
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cffi
+
+from cgraph.backend.runtime import Runtime, publish, runtime_object
 
 __all__ = [
     "BuildOptions",
     "CompileError",
     "CompilerNotFoundError",
     "DEFAULT_CFLAGS",
-    "Runtime",
     "SanitizerRuntimeError",
     "build_module",
     "check_sanitizer_runtime",
@@ -60,20 +59,6 @@ BASE_FLAGS: tuple[str, ...] = ("-shared", "-fPIC", "-fvisibility=hidden", "-fwra
 DEFAULT_CFLAGS: tuple[str, ...] = ("-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd")
 
 _N_STDERR_LINES = 20
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """C that does not depend on the module: compiled once per cache, compiler and
-    options into an object that every module built with these options is linked with.
-
-    The module's unit is compiled with ``-DCG_RUNTIME`` (it then declares what the
-    runtime defines instead of defining it). `name` must change whenever `source`'s
-    text or the machine it is compiled for does; `source` is called only to build.
-    """
-
-    name: str
-    source: Callable[[], str] = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -355,8 +340,8 @@ def build_module(
     (the cffi wrapper, which declares the functions of ``cdef``: plain C prototypes)
     next to the module; the two compile at once into objects, then link. With
     ``options.runtime``, the source is compiled with ``-DCG_RUNTIME`` and linked with the
-    runtime's object, kept in ``build_dir``'s parent folder (the cache) and compiled
-    alongside the first module that needs it.
+    runtime's parts it names, kept in ``build_dir``'s parent folder (the cache) and
+    compiled alongside the first module that needs them.
 
     Parameters
     ----------
@@ -399,53 +384,31 @@ def build_module(
     ffi.set_source(modname, "#include <stddef.h>\n#include <stdint.h>\n" + cdef,
                    compiler_verbose=False)
     ffi.emit_c_code(str(build_dir / c_name))
-    runtime = _runtime_object(options, build_dir.parent) if options.runtime else None
+    parts = [part for part in options.runtime.parts if part in source] if options.runtime else []
     command = object_command(options, "source.c", "source.o",
-                             defines=("-DCG_RUNTIME=1",) if runtime else ())
+                             defines=("-DCG_RUNTIME=1",) if options.runtime else ())
     wrapper = object_command(options, c_name, f"{modname}.o", optimize=_glue_level(options))
-    commands, objects = [command, wrapper], ["source.o", f"{modname}.o"]
-    fresh = runtime is not None and not runtime.is_file()
-    if fresh:  # this cache's first module with these options: the runtime compiles too
-        with open(build_dir / _RUNTIME_C, "w", encoding="utf-8", newline="") as f:
-            f.write(options.runtime.source())
-        commands.append(object_command(options, _RUNTIME_C, _RUNTIME_O))
+    commands, objects, fresh = [command, wrapper], ["source.o", f"{modname}.o"], []
+    for part in parts:  # the runtime's parts it names: built in this cache, or built now
+        target = runtime_object(part, options, options.cc, build_dir.parent,
+                                " ".join(BASE_FLAGS))
+        if target.is_file():
+            objects.append(str(target))
+            continue
+        with open(build_dir / f"{part}.c", "w", encoding="utf-8", newline="") as f:
+            f.write(options.runtime.source(part))
+        commands.append(object_command(options, f"{part}.c", f"{part}.o"))
+        objects.append(f"{part}.o")
+        fresh.append((part, target))
     _run_all(commands, build_dir, options.cc)
     so_name = modname + sysconfig.get_config_var("EXT_SUFFIX")
-    if runtime is not None:
-        objects.append(_RUNTIME_O if fresh else str(runtime))
     _run_all([link_command(options, objects, so_name)], build_dir, options.cc)
-    if fresh:
-        _publish(build_dir / _RUNTIME_O, runtime)
-        os.unlink(build_dir / _RUNTIME_C)
+    for part, target in fresh:
+        publish(build_dir / f"{part}.o", target)
+        os.unlink(build_dir / f"{part}.c")
     for obj in ("source.o", f"{modname}.o"):
         os.unlink(build_dir / obj)
     return command
-
-
-_RUNTIME_C, _RUNTIME_O = "cg_runtime.c", "cg_runtime.o"
-
-
-def _runtime_object(options: BuildOptions, root: Path) -> Path:
-    """Where the cache in `root` keeps the runtime object of `options`: named by the
-    runtime, every option and the compiler binary (its path, size and time)."""
-    compiler = shutil.which(options.cc) or options.cc
-    try:
-        info = os.stat(compiler)
-        stamp = f"{os.path.realpath(compiler)} {info.st_size} {info.st_mtime_ns}"
-    except OSError:
-        stamp = compiler
-    text = "\0".join([repr(options), stamp, " ".join(BASE_FLAGS)])
-    return root / "runtime" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.o"
-
-
-def _publish(built: Path, target: Path) -> None:
-    """Move the runtime object `built` to `target` at once (another process may have
-    published the same object meanwhile: either copy is the same)."""
-    try:
-        target.parent.mkdir(mode=0o700, exist_ok=True)
-        os.replace(built, target)
-    except OSError:
-        pass  # the next build compiles it again
 
 
 def _glue_level(options: BuildOptions) -> tuple[str, ...]:

@@ -269,12 +269,13 @@ def render(program: Program, version: str, profile: bool = False,
                            fixed_plan=None if fixed_plan is None else [int(v) for v in fixed_plan])
 
 
-def render_runtime(products: Sequence[dict], version: str) -> str:
-    """The C of cgraph's runtime (templates/runtime.c.j2): what every module shares,
-    compiled once per machine and build options, and linked into the modules built
-    with it (`backend.Runtime`). `products` are the gemm contexts of the dtypes whose
-    products call BLAS, each with its C type as ``ctype``."""
-    return environment().get_template("runtime.c.j2").render(products=products,
+def render_runtime(products: Sequence[dict], loop: bool, version: str) -> str:
+    """The C of a part of cgraph's runtime (templates/runtime.c.j2): what modules share,
+    compiled once per cache and build options, and linked into the modules built with
+    it that name it (`backend.Runtime`). `products` are gemm contexts of dtypes whose
+    products call BLAS, each with its C type as ``ctype``; `loop`: Function.loop's
+    runner."""
+    return environment().get_template("runtime.c.j2").render(products=products, loop=loop,
                                                              version=version)
 
 

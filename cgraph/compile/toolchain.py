@@ -78,18 +78,25 @@ def _runtime_products() -> list[dict]:
     return [dict(_product_context(dtype), ctype=_CTYPES[dtype]) for dtype in BLAS_PREFIX]
 
 
-def _runtime_source() -> str:
-    return render_runtime(_runtime_products(), __version__)
+#: The runtime's parts, by the symbol each defines.
+_LOOP_PART = "cg_rt_loop_run"
+_PRODUCT_PART = "cg_rt_gemm_"
+
+
+def _runtime_source(part: str) -> str:
+    products = [c for c in _runtime_products() if part == _PRODUCT_PART + c["sfx"]]
+    return render_runtime(products, part == _LOOP_PART, __version__)
 
 
 @functools.cache
 def runtime() -> backend.Runtime:
-    """cgraph's runtime (templates/runtime.c.j2: the products that call BLAS and the
-    loop of `Function.loop`), which function modules are linked with; named by the
-    code generator's digest, what it renders from and the host CPU."""
+    """cgraph's runtime (templates/runtime.c.j2): a part per dtype whose products call
+    BLAS and one for `Function.loop`'s loop, which function modules are linked with;
+    named by the code generator's digest, what it renders from and the host CPU."""
     text = "\0".join([generator_digest(), repr(_runtime_products()), host_cpu()])
     name = "cgrt-" + hashlib.sha256(text.encode()).hexdigest()[:20]
-    return backend.Runtime(name, _runtime_source)
+    parts = (_LOOP_PART, *(_PRODUCT_PART + dtype for dtype in BLAS_PREFIX))
+    return backend.Runtime(name, parts, _runtime_source)
 
 
 def call_path_options(cc: str, sanitize: bool) -> backend.BuildOptions:
