@@ -42,7 +42,7 @@ from cgraph.compile import errors, fastcall
 from cgraph.compile.profiling import ProfileStats
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import ERRBUF_SIZE, build_options, kernel_headers, program_key
-from cgraph.compile.warm import Prepared
+from cgraph.compile.warm import GraphFace, Prepared, Record
 from cgraph.configdefaults import Config
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.labels import node_labels
@@ -74,7 +74,8 @@ class CompiledModule:
     ----------
     fgraph : FunctionGraph
         The compiled graph: the function's inputs then the shared storages in, its
-        outputs then the updates' new values out.
+        outputs then the updates' new values out. A warm start rebuilds it (and
+        `lowered`) from its record on first use.
     signature : Signature
         Argument specs, shared variables, updates and result dtypes.
     lowered : Lowered
@@ -90,8 +91,12 @@ class CompiledModule:
     build_options : backend.BuildOptions
         How the module was compiled.
     prepared : Prepared
-        The lowered program and its name in the module index (what a warm-start
-        record keeps, `cgraph.compile.warm`).
+        What calling the module needs from the lowered program, and its name in the
+        module index (what a warm-start record keeps, `cgraph.compile.warm`).
+    record : Record or None
+        The graph's warm-start record (set by `function` in mode "C"): the plans of
+        new call shapes are kept there for new processes (a profiled function's are
+        not).
     version : str
         cgraph's version the C was rendered by.
     c_path : str
@@ -113,10 +118,14 @@ class CompiledModule:
         The settings it was built with.
     """
 
-    def __init__(self, fgraph: FunctionGraph, signature: Signature, cfg: Config,
+    def __init__(self, fgraph: FunctionGraph | GraphFace, signature: Signature, cfg: Config,
                  profile: bool = False, label: str = "compiled function",
                  prepared: Prepared | None = None):
-        self.fgraph = fgraph
+        # A warm start gives the face of a graph it rebuilds on first use (`_rebuild`).
+        self._fgraph = fgraph if isinstance(fgraph, FunctionGraph) else None
+        self._inputs = list(fgraph.inputs)
+        self._lowered: Lowered | None = None
+        self.record: Record | None = None
         self.signature = signature
         self.config = copy.copy(cfg)
         self.label = label
@@ -134,45 +143,48 @@ class CompiledModule:
     # ----------------------------------------------------------------- building
 
     def _build(self, cfg: Config, prepared: Prepared | None = None) -> None:
-        """Lower the graph (or take `prepared`'s lowering, from a warm-start record),
-        then load its module from the index or render and compile it."""
+        """Lower the graph (or take `prepared`'s front, from a warm-start record, and
+        lower nothing), then load its module from the index or render and compile it."""
         started = time.perf_counter()
         if cfg.c_call:  # the C call path compiles (once per machine) alongside the module
             fastcall.start(cfg.cc, cfg.cache_dir or None, cfg.sanitize)
         # Before lowering, which renders the C of inner programs (scan).
         keep_bytecode_in(backend.private_subdir("jinja", cfg.cache_dir or None))
-        sig = self.signature
-        n_in = len(sig.args)
-        update_of = {sig.n_outputs + k: n_in + index for k, index in enumerate(sig.update_index)}
-        self.lowered: Lowered = (prepared.lowered if prepared is not None
-                                 else lower(self.fgraph, update_of))
+        if prepared is None:
+            self._lowered = lower(self._fgraph, self._update_of())
+        else:
+            self._lowered = prepared.lowered
+            self.prepared = prepared  # whose `load` rebuilds the graph (`lowered`)
         lowered = time.perf_counter()
-        program = self.lowered.program
+        blas = (prepared.blas if prepared is not None
+                else uses_blas(self._lowered.program.steps))
         self.build_options = build_options(cfg)
-        if uses_blas(program.steps):  # only modules that call BLAS link it
+        if blas:  # only modules that call BLAS link it
             self.build_options = backend.with_blas(self.build_options)
         self.version = VERSION
-        declarations = cdef(program, self._profiled)
         # A warm start finds the module by the program's name and skips rendering.
         options = repr(self.build_options)
         if prepared is not None and prepared.options == options:
-            index_key = prepared.index_key
+            self.prepared = prepared
         else:
-            index_key = program_key(program, VERSION, str(self._profiled), declarations,
-                                    options)
-        self.prepared = Prepared(self.lowered, index_key, options)
+            program = self.lowered.program
+            index_key = program_key(program, VERSION, str(self._profiled),
+                                    cdef(program, self._profiled), options)
+            self.prepared = Prepared.of(self.lowered, index_key, options, blas)
+        index_key = self.prepared.index_key
         compiles = backend.stats.compiles
         cache_dir = cfg.cache_dir or None
         module = backend.load_indexed(index_key, self.build_options, cache_dir)
         looked_up = rendered = time.perf_counter()
         if module is None:
+            program = self.lowered.program
             self._source = render(program, VERSION, profile=self._profiled)
             rendered = time.perf_counter()
             what = (f"{len(self.lowered.kernels)} kernels "
                     f"({len(self._source) // 1024} kB of C)")
             try:
                 with compile_progress(what, cfg.compile_progress):
-                    module = backend.load_module(self._source, declarations,
+                    module = backend.load_module(self._source, cdef(program, self._profiled),
                                                  self.build_options, depends=kernel_headers(),
                                                  root=cache_dir, key_text=index_key)
             except backend.CompileError as err:
@@ -188,12 +200,58 @@ class CompiledModule:
                                  "load": looked_up - lowered + loaded - rendered - built})
         self.ffi = module.ffi
         self.from_buffer = module.ffi.from_buffer
-        self.entry = getattr(module.lib, program.entry)
-        self.constants = [self.from_buffer(c) for c in self.lowered.arg_constants]
+        self.entry = getattr(module.lib, self.prepared.entry)
+        self.constants = [self.from_buffer(c) for c in self.prepared.arg_constants]
         # Shapes that depend on argument values: scalars join the plan key; arrays
         # (e.g. a boolean mask) make every call plan afresh.
-        self.value_args: tuple[int, ...] = self.lowered.value_args
-        self.replan_each_call = any(self.fgraph.inputs[i].type.ndim > 0 for i in self.value_args)
+        self.value_args: tuple[int, ...] = self.prepared.value_args
+        self.replan_each_call = any(self._inputs[i].type.ndim > 0 for i in self.value_args)
+        if not self._profiled and not self.value_args:
+            for shapes, P, out_shapes, in_place in self.prepared.plans:
+                self._keep(shapes, shapes, P, out_shapes, in_place)
+
+    @property
+    def fgraph(self) -> FunctionGraph:
+        """The compiled graph (see the class's attributes)."""
+        if self._fgraph is None:
+            self._rebuild()
+        return self._fgraph
+
+    @property
+    def lowered(self) -> Lowered:
+        """The lowered program (`lowered.program`: steps, updates, entry name)."""
+        if self._lowered is None:
+            self._rebuild()
+        return self._lowered
+
+    def _rebuild(self) -> None:
+        """A warm start's graph and program, rebuilt from its record on first use (or,
+        when the record's graph is gone, the graph as built rewritten and lowered again,
+        which must name the same program, and recorded again)."""
+        prepared = self.prepared
+        rebuilt = prepared.load()
+        if rebuilt is None:
+            fgraph = prepared.remake()
+            lowered = lower(fgraph, self._update_of())
+            program = lowered.program
+            if program_key(program, VERSION, str(self._profiled), cdef(program, self._profiled),
+                           prepared.options) != prepared.index_key:
+                raise RuntimeError(f"{self.label}: its graph, rewritten again, is not the "
+                                   "program its module was built from; clear the cache "
+                                   "(python -m cgraph cache clear)")
+            prepared.lowered = lowered
+            if self.record is not None:
+                self.record.store_graph(fgraph, prepared)
+            rebuilt = fgraph, lowered
+        self._fgraph, self._lowered = rebuilt
+        self._lowered.arg_constants = prepared.arg_constants  # one copy of each
+        prepared.lowered = self._lowered
+
+    def _update_of(self) -> dict[int, int]:
+        """The lowering's map: output position -> input position it updates."""
+        sig = self.signature
+        return {sig.n_outputs + k: len(sig.args) + index
+                for k, index in enumerate(sig.update_index)}
 
     def specialized(self, P: Any) -> Any:
         """The module specialized to the plan array `P` (a cffi int64_t array): every
@@ -255,11 +313,11 @@ class CompiledModule:
     def entry_point(self, suffix: str = "") -> Any:
         """The module's function `<entry><suffix>` ("_argv": the C call path's entry,
         "_loop": `Function.loop`'s, "_profile": the profile counters)."""
-        return getattr(self.module.lib, self.lowered.program.entry + suffix)
+        return getattr(self.module.lib, self.prepared.entry + suffix)
 
     def entry_address(self, suffix: str = "") -> int:
         """The address of the module's function `<entry><suffix>`."""
-        address = self.ffi.addressof(self.module.lib, self.lowered.program.entry + suffix)
+        address = self.ffi.addressof(self.module.lib, self.prepared.entry + suffix)
         return int(self.ffi.cast("uintptr_t", address))
 
     # ----------------------------------------------------------------- plans
@@ -278,7 +336,7 @@ class CompiledModule:
         (naming the node) for shapes the graph cannot take, and MemoryError when the
         workspace or an output cannot be allocated."""
         shapes = key[:len(arrays)]
-        for var, shape in zip(self.fgraph.inputs, shapes):
+        for var, shape in zip(self._inputs, shapes):
             for axis, (want, got) in enumerate(zip(var.type.shape, shape)):
                 if want is not None and want != got:
                     raise ValueError(f"input {var!r} has static shape {var.type}, but got "
@@ -294,9 +352,17 @@ class CompiledModule:
         if self.profile is not None:
             self.profile.set_plan(plan)
         P = plan.params
-        entry = CallPlan(self.from_buffer("int64_t[]", P), plan.out_shapes, P, plan.inplace)
         if self.replan_each_call:
-            return entry
+            return CallPlan(self.from_buffer("int64_t[]", P), plan.out_shapes, P, plan.inplace)
+        if self.record is not None and not self.value_args and not self._profiled:
+            self.record.add_plan(shapes, P, plan.out_shapes, plan.inplace)
+        return self._keep(key, shapes, P, plan.out_shapes, plan.inplace)
+
+    def _keep(self, key: tuple, shapes: tuple, P: np.ndarray, out_shapes: tuple,
+              in_place: tuple) -> CallPlan:
+        """Keep the plan P of a call with arrays of `shapes` in `plans` under `key` (and
+        in `c_plans`, unless shapes depend on values)."""
+        entry = CallPlan(self.from_buffer("int64_t[]", P), out_shapes, P, in_place)
         if len(self.plans) > MAX_PLANS:
             self.plans.clear()
             self.c_plans.clear()
@@ -304,8 +370,8 @@ class CompiledModule:
         if not self.value_args:
             self.c_plans[fastcall.plan_key(shapes)] = (  # P's address, out dims, all in place
                 int(self.ffi.cast("uintptr_t", entry.P)),
-                fastcall.plan_key(plan.out_shapes[:self.signature.n_outputs]),
-                all(plan.inplace), entry)
+                fastcall.plan_key(out_shapes[:self.signature.n_outputs]),
+                all(in_place), entry)
         return entry
 
     def _check_allocation(self, plan: Plan, shapes: tuple) -> None:
@@ -396,7 +462,7 @@ class CompiledModule:
         if factory is None:
             return None
         return fastcall.make_caller(factory, self.entry_address("_argv"), self.signature,
-                                    self.lowered.arg_constants, self.c_plans, fallback,
+                                    self.prepared.arg_constants, self.c_plans, fallback,
                                     self.on_c_error)
 
     def on_c_error(self, rc: int, message: bytes, args: list) -> None:

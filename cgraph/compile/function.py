@@ -9,6 +9,7 @@ pack the result through the function's `Signature`.
 from __future__ import annotations
 
 import copy
+import functools
 import pickle
 import time
 import warnings
@@ -20,15 +21,16 @@ from cgraph.compile import debugmode, pymode
 from cgraph.compile.compiled import CompiledModule
 from cgraph.compile.gcpause import gc_paused
 from cgraph.compile.givens import as_givens
+from cgraph.compile.graph_key import graph_key, walk
 from cgraph.compile.host_print import Print, printing_call, strip_prints
-from cgraph.compile.io import In, Out
+from cgraph.compile.io import Binding, In, Out
 from cgraph.compile.loop import run_loop
 from cgraph.compile.profiling import ProfileStats
 from cgraph.compile.shared import SharedVariable
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import build_options, has_libmvec
 from cgraph.compile.updates import default_updates, update_pairs
-from cgraph.compile.warm import Prepared, graph_key, restore, store, walk
+from cgraph.compile.warm import GraphFace, Prepared, keep_record, restore
 from cgraph.configdefaults import Config, config
 from cgraph.graph.basic import Constant, Variable, clone_replace
 from cgraph.graph.fg import FunctionGraph
@@ -74,12 +76,14 @@ class Function:
         Mode "DebugMode": the graph before rewrites, which each call also runs in numpy.
     """
 
-    def __init__(self, fgraph: FunctionGraph, n_inputs: int, shared_in: list[SharedVariable],
-                 n_outputs: int, update_targets: list[SharedVariable], return_list: bool,
-                 mode: str, name: str | None, allow_downcast: bool | None, cfg: Config,
+    def __init__(self, fgraph: FunctionGraph | GraphFace, n_inputs: int,
+                 shared_in: list[SharedVariable], n_outputs: int,
+                 update_targets: list[SharedVariable], return_list: bool, mode: str,
+                 name: str | None, allow_downcast: bool | None, cfg: Config,
                  profile: bool = False, prints: Sequence[Print] = (),
                  reference: FunctionGraph | None = None, prepared: Prepared | None = None):
-        self.fgraph = fgraph
+        # A warm start's graph is rebuilt on first use (`CompiledModule.fgraph`).
+        self._fgraph = fgraph if isinstance(fgraph, FunctionGraph) else None
         self.mode = mode
         self.reference = reference
         # The values of `Print` nodes are hidden outputs after the caller's: the call
@@ -97,14 +101,20 @@ class Function:
         self._profiled = bool(profile or cfg.profile) and mode == "C"
         self._trust_input = False
         self._ins: list[In] | None = None  # from `function`'s In specs
-        self._by_name: dict[str, int] = {}
-        self._ambiguous: dict[str, list[int]] = {}  # names that several inputs have
+        self._binding: Binding | None = None  # the arguments' names and defaults
         self._implicit = False  # an In(..., implicit=True): arguments always need binding
         self.compiled = (CompiledModule(fgraph, self.signature, self._cfg, self._profiled,
                                         self._label(), prepared) if mode != "PY" else None)
         self._call = self._call_path()
 
     # ----------------------------------------------------------------- attributes
+
+    @property
+    def fgraph(self) -> FunctionGraph:
+        """The graph that was compiled (see the class's attributes)."""
+        if self._fgraph is None:
+            self._fgraph = self.compiled.fgraph
+        return self._fgraph
 
     @property
     def name(self) -> str | None:
@@ -241,44 +251,13 @@ class Function:
     def _set_input_specs(self, specs: list[In]) -> None:
         """Names, defaults and implicit flags of the inputs (from `In`)."""
         self._ins = specs
-        self._by_name = {s.name: i for i, s in enumerate(specs) if s.name}
-        positions: dict[str, list[int]] = {}
-        for i, s in enumerate(specs):
-            if s.name:
-                positions.setdefault(s.name, []).append(i)
-        self._ambiguous = {n: where for n, where in positions.items() if len(where) > 1}
-        self._implicit = any(s.implicit for s in specs)
+        self._binding = Binding(specs)
+        self._implicit = self._binding.implicit
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
         """Positional and keyword arguments, plus defaults, in input order."""
-        specs = self._ins or [In(v) for v in self.user_inputs]
-        if not kwargs and all(s.value is None for s in specs):
-            raise TypeError(f"{self._label()} takes {len(specs)} argument(s), "
-                            f"got {len(args)}")
-        positional = [i for i, s in enumerate(specs) if not s.implicit]
-        if len(args) > len(positional):
-            raise TypeError(f"{self._label()} takes {len(positional)} positional "
-                            f"argument(s), got {len(args)}")
-        values: dict[int, Any] = dict(zip(positional, args))
-        for key, value in kwargs.items():
-            i = self._by_name.get(key)
-            if key in self._ambiguous:
-                where = " and ".join(map(str, self._ambiguous[key]))
-                raise TypeError(f"{self._label()}: the keyword {key!r} is ambiguous: inputs "
-                                f"{where} are all named {key!r}; pass them by position or "
-                                "give the inputs distinct names")
-            if i is None:
-                raise TypeError(f"{self._label()} has no input named {key!r}")
-            if i in values:
-                raise TypeError(f"{self._label()} got input {key!r} twice")
-            values[i] = value
-        for i, s in enumerate(specs):
-            if i not in values:
-                if s.value is None:
-                    raise TypeError(f"{self._label()}: missing input {i} "
-                                    f"({s.name or s.variable!r})")
-                values[i] = s.value
-        return tuple(values[i] for i in range(len(specs)))
+        binding = self._binding or Binding([In(v) for v in self.user_inputs])
+        return binding.bind(args, kwargs, self._label())
 
     # ----------------------------------------------------------------- copies, pickles
 
@@ -371,6 +350,13 @@ class Function:
                          if self.compiled.source_rendered else None)
 
 
+def _rewritten(inputs: list[Variable], outputs: list[Variable], cfg: Config) -> FunctionGraph:
+    """The graph from `inputs` to `outputs`, rewritten."""
+    fgraph = FunctionGraph(inputs, outputs)
+    rewrite_graph(fgraph, cfg)
+    return fgraph
+
+
 def _rebuild_function(args: tuple, user_inputs: list[Variable], specs: list | None = None
                       ) -> Function:
     f = Function(*args)
@@ -439,19 +425,19 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     out_list = [as_tensor_variable(o.variable if isinstance(o, Out) else o) for o in out_list]
     pairs = update_pairs(updates)
     computed = out_list + [value for _, value in pairs]
-    nodes, leaves = walk(computed)  # the one traversal, unless the graph changes below
-    found = default_updates(computed, pairs, no_default_updates, leaves)
+    walked = walk(computed)  # the one traversal, unless the graph changes below
+    found = default_updates(computed, pairs, no_default_updates, walked.leaves)
     pairs += found
     computed += [value for _, value in found]
     if givens:
         computed = clone_replace(computed, as_givens(givens))
     if found or givens:
-        nodes, leaves = walk(computed)
-    computed, prints = strip_prints(computed, nodes)
+        walked = walk(computed)
+    computed, prints = strip_prints(computed, walked.nodes)
     if prints:
         computed[len(out_list):len(out_list)] = [value for _, value in prints]
-        nodes, leaves = walk(computed)
-    used = {id(v) for v in leaves}
+        walked = walk(computed)
+    used = {id(v) for v in walked.leaves}
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', "
                          f"got {on_unused_input!r}")
@@ -462,7 +448,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
             if on_unused_input == "raise":
                 raise UnusedInputError(message)
             warnings.warn(message, stacklevel=2)
-    shared_in = [v for v in leaves if isinstance(v, SharedVariable)]
+    shared_in = [v for v in walked.leaves if isinstance(v, SharedVariable)]
     # A shared variable that is updated but read by nothing is still an argument: the
     # update is written into its storage (optimizers keep such accumulators).
     shared_in += [t for t, _ in pairs if all(t is not v for v in shared_in)]
@@ -475,11 +461,13 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     started = time.perf_counter()
     # Mode "C": a record of this graph as built may hold its rewritten, lowered form.
     key = (graph_key(inputs + shared_in, computed, config, cfg.optimizer,
-                     bool(profile or config.profile), nodes) if mode == "C" else None)
+                     bool(profile or config.profile), walked, len(computed) - len(pairs),
+                     [t for t, _ in pairs]) if mode == "C" else None)
     warm = None if key is None else restore(key, inputs + shared_in, computed, config)
     reference = prepared = None
     if warm is not None:
         fgraph, rewrites, prepared = warm
+        prepared.remake = functools.partial(_rewritten, inputs + shared_in, computed, cfg)
     else:
         fgraph = FunctionGraph(inputs + shared_in, computed)
         if mode == "DebugMode":  # the graph as built, and a copy that remembers the rewrites
@@ -489,8 +477,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
                  return_list, mode, name, allow_input_downcast, config, profile,
                  [op for op, _ in prints], reference, prepared)
-    if key is not None and warm is None:
-        store(key, fgraph, f.compiled.prepared, rewrites, config)
+    if key is not None:  # records the graph (a miss) and the plans of new call shapes
+        keep_record(key, f.compiled, None if warm else fgraph, rewrites, config)
     f.trust_input = trust_input
     f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
     f.rewrites = rewrites  # pass -> {rule: times fired}

@@ -1,24 +1,28 @@
-"""Warm starts that skip the rewrites and the lowering: a record per graph as built.
+"""Warm starts that skip the rewrites, the lowering and the planning: a record per graph.
 
-`function` names the graph the user built (`graph_key`: one linear pass over its nodes,
-before any rewrite) and looks up a record (`cgraph.backend.records`) holding what the
-rewrites and the lowering made of it last time: the rewritten graph, the `Lowered`
-program, the rewrite statistics and the program's name in the module index. A hit
-rebuilds them (`restore`) and goes straight to loading the module.
+`function` names the graph the user built (`graph_key`, before any rewrite) and looks
+up its record (`cgraph.backend.records`), made of three entries:
 
-The key holds everything the rewrites and the lowering read: each node's op (its
-pickle: class and parameters), the input positions, every variable's type and name
-(names reach the C's comments and the error messages), each node's creation trace,
-the constants' dtypes, shapes and bytes, the configuration, cgraph's Python sources
-and the C generator's digest. Ids never enter it. A record is trusted only after
-its payload digest matches (`records`) and the rebuilt graph has the caller's inputs
-(by position and type) and outputs (count, dtype and rank); anything else reads as a
-miss, and the caller rewrites and lowers as usual (and records again).
+- the front, read on every warm start: what the function's front end needs to load its
+  module and call it (`Prepared`: the module's name in the index, the entry point, the
+  constants passed to each call, the inputs whose values shape a call), the rewrite
+  statistics, the input and output types the record was made for and the digest of
+  the graph entry;
+- the graph, read on first use (`Prepared.load`): the rewritten graph and its
+  `Lowered` program, stored flat (variables and nodes as lists of their attributes,
+  linked by position) so that a deep graph pickles without recursion; the `Lowered`
+  fields keyed by `id(...)` are stored as (object, value) pairs and keyed again on the
+  rebuilt objects. A call of a shape no plan exists for, an error naming a node and
+  `c_source` need it. When it is gone or is not the one the front names, the graph as
+  built is rewritten and lowered again (`Prepared.remake`) and recorded again;
+- the plans: the call plans processes made (`Record.add_plan`; at most `MAX_PLANS`, and
+  never a plan holding values only its own process can read, such as a scan's
+  callback address), so that a new process calls shapes planned before without the
+  graph.
 
-The graph is stored flat (variables and nodes as lists of their attributes, linked by
-position), so that a deep graph pickles without recursion; the `Lowered` fields keyed
-by `id(...)` are stored as (object, value) pairs and keyed again on the rebuilt
-objects.
+A record is trusted only after its digest matches (`records`) and its input types (by
+position) and output dtypes and ranks are the caller's; anything else reads as a miss,
+and the caller rewrites and lowers as usual (and records again).
 """
 
 from __future__ import annotations
@@ -28,136 +32,74 @@ import functools
 import gc
 import hashlib
 import io
-import itertools
-import os
 import pickle
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from cgraph import backend
-from cgraph._version import __version__
-from cgraph.backend.identity import source_files, tree_digest
 from cgraph.backend.records import read_record, write_record
 from cgraph.codegen.lower import Lowered
-from cgraph.compile.toolchain import build_options, digest_root, generator_digest
+from cgraph.compile.toolchain import build_options
 from cgraph.configdefaults import Config
-from cgraph.graph.basic import Apply, Constant, Variable, toposort
+from cgraph.graph.basic import Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.kernel import ParamLayout
-from cgraph.tensor.type import TensorType
 
-__all__ = ["Prepared", "graph_key", "restore", "store"]
+__all__ = ["MAX_PLANS", "GraphFace", "Prepared", "Record", "keep_record", "restore", "store"]
 
 _PROTOCOL = 5
+#: The most call plans kept beside a record.
+MAX_PLANS = 8
 
 
 @dataclasses.dataclass
 class Prepared:
-    """What a warm start hands `CompiledModule`: the lowered program, and its name in
-    the module index with the repr of the build options that name was made with."""
+    """What a compiled function's front end needs from its lowered program: its name in
+    the module index (with the repr of the build options it was made with), the entry
+    point, whether the module links BLAS, the plan's length, the constants passed to
+    each call and the inputs whose values shape a call. `lowered` is None until `load`
+    (a warm start's) rebuilds the rewritten graph and its program from the record, or,
+    when the record's graph is gone, `remake` rewrites the graph as built again (to be
+    lowered); `plans` are call plans made before, as (shapes, P, output shapes,
+    updates in place)."""
 
-    lowered: Lowered
     index_key: str
     options: str
+    entry: str
+    blas: bool
+    n_slots: int
+    arg_constants: list[np.ndarray]
+    value_args: tuple[int, ...]
+    lowered: Lowered | None = None
+    load: Callable[[], tuple[FunctionGraph, Lowered] | None] | None = None
+    remake: Callable[[], FunctionGraph] | None = None
+    plans: list[tuple] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def of(cls, lowered: Lowered, index_key: str, options: str, blas: bool) -> Prepared:
+        """The front of `lowered`, a program at hand."""
+        program = lowered.program
+        return cls(index_key, options, program.entry, blas, program.n_slots,
+                   list(lowered.arg_constants), tuple(lowered.value_args), lowered)
+
+    def front(self) -> tuple:
+        """The fields a record keeps (all but the program and the plans)."""
+        return (self.index_key, self.options, self.entry, self.blas, self.n_slots,
+                self.arg_constants, self.value_args)
 
 
-class _Unsupported(Exception):
-    """The graph holds something the key cannot name: no record for it."""
+class GraphFace(NamedTuple):
+    """The inputs and outputs of a graph a warm start has not rebuilt yet: clones of the
+    caller's inputs (the graph's own once it is rebuilt) and the caller's outputs (of
+    the graph's outputs' dtypes and ranks)."""
+
+    inputs: list[Variable]
+    outputs: list[Variable]
 
 
-@functools.cache
-def python_digest() -> str:
-    """sha256 of cgraph's Python sources (once per process, and remembered in the
-    cache by the files' stat signature: `backend.tree_digest`)."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    named = [(path, path) for path in source_files(package, ".py")]
-    return tree_digest("python", named, f"cgraph {__version__}", digest_root())
-
-
-def _settings(cfg: Config, optimizer: str, profiled: bool) -> str:
-    values = {k: v for k, v in vars(cfg).items() if not k.startswith("_")}
-    return repr((sorted(values.items()), optimizer, profiled, python_digest(),
-                 generator_digest()))
-
-
-def _constant_key(v: Constant) -> tuple:
-    data = v.data
-    if isinstance(data, np.ndarray | np.generic):
-        data = np.ascontiguousarray(data)
-        return (data.dtype.str, data.shape, data.tobytes())
-    return ("object", pickle.dumps(data, _PROTOCOL))
-
-
-def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable], cfg: Config,
-              optimizer: str, profiled: bool, nodes: Sequence[Apply] | None = None
-              ) -> str | None:
-    """The name of the graph from `inputs` to `outputs` as built, with the settings that
-    decide what the rewrites and the lowering make of it; None when some part of it
-    cannot be named (a variable that is neither an input nor a constant: the caller's
-    usual path reports it). `nodes`: `toposort(outputs, stop=inputs)` when the caller
-    has it."""
-    number: dict[int, int] = {id(v): k for k, v in enumerate(inputs)}
-    # Types by value, numbered: a tensor type by its fields (all plain, so equal fields
-    # pickle alike), any other by its pickle. Ops, tags and names go into the one
-    # pickle at the end as they are (its memo pickles a shared op once).
-    types: dict[Any, int] = {}
-
-    def type_code(t: Any) -> int:
-        k = tuple(vars(t).values()) if type(t) is TensorType else pickle.dumps(t, _PROTOCOL)
-        return types.setdefault(k, len(types))
-
-    entries: list[Any] = [[(type_code(v.type), v.name) for v in inputs]]
-
-    def constant(v: Variable) -> int:
-        if v.owner is not None or not isinstance(v, Constant):
-            raise _Unsupported
-        k = number[id(v)] = len(number)
-        entries.append(("c", type_code(v.type), v.name, _constant_key(v), v.tag))
-        return k
-
-    try:
-        get = number.get
-        for node in toposort(outputs, stop=inputs) if nodes is None else nodes:
-            refs = tuple(map(get, map(id, node.inputs)))
-            if None in refs:
-                refs = tuple(constant(v) if k is None else k for v, k in zip(node.inputs, refs))
-            outs = []
-            for o in node.outputs:
-                number[id(o)] = len(number)
-                t = o.type
-                code = types.get(tuple(vars(t).values())) if type(t) is TensorType else None
-                if code is None:
-                    code = type_code(t)
-                outs.append((code, o.name, o.tag) if o.name is not None or o.tag else code)
-            tag = node.tag  # usually {"trace": "file:line"}: the line alone pickles faster
-            entries += (node.op, refs, outs,
-                        tag["trace"] if len(tag) == 1 and "trace" in tag else tag)
-        entries.append([constant(v) if number.get(id(v)) is None else number[id(v)]
-                        for v in outputs])
-        named = (_settings(cfg, optimizer, profiled), list(types), entries)
-        return hashlib.sha256(pickle.dumps(named, _PROTOCOL)).hexdigest()
-    except (_Unsupported, pickle.PicklingError, TypeError, AttributeError, RecursionError):
-        return None
-
-
-def walk(outputs: Sequence[Variable]) -> tuple[list[Apply], list[Variable]]:
-    """The nodes computing `outputs` in `toposort`'s order (what `graph_key` reads) and
-    the leaves feeding them in `graph_inputs`' order, from one traversal."""
-    nodes = toposort(outputs)
-    seen: set[int] = set()
-    leaves = []
-    for v in itertools.chain.from_iterable(node.inputs for node in nodes):
-        if v.owner is None and id(v) not in seen:
-            seen.add(id(v))
-            leaves.append(v)
-    leaves += [v for v in outputs if v.owner is None and id(v) not in seen
-               and not seen.add(id(v))]
-    return nodes, leaves
-
-
-# ----------------------------------------------------------------- the record
+# ----------------------------------------------------------------- the graph part
 
 
 class _Pickler(pickle.Pickler):
@@ -223,10 +165,9 @@ def _lowered_from(fields: dict) -> Lowered:
     return Lowered(**fields)
 
 
-def _dump(fgraph: FunctionGraph, prepared: Prepared, rewrites: dict) -> bytes | None:
-    """The record of `fgraph` (rewritten and lowered) and `prepared`, or None when
+def _dump_graph(fgraph: FunctionGraph, lowered: Lowered) -> bytes | None:
+    """The graph part of a record: `fgraph` (rewritten) and `lowered`, or None when
     something in it does not pickle faithfully."""
-    lowered = prepared.lowered
     variables: list[Variable] = list(fgraph.inputs)
     seen = {id(v) for v in variables}
     for node in lowered.nodes:
@@ -246,7 +187,6 @@ def _dump(fgraph: FunctionGraph, prepared: Prepared, rewrites: dict) -> bytes | 
     n_in = len(fgraph.inputs)
     table = (
         n_in,
-        [v.type for v in fgraph.inputs],
         [(type(v), {a: x for a, x in vars(v).items() if a != "owner"})
          for v in variables[n_in:]],
         [(type(n), {a: x for a, x in vars(n).items() if a not in ("inputs", "outputs")},
@@ -258,7 +198,7 @@ def _dump(fgraph: FunctionGraph, prepared: Prepared, rewrites: dict) -> bytes | 
     try:
         _Pickler(out, {}).dump(table)
         refs[id(fgraph)] = len(refs)
-        _Pickler(out, refs).dump((lowered, rewrites, prepared.index_key, prepared.options))
+        _Pickler(out, refs).dump(lowered)
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return None
     return out.getvalue()
@@ -272,13 +212,15 @@ class _Unpickler(pickle.Unpickler):
         self.persistent_load = objects.__getitem__  # no Python frame per reference
 
 
-def _load(payload: bytes, inputs: Sequence[Variable], outputs: Sequence[Variable]
-          ) -> tuple[FunctionGraph, dict, Prepared] | None:
+def _load_graph(payload: bytes | memoryview, inputs: Sequence[Variable], n_outputs: int
+                ) -> tuple[FunctionGraph, Lowered] | None:
+    """The graph part rebuilt on `inputs` (the graph's inputs, taken as they are); None
+    when it does not hold together."""
     source = io.BytesIO(payload)
-    n_in, in_types, var_states, node_states, out_refs = _Unpickler(source, []).load()
-    if n_in != len(inputs) or any(t != v.type for t, v in zip(in_types, inputs)):
+    n_in, var_states, node_states, out_refs = _Unpickler(source, []).load()
+    if n_in != len(inputs) or len(out_refs) != n_outputs:
         return None
-    variables: list[Any] = [v.clone() for v in inputs]
+    variables: list[Any] = list(inputs)
     for cls, state in var_states:
         v = cls.__new__(cls)
         v.__dict__ = state  # a fresh dict of the unpickler's: taken, not copied
@@ -298,44 +240,159 @@ def _load(payload: bytes, inputs: Sequence[Variable], outputs: Sequence[Variable
     fgraph.inputs = variables[:n_in]
     fgraph._nodes = set()
     fgraph.outputs = [variables[k] for k in out_refs]
-    if len(fgraph.outputs) != len(outputs) or any(
-            (a.type.dtype, a.type.ndim) != (b.type.dtype, b.type.ndim)
-            for a, b in zip(fgraph.outputs, outputs)):
-        return None
-    lowered, rewrites, index_key, options = _Unpickler(source, [*variables, *nodes, fgraph]).load()
+    lowered = _Unpickler(source, [*variables, *nodes, fgraph]).load()
     if type(lowered) is not Lowered or lowered.fgraph is not fgraph:
         return None
-    return fgraph, rewrites, Prepared(lowered, index_key, options)
+    return fgraph, lowered
+
+
+# ----------------------------------------------------------------- records
+
+
+def _root(cfg: Config) -> Any:
+    return backend.cache_dir(cfg.cache_dir or None)
 
 
 def _options(cfg: Config) -> backend.BuildOptions:
-    return build_options(cfg)
+    return build_options(cfg)  # records are named on the modules' identity
+
+
+def _signature(variables: Sequence[Variable]) -> list[tuple[str, int]]:
+    return [(v.type.dtype, v.type.ndim) for v in variables]
+
+
+def _graph_name(key: str) -> str:
+    return "graph\0" + key
+
+
+def store(key: str, fgraph: FunctionGraph, prepared: Prepared, rewrites: dict,
+          cfg: Config) -> bool:
+    """Record what the rewrites and the lowering made of the graph named `key`; whether
+    a record was written (not when something in it does not pickle)."""
+    graph = _dump_graph(fgraph, prepared.lowered)
+    if graph is None:
+        return False
+    try:
+        front = pickle.dumps((len(fgraph.inputs), [v.type for v in fgraph.inputs],
+                              _signature(fgraph.outputs), prepared.front(), rewrites,
+                              hashlib.sha256(graph).digest()), _PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    options, root = _options(cfg), _root(cfg)
+    write_record(_graph_name(key), graph, options, root)  # first: the front names it
+    write_record(key, front, options, root)
+    return True
+
+
+def keep_record(key: str, compiled: Any, fgraph: FunctionGraph | None, rewrites: dict,
+                cfg: Config) -> None:
+    """After `function` built `compiled` (a `CompiledModule`) for the graph named `key`:
+    record its rewritten graph `fgraph` (on a miss; None on a hit) and program, and give
+    it its `Record`."""
+    if fgraph is not None and not store(key, fgraph, compiled.prepared, rewrites, cfg):
+        return
+    compiled.record = Record(key, cfg, compiled.prepared, rewrites)
 
 
 def restore(key: str, inputs: Sequence[Variable], outputs: Sequence[Variable],
-            cfg: Config) -> tuple[FunctionGraph, dict, Prepared] | None:
-    """The rewritten graph, rewrite statistics and lowered program recorded under
-    `key`, rebuilt on clones of `inputs`; None when there is no such record or it does
-    not hold together."""
-    root = backend.cache_dir(cfg.cache_dir or None)
-    payload = read_record(key, _options(cfg), root)
+            cfg: Config) -> tuple[GraphFace, dict, Prepared] | None:
+    """The record of `key` for a function from `inputs` to `outputs`: a face of its
+    graph on clones of `inputs`, its rewrite statistics and its `Prepared` (whose
+    `load` rebuilds the graph and its program on those clones, or gives None when the
+    graph's part of the record is gone or is not the one the front names); None when
+    there is no such record or it does not fit."""
+    options, root = _options(cfg), _root(cfg)
+    payload = read_record(key, options, root)
     if payload is None:
+        return None
+    try:
+        n_in, in_types, out_types, front, rewrites, digest = pickle.loads(payload)
+        prepared = Prepared(*front)
+    except Exception:  # noqa: BLE001 - a record that does not read is a miss
+        return None
+    if (n_in != len(inputs) or any(t != v.type for t, v in zip(in_types, inputs))
+            or out_types != _signature(outputs)):
+        return None
+    face = GraphFace([v.clone() for v in inputs], list(outputs))
+    prepared.load = functools.partial(_rebuild, _graph_name(key), digest, options, root,
+                                      face.inputs, len(outputs))
+    prepared.plans = _read_plans(key, prepared, options, root)
+    return face, rewrites, prepared
+
+
+def _rebuild(name: str, digest: bytes, options: backend.BuildOptions, root: Any,
+             inputs: list[Variable], n_outputs: int) -> tuple[FunctionGraph, Lowered] | None:
+    graph = read_record(name, options, root)
+    if graph is None or hashlib.sha256(graph).digest() != digest:
         return None
     collecting = gc.isenabled()
     gc.disable()  # the rebuilt objects all live on: collecting them meanwhile is waste
     try:
-        return _load(payload, inputs, outputs)
-    except Exception:  # noqa: BLE001 - a record that does not rebuild is a miss
+        return _load_graph(graph, inputs, n_outputs)
+    except Exception:  # noqa: BLE001 - a graph that does not rebuild is none
         return None
     finally:
         if collecting:
             gc.enable()
 
 
-def store(key: str, fgraph: FunctionGraph, prepared: Prepared, rewrites: dict,
-          cfg: Config) -> None:
-    """Record what the rewrites and the lowering made of the graph named `key`."""
-    payload = _dump(fgraph, prepared, rewrites)
-    if payload is not None:
-        root = backend.cache_dir(cfg.cache_dir or None)
-        write_record(key, payload, _options(cfg), root)
+# ----------------------------------------------------------------- plans
+
+
+def _plans_name(key: str) -> str:
+    return "plans\0" + key
+
+
+def _read_plans(key: str, prepared: Prepared, options: backend.BuildOptions, root: Any
+                ) -> list[tuple]:
+    payload = read_record(_plans_name(key), options, root)
+    if payload is None:
+        return []
+    try:
+        index_key, plans = pickle.loads(payload)
+        if index_key != prepared.index_key:
+            return []
+        kept = []
+        for shapes, params, out_shapes, in_place in plans[:MAX_PLANS]:
+            P = np.frombuffer(params, dtype=np.int64).copy()
+            if P.size != prepared.n_slots:
+                return []
+            kept.append((tuple(map(tuple, shapes)), P, tuple(map(tuple, out_shapes)),
+                         tuple(map(bool, in_place))))
+        return kept
+    except Exception:  # noqa: BLE001 - plans that do not read are none
+        return []
+
+
+class Record:
+    """The warm-start record of one function's graph, named `key`, as its module uses it:
+    `add_plan` keeps the plan a call made (at most `MAX_PLANS`, and only when its P
+    holds just the program's own slots: a plan with a tail holds values of this process,
+    such as a scan's callback address); `store_graph` records a graph rewritten and
+    lowered again (when the record's graph part was lost)."""
+
+    def __init__(self, key: str, cfg: Config, prepared: Prepared, rewrites: dict):
+        self.key = key
+        self.cfg = cfg
+        self.rewrites = rewrites
+        self.index_key = prepared.index_key
+        self.n_slots = prepared.n_slots
+        self.plans = list(prepared.plans)
+        self._options, self._root = _options(cfg), _root(cfg)
+
+    def add_plan(self, shapes: tuple, params: np.ndarray, out_shapes: tuple,
+                 in_place: tuple) -> None:
+        """Keep the plan of a call with arrays of `shapes` (and record it)."""
+        if (len(self.plans) >= MAX_PLANS or params.dtype != np.int64
+                or params.size != self.n_slots
+                or any(tuple(map(tuple, p[0])) == tuple(map(tuple, shapes))
+                       for p in self.plans)):
+            return
+        self.plans.append((shapes, params, out_shapes, in_place))
+        stored = [(s, P.tobytes(), o, i) for s, P, o, i in self.plans]
+        write_record(_plans_name(self.key), pickle.dumps((self.index_key, stored), _PROTOCOL),
+                     self._options, self._root)
+
+    def store_graph(self, fgraph: FunctionGraph, prepared: Prepared) -> None:
+        """Record `fgraph` and its lowered program (`prepared.lowered`) again."""
+        store(self.key, fgraph, prepared, self.rewrites, self.cfg)
