@@ -35,7 +35,9 @@ def test_pickle_round_trip_keeps_graph_state_and_c():
     assert twin._shared[0] is not w  # the pickle carries its own shared variables
 
 
-def test_unpickled_in_another_process_loads_from_the_cache(tmp_path):
+def test_unpickled_in_another_process_loads_from_the_cache(tmp_path, fresh_cache):
+    # An empty cache and no module in memory, so the step is compiled into the cache the
+    # child reads (a module remembered from an earlier test may sit in another folder).
     step, w = make_step()
     blob = tmp_path / "step.pkl"
     blob.write_bytes(pickle.dumps(step))
