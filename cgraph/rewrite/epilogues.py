@@ -1,24 +1,30 @@
-"""Epilogues: an elementwise loop that only transforms a product's result runs inside
-the product's kernel, over the output BLAS just wrote (`GemmEpilogue`), instead of
-as a kernel of its own. Runs at the end of fusion, so that the loop is the whole
-fused chain (the forward layer's `tanh(dot(x, W) + b)`)."""
+"""Epilogues: an elementwise loop that only transforms a product's or a reduction's
+result runs inside that kernel, over the output it just wrote (`GemmEpilogue`,
+`ReduceEpilogue`), instead of as a kernel of its own. Runs at the end of fusion, so
+that the loop is the whole fused chain (the forward layer's `tanh(dot(x, W) + b)`,
+a logsumexp's `log(sum) + max`, an SGD update of a bias from its gradient's sum)."""
 
 from __future__ import annotations
 
-from cgraph.graph.basic import Apply, Variable
+from cgraph.graph.basic import Apply, Variable, ViewOp
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.lazy import guards
 from cgraph.rewrite.driver import scalar_name
 from cgraph.tensor.blas_ops import Gemm
-from cgraph.tensor.elemwise import Composite, CompositeStep, FusedElemwise
+from cgraph.tensor.elemwise import Composite, CompositeStep, FusedElemwise, FusedSum
+from cgraph.tensor.fused_sum_to import FusedSumTo
 from cgraph.tensor.gemm_epilogue import GemmEpilogue
+from cgraph.tensor.reduce import CAReduce
+from cgraph.tensor.reduce_epilogue import ReduceEpilogue
+from cgraph.tensor.shape import DimShuffle
 
 
-def _composite(node: Apply) -> Composite | None:
-    """The node's scalar ops as a Composite of one output, or None."""
+def _composite(node: Apply, outputs: int = 1) -> Composite | None:
+    """The node's scalar ops as a Composite (of one output unless `outputs` is 0: any
+    number), or None."""
     if isinstance(node.op, FusedElemwise):
         comp = node.op.scalar_op
-        return comp if len(comp.outputs) == 1 else None
+        return comp if len(comp.outputs) == outputs or not outputs else None
     if scalar_name(node) is None:
         return None
     n = len(node.inputs)
@@ -27,18 +33,12 @@ def _composite(node: Apply) -> Composite | None:
     return Composite(tuple(v.type.dtype for v in node.inputs), (step,), (n,))
 
 
-def _epilogue(gemm: Apply, reader: Apply) -> Variable | None:
-    """GemmEpilogue of `gemm` and its one elementwise `reader`, or None when the reader
-    reads other operands than single elements or changes the type."""
-    comp = _composite(reader)
-    value = gemm.outputs[0]
-    if comp is None or reader.outputs[0].type != value.type:
-        return None
+def _reordered(comp: Composite, reader: Apply, value: Variable) -> Composite | None:
+    """`comp` (the loop of `reader`) with `value` as its input 0, the others after it in
+    order; None when the reader reads `value` more than once or not at all."""
     positions = [k for k, v in enumerate(reader.inputs) if v is value]
-    extras = [v for v in reader.inputs if v is not value]
-    if len(positions) != 1 or any(any(n != 1 for n in v.type.shape) for v in extras):
+    if len(positions) != 1:
         return None
-    # Renumber the loop's inputs: the product's value first, then the others in order.
     order = positions + [k for k in range(len(reader.inputs)) if k not in positions]
     new_number = {old: new for new, old in enumerate(order)}
     n = comp.nin
@@ -48,8 +48,25 @@ def _epilogue(gemm: Apply, reader: Apply) -> Variable | None:
 
     steps = tuple(CompositeStep(s.op, tuple(number(a) for a in s.args), s.dtype, s.note)
                   for s in comp.steps)
-    epilogue = Composite(tuple(comp.in_dtypes[k] for k in order), steps,
-                         tuple(number(v) for v in comp.outputs))
+    return Composite(tuple(comp.in_dtypes[k] for k in order), steps,
+                     tuple(number(v) for v in comp.outputs))
+
+
+def _single(v: Variable) -> bool:
+    return all(n == 1 for n in v.type.shape)
+
+
+def _epilogue(gemm: Apply, reader: Apply) -> Variable | None:
+    """GemmEpilogue of `gemm` and its one elementwise `reader`, or None when the reader
+    reads other operands than single elements or changes the type."""
+    comp = _composite(reader)
+    value = gemm.outputs[0]
+    if comp is None or reader.outputs[0].type != value.type:
+        return None
+    extras = [v for v in reader.inputs if v is not value]
+    epilogue = _reordered(comp, reader, value)
+    if epilogue is None or not all(_single(v) for v in extras):
+        return None
     op = GemmEpilogue(gemm.op.alpha, gemm.op.beta, epilogue)
     try:
         new = op.make_node(*gemm.inputs, *extras)
@@ -87,3 +104,96 @@ def gemm_epilogues(fgraph: FunctionGraph) -> dict[str, int]:
             fgraph.replace(reader.outputs[0], out)
             made += 1
     return {"gemm_epilogues": made} if made else {}
+
+
+#: the reductions whose kernel an epilogue may follow
+REDUCTIONS = (CAReduce, FusedSum, FusedSumTo)
+
+
+def _only_reader(v: Variable, fgraph: FunctionGraph, outputs: set[int]) -> Apply | None:
+    readers = fgraph.clients().get(id(v), [])
+    if id(v) in outputs or len({id(r) for r, _ in readers}) != 1:
+        return None
+    return readers[0][0]
+
+
+def _keeps_order(node: Apply) -> bool:
+    """A dimshuffle that only adds or drops length-1 axes: the same elements in order."""
+    kept = [a for a in node.op.new_order if a != "x"]
+    return kept == sorted(kept)
+
+
+def _depends_on(vs: list[Variable], node: Apply) -> bool:
+    """Whether some variable of `vs` is computed from an output of `node`."""
+    stack, seen = list(vs), set()
+    while stack:
+        v = stack.pop()
+        if v.owner is None or id(v) in seen:
+            continue
+        seen.add(id(v))
+        if v.owner is node:
+            return True
+        stack.extend(v.owner.inputs)
+    return False
+
+
+def _reduce_epilogue(node: Apply, fgraph: FunctionGraph, outputs: set[int],
+                     node_guards: dict) -> tuple[Apply, Apply] | None:
+    """(the ReduceEpilogue node, the loop it absorbs) for the reduction `node`, or None."""
+    value = node.outputs[0]
+    reader = _only_reader(value, fgraph, outputs)
+    if reader is not None and isinstance(reader.op, DimShuffle) and _keeps_order(reader):
+        value = reader.outputs[0]
+        reader = _only_reader(value, fgraph, outputs)
+    comp = None if reader is None else _composite(reader, outputs=0)
+    if comp is None or node_guards.get(id(reader)) != node_guards.get(id(node)):
+        return None
+    pattern = value.type.broadcastable
+    extras = [v for v in reader.inputs if v is not value]
+    if any(o.type.broadcastable != pattern for o in reader.outputs) or not all(
+            _single(v) or (v.type.broadcastable == pattern
+                           and (v.owner is None or not isinstance(v.owner.op, ViewOp)))
+            for v in extras):
+        return None
+    if len(node.outputs) > 1 and _depends_on(extras, node):
+        return None  # the loop reads what the reduction's other outputs feed
+    epilogue = _reordered(comp, reader, value)
+    if epilogue is None:
+        return None
+    op = ReduceEpilogue(node.op, len(node.inputs), epilogue, value.type.shape)
+    try:
+        new = op.make_node(*node.inputs, *extras)
+    except TypeError:
+        return None
+    if any(a.type != b.type for a, b in zip(new.outputs, node.outputs + reader.outputs)):
+        return None
+    new.tag = dict(node.tag)
+    return new, reader
+
+
+def reduce_epilogues(fgraph: FunctionGraph) -> dict[str, int]:
+    """Give each reduction whose result only an elementwise loop of its size reads
+    (through a dimshuffle adding or dropping length-1 axes, or directly) that loop as
+    its epilogue, when the loop's other operands hold one element each or are stored
+    arrays of its shape, and a lazy ifelse skips both alike.
+
+    Returns
+    -------
+    dict
+        {"reduce_epilogues": how many} when some were made, else {}.
+    """
+    outputs = {id(v) for v in fgraph.outputs}
+    nodes = fgraph.toposort()
+    node_guards = guards(fgraph.outputs, nodes)
+    made = 0
+    for node in nodes:
+        if not isinstance(node.op, REDUCTIONS):
+            continue
+        found = _reduce_epilogue(node, fgraph, outputs, node_guards)
+        if found is None:
+            continue
+        new, reader = found
+        for old, out in zip(node.outputs + reader.outputs, new.outputs):
+            fgraph.replace(old, out)
+        made += 1
+    return {"reduce_epilogues": made} if made else {}

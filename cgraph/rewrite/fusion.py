@@ -27,7 +27,7 @@ from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.lazy import guards
 from cgraph.rewrite.driver import scalar_name
-from cgraph.rewrite.epilogues import gemm_epilogues
+from cgraph.rewrite.epilogues import gemm_epilogues, reduce_epilogues
 from cgraph.tensor.elemwise import Composite, CompositeStep, FusedElemwise, FusedSum
 from cgraph.tensor.fused_sum_to import FusedSumTo
 from cgraph.tensor.reduce import Sum, SumTo
@@ -353,9 +353,9 @@ def recompute_broadcasts(fgraph: FunctionGraph) -> int:
 def fuse_elementwise(fgraph: FunctionGraph) -> dict[str, int]:
     """Replace every group of two or more connected elementwise nodes by one node,
     then each full sum of an elementwise result by one loop (`fuse_sums`), and give
-    each product read by one elementwise loop that loop as its epilogue
-    (`gemm_epilogues`). Cheap broadcast intermediates are first recomputed by each
-    reader (`recompute_broadcasts`)."""
+    each product or reduction read by one elementwise loop that loop as its epilogue
+    (`gemm_epilogues`, `reduce_epilogues`). Cheap broadcast intermediates are first
+    recomputed by each reader (`recompute_broadcasts`)."""
     copies = recompute_broadcasts(fgraph)
     graph = _Graph(fgraph)
     groups: dict[int, list[Apply]] = {}
@@ -382,13 +382,15 @@ def fuse_elementwise(fgraph: FunctionGraph) -> dict[str, int]:
         fused_ops += len(group)
     copied = {"recomputed": copies} if copies else {}
     if not mapping:
-        return {**copied, **fuse_sums(fgraph), **gemm_epilogues(fgraph)}
+        return {**copied, **fuse_sums(fgraph), **gemm_epilogues(fgraph),
+                **reduce_epilogues(fgraph)}
     for node in graph.nodes + new_nodes:
         node.inputs = [mapping.get(id(v), v) for v in node.inputs]
     fgraph.outputs = [mapping.get(id(v), v) for v in fgraph.outputs]
     _check_acyclic(fgraph)
     return {**copied, "fused_groups": len(new_nodes), "fused_ops": fused_ops,
-            **fuse_sums(fgraph), **gemm_epilogues(fgraph)}
+            **fuse_sums(fgraph), **gemm_epilogues(fgraph),
+            **reduce_epilogues(fgraph)}
 
 
 def _check_acyclic(fgraph: FunctionGraph) -> None:

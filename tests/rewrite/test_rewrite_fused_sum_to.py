@@ -15,8 +15,15 @@ import cgraph.tensor as T
 from cgraph.codegen.render import csrc_dir
 from cgraph.ifelse import ifelse
 from cgraph.tensor.fused_sum_to import FusedSumTo
+from cgraph.tensor.reduce_epilogue import ReduceEpilogue
 
 B, V, K = 6, 7, 5
+
+
+def _sum_ops(f):
+    """The FusedSumTo ops of the compiled graph, also those followed by an epilogue."""
+    ops = [n.op.inner if isinstance(n.op, ReduceEpilogue) else n.op for n in f.fgraph.toposort()]
+    return [op for op in ops if isinstance(op, FusedSumTo)]
 
 
 def _broadcast_buffers(f, shape):
@@ -53,8 +60,7 @@ def test_jacobian_penalty_and_gradient_store_no_broadcast_array(mode):
         np.testing.assert_allclose(got, expected, rtol=1e-10)
     if mode == "C":
         assert _broadcast_buffers(f, (B, V, K)) == []
-        sums = [n for n in f.fgraph.toposort() if isinstance(n.op, FusedSumTo)]
-        assert sorted(n.op.axes for n in sums) == [(0,), (1,)]
+        assert sorted(op.axes for op in _sum_ops(f)) == [(0,), (1,)]
 
 
 def test_partial_sums_of_a_broadcast_chain_equal_the_reference():
@@ -64,7 +70,7 @@ def test_partial_sums_of_a_broadcast_chain_equal_the_reference():
     outs = [T.grad(cost, col), T.grad(cost, row)]
     f = cgraph.function([col, row], outs)
     # Three: the chain whose value both partial sums read stores it for the second.
-    assert sum(isinstance(n.op, FusedSumTo) for n in f.fgraph.toposort()) == 3
+    assert len(_sum_ops(f)) == 3
     ref = reference([col, row], outs)
     cv = rng_for("sumto", "c").normal(size=(9, 2))[:, :1]  # a strided column
     rv = rng_for("sumto", "r").normal(size=(1, 11))
@@ -95,7 +101,7 @@ def test_sums_over_each_pair_of_axes_of_a_3d_chain():
     cost = T.sum(T.exp(-T.sqr(a - b) / (1 + T.sqr(c))) * (a + c))
     outs = T.grad(cost, [a, b, c])
     f = cgraph.function([a, b, c], outs)
-    sums = sorted(n.op.axes for n in f.fgraph.toposort() if isinstance(n.op, FusedSumTo))
+    sums = sorted(op.axes for op in _sum_ops(f))
     assert (2,) in sums and any(2 not in axes for axes in sums), sums  # both paths
     ref = reference([a, b, c], outs)
     av = rng_for("sumto3", "a").normal(size=(5, 1, 1))
@@ -108,7 +114,9 @@ def test_sums_over_each_pair_of_axes_of_a_3d_chain():
 
 def _stored_sums(f):
     return [n for n in f.fgraph.toposort()
-            if isinstance(n.op, FusedSumTo) and len(n.outputs) > 1]
+            if isinstance(n.op, FusedSumTo) and len(n.outputs) > 1
+            or isinstance(n.op, ReduceEpilogue) and isinstance(n.op.inner, FusedSumTo)
+            and len(n.op.inner_node(n).outputs) > 1]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
