@@ -433,7 +433,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         computed = clone_replace(computed, as_givens(givens))
     if found or givens:
         walked = walk(computed)
-    computed, prints = strip_prints(computed, walked.nodes)
+    prints = []
+    if walked.form is None or any(isinstance(op, Print) for op in walked.form.ops):
+        computed, prints = strip_prints(computed, walked.nodes)
     if prints:
         computed[len(out_list):len(out_list)] = [value for _, value in prints]
         walked = walk(computed)

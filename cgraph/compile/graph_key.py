@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import os
 import pickle
 from array import array
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,7 +26,7 @@ from cgraph._version import __version__
 from cgraph.backend.identity import source_files, tree_digest
 from cgraph.compile.toolchain import digest_root, generator_digest
 from cgraph.configdefaults import Config
-from cgraph.graph.basic import Apply, Constant, Variable, toposort
+from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.tensor.type import TensorType
 
 __all__ = ["Walk", "code_of", "graph_key", "python_digest", "walk"]
@@ -68,88 +68,88 @@ class Walk(NamedTuple):
 
 
 class _Form(NamedTuple):
-    codes: list[int]  # per node: op, input count, output count, inputs, output types
-    ops: list[Any]  # by first use (an input refers to node outputs by number, leaves by ~k)
+    codes: list[int]  # what `walk` says of each node's inputs and op, in its order
+    ops: list[Any]  # by first use
     types: dict[Any, int]  # type (by value) -> code
+    type_codes: list[int]  # of every node output, in order
     traces: list[Any]  # per node: its creation line (its whole tag when it has more)
     named: list[tuple]  # (number, name, tag) of named or tagged node outputs
-    number: dict[int, int]  # id(node output) -> number
-    leaf_at: dict[int, int]  # id(leaf) -> position in `leaves`
+    number: dict[int, int]  # id(variable) -> number (node outputs and leaves, as met)
+
+
+#: `walk`'s code of a placed node, minus its op's number.
+_PLACED = -(1 << 40)
 
 
 def walk(outputs: Sequence[Variable]) -> Walk:
     """`function`'s one traversal of the graph computing `outputs`: `toposort`'s
-    depth-first post-order, each node encoded for `graph_key` as it is placed."""
+    depth-first post-order, each node encoded for `graph_key` as it is visited.
+
+    Each variable gets a number when it is first met (a leaf) or placed (a node's
+    outputs). Per node, the codes say for each input its number, or, for an input whose
+    node is not placed yet, -1 - its output index followed by that node's codes; then
+    `_PLACED` minus the op's number and the count of outputs."""
     order: list[Apply] = []
-    seen: set[int] = set()
     leaves: list[Variable] = []
-    leaf_at: dict[int, int] = {}
     number: dict[int, int] = {}
     op_code: dict[int, int] = {}
     ops: list[Any] = []
-    types: dict[Any, int] = {}
     codes: list[int] = []
+    types: list[Any] = []
     traces: list[Any] = []
     named: list[tuple] = []
-    append, get, type_code = codes.append, number.get, types.setdefault
-    try:
-        for out in outputs:
-            node = out.owner
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack = [(node, iter(node.inputs))]
-            while stack:
-                node, inputs = stack[-1]
-                for inp in inputs:
+    append, get = codes.append, number.get
+    for out in outputs:
+        node = out.owner
+        if node is None or id(out) in number:
+            continue
+        stack = [(node, iter(node.inputs))]
+        while stack:
+            node, inputs = stack[-1]
+            for inp in inputs:
+                k = get(id(inp))
+                if k is None:
                     parent = inp.owner
-                    if parent is not None and id(parent) not in seen:
-                        seen.add(id(parent))
+                    if parent is not None:  # its node is placed first
+                        append(-1 - inp.index)
                         stack.append((parent, iter(parent.inputs)))
                         break
-                else:  # every input placed: place the node
-                    stack.pop()
-                    order.append(node)
-                    op = node.op
-                    c = op_code.get(id(op))
-                    if c is None:
-                        c = op_code[id(op)] = len(ops)
-                        ops.append(op)
-                    outs = node.outputs
-                    codes += (c, len(node.inputs), len(outs))
-                    for v in node.inputs:
-                        k = get(id(v))
-                        if k is None:
-                            k = leaf_at.get(id(v))
-                            if k is None:
-                                k = leaf_at[id(v)] = len(leaves)
-                                leaves.append(v)
-                            k = ~k
-                        append(k)
-                    for o in outs:
-                        number[id(o)] = len(number)
-                        t = o.type
-                        append(type_code((t.dtype, t.shape) if type(t) is TensorType
-                                         else pickle.dumps(t, _PROTOCOL), len(types)))
-                        if o.name is not None or o.tag:
-                            named.append((len(number) - 1, o.name, o.tag))
-                    tag = node.tag  # usually {"trace": "file:line"}: the line alone
-                    traces.append(tag["trace"] if len(tag) == 1 and "trace" in tag else tag)
-        form = _Form(codes, ops, types, traces, named, number, leaf_at)
+                    k = number[id(inp)] = len(number)
+                    leaves.append(inp)
+                append(k)
+            else:  # every input placed: place the node
+                stack.pop()
+                order.append(node)
+                op = node.op
+                c = op_code.get(id(op))
+                if c is None:
+                    c = op_code[id(op)] = len(ops)
+                    ops.append(op)
+                outs = node.outputs
+                codes += (_PLACED - c, len(outs))
+                for o in outs:
+                    number[id(o)] = len(number)
+                    types.append(o.type)
+                    if o.name is not None or o.tag:
+                        named.append((len(number) - 1, o.name, o.tag))
+                tag = node.tag  # usually {"trace": "file:line"}: the line alone
+                traces.append(tag["trace"] if len(tag) == 1 and "trace" in tag else tag)
+    for v in outputs:
+        if v.owner is None and id(v) not in number:
+            number[id(v)] = len(number)
+            leaves.append(v)
+    try:
+        if set(map(type, types)) <= {TensorType}:
+            keys = list(map(attrgetter("dtype", "shape"), types))
+        else:
+            keys = [(t.dtype, t.shape) if type(t) is TensorType else pickle.dumps(t, _PROTOCOL)
+                    for t in types]
+        codes_of = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+        form = _Form(codes, ops, codes_of, list(map(codes_of.__getitem__, keys)), traces,
+                     named, number)
     except (pickle.PicklingError, TypeError, AttributeError):
         form = None
-        order, leaves = toposort(outputs), _leaves(toposort(outputs))
-    for v in outputs:
-        if v.owner is None and id(v) not in leaf_at:
-            leaf_at[id(v)] = len(leaves)
-            leaves.append(v)
     return Walk(order, leaves, form)
-
-
-def _leaves(nodes: list[Apply]) -> list[Variable]:
-    seen: set[int] = set()
-    return [v for v in itertools.chain.from_iterable(node.inputs for node in nodes)
-            if v.owner is None and id(v) not in seen and not seen.add(id(v))]
 
 
 def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable], cfg: Config,
@@ -167,24 +167,23 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable], cfg: Conf
     position = {id(v): k for k, v in enumerate(inputs)}
     types = dict(form.types)
     try:
-        described = [(code_of(v.type, types), v.name) for v in inputs]
+        described = [(code_of(v.type, types), v.name, type(v)) for v in inputs]
         for v in leaves:  # an input by its position, a constant by its value
             k = position.get(id(v))
             if k is not None:
-                described.append(k)
+                described.append((form.number[id(v)], k))
             elif v.owner is None and isinstance(v, Constant):
-                described.append((code_of(v.type, types), v.name, _constant_key(v),
-                                  v.tag))
+                described.append((form.number[id(v)], code_of(v.type, types), v.name,
+                                  _constant_key(v), v.tag))
             else:
                 return None
-        ends = [~form.leaf_at[id(v)] if v.owner is None else form.number[id(v)]
-                for v in outputs]
         head = (_settings(cfg, optimizer, profiled),
                 len(outputs) if n_outputs is None else n_outputs,
-                [position[id(v)] for v in targets], ends, described, list(types),
-                form.named, form.traces)
+                [position[id(v)] for v in targets], [form.number[id(v)] for v in outputs],
+                described, list(types), form.named, form.traces)
         digest = hashlib.sha256(pickle.dumps(head, _PROTOCOL))
         digest.update(array("q", form.codes))
+        digest.update(array("q", form.type_codes))
         digest.update(pickle.dumps(form.ops, _PROTOCOL))
         return digest.hexdigest()
     except (pickle.PicklingError, TypeError, AttributeError, KeyError, RecursionError):
