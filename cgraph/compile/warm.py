@@ -104,16 +104,21 @@ class GraphFace(NamedTuple):
 
 class _Pickler(pickle.Pickler):
     """Pickles the graph's own variables and nodes as references to the flat table
-    (`refs`), layouts from their fields and lowered programs by `_reduce_lowered`."""
+    (`refs`: id -> position), layouts from their fields and lowered programs by
+    `_reduce_lowered`.
+
+    A reference is a call of `_at`, which `_Unpickler` reads as an index into the
+    table. (`persistent_id` would do it too, but the pickler calls it for every object,
+    ints and strings included: half the time of a large record's pickling.)"""
 
     def __init__(self, file: io.BytesIO, refs: dict[int, int]):
         super().__init__(file, _PROTOCOL)
         self.refs = refs
 
-    def persistent_id(self, obj: Any) -> Any:
-        return self.refs.get(id(obj))
-
     def reducer_override(self, obj: Any) -> Any:
+        at = self.refs.get(id(obj))
+        if at is not None:
+            return _at, (at,)
         # A layout is made again from its fields: its derived parts are compared by
         # identity (`kind is _INTS`), which a copy of them would not keep.
         if type(obj) is ParamLayout:
@@ -121,6 +126,12 @@ class _Pickler(pickle.Pickler):
         if type(obj) is Lowered:
             return _reduce_lowered(obj)
         return NotImplemented
+
+
+def _at(position: int) -> Any:
+    """A reference to a record's flat table, which only `_Unpickler` can read."""
+    raise pickle.UnpicklingError(f"a reference to entry {position} of a record's table, "
+                                 "read without the table")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -205,11 +216,16 @@ def _dump_graph(fgraph: FunctionGraph, lowered: Lowered) -> bytes | None:
 
 
 class _Unpickler(pickle.Unpickler):
-    """Reads references to the flat table: `objects[k]` for the persistent id k."""
+    """Reads references to the flat table (`_at(k)`) as `objects[k]`."""
 
     def __init__(self, file: io.BytesIO, objects: list):
         super().__init__(file)
-        self.persistent_load = objects.__getitem__  # no Python frame per reference
+        self.objects = objects
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == "_at":
+            return self.objects.__getitem__  # no Python frame per reference
+        return super().find_class(module, name)
 
 
 def _load_graph(payload: bytes | memoryview, inputs: Sequence[Variable], n_outputs: int
