@@ -4,7 +4,10 @@
 installs, child processes and forks, the fuzzer, the long tables) are left out.
 `python -m pytest -q -m slow` runs the slow set. Any `-m` expression decides alone
 (`-m "slow or not slow"` runs both sets), and the tests of a file or node id named on
-the command line always run (`python -m pytest tests/compile/test_fuzz.py`).
+the command line always run (`python -m pytest tests/compile/test_fuzz.py`). The README
+adds `-n auto --dist loadfile` (pytest-xdist) to both commands: one worker per core
+collects and runs whole files, each worker with its own cache folder (`private_cache_dir`,
+under the worker's own basetemp); a test must not depend on what another file ran before.
 
 The test files sit in folders that mirror the package (tests/graph, tests/kernel,
 tests/tensor, ..., tests/programs for whole programs, tests/project for checks of the

@@ -11,6 +11,9 @@ from helpers import REPO
 
 README = REPO / "README.md"
 DOCS = REPO / "docs"
+# The README's two test commands: the quick run and the slow set, one worker per core.
+QUICK = "python -m pytest -q -n auto --dist loadfile"
+SLOW = QUICK + " -m slow"
 
 
 def section(title: str) -> str:
@@ -21,14 +24,14 @@ def test_readme_setup_commands_are_the_example_and_both_test_runs():
     commands = re.findall(r"```sh\n(.*?)```", section("Set-up"), flags=re.S)
     assert [c.strip() for c in commands] == [
         "pip install . && python examples/xor.py",
-        'pip install -e ".[test]" && python -m pytest -q',
-        "python -m pytest -q -m slow",
+        f'pip install -e ".[test]" && {QUICK}',
+        SLOW,
     ]
 
 
 def test_ci_runs_the_readmes_two_test_commands():
-    ci = (README.parent / ".ci" / "run").read_text().splitlines()
-    assert "python -m pytest -q" in ci and "python -m pytest -q -m slow" in ci
+    ci = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert QUICK in ci and SLOW in ci
 
 
 def test_readme_examples_say_what_they_print():
