@@ -110,11 +110,17 @@ def gemm_epilogues(fgraph: FunctionGraph) -> dict[str, int]:
 REDUCTIONS = (CAReduce, FusedSum, FusedSumTo)
 
 
-def _only_reader(v: Variable, fgraph: FunctionGraph, outputs: set[int]) -> Apply | None:
-    readers = fgraph.clients().get(id(v), [])
-    if id(v) in outputs or len({id(r) for r, _ in readers}) != 1:
-        return None
-    return readers[0][0]
+def _loop_readers(v: Variable, fgraph: FunctionGraph) -> list[tuple[Variable, Apply]]:
+    """(what is read, the reader) for each elementwise loop reading `v`, or a dimshuffle
+    of `v` that only adds or drops length-1 axes."""
+    found = []
+    for reader, _ in fgraph.clients().get(id(v), []):
+        if isinstance(reader.op, DimShuffle) and _keeps_order(reader):
+            found += [(reader.outputs[0], r)
+                      for r, _ in fgraph.clients().get(id(reader.outputs[0]), [])]
+        else:
+            found.append((v, reader))
+    return [(u, r) for u, r in found if _composite(r, outputs=0) is not None]
 
 
 def _keeps_order(node: Apply) -> bool:
@@ -123,12 +129,14 @@ def _keeps_order(node: Apply) -> bool:
     return kept == sorted(kept)
 
 
-def _depends_on(vs: list[Variable], node: Apply) -> bool:
-    """Whether some variable of `vs` is computed from an output of `node`."""
+def _depends_on(vs: list[Variable], node: Apply, position: dict[int, int]) -> bool:
+    """Whether some variable of `vs` is computed from an output of `node` (walking up
+    only through nodes after it in the schedule `position`, or made since)."""
     stack, seen = list(vs), set()
+    start = position[id(node)]
     while stack:
         v = stack.pop()
-        if v.owner is None or id(v) in seen:
+        if v.owner is None or id(v) in seen or position.get(id(v.owner), start + 1) < start:
             continue
         seen.add(id(v))
         if v.owner is node:
@@ -137,16 +145,22 @@ def _depends_on(vs: list[Variable], node: Apply) -> bool:
     return False
 
 
-def _reduce_epilogue(node: Apply, fgraph: FunctionGraph, outputs: set[int],
+def _reduce_epilogue(node: Apply, fgraph: FunctionGraph, position: dict[int, int],
                      node_guards: dict) -> tuple[Apply, Apply] | None:
-    """(the ReduceEpilogue node, the loop it absorbs) for the reduction `node`, or None."""
-    value = node.outputs[0]
-    reader = _only_reader(value, fgraph, outputs)
-    if reader is not None and isinstance(reader.op, DimShuffle) and _keeps_order(reader):
-        value = reader.outputs[0]
-        reader = _only_reader(value, fgraph, outputs)
-    comp = None if reader is None else _composite(reader, outputs=0)
-    if comp is None or node_guards.get(id(reader)) != node_guards.get(id(node)):
+    """(the ReduceEpilogue node, the loop it absorbs) for the reduction `node`, or None.
+    The reduction's result stays an output of the node: other readers still read it."""
+    for value, reader in _loop_readers(node.outputs[0], fgraph):
+        found = _with_epilogue(node, value, reader, fgraph, position, node_guards)
+        if found is not None:
+            return found, reader
+    return None
+
+
+def _with_epilogue(node: Apply, value: Variable, reader: Apply, fgraph: FunctionGraph,
+                   position: dict[int, int], node_guards: dict) -> Apply | None:
+    """The ReduceEpilogue of `node` and the loop `reader` reading `value`, or None."""
+    comp = _composite(reader, outputs=0)
+    if node_guards.get(id(reader)) != node_guards.get(id(node)):
         return None
     pattern = value.type.broadcastable
     extras = [v for v in reader.inputs if v is not value]
@@ -155,8 +169,8 @@ def _reduce_epilogue(node: Apply, fgraph: FunctionGraph, outputs: set[int],
                            and (v.owner is None or not isinstance(v.owner.op, ViewOp)))
             for v in extras):
         return None
-    if len(node.outputs) > 1 and _depends_on(extras, node):
-        return None  # the loop reads what the reduction's other outputs feed
+    if _depends_on(extras, node, position):
+        return None  # the loop reads what the reduction's outputs feed
     epilogue = _reordered(comp, reader, value)
     if epilogue is None:
         return None
@@ -168,28 +182,29 @@ def _reduce_epilogue(node: Apply, fgraph: FunctionGraph, outputs: set[int],
     if any(a.type != b.type for a, b in zip(new.outputs, node.outputs + reader.outputs)):
         return None
     new.tag = dict(node.tag)
-    return new, reader
+    return new
 
 
 def reduce_epilogues(fgraph: FunctionGraph) -> dict[str, int]:
-    """Give each reduction whose result only an elementwise loop of its size reads
-    (through a dimshuffle adding or dropping length-1 axes, or directly) that loop as
-    its epilogue, when the loop's other operands hold one element each or are stored
-    arrays of its shape, and a lazy ifelse skips both alike.
+    """Give each reduction whose result an elementwise loop of its size reads (through
+    a dimshuffle adding or dropping length-1 axes, or directly) that loop as its
+    epilogue, when the loop's other operands hold one element each or are stored
+    arrays of its shape computed without the reduction, and a lazy ifelse skips both
+    alike. The result is still stored for its other readers.
 
     Returns
     -------
     dict
         {"reduce_epilogues": how many} when some were made, else {}.
     """
-    outputs = {id(v) for v in fgraph.outputs}
     nodes = fgraph.toposort()
+    position = {id(n): k for k, n in enumerate(nodes)}
     node_guards = guards(fgraph.outputs, nodes)
     made = 0
     for node in nodes:
         if not isinstance(node.op, REDUCTIONS):
             continue
-        found = _reduce_epilogue(node, fgraph, outputs, node_guards)
+        found = _reduce_epilogue(node, fgraph, position, node_guards)
         if found is None:
             continue
         new, reader = found

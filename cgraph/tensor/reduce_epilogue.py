@@ -1,13 +1,14 @@
 """A reduction with an elementwise epilogue: `log(sum(exp(z), axis=1)) + m` in one kernel.
 
 `ReduceEpilogue` is what fusion makes of a reduction (a CAReduce such as Sum or
-MaxShift, a fused sum) whose result only an elementwise loop of the result's size
-reads (directly, or through a dimshuffle that adds or drops length-1 axes): the
+MaxShift, a fused sum) whose result an elementwise loop of the result's size reads
+(directly, or through a dimshuffle that adds or drops length-1 axes): the
 reduction's kernel runs first, then, in the same kernel, the loop's scalar ops (a
 `Composite`, input 0 the reduction's value) over its result
 (templates/epilogue.c.j2). The loop's other operands hold one element each, or have
 the loop's shape and are stored arrays (C-contiguous: no views). Values are those of
-the reduction followed by the loop.
+the reduction followed by the loop; the result is still an output, for its other
+readers.
 """
 
 from __future__ import annotations

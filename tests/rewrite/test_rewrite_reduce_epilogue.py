@@ -76,12 +76,22 @@ def test_loops_that_stay_apart():
     x, y = T.dmatrix("x"), T.dmatrix("y")
     s = T.sum(x, axis=0)
     cases = [[s * y[0]],            # a view of the loop's size: read strided
-             [T.exp(s), s],         # the result is an output too
-             [T.exp(s), T.sum(s)],  # two readers
-             [y * s]]               # the loop is bigger than the result
+             [y * s],               # the loop is bigger than the result
+             [s * T.cumsum(s)]]     # an operand computed from the result
     for outs in cases:
         f = cgraph.function([x, y], outs, on_unused_input="ignore")
         assert epilogues(f) == []
+        ref = reference([x, y], outs, on_unused_input="ignore")
+        args = [RNG.uniform(1, 2, (3, 4)), RNG.uniform(1, 2, (3, 4))]
+        check(f, ref, args, "float64")
+
+
+def test_a_result_read_elsewhere_is_still_stored():
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    s = T.sum(x, axis=0)
+    for outs in ([T.exp(s), s], [T.exp(s), T.sum(s)], [T.exp(s), y * s]):
+        f = cgraph.function([x, y], outs, on_unused_input="ignore")
+        assert len(epilogues(f)) == 1
         ref = reference([x, y], outs, on_unused_input="ignore")
         args = [RNG.uniform(1, 2, (3, 4)), RNG.uniform(1, 2, (3, 4))]
         check(f, ref, args, "float64")
