@@ -2,7 +2,9 @@
 and warm (cached, new process), cgraph vs PyTensor's mode "C" (when installed).
 
 Run: `python -m benchmarks.compile [--quick]`. Each measurement is a fresh Python
-process timing only `function(...)` (imports excluded), median of a few runs. Cold
+process timing only `function(...)` (imports excluded), median of a few runs, in wall
+time and in CPU time (the process's and its compilers' during the call: a figure that
+a busy machine disturbs less, and that counts both cores' work). Cold
 starts from an empty cache, so it also makes what a machine makes once for any graph;
 "cold, primed cache" starts from a cache that compiled another network (three layers)
 before: the XOR step's own compile.
@@ -22,7 +24,7 @@ from benchmarks.common import optional
 from benchmarks.results import run_main
 
 BUILD = """
-import json, time, numpy as np
+import json, resource, time, numpy as np
 import {lib} as th
 T = th.tensor
 try:
@@ -35,10 +37,14 @@ def layer(x, w):
     return sigmoid(T.dot(w.T, T.concatenate([x, np.array([1.0])])))
 t1, t2 = th.shared(np.full((3, 3), 0.5)), th.shared(np.full((4, 1), 0.5))
 fc = (T.sum({net}) - y) ** 2
-t = time.perf_counter()
+def cpu():
+    own, compilers = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + compilers.ru_utime + compilers.ru_stime
+t, c = time.perf_counter(), cpu()
 cost = th.function([x, y], fc, updates=[(t1, t1 - 0.1 * th.grad(fc, t1)),
                                         (t2, t2 - 0.1 * th.grad(fc, t2))])
-print(json.dumps(time.perf_counter() - t))
+print(json.dumps({{"seconds": time.perf_counter() - t, "cpu": cpu() - c}}))
 """
 
 
@@ -49,14 +55,16 @@ XOR_NET = "layer(layer(x, t1), t2)"
 PRIMING_NET = "layer(layer(layer(x, t1), th.shared(np.full((4, 3), 0.5))), t2)"
 
 
-def run(lib: str, env: dict, net: str = XOR_NET) -> float:
+def run(lib: str, env: dict, net: str = XOR_NET) -> dict[str, float]:
+    """The wall and CPU seconds of one `function(...)` in a new process."""
     out = subprocess.run([sys.executable, "-c", BUILD.format(lib=lib, net=net)], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(lib: str, repeats: int, mode: str = "C") -> tuple[float, float, float]:
-    """(cold, warm, cold in a primed cache) median seconds (`mode`: PyTensor's)."""
+def measure(lib: str, repeats: int, mode: str = "C") -> tuple[float, ...]:
+    """Median seconds (`mode`: PyTensor's): cold, warm and cold in a primed cache, then
+    the CPU seconds of cold and of cold in a primed cache."""
     cold, warm, primed = [], [], []
     for _ in range(repeats):
         for record in (cold, primed):
@@ -69,7 +77,8 @@ def measure(lib: str, repeats: int, mode: str = "C") -> tuple[float, float, floa
                 record.append(run(lib, env))
                 if record is cold:
                     warm.append(run(lib, env))
-    return statistics.median(cold), statistics.median(warm), statistics.median(primed)
+    return (*(statistics.median(r["seconds"] for r in runs) for runs in (cold, warm, primed)),
+            *(statistics.median(r["cpu"] for r in runs) for runs in (cold, primed)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,14 +95,15 @@ def main(argv: list[str] | None = None) -> None:
                 except subprocess.CalledProcessError as err:
                     last = (err.stderr or "").strip().splitlines()[-1:]
                     print(f"(pytensor {mode} failed: {' '.join(last)})")
-    base_cold, base_warm, base_primed = results["cgraph"]
+    base_cold, base_warm, base_primed = results["cgraph"][:3]
     print("### Compile the XOR training step (new process)\n")
     print("| backend | cold (s) | warm (s) | cold, primed cache (s) | cold ratio | warm ratio "
-          "| primed ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for name, (cold, warm, primed) in results.items():
+          "| primed ratio | cold CPU (s) | primed CPU (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, (cold, warm, primed, cold_cpu, primed_cpu) in results.items():
         print(f"| {name} | {cold:.3f} | {warm:.4f} | {primed:.3f} | {cold / base_cold:.2f}x "
-              f"| {warm / base_warm:.2f}x | {primed / base_primed:.2f}x |")
+              f"| {warm / base_warm:.2f}x | {primed / base_primed:.2f}x | {cold_cpu:.3f} "
+              f"| {primed_cpu:.3f} |")
 
 
 if __name__ == "__main__":
