@@ -232,7 +232,7 @@ def kernel_source(c_source: str, label: str) -> str:
     lines = c_source.splitlines()
     for k, line in enumerate(lines):
         if (line.startswith("/*") and f"[id {label}]" in line and k + 1 < len(lines)
-                and lines[k + 1].startswith(("static", "CG_KERNEL"))):
+                and lines[k + 1].startswith(("static", "CG_KERNEL", "CG_SIMD_KERNEL"))):
             # The kernel ends where the next top-level comment starts.
             end = next((j for j in range(k + 1, len(lines)) if lines[j].startswith("/*")),
                        len(lines))
