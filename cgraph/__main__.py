@@ -28,6 +28,7 @@ import cgraph.tensor.nnet as nnet
 from cgraph import backend
 from cgraph.configdefaults import Config, config
 from cgraph.printing import GraphvizNotFound, pydotprint
+from cgraph.printing.text import KERNEL_STARTS
 from cgraph.tensor import oplist
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2,
@@ -71,7 +72,7 @@ def summarize_c(source: str) -> str:
     lines = source.splitlines()
     for line, following in zip(lines, lines[1:]):
         match = _KERNEL_COMMENT.match(line)
-        if match and following.startswith(("static", "CG_KERNEL")):
+        if match and following.startswith(KERNEL_STARTS):
             call = match.group(1)  # `op(args`: the op is what precedes the last "("
             ops.append(call[:call.rfind("(")] if "(" in call else call)
             where = where or (match.group(2) or "")

@@ -226,13 +226,17 @@ def _wants_color(file: IO[str]) -> bool:
             and os.environ.get("TERM", "") != "dumb")
 
 
+#: How the line after a kernel's comment starts in generated C (csrc/cgraph.h's macros).
+KERNEL_STARTS = ("static", "CG_KERNEL", "CG_SIMD_KERNEL")
+
+
 def kernel_source(c_source: str, label: str) -> str:
     """The kernel of the node labelled `label` (`[id A]`) in a module's C, with its
     comment; "" when no kernel has that label."""
     lines = c_source.splitlines()
     for k, line in enumerate(lines):
         if (line.startswith("/*") and f"[id {label}]" in line and k + 1 < len(lines)
-                and lines[k + 1].startswith(("static", "CG_KERNEL", "CG_SIMD_KERNEL"))):
+                and lines[k + 1].startswith(KERNEL_STARTS)):
             # The kernel ends where the next top-level comment starts.
             end = next((j for j in range(k + 1, len(lines)) if lines[j].startswith("/*")),
                        len(lines))
