@@ -125,13 +125,30 @@ class _Specializer:
         return self._first(node, ((y, x, (-1.0, 1.0)), (x, y, (1.0, -1.0))))
 
 
-def outer_product(node: Apply) -> Variable | None:
-    """dot(a, b) -> a * b for matrices whose inner length is statically 1: each element
-    is one product, exactly what the dot computes, and fusion can read it in place."""
-    a, b = node.inputs
-    if a.ndim != 2 or b.ndim != 2 or a.type.shape[1] != 1 or b.type.shape[0] != 1:
-        return None
-    return ELEMENTWISE["mul"](a, b)
+def _summed_with_products(v: Variable, fgraph: FunctionGraph) -> bool:
+    """Whether an `add` reads `v` beside another product (a gradient summing one outer
+    product per layer): the gemm rules then accumulate the terms in place, each term
+    a call of one shared kernel, where as multiplies all of them would fuse into one
+    loop reading two operands per term."""
+    for reader, _ in fgraph.clients().get(id(v), []):
+        if scalar_name(reader) == "add" and any(
+                u is not v and u.owner is not None and isinstance(u.owner.op, (Dot, Gemm))
+                for u in reader.inputs):
+            return True
+    return False
+
+
+def _outer_product(fgraph: FunctionGraph):
+    def rule(node: Apply) -> Variable | None:
+        """dot(a, b) -> a * b for matrices whose inner length is statically 1: each
+        element is one product, exactly what the dot computes, and fusion can read it
+        in place; not where products are summed (`_summed_with_products`)."""
+        a, b = node.inputs
+        if (a.ndim != 2 or b.ndim != 2 or a.type.shape[1] != 1 or b.type.shape[0] != 1
+                or _summed_with_products(node.outputs[0], fgraph)):
+            return None
+        return ELEMENTWISE["mul"](a, b)
+    return rule
 
 
 def _transposed(v: Variable, order: tuple) -> Variable:
@@ -168,7 +185,7 @@ def specialize(fgraph: FunctionGraph) -> dict[str, int]:
     rules = _Specializer(fgraph)
     table = RuleTable("specialize", [Rule("gemm_add", "add", rules.add),
                                      Rule("gemm_sub", "sub", rules.sub),
-                                     Rule("outer_product", Dot, outer_product),
+                                     Rule("outer_product", Dot, _outer_product(fgraph)),
                                      Rule("transpose_product", DimShuffle,
                                           _transpose_product(fgraph))])
     return graph_rewrite(fgraph, table)

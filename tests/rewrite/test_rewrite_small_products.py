@@ -81,3 +81,23 @@ def test_transposed_product_fuses_with_shapes_checked():
     np.testing.assert_allclose(fused(*args), plain(*args), rtol=1e-12, atol=0)
     with pytest.raises(ValueError):
         fused(args[0], args[1], RNG.standard_normal((2, 3)))
+
+
+def test_outer_products_summed_stay_products():
+    """A gradient summing one outer product per layer keeps them products: the gemm rules
+    accumulate them (one shared kernel a term). As multiplies they fused into one loop
+    reading two operands a term (a 50-layer chain's module: 110 -> 192 kB of C)."""
+    cols = [T.dcol(f"c{i}") for i in range(6)]
+    rows = [T.drow(f"r{i}") for i in range(6)]
+    total = T.dot(cols[0], rows[0])
+    for c, r in zip(cols[1:], rows[1:]):
+        total = total + T.dot(c, r)
+    plain, fused = both(cols + rows, total)
+    kinds = families(fused)
+    # (the first term, the gemm's initial value, may be a multiply: one loop at most)
+    assert kinds.count("dot_add") == 5 and kinds.count("elementwise") <= 1
+    args = [RNG.standard_normal((4, 1)) for _ in cols] + [RNG.standard_normal((1, 3))
+                                                         for _ in rows]
+    want = sum(np.outer(c, r) for c, r in zip(args[:6], args[6:]))
+    np.testing.assert_allclose(fused(*args), want, rtol=1e-12)
+    np.testing.assert_allclose(fused(*args), plain(*args), rtol=1e-12)
