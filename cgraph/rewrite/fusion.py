@@ -202,25 +202,9 @@ def _read_inside(candidate: Apply, root: Apply, members: set[int], graph: _Graph
         id(c) in members for c in graph.readers(candidate))
 
 
-#: The most operands a fused loop reads. A group grows no further once one more node
-#: would take it past this: gcc's time on one loop grows faster than its statements
-#: (a 50-layer chain's weight gradient, 100 outer products summed into one loop, was
-#: 93 kB of C and most of the module's compile), and groups cut to a bound repeat
-#: one shape, so equal groups share one kernel.
-MAX_OPERANDS = 32
-
-
-def _operands_with(node: Apply, operands: set[int], members: set[int]) -> set[int]:
-    """The group's operands (ids of the variables it reads from outside) once `node`
-    joins a group of `members` reading `operands`."""
-    made = {id(v) for v in node.outputs}
-    return {k for k in operands if k not in made} | {
-        id(v) for v in node.inputs if v.owner is None or id(v.owner) not in members}
-
-
 def _grow(root: Apply, graph: _Graph, groups: dict[int, list[Apply]]) -> list[Apply]:
     """The fusion group of `root`: producers (and their other readers) added while
-    the rules above allow, reading at most MAX_OPERANDS operands."""
+    the rules above allow."""
     pattern = root.outputs[0].type.broadcastable
     members: set[int] = set()
     group: list[Apply] = []
@@ -228,12 +212,8 @@ def _grow(root: Apply, graph: _Graph, groups: dict[int, list[Apply]]) -> list[Ap
     window = graph.window_of(root)
     inside = [0]   # bitset of the members
     outside = [0]  # bitset of the nodes that read a member and are not one
-    operands: set[int] = set()
 
     def add(node: Apply) -> None:
-        now = _operands_with(node, operands, members)
-        operands.clear()
-        operands.update(now)
         members.add(id(node))
         group.append(node)
         frontier.append(node)
@@ -267,8 +247,7 @@ def _grow(root: Apply, graph: _Graph, groups: dict[int, list[Apply]]) -> list[Ap
                 continue  # already in, never, or refused by this very group
             if not _may_join(candidate, root, graph, groups):
                 never.add(key)
-            elif (_read_inside(candidate, root, members, graph) and convex_with(candidate)
-                  and len(_operands_with(candidate, operands, members)) <= MAX_OPERANDS):
+            elif _read_inside(candidate, root, members, graph) and convex_with(candidate):
                 add(candidate)
             else:
                 refused_at[key] = len(group)

@@ -102,24 +102,6 @@ def test_no_fusion_across_broadcast_patterns_or_cycles():
     assert_matches(g, reference([x], cyc), [RNG.standard_normal(4)])
 
 
-def test_a_fused_loop_reads_at_most_max_operands():
-    """A sum of 40 distinct vectors (and their exps) is cut into loops of at most
-    MAX_OPERANDS operands each; the result is numpy's."""
-    from cgraph.rewrite.fusion import MAX_OPERANDS
-
-    xs = [T.dvector(f"x{i}") for i in range(40)]
-    total = xs[0]
-    for x in xs[1:]:
-        total = total + T.exp(x)
-    f = cgraph.function(xs, total)
-    loops = fused_nodes(f)
-    assert len(loops) >= 2
-    assert all(len(n.inputs) <= MAX_OPERANDS for n in loops)
-    args = [RNG.standard_normal(5) for _ in xs]
-    np.testing.assert_allclose(f(*args), args[0] + sum(np.exp(a) for a in args[1:]),
-                               rtol=1e-12)
-
-
 def test_fusion_can_be_excluded():
     x = T.dvector("x")
     with cgraph.config.change_flags(rewrite_exclude=["fusion"]):
