@@ -57,6 +57,16 @@ class LoopStopped(RuntimeWarning):
     applying that step's updates."""
 
 
+def _refs(arrays: list, k: int) -> int:
+    """sys.getrefcount of arrays[k], taken the one way `_ALONE` was calibrated."""
+    return sys.getrefcount(arrays[k])
+
+
+#: What `_refs` gives for an array only its list holds (measured, since interpreters
+#: differ in the temporary references they count).
+_ALONE = _refs([np.empty(1)], 0)
+
+
 class LoopBuffers:
     """The arrays a compiled module's loops reuse between calls.
 
@@ -109,9 +119,9 @@ class LoopBuffers:
         with self._lock:
             states = self._states
             for k in range(len(states)):
-                # The list and getrefcount's argument hold it: no one else does.
+                # Only the list holds it: no one else can read what the loop writes.
                 if (states[k].shape == value.shape and states[k].dtype == value.dtype
-                        and sys.getrefcount(states[k]) == 2):
+                        and _refs(states, k) == _ALONE):
                     out = states.pop(k)
                     break
             else:
