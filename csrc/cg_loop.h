@@ -62,9 +62,12 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
     char **stage = (char **)X + n_args;           /* per sequence: gather buffer */
     const int64_t *perm = L[CG_L_HAS_PERM] ? (const int64_t *)X[n_args + n_seq] : NULL;
     char **record = (char **)X + n_args + n_seq + 1;
+    /* the workspace: the caller's (a pooled block of at least the plans' P[0] bytes),
+       else one allocated for this call */
+    char *given = (char *)X[n_args + n_seq + 1 + n_out];
     void *A[n_args > 0 ? n_args : 1];
     const int64_t ws_bytes = P_full[0] > P_last[0] ? P_full[0] : P_last[0];
-    char *ws = ws_bytes > 0 ? (char *)malloc((size_t)ws_bytes) : NULL;
+    char *ws = given ? given : ws_bytes > 0 ? (char *)malloc((size_t)ws_bytes) : NULL;
     if (ws_bytes > 0 && !ws) {
         snprintf(err, CG_ERRBUF, "cgraph: cannot allocate %lld bytes of workspace",
                  (long long)ws_bytes);
@@ -104,7 +107,8 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
         const int rc = step(last ? P_last : P_full, err, ws, A);
         if (rc) {
             state[0] = s;
-            free(ws);
+            if (!given)
+                free(ws);
             return rc;
         }
         if (L[CG_L_STOP_ON_NAN]) {
@@ -113,7 +117,8 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
                     state[0] = s;
                     state[1] = 1;
                     state[2] = o;
-                    free(ws);
+                    if (!given)
+                        free(ws);
                     return 0;
                 }
             }
@@ -129,7 +134,8 @@ static inline int cg_loop_run(const int64_t *P_full, const int64_t *P_last, char
         }
     }
     state[0] = L[CG_L_END];
-    free(ws);
+    if (!given)
+        free(ws);
     return 0;
 }
 

@@ -192,6 +192,11 @@ def disjoint_sizes(program: Program) -> dict[int, int]:
 #: functions is where that shows).
 TABLE_STEPS = 64
 
+#: A module specialized to a plan whose workspace takes at most this many bytes keeps
+#: it in a local array of its step (a stack array no argument can alias, which gcc may
+#: hold in registers) instead of the loop's heap block.
+LOCAL_WORKSPACE = 16384
+
 #: cg_table.h's value kinds, by Decl.kind.
 _VALUE_KINDS = {"arg": "CG_V_ARG", "buffer": "CG_V_BUFFER", "update": "CG_V_UPDATE",
                 "view": "CG_V_VIEW", "const": "CG_V_CONST"}
@@ -265,8 +270,10 @@ def render(program: Program, version: str, profile: bool = False,
     if fixed_plan is not None and len(program.steps) > TABLE_STEPS:
         raise ValueError(f"a program of {len(program.steps)} steps (over {TABLE_STEPS}) "
                          "is not specialized to a plan")
+    fixed = None if fixed_plan is None else [int(v) for v in fixed_plan]
+    local = fixed[0] if fixed and 0 < fixed[0] <= LOCAL_WORKSPACE else 0
     return _render_program("module.c.j2", program, version=version, profile=profile,
-                           fixed_plan=None if fixed_plan is None else [int(v) for v in fixed_plan])
+                           fixed_plan=fixed, local_workspace=local)
 
 
 def render_runtime(products: Sequence[dict], loop: bool, version: str) -> str:

@@ -17,9 +17,11 @@ L (int64): a header of CG_L_HEADER values (n_args, n_seq, n_rows, batch, begin, 
     n_batches, n_out, record_every, stop_on_nan, n_updates, has_perm), then per
     sequence (arg index, row bytes), per recorded output (arg index, bytes of a full
     step, bytes of the short last batch, 8/4 for float64/float32 else 0), per update
-    (output arg index, shared arg index, bytes).
+    the loop copies (output arg index, shared arg index, bytes): none unless
+    stop_on_nan, since the steps otherwise write their updates into the state.
 X (void *): the entry's n_args base pointers, a gather buffer per sequence, the
-    permutation (or NULL), a record buffer per output.
+    permutation (or NULL), a record buffer per output, the steps' workspace (or NULL:
+    the loop allocates one per call).
 
 A function's loops reuse their buffers (`LoopBuffers`): the copies of the updated
 shared variables, the step's output buffers and the gather buffers come from the
@@ -229,10 +231,13 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
 
     call_args = [seqs[i][0] if i in seqs else a for i, a in enumerate(arrays)] + state_values
     last_rows = n - (n_batches - 1) * batch if batch else 1
-    plans = _StepPlans(compiled, shapes, call_args, len(arrays))
-    P_full, out_full, _ = plans.plan(batch)
-    P_last, out_last, _ = (P_full, out_full, None) if batch == 0 or last_rows == batch \
-        else plans.plan(last_rows)
+    # Without stop_on_nan, a step writes its updates straight into the state copies
+    # (as a call does into the shared storage): no copy per update and step.
+    direct = not stop_on_nan
+    plans = _StepPlans(compiled, shapes, call_args, len(arrays), direct)
+    P_full, out_full, params = plans.plan(batch)
+    P_last, out_last, params_last = (P_full, out_full, params) \
+        if batch == 0 or last_rows == batch else plans.plan(last_rows)
     n_out = sig.n_outputs
     for s, k, shape in zip(sig.updates, sig.update_index, out_full[n_out:]):
         if shape != state_values[k].shape:
@@ -248,7 +253,8 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
     n_in = len(arrays) + len(state_values)
     base = [seqs[i] if i in seqs else a for i, a in enumerate(arrays)] + state_values
     L = [n_in + len(out_bufs) + len(compiled.constants), len(seqs), n, batch, 0, 0, n_batches,
-         n_out, record_every or 0, int(stop_on_nan), len(sig.updates), int(shuffle is not None)]
+         n_out, record_every or 0, int(stop_on_nan), 0 if direct else len(sig.updates),
+         int(shuffle is not None)]
     stages = []
     for i, arr in seqs.items():
         row_bytes = arr[0].nbytes if arr.ndim > 1 else arr.itemsize
@@ -258,7 +264,7 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
     for o in range(n_out):
         nbytes = [math.prod(s[o]) * itemsizes[o] for s in (out_full, out_last)]
         L += [n_in + o, *nbytes, kinds.get(sig.out_dtypes[o], 0)]
-    for u, k in enumerate(sig.update_index):
+    for u, k in enumerate(() if direct else sig.update_index):
         L += [n_in + n_out + u, len(arrays) + k, state_values[k].nbytes]
     n_records = steps // record_every if record_every else 0
     records = [np.empty((n_records, *out_full[o]), sig.out_dtypes[o]) for o in range(n_out)]
@@ -275,13 +281,18 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
             entry = getattr(module.lib, compiled.program.entry + "_loop")
             fb, ffi = module.ffi.from_buffer, module.ffi
             P_full = P_last = fb("int64_t[]", plans.plan(batch)[2])
-    keep = [*base, *out_bufs, *stages, *records, plans, P_full]  # alive during calls
+    # The steps' workspace, from the pool (a loop with a plan per step allocates its own
+    # at each call, sized by that step's plan).
+    ws_bytes = 0 if plans.per_step else max(int(params[0]), int(params_last[0]))
+    workspace = [pool.scratch(ws_bytes)] if ws_bytes else []
+    keep = [*base, *out_bufs, *stages, *records, *workspace, plans, P_full]  # during calls
     X = ffi.new("void *[]", [fb(a, require_writable=True) if a.flags.writeable else fb(a)
                              for a in base]
                 + [fb(b, require_writable=True) for b in out_bufs] + list(compiled.constants)
                 + [fb(b, require_writable=True) for b in stages]
                 + [fb(perm) if perm is not None else ffi.NULL]
-                + [fb(r, require_writable=True) for r in records])
+                + [fb(r, require_writable=True) for r in records]
+                + [fb(w, require_writable=True) for w in workspace] + [ffi.NULL] * (not workspace))
     L_arr = np.array(L, dtype=np.int64)
     state = np.zeros(3, dtype=np.int64)
     errbuf = ffi.new(f"char[{ERRBUF_SIZE}]")
@@ -322,7 +333,7 @@ def run_loop(compiled: CompiledModule, inputs: Sequence[Variable], args: Sequenc
     results = _results(sig, records, out_bufs, out_last if final_is_short else out_full,
                        record_every, done)
     del X  # its buffers no longer point into the scratch arrays
-    pool.give(out_bufs + stages)
+    pool.give(out_bufs + stages + workspace)
     return results
 
 
@@ -357,8 +368,11 @@ def _count(name: str, value: Any, least: int) -> int:
 
 
 class _StepPlans:
-    """The plans of the loop's steps, as `cg_loop_run` reads them (updates left in the
-    step's output buffers, never written in place).
+    """The plans of the loop's steps, as `cg_loop_run` reads them: with `direct`, the
+    call's plans, whose steps write each update into its state copy (in place, or
+    copied there once the step's kernels are done); else the updates are left in the
+    step's output buffers, for the loop to copy after checking the outputs
+    (stop_on_nan).
 
     A plan depends on the argument shapes and on the values of `value_args` (an
     ifelse condition, a symbolic size). When an update changes one of those values
@@ -367,8 +381,9 @@ class _StepPlans:
     """
 
     def __init__(self, compiled: CompiledModule, shapes: Callable[[int], tuple], arrays: list,
-                 n_inputs: int):
+                 n_inputs: int, direct: bool = False):
         self.compiled, self.shapes, self.arrays = compiled, shapes, arrays
+        self.direct = direct
         updated = {n_inputs + k for k in compiled.signature.update_index}
         self.per_step = bool(updated & set(compiled.value_args))
         self.cache: dict[tuple, tuple] = {}
@@ -382,7 +397,8 @@ class _StepPlans:
         hit = self.cache.get(key)
         if hit is None:
             found = compiled.plan(key, self.arrays)
-            P = _not_in_place(compiled.program, found.params)
+            P = found.params if self.direct else _not_in_place(compiled.program,
+                                                                found.params)
             hit = self.cache[key] = (compiled.from_buffer("int64_t[]", P), found.out_shapes, P)
         return hit
 
