@@ -4,7 +4,9 @@ and build options, and linked into every module that names it.
 A runtime is made of parts, each named by the one symbol it defines (`cg_rt_...`) and
 compiled into an object of its own, kept under ``<cache>/runtime/``. A module links the
 parts its C names, so a module without products never compiles the products' part.
-`build.build_module` compiles the missing parts alongside the module's own unit.
+`build.build_module` compiles the missing parts alongside the module's own unit. The
+parts compiled when cgraph was installed (`prebuilt`) are used instead when they were
+compiled by the same compiler with the same options.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cgraph.backend.prebuilt import lookup, prebuilt_key
 
 __all__ = ["Runtime", "publish", "runtime_object"]
 
@@ -37,9 +41,12 @@ class Runtime:
 
 
 def runtime_object(part: str, options: object, cc: str, root: Path, flags: str) -> Path:
-    """Where the cache in `root` keeps the object of `part` built with `options`: named
-    by them (their repr names the runtime), the base `flags` and the compiler binary
-    `cc` (its path, size and time)."""
+    """The object of `part` built with `options`: the install-time one compiled so, else
+    where the cache in `root` keeps it, named by the options (their repr names the
+    runtime), the base `flags` and the compiler binary `cc` (its path, size and time)."""
+    installed = lookup(prebuilt_key(options, cc, flags, "runtime part", part))
+    if installed is not None:
+        return installed
     compiler = shutil.which(cc) or cc
     try:
         info = os.stat(compiler)

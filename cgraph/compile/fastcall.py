@@ -12,6 +12,8 @@ cast, a function bigger than its tables) goes to the Python path it is given, wh
 stays the reference behaviour. Without a usable factory (no numpy headers, a build
 failure), Python's path is used.
 
+The module compiled when cgraph was installed (`backend.prebuilt`, `prebuild`) is
+loaded instead of a build when it was compiled so (same compiler, options, headers).
 The factory is built in a thread of its own, alongside the function's module. A fork
 (`os.fork`, multiprocessing's default on Linux) waits for a build in progress; the
 child keeps the factories built before it and builds any other itself.
@@ -20,16 +22,21 @@ child keeps the factories built before it and builds any other itself.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cgraph import backend
+from cgraph.backend.build import build_module
+from cgraph.backend.identity import EXT_SUFFIX, file_digest
+from cgraph.backend.prebuilt import lookup, prebuilt_key
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import call_path_headers, call_path_options
 
@@ -116,15 +123,46 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
+def installed_key(options: backend.BuildOptions) -> str:
+    """The key of the module built with `options` at install time (`backend.prebuilt`)."""
+    digests = [file_digest(path) for path in call_path_headers()]
+    return prebuilt_key(options, options.cc, "fastcall", _SOURCE, _CDEF, *digests)
+
+
+def build_installed(options: backend.BuildOptions, modname: str, folder: Path) -> Path:
+    """Compile the module as `factory` does, into `folder` (empty) as `modname`, for the
+    install-time files (`prebuild`); return the extension's path."""
+    build_module(_SOURCE, _CDEF, options, modname, folder)
+    return folder / (modname + EXT_SUFFIX)
+
+
+def _load_installed(options: backend.BuildOptions) -> Any:
+    """The install-time module built with `options`, or None (none, or it does not load)."""
+    path = lookup(installed_key(options))
+    if path is None:
+        return None
+    name = path.name.partition(".")[0]
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except (ImportError, OSError, AttributeError) as err:
+        log.debug("cgraph: the install-time call path %s does not load (%s)", path, err)
+        return None
+    return module
+
+
 def _factory(cc: str, root: str | None, sanitize: bool) -> Any:
     options = call_path_options(cc, sanitize)
-    try:
-        module = backend.load_module(_SOURCE, _CDEF, options, depends=call_path_headers(),
-                                     root=root)
-    except (backend.CompileError, backend.CompilerNotFoundError, OSError) as err:
-        log.warning("cgraph: the C call path is unavailable (%s); calls go through Python",
-                    type(err).__name__)
-        return None
+    module = _load_installed(options)
+    if module is None:
+        try:
+            module = backend.load_module(_SOURCE, _CDEF, options,
+                                         depends=call_path_headers(), root=root)
+        except (backend.CompileError, backend.CompilerNotFoundError, OSError) as err:
+            log.warning("cgraph: the C call path is unavailable (%s); calls go through "
+                        "Python", type(err).__name__)
+            return None
     address = int(module.ffi.cast("uintptr_t", module.lib.cg_fastcall_make()))
     if not address:
         return None
