@@ -20,6 +20,11 @@ class FunctionGraph:
     that edits `node.inputs` directly calls `changed()` (setting `outputs` does it),
     and the index is rebuilt when next needed.
 
+    A feature (`attach_feature`, e.g. the shape feature of cgraph/rewrite/shapes.py)
+    is told of each node a replacement brings in and of each replacement, so what it
+    knows of the graph stays valid without a rebuild (Theano's FunctionGraph
+    features).
+
     Parameters
     ----------
     inputs : sequence of Variable
@@ -52,6 +57,7 @@ class FunctionGraph:
             for old, new in zip(node.outputs, new_outputs):
                 memo[id(old)] = new
         self._clients: dict[int, list[tuple[Apply, int]]] | None = None
+        self._features: list = []
         self._nodes: set[int] = set()
         outs: list[Variable] = []
         for v in outputs:
@@ -67,7 +73,20 @@ class FunctionGraph:
         does not keep): it is rebuilt when next needed."""
         state = dict(vars(self))
         state["_clients"], state["_nodes"], state["_order"] = None, set(), None
+        state["_features"] = []  # keyed by ids too: attached again when needed
         return state
+
+    def attach_feature(self, feature: object) -> None:
+        """Tell `feature` of every later change: `feature.on_import(node)` for each node
+        a replacement brings in (producers first), `feature.on_replace(old, new)`
+        before the readers of `old` read `new`. Edits made behind `replace` (passes
+        that set `node.inputs` and call `changed()`) are not reported: a feature
+        must then work out what it needs from the nodes themselves."""
+        self._features = [*self.features(), feature]
+
+    def features(self, kind: type = object) -> list:
+        """The attached features that are instances of `kind`."""
+        return [f for f in getattr(self, "_features", ()) if isinstance(f, kind)]
 
     @property
     def outputs(self) -> list[Variable]:
@@ -137,6 +156,8 @@ class FunctionGraph:
                     raise ValueError(f"the replacement reads {u!r} ({u.type}), which is "
                                      "neither an input of the function nor a constant")
             self._add_node(node)
+            for feature in self.features():
+                feature.on_import(node)
 
     def _new_nodes(self, v: Variable, inputs: set[int]) -> list[Apply]:
         """The nodes computing `v` that are not indexed yet, producers first (the walk
@@ -190,6 +211,8 @@ class FunctionGraph:
         clients = self.clients()
         self._order = None
         self._import(new)
+        for feature in self.features():
+            feature.on_replace(old, new)
         readers = clients.pop(id(old), [])
         for node, i in readers:
             node.inputs[i] = new

@@ -177,7 +177,9 @@ def test_pass_order_and_exclusion():
 
 
 def test_mlp_training_step_uses_gemm_for_the_updates():
-    """Every weight update `W - lr * dot(...)` is a gemm; the step equals the reference."""
+    """Every weight update `W - lr * dot(...)` is a gemm, and so is the forward
+    `dot(h, W2) - Y` (its product is read once: the mean's count reads X's rows, the
+    shape feature's rewrite); the step equals the reference."""
     X, Y = T.dmatrix("X"), T.dmatrix("Y")
     W1 = cgraph.shared(RNG.standard_normal((6, 5)) * 0.3, name="W1")
     W2 = cgraph.shared(RNG.standard_normal((5, 3)) * 0.3, name="W2")
@@ -185,7 +187,9 @@ def test_mlp_training_step_uses_gemm_for_the_updates():
     updates = [(w, w - 0.1 * g) for w, g in zip((W1, W2), cgraph.grad(loss, [W1, W2]))]
     start = [W1.get_value(), W2.get_value()]
     f = cgraph.function([X, Y], loss, updates=updates)
-    assert len(gemm_nodes(f)) == 2
+    gemms = gemm_nodes(f)
+    assert len(gemms) == 3
+    assert {n.inputs[2].name for n in gemms} == {"W1", "W2", "Y"}
     xs, ys = RNG.standard_normal((4, 6)), RNG.standard_normal((4, 3))
     got = [f(xs, ys), W1.get_value(), W2.get_value()]
     W1.set_value(start[0])
