@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
@@ -34,7 +34,26 @@ def environment() -> jinja2.Environment:
 
 class _BytecodeCache(jinja2.FileSystemBytecodeCache):
     """Jinja's file cache, except that a failed write (a full disk) is not an error:
-    the bytecode only saves the next process the templates' compilation."""
+    the bytecode only saves the next process the templates' compilation; and a template
+    it does not hold is looked for with `installed(name)`, the file compiled at install
+    time, which Jinja uses only if it was compiled from the same source."""
+
+    def __init__(self, directory: str,
+                 installed: Callable[[str], Path | None] | None = None) -> None:
+        super().__init__(directory)
+        self.installed = installed
+
+    def get_bucket(self, environment: jinja2.Environment, name: str, filename: str | None,
+                   source: str) -> jinja2.bccache.Bucket:
+        bucket = super().get_bucket(environment, name, filename, source)
+        path = self.installed(name) if bucket.code is None and self.installed else None
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    bucket.load_bytecode(f)  # checks Python's version and the source's
+            except Exception:  # a damaged file: the template is compiled
+                bucket.reset()
+        return bucket
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:
@@ -43,17 +62,20 @@ class _BytecodeCache(jinja2.FileSystemBytecodeCache):
             pass
 
 
-def keep_bytecode_in(folder: str | Path | None) -> None:
+def keep_bytecode_in(folder: str | Path | None,
+                     installed: Callable[[str], Path | None] | None = None) -> None:
     """Keep the templates compiled to Python (like .pyc files) in `folder`, keyed by
     each template's source so that an edited template is compiled again; None keeps
     none. Loading bytecode runs it: `folder` must be private to the user (cgraph keeps
-    it inside its cache, created 0700)."""
+    it inside its cache, created 0700). `installed(name)`: the file of the template
+    compiled at install time, or None, read when `folder` has none."""
     env = environment()
     current = env.bytecode_cache
     if folder is None:
         env.bytecode_cache = None
-    elif not (isinstance(current, _BytecodeCache) and current.directory == str(folder)):
-        env.bytecode_cache = _BytecodeCache(str(folder))
+    elif not (isinstance(current, _BytecodeCache) and current.directory == str(folder)
+              and current.installed is installed):
+        env.bytecode_cache = _BytecodeCache(str(folder), installed)
 
 
 def _resource_dir(name: str) -> Path:

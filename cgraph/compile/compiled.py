@@ -41,7 +41,13 @@ from cgraph.codegen.render import keep_bytecode_in
 from cgraph.compile import errors, fastcall
 from cgraph.compile.profiling import ProfileStats
 from cgraph.compile.signature import Signature
-from cgraph.compile.toolchain import ERRBUF_SIZE, build_options, kernel_headers, program_key
+from cgraph.compile.toolchain import (
+    ERRBUF_SIZE,
+    build_options,
+    installed_template,
+    kernel_headers,
+    program_key,
+)
 from cgraph.compile.warm import GraphFace, Prepared, Record
 from cgraph.configdefaults import Config
 from cgraph.graph.fg import FunctionGraph
@@ -149,7 +155,8 @@ class CompiledModule:
         if cfg.c_call:  # the C call path compiles (once per machine) alongside the module
             fastcall.start(cfg.cc, cfg.cache_dir or None, cfg.sanitize)
         # Before lowering, which renders the C of inner programs (scan).
-        keep_bytecode_in(backend.private_subdir("jinja", cfg.cache_dir or None))
+        keep_bytecode_in(backend.private_subdir("jinja", cfg.cache_dir or None),
+                         installed_template)
         if prepared is None:
             self._lowered = lower(self._fgraph, self._update_of())
         else:

@@ -1,6 +1,7 @@
 """Compile at install time what a machine otherwise compiles at its first compile: the C
-call path's module (`fastcall`) and the runtime's parts (`toolchain.runtime`) for the
-default options, with and without BLAS, into a folder that `backend.prebuilt` reads.
+call path's module (`fastcall`), the runtime's parts (`toolchain.runtime`) for the
+default options, with and without BLAS, and the templates' Jinja bytecode, into a
+folder that `backend.prebuilt` reads.
 
 Run: ``python -m cgraph.compile.prebuild FOLDER``; setup.py's build step runs it for
 the package's ``cgraph/_prebuilt``. Each file is compiled by the same commands as a
@@ -19,11 +20,14 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import jinja2
+
 from cgraph import backend
 from cgraph.backend.build import BASE_FLAGS, object_command
 from cgraph.backend.prebuilt import prebuilt_key, write_manifest
+from cgraph.codegen.render import environment
 from cgraph.compile import fastcall
-from cgraph.compile.toolchain import build_options, call_path_options
+from cgraph.compile.toolchain import build_options, call_path_options, template_key
 from cgraph.configdefaults import Config, config
 
 __all__ = ["build", "main"]
@@ -43,7 +47,26 @@ def build(where: Path, cfg: Config = config) -> dict[str, tuple[str, str]]:
         with ThreadPoolExecutor(max_workers=2) as pool:
             done = [pool.submit(job, *args) for job, args in jobs]
             files = dict(found for future in done if (found := _result(future)) is not None)
+    files.update(_templates(where))
     write_manifest(where, files)
+    return files
+
+
+def _templates(where: Path) -> dict[str, tuple[str, str]]:
+    """Each template's bytecode, as the Jinja environment compiles it at first use and
+    writes it into the cache's ``jinja`` folder (`render.keep_bytecode_in`)."""
+    env = environment()
+    checksums = jinja2.FileSystemBytecodeCache(str(where))
+    files = {}
+    for name in env.list_templates(extensions=["j2"]):
+        source, filename, _ = env.loader.get_source(env, name)
+        bucket = jinja2.bccache.Bucket(env, name, checksums.get_source_checksum(source))
+        bucket.code = env.compile(source, name, filename)
+        key = template_key(name)
+        file = f"template-{key[:16]}.jinja"
+        with open(where / file, "wb") as f:
+            bucket.write_bytecode(f)
+        files[key] = (file, f"the template {name}")
     return files
 
 

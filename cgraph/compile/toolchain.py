@@ -19,11 +19,13 @@ import re
 import shlex
 from pathlib import Path
 
+import jinja2
 import numpy as np
 
 from cgraph import backend
 from cgraph._version import __version__
 from cgraph.backend.identity import source_files, tree_digest
+from cgraph.backend.prebuilt import lookup
 from cgraph.backend.probe import has_libmvec, host_cpu
 from cgraph.codegen.lower import Program
 from cgraph.codegen.render import csrc_dir, render_runtime, templates_dir
@@ -31,8 +33,8 @@ from cgraph.configdefaults import Config, config
 from cgraph.tensor.blas_ops import BLAS_PREFIX, _product_context
 
 __all__ = ["CALL_PATH_HEADER", "ERRBUF_SIZE", "build_options", "call_path_headers",
-           "call_path_options", "generator_digest", "has_libmvec", "kernel_headers",
-           "program_key", "runtime"]
+           "call_path_options", "generator_digest", "has_libmvec", "installed_template",
+           "kernel_headers", "program_key", "runtime", "template_key"]
 
 #: The header of the C call path (`fastcall`); no generated module includes it.
 CALL_PATH_HEADER = "cg_fastcall.h"
@@ -149,6 +151,19 @@ def generator_digest() -> str:
         named += [(relative(p, package), p)
                   for p in source_files(os.path.join(package, folder), ".py")]
     return tree_digest("generator", named, f"cgraph {__version__}", digest_root())
+
+
+def template_key(name: str) -> str:
+    """The key of the template `name`'s bytecode compiled at install time
+    (`backend.prebuilt`): it holds `generator_digest` (the templates and how the
+    environment compiles them) and Jinja's version; Jinja checks the source itself."""
+    text = "\0".join(["template", name, f"jinja2 {jinja2.__version__}", generator_digest()])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def installed_template(name: str) -> Path | None:
+    """The install-time bytecode of the template `name`, or None (`render.keep_bytecode_in`)."""
+    return lookup(template_key(name))
 
 
 def digest_root() -> Path | None:

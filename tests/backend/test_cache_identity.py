@@ -105,7 +105,9 @@ def test_jinja_folder_in_the_system_tmp_does_not_matter(tmp_path, how):
     system_tmp, root = tmp_path / "tmp", tmp_path / "cache"
     system_tmp.mkdir()
     _trap_system_tmp(system_tmp, how)
-    env = dict(os.environ, TMPDIR=str(system_tmp), CGRAPH_CACHE_DIR=str(root))
+    # (not the templates compiled at install time: the cache's own are looked at)
+    env = dict(os.environ, TMPDIR=str(system_tmp), CGRAPH_CACHE_DIR=str(root),
+               CGRAPH_PREBUILT="off")
     proc = subprocess.run([sys.executable, "-c", JINJA_CHILD], env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
