@@ -4,12 +4,19 @@ and warm (cached, new process), cgraph vs PyTensor's mode "C" (when installed).
 Run: `python -m benchmarks.compile [--quick]`. Each measurement is a fresh Python
 process timing only `function(...)` (imports excluded), median of a few runs, in wall
 time and in CPU time (the process's and its compilers' during the call: a figure that
-a busy machine disturbs less, and that counts both cores' work). Cold
-starts from an empty cache, so it also makes what a machine makes once for any graph;
-"cold, primed cache" starts from a cache that compiled another network (three layers)
-before: the XOR step's own compile.
-"""
+a busy machine disturbs less, and that counts both cores' work).
 
+What "cold" includes: an empty cache, so everything the call compiles. The row
+"cgraph" is an installed cgraph: what a machine compiles once for any graph (the C call
+path's module, the runtime's parts, the templates' bytecode) was compiled when cgraph
+was installed (setup.py runs `python -m cgraph.compile.prebuild`; here it is run once,
+untimed, into a temporary folder that `CGRAPH_PREBUILT` points at), and cold is the
+step's own module. The row "cgraph, no install-time build" (`CGRAPH_PREBUILT=off`:
+an install whose build step failed or was skipped) compiles those at its first use,
+in the cold column, as PyTensor compiles its own C modules at first use. "Cold, primed
+cache" starts from a cache that compiled another network (three layers) before: the
+XOR step's own compile in either row.
+"""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 from benchmarks.common import optional
 from benchmarks.results import run_main
@@ -62,23 +70,50 @@ def run(lib: str, env: dict, net: str = XOR_NET) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(lib: str, repeats: int, mode: str = "C") -> tuple[float, ...]:
-    """Median seconds (`mode`: PyTensor's): cold, warm and cold in a primed cache, then
-    the CPU seconds of cold and of cold in a primed cache."""
-    cold, warm, primed = [], [], []
+def measure(backends: dict[str, tuple[str, str, dict]], repeats: int) -> dict:
+    """For each backend (name -> (library, PyTensor's mode, more environment)), the
+    median seconds cold, warm and cold in a primed cache, then the CPU seconds of cold
+    and of cold in a primed cache; the backends take turns in each repeat (a busy
+    machine disturbs them alike). A backend that fails is left out, with a note."""
+    runs = {name: ([], [], []) for name in backends}
     for _ in range(repeats):
-        for record in (cold, primed):
-            with tempfile.TemporaryDirectory() as cache:
-                flags = ",".join(filter(None, [os.environ.get("PYTENSOR_FLAGS", ""),
-                                               f"base_compiledir={cache},mode={mode}"]))
-                env = dict(os.environ, CGRAPH_CACHE_DIR=cache, PYTENSOR_FLAGS=flags)
-                if record is primed:
-                    run(lib, env, PRIMING_NET)
-                record.append(run(lib, env))
-                if record is cold:
-                    warm.append(run(lib, env))
-    return (*(statistics.median(r["seconds"] for r in runs) for runs in (cold, warm, primed)),
-            *(statistics.median(r["cpu"] for r in runs) for runs in (cold, primed)))
+        for name, (lib, mode, extra_env) in backends.items():
+            if name not in runs:
+                continue
+            try:
+                _measure_once(lib, mode, extra_env, *runs[name])
+            except subprocess.CalledProcessError as err:
+                last = (err.stderr or "").strip().splitlines()[-1:]
+                print(f"({name} failed: {' '.join(last)})")
+                del runs[name]
+    return {name: (*(statistics.median(r["seconds"] for r in got) for got in (cold, warm, primed)),
+                   *(statistics.median(r["cpu"] for r in got) for got in (cold, primed)))
+            for name, (cold, warm, primed) in runs.items()}
+
+
+def _measure_once(lib: str, mode: str, extra_env: dict, cold: list, warm: list,
+                  primed: list) -> None:
+    for record in (cold, primed):
+        with tempfile.TemporaryDirectory() as cache:
+            flags = ",".join(filter(None, [os.environ.get("PYTENSOR_FLAGS", ""),
+                                           f"base_compiledir={cache},mode={mode}"]))
+            env = dict(os.environ, CGRAPH_CACHE_DIR=cache, PYTENSOR_FLAGS=flags, **extra_env)
+            if record is primed:
+                run(lib, env, PRIMING_NET)
+            record.append(run(lib, env))
+            if record is cold:
+                warm.append(run(lib, env))
+
+
+def install_time_build(folder: str) -> float:
+    """Run the install-time build into `folder` (as setup.py does, with a cache of its
+    own); return its wall seconds."""
+    with tempfile.TemporaryDirectory() as cache:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cgraph.compile.prebuild", folder],
+                       env=dict(os.environ, CGRAPH_CACHE_DIR=cache), check=True,
+                       capture_output=True, text=True)
+        return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,15 +121,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="one run, cgraph only")
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else 3
-    results = {"cgraph": measure("cgraph", repeats)}
-    if not args.quick:
-        if optional("pytensor") is not None:
-            for mode in ("C", "CVM"):
-                try:
-                    results[f"pytensor {mode}"] = measure("pytensor", repeats, mode)
-                except subprocess.CalledProcessError as err:
-                    last = (err.stderr or "").strip().splitlines()[-1:]
-                    print(f"(pytensor {mode} failed: {' '.join(last)})")
+    with tempfile.TemporaryDirectory() as prebuilt:
+        built = install_time_build(prebuilt)
+        backends = {"cgraph": ("cgraph", "C", {"CGRAPH_PREBUILT": prebuilt}),
+                    "cgraph, no install-time build": ("cgraph", "C", {"CGRAPH_PREBUILT": "off"})}
+        if not args.quick and optional("pytensor") is not None:
+            backends.update({f"pytensor {mode}": ("pytensor", mode, {})
+                             for mode in ("C", "CVM")})
+        results = measure(backends, repeats)
+    print(f"(cgraph's install-time build, run once before: {built:.2f} s)\n")
     base_cold, base_warm, base_primed = results["cgraph"][:3]
     print("### Compile the XOR training step (new process)\n")
     print("| backend | cold (s) | warm (s) | cold, primed cache (s) | cold ratio | warm ratio "
