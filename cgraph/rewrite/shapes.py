@@ -36,6 +36,7 @@ kernel run) only to read its shape.
 from __future__ import annotations
 
 import itertools
+import threading
 
 import numpy as np
 
@@ -56,8 +57,14 @@ class Undecided(TypeError):
     answers (a comparison, arithmetic): the output lengths stay unknown."""
 
 
+#: `strict` is set while an op's `infer_shape` runs on symbols (per thread).
+_TRIAL = threading.local()
+
+
 class Dim:
-    """A symbolic length: equal only to itself; no order, no arithmetic."""
+    """A symbolic length: equal only to itself; no order, no arithmetic. While an
+    `infer_shape` runs on it, comparing it with anything else raises `Undecided`
+    (elsewhere, such a comparison is False)."""
 
     __slots__ = ("n",)
 
@@ -67,7 +74,9 @@ class Dim:
     def __eq__(self, other: object) -> bool:
         if other is self:
             return True
-        raise Undecided(f"the length d{self.n} compared with {other!r}")
+        if getattr(_TRIAL, "strict", False):
+            raise Undecided(f"the length d{self.n} compared with {other!r}")
+        return False
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
@@ -258,10 +267,13 @@ class ShapeFeature:
 
     def _infer(self, node: Apply, ins: list[tuple]) -> list[tuple] | None:
         """The op's own `infer_shape` run on the classes; None when it needs numbers."""
+        _TRIAL.strict = True
         try:
             outs = node.op.infer_shape(node, [tuple(d) for d in ins])
         except Exception:  # noqa: BLE001 - any failure only means "not known"
             return None
+        finally:
+            _TRIAL.strict = False
         known = {id(d) for dims in ins for d in dims if isinstance(d, Dim)}
         result = []
         for dims in outs:
@@ -324,7 +336,7 @@ def shape_noops(fgraph: FunctionGraph) -> dict[str, int]:
         if type(d) is int:
             return _int64(d)
         found = shapes.source(d)
-        if found is None or found[0] is v:
+        if found is None or v.owner is None:
             return None
         return Shape_i(found[1])(found[0])
 
@@ -334,6 +346,8 @@ def shape_noops(fgraph: FunctionGraph) -> dict[str, int]:
         dims = shapes.dims(v)
         if all(type(d) is int for d in dims):
             return TensorConstant(node.outputs[0].type, np.array(dims, dtype="int64"))
+        if v.owner is None:
+            return None
         for u in fgraph.inputs:
             if u is not v and u.ndim == v.ndim and not isinstance(u, Constant) and all(
                     same(a, b) for a, b in zip(shapes.dims(u), dims)):
