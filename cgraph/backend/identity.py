@@ -97,17 +97,21 @@ def tree_digest(label: str, named: list[tuple[str, str | Path]], seed: str,
     """sha256 of `seed` and each file's name, length and bytes: what the package's
     sources digests are made of.
 
-    Remembered in `root/digests/<label>` under the files' stat signature (name, size,
-    mtime: what `file_digest` and Python's own .pyc check trust), so a new process
+    Remembered in `root/digests/<label>-<where>` under the files' stat signature (name,
+    size, mtime: what `file_digest` and Python's own .pyc check trust), so a new process
     whose sources did not change reads one small file instead of hashing them all
-    (about 20 ms of a warm start). A memo that cannot be read or written is ignored.
+    (about 20 ms of a warm start). `<where>` is named by the files' paths: installs and
+    checkouts sharing a cache keep a memo each rather than replacing one another's. A
+    memo that cannot be read or written is ignored.
     """
     stamp = hashlib.sha256(seed.encode())
+    where = hashlib.sha256()
     for name, path in named:
         st = os.stat(path)
         stamp.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        where.update(f"{os.fspath(path)}\0".encode())
     signature = stamp.hexdigest()
-    memo = root / "digests" / label if root is not None else None
+    memo = root / "digests" / f"{label}-{where.hexdigest()[:16]}" if root is not None else None
     if memo is not None:
         try:
             found = memo.read_text(encoding="ascii").split()

@@ -28,7 +28,7 @@ def test_remembered_recomputed_and_never_trusted_when_damaged(tmp_path):
         files.append((path.name, path))
     first = tree_digest("t", files, "seed", root)
     assert first == expected(files, "seed") == tree_digest("t", files, "seed", None)
-    memo = root / "digests" / "t"
+    (memo,) = (root / "digests").glob("t-*")  # named by the files' folder
     signature = memo.read_text().split()[0]
     # the memo is what answers while the files' signature holds
     memo.write_text(f"{signature} {'0' * 64}\n")
@@ -47,3 +47,23 @@ def test_remembered_recomputed_and_never_trusted_when_damaged(tmp_path):
     assert tree_digest("t", files, "other", root) == expected(files, "other")
     memo.write_bytes(b"\xff\xfe garbage")
     assert tree_digest("t", files, "seed", root) == expected(files, "seed")
+
+
+def test_two_checkouts_sharing_a_cache_keep_a_memo_each(tmp_path):
+    """The same files in two folders (two checkouts, an install and a checkout): each
+    answers from its own memo, which the other does not replace."""
+    root = tmp_path / "cache"
+    root.mkdir()
+    checkouts, memos = [], []
+    for where in ("a", "b"):
+        folder = tmp_path / where
+        folder.mkdir()
+        (folder / "m.py").write_text(f"x = {where!r}\n")
+        files = [("m.py", folder / "m.py")]
+        assert tree_digest("t", files, "seed", root) == expected(files, "seed")
+        (memo,) = set((root / "digests").glob("t-*")) - set(memos)
+        checkouts.append(files)
+        memos.append(memo)
+    for memo, fake in zip(memos, ("a" * 64, "b" * 64)):  # each memo answers for its folder
+        memo.write_text(f"{memo.read_text().split()[0]} {fake}\n")
+    assert [tree_digest("t", files, "seed", root) for files in checkouts] == ["a" * 64, "b" * 64]
