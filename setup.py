@@ -48,6 +48,9 @@ class BuildPrebuilt(Command):
             last = failed.splitlines()[-1]
             print(f"warning: cgraph's install-time build was skipped ({last}); the first "
                   "compile on this machine will build its parts", file=sys.stderr)
+        else:  # the parts it could not compile, each compiled at its first use instead
+            for line in done.stderr.splitlines():
+                print(f"warning: {line}", file=sys.stderr)
         self.outputs = sorted(str(p) for p in target.glob("*")) if target.is_dir() else []
 
     def get_outputs(self):
