@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ __all__ = [
     "install_hint",
     "link_command",
     "object_command",
+    "source_units",
     "write_atomic",
 ]
 
@@ -338,7 +340,8 @@ def build_module(
 
     Writes ``source.c`` (the source verbatim, compiled as it is) and ``<modname>.c``
     (the cffi wrapper, which declares the functions of ``cdef``: plain C prototypes)
-    next to the module; the two compile at once into objects, then link. With
+    next to the module; the two compile at once into objects, then link. A source made
+    of units (`source_units`) is compiled once per unit, all at once. With
     ``options.runtime``, the source is compiled with ``-DCG_RUNTIME`` and linked with the
     runtime's parts it names, kept in ``build_dir``'s parent folder (the cache) and
     compiled alongside the first module that needs them.
@@ -385,10 +388,17 @@ def build_module(
                    compiler_verbose=False)
     ffi.emit_c_code(str(build_dir / c_name))
     parts = [part for part in options.runtime.parts if part in source] if options.runtime else []
-    command = object_command(options, "source.c", "source.o",
-                             defines=("-DCG_RUNTIME=1",) if options.runtime else ())
-    wrapper = object_command(options, c_name, f"{modname}.o", optimize=_glue_level(options))
-    commands, objects, fresh = [command, wrapper], ["source.o", f"{modname}.o"], []
+    defines = ("-DCG_RUNTIME=1",) if options.runtime else ()
+    units = source_units(source)
+    own = ["source.o"] if units == 1 else [f"source{u}.o" for u in range(1, units + 1)]
+    commands = [object_command(options, "source.c", obj,
+                               defines=defines if units == 1 else (*defines, f"-DCG_UNIT={u}"))
+                for u, obj in enumerate(own, 1)]
+    command = commands[0]
+    own.append(f"{modname}.o")
+    commands.append(object_command(options, c_name, f"{modname}.o",
+                                   optimize=_glue_level(options)))
+    objects, fresh = list(own), []
     for part in parts:  # the runtime's parts it names: built in this cache, or built now
         target = runtime_object(part, options, options.cc, build_dir.parent,
                                 " ".join(BASE_FLAGS))
@@ -406,9 +416,20 @@ def build_module(
     for part, target in fresh:
         publish(build_dir / f"{part}.o", target)
         os.unlink(build_dir / f"{part}.c")
-    for obj in ("source.o", f"{modname}.o"):
+    for obj in own:
         os.unlink(build_dir / obj)
     return command
+
+
+_UNITS = re.compile(r"^#define CG_UNITS (\d+)$", re.MULTILINE)
+
+
+def source_units(source: str) -> int:
+    """How many units `source` compiles as: the N of its ``#define CG_UNITS N`` line, a
+    C file meant to be compiled once per unit with ``-DCG_UNIT=1..N`` at once, each run
+    keeping its part (cgraph/codegen/render.py); else 1."""
+    found = _UNITS.search(source)
+    return max(1, int(found.group(1))) if found else 1
 
 
 def _glue_level(options: BuildOptions) -> tuple[str, ...]:

@@ -273,13 +273,51 @@ def _body(program: Program, callees: list[str]) -> dict:
             "body_decls": _needed(local, {u.src for u in program.updates})}
 
 
-def _render_program(template: str, program: Program, **extra: object) -> str:
+#: A table program's C is compiled as this many units at once, one compiler process
+#: each (the build runs `cc -DCG_UNIT=u` on the same file): gcc uses one core per
+#: process, and this machine kind has two. Fixed rather than read from the machine,
+#: so that the same graph gives the same C everywhere (the C is the cache key).
+UNITS = 2
+
+#: The compile cost of the table's rows, in characters of kernel C per row (a value's
+#: or a step's): measured with gcc 12 -O3 on the residual chain, about 8 ms per 1,000
+#: characters of kernel and 0.08 ms per row.
+ROW_COST = 10
+
+
+def _units(kernels: Sequence[str], table: dict | None) -> dict | None:
+    """Which unit compiles each kernel (`UNITS` units, or None: one unit, for a
+    straight-line body). The last unit holds the table, the body and the entry points;
+    the kernels go, the costliest first, to the unit with the least to compile so far
+    (their length estimates their compile time)."""
+    if table is None or len(kernels) < 2:
+        return None
+    load = [0] * UNITS
+    load[-1] = ROW_COST * (len(table["value_rows"]) + len(table["steps"]))
+    of = [0] * len(kernels)
+    for i in sorted(range(len(kernels)), key=lambda i: -len(kernels[i])):
+        unit = min(range(UNITS), key=lambda u: load[u])
+        of[i] = unit + 1
+        load[unit] += len(kernels[i])
+    return {"count": UNITS, "table": UNITS, "of": of}
+
+
+def _render_program(template: str, program: Program, split: bool = False,
+                    **extra: object) -> str:
+    """`template`'s C of `program`; with `split`, a table program's C is made of
+    units (`_units`)."""
     env = environment()
     kernels, callees = kernel_functions(env, program.steps)
+    body = _body(program, callees)
+    units = _units(kernels, body["table"]) if split else None
+    if units is not None:  # each thunk is compiled with its kernel
+        unit_of = {name: unit for name, unit in zip(dict.fromkeys(callees), units["of"])}
+        for thunk in body["table"]["thunks"]:
+            thunk["unit"] = unit_of[thunk["name"]]
     return env.get_template(template).render(program=program, kernels=kernels,
-                                             callees=callees,
+                                             callees=callees, units=units,
                                              disjoint_sizes=disjoint_sizes(program),
-                                             **_body(program, callees), **extra)
+                                             **body, **extra)
 
 
 def render(program: Program, version: str, profile: bool = False,
@@ -294,8 +332,8 @@ def render(program: Program, version: str, profile: bool = False,
                          "is not specialized to a plan")
     fixed = None if fixed_plan is None else [int(v) for v in fixed_plan]
     local = fixed[0] if fixed and 0 < fixed[0] <= LOCAL_WORKSPACE else 0
-    return _render_program("module.c.j2", program, version=version, profile=profile,
-                           fixed_plan=fixed, local_workspace=local)
+    return _render_program("module.c.j2", program, split=fixed is None, version=version,
+                           profile=profile, fixed_plan=fixed, local_workspace=local)
 
 
 def render_runtime(products: Sequence[dict], loop: bool, version: str) -> str:
