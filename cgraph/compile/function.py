@@ -350,9 +350,12 @@ class Function:
                          if self.compiled.source_rendered else None)
 
 
-def _rewritten(inputs: list[Variable], outputs: list[Variable], cfg: Config) -> FunctionGraph:
-    """The graph from `inputs` to `outputs`, rewritten."""
+def _rewritten(inputs: list[Variable], outputs: list[Variable], cfg: Config,
+               n_updates: int = 0) -> FunctionGraph:
+    """The graph from `inputs` to `outputs` (the last `n_updates` of them updates of
+    shared variables), rewritten."""
     fgraph = FunctionGraph(inputs, outputs)
+    fgraph.n_updates = n_updates  # what step fusion keeps apart (rewrite/step_fusion.py)
     rewrite_graph(fgraph, cfg)
     return fgraph
 
@@ -469,11 +472,13 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     reference = prepared = None
     if warm is not None:
         fgraph, rewrites, prepared = warm
-        prepared.remake = functools.partial(_rewritten, inputs + shared_in, computed, cfg)
+        prepared.remake = functools.partial(_rewritten, inputs + shared_in, computed, cfg,
+                                            len(pairs))
     else:
         fgraph = FunctionGraph(inputs + shared_in, computed)
         if mode == "DebugMode":  # the graph as built, and a copy that remembers the rewrites
             reference, fgraph = fgraph, debugmode.TracedGraph(fgraph)
+        fgraph.n_updates = len(pairs)  # what step fusion keeps apart (rewrite/step_fusion.py)
         rewrites = {} if mode == "PY" else rewrite_graph(fgraph, cfg)  # PY: the oracle
     rewrite_seconds = time.perf_counter() - started
     f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],

@@ -14,6 +14,7 @@ from cgraph.rewrite.fusion import fuse_elementwise
 from cgraph.rewrite.shapes import shape_noops
 from cgraph.rewrite.sigmoid_exps import share_sigmoid_exps
 from cgraph.rewrite.specialize import specialize
+from cgraph.rewrite.step_fusion import fuse_small_steps
 
 Pass = Callable[[FunctionGraph], dict[str, int]]
 
@@ -42,6 +43,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("sigmoid_exps", share_sigmoid_exps),
     ("convnet", convnet_rewrites),
     ("fusion", fuse_elementwise),
+    ("step_fusion", fuse_small_steps),
 )
 
 #: The passes of each `config.optimizer` setting.
