@@ -13,6 +13,13 @@ convolution of stride 1 without padding, over an image whose channels are each d
 in memory, skips im2col: the image is its own column buffer, one gemm per image and
 group (and the input's gradient is that gemm's output, without col2im).
 
+A forward convolution of stride 1 with more than one tap runs the direct kernel
+instead (`takes_direct`; templates/conv_direct.c.j2): register tiles of filters x
+consecutive points of each zero-padded image group, summed with vector fused
+multiply-adds, its items (image, group, block of filters) split between threads. It
+matched or beat im2col and the gemm on every layer measured, on one thread; the gemm's
+threads split each image's product, the direct kernel's split the batch.
+
 Tried and not kept: for small K (at most 64 column rows), several images' columns
 side by side in one gemm and the product copied to each image. LeNet conv1 forward
 (64x1x28x28, 20x1x5x5, float32), both plans of one module timed in turn in one
@@ -22,6 +29,7 @@ ms two; the sums also change in the last bit. The time is not in the gemm calls.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +48,15 @@ BORDER_MODES = ("valid", "full", "half")
 COL_LIMIT = 1 << 18
 #: products of fewer multiply-adds than this run the template's loop instead of BLAS
 CONV_BLAS_MIN_WORK = 4096
+#: the direct kernel's register tile, at most (templates/conv_direct.c.j2): filters
+#: and consecutive points
+DIRECT_FILTERS, DIRECT_SPAN = 8, 48
+#: the direct kernel copies an image's group (channels x padded points) of at most
+#: this many elements
+DIRECT_MAX_IMAGE = 1 << 21
+#: the threads a direct convolution may run on (each has buffers in the scratch)
+CONV_THREADS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else os.cpu_count() or 1, 16)
 _INT32_MAX = 2**31 - 1
 
 
@@ -120,14 +137,15 @@ def check_channels(op: Any, img: tuple, kern: tuple) -> None:
 def _conv_context(kind: str, dtype: str) -> dict[str, Any]:
     # gemm.c.j2 (included for the BLAS thread choice) reads product, paths, bool
     return {"kind": kind, "blas": BLAS_PREFIX.get(dtype, ""), "sfx": dtype, "bool": False,
-            "product": PRODUCT, "paths": tuple(DOT_PATHS.items())}
+            "product": PRODUCT, "paths": tuple(DOT_PATHS.items()),
+            "itemsize": np.dtype(dtype).itemsize}
 
 
 #: the plan slots of every convolution kernel: three spatial axes (depth, rows, cols);
 #: a 2-D convolution has a depth of 1
 CONV_LAYOUT = ParamLayout("conv2d", img=5, kern=5, top=5, stride=3, dilation=3, pad=3,
                           groups=1, flip=1, st_img=5, st_kern=5, st_top=5, pack=2,
-                          tile=1, blas=1, scratch=1)
+                          tile=1, blas=1, direct=1, threads=1, room=1, scratch=1)
 
 
 class ConvKernel(KernelBuilder):
@@ -145,11 +163,16 @@ class ConvKernel(KernelBuilder):
                       context=context)
 
     def scratch(self, node: Any, in_shapes: list, out_shapes: list) -> int:
-        """The column buffer: `depth` rows of a tile of output rows."""
+        """The direct convolution's buffers (`direct_bytes`) when it runs, else the
+        column buffer: `depth` rows of a tile of output rows."""
         shapes = dict(zip(node.op.roles, [*in_shapes[:2], out_shapes[0]]))
         geo = Geometry.of(node.op, shapes["img"], shapes["kern"])
+        dtype = node.outputs[0].type.dtype
+        if takes_direct(node.op, geo, dtype):
+            return direct_bytes(geo, node.op.num_groups, np.dtype(dtype).itemsize,
+                                CONV_THREADS)
         depth, tile = _tile(geo)
-        return depth * tile * geo.top[-1] * np.dtype(node.outputs[0].type.dtype).itemsize
+        return depth * tile * geo.top[-1] * np.dtype(dtype).itemsize
 
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
@@ -163,6 +186,10 @@ class ConvKernel(KernelBuilder):
                 and sizes[0] * sizes[1] * tile * geo.top[-1] >= CONV_BLAS_MIN_WORK)
         pack = [int(role in ("kern", "top") and role in op.roles[:2]
                     and not is_dense(*lay[role])) for role in ("kern", "top")]
+        dtype = node.outputs[0].type.dtype
+        direct = takes_direct(op, geo, dtype)
+        room = direct_bytes(geo, op.num_groups, np.dtype(dtype).itemsize,
+                            CONV_THREADS) if direct else 0
         lift = 3 - (len(geo.img) - 2)  # the missing leading spatial axes (length 1)
         return kernel.layout.build(
             img=_lift(geo.img, lift), kern=_lift(geo.kern, lift), top=_lift(geo.top, lift),
@@ -170,7 +197,7 @@ class ConvKernel(KernelBuilder):
             pad=(0,) * lift + geo.pad, groups=op.num_groups, flip=int(op.filter_flip),
             st_img=_lift(lay["img"][1], lift, 0), st_kern=_lift(lay["kern"][1], lift, 0),
             st_top=_lift(lay["top"][1], lift, 0), pack=pack, tile=tile, blas=int(blas),
-            scratch=0)
+            direct=int(direct), threads=CONV_THREADS, room=room, scratch=0)
 
 
 def _lift(values: tuple, lift: int, fill: int = 1) -> tuple:
@@ -186,3 +213,35 @@ def _tile(geo: Geometry) -> tuple[int, int]:
     depth = int(np.prod(geo.kern[1:]))
     rows, cols = int(np.prod(geo.top[2:-1])), geo.top[-1]
     return depth, max(1, min(rows, COL_LIMIT // max(depth * cols, 1)))
+
+
+def takes_direct(op: Any, geo: Geometry, dtype: str) -> bool:
+    """Whether the forward convolution `op` of `geo` runs the direct kernel
+    (templates/conv_direct.c.j2) rather than im2col and a gemm: float32 or float64,
+    strides of 1, more than one filter tap, and a padded image group small enough to
+    copy whole."""
+    if op.kind != "fwd" or dtype not in ("float32", "float64") or set(op.subsample) != {1}:
+        return False
+    taps = int(np.prod(geo.kern[2:]))
+    plane = int(np.prod([s + 2 * p for s, p in zip(geo.img[2:], geo.pad)]))
+    return (taps > 1 and geo.kern[1] * plane <= DIRECT_MAX_IMAGE
+            and min(geo.top) > 0 and geo.kern[1] > 0)
+
+
+def direct_bytes(geo: Geometry, groups: int, itemsize: int, threads: int) -> int:
+    """The scratch bytes of the direct kernel on `threads` threads, at most (its tile
+    is at most `DIRECT_FILTERS` filters x `DIRECT_SPAN` points): the repacked
+    filters and the taps' offsets, then per thread the padded image group and the
+    sums of one block of filters over the padded points."""
+    cg, fg = geo.kern[1], geo.kern[0] // groups
+    taps = int(np.prod(geo.kern[2:]))
+    padded = [s + 2 * p for s, p in zip(geo.img[2:], geo.pad)]
+    points = 0  # the padded point after the last output point
+    for out, size in zip(geo.top[2:], padded):
+        points = points * size + out - 1
+    points += 1
+    blocks = -(-fg // DIRECT_FILTERS) * DIRECT_FILTERS
+    shared = groups * blocks * cg * taps * itemsize + taps * 8 + 2 * 64
+    thread = (cg * int(np.prod(padded)) + DIRECT_SPAN) * itemsize
+    thread += DIRECT_FILTERS * (points + DIRECT_SPAN) * itemsize + 2 * 64
+    return shared + threads * thread

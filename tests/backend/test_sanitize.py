@@ -38,6 +38,7 @@ CI_SELECTION: dict[str, str | None] = {
     "test_fp_contract.py": None,
     # the kernels of conv2d, conv3d, pool_2d and batch normalization on edge shapes
     "test_nnet_edges.py": None,
+    "test_conv_direct.py": None,
     # the sanitizer run of the full tables is the test itself; the forks are not re-run
     "test_fastcall_limits.py": "not sanitizer_clean and not fork",
 }

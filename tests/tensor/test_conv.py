@@ -258,13 +258,15 @@ def test_bad_shapes_at_call_time(mode):
 def test_the_column_buffer_is_in_the_workspace(kind):
     """Each conv kernel's column buffer (depth x ow x a tile of rows) is scratch the
     planner places in the function's workspace: the results are function outputs, so
-    the workspace is that block alone, rounded to the planner's alignment."""
+    the workspace is that block alone, rounded to the planner's alignment. (The
+    forward convolution of stride 1 runs the direct kernel instead:
+    test_conv_direct.py.)"""
     from cgraph.codegen.plan import ALIGN, make_plan
 
     xs, ws = (2, 3, 9, 10), (4, 3, 3, 2)
     x, w, top = T.tensor4("x"), T.tensor4("w"), T.tensor4("top")
-    if kind == "fwd":
-        out, shapes = conv2d(x, w), (xs, ws)
+    if kind == "fwd":  # stride 2 along the rows, padded by 3: (9 + 6 - 3) // 2 + 1 = 7
+        out, shapes = conv2d(x, w, subsample=(2, 1), border_mode=(3, 0)), (xs, ws)
         inputs = [x, w]
     elif kind == "gradw":
         out = abstract_conv.conv2d_grad_wrt_weights(x, top, ws)

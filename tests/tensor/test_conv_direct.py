@@ -1,0 +1,157 @@
+"""The direct forward convolution (templates/conv_direct.c.j2, chosen by
+`cgraph.tensor.conv_kernel.takes_direct`) against the numpy references of test_conv.py
+and test_conv3d.py: shapes around its register tile (filter counts around a block of
+8, rows around a tile of 48 points), batch 1 (the threads split the filter blocks of
+one image), every padding, dilation, groups, flipped or not, strided operands,
+float32 and float64, 2-D and 3-D, and the epilogue it applies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import rng_for
+from test_conv import _keys as keys2d
+from test_conv import reference as reference2d
+from test_conv3d import _keys as keys3d
+from test_conv3d import reference as reference3d
+from test_conv3d import tensor5
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.tensor.conv_kernel import CONV_THREADS, Geometry, direct_bytes, takes_direct
+from cgraph.tensor.nnet import abstract_conv, conv2d, conv3d, relu
+
+CASES_2D = {  # name: (input shape, filter shape, conv2d keywords)
+    "filters_9_rows_47": ((2, 3, 5, 47), (9, 3, 3, 1), {}),
+    "filters_17_rows_49": ((3, 2, 4, 51), (17, 2, 2, 3), {}),
+    "filters_1_half": ((2, 5, 7, 6), (1, 5, 3, 3), {"border_mode": "half"}),
+    "batch1_filters_20": ((1, 4, 13, 11), (20, 4, 5, 5), {"border_mode": "half"}),
+    "batch1_channel1_lenet": ((1, 1, 28, 28), (20, 1, 5, 5), {}),
+    "full_even_taps": ((2, 3, 6, 9), (10, 3, 2, 4), {"border_mode": "full"}),
+    "pair_pad_no_flip": ((2, 3, 8, 7), (12, 3, 3, 2),
+                         {"border_mode": (2, 1), "filter_flip": False}),
+    "dilation": ((2, 2, 11, 12), (8, 2, 3, 2), {"border_mode": 2, "filter_dilation": (2, 3)}),
+    "groups_filters_not_a_block": ((2, 6, 7, 9), (15, 2, 3, 3),
+                                   {"num_groups": 3, "border_mode": "half"}),
+    "wide_pad": ((1, 2, 3, 3), (3, 2, 3, 3), {"border_mode": (3, 4)}),
+    "one_output": ((2, 3, 5, 5), (4, 3, 5, 5), {}),
+    # over a million multiply-adds: on BLAS's threads when that is faster
+    "batch1_threads": ((1, 4, 40, 37), (20, 4, 5, 5), {"border_mode": "half"}),
+    "batch3_threads": ((3, 8, 30, 30), (10, 8, 3, 3), {"border_mode": 1}),
+}
+
+CASES_3D = {  # name: (input shape, filter shape, conv3d keywords)
+    "half_filters_9": ((2, 3, 4, 5, 6), (9, 3, 3, 3, 2), {"border_mode": "half"}),
+    "batch1_dilation": ((1, 2, 6, 5, 7), (5, 2, 2, 2, 3),
+                        {"filter_dilation": (2, 1, 2), "border_mode": (1, 0, 2)}),
+    "groups_full": ((2, 4, 3, 4, 3), (6, 2, 2, 2, 2), {"num_groups": 2, "border_mode": "full"}),
+}
+
+
+def _want(reference, keys, x_val, w_val, kw):
+    """The reference's output (its gradients' seed: zeros of the output's shape)."""
+    out = abstract_conv.get_conv_output_shape(x_val.shape, w_val.shape,
+                                              kw.get("border_mode", "valid"), 1,
+                                              kw.get("filter_dilation", 1))
+    return reference(x_val, w_val, np.zeros(out), **keys(kw))[0]
+
+
+def _direct(op, xs, ws, dtype):
+    return takes_direct(op, Geometry.of(op, xs, ws), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_direct_conv2d(dtype):
+    """Every 2-D case in one function: each takes the direct kernel and matches the
+    reference (float32 to its rounding: the sums are fused multiply-adds in another
+    order)."""
+    rng = rng_for("conv-direct", dtype)
+    inputs, outputs, values, wants = [], [], [], []
+    for name in sorted(CASES_2D):
+        xs, ws, kw = CASES_2D[name]
+        x, w = T.tensor4("x", dtype=dtype), T.tensor4("w", dtype=dtype)
+        y = conv2d(x, w, **kw)
+        assert _direct(y.owner.op, xs, ws, dtype), name
+        x_val, w_val = rng.standard_normal(xs), rng.standard_normal(ws)
+        inputs += [x, w]
+        outputs.append(y)
+        values += [x_val.astype(dtype), w_val.astype(dtype)]
+        wants.append(_want(reference2d, keys2d, x_val, w_val, kw))
+    got = cgraph.function(inputs, outputs, mode="C")(*values)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for name, g, want in zip(sorted(CASES_2D), got, wants, strict=True):
+        assert g.shape == want.shape and g.dtype == dtype, name
+        np.testing.assert_allclose(g, want, rtol=tol, atol=tol * np.abs(want).max(),
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_direct_conv3d(dtype):
+    rng = rng_for("conv3d-direct", dtype)
+    inputs, outputs, values, wants = [], [], [], []
+    for name in sorted(CASES_3D):
+        xs, ws, kw = CASES_3D[name]
+        x, w = tensor5("x", dtype), tensor5("w", dtype)
+        y = conv3d(x, w, **kw)
+        assert _direct(y.owner.op, xs, ws, dtype), name
+        x_val, w_val = rng.standard_normal(xs), rng.standard_normal(ws)
+        inputs += [x, w]
+        outputs.append(y)
+        values += [x_val.astype(dtype), w_val.astype(dtype)]
+        wants.append(_want(reference3d, keys3d, x_val, w_val, kw))
+    got = cgraph.function(inputs, outputs, mode="C")(*values)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for name, g, want in zip(sorted(CASES_3D), got, wants, strict=True):
+        np.testing.assert_allclose(g, want, rtol=tol, atol=tol * np.abs(want).max(),
+                                   err_msg=name)
+
+
+def test_strided_operands_and_the_epilogue():
+    """Views (rows and columns swapped, every other image) are read through their
+    strides; a bias and relu after the convolution run in its kernel (ConvEpilogue),
+    on each block of filters as it is copied out."""
+    rng = rng_for("conv-direct-views")
+    x, w = T.tensor4("x", dtype="float32"), T.tensor4("w", dtype="float32")
+    b = T.vector("b", dtype="float32")
+    xt, wt = x[::2].dimshuffle(0, 1, 3, 2), w.dimshuffle(0, 1, 3, 2)
+    y = relu(conv2d(xt, wt, border_mode="half") + b.dimshuffle("x", 0, "x", "x"))
+    f = cgraph.function([x, w, b], y)
+    assert any(type(n.op).__name__ == "ConvEpilogue" for n in f.fgraph.toposort())
+    x_val = rng.standard_normal((6, 3, 7, 10)).astype("float32")
+    w_val = rng.standard_normal((11, 3, 3, 5)).astype("float32")
+    b_val = rng.standard_normal(11).astype("float32")
+    conv = _want(reference2d, keys2d, x_val[::2].transpose(0, 1, 3, 2).astype(float),
+                 w_val.transpose(0, 1, 3, 2).astype(float), {"border_mode": "half"})
+    want = np.maximum(conv + b_val[:, None, None], 0)
+    np.testing.assert_allclose(f(x_val, w_val, b_val), want, rtol=1e-5, atol=1e-5)
+
+
+def test_which_convolutions_take_the_direct_kernel():
+    """Forward convolutions of stride 1 with more than one tap, of floats, whose padded
+    image group fits; the others keep im2col (strides), the 1x1 product (one tap) or
+    their empty-output path."""
+    def op(**kw):
+        return abstract_conv.AbstractConv2d(**kw)
+
+    xs, ws = (2, 4, 9, 9), (6, 4, 3, 3)
+    assert _direct(op(), xs, ws, "float32") and _direct(op(), xs, ws, "float64")
+    assert not _direct(op(subsample=(1, 2)), xs, ws, "float32")
+    assert not _direct(op(), xs, (6, 4, 1, 1), "float32")
+    assert not _direct(op(), (0, 4, 9, 9), ws, "float32")
+    assert not _direct(op(border_mode=(0, 2**20)), xs, ws, "float32")
+    grad = abstract_conv.AbstractConv2d_gradWeights()
+    assert not takes_direct(grad, Geometry.of(grad, xs, ws), "float32")
+
+
+def test_the_direct_buffers_are_in_the_workspace():
+    """The repacked filters, the taps' offsets and each thread's padded image and sums
+    are scratch the planner places in the workspace: the output is the function's, so
+    the workspace is that block alone, rounded to the planner's alignment."""
+    from cgraph.codegen.plan import ALIGN, make_plan
+
+    xs, ws = (2, 3, 9, 10), (4, 3, 3, 2)
+    x, w = T.tensor4("x"), T.tensor4("w")
+    y = conv2d(x, w, border_mode="half")
+    f = cgraph.function([x, w], y)
+    room = direct_bytes(Geometry.of(y.owner.op, xs, ws), 1, 8, CONV_THREADS)
+    assert make_plan(f._lowered, (xs, ws)).workspace == -(-room // ALIGN) * ALIGN
