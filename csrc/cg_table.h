@@ -14,13 +14,14 @@
 #include <stdint.h>
 
 /* Where a value's pointer comes from. */
-enum { CG_V_ARG, CG_V_BUFFER, CG_V_UPDATE, CG_V_VIEW, CG_V_CONST };
+enum { CG_V_ARG, CG_V_BUFFER, CG_V_UPDATE, CG_V_VIEW, CG_V_CONST, CG_V_PLAN };
 
 typedef struct {
     int32_t kind;     /* CG_V_* */
     int32_t arg;      /* argument index (ARG, UPDATE) */
     int32_t slot;     /* plan slot: workspace offset in bytes (BUFFER, UPDATE), element
-                         offset (VIEW) */
+                         offset (VIEW), the value itself (PLAN: int64s the planner
+                         computed from shapes, in P) */
     int32_t base;     /* the viewed value's row (VIEW) */
     int32_t size;     /* element size in bytes (VIEW) */
     const void *data; /* the static array (CONST) */
@@ -51,6 +52,7 @@ static inline void cg_table_values(void **V, const cg_tvalue *D, int64_t n,
         case CG_V_BUFFER: V[i] = ws + P[d->slot]; break;
         case CG_V_UPDATE: V[i] = ip[d->arg] ? A[d->arg] : (void *)(ws + P[d->slot]); break;
         case CG_V_VIEW: V[i] = (char *)V[d->base] + P[d->slot] * (int64_t)d->size; break;
+        case CG_V_PLAN: V[i] = (void *)(P + d->slot); break;
         default: V[i] = (void *)d->data; break;
         }
     }

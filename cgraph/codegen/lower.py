@@ -34,9 +34,11 @@ class Decl:
     """The C storage of one variable.
 
     kind is "arg" (pointer argument `a<arg>`), "const" (static array of `values`),
-    "buffer" (workspace at offset P[slot]), "view" (`base` + P[slot] elements) or
-    "update" (the shared variable's storage `a<arg>` when the update goes in place,
-    see UpdateCopy, else a workspace buffer at P[slot]).
+    "buffer" (workspace at offset P[slot]), "view" (`base` + P[slot] elements),
+    "plan" (int64 values the planner computes from shapes, in P itself from
+    P[slot]: see `plan_value`) or "update" (the shared variable's storage `a<arg>`
+    when the update goes in place, see UpdateCopy, else a workspace buffer at
+    P[slot]).
     """
 
     name: str
@@ -202,6 +204,21 @@ def prepare_outputs(fgraph: FunctionGraph) -> None:
     fgraph.outputs = outputs
 
 
+#: the most int64 values a node's result may have to be computed into P (`plan_value`).
+MAX_PLAN_VALUE = 8
+
+
+def plan_value(node: Apply) -> bool:
+    """Whether the planner computes the node's result into P itself, with no kernel: an
+    op computing it from its inputs' shapes alone (`Op.needs_input_data = False`: a
+    length, a shape) whose result is a few int64s (a mean's element count read by
+    the division's loop). Its kernel would only copy that plan value."""
+    out = node.outputs[0] if len(node.outputs) == 1 else None
+    return (out is not None and not node.op.needs_input_data and out.type.dtype == "int64"
+            and None not in out.type.shape
+            and int(np.prod(out.type.shape, dtype=np.int64)) <= MAX_PLAN_VALUE)
+
+
 def _builder(node: Apply) -> KernelBuilder | None:
     """The node's kernel builder; None for a view (no kernel)."""
     return None if isinstance(node.op, ViewOp) else builder_of(node.op)
@@ -323,6 +340,14 @@ def lower(fgraph: FunctionGraph, update_of: dict[int, int] | None = None,
     kernels: dict[int, Kernel] = {}
     for k, node in enumerate(nodes):
         is_view = isinstance(node.op, ViewOp)
+        out = node.outputs[0]
+        if (plan_value(node) and id(out) not in update_outputs and id(out) not in out_args
+                and not prefix):
+            slots[id(out)] = n_slots
+            decls.append(Decl(name_of(out), out.type.c_type, "plan",
+                              "planned from shapes: " + comment(out), slot=n_slots))
+            n_slots += max(1, int(np.prod(out.type.shape, dtype=np.int64)))
+            continue
         for out in node.outputs:
             if is_view:
                 base = name_of(node.inputs[node.op.view_of])

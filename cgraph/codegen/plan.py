@@ -237,6 +237,13 @@ def make_plan(lowered: Lowered, input_shapes: tuple[tuple[int, ...], ...],
                 layouts[id(node.outputs[0])] = (tuple(shape), tuple(strides))
                 P[lowered.slots[id(node.outputs[0])]] = offset
                 continue
+            if id(node) not in lowered.kernels:  # a plan value (lower.plan_value)
+                out, shape = node.outputs[0], tuple(out_shapes[0])
+                value = np.asarray(node.op.value(in_shapes), dtype=np.int64).reshape(-1)
+                start = lowered.slots[id(out)]
+                P[start:start + value.size] = value
+                layouts[id(out)] = (shape, contiguous_strides(shape))
+                continue
             builder = builder_of(node.op)
             _check_sizes(node, builder, out_shapes, in_shapes)
         except ValueError as err:

@@ -221,7 +221,7 @@ LOCAL_WORKSPACE = 16384
 
 #: cg_table.h's value kinds, by Decl.kind.
 _VALUE_KINDS = {"arg": "CG_V_ARG", "buffer": "CG_V_BUFFER", "update": "CG_V_UPDATE",
-                "view": "CG_V_VIEW", "const": "CG_V_CONST"}
+                "view": "CG_V_VIEW", "const": "CG_V_CONST", "plan": "CG_V_PLAN"}
 
 
 def _needed(decls: Sequence[Decl], names: set[str]) -> list[Decl]:
