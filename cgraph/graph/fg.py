@@ -84,6 +84,10 @@ class FunctionGraph:
         must then work out what it needs from the nodes themselves."""
         self._features = [*self.features(), feature]
 
+    def detach_features(self) -> None:
+        """Forget the attached features (what they hold: the rewrites are done)."""
+        self._features = []
+
     def features(self, kind: type = object) -> list:
         """The attached features that are instances of `kind`."""
         return [f for f in getattr(self, "_features", ()) if isinstance(f, kind)]

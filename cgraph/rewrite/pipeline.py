@@ -68,4 +68,5 @@ def rewrite_graph(fgraph: FunctionGraph, cfg: Config) -> dict[str, dict[str, int
     for name, run in PASSES:
         if name in selected and name not in cfg.rewrite_exclude:
             report[name] = run(fgraph)
+    fgraph.detach_features()  # the shape feature holds every variable it has seen
     return report
