@@ -24,7 +24,7 @@ import jinja2
 
 from cgraph import backend
 from cgraph.backend.build import BASE_FLAGS, object_command
-from cgraph.backend.prebuilt import prebuilt_key, write_manifest
+from cgraph.backend.prebuilt import MANIFEST, prebuilt_key, write_manifest
 from cgraph.codegen.render import environment
 from cgraph.compile import fastcall
 from cgraph.compile.toolchain import build_options, call_path_options, template_key
@@ -35,8 +35,12 @@ __all__ = ["build", "main"]
 
 def build(where: Path, cfg: Config = config) -> dict[str, tuple[str, str]]:
     """Compile the install-time files for the compiler and options of `cfg` into
-    `where` and write its manifest; return what it lists (key -> (file, what))."""
+    `where` and write its manifest; return what it lists (key -> (file, what)). The
+    files of an earlier build there (an editable install's) are removed first."""
     where.mkdir(parents=True, exist_ok=True)
+    for old in where.iterdir():
+        if old.name == MANIFEST or old.suffix in (".so", ".o", ".jinja"):
+            old.unlink()
     with tempfile.TemporaryDirectory(prefix="cgraph-prebuild-") as tmp:
         jobs = [(_call_path, (Path(tmp), where, cfg.cc))]
         base = build_options(cfg)
