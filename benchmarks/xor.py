@@ -320,6 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     rounds, calls, epochs = (3, 200, 50) if args.quick else (15, 2000, 10000)
     found = backends(args.quick)
     check(found)
+    steps = found["cgraph"][0]._lowered.program.steps
+    print(f"cgraph's XOR step: {len(steps)} kernels "
+          f"({', '.join(s.kernel.family for s in steps)})\n")
     print(table("XOR cost call, float64 inputs", "µs/call (median)",
                 per_call(found, rounds, calls, as_int=False), 1.0))
     print(table("XOR cost call, the tutorial's int inputs", "µs/call (median)",

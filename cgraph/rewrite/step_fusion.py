@@ -105,11 +105,12 @@ class StepBlock(Op):
         """The inner program's plan for these input shapes (the last one is kept: the
         planner asks for it twice, for the shapes and for the kernel's slots)."""
         key = tuple(tuple(int(n) for n in s) for s in shapes)
-        if self._last is None or self._last[0] != key:
+        last = self._last  # read once: another thread may plan other shapes meanwhile
+        if last is None or last[0] != key:
             from cgraph.codegen.plan import make_plan  # noqa: PLC0415
 
-            self._last = (key, make_plan(self.lowered, key))
-        return self._last[1]
+            last = self._last = (key, make_plan(self.lowered, key))
+        return last[1]
 
     def infer_shape(self, node: Apply, shapes: list) -> list:
         return list(self.plan(shapes).out_shapes)
