@@ -51,8 +51,8 @@ CONV_BLAS_MIN_WORK = 4096
 #: the direct kernel's register tile, at most (templates/conv_direct.c.j2): filters
 #: and consecutive points
 DIRECT_FILTERS, DIRECT_SPAN = 8, 48
-#: the direct kernel copies an image's group (channels x padded points) of at most
-#: this many elements
+#: the direct kernel's buffers of a thread (an image group's channels and a block's
+#: sums, each of the padded points) hold at most this many elements
 DIRECT_MAX_IMAGE = 1 << 21
 #: the threads a direct convolution may run on (each has buffers in the scratch)
 CONV_THREADS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
@@ -219,12 +219,12 @@ def takes_direct(op: Any, geo: Geometry, dtype: str) -> bool:
     """Whether the forward convolution `op` of `geo` runs the direct kernel
     (templates/conv_direct.c.j2) rather than im2col and a gemm: float32 or float64,
     strides of 1, more than one filter tap, and a padded image group small enough to
-    copy whole."""
+    copy whole (`DIRECT_MAX_IMAGE`)."""
     if op.kind != "fwd" or dtype not in ("float32", "float64") or set(op.subsample) != {1}:
         return False
     taps = int(np.prod(geo.kern[2:]))
     plane = int(np.prod([s + 2 * p for s, p in zip(geo.img[2:], geo.pad)]))
-    return (taps > 1 and geo.kern[1] * plane <= DIRECT_MAX_IMAGE
+    return (taps > 1 and (geo.kern[1] + DIRECT_FILTERS) * plane <= DIRECT_MAX_IMAGE
             and min(geo.top) > 0 and geo.kern[1] > 0)
 
 
