@@ -7,8 +7,9 @@ hash across processes.
 One idea per module: `build` (options, the compile command, building in a folder),
 `probe` (the compiler's identity, the host CPU, BLAS and libmvec), `identity` (the
 cache key), `store` (the cache folder and its entries), `index` (names of warm
-starts), `runtime` (C that modules share, built once per cache), `cache` (the memo
-and the ways to a module), `maintenance` (listing, clearing, purging).
+starts), `runtime` (C that modules share, built once per cache), `prebuilt` (what
+was compiled when cgraph was installed), `cache` (the memo and the ways to a module),
+`maintenance` (listing, clearing, purging).
 """
 
 from cgraph.backend.build import (
