@@ -63,6 +63,8 @@ class RuleTable:
         self._by_name: dict[str, list[Rule]] = {}
         self._by_class: list[Rule] = []
         self._any: list[Rule] = []
+        # (op class, scalar name) -> the rules that may fire: what rules_for depends on
+        self._found: dict[tuple[type, str], tuple[Rule, ...]] = {}
         for r in self.rules:
             if isinstance(r.match, str):
                 self._by_name.setdefault(r.match, []).append(r)
@@ -77,11 +79,17 @@ class RuleTable:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def rules_for(self, node: Apply) -> list[Rule]:
-        """The rules that may fire on `node`, in table order."""
-        found = list(self._by_name.get(scalar_name(node) or "", ()))
-        found += [r for r in self._by_class if isinstance(node.op, r.match)]
-        return found + self._any
+    def rules_for(self, node: Apply) -> tuple[Rule, ...]:
+        """The rules that may fire on `node`, in table order (found once per op class
+        and scalar op: a sweep asks for every node, a rewrite of the 50-layer chain
+        8,000 times)."""
+        key = (type(node.op), scalar_name(node) or "")
+        found = self._found.get(key)
+        if found is None:
+            found = (*self._by_name.get(key[1], ()),
+                     *(r for r in self._by_class if issubclass(key[0], r.match)), *self._any)
+            self._found[key] = found
+        return found
 
 
 def _as_list(result: Any) -> list[Variable]:
