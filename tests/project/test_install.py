@@ -1,4 +1,6 @@
-"""A non-editable `pip install .` into a fresh venv works from outside the source tree.
+"""A non-editable `pip install .` into a fresh venv works from outside the source tree,
+and an editable one too; both compile at install time what a machine compiles once
+(cgraph/compile/prebuild.py), which the first compile then uses.
 
 The venv sees the dependencies of the environment running the tests (a venv, a conda
 environment or a system Python alike) through a .pth file listing that environment's
@@ -6,7 +8,9 @@ site folders: `--system-site-packages` would show the base interpreter's instead
 a venv does not use.
 """
 
+import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -35,6 +39,30 @@ SCRIPT = textwrap.dedent("""
     np.testing.assert_allclose(g([1.0, 2.0, 3.0]), [8.0, 26.0], rtol=1e-15)
     print("ok", cgraph.__file__)
 """)
+
+
+#: A first compile in an empty cache: with the install-time files, no runtime part is
+#: compiled into the cache (the loop's, of a function without products: its key holds
+#: no library version, which the build environment's might not share).
+FIRST_USE = textwrap.dedent("""
+    import json, numpy as np, cgraph, cgraph.tensor as T
+    from cgraph.backend import cache_dir, prebuilt
+    x = T.dvector()
+    f = cgraph.function([x], T.exp(x) * 2.0)
+    assert np.allclose(f([0.0, 1.0]), [2.0, 2.0 * np.e])
+    print(json.dumps({"manifest": (prebuilt.folder() / prebuilt.MANIFEST).is_file(),
+                      "objects": len(list((cache_dir() / "runtime").glob("*.o")))}))
+""")
+
+
+def first_use(python: Path, cache: Path) -> dict:
+    env = dict(os.environ, CGRAPH_CACHE_DIR=str(cache))
+    env.pop("PYTHONPATH", None)
+    env.pop("CGRAPH_PREBUILT", None)
+    done = subprocess.run([str(python), "-c", FIRST_USE], env=env, capture_output=True,
+                          text=True, cwd=cache.parent)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def outer_site_dirs() -> list[str]:
@@ -73,3 +101,25 @@ def test_pip_install_into_fresh_venv(tmp_path):
                             cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok " + str(purelib)), result.stdout
+    assert first_use(venv / "bin" / "python", tmp_path / "cache-first-use") == {
+        "manifest": True, "objects": 0}
+
+
+@pytest.mark.slow
+def test_editable_install_into_fresh_venv(tmp_path):
+    """`pip install -e` of a copy of the tree (the install-time build writes into the
+    tree it installs: this one must stay as it is) into a venv with its own pip."""
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", "_prebuilt", ".*_cache"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; "
+                              "print(sysconfig.get_path('purelib'))"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+    (Path(purelib) / "outer_env.pth").write_text("\n".join(outer_site_dirs()) + "\n")
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                    "--no-deps", "-e", str(tree)], check=True, cwd=tmp_path)
+    assert (tree / "cgraph" / "_prebuilt" / "manifest.json").is_file()
+    assert first_use(venv / "bin" / "python", tmp_path / "cache") == {
+        "manifest": True, "objects": 0}
