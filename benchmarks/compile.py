@@ -17,6 +17,7 @@ in the cold column, as PyTensor compiles its own C modules at first use. "Cold, 
 cache" starts from a cache that compiled another network (three layers) before: the
 XOR step's own compile in either row.
 """
+
 from __future__ import annotations
 
 import argparse
