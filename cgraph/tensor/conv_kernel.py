@@ -163,16 +163,19 @@ class ConvKernel(KernelBuilder):
                       context=context)
 
     def scratch(self, node: Any, in_shapes: list, out_shapes: list) -> int:
-        """The direct convolution's buffers (`direct_bytes`) when it runs, else the
-        column buffer: `depth` rows of a tile of output rows."""
+        """The column buffer (`depth` rows of a tile of output rows), or the direct
+        kernel's buffers (`direct_bytes`) when it runs and they are larger: a module
+        compiled for a CPU without the direct kernel's vectors runs im2col whatever
+        the plan says."""
         shapes = dict(zip(node.op.roles, [*in_shapes[:2], out_shapes[0]]))
         geo = Geometry.of(node.op, shapes["img"], shapes["kern"])
         dtype = node.outputs[0].type.dtype
-        if takes_direct(node.op, geo, dtype):
-            return direct_bytes(geo, node.op.num_groups, np.dtype(dtype).itemsize,
-                                CONV_THREADS)
         depth, tile = _tile(geo)
-        return depth * tile * geo.top[-1] * np.dtype(dtype).itemsize
+        column = depth * tile * geo.top[-1] * np.dtype(dtype).itemsize
+        if not takes_direct(node.op, geo, dtype):
+            return column
+        return max(column, direct_bytes(geo, node.op.num_groups, np.dtype(dtype).itemsize,
+                                        CONV_THREADS))
 
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
