@@ -279,26 +279,46 @@ def _body(program: Program, callees: list[str]) -> dict:
 #: so that the same graph gives the same C everywhere (the C is the cache key).
 UNITS = 2
 
-#: The compile cost of the table's rows, in characters of kernel C per row (a value's
-#: or a step's): measured with gcc 12 -O3 on the residual chain, about 8 ms per 1,000
-#: characters of kernel and 0.08 ms per row.
-ROW_COST = 10
+#: Estimated gcc time (-O3, microseconds) of a kernel: a fixed part, and a part per
+#: character of the code it compiles (`_kernel_cost`); of the table: a fixed part (the
+#: body, the entry points) and a part per row (a value's or a step's). Fitted with gcc
+#: 12 on the residual chain's kernels (14-32 ms each) and tables (about 35 ms for the
+#: 50-layer chain's 660 rows, 80 ms for the 400-layer chain's 5,200).
+KERNEL_US, CHAR_US, TABLE_US, ROW_US = 8000, 12, 25000, 10
+
+
+def _kernel_cost(text: str) -> int:
+    """`text`'s estimated compile time: its characters outside comments, the OpenMP
+    branches (`#if CG_OMP`, gone unless built with -fopenmp) and the helper blocks
+    (`#ifndef CG_DEFINED_...`: definitions that other kernels' texts repeat and that gcc
+    mostly drops unused)."""
+    skipped, stack, chars = 0, [], 0
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#if"):
+            stack.append(line == "#if CG_OMP" or line.startswith("#ifndef CG_DEFINED_"))
+            skipped += stack[-1]
+        elif line.startswith("#endif") and stack:
+            skipped -= stack.pop()
+        elif not skipped and not line.startswith("/*"):
+            chars += len(line)
+    return KERNEL_US + CHAR_US * chars
 
 
 def _units(kernels: Sequence[str], table: dict | None) -> dict | None:
     """Which unit compiles each kernel (`UNITS` units, or None: one unit, for a
     straight-line body). The last unit holds the table, the body and the entry points;
-    the kernels go, the costliest first, to the unit with the least to compile so far
-    (their length estimates their compile time)."""
+    the kernels go, the costliest first, to the unit with the least to compile so far."""
     if table is None or len(kernels) < 2:
         return None
     load = [0] * UNITS
-    load[-1] = ROW_COST * (len(table["value_rows"]) + len(table["steps"]))
+    load[-1] = TABLE_US + ROW_US * (len(table["value_rows"]) + len(table["steps"]))
+    costs = [_kernel_cost(text) for text in kernels]
     of = [0] * len(kernels)
-    for i in sorted(range(len(kernels)), key=lambda i: -len(kernels[i])):
+    for i in sorted(range(len(kernels)), key=lambda i: -costs[i]):
         unit = min(range(UNITS), key=lambda u: load[u])
         of[i] = unit + 1
-        load[unit] += len(kernels[i])
+        load[unit] += costs[i]
     return {"count": UNITS, "table": UNITS, "of": of}
 
 
