@@ -122,7 +122,9 @@ class ShapeFeature:
         while (up := self._parent.get(root, root)) is not root:
             root = up
         while d is not root:  # path compression
-            d, self._parent[d] = self._parent[d], root
+            up = self._parent[d]
+            self._parent[d] = root
+            d = up
         return root
 
     def union(self, a: object, b: object) -> None:
