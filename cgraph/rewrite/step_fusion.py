@@ -190,9 +190,21 @@ def _large(node: Apply) -> bool:
     return family in LARGE_FAMILIES
 
 
+def _value_view(v: Variable) -> bool:
+    """Whether `v` is a view whose layout, or its base's, depends on values."""
+    while v.owner is not None and isinstance(v.owner.op, ViewOp):
+        if v.owner.op.value_inputs:
+            return True
+        v = v.owner.inputs[v.owner.op.view_of]
+    return False
+
+
 def _eligible(node: Apply, updates: set[int]) -> bool:
+    if any(_value_view(v) for v in node.inputs):
+        return False  # a view the block could not make again from its base
     if isinstance(node.op, ViewOp):
-        return all(_small(v) for v in (*node.inputs, *node.outputs))
+        return not node.op.value_inputs and all(_small(v) for v in (*node.inputs,
+                                                                     *node.outputs))
     if _family(node) not in FAMILIES or node.op.value_inputs or id(node) in updates:
         return False
     return all(_small(v) for v in (*node.inputs, *node.outputs))
@@ -232,16 +244,23 @@ def _block(fgraph: FunctionGraph, run: list[Apply]) -> None:
     members = {id(n) for n in run}
     inputs: list[Variable] = []
     seen: set[int] = set()
-    for n in run:
-        for v in n.inputs:
-            if id(v) in inside or id(v) in seen:
-                continue
-            # Small constants other than float scalars go into the inner program as C
-            # literals; the others stay arguments (`passed_as_value`).
-            if isinstance(v, Constant) and not _argument(v):
-                continue
-            seen.add(id(v))
-            inputs.append(v)
+    todo = [v for n in run for v in n.inputs][::-1]
+    while todo:
+        v = todo.pop()
+        if id(v) in inside or id(v) in seen:
+            continue
+        seen.add(id(v))
+        if v.owner is not None and isinstance(v.owner.op, ViewOp):
+            # The inner program takes C-contiguous inputs: a view made before the run
+            # is made again inside it, from what it reads (`_eligible` keeps the views
+            # whose layout depends on values out).
+            todo.extend(v.owner.inputs[::-1])
+            continue
+        # Small constants other than float scalars go into the inner program as C
+        # literals; the others stay arguments (`passed_as_value`).
+        if isinstance(v, Constant) and not _argument(v):
+            continue
+        inputs.append(v)
     wanted = {id(v) for v in fgraph.outputs}
     clients = fgraph.clients()
     outputs = [o for n in run for o in n.outputs

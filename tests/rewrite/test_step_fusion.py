@@ -73,14 +73,14 @@ def test_the_xor_step_is_a_block_and_its_two_updates(dtype):
 
 
 def test_small_then_large_shapes_give_the_unfused_results():
-    """The block is planned per call: a hidden layer set to 300 units after the
+    """The block is planned per call: a hidden layer set to 1000 units after the
     function was built with 3 needs an inner workspace past LOCAL_BYTES (the heap)."""
     f, (w1, w2) = xor_step(hidden=3)
     g, (r1, r2) = xor_step(hidden=3, mode="PY")
     x, y = INPUTS[0], TARGETS[0]
     np.testing.assert_allclose(f(x, y), g(x, y), rtol=1e-12)
     rng = np.random.default_rng(1)
-    big1, big2 = rng.random((3, 300)) * 0.01, rng.random((301, 1)) * 0.01
+    big1, big2 = rng.random((3, 1000)) * 0.01, rng.random((1001, 1)) * 0.01
     for s, v in ((w1, big1), (w2, big2), (r1, big1), (r2, big2)):
         s.set_value(v)
     cost, n1, n2 = numpy_step(big1, big2, x, y)
@@ -90,7 +90,7 @@ def test_small_then_large_shapes_give_the_unfused_results():
         np.testing.assert_allclose(s.get_value(), want, rtol=1e-12)
         np.testing.assert_allclose(s.get_value(), r.get_value(), rtol=1e-12)
     (block,) = [n for n in f.fgraph.toposort() if isinstance(n.op, StepBlock)]
-    shape = {"x": (2,), "y": (), "w1": (3, 300), "w2": (301, 1)}
+    shape = {"x": (2,), "y": (), "w1": (3, 1000), "w2": (1001, 1)}
     shapes = [np.shape(u.data) if hasattr(u, "data") else shape[u.name] for u in block.inputs]
     assert int(block.op.plan(shapes).params[0]) > LOCAL_BYTES
     for s in (w1, r1):  # and back to small shapes
@@ -130,3 +130,23 @@ def test_functions_without_state_and_minibatch_steps_keep_their_kernels():
     step = cgraph.function([X], err, updates=[(w, w - 0.1 * cgraph.grad(err, w))])
     assert "block" not in families(step)
     np.testing.assert_allclose(step(np.ones((4, 3))), 8.0)
+
+
+def test_a_view_made_before_a_run_is_made_again_inside_its_block():
+    """The inner program takes C-contiguous inputs: a block reading w.T made outside
+    it reads w and transposes it itself."""
+    from cgraph.graph.basic import ViewOp
+    from cgraph.graph.fg import FunctionGraph
+    from cgraph.rewrite.step_fusion import _block
+
+    w, x = T.dmatrix("w"), T.dvector("x")
+    fg = FunctionGraph([w, x], [T.exp(T.dot(w.T, x)) + 1])
+    _block(fg, [n for n in fg.toposort() if not isinstance(n.op, ViewOp)])
+    (node,) = [n for n in fg.toposort() if isinstance(n.op, StepBlock)]
+    assert [v.owner for v in node.inputs] == [None, None]
+    rng = np.random.default_rng(2)
+    wv, xv = rng.standard_normal((3, 2)), rng.standard_normal(3)
+    (got,) = node.op.perform(node, [wv, xv] if node.inputs[0] is fg.inputs[0] else [xv, wv])
+    np.testing.assert_allclose(got, np.exp(wv.T @ xv) + 1)
+    shapes = [(3, 2), (3,)] if node.inputs[0] is fg.inputs[0] else [(3,), (3, 2)]
+    assert node.op.plan(shapes).out_shapes == ((2,),)
