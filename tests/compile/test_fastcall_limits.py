@@ -193,6 +193,7 @@ from cgraph.backend import cache
 from cgraph.compile import fastcall
 
 cfg = cgraph.config
+os.environ["CGRAPH_PREBUILT"] = "off"  # built here, not the one compiled at install time
 future = fastcall.start(cfg.cc, sys.argv[1], cfg.sanitize)
 deadline = time.monotonic() + 60
 while not any(lock.locked() for lock in list(cache._key_locks.values())):
