@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from importlib.resources import files
 from pathlib import Path
 
 import jinja2
 
 from cgraph.codegen.lower import Decl, Program, Step
-from cgraph.kernel import Kernel
+from cgraph.kernel import Kernel, Operand, Statement
 
 
 @functools.cache
@@ -142,6 +142,34 @@ def _code_shape(kernel: Kernel) -> Kernel:
     return replace(kernel, name=_SHAPE_NAME, text="", where="", statements=statements)
 
 
+#: The fields `_code_key` leaves out, by class: what the templates write into comments
+#: or names only (an operand's variable name is not read at all).
+_UNREAD = {Kernel: ("name", "text", "where"), Statement: ("note", "where"), Operand: ("var",)}
+
+
+@functools.cache
+def _read_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name not in _UNREAD[cls])
+
+
+def _plain(value: object) -> object:
+    """`value` as nested tuples of the fields `_UNREAD` keeps (for a kernel, operand or
+    statement), else itself."""
+    cls = type(value)
+    if cls in _UNREAD:
+        return (cls.__name__, *(_plain(getattr(value, name)) for name in _read_fields(cls)))
+    if type(value) is tuple:
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _code_key(kernel: Kernel) -> str:
+    """What `kernel`s code is made of, as text: every field but those the templates
+    write only into comments and names; equal for `_code_shape` of equal code. Made
+    without copying the dataclasses (`replace` took 60% of rendering a deep chain)."""
+    return repr(_plain(kernel))
+
+
 def kernel_functions(env: jinja2.Environment, steps: Sequence[Step]
                      ) -> tuple[list[str], list[str]]:
     """The C of each distinct kernel, and for each step the function it calls.
@@ -161,16 +189,14 @@ def kernel_functions(env: jinja2.Environment, steps: Sequence[Step]
     callees: list[str] = []
     for step in steps:
         kernel = step.kernel
-        shape = _code_shape(kernel)
         # Equal shapes render equal code (the templates never read the operands'
         # variable names), so each distinct shape is rendered once: 2,400 renders of a
         # deep model's steps took 1.6 s.
-        key = repr(replace(shape, outputs=tuple(replace(o, var="") for o in shape.outputs),
-                           inputs=tuple(replace(i, var="") for i in shape.inputs)))
+        key = _code_key(kernel)
         index = seen.get(key, -1)
         if index < 0:
             template = env.get_template(f"{kernel.family}.c.j2")
-            code = template.render(k=shape, p=kernel.layout.slots())
+            code = template.render(k=_code_shape(kernel), p=kernel.layout.slots())
             index = seen[key] = first.setdefault(code, len(owners))
         if index == len(owners):
             owners.append(kernel)
