@@ -150,3 +150,23 @@ def test_a_view_made_before_a_run_is_made_again_inside_its_block():
     np.testing.assert_allclose(got, np.exp(wv.T @ xv) + 1)
     shapes = [(3, 2), (3,)] if node.inputs[0] is fg.inputs[0] else [(3,), (3, 2)]
     assert node.op.plan(shapes).out_shapes == ((2,),)
+
+
+def test_a_kernel_no_block_holds_splits_the_step_into_two_blocks():
+    """A gather (advanced indexing) between two runs: each run is its own block, and
+    the second reads what the first and the gather computed."""
+    def build(mode=None):
+        w = cgraph.shared(np.random.default_rng(4).standard_normal((5, 3)), name="w")
+        x, y = T.dvector("x"), T.dscalar("y")
+        h = T.tanh(T.dot(w, T.exp(x) + 1))
+        cost = (T.sum(T.sin(h[np.array([0, 2, 4])]) * 2 + h[:3]) - y) ** 2
+        return cgraph.function([x, y], cost, mode=mode,
+                               updates=[(w, w - 0.1 * cgraph.grad(cost, w))]), w
+
+    (step, w), (ref, w_ref) = build(), build("PY")
+    assert families(step).count("block") == 2, families(step)
+    rng = np.random.default_rng(5)
+    for k in range(3):
+        xv, yv = rng.standard_normal(3), float(k)
+        np.testing.assert_allclose(step(xv, yv), ref(xv, yv), rtol=1e-12)
+    np.testing.assert_allclose(w.get_value(), w_ref.get_value(), rtol=1e-12)
