@@ -79,20 +79,23 @@ def keep_bytecode_in(folder: str | Path | None,
 
 
 def _resource_dir(name: str) -> Path:
-    """cgraph's `templates` or `csrc` folder: the package `cgraph.<name>` of an install
-    (wheel, `pip install .` or `-e .`), else the repository's top-level folder next to
-    the `cgraph` package, for the source tree imported from its root (where it shadows
-    an install, and `cgraph.<name>` does not exist)."""
+    """cgraph's `templates` or `csrc` folder. A source tree's own folders come first:
+    the repository's top-level folder next to the `cgraph` package, when that package
+    is a checkout's (its root holds templates/ and csrc/). Such a tree imported from
+    its root (PYTHONPATH, a second worktree) shadows an installed cgraph, and an
+    editable install's `cgraph.<name>` names another tree's folder: the tree must
+    render its own templates. Else the package `cgraph.<name>` of an install (wheel,
+    `pip install .`)."""
+    tree = Path(__file__).resolve().parents[2]
+    if (tree / "templates" / "program.c.j2").is_file() and (tree / "csrc" / "cgraph.h").is_file():
+        return tree / name
     try:
         return Path(str(files(f"cgraph.{name}")))
     except ModuleNotFoundError:
-        pass
-    folder = Path(__file__).resolve().parents[2] / name
-    if (folder / "__init__.py").is_file():
-        return folder
-    raise ModuleNotFoundError(
-        f"cgraph's {name} folder is missing: neither the package cgraph.{name} nor "
-        f"{folder} exists (reinstall cgraph: pip install .)", name=f"cgraph.{name}")
+        raise ModuleNotFoundError(
+            f"cgraph's {name} folder is missing: neither the package cgraph.{name} nor "
+            f"{tree / name} exists (reinstall cgraph: pip install .)",
+            name=f"cgraph.{name}") from None
 
 
 @functools.cache
