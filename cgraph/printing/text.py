@@ -240,7 +240,10 @@ def kernel_source(c_source: str, label: str) -> str:
             # The kernel ends where the next top-level comment starts.
             end = next((j for j in range(k + 1, len(lines)) if lines[j].startswith("/*")),
                        len(lines))
-            return "\n".join(lines[k:end]).rstrip() + "\n"
+            text = "\n".join(lines[k:end]).rstrip()
+            if "\n#define CG_UNITS " in c_source:  # less its unit's #endif and the next #if
+                text = re.sub(r"\n#endif(\s*#if CG_IN_UNIT\(\d+\))?$", "", text).rstrip()
+            return text + "\n"
     return ""
 
 

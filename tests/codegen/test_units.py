@@ -18,6 +18,7 @@ import cgraph
 import cgraph.tensor as T
 from cgraph.backend.build import build_module, source_units
 from cgraph.codegen import cdef
+from cgraph.printing.text import kernel_source
 
 render = importlib.import_module("cgraph.codegen.render")  # the package exports the function
 
@@ -63,3 +64,12 @@ def test_the_file_of_units_compiles_whole_without_cg_unit(tmp_path):
     build_module(whole, cdef(f._lowered.program), replace(f.build_options, runtime=None),
                  "_cg_whole", tmp_path)
     assert list(tmp_path.glob("_cg_whole*.so"))
+
+
+def test_a_kernel_shown_from_a_program_of_units_has_no_unit_guards():
+    f, _ = chain("C", n=20)
+    labels = set(re.findall(r"\[id (\w+)\]  at ", f.c_source))
+    texts = [t for t in (kernel_source(f.c_source, label) for label in labels) if t]
+    assert len(texts) > 2  # the kernels (the table's rows name nodes too)
+    for text in texts:
+        assert text.rstrip().endswith("}") and "CG_IN_UNIT" not in text, text[-200:]
