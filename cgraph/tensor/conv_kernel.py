@@ -13,11 +13,12 @@ convolution of stride 1 without padding, over an image whose channels are each d
 in memory, skips im2col: the image is its own column buffer, one gemm per image and
 group (and the input's gradient is that gemm's output, without col2im).
 
-A forward convolution of stride 1 with more than one tap runs the direct kernel
-instead (`takes_direct`; templates/conv_direct.c.j2): register tiles of filters x
-consecutive points of each zero-padded image group, summed with vector fused
-multiply-adds, its items (image, group, block of filters) split between threads. It
-matched or beat im2col and the gemm on every layer measured, on one thread; the gemm's
+A forward convolution of stride 1 with more than one tap, and the gradient wrt the
+input of one (a convolution of the output gradient), run the direct kernel instead
+(`takes_direct`, `direct_geometry`; templates/conv_direct.c.j2): register tiles of
+filters x consecutive points of each zero-padded image group, summed with vector fused
+multiply-adds, its items (image, group, block of filters) shared by threads. It
+matched or beat im2col and the gemm on the layers measured, on one thread; the gemm's
 threads split each image's product, the direct kernel's split the batch.
 
 Tried and not kept: for small K (at most 64 column rows), several images' columns
@@ -39,7 +40,8 @@ from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, is_dense
 from cgraph.tensor.blas_ops import BLAS_PREFIX, DOT_PATHS, PRODUCT
 
 __all__ = ["BORDER_MODES", "COL_LIMIT", "ConvKernel", "Geometry", "border_pads",
-           "check_channels", "conv_out_length"]
+           "check_channels", "conv_out_length", "direct_bytes", "direct_geometry",
+           "takes_direct"]
 
 #: the named border modes; an int p or a pair (p0, p1) pads by p on both sides
 BORDER_MODES = ("valid", "full", "half")
@@ -51,6 +53,11 @@ CONV_BLAS_MIN_WORK = 4096
 #: the direct kernel's register tile, at most (templates/conv_direct.c.j2): filters
 #: and consecutive points
 DIRECT_FILTERS, DIRECT_SPAN = 8, 48
+#: the gradient wrt the input runs the direct kernel when it computes at most this
+#: many sums per sum kept (`_waste`): LeNet's (12x12 from 8x8, padded by 4; 20
+#: channels from 50) measured 1.5x im2col's time, the conv layers of batch 32 (16-64
+#: channels, 32x32 and 56x56, 1.08-1.13 sums per sum) 0.38-0.79x, one thread each
+DIRECT_GRADI_WASTE = 1.25
 #: the direct kernel's buffers of a thread (an image group's channels and a block's
 #: sums, each of the padded points) hold at most this many elements
 DIRECT_MAX_IMAGE = 1 << 21
@@ -174,7 +181,8 @@ class ConvKernel(KernelBuilder):
         column = depth * tile * geo.top[-1] * np.dtype(dtype).itemsize
         if not takes_direct(node.op, geo, dtype):
             return column
-        return max(column, direct_bytes(geo, node.op.num_groups, np.dtype(dtype).itemsize,
+        run = direct_geometry(node.op, geo)
+        return max(column, direct_bytes(run, node.op.num_groups, np.dtype(dtype).itemsize,
                                         CONV_THREADS))
 
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
@@ -191,8 +199,8 @@ class ConvKernel(KernelBuilder):
                     and not is_dense(*lay[role])) for role in ("kern", "top")]
         dtype = node.outputs[0].type.dtype
         direct = takes_direct(op, geo, dtype)
-        room = direct_bytes(geo, op.num_groups, np.dtype(dtype).itemsize,
-                            CONV_THREADS) if direct else 0
+        room = direct_bytes(direct_geometry(op, geo), op.num_groups,
+                            np.dtype(dtype).itemsize, CONV_THREADS) if direct else 0
         lift = 3 - (len(geo.img) - 2)  # the missing leading spatial axes (length 1)
         return kernel.layout.build(
             img=_lift(geo.img, lift), kern=_lift(geo.kern, lift), top=_lift(geo.top, lift),
@@ -218,17 +226,60 @@ def _tile(geo: Geometry) -> tuple[int, int]:
     return depth, max(1, min(rows, COL_LIMIT // max(depth * cols, 1)))
 
 
+def direct_geometry(op: Any, geo: Geometry) -> Geometry | None:
+    """The forward convolution the direct kernel runs for `op` of `geo`: the forward
+    convolution itself; for the gradient wrt the input (stride 1), the convolution of
+    the output gradient with the filters' channels swapped and their taps flipped,
+    padded by the dilated filter's size - 1 - the padding (None when that is
+    negative); None for the gradient wrt the filters."""
+    if op.kind == "fwd":
+        return geo
+    if op.kind != "gradi":
+        return None
+    taps = geo.kern[2:]
+    pad = tuple((k - 1) * d - p for k, d, p in zip(taps, op.filter_dilation, geo.pad))
+    if min(pad) < 0:
+        return None
+    kern = (geo.img[1], geo.kern[0] // op.num_groups, *taps)
+    return Geometry(geo.top, kern, geo.img, pad)
+
+
 def takes_direct(op: Any, geo: Geometry, dtype: str) -> bool:
-    """Whether the forward convolution `op` of `geo` runs the direct kernel
-    (templates/conv_direct.c.j2) rather than im2col and a gemm: float32 or float64,
-    strides of 1, more than one filter tap, and a padded image group small enough to
-    copy whole (`DIRECT_MAX_IMAGE`)."""
-    if op.kind != "fwd" or dtype not in ("float32", "float64") or set(op.subsample) != {1}:
+    """Whether the convolution `op` of `geo` runs the direct kernel
+    (templates/conv_direct.c.j2) rather than im2col and a gemm: the forward
+    convolution or the gradient wrt the input (`direct_geometry`), of float32 or
+    float64, strides of 1, more than one filter tap, and a padded image group small
+    enough to copy whole (`DIRECT_MAX_IMAGE`)."""
+    if dtype not in ("float32", "float64") or set(op.subsample) != {1}:
         return False
-    taps = int(np.prod(geo.kern[2:]))
-    plane = int(np.prod([s + 2 * p for s, p in zip(geo.img[2:], geo.pad)]))
-    return (taps > 1 and (geo.kern[1] + DIRECT_FILTERS) * plane <= DIRECT_MAX_IMAGE
-            and min(geo.top) > 0 and geo.kern[1] > 0)
+    run = direct_geometry(op, geo)
+    if run is None or min(run.top) <= 0 or run.kern[1] <= 0:
+        return False
+    taps = int(np.prod(run.kern[2:]))
+    plane = int(np.prod([s + 2 * p for s, p in zip(run.img[2:], run.pad)]))
+    if op.kind == "gradi" and _waste(run, op.num_groups) > DIRECT_GRADI_WASTE:
+        return False
+    return taps > 1 and (run.kern[1] + DIRECT_FILTERS) * plane <= DIRECT_MAX_IMAGE
+
+
+def _waste(run: Geometry, groups: int) -> float:
+    """The sums the direct kernel computes for `run` over those kept: it sums whole
+    blocks of `DIRECT_FILTERS` filters over whole tiles of padded points."""
+    fg = run.kern[0] // groups
+    blocks = -(-fg // DIRECT_FILTERS) * DIRECT_FILTERS
+    points = _padded_points(run)
+    tiles = -(-points // DIRECT_SPAN) * DIRECT_SPAN
+    return tiles * blocks / (int(np.prod(run.top[2:])) * fg)
+
+
+def _padded_points(run: Geometry) -> int:
+    """The padded point after the last output point (the direct kernel sums points
+    [0, this))."""
+    padded = [s + 2 * p for s, p in zip(run.img[2:], run.pad)]
+    points = 0
+    for out, size in zip(run.top[2:], padded):
+        points = points * size + out - 1
+    return points + 1
 
 
 def direct_bytes(geo: Geometry, groups: int, itemsize: int, threads: int) -> int:
@@ -239,10 +290,7 @@ def direct_bytes(geo: Geometry, groups: int, itemsize: int, threads: int) -> int
     cg, fg = geo.kern[1], geo.kern[0] // groups
     taps = int(np.prod(geo.kern[2:]))
     padded = [s + 2 * p for s, p in zip(geo.img[2:], geo.pad)]
-    points = 0  # the padded point after the last output point
-    for out, size in zip(geo.top[2:], padded):
-        points = points * size + out - 1
-    points += 1
+    points = _padded_points(geo)
     blocks = -(-fg // DIRECT_FILTERS) * DIRECT_FILTERS
     shared = groups * blocks * cg * taps * itemsize + taps * 8 + 2 * 64
     thread = (cg * int(np.prod(padded)) + DIRECT_SPAN) * itemsize

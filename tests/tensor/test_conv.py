@@ -259,20 +259,22 @@ def test_the_column_buffer_is_in_the_workspace(kind):
     """Each conv kernel's column buffer (depth x ow x a tile of rows) is scratch the
     planner places in the function's workspace: the results are function outputs, so
     the workspace is that block alone, rounded to the planner's alignment. (The
-    forward convolution of stride 1 runs the direct kernel instead:
-    test_conv_direct.py.)"""
+    forward convolution and the gradient wrt the input run the direct kernel at stride
+    1: test_conv_direct.py; here they have a stride of 2 along the rows, padded by 3:
+    (9 + 6 - 3) // 2 + 1 = 7 output rows.)"""
     from cgraph.codegen.plan import ALIGN, make_plan
 
     xs, ws = (2, 3, 9, 10), (4, 3, 3, 2)
     x, w, top = T.tensor4("x"), T.tensor4("w"), T.tensor4("top")
-    if kind == "fwd":  # stride 2 along the rows, padded by 3: (9 + 6 - 3) // 2 + 1 = 7
-        out, shapes = conv2d(x, w, subsample=(2, 1), border_mode=(3, 0)), (xs, ws)
+    strided = {"subsample": (2, 1), "border_mode": (3, 0)}
+    if kind == "fwd":
+        out, shapes = conv2d(x, w, **strided), (xs, ws)
         inputs = [x, w]
     elif kind == "gradw":
         out = abstract_conv.conv2d_grad_wrt_weights(x, top, ws)
         inputs, shapes = [x, top], (xs, (2, 4, 7, 9))
     else:
-        out = abstract_conv.conv2d_grad_wrt_inputs(top, w, xs)
+        out = abstract_conv.conv2d_grad_wrt_inputs(top, w, xs, **strided)
         inputs, shapes = [w, top], (ws, (2, 4, 7, 9))
     f = cgraph.function(inputs, out)
     column = 3 * 3 * 2 * 7 * 9 * 8  # depth rows of all 7 output rows of 9 columns

@@ -1,9 +1,10 @@
-"""The direct forward convolution (templates/conv_direct.c.j2, chosen by
-`cgraph.tensor.conv_kernel.takes_direct`) against the numpy references of test_conv.py
-and test_conv3d.py: shapes around its register tile (filter counts around a block of
-8, rows around a tile of 48 points), batch 1 (the threads split the filter blocks of
-one image), every padding, dilation, groups, flipped or not, strided operands,
-float32 and float64, 2-D and 3-D, and the epilogue it applies."""
+"""The direct convolution (templates/conv_direct.c.j2, chosen by
+`cgraph.tensor.conv_kernel.takes_direct`), forward and gradient wrt the input, against
+the numpy references of test_conv.py and test_conv3d.py: shapes around its register
+tile (filter counts around a block of 8, rows around a tile of 48 points), batch 1
+(the threads split the filter blocks of one image), every padding, dilation, groups,
+flipped or not, strided operands, float32 and float64, 2-D and 3-D, and the epilogue
+it applies."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from test_conv3d import tensor5
 
 import cgraph
 import cgraph.tensor as T
+from cgraph.tensor import conv_kernel
 from cgraph.tensor.conv_kernel import CONV_THREADS, Geometry, direct_bytes, takes_direct
 from cgraph.tensor.nnet import abstract_conv, conv2d, conv3d, relu
 
@@ -106,6 +108,43 @@ def test_direct_conv3d(dtype):
                                    err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_direct_gradient_wrt_the_input(dtype, monkeypatch, fresh_cache):
+    """The gradient wrt the input of every 2-D and 3-D case (the direct convolution of
+    the output gradient with the filters transposed) against the references' (a
+    padding wider than the dilated filter keeps im2col and col2im). The small cases
+    would keep im2col too (`DIRECT_GRADI_WASTE`): the limit is lifted here."""
+    monkeypatch.setattr(conv_kernel, "DIRECT_GRADI_WASTE", float("inf"))
+    rng = rng_for("conv-direct-gradi", dtype)
+    inputs, outputs, values, wants, names = [], [], [], [], []
+    for nd, cases, reference, keys in ((2, CASES_2D, reference2d, keys2d),
+                                       (3, CASES_3D, reference3d, keys3d)):
+        grad = abstract_conv.conv2d_grad_wrt_inputs if nd == 2 else \
+            abstract_conv.conv3d_grad_wrt_inputs
+        tensor = T.tensor4 if nd == 2 else tensor5
+        for name in sorted(cases):
+            xs, ws, kw = cases[name]
+            out = abstract_conv.get_conv_output_shape(xs, ws, kw.get("border_mode", "valid"),
+                                                      1, kw.get("filter_dilation", 1))
+            w, seed = tensor("w", dtype=dtype), tensor("seed", dtype=dtype)
+            dx = grad(seed, w, xs, **kw)
+            direct = _direct(dx.owner.op, xs, ws, dtype)
+            assert direct == (name != "wide_pad"), name
+            x_val, w_val = rng.standard_normal(xs), rng.standard_normal(ws)
+            seed_val = rng.standard_normal(out)
+            inputs += [w, seed]
+            outputs.append(dx)
+            values += [w_val.astype(dtype), seed_val.astype(dtype)]
+            wants.append(reference(x_val, w_val, seed_val, **keys(kw))[1])
+            names.append(name)
+    got = cgraph.function(inputs, outputs, mode="C")(*values)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for name, g, want in zip(names, got, wants, strict=True):
+        assert g.shape == want.shape, name
+        np.testing.assert_allclose(g, want, rtol=tol, atol=tol * np.abs(want).max(),
+                                   err_msg=name)
+
+
 def test_strided_operands_and_the_epilogue():
     """Views (rows and columns swapped, every other image) are read through their
     strides; a bias and relu after the convolution run in its kernel (ConvEpilogue),
@@ -141,6 +180,15 @@ def test_which_convolutions_take_the_direct_kernel():
     assert not _direct(op(border_mode=(0, 2**20)), xs, ws, "float32")
     grad = abstract_conv.AbstractConv2d_gradWeights()
     assert not takes_direct(grad, Geometry.of(grad, xs, ws), "float32")
+    # the gradient wrt the input: its padding (dilated filter - 1 - the forward's) >= 0
+    grad = abstract_conv.AbstractConv2d_gradInputs
+    xs, ws = (32, 16, 32, 32), (16, 16, 3, 3)
+    assert _direct(grad(border_mode="full"), xs, ws, "float32")
+    assert _direct(grad(border_mode="half"), xs, ws, "float64")
+    assert not _direct(grad(border_mode=(1, 3)), xs, ws, "float32")
+    assert not _direct(grad(subsample=2), xs, ws, "float32")
+    # nor when it would compute over 1.25 sums per sum kept (LeNet's second layer's)
+    assert not _direct(grad(), (64, 20, 12, 12), (50, 20, 5, 5), "float32")
 
 
 def test_the_direct_buffers_are_in_the_workspace():
