@@ -16,11 +16,12 @@ Where facts come from:
 - Theano's broadcasting rule: an elementwise node's operand axes that are not
   statically 1 all have one length (the call fails otherwise), likewise a product's
   inner axes;
-- each op's own `infer_shape`, run on the symbols: an op that passes lengths
-  through (a reduction, a view, a join's other axes) gives its output the input's
-  classes without a rule of its own here. Symbols refuse any comparison but with
-  themselves and any arithmetic, so an `infer_shape` that needs the number fails
-  and its outputs get fresh classes (always sound).
+- the lengths alloc and reshape are given (`x.shape[i]`, constants);
+- each op's own `infer_shape`, run on the symbols: an op that only passes lengths
+  through (unbroadcast, a sort) gives its output the input's classes without a
+  rule of its own here. Symbols refuse any comparison but with themselves and any
+  arithmetic, so an `infer_shape` that needs a number (a join adding lengths)
+  fails and its outputs get fresh classes (always sound).
 
 Checks (SpecifyShape's symbolic lengths, SumTo, BroadcastLike, SummedAxes) state a
 length without the feature recording it as a fact about their input: a check proven
@@ -43,6 +44,7 @@ import numpy as np
 from cgraph.graph.basic import Apply, Constant, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.rewrite.driver import Rule, RuleTable, graph_rewrite
+from cgraph.tensor.basic_ops import Alloc, Reshape
 from cgraph.tensor.blas import SummedAxes
 from cgraph.tensor.blas_ops import Dot, Gemm
 from cgraph.tensor.elemwise import Elemwise, FusedElemwise
@@ -260,12 +262,20 @@ class ShapeFeature:
             outs = [tuple(d for a, d in enumerate(ins[0]) if a not in op.axis)]
         elif isinstance(op, DimShuffle):
             outs = [tuple(1 if a == "x" else ins[0][a] for a in op.new_order)]
+        elif isinstance(op, Alloc) or (isinstance(op, Reshape) and op.nparts == op.ndim):
+            outs = [tuple(self._length(v) for v in inputs[1:])]  # lengths given as values
         elif not op.value_inputs:
             outs = self._infer(node, ins)
         if outs is None or len(outs) != len(node.outputs):
             outs = [() for _ in node.outputs]  # fresh classes (see _set)
         for v, dims in zip(node.outputs, outs):
             self._set(v, dims)
+
+    def _length(self, v: Variable) -> object:
+        """The class of the length an int scalar `v` holds (a fresh one if unknown, or
+        for reshape's -1)."""
+        d = self.value_dim(v)
+        return self._new() if d is None or (type(d) is int and d < 0) else d
 
     def _infer(self, node: Apply, ins: list[tuple]) -> list[tuple] | None:
         """The op's own `infer_shape` run on the classes; None when it needs numbers."""

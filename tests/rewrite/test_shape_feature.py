@@ -187,3 +187,21 @@ def test_a_sum_over_an_axis_proven_of_length_one_is_a_view():
     np.testing.assert_allclose(f(*args)[1], args[1].sum(axis=0) * 2)
     with pytest.raises(ValueError):  # a w of two rows: the product refuses it
         f(args[0], RNG.random((2, 5)))
+
+
+def test_lengths_given_as_values_join_their_classes():
+    """alloc's and reshape's lengths given by x.shape[i] are x's classes: the shape
+    of their result reads x's (reshape's -1 stays unknown)."""
+    x = T.dmatrix("x")
+    r = T.reshape(T.exp(x), (x.shape[1], x.shape[0]))
+    a = T.alloc(1.0, x.shape[0], 3)
+    flat = T.reshape(x, (-1, 2))
+    outs = [r.shape[0] + a.shape[0], flat.shape[0], flat]
+    fgraph = FunctionGraph([x], outs)
+    shapes = shape_feature(fgraph)
+    fx = fgraph.inputs[0]
+    assert shapes.dims(fgraph.outputs[2])[1] == 2
+    assert all(shapes.dims(fgraph.outputs[2])[0] is not d for d in shapes.dims(fx))
+    assert shape_noops(fgraph) == {"shape_i_of_input": 2}
+    assert "Reshape" in ops(fgraph) and "Alloc" not in ops(fgraph)  # flat is an output
+    check_equal([x], outs, [RNG.random((3, 4))])
