@@ -10,7 +10,9 @@ process timing only the compile (imports excluded):
   CPU time, then its first call, whose plan the record keeps, then the rewritten
   graph, which a warm start rebuilds from the record on first use: a call of a new
   shape, an error naming a node or `c_source` need it) for N = 50, 100, 200, 400;
-  JAX's `jit(...).lower(...).compile()` of the same step when JAX is installed;
+  JAX's `jit(...).lower(...).compile()` of the same step when JAX is installed,
+  and the machine's load (1-minute average) when the row started: compiles of both
+  share the machine with whatever else runs;
 - the training step of a 30-layer and a 2-layer tanh MLP (32 wide): cold time and the
   size of the generated C;
 - the rewrite passes alone on a 2,000-node graph (a 250-layer elementwise chain with
@@ -127,8 +129,9 @@ def jax_available() -> bool:
 
 def chain_rows(sizes: list[int], with_jax: bool) -> list[str]:
     rows = ["| N | grad (s) | cgraph cold (s) | warm (s) | warm CPU (s) | warm 1st call (s) "
-            "| warm graph (s) | C (kB) | JAX jit (s) | cold / JAX |", "|---:" * 10 + "|"]
+            "| warm graph (s) | C (kB) | JAX jit (s) | cold / JAX | load |", "|---:" * 11 + "|"]
     for n in sizes:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         with tempfile.TemporaryDirectory() as cache:
             cold = child(CHAIN, n, 0.1, cache=cache)
             warm = child(CHAIN, n, 0.1, cache=cache)
@@ -137,7 +140,8 @@ def chain_rows(sizes: list[int], with_jax: bool) -> list[str]:
         ratio = f"{cold_seconds / jax:.2f}x" if jax else "-"
         rows.append(f"| {n} | {warm['grad']:.3f} | {cold_seconds:.2f} | {warm['seconds']:.3f} | "
                     f"{warm['cpu']:.3f} | {warm['first_call']:.3f} | {warm['graph']:.3f} | "
-                    f"{cold['c_bytes'] / 1e3:.0f} | {f'{jax:.2f}' if jax else '-'} | {ratio} |")
+                    f"{cold['c_bytes'] / 1e3:.0f} | {f'{jax:.2f}' if jax else '-'} | {ratio} | "
+                    f"{load:.1f} |")
         print(rows[-1], file=sys.stderr, flush=True)  # progress; the table is printed whole
     return rows
 
