@@ -15,13 +15,13 @@ Where facts come from:
 - the types' static lengths;
 - Theano's broadcasting rule: an elementwise node's operand axes that are not
   statically 1 all have one length (the call fails otherwise), likewise a product's
-  inner axes;
+  inner axes, and a join's parts off the joined axis;
 - the lengths alloc and reshape are given (`x.shape[i]`, constants);
 - each op's own `infer_shape`, run on the symbols: an op that only passes lengths
   through (unbroadcast, a sort) gives its output the input's classes without a
   rule of its own here. Symbols refuse any comparison but with themselves and any
-  arithmetic, so an `infer_shape` that needs a number (a join adding lengths)
-  fails and its outputs get fresh classes (always sound).
+  arithmetic, so an `infer_shape` that needs a number (a tile multiplying
+  lengths) fails and its outputs get fresh classes (always sound).
 
 Checks (SpecifyShape's symbolic lengths, SumTo, BroadcastLike, SummedAxes) state a
 length without the feature recording it as a fact about their input: a check proven
@@ -49,7 +49,7 @@ from cgraph.tensor.blas import SummedAxes
 from cgraph.tensor.blas_ops import Dot, Gemm
 from cgraph.tensor.elemwise import Elemwise, FusedElemwise
 from cgraph.tensor.reduce import BroadcastLike, CAReduce, Sum, SumTo
-from cgraph.tensor.shape import DimShuffle, Shape, Shape_i, Squeeze
+from cgraph.tensor.shape import DimShuffle, Join, Shape, Shape_i, Squeeze
 from cgraph.tensor.specify_shape import SYMBOLIC, SpecifyShape
 from cgraph.tensor.type import TensorConstant, TensorType
 
@@ -262,6 +262,8 @@ class ShapeFeature:
             outs = [tuple(d for a, d in enumerate(ins[0]) if a not in op.axis)]
         elif isinstance(op, DimShuffle):
             outs = [tuple(1 if a == "x" else ins[0][a] for a in op.new_order)]
+        elif isinstance(op, Join) and len({len(d) for d in ins}) == 1:
+            outs = [self._join(ins, op.axis)]
         elif isinstance(op, Alloc) or (isinstance(op, Reshape) and op.nparts == op.ndim):
             outs = [tuple(self._length(v) for v in inputs[1:])]  # lengths given as values
         elif not op.value_inputs:
@@ -270,6 +272,18 @@ class ShapeFeature:
             outs = [() for _ in node.outputs]  # fresh classes (see _set)
         for v, dims in zip(node.outputs, outs):
             self._set(v, dims)
+
+    def _join(self, ins: list[tuple], axis: int) -> tuple:
+        """A join's classes: the inputs' other axes are one length each (the call
+        fails otherwise); along `axis`, the sum when every part's length is known."""
+        first = ins[0]
+        for dims in ins[1:]:
+            for a, (d, e) in enumerate(zip(first, dims)):
+                if a != axis:
+                    self.union(d, e)
+        parts = [self.find(dims[axis]) for dims in ins]
+        total = sum(parts) if all(type(d) is int for d in parts) else self._new()
+        return tuple(total if a == axis else self.find(d) for a, d in enumerate(first))
 
     def _length(self, v: Variable) -> object:
         """The class of the length an int scalar `v` holds (a fresh one if unknown, or

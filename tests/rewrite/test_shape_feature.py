@@ -205,3 +205,19 @@ def test_lengths_given_as_values_join_their_classes():
     assert shape_noops(fgraph) == {"shape_i_of_input": 2}
     assert "Reshape" in ops(fgraph) and "Alloc" not in ops(fgraph)  # flat is an output
     check_equal([x], outs, [RNG.random((3, 4))])
+
+
+def test_a_join_joins_the_parts_other_axes():
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    k = T.tensor("float64", shape=(None, 2), name="k")
+    j = T.concatenate([T.exp(x), y, k], axis=1)
+    outs = [j.shape[0], j * 2, T.concatenate([k, k], axis=1)]
+    fgraph = FunctionGraph([x, y, k], outs)
+    shapes = shape_feature(fgraph)
+    fx, fy, fk = fgraph.inputs
+    assert shapes.dims(fx)[0] is shapes.dims(fy)[0] is shapes.dims(fk)[0]
+    assert shapes.dims(fgraph.outputs[2])[1] == 4
+    assert all(shapes.dims(fgraph.outputs[1])[1] is not d
+               for d in shapes.dims(fx) + shapes.dims(fy))
+    assert shape_noops(fgraph) == {"shape_i_of_input": 1}
+    check_equal([x, y, k], outs, [RNG.random((3, 4)), RNG.random((3, 1)), RNG.random((3, 2))])
