@@ -43,6 +43,20 @@ def reference(inputs, outputs, **kwargs):
         return cgraph.function(inputs, outputs, mode="PY", **kwargs)
 
 
+def assert_same_draws(c, py, err_msg: str = "") -> None:
+    """Random draws of modes C and PY from the same uniforms: integer draws equal,
+    floating ones to the last bits. Mode C's log, cos and exp are libm's; numpy's
+    dispatch to SIMD versions where the CPU has them (AVX-512: a few units in the last
+    place from libm's), so floating draws agree to about 1e-15 relative (1e-14 near a
+    zero), exactly only where numpy runs scalar code."""
+    c, py = np.asarray(c), np.asarray(py)
+    assert c.dtype == py.dtype and c.shape == py.shape, err_msg
+    if c.dtype.kind in "iub":
+        np.testing.assert_array_equal(c, py, err_msg=err_msg)
+    else:
+        np.testing.assert_allclose(c, py, rtol=1e-12, atol=1e-14, err_msg=err_msg)
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """This process's environment with `extra` set and the checkout first on PYTHONPATH,
     for a child process that imports this checkout's cgraph."""
