@@ -238,7 +238,9 @@ def test_bad_input_at_call_time(mode):
 
 def test_conv_kernels_are_warning_free(tmp_path):
     """The C of the convolution kernels (2-D and 3-D, each kind, float32 and float64)
-    compiles without warnings (-Wall -Wextra -Werror), with BLAS (CG_BLAS) and without."""
+    compiles without warnings (-Wall -Wextra -Werror), with BLAS (CG_BLAS) and without,
+    for CPUs with AVX-512, with AVX2 and FMA (the direct kernel's two tiles) and with
+    neither."""
     import subprocess
 
     from cgraph.codegen.render import csrc_dir
@@ -256,8 +258,10 @@ def test_conv_kernels_are_warning_free(tmp_path):
     source.write_text(f.c_source)
     blas = [flag for flag in f.build_options.cflags if flag.startswith(("-I", "-D"))]
     for defines in (blas, []):
-        subprocess.run(["gcc", "-std=c11", "-fopenmp-simd", "-fsyntax-only", "-Wall", "-Wextra",
-                        "-Werror", f"-I{csrc_dir()}", *defines, str(source)], check=True)
+        for isa in ([], ["-mavx2", "-mfma"], ["-mavx512f"]):
+            subprocess.run(["gcc", "-std=c11", "-fopenmp-simd", "-fsyntax-only", "-Wall",
+                            "-Wextra", "-Werror", *isa, f"-I{csrc_dir()}", *defines,
+                            str(source)], check=True)
 
 
 def test_float32_and_float64_convolutions_in_one_module():
