@@ -19,6 +19,13 @@ from cgraph.rewrite.step_fusion import fuse_small_steps
 Pass = Callable[[FunctionGraph], dict[str, int]]
 
 
+def scan_steps(fgraph: FunctionGraph) -> dict[str, int]:
+    """Rewrite the steps of the graph's scans (`cgraph.scan.rewrite`)."""
+    from cgraph.scan.rewrite import rewrite_scan_steps  # noqa: PLC0415 (scan imports codegen)
+
+    return rewrite_scan_steps(fgraph)
+
+
 def table_pass(table: RuleTable) -> Pass:
     """A pass running one rule table to a fixed point."""
     def run(fgraph: FunctionGraph) -> dict[str, int]:
@@ -42,6 +49,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("specialize", specialize),
     ("sigmoid_exps", share_sigmoid_exps),
     ("convnet", convnet_rewrites),
+    ("scan_steps", scan_steps),  # after the merges: one scan's nodes keep one op
     ("fusion", fuse_elementwise),
     ("step_fusion", fuse_small_steps),
 )
@@ -49,7 +57,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
 #: The passes of each `config.optimizer` setting.
 OPTIMIZERS: dict[str, tuple[str, ...]] = {
     "fast_run": tuple(name for name, _ in PASSES),
-    "fast_compile": ("merge", "constant_folding"),
+    "fast_compile": ("merge", "constant_folding", "scan_steps"),
     "None": (),
 }
 
@@ -65,8 +73,12 @@ def rewrite_graph(fgraph: FunctionGraph, cfg: Config) -> dict[str, dict[str, int
     """
     selected = OPTIMIZERS[cfg.optimizer]
     report: dict[str, dict[str, int]] = {}
-    for name, run in PASSES:
-        if name in selected and name not in cfg.rewrite_exclude:
-            report[name] = run(fgraph)
+    fgraph.rewrite_config = cfg  # the settings "scan_steps" rewrites the steps with
+    try:
+        for name, run in PASSES:
+            if name in selected and name not in cfg.rewrite_exclude:
+                report[name] = run(fgraph)
+    finally:
+        del fgraph.rewrite_config
     fgraph.detach_features()  # the shape feature holds every variable it has seen
     return report

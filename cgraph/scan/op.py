@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -57,17 +58,27 @@ class Scan(Op):
         self.truncate_gradient = truncate_gradient
         self.fgraph = FunctionGraph(inner_inputs, inner_outputs)
         self.n_seqs, self.n_states = n_seqs, n_states
-        windows_as_gathers(self.fgraph, n_seqs + n_states)
-        gather_symbolic_ints(self.fgraph)
+        self.n_plain = len(inner_outputs) - n_states
+        self._step_graph: FunctionGraph | None = None  # None: the step lowered is `fgraph`
+        self._prepare(self.fgraph)
+
+    def _prepare(self, step: FunctionGraph) -> None:
+        """Make `step` computable in C (per-step windows and symbolic int indices as
+        gathers) and read from it which inputs' values its shapes depend on."""
+        first_rest = self.n_seqs + self.n_states
+        windows_as_gathers(step, first_rest)
+        gather_symbolic_ints(step)
         # n_steps, and the sequences and non-sequences the step's shapes depend on
         # (its slice bounds); a sequence's rows give each step its own plan
-        first_rest = n_seqs + n_states
-        self.shaping = step_value_args(self.fgraph)
-        self.per_step = tuple(i for i in self.shaping if i < n_seqs)
+        self.shaping = step_value_args(step)
+        self.per_step = tuple(i for i in self.shaping if i < self.n_seqs)
         # states the step's shapes depend on: planned while the loop runs (`dynamic`)
-        self.dynamic = tuple(i for i in self.shaping if n_seqs <= i < first_rest)
+        self.dynamic = tuple(i for i in self.shaping if self.n_seqs <= i < first_rest)
         self.value_inputs = (0, *[1 + i for i in self.shaping])
-        self.n_plain = len(inner_outputs) - n_states
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget the step's program, interpreter and plans (made when next needed)."""
         self._lowered: Lowered | None = None
         self._interpreter: Interpreter | None = None
         self._plans: tuple | None = None  # the last per-step plans, with their key
@@ -75,6 +86,20 @@ class Scan(Op):
         self._step_plans: dict[tuple, dict[bytes, Plan]] = {}
         self._token: int | None = None  # the op's name to the loop's callback (dynamic)
         self._dynamic_plans: dict[tuple, Plan] = {}  # plans made while a loop runs
+
+    @property
+    def step(self) -> FunctionGraph:
+        """The step graph mode "C" lowers (see the class docstring)."""
+        return getattr(self, "_step_graph", None) or self.fgraph
+
+    def with_step(self, step: FunctionGraph) -> Scan:
+        """A copy of this op that lowers `step`, a rewritten copy of `fgraph` (the same
+        inputs and outputs, in order and meaning). Its value inputs are read from
+        `step`: a rewrite may have removed a dependence of shapes on values."""
+        op = copy.copy(self)
+        op._step_graph = step
+        op._prepare(step)
+        return op
 
     def __getstate__(self) -> dict:
         """Pickle the step's graph and settings; the step's program and interpreter
@@ -99,7 +124,7 @@ class Scan(Op):
     def lowered(self) -> Lowered:
         """The step's inner program (lowered once, when first needed)."""
         if self._lowered is None:
-            self._lowered = lower_step(self.fgraph)
+            self._lowered = lower_step(self.step)
         return self._lowered
 
     def make_node(self, n_steps: Any, *args: Any) -> Apply:
@@ -217,7 +242,7 @@ def plans_in_python(nodes: Any) -> bool:
     runs: its C calls into Python (`cgraph.scan.dynamic`), so it runs only inside
     this process."""
     return any(isinstance(node.op, Scan)
-               and (bool(node.op.dynamic) or plans_in_python(node.op.fgraph.toposort()))
+               and (bool(node.op.dynamic) or plans_in_python(node.op.step.toposort()))
                for node in nodes)
 
 
