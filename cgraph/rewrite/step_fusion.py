@@ -18,9 +18,8 @@ block, with its workspace on the heap instead of the stack. At compile time only
 static shapes are known: a node reading or writing an array whose static shape holds
 more than `SMALL_ELEMENTS` elements stays out of every block. Only the graphs of
 steps are fused: functions with updates (`function` marks the graph's last
-`n_updates` outputs as the updates) and the steps of scans (`scan_step`, set by
-`cgraph.scan.rewrite`, whose states go into the blocks); a function without state
-keeps its kernels. A
+`n_updates` outputs as the updates); a function without state keeps its kernels,
+and so does a scan's step (`cgraph.scan.rewrite` says why). A
 step that multiplies two matrices (a minibatch's layer), convolves, pools, factors
 or transforms (`_large`) is taken to be a step of large arrays and keeps all its
 kernels: one small sample at a time is what makes a step small (the XOR tutorial's
@@ -218,7 +217,7 @@ def _runs(fgraph: FunctionGraph) -> list[list[Apply]]:
     stripped of the views at its ends, kept if it holds MIN_KERNELS kernels."""
     from cgraph.graph.lazy import guards  # noqa: PLC0415
 
-    if not getattr(fgraph, "n_updates", 0) and not getattr(fgraph, "scan_step", False):
+    if not getattr(fgraph, "n_updates", 0):
         return []  # not a step: no state carried from one call to the next
     nodes = fgraph.toposort()
     if any(_large(node) for node in nodes):

@@ -2,19 +2,23 @@
 
 A scan's step is a graph of its own, which the rewrites of the function holding the
 scan do not enter: without this pass an RNN step written with scan would run one
-kernel per node as built (no canonicalization, no elementwise fusion, no step
-fusion). The pass gives each scan node of a function's graph an op whose `step` is a
-copy of the step graph rewritten by the same pipeline, under the function's settings
-(`config.optimizer`, `rewrite_exclude`): its inputs and outputs keep their order and
-meaning (sequences' rows, previous states, non-sequences; states, then the plain
-outputs). The step as built stays in the op the user's graph holds, for the gradient
-(`cgraph.scan.gradient`) and the reference (mode "PY" and `perform`).
+kernel per node as built (no canonicalization, no stabilization, no elementwise
+fusion, no product epilogues). The pass gives each scan node of a function's graph
+an op whose `step` is a copy of the step graph rewritten by the same pipeline, under
+the function's settings (`config.optimizer`, `rewrite_exclude`): its inputs and
+outputs keep their order and meaning (sequences' rows, previous states,
+non-sequences; states, then the plain outputs). The step as built stays in the op
+the user's graph holds, for the gradient (`cgraph.scan.gradient`) and the reference
+(mode "PY" and `perform`).
 
-In the rewritten step, whole-step fusion (`cgraph.rewrite.step_fusion`) treats the
-step like a function's training step with no updates kept apart: a function's update
-kernels stay out of its blocks so that they may write in place into the shared
-storage, but a step writes its states into rows of the loop's outputs whatever
-kernel computes them, so the states go into the blocks too.
+The rewritten step gets no blocks of whole-step fusion (`cgraph.rewrite.step_fusion`:
+its graph marks no updates). A step is already an inner program that the scan's one
+kernel calls, with every kernel in the same C unit, so a block would only add a
+call: measured at 8 hidden units, 1,000 steps, A/B interleaved (load 5-8, 2 cores),
+the XOR training step as a scan (31 kernels as built, 12 rewritten) takes 123-132 ns
+a step with its 12 kernels and 130-138 with them in one block (the states inside it
+or apart alike), in float32 120 and 126; an LSTM cell with a softmax output (8
+kernels) 349-372 and 358-362, within the noise.
 """
 
 from __future__ import annotations
@@ -49,6 +53,5 @@ def rewritten_step(step: FunctionGraph, cfg: Config) -> FunctionGraph:
     from cgraph.rewrite.pipeline import rewrite_graph  # noqa: PLC0415 (it imports this)
 
     inner = FunctionGraph(step.inputs, step.outputs)
-    inner.scan_step = True  # for step fusion: a step, no updates kept apart
     rewrite_graph(inner, cfg)
     return inner
