@@ -1,11 +1,13 @@
-"""Loops written with scan: a fixed-shape RNN step, a moving window, and prefix and
+"""Loops written with scan: a fixed-shape RNN step, the XOR tutorial's training step
+(forward, gradient and update) over 1,000 samples, a moving window, and prefix and
 suffix slices whose length changes every step (a plan per step in C; or, with the
 bound a state, plans asked of Python while the loop runs), against the same loop in
 numpy.
 
 Run: `python -m benchmarks.scan [--quick]`. Prints markdown tables of median times
-per call (interleaved rounds), each result checked against numpy first, and the
-time of the first call of the per-step slices (which plans every step).
+per call (interleaved rounds), each result checked against numpy first, the number
+of kernels of each loop's step (the step is rewritten like a function's graph:
+`cgraph.scan.rewrite`) and the time of the first call (which plans every step).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import cgraph
 import cgraph.tensor as T
 from benchmarks.common import interleaved, table
 from benchmarks.results import run_main
+from benchmarks.xor import INPUTS, TARGETS, initial_weights
 from cgraph.scan import scan
+from cgraph.scan.op import Scan
 
 STEPS = 1000
 
@@ -37,7 +41,49 @@ def rnn(mode: str = "C"):
             h = np.tanh(w.get_value(borrow=True) @ h + r)
         return h
 
-    return (lambda: f(xs, np.zeros(8))), numpy_loop
+    return (lambda: f(xs, np.zeros(8))), numpy_loop, f
+
+
+def xor(mode: str = "C"):
+    """The XOR tutorial's training step (benchmarks.xor) as a scan over the samples,
+    the weights its states: the step's forward pass, gradient and update."""
+    x, y = T.dmatrix("x"), T.dvector("y")
+    t1, t2 = initial_weights()
+    one = np.array([1.0])
+
+    def step(sample, target, w1, w2):
+        def layer(a, w):
+            return T.nnet.sigmoid(T.dot(w.T, T.concatenate([a, one])))
+
+        cost = (T.sum(layer(layer(sample, w1), w2)) - target) ** 2
+        g1, g2 = cgraph.grad(cost, [w1, w2])
+        return [w1 - 0.1 * g1, w2 - 0.1 * g2]
+
+    (w1s, w2s), _ = scan(step, sequences=[x, y], outputs_info=[T.constant(t1),
+                                                               T.constant(t2)])
+    f = cgraph.function([x, y], [w1s[-1], w2s[-1]], mode=mode)
+    xs = np.tile(INPUTS, (STEPS // len(INPUTS), 1)).astype(float)
+    ys = np.tile(TARGETS, STEPS // len(TARGETS)).astype(float)
+
+    def numpy_loop():
+        w1, w2 = t1.copy(), t2.copy()
+        for a, target in zip(xs, ys):
+            a0 = np.concatenate([a, one])
+            h = 1.0 / (1.0 + np.exp(-(w1.T @ a0)))
+            a1 = np.concatenate([h, one])
+            o = 1.0 / (1.0 + np.exp(-(w2.T @ a1)))
+            d_o = 2.0 * (o.sum() - target) * o * (1.0 - o)
+            d_h = (w2[:3] @ d_o) * h * (1.0 - h)
+            w1, w2 = w1 - 0.1 * np.outer(a0, d_h), w2 - 0.1 * np.outer(a1, d_o)
+        return [w1, w2]
+
+    return (lambda: f(xs, ys)), numpy_loop, f
+
+
+def step_kernels(f) -> list[int]:
+    """The number of kernels of the step of each scan of `f`."""
+    return [len(node.op.lowered.kernels) for node in f._lowered.nodes
+            if isinstance(node.op, Scan)]
 
 
 def window(mode: str = "C"):
@@ -47,7 +93,7 @@ def window(mode: str = "C"):
     f = cgraph.function([v, n], out, mode=mode)
     data = np.arange(STEPS + 3.0)
     return (lambda: f(data, STEPS)), (
-        lambda: np.array([data[t:t + 3].sum() * data[2:5].sum() for t in range(STEPS)]))
+        lambda: np.array([data[t:t + 3].sum() * data[2:5].sum() for t in range(STEPS)])), f
 
 
 def prefix(mode: str = "C"):
@@ -57,7 +103,7 @@ def prefix(mode: str = "C"):
     f = cgraph.function([v, n], out, mode=mode)
     data = np.arange(float(STEPS))
     return (lambda: f(data, STEPS)), (
-        lambda: np.array([data[:t].sum() * data[t:].sum() for t in range(STEPS)]))
+        lambda: np.array([data[:t].sum() * data[t:].sum() for t in range(STEPS)])), f
 
 
 def state_prefix(mode: str = "C"):
@@ -69,7 +115,7 @@ def state_prefix(mode: str = "C"):
     f = cgraph.function([v, k0], out, mode=mode)
     data = np.arange(float(STEPS))
     return (lambda: f(data, 0)), (
-        lambda: np.array([data[:t].sum() * data[t:].sum() for t in range(STEPS)]))
+        lambda: np.array([data[:t].sum() * data[t:].sum() for t in range(STEPS)])), f
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -77,18 +123,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     args = parser.parse_args(argv)
     rounds, calls = (3, 5) if args.quick else (7, 20)
-    for label, make in [("RNN step, fixed shapes", rnn), ("moving window v[t:t+3]", window),
+    for label, make in [("RNN step, fixed shapes", rnn),
+                        ("XOR training step (forward, gradient, update)", xor),
+                        ("moving window v[t:t+3]", window),
                         ("v[:t].sum() * v[t:].sum(), a plan per step", prefix),
                         ("v[:k].sum() * v[k:].sum(), k a state (plans from Python)",
                          state_prefix)]:
-        c_call, numpy_loop = make("C")
+        c_call, numpy_loop, f = make("C")
         started = time.perf_counter()
         got = c_call()
         first = time.perf_counter() - started
-        np.testing.assert_allclose(got, numpy_loop(), rtol=1e-12)
+        want = numpy_loop()
+        for a, b in zip(got, want) if isinstance(got, list) else [(got, want)]:
+            np.testing.assert_allclose(a, b, rtol=1e-12)
         times = interleaved({"cgraph": c_call, "numpy loop": numpy_loop}, rounds, calls)
         print(table(f"{label}, {STEPS} steps", "ms per call", times, 1e3))
-        print(f"\n(first call in C, with its plan: {first * 1e3:.1f} ms)\n")
+        print(f"\n(kernels of the step: {', '.join(map(str, step_kernels(f)))}; first call "
+              f"in C, with its plan: {first * 1e3:.1f} ms)\n")
 
 
 if __name__ == "__main__":
