@@ -162,3 +162,20 @@ def test_a_scan_inside_a_step_is_rewritten_too():
     assert inner_op.step is not inner_op.fgraph
     data = rng_for("nested").standard_normal((3, 5))
     np.testing.assert_allclose(f(data), (2 * np.exp(data)).sum(axis=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["C", "FAST_COMPILE"])
+def test_outputs_the_rewrites_turn_into_inputs_constants_or_views(mode):
+    """h * 1.0 is the previous state, r * 0.0 + 2.0 a constant, h[::-1] + 0.0 a view
+    once rewritten: each is still written into its output's rows."""
+    xs, h0 = T.dmatrix("xs"), T.dvector("h0")
+    outs, _ = scan(lambda r, h: [h * 1.0, r * 0.0 + 2.0, h[::-1] + 0.0, h + r * 0.0],
+                   sequences=xs, outputs_info=[h0, None, None, None])
+    f = cgraph.function([xs, h0], outs, mode=mode)
+    assert f.rewrites["scan_steps"] == {"scan_step": 1}
+    data, h = rng_for("outputs").standard_normal((5, 3)), np.array([1.0, 2.0, 3.0])
+    want = [np.tile(h, (5, 1)), np.full((5, 3), 2.0), np.tile(h[::-1], (5, 1)),
+            np.tile(h, (5, 1))]
+    for got, w, ref in zip(f(data, h), want, cgraph.function([xs, h0], outs, mode="PY")(data, h)):
+        np.testing.assert_array_equal(got, w)
+        np.testing.assert_array_equal(got, ref)
