@@ -1,5 +1,6 @@
 """Loops written with scan: a fixed-shape RNN step, the XOR tutorial's training step
-(forward, gradient and update) over 1,000 samples, a moving window, and prefix and
+(forward, gradient and update) over 1,000 samples (also against JAX's lax.scan of the
+same step, when JAX is installed and not --quick), a moving window, and prefix and
 suffix slices whose length changes every step (a plan per step in C; or, with the
 bound a state, plans asked of Python while the loop runs), against the same loop in
 numpy.
@@ -19,9 +20,9 @@ import numpy as np
 
 import cgraph
 import cgraph.tensor as T
-from benchmarks.common import interleaved, table
+from benchmarks.common import interleaved, optional, table
 from benchmarks.results import run_main
-from benchmarks.xor import INPUTS, TARGETS, initial_weights
+from benchmarks.xor import INPUTS, TARGETS, initial_weights, jax_scan
 from cgraph.scan import scan
 from cgraph.scan.op import Scan
 
@@ -136,7 +137,14 @@ def main(argv: list[str] | None = None) -> None:
         want = numpy_loop()
         for a, b in zip(got, want) if isinstance(got, list) else [(got, want)]:
             np.testing.assert_allclose(a, b, rtol=1e-12)
-        times = interleaved({"cgraph": c_call, "numpy loop": numpy_loop}, rounds, calls)
+        others = {}
+        if make is xor and (jax := optional("jax", args.quick)) is not None:
+            jax_loop = jax_scan(jax)  # the same loop (benchmarks.xor), compiled first
+            jax_loop(STEPS // len(INPUTS))
+            others["jax.lax.scan (jit)"] = lambda: jax_loop(STEPS // len(INPUTS))
+        # XLA's threads spin after a call: a pause before each turn (common.interleaved)
+        times = interleaved({"cgraph": c_call, **others, "numpy loop": numpy_loop},
+                            rounds, calls, settle=0.2 if others else 0.0)
         print(table(f"{label}, {STEPS} steps", "ms per call", times, 1e3))
         print(f"\n(kernels of the step: {', '.join(map(str, step_kernels(f)))}; first call "
               f"in C, with its plan: {first * 1e3:.1f} ms)\n")
