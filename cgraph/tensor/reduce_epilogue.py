@@ -77,8 +77,15 @@ class ReduceEpilogue(Op):
         return Apply(self, inputs, outputs)
 
     def inner_node(self, node: Apply) -> Apply:
-        """The reduction alone, on the node's first `n_in` inputs."""
-        return self.inner.make_node(*node.inputs[:self.n_in])
+        """The reduction alone, on the node's first `n_in` inputs: made once per node
+        and inputs (a plan asks for it three times, once per step of a scan whose
+        shapes change every step), kept on the node while its inputs are the same."""
+        inputs = node.inputs[:self.n_in]
+        kept = getattr(node, "_reduction", None)
+        if kept is None or len(kept.inputs) != len(inputs) or \
+                any(a is not b for a, b in zip(kept.inputs, inputs)):
+            kept = node._reduction = self.inner.make_node(*inputs)
+        return kept
 
     def _loop(self, value_shape: tuple) -> tuple:
         """The loop's run-time shape: the value's lengths on the pattern's axes."""
