@@ -395,11 +395,25 @@ def render_runtime(products: Sequence[dict], loop: bool, version: str) -> str:
                                                              version=version)
 
 
-def render_program(program: Program) -> str:
-    """The C of an inner program (a scan's step): its constants, its kernels and a
-    `static` entry point, to be placed inside another module."""
-    return _render_program("program.c.j2", program, storage="static inline ",
-                           profile=False, fixed_plan=None)
+class InnerC(str):
+    """The C of an inner program in a kernel's context (a scan's step, a step block).
+    Its repr, which the module's cache key reads, is the program's: the C's comments
+    name the user's lines, and a function whose code only moved must find its module
+    (the program's repr leaves the lines out, as the outer program's does)."""
+
+    key = ""
+
+    def __repr__(self) -> str:
+        return f"InnerC({self.key})"
+
+
+def render_program(program: Program) -> InnerC:
+    """The C of an inner program (a scan's step, a step block): its constants, its
+    kernels and a `static` entry point, to be placed inside another module."""
+    text = InnerC(_render_program("program.c.j2", program, storage="static inline ",
+                                  profile=False, fixed_plan=None))
+    text.key = repr(program)
+    return text
 
 
 def cdef(program: Program, profile: bool = False) -> str:
