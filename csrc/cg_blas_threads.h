@@ -30,10 +30,11 @@
  * Threads are changed process-wide (scipy_openblas_set_num_threads) and restored
  * after the product. The fields are read and written with relaxed atomics: two
  * threads timing the same class at once can only blur the estimate, never corrupt
- * memory. float64 products give the same bits on any thread count here (OpenBLAS
- * splits them by rows and columns); float32 products from about 128x128x128 up do not
- * (sgemm's kernels differ by thread count: 784x128x256 differs in the 6th digit), so
- * under "auto" a float32 result can change in its last bits when the choice does.
+ * memory. A product's last bits may depend on the thread count: float32 products
+ * from about 128x128x128 up (sgemm's kernels differ by thread count: 784x128x256
+ * differs in the 6th digit), and float64 ones on a CPU with AVX-512 (1e-11 relative
+ * at 128x784x256; an AVX2 machine gave the same bits), so under "auto" a result can
+ * change in its last bits when the choice does.
  * "library" (a fixed thread count) or OPENBLAS_NUM_THREADS=1 keeps them reproducible.
  */
 #ifndef CG_BLAS_THREADS_H

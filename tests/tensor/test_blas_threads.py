@@ -225,14 +225,15 @@ def test_a_setting_that_lost_its_place_by_drift_is_tried_again_soon(policy):
 
 
 @pytest.mark.slow
-def test_large_float64_products_equal_on_any_thread_count():
-    """float64: the same bits on one thread and on the library's threads at the sizes
-    of an MLP step (float32 products of this size may differ in their last bits, as
-    csrc/cg_blas_threads.h says; they agree to float32 precision)."""
+def test_large_products_agree_on_any_thread_count():
+    """One thread and the library's threads at the sizes of an MLP step agree to the
+    dtype's precision: not always to the last bit (float32 products of this size, and
+    float64 ones on a CPU with AVX-512, differ there, as csrc/cg_blas_threads.h says)."""
     if sys.platform != "linux":
         pytest.skip("OpenBLAS thread control is checked on Linux")
     rng = np.random.default_rng(2)
-    for dtype, check in (("float64", np.testing.assert_array_equal),
+    for dtype, check in (("float64", lambda got, want: np.testing.assert_allclose(
+                             got, want, rtol=1e-12, atol=1e-12)),
                          ("float32", lambda got, want: np.testing.assert_allclose(
                              got, want, rtol=1e-4, atol=1e-4))):
         a, b = T.matrix("a", dtype=dtype), T.matrix("b", dtype=dtype)
