@@ -87,7 +87,9 @@ print(json.dumps({"compiles": backend.stats.compiles, "disk_hits": backend.stats
 
 @pytest.mark.slow
 def test_eight_processes_racing_through_function_compile_once(tmp_path):
-    env = child_env(CGRAPH_CACHE_DIR=str(tmp_path / "cache"))
+    # CGRAPH_PREBUILT=off: the C call path's module is built in the cache too (an
+    # install-time build would have made it), so the processes race for two modules.
+    env = child_env(CGRAPH_CACHE_DIR=str(tmp_path / "cache"), CGRAPH_PREBUILT="off")
     procs = [subprocess.Popen([sys.executable, "-c", RACE_CHILD], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(8)]

@@ -52,8 +52,9 @@ def test_a_users_suite_runs_in_the_mode_asked(pytester, mode):
     got_mode, floatx, _ = seen(pytester)
     assert (got_mode, floatx) == (mode, "float32")
     if mode == "C":
+        # the user's module, and the C call path's unless it was built at install
         result.stdout.fnmatch_lines(
-            ["cgraph: 2 modules compiled in *.* s, 0 loaded from the disk cache, *"])
+            ["cgraph: * compiled in *.* s, 0 loaded from the disk cache, *"])
 
 
 @pytest.mark.slow
