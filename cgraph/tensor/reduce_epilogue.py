@@ -88,9 +88,18 @@ class ReduceEpilogue(Op):
         return kept
 
     def _loop(self, value_shape: tuple) -> tuple:
-        """The loop's run-time shape: the value's lengths on the pattern's axes."""
-        lengths = iter(n for n in value_shape if n != 1)
-        loop = tuple(1 if n == 1 else next(lengths, 1) for n in self.shape_pattern)
+        """The loop's run-time shape: the value's lengths on the pattern's axes (the
+        value's own shape when it has the pattern's rank: a length-1 axis of unknown
+        static length is not one the pattern broadcasts, as with shape (1, 0))."""
+        free = sum(1 for n in self.shape_pattern if n != 1)
+        if len(value_shape) == len(self.shape_pattern):
+            loop = tuple(value_shape)
+        elif len(value_shape) == free:  # the pattern's static 1s are inserted axes
+            lengths = iter(value_shape)
+            loop = tuple(1 if n == 1 else next(lengths) for n in self.shape_pattern)
+        else:
+            lengths = iter(n for n in value_shape if n != 1)
+            loop = tuple(1 if n == 1 else next(lengths, 1) for n in self.shape_pattern)
         if math.prod(loop) != math.prod(value_shape):
             raise ValueError(f"{self}: cannot view a result of shape {value_shape} with "
                              f"the axes of {self.shape_pattern}")

@@ -307,3 +307,19 @@ def test_logsumexp_and_softmax_of_an_empty_axis():
         got = f(np.zeros((2, 0)))
         np.testing.assert_array_equal(got[0], [-np.inf, -np.inf])
         assert got[1] == -np.inf and [g.shape for g in got[2:]] == [(2, 0)] * 3
+
+
+@pytest.mark.parametrize("shape, axis, keep", [((1, 0), (), False), ((0, 1, 0), (0,), False),
+                                               ((1, 3), (0,), True), ((2, 1, 3), (1,), False)])
+def test_logsumexp_where_an_unknown_length_is_1_at_run_time(shape, axis, keep):
+    """Found by the property test: the reduction's epilogue mapped its result's lengths
+    onto its loop by skipping the 1s, which misplaced an axis of unknown static length
+    that is 1 at run time (shapes (1, 0) and (0, 1, 0): a ShapeError naming a length 1
+    that does not broadcast)."""
+    x = T.tensor("float64", (None,) * len(shape))
+    f = cgraph.function([x], T.logsumexp(x, axis=axis, keepdims=keep))
+    a = np.random.default_rng(3).normal(size=shape)
+    want = a if axis == () else _lse(a, axis=axis, keepdims=keep)
+    got = f(a)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want)
