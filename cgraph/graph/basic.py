@@ -276,6 +276,17 @@ class Op:
     __repr__ = __str__
 
 
+class UniqueOp(Op):
+    """An op equal only to itself: ops that carry a graph of their own (a scan, a step
+    block), which merging must never treat as the same computation."""
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
 class ViewOp(Op):
     """An op whose single output is a view of input `view_of`: no kernel, no copy.
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from cgraph.codegen.lower import Lowered
 from cgraph.codegen.plan import Plan
-from cgraph.graph.basic import Apply, Op, Variable
+from cgraph.graph.basic import Apply, UniqueOp, Variable
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.interpret import Interpreter
 from cgraph.kernel import register_kernel
@@ -32,7 +32,7 @@ from cgraph.tensor.type import TensorType, as_tensor_variable
 MAX_STEP_PLANS = (64, 1 << 16)
 
 
-class Scan(Op):
+class Scan(UniqueOp):
     """A loop over `n_steps` of a step graph.
 
     Inputs: n_steps (int64), sequences, initial states, non-sequences. Outputs: for
@@ -109,13 +109,6 @@ class Scan(Op):
         state["_lowered"] = state["_interpreter"] = state["_plans"] = None
         state["_step_plans"], state["_dynamic_plans"], state["_token"] = {}, {}, None
         return state
-
-    # Every scan is its own op: two scans are never merged as equal.
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
 
     def __str__(self) -> str:
         return "scan"
