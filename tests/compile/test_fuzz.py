@@ -98,10 +98,12 @@ class Builder:
         ndim = self.draw(st.integers(0, 3)) if ndim is None else ndim
         return tuple(self.draw(st.sampled_from([0, 1, 1, 2, 3, 3, 4])) for _ in range(ndim))
 
-    def partner(self, shape: tuple[int, ...]) -> Node:
-        """An operand that broadcasts with `shape`: a node already built, or a new leaf."""
-        usable = [n for n in self.pool if _broadcast(n.shape, shape) is not None
-                  and math.prod(_broadcast(n.shape, shape)) <= MAX_SIZE]
+    def partner(self, x: Node) -> Node:
+        """An operand that broadcasts with `x` under Theano's rule: a node already
+        built, or a new leaf."""
+        shape = x.shape
+        usable = [n for n in self.pool if _broadcast(n, x) is not None
+                  and math.prod(_broadcast(n, x)) <= MAX_SIZE]
         if usable and self.draw(st.booleans()):
             return self.draw(st.sampled_from(usable))
         keep = self.draw(st.integers(0, len(shape)))
@@ -114,11 +116,18 @@ class Builder:
         return node
 
 
-def _broadcast(a: tuple, b: tuple) -> tuple | None:
-    try:
-        return np.broadcast_shapes(a, b)
-    except ValueError:
-        return None
+def _broadcast(a: Node, b: Node) -> tuple | None:
+    """The shape of an elementwise result of `a` and `b` under Theano's rule (only an
+    axis whose static length is 1 broadcasts), or None when the call would fail."""
+    ndim = max(len(a.shape), len(b.shape))
+    out = []
+    for axis in range(-ndim, 0):
+        lengths = {n.shape[axis] for n in (a, b)
+                   if axis >= -len(n.shape) and n.var.type.shape[axis] != 1}
+        if len(lengths) > 1:
+            return None
+        out.append(lengths.pop() if lengths else 1)
+    return tuple(out)
 
 
 def _smooth(*nodes: Node, result: T.TensorVariable) -> bool:
@@ -152,7 +161,7 @@ def unary(b: Builder, x: Node) -> Node:
 
 
 def binary(b: Builder, x: Node) -> Node:
-    y = b.partner(x.shape)
+    y = b.partner(x)
     if x.dtype == "bool" and y.dtype == "bool":
         names = ["and", "or"]
     else:
@@ -167,7 +176,7 @@ def binary(b: Builder, x: Node) -> Node:
         "maximum": lambda: T.maximum(xv, yv), "minimum": lambda: T.minimum(xv, yv),
         "and": lambda: xv & yv, "or": lambda: xv | yv,
     }[name]()
-    shape = _broadcast(x.shape, y.shape)
+    shape = _broadcast(x, y)
     return b.pick(name, Node(out, shape, _smooth(x, y, result=out) and name not in KINKED))
 
 
