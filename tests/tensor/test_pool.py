@@ -157,9 +157,9 @@ def test_bad_input():
 def test_max_windows_that_tile_the_image(dtype):
     """Max pooling with stride = window and no padding (the kernel's tiled path, and
     the general loop for a strided view of the same values): windows of 1 to 5 columns,
-    whole and cut rows and columns, more than a block of output columns, ties, NaN and
-    infinities; the gradient to every position equal to its window's maximum (none
-    for a NaN maximum)."""
+    whole and cut rows and columns, blocks of rows across planes, rows wider than the
+    kernel's buffer of 2048 columns, ties, NaN and infinities; the gradient to every
+    position equal to its window's maximum (none for a NaN maximum)."""
     rng = rng_for("pool-tiled", dtype)
     x, seed = T.tensor4("x", dtype=dtype), T.tensor4("seed", dtype=dtype)
     cases = [(2, 2), (3, 3), (1, 1), (2, 5), (3, 1), (1, 4)]
@@ -169,7 +169,8 @@ def test_max_windows_that_tile_the_image(dtype):
             y = pool.pool_2d(source, ws)
             outs += [y, cgraph.grad((y * seed[:, :, :y.shape[2], :y.shape[3]]).sum(), x)]
     f = cgraph.function([x, seed], outs)
-    for shape in [(2, 3, 7, 8), (1, 2, 6, 1030), (0, 2, 4, 5), (1, 1, 3, 5), (2, 3, 6, 8)]:
+    for shape in [(2, 3, 7, 8), (1, 2, 6, 1030), (1, 1, 6, 2100), (0, 2, 4, 5),
+                  (1, 1, 3, 5), (2, 3, 6, 8)]:
         x_val = rng.integers(-3, 3, size=shape).astype(dtype)
         if x_val.size:
             x_val.flat[rng.integers(0, x_val.size, 3)] = [np.nan, np.inf, -np.inf]
