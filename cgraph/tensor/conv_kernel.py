@@ -43,7 +43,7 @@ from cgraph.tensor.blas_ops import BLAS_PREFIX, DOT_PATHS, PRODUCT
 
 __all__ = ["BORDER_MODES", "COL_LIMIT", "ConvKernel", "Geometry", "border_pads",
            "check_channels", "conv_out_length", "direct_bytes", "direct_geometry",
-           "takes_direct"]
+           "direct_threads", "takes_direct"]
 
 #: the named border modes; an int p or a pair (p0, p1) pads by p on both sides
 BORDER_MODES = ("valid", "full", "half")
@@ -66,6 +66,14 @@ DIRECT_MAX_IMAGE = 1 << 21
 #: the threads a direct convolution may run on (each has buffers in the scratch)
 CONV_THREADS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                    else os.cpu_count() or 1, 16)
+#: a direct convolution of at least this many multiply-adds runs on `CONV_THREADS`
+#: threads (at most BLAS's count), a smaller one on one: a thread costs tens of
+#: microseconds to start, ~60 us of one thread's work here. Not chosen by timing a
+#: few calls (one slow sample kept layers on one thread for good): the threads share
+#: the batch through a counter, so a delayed thread takes fewer items, and the kernel
+#: falls back to one thread for a while only when the machine is oversubscribed
+#: (templates/conv_direct.c.j2, cg_conv_record)
+DIRECT_MIN_THREADED = 1 << 22
 _INT32_MAX = 2**31 - 1
 
 
@@ -185,7 +193,7 @@ class ConvKernel(KernelBuilder):
             return column
         run = direct_geometry(node.op, geo)
         return max(column, direct_bytes(run, node.op.num_groups, np.dtype(dtype).itemsize,
-                                        CONV_THREADS))
+                                        direct_threads(run)))
 
     def params(self, kernel: Kernel, node: Any, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
@@ -201,8 +209,10 @@ class ConvKernel(KernelBuilder):
                     and not is_dense(*lay[role])) for role in ("kern", "top")]
         dtype = node.outputs[0].type.dtype
         direct = takes_direct(op, geo, dtype)
-        room = direct_bytes(direct_geometry(op, geo), op.num_groups,
-                            np.dtype(dtype).itemsize, CONV_THREADS) if direct else 0
+        run = direct_geometry(op, geo)
+        threads = direct_threads(run) if direct else 1
+        room = direct_bytes(run, op.num_groups, np.dtype(dtype).itemsize,
+                            threads) if direct else 0
         lift = 3 - (len(geo.img) - 2)  # the missing leading spatial axes (length 1)
         return kernel.layout.build(
             img=_lift(geo.img, lift), kern=_lift(geo.kern, lift), top=_lift(geo.top, lift),
@@ -210,7 +220,7 @@ class ConvKernel(KernelBuilder):
             pad=(0,) * lift + geo.pad, groups=op.num_groups, flip=int(op.filter_flip),
             st_img=_lift(lay["img"][1], lift, 0), st_kern=_lift(lay["kern"][1], lift, 0),
             st_top=_lift(lay["top"][1], lift, 0), pack=pack, tile=tile, blas=int(blas),
-            direct=int(direct), threads=CONV_THREADS, room=room, scratch=0)
+            direct=int(direct), threads=threads, room=room, scratch=0)
 
 
 def _lift(values: tuple, lift: int, fill: int = 1) -> tuple:
@@ -262,6 +272,13 @@ def takes_direct(op: Any, geo: Geometry, dtype: str) -> bool:
     if op.kind == "gradi" and _waste(run, op.num_groups) > DIRECT_GRADI_WASTE:
         return False
     return taps > 1 and (run.kern[1] + DIRECT_FILTERS) * plane <= DIRECT_MAX_IMAGE
+
+
+def direct_threads(run: Geometry) -> int:
+    """The threads the direct kernel runs `run` on (`DIRECT_MIN_THREADED`); the kernel
+    bounds them by BLAS's thread count and the batch's items."""
+    work = run.top[0] * run.kern[0] * int(np.prod(run.top[2:])) * int(np.prod(run.kern[1:]))
+    return CONV_THREADS if work >= DIRECT_MIN_THREADED else 1
 
 
 def _waste(run: Geometry, groups: int) -> float:

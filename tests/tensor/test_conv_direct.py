@@ -20,7 +20,14 @@ from test_conv3d import tensor5
 import cgraph
 import cgraph.tensor as T
 from cgraph.tensor import conv_kernel
-from cgraph.tensor.conv_kernel import CONV_THREADS, Geometry, direct_bytes, takes_direct
+from cgraph.tensor.conv_kernel import (
+    CONV_THREADS,
+    Geometry,
+    direct_bytes,
+    direct_geometry,
+    direct_threads,
+    takes_direct,
+)
 from cgraph.tensor.nnet import abstract_conv, conv2d, conv3d, relu
 
 CASES_2D = {  # name: (input shape, filter shape, conv2d keywords)
@@ -203,7 +210,48 @@ def test_the_direct_buffers_are_in_the_workspace():
     x, w = T.tensor4("x"), T.tensor4("w")
     y = conv2d(x, w, border_mode="half")
     f = cgraph.function([x, w], y)
-    direct = direct_bytes(Geometry.of(y.owner.op, xs, ws), 1, 8, CONV_THREADS)
+    geo = Geometry.of(y.owner.op, xs, ws)
+    direct = direct_bytes(geo, 1, 8, direct_threads(geo))
     column = 3 * 3 * 2 * 9 * 10 * 8  # depth rows of all 9 output rows of 10 columns
     room = max(direct, column)
     assert make_plan(f._lowered, (xs, ws)).workspace == -(-room // ALIGN) * ALIGN
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_threads_do_not_change_a_bit(dtype):
+    """Each output of the direct kernel is summed and written by one thread in one
+    order, so one thread and two (OpenBLAS's count bounds them) give the same bits:
+    the forward convolution with units of whole images (batch 8) and of blocks of
+    filters (batch 1), with an epilogue, and the gradient wrt the input. Convolutions
+    from `DIRECT_MIN_THREADED` multiply-adds get the threads, smaller ones one."""
+    from cgraph.distributed.rounds import _openblas
+
+    lib = _openblas()
+    if lib is None or CONV_THREADS < 2:
+        pytest.skip("needs scipy-openblas32 and two CPUs")
+    small = Geometry((2, 3, 8, 8), (4, 3, 3, 3), (2, 4, 8, 8), (1, 1))
+    assert direct_threads(small) == 1
+    rng = rng_for("conv-direct-threads", dtype)
+    x, w, gy = (T.tensor4(n, dtype=dtype) for n in ("x", "w", "gy"))
+    b = T.vector("b", dtype=dtype)
+    y = conv2d(x, w, border_mode="half")
+    f = cgraph.function([x, w, b, gy], [relu(y + b.dimshuffle("x", 0, "x", "x")),
+                                        cgraph.grad((y * gy).sum(), x)])
+    gradi = abstract_conv.AbstractConv2d_gradInputs(border_mode="half")
+    before = lib.scipy_openblas_get_num_threads()
+    try:
+        for xs, ws in (((8, 8, 24, 24), (16, 8, 3, 3)), ((1, 16, 40, 40), (24, 16, 3, 3))):
+            geo = Geometry.of(y.owner.op, xs, ws)
+            assert direct_threads(geo) == CONV_THREADS >= 2
+            assert direct_threads(direct_geometry(gradi, geo)) == CONV_THREADS
+            assert _direct(gradi, xs, ws, dtype)
+            args = [rng.standard_normal(s).astype(dtype) for s in (xs, ws, (ws[0],), geo.top)]
+            runs = []
+            for threads in (1, 2, 1, 2):
+                lib.scipy_openblas_set_num_threads(threads)
+                runs.append([np.array(v) for v in f(*args)])
+            for got in runs[1:]:
+                for g, want in zip(got, runs[0], strict=True):
+                    assert np.array_equal(g, want)
+    finally:
+        lib.scipy_openblas_set_num_threads(before)
