@@ -11,10 +11,11 @@ is a gemm into the column buffer followed by col2im. The column buffer is the
 kernel's scratch (`ConvKernel.scratch`), placed by the planner in the workspace. A 1x1
 convolution of stride 1 without padding, over an image whose channels are each dense
 in memory, skips im2col: the image is its own column buffer, one gemm per image and
-group (and the input's gradient is that gemm's output, without col2im).
+group (and the input's gradient is that gemm's output, without col2im); the gradient
+wrt the filters, and the 1x1 convolutions the direct kernel does not take.
 
-A forward convolution of stride 1 with more than one tap, and the gradient wrt the
-input of one (a convolution of the output gradient), run the direct kernel instead
+A forward convolution of stride 1, and the gradient wrt the input of one (a
+convolution of the output gradient), run the direct kernel instead
 (`takes_direct`, `direct_geometry`; templates/conv_direct.c.j2): register tiles of
 filters x consecutive points of each zero-padded image group, summed with vector fused
 multiply-adds, its items (image, group, block of filters) shared by threads. On one
@@ -55,8 +56,8 @@ CONV_BLAS_MIN_WORK = 4096
 #: the direct kernel's register tile, at most (templates/conv_direct.c.j2): filters
 #: and consecutive points
 DIRECT_FILTERS, DIRECT_SPAN = 8, 48
-#: the gradient wrt the input runs the direct kernel when it computes at most this
-#: many sums per sum kept (`_waste`): LeNet's (12x12 from 8x8, padded by 4; 20
+#: the gradient wrt the input (and a 1x1 convolution) runs the direct kernel when it
+#: computes at most this many sums per sum kept (`_waste`): LeNet's (12x12 from 8x8, padded by 4; 20
 #: channels from 50) measured 1.5x im2col's time, the conv layers of batch 32 (16-64
 #: channels, 32x32 and 56x56, 1.08-1.13 sums per sum) 0.38-0.79x, one thread each
 DIRECT_GRADI_WASTE = 1.25
@@ -260,8 +261,13 @@ def takes_direct(op: Any, geo: Geometry, dtype: str) -> bool:
     """Whether the convolution `op` of `geo` runs the direct kernel
     (templates/conv_direct.c.j2) rather than im2col and a gemm: the forward
     convolution or the gradient wrt the input (`direct_geometry`), of float32 or
-    float64, strides of 1, more than one filter tap, and a padded image group small
-    enough to copy whole (`DIRECT_MAX_IMAGE`)."""
+    float64, strides of 1, and a padded image group small enough to copy whole
+    (`DIRECT_MAX_IMAGE`). A 1x1 convolution too when its blocks of filters waste
+    little (`DIRECT_GRADI_WASTE`): on one thread it ran as fast as the gemm on the
+    image in place (float32 64->64 56x56, 256->256 14x14: 69-72 and 92 GFLOP/s both,
+    its copies in and out cost it the margin it has on larger filters; float64 30
+    both), and its threads share the batch under the direct kernel's rule where the
+    gemm's split each image's product by timing (csrc/cg_blas_threads.h)."""
     if dtype not in ("float32", "float64") or set(op.subsample) != {1}:
         return False
     run = direct_geometry(op, geo)
@@ -269,9 +275,9 @@ def takes_direct(op: Any, geo: Geometry, dtype: str) -> bool:
         return False
     taps = int(np.prod(run.kern[2:]))
     plane = int(np.prod([s + 2 * p for s, p in zip(run.img[2:], run.pad)]))
-    if op.kind == "gradi" and _waste(run, op.num_groups) > DIRECT_GRADI_WASTE:
+    if (op.kind == "gradi" or taps == 1) and _waste(run, op.num_groups) > DIRECT_GRADI_WASTE:
         return False
-    return taps > 1 and (run.kern[1] + DIRECT_FILTERS) * plane <= DIRECT_MAX_IMAGE
+    return (run.kern[1] + DIRECT_FILTERS) * plane <= DIRECT_MAX_IMAGE
 
 
 def direct_threads(run: Geometry) -> int:

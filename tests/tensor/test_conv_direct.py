@@ -44,6 +44,8 @@ CASES_2D = {  # name: (input shape, filter shape, conv2d keywords)
                                    {"num_groups": 3, "border_mode": "half"}),
     "wide_pad": ((1, 2, 3, 3), (3, 2, 3, 3), {"border_mode": (3, 4)}),
     "one_output": ((2, 3, 5, 5), (4, 3, 5, 5), {}),
+    "one_tap": ((2, 5, 12, 20), (16, 5, 1, 1), {}),
+    "one_tap_padded": ((2, 3, 12, 20), (16, 3, 1, 1), {"border_mode": 1}),
     # over a million multiply-adds: on BLAS's threads when that is faster
     "batch1_threads": ((1, 4, 40, 37), (20, 4, 5, 5), {"border_mode": "half"}),
     "batch3_threads": ((3, 8, 30, 30), (10, 8, 3, 3), {"border_mode": 1}),
@@ -136,7 +138,7 @@ def test_direct_gradient_wrt_the_input(dtype, monkeypatch, fresh_cache):
             w, seed = tensor("w", dtype=dtype), tensor("seed", dtype=dtype)
             dx = grad(seed, w, xs, **kw)
             direct = _direct(dx.owner.op, xs, ws, dtype)
-            assert direct == (name != "wide_pad"), name
+            assert direct == (name not in ("wide_pad", "one_tap_padded")), name
             x_val, w_val = rng.standard_normal(xs), rng.standard_normal(ws)
             seed_val = rng.standard_normal(out)
             inputs += [w, seed]
@@ -173,16 +175,17 @@ def test_strided_operands_and_the_epilogue():
 
 
 def test_which_convolutions_take_the_direct_kernel():
-    """Forward convolutions of stride 1 with more than one tap, of floats, whose padded
-    image group fits; the others keep im2col (strides), the 1x1 product (one tap) or
-    their empty-output path."""
+    """Forward convolutions of stride 1, of floats, whose padded image group fits (1x1
+    ones when their blocks of filters waste little); the others keep im2col (strides),
+    the 1x1 product or their empty-output path."""
     def op(**kw):
         return abstract_conv.AbstractConv2d(**kw)
 
     xs, ws = (2, 4, 9, 9), (6, 4, 3, 3)
     assert _direct(op(), xs, ws, "float32") and _direct(op(), xs, ws, "float64")
     assert not _direct(op(subsample=(1, 2)), xs, ws, "float32")
-    assert not _direct(op(), xs, (6, 4, 1, 1), "float32")
+    assert _direct(op(), (2, 64, 56, 56), (64, 64, 1, 1), "float32")
+    assert not _direct(op(), xs, (6, 4, 1, 1), "float32")  # 1.58 sums per sum kept
     assert not _direct(op(), (0, 4, 9, 9), ws, "float32")
     assert not _direct(op(border_mode=(0, 2**20)), xs, ws, "float32")
     grad = abstract_conv.AbstractConv2d_gradWeights()
