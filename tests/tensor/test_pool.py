@@ -189,19 +189,31 @@ def test_max_windows_that_tile_the_image(dtype):
 
 
 def test_2x2_max_pooling_of_dense_and_sliced_batches():
-    """2x2 windows covering a dense batch (one loop over all its pairs of rows) and
-    views that are not one dense batch (a slice of the channels, of the images, every
-    other row): each as numpy's, NaN propagating."""
+    """2x2 windows covering a dense batch (blocks of rows across its planes) and views
+    that are not one dense batch (a slice of the channels, of the images, every other
+    row): each as numpy's, NaN propagating; and the gradient of sum(pool(x) ** 2)
+    (dense maxima and output gradients) for each, and for x with a cut row and column."""
     rng = rng_for("pool-2x2-dense")
     x = T.tensor4("x", dtype="float32")
-    views = [x, x[:, 1:], x[1:], x[:, :, ::2]]
-    f = cgraph.function([x], [pool.pool_2d(v, (2, 2)) for v in views])
+    views = [x, x[:, 1:], x[1:], x[:, :, ::2], x[:, :, 1:, 1:]]
+    pooled = [pool.pool_2d(v, (2, 2)) for v in views]
+    f = cgraph.function([x], pooled + [cgraph.grad((y ** 2).sum(), x) for y in pooled])
+    finite = rng.integers(-3, 3, size=(3, 4, 8, 6)).astype("float32")  # with ties
     x_val = rng.standard_normal((3, 4, 8, 6)).astype("float32")
     x_val[1, 2, 3, 4] = np.nan
     x_val[2, 1, 0, 0] = np.inf
-    for got, view in zip(f(x_val), [x_val, x_val[:, 1:], x_val[1:], x_val[:, :, ::2]]):
-        want, _ = reference(view.astype(float), None, (2, 2))
-        np.testing.assert_array_equal(got, want.astype("float32"))
+    indices = [(), (slice(None), slice(1, None)), (slice(1, None),),
+               (slice(None), slice(None), slice(None, None, 2)),
+               (slice(None), slice(None), slice(1, None), slice(1, None))]
+    got, got_finite = f(x_val), f(finite)
+    for k, index in enumerate(indices):
+        want, _ = reference(x_val[index].astype(float), None, (2, 2))
+        np.testing.assert_array_equal(got[k], want.astype("float32"))
+        view = finite[index].astype(float)
+        _, want_dx = reference(view, 2 * reference(view, None, (2, 2))[0], (2, 2))
+        dx = np.zeros(x_val.shape)
+        dx[index] = want_dx
+        np.testing.assert_array_equal(got_finite[len(views) + k], dx)
 
 
 def test_pool_kernels_are_warning_free(tmp_path):
