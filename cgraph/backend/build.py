@@ -1,8 +1,11 @@
 """Building a module: build options, the compile command, and running it in a folder.
 
-A module is built by running the C compiler directly with :mod:`subprocess`. cffi only
-emits its wrapper C file (``ffi.emit_c_code``); ``ffi.compile()`` is avoided because it
-imports setuptools, which is slow and hides the command that was run.
+A module is built by running the C compiler directly with :mod:`subprocess` into a
+plain shared object, with no Python in it: the functions its cdef declares are its only
+exported symbols, and cffi opens it in ABI mode (``ffi.dlopen``, `store.import_entry`).
+cffi's API mode would compile a wrapper of Python.h and cffi's glue for each module,
+about a fifth of a small module's compile (74 of 380 ms of CPU for the residual chain's
+50 layers), for calls that the C call path (`fastcall`) does not make through it.
 """
 
 from __future__ import annotations
@@ -18,10 +21,9 @@ import sys
 import sysconfig
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import cffi
 
 from cgraph.backend.runtime import Runtime, publish, runtime_object
 
@@ -30,6 +32,8 @@ __all__ = [
     "CompileError",
     "CompilerNotFoundError",
     "DEFAULT_CFLAGS",
+    "EXPORTS",
+    "MODULE_FORMAT",
     "SanitizerRuntimeError",
     "build_module",
     "check_sanitizer_runtime",
@@ -54,6 +58,15 @@ __all__ = [
 # config.cflags keeps it (a later -ffp-contract in the cflags still wins).
 BASE_FLAGS: tuple[str, ...] = ("-shared", "-fPIC", "-fvisibility=hidden", "-fwrapv",
                                "-ffp-contract=off")
+
+#: What a module is, for the cache keys (`identity`, `prebuilt`): a module built
+#: otherwise (an extension module with cffi's wrapper, as before) is never loaded as one.
+MODULE_FORMAT = "a shared object exporting its cdef, opened by cffi.dlopen"
+
+#: The header every unit of a module is compiled with first (``-include``): the cdef's
+#: declarations with default visibility, so that the definitions that follow are
+#: exported while everything else stays hidden.
+EXPORTS = "cg_exports.h"
 
 #: The optimization flags of generated C unless configured (`config.cflags` shows
 #: them). Never -ffast-math: it breaks NaN/Inf semantics. -fno-math-errno and
@@ -314,19 +327,22 @@ def compile_command(options: BuildOptions, c_file: str, so_file: str) -> list[st
 
 
 def object_command(options: BuildOptions, c_file: str, o_file: str,
-                   optimize: tuple[str, ...] = (), defines: tuple[str, ...] = ()) -> list[str]:
+                   optimize: tuple[str, ...] = (), defines: tuple[str, ...] = (),
+                   first: str | None = None) -> list[str]:
     """The argument list that compiles ``c_file`` into the object ``o_file`` (with
-    ``optimize`` after the configured flags: they win; `defines` before them)."""
+    ``optimize`` after the configured flags: they win; `defines` before them; the
+    header `first` included before the file's first line)."""
     include_dirs = [sysconfig.get_paths()["include"], *map(os.path.abspath, options.include_dirs)]
     return [options.cc, "-c", *BASE_FLAGS, *defines, *options.cflags, *optimize,
-            *(f"-I{d}" for d in include_dirs), c_file, "-o", o_file]
+            *(f"-I{d}" for d in include_dirs), *(("-include", first) if first else ()),
+            c_file, "-o", o_file]
 
 
 def link_command(options: BuildOptions, objects: list[str], so_file: str) -> list[str]:
     """The argument list that links ``objects`` into the extension ``so_file`` (the
     flags come again: -fopenmp and -fsanitize also choose runtime libraries)."""
     library_dirs = [os.path.abspath(d) for d in options.library_dirs]
-    return [options.cc, *BASE_FLAGS, *options.cflags, *_fast_linker(), *objects, "-o", so_file,
+    return [options.cc, *BASE_FLAGS, *options.cflags, *_link_flags(), *objects, "-o", so_file,
             *(f"-L{d}" for d in library_dirs),
             *(f"-Wl,-rpath,{d}" for d in library_dirs),
             *(f"-l{lib}" for lib in options.libraries),
@@ -334,24 +350,37 @@ def link_command(options: BuildOptions, objects: list[str], so_file: str) -> lis
 
 
 @functools.cache
-def _fast_linker() -> tuple[str, ...]:
-    """``-fuse-ld=gold`` on Linux when binutils' gold is installed: it links a module in
-    about half the time of the default ld.bfd (17 against 30 ms of CPU for the residual
-    chain's 50 layers), a step every cold compile waits for after the units. Before the
-    configured link flags, so that a -fuse-ld there wins."""
-    found = sys.platform.startswith("linux") and shutil.which("ld.gold")
-    return ("-fuse-ld=gold",) if found else ()
+def _link_flags() -> tuple[str, ...]:
+    """On Linux, ``-Wl,-Bsymbolic``: the module's calls of its own exported functions
+    stay in the module, whatever another library of the process exports under that name
+    (an exported `step` was once bound to glibc's step()); and ``-fuse-ld=gold`` when
+    binutils' gold is installed: it links a module in about half the time of the default
+    ld.bfd (17 against 30 ms of CPU for the residual chain's 50 layers), a step every
+    cold compile waits for after the units. Before the configured link flags, so that a
+    -fuse-ld there wins."""
+    if not sys.platform.startswith("linux"):
+        return ()
+    return ("-Wl,-Bsymbolic", *(("-fuse-ld=gold",) if shutil.which("ld.gold") else ()))
+
+
+def exports_header(cdef: str) -> str:
+    """The text of `EXPORTS` for `cdef` (plain C declarations, as cffi's ABI mode reads
+    them; the fixed-width integer types are declared)."""
+    return ("/* The module's exported functions: the cdef cffi opens it with (cgraph/backend/"
+            "build.py). */\n#include <stddef.h>\n#include <stdint.h>\n"
+            f"#pragma GCC visibility push(default)\n{cdef}\n#pragma GCC visibility pop\n")
 
 
 def build_module(
-    source: str, cdef: str, options: BuildOptions, modname: str, build_dir: Path
+    source: str, cdef: str, options: BuildOptions, modname: str, build_dir: Path,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[str]:
-    """Compile ``source`` into the extension ``<modname><EXT_SUFFIX>`` in ``build_dir``.
+    """Compile ``source`` into the shared object ``<modname><EXT_SUFFIX>`` in ``build_dir``.
 
-    Writes ``source.c`` (the source verbatim, compiled as it is) and ``<modname>.c``
-    (the cffi wrapper, which declares the functions of ``cdef``: plain C prototypes)
-    next to the module; the two compile at once into objects, then link. A source made
-    of units (`source_units`) is compiled once per unit, all at once. With
+    Writes ``source.c`` (the source verbatim, compiled as it is) and `EXPORTS` (the
+    declarations of ``cdef``: plain C prototypes, whose definitions in the source are
+    the object's only exported symbols); the source compiles into an object, then links.
+    A source made of units (`source_units`) is compiled once per unit, all at once. With
     ``options.runtime``, the source is compiled with ``-DCG_RUNTIME`` and linked with the
     runtime's parts it names, kept in ``build_dir``'s parent folder (the cache) and
     compiled alongside the first module that needs them.
@@ -365,15 +394,18 @@ def build_module(
     options : BuildOptions
         Compiler, flags, include and library settings.
     modname : str
-        The module name (decides the ``PyInit_`` symbol and the file names).
+        The module name (decides the file names).
     build_dir : Path
         An existing, empty folder.
+    meanwhile : callable, optional
+        Called, with no argument, once the compiles have started (before the link);
+        what it raises is raised once they have been stopped.
 
     Returns
     -------
     list of str
-        The command that compiled ``source.c`` in ``build_dir`` (the wrapper's and the
-        link's are alike; a failing one is in the CompileError).
+        The command that compiled ``source.c`` in ``build_dir`` (the other units' and
+        the link's are alike; a failing one is in the CompileError).
 
     Raises
     ------
@@ -387,27 +419,17 @@ def build_module(
     find_compiler(options.cc)
     with open(build_dir / "source.c", "w", encoding="utf-8", newline="") as f:
         f.write(source)
-    c_name = f"{modname}.c"
-    ffi = cffi.FFI()
-    ffi.cdef(cdef)
-    # The wrapper declares the functions (the cdef is plain C prototypes) and is
-    # compiled apart from the source, at the same time: Python.h and cffi's glue cost
-    # about a fifth of a small module's compile, and need no optimization.
-    # compiler_verbose=False stops cffi from printing "generating <file>".
-    ffi.set_source(modname, "#include <stddef.h>\n#include <stdint.h>\n" + cdef,
-                   compiler_verbose=False)
-    ffi.emit_c_code(str(build_dir / c_name))
+    with open(build_dir / EXPORTS, "w", encoding="utf-8", newline="") as f:
+        f.write(exports_header(cdef))
     parts = [part for part in options.runtime.parts if part in source] if options.runtime else []
     defines = ("-DCG_RUNTIME=1",) if options.runtime else ()
     units = source_units(source)
     own = ["source.o"] if units == 1 else [f"source{u}.o" for u in range(1, units + 1)]
     commands = [object_command(options, "source.c", obj,
-                               defines=defines if units == 1 else (*defines, f"-DCG_UNIT={u}"))
+                               defines=defines if units == 1 else (*defines, f"-DCG_UNIT={u}"),
+                               first=EXPORTS)
                 for u, obj in enumerate(own, 1)]
     command = commands[0]
-    own.append(f"{modname}.o")
-    commands.append(object_command(options, c_name, f"{modname}.o",
-                                   optimize=_GLUE_LEVEL))
     objects, fresh = list(own), []
     for part in parts:  # the runtime's parts it names: built in this cache, or built now
         target = runtime_object(part, options, options.cc, build_dir.parent,
@@ -420,7 +442,7 @@ def build_module(
         commands.append(object_command(options, f"{part}.c", f"{part}.o"))
         objects.append(f"{part}.o")
         fresh.append((part, target))
-    _run_all(commands, build_dir, options.cc)
+    _run_all(commands, build_dir, options.cc, meanwhile)
     so_name = modname + sysconfig.get_config_var("EXT_SUFFIX")
     _run_all([link_command(options, objects, so_name)], build_dir, options.cc)
     for part, target in fresh:
@@ -442,15 +464,6 @@ def source_units(source: str) -> int:
     return max(1, int(found.group(1))) if found else 1
 
 
-#: The optimization flag of cffi's wrapper, whatever the configured level: its functions
-#: only hand their arguments to cffi's converters and call the entry point. A call
-#: through it measured the same at -O0 and -O1 (620-720 ns either way, within noise),
-#: and -O0 compiles the residual chain's wrapper in 71 ms of CPU against 93, beside the
-#: units on the same cores (a wrapper of thousands of arguments took minutes at -O1
-#: under ASan). The C call path (`fastcall`) does not go through it.
-_GLUE_LEVEL = ("-O0",)
-
-
 #: Held while a compiler process is being started, and taken by every fork: a process
 #: forked by another thread in the middle of `subprocess.Popen` would keep the write end
 #: of Popen's exec-status pipe open, and Popen would wait on it until that process ended
@@ -461,8 +474,10 @@ if hasattr(os, "register_at_fork"):
                         after_in_child=_SPAWNING.release)
 
 
-def _run_all(commands: list[list[str]], build_dir: Path, cc: str) -> None:
-    """Run the commands at once in ``build_dir``; raise for the first that fails.
+def _run_all(commands: list[list[str]], build_dir: Path, cc: str,
+             meanwhile: Callable[[], None] | None = None) -> None:
+    """Run the commands at once in ``build_dir`` (and `meanwhile`, once they have
+    started, in this thread); raise for the first that fails.
 
     Their output goes to temporary files, not pipes: a pipe's write end, copied into a
     process that another thread forks meanwhile, would keep the reader waiting for an
@@ -478,11 +493,14 @@ def _run_all(commands: list[list[str]], build_dir: Path, cc: str) -> None:
                                         stdout=log, stderr=log)
             started.append((argv, log, proc))
     except OSError as exc:  # found, but not runnable (permissions, not a binary...)
-        for _, log, proc in started:
-            proc.kill()
-            proc.wait()
-            log.close()
+        _stop(started)
         raise CompilerNotFoundError(cc, f"{type(exc).__name__}: {exc}", argv) from exc
+    if meanwhile is not None:
+        try:
+            meanwhile()
+        except BaseException:
+            _stop(started)
+            raise
     failed = None
     for argv, log, proc in started:
         proc.wait()
@@ -493,3 +511,10 @@ def _run_all(commands: list[list[str]], build_dir: Path, cc: str) -> None:
         log.close()
     if failed is not None:
         raise failed
+
+
+def _stop(started: list) -> None:
+    for _, log, proc in started:
+        proc.kill()
+        proc.wait()
+        log.close()

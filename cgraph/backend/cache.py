@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 from cgraph.backend.build import BuildOptions, check_sanitizer_runtime
 from cgraph.backend.identity import module_key
@@ -40,6 +41,7 @@ _key_locks_guard = threading.Lock()
 def load_module(
     source: str, cdef: str, options: BuildOptions, depends: tuple[str, ...] = (),
     root: str | None = None, key_text: str | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> LoadedModule:
     """Compile a C translation unit into a cffi module, or load it from the cache.
 
@@ -61,6 +63,10 @@ def load_module(
         caller whose source carries text that does not change the machine code, such
         as the user's line numbers in comments, passes a description without it; the
         entry then keeps the source of the first build.
+    meanwhile : callable, optional
+        Work of the caller's to do while the compiler runs, if it runs (cgraph
+        prepares the function's warm-start record): called once every compile has
+        started, with no argument.
 
     Returns
     -------
@@ -91,7 +97,7 @@ def load_module(
             hit = _memo.get(memo_key)
             if hit is None:
                 try:
-                    loaded = load_or_build(source, cdef, options, key, root)
+                    loaded = load_or_build(source, cdef, options, key, root, meanwhile)
                 except OSError as exc:
                     if exc.errno not in DISK_FULL or isinstance(exc, DiskFullError):
                         raise
@@ -111,7 +117,7 @@ def load_indexed(index_key: str, options: BuildOptions,
     its source (cgraph names a lowered program) skip the rendering on a warm start.
     It is keyed like the entries themselves: on `index_key` and on everything but the
     source that makes a module's key (compiler, host CPU for native builds, `options`,
-    Python ABI, cffi, cgraph's version), so a cache shared by machines never hands one
+    Python ABI, the module format, cgraph's version), so a cache shared by machines never hands one
     another's module. The entry is verified exactly as by :func:`load_module`.
     """
     check_sanitizer_runtime(options)

@@ -1,8 +1,8 @@
 """What identifies a module: the cache key, made of everything that decides its code.
 
 A module's key is the sha256 of its identity and of what it is compiled from. The
-identity is what decides the machine code besides the source: cgraph's version, cffi's
-(it writes the wrapper), the Python ABI, the flags every module is built with, the host
+identity is what decides the machine code besides the source: cgraph's version, what a
+module is (`build.MODULE_FORMAT`), the Python ABI, the flags every module is built with, the host
 CPU (for -march=native builds), the compiler and every build option. Nothing in it is
 bumped by hand: a change to any of them is a new key.
 """
@@ -14,10 +14,8 @@ import os
 import sysconfig
 from pathlib import Path
 
-import cffi
-
 from cgraph._version import __version__
-from cgraph.backend.build import BASE_FLAGS, BuildOptions, write_atomic
+from cgraph.backend.build import BASE_FLAGS, MODULE_FORMAT, BuildOptions, write_atomic
 from cgraph.backend.probe import compiler_identity, host_cpu
 
 __all__ = ["CGRAPH_BACKEND_VERSION", "EXT_SUFFIX", "KEY_PREFIX", "file_digest", "identity",
@@ -27,7 +25,7 @@ __all__ = ["CGRAPH_BACKEND_VERSION", "EXT_SUFFIX", "KEY_PREFIX", "file_digest", 
 CGRAPH_BACKEND_VERSION = __version__
 EXT_SUFFIX: str = sysconfig.get_config_var("EXT_SUFFIX")
 #: The part of every key that is fixed for the process.
-KEY_PREFIX = "\0".join([f"cgraph {__version__}", f"cffi {cffi.__version__}", EXT_SUFFIX,
+KEY_PREFIX = "\0".join([f"cgraph {__version__}", MODULE_FORMAT, EXT_SUFFIX,
                         " ".join(BASE_FLAGS)])
 
 _file_digests: dict[str, tuple[tuple[int, int], str]] = {}

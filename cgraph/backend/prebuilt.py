@@ -8,9 +8,9 @@ binary, the build options and what the caller adds (its source, its headers' dig
 Unlike a cache key, the key names no folder: the install compiled them in a build
 environment whose numpy, BLAS and cgraph folders are not the ones used later, whose
 headers the key covers by their versions and digests instead. Nor does it hold cffi's
-version (the build environment's cffi is often newer than the one installed): a cffi
-module checks at import that the installed cffi can run it, as any cffi module in a
-wheel does, and one that cannot does not load (`fastcall` then builds its own).
+version (the build environment's cffi is often newer than the one installed): modules
+hold no cffi code (cffi opens them, `store.open_module`); one that does not open is not
+used (`fastcall` then builds its own).
 
 A file is used only when its key is the one asked for and its bytes match the
 manifest's sha256; anything else (another compiler or options, edited headers, a

@@ -5,7 +5,7 @@ its lowered program, `cgraph.compile.warm`), so that a new process skips the wor
 made them. Each record is a file ``records/<name[:2]>/<name>``: a magic tag, the
 sha256 of the payload, then the payload. The name is keyed on the same identity as the
 modules (`identity.index_name`: compiler, host CPU for native builds, options, Python
-ABI, cffi, cgraph's version), so a cache shared by machines never hands one another's
+ABI, the module format, cgraph's version), so a cache shared by machines never hands one another's
 record. A record whose digest does not match (truncated, corrupted) reads as absent;
 writing goes through a temporary file and a rename, so readers see the old record or
 the whole new one. A failure to write is ignored: records only save time.

@@ -3,10 +3,10 @@
 Layout of the cache root (see :func:`cache_dir`)::
 
     <key[:2]>/<key>/source.c        the caller's C source, verbatim
-                    <modname>.c     the cffi wrapper that was compiled
-                    <modname><EXT>  the extension module
+                    cg_exports.h    the cdef's declarations it was compiled with
+                    <modname><EXT>  the module: a shared object exporting the cdef
                     meta.json       written last: key, time, sha256 of the .so and of
-                                    source.c, command
+                                    source.c, command, the cdef
     locks/<key>.lock                one lock per key
     failed/<key>/                   the last failed build of a key, kept for inspection
     .tmp-<key>-*/, .del-*/          a build, a removal in progress (`maintenance`)
@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -33,10 +32,12 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cffi
 from filelock import FileLock
 
 from cgraph.backend.build import (
@@ -50,7 +51,7 @@ from cgraph.backend.identity import EXT_SUFFIX
 
 __all__ = ["BUILD_PREFIX", "DISK_FULL", "TRASH_PREFIX", "CacheSecurityError", "DiskFullError",
            "LoadedModule", "Stats", "cache_dir", "check_private", "file_lock", "import_entry",
-           "load_or_build", "private_subdir", "remove_dir", "stats", "verified_meta"]
+           "load_or_build", "open_module", "private_subdir", "remove_dir", "stats", "verified_meta"]
 
 # Folders of a build in progress (<prefix><key>-<random>) and of a removal, in the root.
 BUILD_PREFIX = ".tmp-"
@@ -215,9 +216,11 @@ def file_lock(root: Path, key: str) -> FileLock:
 
 
 def load_or_build(
-    source: str, cdef: str, options: BuildOptions, key: str, root: Path
+    source: str, cdef: str, options: BuildOptions, key: str, root: Path,
+    meanwhile: Callable[[], None] | None = None,
 ) -> LoadedModule:
-    """Check the entry, take the key's lock, check again, build: one compile in total."""
+    """Check the entry, take the key's lock, check again, build: one compile in total
+    (`meanwhile`: see `cache.load_module`)."""
     entry = root / key[:2] / key
     meta = verified_meta(entry, key)
     if meta is None:
@@ -227,7 +230,7 @@ def load_or_build(
             if meta is None:
                 if entry.exists():
                     remove_dir(entry, root)  # corrupt or incomplete: never load it
-                build_entry(source, cdef, options, key, root, entry)
+                build_entry(source, cdef, options, key, root, entry, meanwhile)
                 meta = verified_meta(entry, key)
                 if meta is None:
                     raise RuntimeError(f"cgraph: cache entry {entry} is invalid after build")
@@ -246,7 +249,7 @@ def verified_meta(entry: Path, key: str) -> dict[str, Any] | None:
         so_sha256 = hashlib.sha256((entry / meta["so_name"]).read_bytes()).hexdigest()
         source_sha256 = hashlib.sha256((entry / "source.c").read_bytes()).hexdigest()
         if (meta["key"] != key or so_sha256 != meta["so_sha256"]
-                or source_sha256 != meta["source_sha256"]):
+                or source_sha256 != meta["source_sha256"] or not isinstance(meta["cdef"], str)):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -254,7 +257,8 @@ def verified_meta(entry: Path, key: str) -> dict[str, Any] | None:
 
 
 def build_entry(
-    source: str, cdef: str, options: BuildOptions, key: str, root: Path, entry: Path
+    source: str, cdef: str, options: BuildOptions, key: str, root: Path, entry: Path,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Build the module in a temporary folder of `root` and publish it as `entry` (the
     caller holds the key's lock); a failed build is kept under ``failed/<key>``."""
@@ -265,7 +269,7 @@ def build_entry(
         stats.compiles += 1
         started = time.perf_counter()
         try:
-            command = build_module(source, cdef, options, modname, tmp)
+            command = build_module(source, cdef, options, modname, tmp, meanwhile)
         except CompilerNotFoundError:
             raise
         except CompileError as exc:
@@ -291,6 +295,7 @@ def build_entry(
             "source_sha256": hashlib.sha256((tmp / "source.c").read_bytes()).hexdigest(),
             "source_len": len(source),
             "command": command,
+            "cdef": cdef,  # what `import_entry` opens the module with
         }
         write_atomic(tmp / "meta.json", json.dumps(meta, indent=1))
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -323,21 +328,35 @@ def remove_dir(path: Path, root: Path) -> None:
 
 
 def import_entry(entry: Path, meta: dict[str, Any], from_cache: bool) -> LoadedModule:
-    """Load the verified entry's module, refusing folders or files others could write."""
+    """Load the verified entry's module, refusing folders or files others could write.
+
+    The module is opened with cffi's ABI mode (``ffi.dlopen``) from its cdef (see
+    `open_module`)."""
     so_path = entry / meta["so_name"]
     # The folders must be private; the module inside them must be ours (its own mode
     # follows the umask, and a private folder already keeps others from replacing it).
     for path in (entry.parent, entry):
         check_private(path, "cache entry")
     check_private(so_path, "cached module", writable_by_others_ok=True)
-    spec = importlib.util.spec_from_file_location(meta["module"], so_path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cgraph: cannot load {so_path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    ffi, lib = open_module(so_path, meta["cdef"])
     try:
         os.utime(entry)  # the entry's mtime is its last use (`cache_purge`)
     except OSError:
         pass
     c_path = entry / "source.c"
-    return LoadedModule(module.ffi, module.lib, meta["key"], so_path, c_path, from_cache)
+    return LoadedModule(ffi, lib, meta["key"], so_path, c_path, from_cache)
+
+
+def open_module(so_path: Path, cdef: str) -> tuple[Any, Any]:
+    """``(ffi, lib)`` of the shared object `so_path` built from `cdef` (`build_module`);
+    OSError if it cannot be opened (missing, or a symbol it needs is nowhere).
+
+    The object stays mapped for the process's life (RTLD_NODELETE), like an imported
+    extension module, even once `lib` is collected: addresses of its functions outlive
+    it (the C call path's tables), as do Python objects whose code or method tables are
+    in it (the C call path's callers: unmapped at exit, Python's last collection
+    crashed on them)."""
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    flags = ffi.RTLD_NOW | ffi.RTLD_LOCAL | getattr(ffi, "RTLD_NODELETE", 0)
+    return ffi, ffi.dlopen(str(so_path), flags)

@@ -2,8 +2,8 @@
 
 `csrc/cg_fastcall.h` checks the arguments, looks up the plan, allocates the outputs
 and calls the kernels, against the CPython and numpy C APIs. It is compiled once per
-machine (and cached like any module) into a small cffi module whose one function
-returns the factory `make_caller`. `make_caller` here gives it one module's entry
+machine (and cached like any module) into a small module whose one function returns
+the factory `make_caller`. `make_caller` here gives it one module's entry
 point and the `Signature` its argument checks come from.
 
 The C path handles only what is common; everything else (the first call of a shape,
@@ -22,7 +22,6 @@ child keeps the factories built before it and builds any other itself.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import logging
 import os
 import threading
@@ -34,9 +33,10 @@ from typing import Any
 import numpy as np
 
 from cgraph import backend
-from cgraph.backend.build import build_module
+from cgraph.backend.build import MODULE_FORMAT, build_module
 from cgraph.backend.identity import EXT_SUFFIX, file_digest
 from cgraph.backend.prebuilt import lookup, prebuilt_key
+from cgraph.backend.store import open_module
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import call_path_headers, call_path_options
 
@@ -126,30 +126,30 @@ os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 def installed_key(options: backend.BuildOptions) -> str:
     """The key of the module built with `options` at install time (`backend.prebuilt`)."""
     digests = [file_digest(path) for path in call_path_headers()]
-    return prebuilt_key(options, options.cc, "fastcall", _SOURCE, _CDEF, *digests)
+    return prebuilt_key(options, options.cc, "fastcall", MODULE_FORMAT, _SOURCE, _CDEF,
+                        *digests)
 
 
 def build_installed(options: backend.BuildOptions, modname: str, folder: Path) -> Path:
     """Compile the module as `factory` does, into `folder` (empty) as `modname`, for the
-    install-time files (`prebuild`); return the extension's path."""
+    install-time files (`prebuild`); return the module's path."""
     build_module(_SOURCE, _CDEF, options, modname, folder)
     return folder / (modname + EXT_SUFFIX)
 
 
-def _load_installed(options: backend.BuildOptions) -> Any:
-    """The install-time module built with `options`, or None (none, or it does not load)."""
+def _load_installed(options: backend.BuildOptions) -> tuple[Any, Any] | None:
+    """``(ffi, lib)`` of the install-time module built with `options`, or None (none, or
+    it does not load)."""
     path = lookup(installed_key(options))
     if path is None:
         return None
-    name = path.name.partition(".")[0]
     try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except (ImportError, OSError, AttributeError) as err:
+        ffi, lib = open_module(path, _CDEF)
+        lib.cg_fastcall_make  # noqa: B018 (the symbol, looked up: missing, it raises)
+    except (OSError, AttributeError) as err:
         log.debug("cgraph: the install-time call path %s does not load (%s)", path, err)
         return None
-    return module
+    return ffi, lib
 
 
 def _factory(cc: str, root: str | None, sanitize: bool) -> Any:
@@ -157,13 +157,15 @@ def _factory(cc: str, root: str | None, sanitize: bool) -> Any:
     module = _load_installed(options)
     if module is None:
         try:
-            module = backend.load_module(_SOURCE, _CDEF, options,
-                                         depends=call_path_headers(), root=root)
+            built = backend.load_module(_SOURCE, _CDEF, options,
+                                        depends=call_path_headers(), root=root)
         except (backend.CompileError, backend.CompilerNotFoundError, OSError) as err:
             log.warning("cgraph: the C call path is unavailable (%s); calls go through "
                         "Python", type(err).__name__)
             return None
-    address = int(module.ffi.cast("uintptr_t", module.lib.cg_fastcall_make()))
+        module = built.ffi, built.lib
+    ffi, lib = module
+    address = int(ffi.cast("uintptr_t", lib.cg_fastcall_make()))
     if not address:
         return None
     # The C returned a new reference; it stays owned here for the process's life.

@@ -116,9 +116,35 @@ def test_compile_load_and_call(private_cache):
     meta = json.loads((entry / "meta.json").read_text())
     assert meta["so_sha256"] == hashlib.sha256(m.so_path.read_bytes()).hexdigest()
     assert "-fvisibility=hidden" in meta["command"]
-    # -fvisibility=hidden: the entry is reachable through cffi's lib, not as a symbol.
+    # The module holds no Python: cffi opens it by the cdef's functions, its only exports.
     so = ctypes.CDLL(str(m.so_path))
-    assert hasattr(so, f"PyInit__cg_{m.key[:20]}") and not hasattr(so, "cg_t1_run")
+    assert hasattr(so, "cg_t1_run") and not hasattr(so, f"PyInit__cg_{m.key[:20]}")
+
+
+def test_only_the_cdef_is_exported():
+    """A function of the module that the cdef does not name stays hidden (an exported
+    `step` was once bound to glibc's step()), and the cdef's own calls stay inside."""
+    source = """#include <stdint.h>
+int step(int x) { return x + 40; }
+int cg_t3_twice(int x) { return 2 * x; }
+int cg_t3_run(const int64_t *P, char *err, void *a0)
+{
+    (void)err;
+    *(int64_t *)a0 = cg_t3_twice(step((int)P[0]));
+    return 0;
+}
+"""
+    cdef = ("int cg_t3_run(const int64_t *P, char *err, void *a0);\n"
+            "int cg_t3_twice(int x);")
+    m = load_module(source, cdef, default_options())
+    P = np.array([1], dtype=np.int64)
+    out = np.zeros(1, dtype=np.int64)
+    err = m.ffi.new("char[200]")
+    assert m.lib.cg_t3_run(m.ffi.cast("int64_t *", m.ffi.from_buffer(P)), err,
+                           m.ffi.from_buffer(out)) == 0
+    assert out[0] == 82 and m.lib.cg_t3_twice(5) == 10
+    so = ctypes.CDLL(str(m.so_path))
+    assert hasattr(so, "cg_t3_run") and hasattr(so, "cg_t3_twice") and not hasattr(so, "step")
 
 
 def test_memo_hit_does_not_compile():

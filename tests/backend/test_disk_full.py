@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cffi
 import numpy as np
 import pytest
 from helpers import child_env
@@ -64,7 +63,13 @@ def enospc(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-@pytest.mark.parametrize("step", ["source", "wrapper", "meta", "publish", "tempdir"])
+def exports_fail(path, *args, **kwargs):
+    if Path(path).name == build.EXPORTS:
+        enospc()
+    return open(path, *args, **kwargs)
+
+
+@pytest.mark.parametrize("step", ["source", "exports", "meta", "publish", "tempdir"])
 def test_enospc_at_each_write_step(fresh_cache, monkeypatch, step):
     source = SOURCE % step
     real_replace = os.replace
@@ -77,8 +82,8 @@ def test_enospc_at_each_write_step(fresh_cache, monkeypatch, step):
     with monkeypatch.context() as patch:
         if step == "source":  # build.py writes source.c first
             patch.setattr(build, "open", enospc, raising=False)
-        elif step == "wrapper":  # cffi writes the wrapper C file
-            patch.setattr(cffi.FFI, "emit_c_code", enospc)
+        elif step == "exports":  # then the cdef's declarations, cg_exports.h
+            patch.setattr(build, "open", exports_fail, raising=False)
         elif step == "meta":  # meta.json, written after the compiler succeeded
             patch.setattr(store, "write_atomic", enospc)
         elif step == "publish":  # the atomic rename into place
@@ -122,7 +127,7 @@ from cgraph.backend import DiskFullError, cache_list, default_options, load_modu
 root = Path(sys.argv[1])
 source, cdef = sys.argv[2], sys.argv[3]
 report = []
-for size in ("24k", "48k", "8m"):   # cgraph's writes fail, then the linker's, then room
+for size in ("8k", "16k", "8m"):   # cgraph's writes fail, then the linker's, then room
     subprocess.run(["mount", "-o", f"remount,size={size}", str(root)], check=True)
     try:
         m = load_module(source, cdef, default_options())
@@ -158,7 +163,7 @@ def test_real_disk_full_on_a_tiny_tmpfs(tmp_path):
     root.mkdir(mode=0o700)
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    mount = f"mount -t tmpfs -o size=24k,mode=0700 cgraph-test {root}"
+    mount = f"mount -t tmpfs -o size=8k,mode=0700 cgraph-test {root}"
     command = f'{mount} && exec "$0" "$@"'
     env = child_env(CGRAPH_CACHE_DIR=str(root))
     proc = subprocess.run([*prefix, "sh", "-c", command, sys.executable, str(script),
