@@ -11,7 +11,9 @@ Run: `python -m benchmarks.convnet [--quick] [--json PATH]`. Three parts, float3
 - single conv layers (batch 32, 3x3 and 5x5 filters, 16 and 64 channels in and out,
   32x32 and 56x56 images, border 'half'; and 1x1, 64 channels, 56x56), forward and
   forward+backward (the output and the gradients wrt the input and the filters, as in
-  a training step; the numpy reference's backward is checked but not timed);
+  a training step; the numpy reference's backward is checked but not timed), cgraph
+  and PyTorch also with their threads set to one (the kernels themselves, whatever
+  the machine's other work leaves of the second core);
 - 2x2 max pooling against a copy of the same bytes (the memory floor);
 - the convnet rewrites' layers (benchmarks/conv_fusion.py): conv + bias + activation
   and max-pool(tanh(conv + bias)), forward, with and without the rewrites.
@@ -38,6 +40,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from benchmarks.common import interleaved, optional, table
 from benchmarks.conv_fusion import fused_layers
 from benchmarks.results import run_main
+from cgraph.distributed.rounds import _openblas
 
 TORCH_DIR = Path("/tmp/torchdeps")
 #: LeNet-5: batch, image side, filters of the two conv layers, hidden units, classes
@@ -335,9 +338,16 @@ def layer_backends(k: int, torch, jax) -> dict[str, tuple[Callable, Callable, Ca
     pad = k // 2
     x, w, gy = (T.tensor4(name, dtype="float32") for name in ("x", "w", "gy"))
     y = conv2d(x, w, border_mode="half")
-    found = {"cgraph": (cgraph.function([x, w], y),
-                        cgraph.function([x, w, gy], [y, *cgraph.grad((y * gy).sum(), [x, w])]),
-                        lambda *a: a)}
+    forward = cgraph.function([x, w], y)
+    both = cgraph.function([x, w, gy], [y, *cgraph.grad((y * gy).sum(), [x, w])])
+    found = {"cgraph": (forward, both, lambda *a: a)}
+    lib = _openblas()
+    if lib is not None:  # OpenBLAS's count bounds the direct kernel's threads too
+        found["cgraph, 1 thread"] = (_one_thread(forward, lib.scipy_openblas_get_num_threads,
+                                                 lib.scipy_openblas_set_num_threads),
+                                     _one_thread(both, lib.scipy_openblas_get_num_threads,
+                                                 lib.scipy_openblas_set_num_threads),
+                                     lambda *a: a)
     if torch is not None:
         conv = torch.nn.functional.conv2d
 
@@ -355,6 +365,9 @@ def layer_backends(k: int, torch, jax) -> dict[str, tuple[Callable, Callable, Ca
                     *(torch.from_numpy(r) for r in rest))
 
         found["torch"] = (t_forward, t_both, t_args)
+        found["torch, 1 thread"] = (
+            _one_thread(t_forward, torch.get_num_threads, torch.set_num_threads),
+            _one_thread(t_both, torch.get_num_threads, torch.set_num_threads), t_args)
     if jax is not None:
         def j_conv(x, w):
             return jax.lax.conv_general_dilated(x, w, (1, 1), [(pad, pad), (pad, pad)])
@@ -371,6 +384,20 @@ def layer_backends(k: int, torch, jax) -> dict[str, tuple[Callable, Callable, Ca
                              lambda x, w, gy: (np_conv(x, w, pad), *np_conv_grads(x, w, gy, pad)),
                              lambda *a: a)
     return found
+
+
+def _one_thread(fn: Callable, get: Callable, put: Callable) -> Callable:
+    """`fn` run with a library's threads (`get`/`put` its count) set to one: a machine
+    shared with other work can lend the second core or not, and the one-thread
+    columns compare the kernels themselves."""
+    def run(*args):
+        before = get()
+        put(1)
+        try:
+            return fn(*args)
+        finally:
+            put(before)
+    return run
 
 
 def _numpy(value) -> np.ndarray:
@@ -413,7 +440,7 @@ def conv_layer(k: int, c: int, side: int, rounds: int, torch, jax
                 dw = _numpy(got[2])
                 np.testing.assert_allclose(_numpy(got[1]), want_dx, rtol=1e-3, atol=1e-3,
                                            err_msg=name)
-                np.testing.assert_allclose(dw if name in ("cgraph", "numpy im2col")
+                np.testing.assert_allclose(dw if not name.startswith(("torch", "jax"))
                                            else flip(dw), want_dw, rtol=1e-3,
                                            atol=1e-3 * np.abs(want_dw).max(), err_msg=name)
             calls[name] = lambda fn=fn, args=args: _block(fn(*args))
@@ -429,8 +456,11 @@ def sweep(quick: bool, torch, jax) -> None:
     for mode, work in (("forward", 1), ("forward+backward", 3)):
         names = list(next(iter(results.values()))[mode])
         anchors = [n for n in ("torch", "jax.jit") if n in names]
+        single = [n for n in ("cgraph, 1 thread", "torch, 1 thread") if n in names]
         head = ["layer", *(f"{n} (ms)" for n in names), "cgraph GFLOP/s",
                 *(f"cgraph / {n}" for n in anchors)]
+        if len(single) == 2:
+            head += ["cgraph 1-thread GFLOP/s", "cgraph / torch, 1 thread each"]
         lines = [f"### conv layer {mode}, batch {SWEEP_BATCH}, border 'half', float32", "",
                  "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
         for (k, c, side), by_mode in results.items():
@@ -439,6 +469,9 @@ def sweep(quick: bool, torch, jax) -> None:
             cells = [f"{k}x{k}, {c}->{c}, {side}x{side}", *(f"{t[n] * 1e3:.4g}" for n in names),
                      f"{flops / t['cgraph'] / 1e9:.1f}",
                      *(f"{t['cgraph'] / t[n]:.2f}x" for n in anchors)]
+            if len(single) == 2:
+                cells += [f"{flops / t[single[0]] / 1e9:.1f}",
+                          f"{t[single[0]] / t[single[1]]:.2f}x"]
             lines.append("| " + " | ".join(cells) + " |")
         print("\n".join(lines) + "\n")
 
