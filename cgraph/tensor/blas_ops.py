@@ -11,6 +11,7 @@ are in `cgraph.tensor.blas`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -386,14 +387,22 @@ def _as_rows(shape: Sequence[int], strides: Sequence[int]) -> tuple[tuple, tuple
 
 class GemmKernel(KernelBuilder):
     """Gemm (alpha a b + beta c): c broadcast into the output, then one product added
-    by BLAS gemm/gemv/dot with beta = 1 (float32, float64) or the generated loop."""
+    by BLAS gemm/gemv/dot with beta = 1 (float32, float64) or the generated loop.
+
+    It never fails: a product that broadcasts goes to a temporary in the workspace
+    (`scratch`), and when a packed copy of an operand cannot be allocated the product
+    is computed by the generated loop, which reads any strides. So an update's Gemm
+    before it can be written in place (lower.in_place_updates): the MLP step's W1
+    update, which had to be computed into the workspace and copied into W1 (two
+    copies of W1 per step) while W2's Gemm, which could fail, ran after it."""
 
     family = "dot_add"
+    cannot_fail = True
 
     def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
         dtype = node.outputs[0].type.dtype
         layout = ParamLayout(self.family, product=PRODUCT, broadcast=1, out_shape=2,
-                             c_strides=2, prod_strides=2)
+                             c_strides=2, prod_strides=2, scratch=1)
         context = {"nb": 0, **_product_context(dtype), "bool": False,
                    "alpha": _c_number(node.op.alpha, dtype), "beta": _c_number(node.op.beta, dtype)}
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout,
@@ -412,7 +421,16 @@ class GemmKernel(KernelBuilder):
         return kernel.layout.build(
             product=product, broadcast=int(prod_shape != out_shape), out_shape=out_shape,
             c_strides=loop_strides(c_shape, c_strides, out_shape),
-            prod_strides=loop_strides(prod_shape, prod_strides, out_shape))
+            prod_strides=loop_strides(prod_shape, prod_strides, out_shape), scratch=0)
+
+    def scratch(self, node: Apply, in_shapes: list, out_shapes: list) -> int:
+        """Room for the product when it broadcasts into the output (`params`' flag)."""
+        sa, sb = in_shapes[:2]
+        prod = tuple(sa[:-1]) + tuple(sb[1:])
+        out = out_shapes[0]
+        if _as_rows(prod, contiguous_strides(prod))[0] == _as_rows(out, contiguous_strides(out))[0]:
+            return 0
+        return math.prod(prod) * np.dtype(node.outputs[0].type.dtype).itemsize
 
     def writes_in_place(self, node: Apply, shared: Any) -> bool:
         """out = beta c + alpha a b: c copied first, then BLAS adds the product; a and b

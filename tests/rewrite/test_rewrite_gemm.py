@@ -11,6 +11,10 @@ op (integers, gradients, errors) and an exported function using it.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from helpers import build_exported, reference
@@ -275,3 +279,59 @@ def test_exported_function_with_gemm_builds_warning_free(tmp_path):
         }}
     """)
     np.testing.assert_allclose(np.array(out, dtype=float), want, rtol=1e-13)
+
+
+def test_two_product_updates_are_both_written_in_place():
+    """A Gemm never fails, so an update's Gemm followed by another Gemm is written
+    straight into its shared variable (the MLP step's W1 and W2), not computed into
+    the workspace and copied."""
+    w1 = cgraph.shared(sample((6, 5), "float64"), name="W1")
+    w2 = cgraph.shared(sample((5, 4), "float64"), name="W2")
+    x, g = T.dmatrix("x"), T.dmatrix("g")
+    h = T.dot(x, w1)
+    f = cgraph.function([x, g], [], updates=[(w1, w1 - 0.1 * T.dot(x.T, T.dot(g, w2.T))),
+                                            (w2, w2 - 0.1 * T.dot(h.T, g))])
+    assert len(gemm_nodes(f)) == 2
+    storage = w1.get_value(borrow=True), w2.get_value(borrow=True)
+    xs, gs = sample((3, 6), "float64"), sample((3, 4), "float64")
+    a, b = w1.get_value(), w2.get_value()
+    f(xs, gs)
+    want1 = a - 0.1 * xs.T @ (gs @ b.T)
+    want2 = b - 0.1 * (xs @ a).T @ gs
+    plan = list(f._plans.values())[-1]
+    assert [int(plan[0][u.inplace_slot]) for u in f._lowered.program.updates] == [1, 1]
+    assert w1.get_value(borrow=True) is storage[0] and w2.get_value(borrow=True) is storage[1]
+    np.testing.assert_allclose(w1.get_value(), want1, **TOLERANCE["float64"])
+    np.testing.assert_allclose(w2.get_value(), want2, **TOLERANCE["float64"])
+
+
+PACKED_COPY_FAILS = """
+import resource, numpy as np, cgraph, cgraph.tensor as T
+k = 3_000_000  # a packed copy of x[::2, ::2] (2 x k) is 48 MB
+w = cgraph.shared(np.zeros((2, 2)), name="w")
+x, y = T.dmatrix("x"), T.dmatrix("y")
+f = cgraph.function([x, y], [], updates=[(w, w + 0.5 * T.dot(x[::2, ::2], y))])
+rng = np.random.default_rng(0)
+xv, yv = rng.uniform(-1, 1, (4, 2 * k)), rng.uniform(-1, 1, (k, 2))
+want = 0.5 * xv[::2, ::2] @ yv
+f(xv, yv)  # BLAS on a packed copy
+vm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize")][0]
+resource.setrlimit(resource.RLIMIT_AS, (vm + 16 * 2**20, resource.getrlimit(resource.RLIMIT_AS)[1]))
+f(xv, yv)  # no room for the copy: the generated loop
+print(np.abs(w.get_value() - 2 * want).max() / np.abs(want).max())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="ASan's shadow memory does not fit a limited address space")
+@pytest.mark.slow  # a child process
+def test_a_packed_copy_that_cannot_be_allocated_falls_back_to_the_loop():
+    """Gemm never fails (so updates before it are written in place): without memory for
+    a packed copy of an operand BLAS cannot read, the loop computes the product."""
+    # One malloc arena: a thread's arena has its 64 MB already in the address space.
+    env = {**os.environ, "MALLOC_ARENA_MAX": "1"}
+    proc = subprocess.run([sys.executable, "-c", PACKED_COPY_FAILS], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout.strip().splitlines()[-1]) < 1e-12
