@@ -21,6 +21,7 @@ code that `CompiledModule.error` turns into an exception.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -126,7 +127,8 @@ class CompiledModule:
 
     def __init__(self, fgraph: FunctionGraph | GraphFace, signature: Signature, cfg: Config,
                  profile: bool = False, label: str = "compiled function",
-                 prepared: Prepared | None = None):
+                 prepared: Prepared | None = None,
+                 meanwhile: Callable[[Prepared], None] | None = None):
         # A warm start gives the face of a graph it rebuilds on first use (`_rebuild`).
         self._fgraph = fgraph if isinstance(fgraph, FunctionGraph) else None
         self._inputs = list(fgraph.inputs)
@@ -144,13 +146,15 @@ class CompiledModule:
         # concurrent failing calls must not write into the same message buffer.
         self._errbufs: dict[int, Any] = {}
         self._specialized: dict[bytes, Any] = {}  # plan bytes -> module (`specialized`)
-        self._build(cfg, prepared)
+        self._build(cfg, prepared, meanwhile)
 
     # ----------------------------------------------------------------- building
 
-    def _build(self, cfg: Config, prepared: Prepared | None = None) -> None:
+    def _build(self, cfg: Config, prepared: Prepared | None = None,
+               meanwhile: Callable[[Prepared], None] | None = None) -> None:
         """Lower the graph (or take `prepared`'s front, from a warm-start record, and
-        lower nothing), then load its module from the index or render and compile it."""
+        lower nothing), then load its module from the index or render and compile it
+        (calling `meanwhile` with its `Prepared` while the compiler runs, if it runs)."""
         started = time.perf_counter()
         if cfg.c_call:  # the C call path compiles (once per machine) alongside the module
             fastcall.start(cfg.cc, cfg.cache_dir or None, cfg.sanitize)
@@ -191,9 +195,11 @@ class CompiledModule:
                     f"({len(self._source) // 1024} kB of C)")
             try:
                 with compile_progress(what, cfg.compile_progress):
-                    module = backend.load_module(self._source, cdef(program, self._profiled),
-                                                 self.build_options, depends=kernel_headers(),
-                                                 root=cache_dir, key_text=index_key)
+                    module = backend.load_module(
+                        self._source, cdef(program, self._profiled), self.build_options,
+                        depends=kernel_headers(), root=cache_dir, key_text=index_key,
+                        meanwhile=(None if meanwhile is None
+                                   else functools.partial(meanwhile, self.prepared)))
             except backend.CompileError as err:
                 raise errors.point_at_kernels(err, program) from None
             backend.record_index(index_key, module, self.build_options, cache_dir)

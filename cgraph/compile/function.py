@@ -30,7 +30,7 @@ from cgraph.compile.shared import SharedVariable
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import build_options, has_libmvec
 from cgraph.compile.updates import default_updates, update_pairs
-from cgraph.compile.warm import GraphFace, Prepared, keep_record, restore
+from cgraph.compile.warm import GraphDump, GraphFace, Prepared, keep_record, restore
 from cgraph.configdefaults import Config, config
 from cgraph.graph.basic import Constant, Variable, clone_replace
 from cgraph.graph.fg import FunctionGraph
@@ -81,7 +81,8 @@ class Function:
                  update_targets: list[SharedVariable], return_list: bool, mode: str,
                  name: str | None, allow_downcast: bool | None, cfg: Config,
                  profile: bool = False, prints: Sequence[Print] = (),
-                 reference: FunctionGraph | None = None, prepared: Prepared | None = None):
+                 reference: FunctionGraph | None = None, prepared: Prepared | None = None,
+                 meanwhile: GraphDump | None = None):
         # A warm start's graph is rebuilt on first use (`CompiledModule.fgraph`).
         self._fgraph = fgraph if isinstance(fgraph, FunctionGraph) else None
         self.mode = mode
@@ -104,7 +105,8 @@ class Function:
         self._binding: Binding | None = None  # the arguments' names and defaults
         self._implicit = False  # an In(..., implicit=True): arguments always need binding
         self.compiled = (CompiledModule(fgraph, self.signature, self._cfg, self._profiled,
-                                        self._label(), prepared) if mode != "PY" else None)
+                                        self._label(), prepared, meanwhile)
+                         if mode != "PY" else None)
         self._call = self._call_path()
 
     # ----------------------------------------------------------------- attributes
@@ -481,11 +483,13 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         fgraph.n_updates = len(pairs)  # what step fusion keeps apart (rewrite/step_fusion.py)
         rewrites = {} if mode == "PY" else rewrite_graph(fgraph, cfg)  # PY: the oracle
     rewrite_seconds = time.perf_counter() - started
+    # A miss records its graph, pickled while the module compiles.
+    dump = GraphDump(fgraph) if key is not None and warm is None else None
     f = Function(fgraph, len(inputs), shared_in, len(out_list), [t for t, _ in pairs],
                  return_list, mode, name, allow_input_downcast, config, profile,
-                 [op for op, _ in prints], reference, prepared)
+                 [op for op, _ in prints], reference, prepared, dump)
     if key is not None:  # records the graph (a miss) and the plans of new call shapes
-        keep_record(key, f.compiled, None if warm else fgraph, rewrites, config)
+        keep_record(key, f.compiled, None if warm else fgraph, rewrites, config, dump)
     f.trust_input = trust_input
     f.user_inputs = inputs  # the caller's variables (fgraph holds clones)
     f.rewrites = rewrites  # pass -> {rule: times fired}

@@ -378,3 +378,33 @@ def test_process_killed_mid_compile_leaves_nothing_that_loads(private_cache, tmp
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["stats"]["compiles"] == 1 and report["x"] == (2.0 * np.arange(6.0)).tolist()
     assert len(cache_list()) == 1
+
+
+def test_meanwhile_runs_once_while_the_compiler_runs(private_cache):
+    """`meanwhile` is called once per build, after the compiles started (the build
+    folder holds the source) and before the module is published; hits do not call it."""
+    seen = []
+
+    def meanwhile():
+        building = list(private_cache.glob(".tmp-*/source.c"))
+        seen.append((len(building), len(cache_list())))
+
+    source = make_source("meanwhile")
+    m = load_module(source, CDEF, default_options(), meanwhile=meanwhile)
+    np.testing.assert_array_equal(run(m), 2.0 * np.arange(6.0))
+    assert seen == [(1, 0)]
+    cache._memo.clear()
+    load_module(source, CDEF, default_options(), meanwhile=meanwhile)  # a disk hit
+    assert seen == [(1, 0)] and stats.disk_hits == 1
+
+
+def test_meanwhile_that_raises_stops_the_build(private_cache):
+    def meanwhile():
+        raise KeyError("from meanwhile")
+
+    source = make_source("meanwhile-raises")
+    with pytest.raises(KeyError, match="from meanwhile"):
+        load_module(source, CDEF, default_options(), meanwhile=meanwhile)
+    assert cache_list() == [] and list(private_cache.glob(".tmp-*")) == []
+    m = load_module(source, CDEF, default_options())  # nothing left in the way
+    np.testing.assert_array_equal(run(m), 2.0 * np.arange(6.0))
