@@ -68,13 +68,15 @@ DIRECT_MAX_IMAGE = 1 << 21
 CONV_THREADS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                    else os.cpu_count() or 1, 16)
 #: a direct convolution of at least this many multiply-adds runs on `CONV_THREADS`
-#: threads (at most BLAS's count), a smaller one on one: a thread costs tens of
-#: microseconds to start, ~60 us of one thread's work here. Not chosen by timing a
-#: few calls (one slow sample kept layers on one thread for good): the threads share
-#: the batch through a counter, so a delayed thread takes fewer items, and the kernel
-#: falls back to one thread for a while only when the machine is oversubscribed
-#: (templates/conv_direct.c.j2, cg_conv_record)
-DIRECT_MIN_THREADED = 1 << 22
+#: threads (at most BLAS's count), a smaller one on one: starting a thread costs tens
+#: of microseconds. Two threads over one, 3x3 16->16 float32 layers, 2 cores with
+#: another process on and off: 0.96x the time at 4.7e6 multiply-adds, 0.75x at 1.1e7,
+#: 0.55-0.64x from 2e7 when the second core was free; 1.2x, 1.1x, 1.0-1.1x when it
+#: was not. Not chosen by timing a few calls (one slow sample kept layers on one
+#: thread for good): the threads share the batch through a counter, so a delayed
+#: thread takes fewer items, and the kernel falls back to one thread for a while only
+#: when the machine is oversubscribed (templates/conv_direct.c.j2, cg_conv_record)
+DIRECT_MIN_THREADED = 1 << 23
 _INT32_MAX = 2**31 - 1
 
 

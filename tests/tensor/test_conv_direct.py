@@ -46,7 +46,7 @@ CASES_2D = {  # name: (input shape, filter shape, conv2d keywords)
     "one_output": ((2, 3, 5, 5), (4, 3, 5, 5), {}),
     "one_tap": ((2, 5, 12, 20), (16, 5, 1, 1), {}),
     "one_tap_padded": ((2, 3, 12, 20), (16, 3, 1, 1), {"border_mode": 1}),
-    # over a million multiply-adds: on BLAS's threads when that is faster
+    # fewer than 4 images: units of one block of filters (threads: see below)
     "batch1_threads": ((1, 4, 40, 37), (20, 4, 5, 5), {"border_mode": "half"}),
     "batch3_threads": ((3, 8, 30, 30), (10, 8, 3, 3), {"border_mode": 1}),
 }
@@ -243,7 +243,7 @@ def test_the_threads_do_not_change_a_bit(dtype):
     gradi = abstract_conv.AbstractConv2d_gradInputs(border_mode="half")
     before = lib.scipy_openblas_get_num_threads()
     try:
-        for xs, ws in (((8, 8, 24, 24), (16, 8, 3, 3)), ((1, 16, 40, 40), (24, 16, 3, 3))):
+        for xs, ws in (((8, 8, 32, 32), (16, 8, 3, 3)), ((1, 16, 56, 56), (24, 16, 3, 3))):
             geo = Geometry.of(y.owner.op, xs, ws)
             assert direct_threads(geo) == CONV_THREADS >= 2
             assert direct_threads(direct_geometry(gradi, geo)) == CONV_THREADS
