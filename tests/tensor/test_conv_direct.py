@@ -44,7 +44,10 @@ CASES_2D = {  # name: (input shape, filter shape, conv2d keywords)
                                    {"num_groups": 3, "border_mode": "half"}),
     "wide_pad": ((1, 2, 3, 3), (3, 2, 3, 3), {"border_mode": (3, 4)}),
     "one_output": ((2, 3, 5, 5), (4, 3, 5, 5), {}),
-    "one_tap": ((2, 5, 12, 20), (16, 5, 1, 1), {}),
+    # 1x1: points not a whole number of tiles (the gradient wrt the input of 8 channels
+    # too: its filters fill a block)
+    "one_tap": ((2, 5, 11, 20), (16, 5, 1, 1), {}),
+    "one_tap_8_channels": ((2, 8, 9, 30), (16, 8, 1, 1), {}),
     "one_tap_padded": ((2, 3, 12, 20), (16, 3, 1, 1), {"border_mode": 1}),
     # fewer than 4 images: units of one block of filters (threads: see below)
     "batch1_threads": ((1, 4, 40, 37), (20, 4, 5, 5), {"border_mode": "half"}),
