@@ -99,8 +99,9 @@ def test_sgd_updates_are_computed_into_the_shared_storage():
     xs, ys = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
     start = W.get_value(), b.get_value()
     f(xs, ys)
-    # W's gemm writes into W; b's update runs in its gradient's sum kernel (a reduction
-    # epilogue), before W's gemm, which may fail: b is copied once every kernel is done.
+    # W's gemm writes into W; b's update is one of the outputs of its gradient's sum
+    # kernel (a reduction epilogue), which writes no update in place: b is copied once
+    # every kernel is done.
     assert _in_place_flags(f) == [1, 0]
     assert "written in place" in f.c_source
     assert W.get_value(borrow=True) is storage
