@@ -329,9 +329,12 @@ def _product_context(dtype: str) -> dict[str, Any]:
 
 class DotKernel(KernelBuilder):
     """Dot and MatMul: a batch (none for Dot) of (M,K) x (K,N) products, each computed
-    by BLAS gemm/gemv/dot (float32, float64) or a generated loop."""
+    by BLAS gemm/gemv/dot (float32, float64) or a generated loop. It never fails:
+    without memory for a packed copy of an operand, the loop computes the products
+    (as in GemmKernel)."""
 
     family = "dot"
+    cannot_fail = True
 
     def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
         nb = max(node.inputs[0].type.ndim - 2, 0)

@@ -257,23 +257,24 @@ def test_an_update_reading_its_variable_through_a_view_is_copied():
 
 
 def test_an_update_followed_by_a_kernel_that_can_fail_is_copied():
-    """dot(m, w2) reads the update, so it runs after it; a dot can fail, and a failed
-    call must leave w as it was."""
-    m, w = T.dmatrix("m"), T.dmatrix("w")
+    """w2[i] reads the update, so it runs after it; a gather can fail (an index out of
+    range), and a failed call must leave w as it was."""
+    i, w = T.lvector("i"), T.dmatrix("w")
     w2 = w * 2.0
-    low = lowered([m, w], [T.dot(m, w2), w2], {1: 1})
-    assert [s.kernel.family for s in low.program.steps] == ["elementwise", "dot"]
+    low = lowered([i, w], [w2[i], w2], {1: 1})
+    assert [s.kernel.family for s in low.program.steps] == ["elementwise", "subtensor_gather"]
     (copy,) = low.program.updates
     assert copy.inplace_slot == -1
 
 
 def test_update_only_kernels_run_last_those_that_can_fail_first():
-    x, w, v, m = T.dvector("x"), T.dvector("w"), T.dmatrix("v"), T.dmatrix("m")
-    low = lowered([x, w, v, m], [T.exp(x), w * 2.0, T.dot(v, m)], {1: 1, 2: 2})
-    assert [s.kernel.family for s in low.program.steps] == ["elementwise", "dot",
+    x, w, v, i = T.dvector("x"), T.dvector("w"), T.dmatrix("v"), T.lvector("i")
+    low = lowered([x, w, v, i], [T.exp(x), w * 2.0, v[i]], {1: 1, 2: 2})
+    assert [s.kernel.family for s in low.program.steps] == ["elementwise",
+                                                            "subtensor_gather",
                                                             "elementwise"]
     by_shared = {u.shared_arg: u for u in low.program.updates}
-    assert by_shared[1].inplace_slot >= 0  # the elementwise update, after the dot
-    assert by_shared[2].inplace_slot == -1  # a dot never writes over its own storage
+    assert by_shared[1].inplace_slot >= 0  # the elementwise update, after the gather
+    assert by_shared[2].inplace_slot == -1  # a gather never writes over its own storage
 
 
