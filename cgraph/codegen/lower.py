@@ -234,8 +234,8 @@ def updates_last(fgraph: FunctionGraph, update_ids: set[int]) -> list[Apply]:
     """The schedule, with the nodes that only compute updates moved to the end: their
     inputs are then all computed, and no later kernel can still need the shared
     variables' old values, so the updates can be written in place. Among them, the
-    kernels that may fail (e.g. a product's temporaries) run before the elementwise
-    ones, which cannot."""
+    kernels that may fail (e.g. a gather's index out of range) run before those that
+    cannot (elementwise loops, products)."""
     nodes = fgraph.toposort()
     read = {id(v) for node in nodes for v in node.inputs}
     last = [node for node in nodes
