@@ -216,6 +216,26 @@ def test_2x2_max_pooling_of_dense_and_sliced_batches():
         np.testing.assert_array_equal(got_finite[len(views) + k], dx)
 
 
+@pytest.mark.parametrize("mode", ["sum", "average_inc_pad", "average_exc_pad"])
+def test_sum_and_average_of_windows_that_tile_the_image(mode):
+    """Sum and average pooling with stride = window and no padding (the kernel's blocks
+    of rows across planes; rows wider than its buffer and strided views take the general
+    loop), float32 as numpy's sums of each window."""
+    rng = rng_for("pool-tiled-sum", mode)
+    x = T.tensor4("x", dtype="float32")
+    cases = [(2, 2), (3, 3), (1, 4), (2, 5)]
+    f = cgraph.function([x], [pool.pool_2d(v, ws, mode=mode)
+                              for ws in cases for v in (x, x[:, :, :, ::-1])])
+    for shape in [(2, 3, 7, 8), (3, 5, 12, 12), (1, 1, 3, 4100)]:
+        x_val = rng.standard_normal(shape).astype("float32")
+        got = iter(f(x_val))
+        for ws in cases:
+            for view in (x_val, x_val[:, :, :, ::-1]):
+                want, _ = reference(view.astype(float), None, ws, mode=mode)
+                np.testing.assert_allclose(next(got), want, rtol=2e-6, atol=2e-6,
+                                           err_msg=str((shape, ws)))
+
+
 def test_pool_kernels_are_warning_free(tmp_path):
     """The C of the pooling kernels (every mode, the gradients and the gradient's
     gradient, float32 and float64 in one module) compiles without warnings (-Wall
