@@ -2,10 +2,12 @@
 
 A module is built by running the C compiler directly with :mod:`subprocess` into a
 plain shared object, with no Python in it: the functions its cdef declares are its only
-exported symbols, and cffi opens it in ABI mode (``ffi.dlopen``, `store.import_entry`).
-cffi's API mode would compile a wrapper of Python.h and cffi's glue for each module,
-about a fifth of a small module's compile (74 of 380 ms of CPU for the residual chain's
-50 layers), for calls that the C call path (`fastcall`) does not make through it.
+exported symbols, and cffi opens it in out-of-line ABI mode (``ffi.dlopen``,
+`store.open_module`) with the FFI that ``ffi.emit_python_code`` writes for the cdef (a
+Python file: opening needs no C parser). cffi's API mode would compile a wrapper of
+Python.h and cffi's glue for each module, about a fifth of a small module's compile (74
+of 380 ms of CPU for the residual chain's 50 layers), for calls that the C call path
+(`fastcall`) does not make through it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import cffi
 
 from cgraph.backend.runtime import Runtime, publish, runtime_object
 
@@ -377,9 +381,11 @@ def build_module(
 ) -> list[str]:
     """Compile ``source`` into the shared object ``<modname><EXT_SUFFIX>`` in ``build_dir``.
 
-    Writes ``source.c`` (the source verbatim, compiled as it is) and `EXPORTS` (the
+    Writes ``source.c`` (the source verbatim, compiled as it is), `EXPORTS` (the
     declarations of ``cdef``: plain C prototypes, whose definitions in the source are
-    the object's only exported symbols); the source compiles into an object, then links.
+    the object's only exported symbols) and ``<modname>.py`` (cffi's FFI of ``cdef``,
+    which opens the object: `store.open_module`); the source compiles into an object,
+    then links.
     A source made of units (`source_units`) is compiled once per unit, all at once. With
     ``options.runtime``, the source is compiled with ``-DCG_RUNTIME`` and linked with the
     runtime's parts it names, kept in ``build_dir``'s parent folder (the cache) and
@@ -421,6 +427,10 @@ def build_module(
         f.write(source)
     with open(build_dir / EXPORTS, "w", encoding="utf-8", newline="") as f:
         f.write(exports_header(cdef))
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    ffi.set_source(modname, None, compiler_verbose=False)
+    ffi.emit_python_code(str(build_dir / f"{modname}.py"))
     parts = [part for part in options.runtime.parts if part in source] if options.runtime else []
     defines = ("-DCG_RUNTIME=1",) if options.runtime else ()
     units = source_units(source)

@@ -5,8 +5,9 @@ Layout of the cache root (see :func:`cache_dir`)::
     <key[:2]>/<key>/source.c        the caller's C source, verbatim
                     cg_exports.h    the cdef's declarations it was compiled with
                     <modname><EXT>  the module: a shared object exporting the cdef
-                    meta.json       written last: key, time, sha256 of the .so and of
-                                    source.c, command, the cdef
+                    <modname>.py    cffi's FFI of the cdef, which opens it
+                    meta.json       written last: key, time, sha256 of the .so, of
+                                    source.c and of the .py, command
     locks/<key>.lock                one lock per key
     failed/<key>/                   the last failed build of a key, kept for inspection
     .tmp-<key>-*/, .del-*/          a build, a removal in progress (`maintenance`)
@@ -37,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cffi
 from filelock import FileLock
 
 from cgraph.backend.build import (
@@ -241,15 +241,16 @@ def load_or_build(
 
 
 def verified_meta(entry: Path, key: str) -> dict[str, Any] | None:
-    """meta.json of ``entry`` if it parses and the .so and source.c match their hashes,
-    else None. (source.c is not compiled again, but `Function.c_source` and `export_c`
-    read it back, so a damaged copy must not be served either.)"""
+    """meta.json of ``entry`` if it parses and the .so, source.c and the FFI's .py match
+    their hashes, else None. (source.c is not compiled again, but `Function.c_source`
+    and `export_c` read it back, so a damaged copy must not be served either.)"""
     try:
         meta = json.loads((entry / "meta.json").read_text())
         so_sha256 = hashlib.sha256((entry / meta["so_name"]).read_bytes()).hexdigest()
         source_sha256 = hashlib.sha256((entry / "source.c").read_bytes()).hexdigest()
+        ffi_sha256 = hashlib.sha256((entry / f"{meta['module']}.py").read_bytes()).hexdigest()
         if (meta["key"] != key or so_sha256 != meta["so_sha256"]
-                or source_sha256 != meta["source_sha256"] or not isinstance(meta["cdef"], str)):
+                or source_sha256 != meta["source_sha256"] or ffi_sha256 != meta["ffi_sha256"]):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -294,8 +295,8 @@ def build_entry(
             "so_sha256": hashlib.sha256((tmp / so_name).read_bytes()).hexdigest(),
             "source_sha256": hashlib.sha256((tmp / "source.c").read_bytes()).hexdigest(),
             "source_len": len(source),
+            "ffi_sha256": hashlib.sha256((tmp / f"{modname}.py").read_bytes()).hexdigest(),
             "command": command,
-            "cdef": cdef,  # what `import_entry` opens the module with
         }
         write_atomic(tmp / "meta.json", json.dumps(meta, indent=1))
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -330,7 +331,7 @@ def remove_dir(path: Path, root: Path) -> None:
 def import_entry(entry: Path, meta: dict[str, Any], from_cache: bool) -> LoadedModule:
     """Load the verified entry's module, refusing folders or files others could write.
 
-    The module is opened with cffi's ABI mode (``ffi.dlopen``) from its cdef (see
+    The module is opened with cffi's ABI mode by the FFI built with it (see
     `open_module`)."""
     so_path = entry / meta["so_name"]
     # The folders must be private; the module inside them must be ours (its own mode
@@ -338,7 +339,7 @@ def import_entry(entry: Path, meta: dict[str, Any], from_cache: bool) -> LoadedM
     for path in (entry.parent, entry):
         check_private(path, "cache entry")
     check_private(so_path, "cached module", writable_by_others_ok=True)
-    ffi, lib = open_module(so_path, meta["cdef"])
+    ffi, lib = open_module(so_path, entry / f"{meta['module']}.py")
     try:
         os.utime(entry)  # the entry's mtime is its last use (`cache_purge`)
     except OSError:
@@ -347,16 +348,20 @@ def import_entry(entry: Path, meta: dict[str, Any], from_cache: bool) -> LoadedM
     return LoadedModule(ffi, lib, meta["key"], so_path, c_path, from_cache)
 
 
-def open_module(so_path: Path, cdef: str) -> tuple[Any, Any]:
-    """``(ffi, lib)`` of the shared object `so_path` built from `cdef` (`build_module`);
-    OSError if it cannot be opened (missing, or a symbol it needs is nowhere).
+def open_module(so_path: Path, ffi_path: Path) -> tuple[Any, Any]:
+    """``(ffi, lib)`` of the shared object `so_path`, opened by the FFI in `ffi_path`
+    (cffi's out-of-line ABI mode, both written by `build_module`); OSError if it cannot
+    be opened (missing, or a symbol it needs is nowhere). The FFI is cffi's in C, made
+    from the type tables in the file without parsing C: a new process opens a module in
+    about 0.5 ms, where parsing its cdef took 1-10 ms (pycparser).
 
     The object stays mapped for the process's life (RTLD_NODELETE), like an imported
     extension module, even once `lib` is collected: addresses of its functions outlive
     it (the C call path's tables), as do Python objects whose code or method tables are
     in it (the C call path's callers: unmapped at exit, Python's last collection
     crashed on them)."""
-    ffi = cffi.FFI()
-    ffi.cdef(cdef)
+    namespace: dict[str, Any] = {}
+    exec(compile(ffi_path.read_bytes(), str(ffi_path), "exec"), namespace)  # noqa: S102
+    ffi = namespace["ffi"]
     flags = ffi.RTLD_NOW | ffi.RTLD_LOCAL | getattr(ffi, "RTLD_NODELETE", 0)
     return ffi, ffi.dlopen(str(so_path), flags)

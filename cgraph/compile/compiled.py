@@ -28,7 +28,6 @@ from collections.abc import Callable
 from threading import get_ident
 from typing import Any, NamedTuple
 
-import _cffi_backend
 import numpy as np
 
 from cgraph import backend
@@ -61,11 +60,6 @@ VERSION = __version__
 #: The most call plans kept per function (then the cache starts afresh).
 MAX_PLANS = 256
 
-#: cffi's FFI in C, as an API-mode module's `ffi` is: its `from_buffer`, which the call
-#: path runs on every array of every call, is a C method, where the `ffi` of a module
-#: opened in ABI mode (`backend.store.open_module`) has Python's (140 against 200-300 ns).
-_FFI = _cffi_backend.FFI()
-
 
 class CallPlan(NamedTuple):
     """The plan of one call shape, as the entry point reads it."""
@@ -96,7 +90,7 @@ class CompiledModule:
     module : backend module
         The loaded cffi module (`module.ffi`, `module.lib`, `module.key`).
     ffi : cffi.FFI
-        `module.ffi`; `from_buffer` is cffi's (`_FFI`).
+        `module.ffi`; `from_buffer` is its `from_buffer`.
     entry : callable
         The entry point (see the module's docstring).
     constants : list
@@ -218,7 +212,7 @@ class CompiledModule:
                                  "compile": built,
                                  "load": looked_up - lowered + loaded - rendered - built})
         self.ffi = module.ffi
-        self.from_buffer = _FFI.from_buffer
+        self.from_buffer = module.ffi.from_buffer
         self.entry = getattr(module.lib, self.prepared.entry)
         self.constants = [self.from_buffer(c) for c in self.prepared.arg_constants]
         # Shapes that depend on argument values: scalars join the plan key; arrays

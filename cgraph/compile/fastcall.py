@@ -36,7 +36,6 @@ from cgraph import backend
 from cgraph.backend.build import MODULE_FORMAT, build_module
 from cgraph.backend.identity import EXT_SUFFIX, file_digest
 from cgraph.backend.prebuilt import lookup, prebuilt_key
-from cgraph.backend.store import open_module
 from cgraph.compile.signature import Signature
 from cgraph.compile.toolchain import call_path_headers, call_path_options
 
@@ -137,35 +136,38 @@ def build_installed(options: backend.BuildOptions, modname: str, folder: Path) -
     return folder / (modname + EXT_SUFFIX)
 
 
-def _load_installed(options: backend.BuildOptions) -> tuple[Any, Any] | None:
-    """``(ffi, lib)`` of the install-time module built with `options`, or None (none, or
-    it does not load)."""
+def _load_installed(options: backend.BuildOptions) -> int | None:
+    """The address of `cg_fastcall_make` in the install-time module built with
+    `options`, or None (none, or it does not load). Opened with ctypes: its one function
+    needs no FFI, and a module stays mapped for the process's life (RTLD_NODELETE: the
+    callers it makes are Python objects whose code is in it)."""
     path = lookup(installed_key(options))
     if path is None:
         return None
+    mode = os.RTLD_NOW | os.RTLD_LOCAL | getattr(os, "RTLD_NODELETE", 0)
     try:
-        ffi, lib = open_module(path, _CDEF)
-        lib.cg_fastcall_make  # noqa: B018 (the symbol, looked up: missing, it raises)
+        return ctypes.cast(ctypes.CDLL(str(path), mode=mode).cg_fastcall_make,
+                           ctypes.c_void_p).value
     except (OSError, AttributeError) as err:
         log.debug("cgraph: the install-time call path %s does not load (%s)", path, err)
         return None
-    return ffi, lib
 
 
 def _factory(cc: str, root: str | None, sanitize: bool) -> Any:
     options = call_path_options(cc, sanitize)
-    module = _load_installed(options)
-    if module is None:
+    make = _load_installed(options)
+    if make is None:
         try:
-            built = backend.load_module(_SOURCE, _CDEF, options,
-                                        depends=call_path_headers(), root=root)
+            module = backend.load_module(_SOURCE, _CDEF, options,
+                                         depends=call_path_headers(), root=root)
         except (backend.CompileError, backend.CompilerNotFoundError, OSError) as err:
             log.warning("cgraph: the C call path is unavailable (%s); calls go through "
                         "Python", type(err).__name__)
             return None
-        module = built.ffi, built.lib
-    ffi, lib = module
-    address = int(ffi.cast("uintptr_t", lib.cg_fastcall_make()))
+        make = int(module.ffi.cast("uintptr_t", module.ffi.addressof(module.lib,
+                                                                      "cg_fastcall_make")))
+    # Called with the GIL released (it takes it itself), as cffi called it.
+    address = ctypes.CFUNCTYPE(ctypes.c_void_p)(make)()
     if not address:
         return None
     # The C returned a new reference; it stays owned here for the process's life.
