@@ -6,7 +6,8 @@ process timing only the compile (imports excluded):
 - the residual chain `y = tanh(dot(W, y)) + y` of N layers, cost `sum(y**2)`, its
   gradient and an SGD update of W (4x4): building the gradient's graph (`grad`, in
   the warm process), cold (empty cache: `grad` then `function()`, as JAX's trace
-  takes the gradient) and warm (cached, new process: `function()` alone, in wall and
+  takes the gradient; in wall time and in CPU time, the compiler's processes
+  included, which a loaded machine stretches less) and warm (cached, new process: `function()` alone, in wall and
   CPU time, then its first call, whose plan the record keeps, then the rewritten
   graph, which a warm start rebuilds from the record on first use: a call of a new
   shape, an error naming a node or `c_source` need it) for N = 50, 100, 200, 400;
@@ -32,7 +33,7 @@ import tempfile
 from benchmarks.results import run_main
 
 CHAIN = """
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 import cgraph, cgraph.tensor as T
 from cgraph import backend
@@ -43,16 +44,20 @@ y = x
 for _ in range(n):
     y = T.tanh(T.dot(w, y)) + y
 cost = T.sum(y ** 2)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), os.times()
 update = w - lr * cgraph.grad(cost, w)
 t, cpu = time.perf_counter(), time.process_time()
 f = cgraph.function([x], cost, updates=[(w, update)])
 seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+c1 = os.times()  # the compiler's processes included, grad included
+cpu_all = sum(getattr(c1, k) - getattr(c0, k)
+              for k in ("user", "system", "children_user", "children_system"))
 t1 = time.perf_counter()
 f(np.ones(4))
 t2 = time.perf_counter()
 f.fgraph  # a warm start rebuilds the rewritten graph from its record on first use
-print(json.dumps({"seconds": seconds, "cpu": cpu, "grad": t - t0, "first_call": t2 - t1,
+print(json.dumps({"seconds": seconds, "cpu": cpu, "cpu_all": cpu_all, "grad": t - t0,
+                  "first_call": t2 - t1,
                   "graph": time.perf_counter() - t2,
                   "compiles": backend.stats.compiles, "c_bytes": len(f.c_source)}))
 """
@@ -128,8 +133,9 @@ def jax_available() -> bool:
 
 
 def chain_rows(sizes: list[int], with_jax: bool) -> list[str]:
-    rows = ["| N | grad (s) | cgraph cold (s) | warm (s) | warm CPU (s) | warm 1st call (s) "
-            "| warm graph (s) | C (kB) | JAX jit (s) | cold / JAX | load |", "|---:" * 11 + "|"]
+    rows = ["| N | grad (s) | cgraph cold (s) | cold CPU (s) | warm (s) | warm CPU (s) "
+            "| warm 1st call (s) | warm graph (s) | C (kB) | JAX jit (s) | cold / JAX | load |",
+            "|---:" * 12 + "|"]
     for n in sizes:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         with tempfile.TemporaryDirectory() as cache:
@@ -138,7 +144,8 @@ def chain_rows(sizes: list[int], with_jax: bool) -> list[str]:
         jax = child(JAX_CHAIN, n, cache="")["seconds"] if with_jax else None
         cold_seconds = cold["grad"] + cold["seconds"]  # as JAX's trace, which takes the grad
         ratio = f"{cold_seconds / jax:.2f}x" if jax else "-"
-        rows.append(f"| {n} | {warm['grad']:.3f} | {cold_seconds:.2f} | {warm['seconds']:.3f} | "
+        rows.append(f"| {n} | {warm['grad']:.3f} | {cold_seconds:.2f} | {cold['cpu_all']:.2f} | "
+                    f"{warm['seconds']:.3f} | "
                     f"{warm['cpu']:.3f} | {warm['first_call']:.3f} | {warm['graph']:.3f} | "
                     f"{cold['c_bytes'] / 1e3:.0f} | {f'{jax:.2f}' if jax else '-'} | {ratio} | "
                     f"{load:.1f} |")
