@@ -88,6 +88,16 @@ class FusedSumTo(Op):
 
 
 
+def _inner_broadcast(node: Apply, ndim: int) -> tuple[int, ...]:
+    """The inputs that broadcast along the loop's last axis by their types (static
+    length 1 there where another input's is not 1): the contiguous loop reads one value
+    of each per row (the row maximum a softmax subtracts)."""
+    last = [v.type.shape[-1] for v in node.inputs if v.type.ndim]
+    if all(n == 1 for n in last):
+        return ()
+    return tuple(k for k, v in enumerate(node.inputs) if v.type.ndim and v.type.shape[-1] == 1)
+
+
 class FusedSumToKernel(FusedSumKernel):
     """FusedSumTo: the fused statements over the loop shape, each value added into the
     output element it sums into (templates/fused_sum_to.c.j2)."""
@@ -103,7 +113,8 @@ class FusedSumToKernel(FusedSumKernel):
                              strides=(len(ins), ndim), **stored)
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
                       tuple(statements), results, "+=",
-                      context={"used": used_inputs(statements)})
+                      context={"used": used_inputs(statements),
+                               "inner": _inner_broadcast(node, ndim)})
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:

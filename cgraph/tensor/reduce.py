@@ -78,10 +78,11 @@ def _c_rule(kind: str, dtype: str) -> tuple[str, str, str]:
     if kind == "mul":
         return "1", "acc * x", "*"
     if kind in ("max", "min"):
+        # simd "max"/"min": the template's rows compare in lanes and keep a NaN flag
         low, high = ("-INFINITY", "INFINITY") if is_float else _INT_LIMITS[dtype]
         if kind == "max":
-            return low, ("cg_fmax_nan(acc, x)" if is_float else "(x > acc ? x : acc)"), ""
-        return high, ("cg_fmin_nan(acc, x)" if is_float else "(x < acc ? x : acc)"), ""
+            return low, ("cg_fmax_nan(acc, x)" if is_float else "(x > acc ? x : acc)"), "max"
+        return high, ("cg_fmin_nan(acc, x)" if is_float else "(x < acc ? x : acc)"), "min"
     if kind == "and":
         return "1", "(acc && x != 0)", ""
     return "0", "(acc || x != 0)", ""
@@ -343,6 +344,7 @@ class CAReduceKernel(KernelBuilder):
         init, combine, simd = _c_rule(op.kind, node.inputs[0].dtype)
         wide = node.outputs[0].dtype == "float32" and op.kind in ("add", "mul")
         return {"init": init, "combine": combine, "simd": simd,
+                "nan": node.inputs[0].dtype.startswith("float"),
                 "acc": "double" if wide else outs[0].ctype, "arg": ""}
 
     def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:

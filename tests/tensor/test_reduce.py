@@ -323,3 +323,26 @@ def test_logsumexp_where_an_unknown_length_is_1_at_run_time(shape, axis, keep):
     got = f(a)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int32", "int64"])
+def test_max_and_min_of_contiguous_rows_in_lanes(dtype):
+    """Row maxima and minima of a dense input compare in vector lanes: the same values as
+    numpy at every position of the extreme and of a NaN (first, last, remainder), for
+    rows of any length, and infinities kept."""
+    x = T.matrix("x", dtype=dtype)
+    f = cgraph.function([x], [T.max(x, axis=1), T.min(x, axis=1)])
+    rng = np.random.default_rng(8)
+    for n in [1, 7, 16, 33, 100]:
+        a = rng.integers(-1000, 1000, size=(6, n)).astype(dtype)
+        a[0, 0], a[1, -1] = 5000, -5000  # extremes at both ends
+        if dtype.startswith("float"):
+            a[2, n // 2] = np.nan
+            a[3, -1] = np.nan
+            a[4, 0] = -np.inf
+            a[5, -1] = np.inf
+        with np.errstate(invalid="ignore"):
+            got_max, got_min = f(a)
+            want = (np.max(a, axis=1), np.min(a, axis=1))
+        np.testing.assert_array_equal(got_max, want[0])
+        np.testing.assert_array_equal(got_min, want[1])
