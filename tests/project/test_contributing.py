@@ -16,7 +16,7 @@ import cgraph
 import cgraph.scan  # noqa: F401  (loads every op module before the subclasses are listed)
 import cgraph.tensor as T
 from cgraph.codegen.render import templates_dir
-from cgraph.graph.basic import LazyOp, Op, ViewOp
+from cgraph.graph.basic import LazyOp, Op, UniqueOp, ViewOp
 from cgraph.kernel import KernelBuilder, builder_for, register_kernel, registry
 from cgraph.tensor import elemwise, oplist
 from cgraph.tensor.subtensor_ops import IndexOp
@@ -142,7 +142,7 @@ def _overrides(cls: type, hook: str, base: type = Op) -> bool:
 
 
 #: op classes that are bases of a family, whose subclasses are the ops
-BASES = {LazyOp, IndexOp}
+BASES = {LazyOp, IndexOp, UniqueOp}
 
 
 def family_problems(classes: list[type]) -> list[str]:
