@@ -15,7 +15,7 @@ import pytest
 from helpers import sanitizer_runtimes
 
 from cgraph.backend import BuildOptions, SanitizerRuntimeError
-from cgraph.backend.build import _asan_runtime_loaded, check_sanitizer_runtime
+from cgraph.backend.sanitizer import _asan_runtime_loaded, check_sanitizer_runtime
 
 LIBS = sanitizer_runtimes()
 needs_runtimes = pytest.mark.skipif(
