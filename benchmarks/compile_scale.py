@@ -7,13 +7,15 @@ process timing only the compile (imports excluded):
   gradient and an SGD update of W (4x4): building the gradient's graph (`grad`, in
   the warm process), cold (empty cache: `grad` then `function()`, as JAX's trace
   takes the gradient; in wall time and in CPU time, the compiler's processes
-  included, which a loaded machine stretches less) and warm (cached, new process: `function()` alone, in wall and
-  CPU time, then its first call, whose plan the record keeps, then the rewritten
-  graph, which a warm start rebuilds from the record on first use: a call of a new
-  shape, an error naming a node or `c_source` need it) for N = 50, 100, 200, 400;
-  JAX's `jit(...).lower(...).compile()` of the same step when JAX is installed,
-  and the machine's load (1-minute average) when the row started: compiles of both
-  share the machine with whatever else runs;
+  included, which a loaded machine stretches less) and warm (cached, new process:
+  `function()` alone, in wall and CPU time, then its first call, whose plan the
+  record keeps, then the rewritten graph, which a warm start rebuilds from the
+  record on first use: a call of a new shape, an error naming a node or `c_source`
+  need it) for N = 50, 100, 200, 400; JAX's `jit(...).lower(...).compile()` of the
+  same step when JAX is installed, and the machine's load (1-minute average) when
+  the row started: compiles of both share the machine with whatever else runs.
+  Each size runs `--rounds` turns (3) of cgraph cold, warm and JAX; each column is
+  the median of its turns;
 - the training step of a 30-layer and a 2-layer tanh MLP (32 wide): cold time and the
   size of the generated C;
 - the rewrite passes alone on a 2,000-node graph (a 250-layer elementwise chain with
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -132,19 +135,33 @@ def jax_available() -> bool:
     return probe.returncode == 0
 
 
-def chain_rows(sizes: list[int], with_jax: bool) -> list[str]:
+def _median_run(runs: list[dict]) -> dict:
+    """Each field's median over the runs (runs of one size, in turns with JAX)."""
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def chain_rows(sizes: list[int], with_jax: bool, rounds: int) -> list[str]:
+    """The table's rows: per size, `rounds` turns of cgraph cold, cgraph warm and JAX,
+    each in a new process, and each column's median (one sample moved the N = 50
+    ratio by 0.2 between runs: JAX's own time there ranged 0.59-0.91 s)."""
     rows = ["| N | grad (s) | cgraph cold (s) | cold CPU (s) | warm (s) | warm CPU (s) "
             "| warm 1st call (s) | warm graph (s) | C (kB) | JAX jit (s) | cold / JAX | load |",
             "|---:" * 12 + "|"]
     for n in sizes:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        with tempfile.TemporaryDirectory() as cache:
-            cold = child(CHAIN, n, 0.1, cache=cache)
-            warm = child(CHAIN, n, 0.1, cache=cache)
-        jax = child(JAX_CHAIN, n, cache="")["seconds"] if with_jax else None
-        cold_seconds = cold["grad"] + cold["seconds"]  # as JAX's trace, which takes the grad
-        ratio = f"{cold_seconds / jax:.2f}x" if jax else "-"
-        rows.append(f"| {n} | {warm['grad']:.3f} | {cold_seconds:.2f} | {cold['cpu_all']:.2f} | "
+        colds, warms, jaxes = [], [], []
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory() as cache:
+                colds.append(child(CHAIN, n, 0.1, cache=cache))
+                warms.append(child(CHAIN, n, 0.1, cache=cache))
+            if with_jax:
+                jaxes.append(child(JAX_CHAIN, n, cache="")["seconds"])
+        for run in colds:  # cold is the gradient's construction too, as JAX's trace
+            run["cold"] = run["grad"] + run["seconds"]
+        cold, warm = _median_run(colds), _median_run(warms)
+        jax = statistics.median(jaxes) if jaxes else None
+        ratio = f"{cold['cold'] / jax:.2f}x" if jax else "-"
+        rows.append(f"| {n} | {warm['grad']:.3f} | {cold['cold']:.2f} | {cold['cpu_all']:.2f} | "
                     f"{warm['seconds']:.3f} | "
                     f"{warm['cpu']:.3f} | {warm['first_call']:.3f} | {warm['graph']:.3f} | "
                     f"{cold['c_bytes'] / 1e3:.0f} | {f'{jax:.2f}' if jax else '-'} | {ratio} | "
@@ -156,13 +173,15 @@ def chain_rows(sizes: list[int], with_jax: bool) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, cgraph only")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="turns of each residual-chain measurement (medians)")
     args = parser.parse_args(argv)
     with_jax = not args.quick and jax_available()
     if not args.quick and not with_jax:
         print("(jax not installed: skipped; `pip install -e .[bench]` to compare)")
     sizes = [10, 25] if args.quick else [50, 100, 200, 400]
     print("### Residual chain: compile of the training step (new process)\n")
-    rows = chain_rows(sizes, with_jax)
+    rows = chain_rows(sizes, with_jax, 1 if args.quick else args.rounds)
     print("\n".join(["", *rows, ""]))
 
     print("### MLP training step, 32 wide\n")
