@@ -412,10 +412,11 @@ def _block(value):
     return value
 
 
-def conv_layer(k: int, c: int, side: int, rounds: int, torch, jax
+def conv_layer(k: int, c: int, side: int, rounds: int, torch, jax, settle: float = 0.2
                ) -> dict[str, dict[str, float]]:
     """Seconds per call of one layer, forward and forward+backward, per backend
-    (each checked against numpy's first)."""
+    (each checked against numpy's first); each turn starts with a pause of `settle`
+    seconds (`interleaved`)."""
     rng = np.random.default_rng(k * 1000 + c + side)
     x = rng.standard_normal((SWEEP_BATCH, c, side, side), dtype=np.float32)
     w = (rng.standard_normal((c, c, k, k), dtype=np.float32) / np.sqrt(c * k * k)
@@ -444,7 +445,9 @@ def conv_layer(k: int, c: int, side: int, rounds: int, torch, jax
                                            else flip(dw), want_dw, rtol=1e-3,
                                            atol=1e-3 * np.abs(want_dw).max(), err_msg=name)
             calls[name] = lambda fn=fn, args=args: _block(fn(*args))
-        times[mode] = interleaved(calls, rounds, 1, settle=0.05)
+        # settle 0.2 s: numpy's OpenBLAS threads (the im2col reference) spin about
+        # 0.1 s after a product and took the second core from the backend after them
+        times[mode] = interleaved(calls, rounds, 1, settle=settle)
     return times
 
 
@@ -452,7 +455,8 @@ def sweep(quick: bool, torch, jax) -> None:
     layers = QUICK_SWEEP if quick else SWEEP
     results = {}
     for k, c, side in layers:
-        results[(k, c, side)] = conv_layer(k, c, side, 2 if quick else 3, torch, jax)
+        results[(k, c, side)] = conv_layer(k, c, side, 2 if quick else 3, torch, jax,
+                                           settle=0.0 if quick else 0.2)
     for mode, work in (("forward", 1), ("forward+backward", 3)):
         names = list(next(iter(results.values()))[mode])
         anchors = [n for n in ("torch", "jax.jit") if n in names]

@@ -261,3 +261,30 @@ def test_the_threads_do_not_change_a_bit(dtype):
                     assert np.array_equal(g, want)
     finally:
         lib.scipy_openblas_set_num_threads(before)
+
+
+def test_the_thread_pool_after_a_fork():
+    """The direct kernel's threads are kept between calls, one pool per module: a
+    forked child, which has none of the parent's threads, starts its own and gets the
+    same result as the parent (it neither waits for a thread that is not there nor
+    computes less)."""
+    import multiprocessing
+
+    if CONV_THREADS < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs two CPUs and fork")
+    x, w = T.tensor4("x", dtype="float32"), T.tensor4("w", dtype="float32")
+    f = cgraph.function([x, w], conv2d(x, w, border_mode="half"))
+    rng = rng_for("conv-direct-fork")
+    xv = rng.standard_normal((8, 8, 32, 32)).astype("float32")
+    wv = rng.standard_normal((16, 8, 3, 3)).astype("float32")
+    assert direct_threads(Geometry.of(f.fgraph.outputs[0].owner.op, xv.shape, wv.shape)) >= 2
+    want = f(xv, wv)  # the parent's pool is running
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply(_call_twice, (f, xv, wv))
+    for g in got:
+        assert np.array_equal(g, want)
+
+
+def _call_twice(f, xv, wv):
+    return [np.array(f(xv, wv)) for _ in range(2)]
