@@ -26,6 +26,10 @@ GROUPS = {
     "tiling": "Shapes and construction",
     "subtensor": "Indexing",
     "nnet": "cgraph.tensor.nnet",
+    "abstract_conv": "cgraph.tensor.nnet.abstract_conv",
+    "bn": "cgraph.tensor.nnet.bn",
+    "signal": "cgraph.tensor.signal",
+    "pool": "cgraph.tensor.signal.pool",
     "linalg": "cgraph.tensor.linalg",
     "fft": "cgraph.tensor.fft",
     "ifelse": "Control flow",
@@ -105,10 +109,19 @@ def _random_streams() -> str:
             "C): " + ", ".join(f"`{n}`" for n in names))
 
 
+def submodules() -> tuple:
+    """The submodules whose functions are listed under their own heading (Theano's
+    places for them), in the order shown."""
+    from cgraph.tensor import fft, linalg, nnet, signal  # noqa: PLC0415
+    from cgraph.tensor.nnet import abstract_conv, bn  # noqa: PLC0415
+    from cgraph.tensor.signal import pool  # noqa: PLC0415
+
+    return nnet, abstract_conv, bn, signal, pool, linalg, fft
+
+
 def op_list() -> str:
     """The markdown list of operations, grouped."""
     import cgraph.tensor as T  # noqa: PLC0415  (the list describes the loaded package)
-    from cgraph.tensor import fft, linalg, nnet  # noqa: PLC0415
 
     elementwise = set(T.ELEMENTWISE)
     groups: dict[str, set[str]] = {}
@@ -122,7 +135,7 @@ def op_list() -> str:
             continue
         groups.setdefault(group, set()).add(name)
         objects[name] = obj
-    for sub in (nnet, linalg, fft):  # submodules listed under their own heading
+    for sub in submodules():
         names = {n for n in getattr(sub, "__all__", dir(sub))
                  if not n.startswith("_") and callable(getattr(sub, n)) and
                  not inspect.isclass(getattr(sub, n)) and not inspect.ismodule(getattr(sub, n))}
