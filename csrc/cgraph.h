@@ -189,21 +189,35 @@ static inline int64_t cg_ipow_i64(int64_t base, int64_t e)
 
 /* ------------------------------------------------------------ float helpers */
 
+/* The logistic function with one exp whatever the sign (gcc vectorizes both arms of the
+ * select through libmvec; the two-branch form called exp twice a lane: 1.8 against
+ * 1.0 ns an element in float64 here). e = exp(-|x|) never overflows: 1 / (1 + e) for
+ * x >= 0, e / (1 + e) below, one division either way. */
 static inline double cg_sigmoid_f64(double x)
 {
-    if (x >= 0) return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
+    const double e = exp(-fabs(x));
+    return (x >= 0 ? 1.0 : e) / (1.0 + e);
 }
 
 static inline float cg_sigmoid_f32(float x)
 {
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
+    const float e = expf(-fabsf(x));
+    return (x >= 0 ? 1.0f : e) / (1.0f + e);
 }
 
 #define cg_sigmoid(a) _Generic((a), float: cg_sigmoid_f32, default: cg_sigmoid_f64)(a)
+
+/* tanh(x) = -t / (t + 2) with t = expm1(-2|x|), the sign put back by copysign: libmvec's
+ * vector expm1 and a division take 1.0 ns an element in float64 where its vector tanh
+ * takes 1.8 (AVX-512 here); at most 3.5 ulp (libmvec's tanh: 4), exact at 0 and -0, +-1
+ * from |x| = 19.1 on and at the infinities, NaN kept. float32 keeps tanhf (as fast). */
+static inline double cg_tanh_f64(double x)
+{
+    const double t = expm1(-2.0 * fabs(x));
+    return copysign(-t / (t + 2.0), x);
+}
+
+#define cg_tanh(a) _Generic((a), float: tanhf, default: cg_tanh_f64)(a)
 
 /* numpy's sign: NaN stays NaN, -0.0 gives 0.0. */
 #define cg_sign(a) ((a) > 0 ? 1 : ((a) < 0 ? -1 : ((a) == 0 ? 0 : (a))))

@@ -104,7 +104,7 @@ sin = _elementwise("sin", 1, "sin(({t}){0})", np.sin, to_float,
                    lambda x, o, gz: [mul(gz, cos(x))])
 cos = _elementwise("cos", 1, "cos(({t}){0})", np.cos, to_float,
                    lambda x, o, gz: [neg(mul(gz, sin(x)))])
-tanh = _elementwise("tanh", 1, "tanh(({t}){0})", np.tanh, to_float,
+tanh = _elementwise("tanh", 1, "cg_tanh(({t}){0})", np.tanh, to_float,
                     lambda x, o, gz: [mul(gz, sub(1, mul(o, o)))])
 sqrt = _elementwise("sqrt", 1, "sqrt(({t}){0})", np.sqrt, to_float,
                     lambda x, o, gz: [true_div(mul(gz, 0.5), o)], nonnegative=True)
