@@ -204,3 +204,34 @@ def test_row_sums_contiguous_broadcast_and_strided_equal_numpy(dtype):
         for g, w in zip(got, want, strict=True):
             assert g.dtype == dtype
             np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_column_sums_contiguous_and_strided_equal_numpy_and_each_other(dtype):
+    """A bias gradient's kernel: g * (1 - h * h) summed over the rows and stored, with a
+    row operand (broadcast down the columns) and a column operand (one value a row).
+    Contiguous operands run the column loop (each row added in vector lanes); a
+    transposed or sliced copy of the same values, the strided one. Both add the rows in
+    order, so they agree bit for bit, and with numpy to rounding; widths leave a
+    remainder of any vector width."""
+    h, g = T.matrix("h", dtype=dtype), T.matrix("g", dtype=dtype)
+    r, c = T.row("r", dtype=dtype), T.col("c", dtype=dtype)
+    gh = g * (1 - h * h) * r + c
+    f = cgraph.function([h, g, r, c], [T.sum(gh, axis=0), gh * 2])
+    assert _stored_sums(f)
+    rtol = 1e-12 if dtype == "float64" else 2e-5
+    rng = np.random.default_rng(7)
+    for rows, cols in [(3, 4), (37, 53), (128, 256), (1, 67), (5, 1)]:
+        hv, gv = (rng.standard_normal((2, rows, cols)) * 2).astype(dtype)
+        rv = rng.standard_normal((1, cols)).astype(dtype)
+        cv = rng.standard_normal((rows, 1)).astype(dtype)
+        want = gv * (1 - hv * hv) * rv + cv
+        got_sum, got_stored = f(hv, gv, rv, cv)
+        np.testing.assert_allclose(got_sum, want.sum(axis=0), rtol=rtol, atol=rtol * rows)
+        np.testing.assert_allclose(got_stored, want * 2, rtol=rtol)
+        strided = [np.asfortranarray(hv), gv.T.copy().T, rv, cv]
+        sliced = [np.repeat(hv, 2, axis=1)[:, ::2], gv, rv, cv]
+        for operands in (strided, sliced):
+            s, st = f(*operands)
+            np.testing.assert_array_equal(s, got_sum)
+            np.testing.assert_array_equal(st, got_stored)
