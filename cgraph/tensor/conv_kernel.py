@@ -11,8 +11,8 @@ is a gemm into the column buffer followed by col2im. The column buffer is the
 kernel's scratch (`ConvKernel.scratch`), placed by the planner in the workspace. A 1x1
 convolution of stride 1 without padding, over an image whose channels are each dense
 in memory, skips im2col: the image is its own column buffer, one gemm per image and
-group (and the input's gradient is that gemm's output, without col2im); the gradient
-wrt the filters, and the 1x1 convolutions the direct kernel does not take.
+group (and the input's gradient is that gemm's output, without col2im): the 1x1
+convolutions the direct kernels do not take.
 
 A forward convolution of stride 1, and the gradient wrt the input of one (a
 convolution of the output gradient), run the direct kernel instead
@@ -22,7 +22,9 @@ multiply-adds, its items (image, group, block of filters) shared by threads. On 
 thread, its forward convolution matched or beat im2col and the gemm on every float32
 layer measured (0.4-1.0x the time) and on most float64 ones (single-channel inputs
 with 16-20 filters: up to 1.23x); the gemm's threads split each image's product, the
-direct kernel's split the batch.
+direct kernel's split the batch. The gradient wrt the filters of stride 1 has a direct
+kernel of its own (cgraph/tensor/conv_gradw.py, templates/conv_gradw.c.j2) where
+its blocks waste little (`takes_gradw`).
 
 Tried and not kept: for small K (at most 64 column rows), several images' columns
 side by side in one gemm and the product copied to each image. LeNet conv1 forward
@@ -41,6 +43,7 @@ import numpy as np
 
 from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, is_dense
 from cgraph.tensor.blas_ops import BLAS_PREFIX, DOT_PATHS, PRODUCT
+from cgraph.tensor.conv_gradw import gradw_bytes, gradw_units, padded_points, takes_gradw
 
 __all__ = ["BORDER_MODES", "COL_LIMIT", "ConvKernel", "Geometry", "border_pads",
            "check_channels", "conv_out_length", "direct_bytes", "direct_geometry",
@@ -165,7 +168,7 @@ def _conv_context(kind: str, dtype: str) -> dict[str, Any]:
 #: a 2-D convolution has a depth of 1
 CONV_LAYOUT = ParamLayout("conv2d", img=5, kern=5, top=5, stride=3, dilation=3, pad=3,
                           groups=1, flip=1, st_img=5, st_kern=5, st_top=5, pack=2,
-                          tile=1, blas=1, direct=1, threads=1, room=1, scratch=1)
+                          tile=1, blas=1, direct=1, threads=1, room=1, units=1, scratch=1)
 
 
 class ConvKernel(KernelBuilder):
@@ -191,7 +194,11 @@ class ConvKernel(KernelBuilder):
         geo = Geometry.of(node.op, shapes["img"], shapes["kern"])
         dtype = node.outputs[0].type.dtype
         depth, tile = _tile(geo)
-        column = depth * tile * geo.top[-1] * np.dtype(dtype).itemsize
+        itemsize = np.dtype(dtype).itemsize
+        column = depth * tile * geo.top[-1] * itemsize
+        if node.op.kind == "gradw" and takes_gradw(node.op, geo, dtype):
+            return max(column, gradw_bytes(geo, node.op.num_groups, itemsize,
+                                           direct_threads(geo)))
         if not takes_direct(node.op, geo, dtype):
             return column
         run = direct_geometry(node.op, geo)
@@ -211,11 +218,18 @@ class ConvKernel(KernelBuilder):
         pack = [int(role in ("kern", "top") and role in op.roles[:2]
                     and not is_dense(*lay[role])) for role in ("kern", "top")]
         dtype = node.outputs[0].type.dtype
-        direct = takes_direct(op, geo, dtype)
-        run = direct_geometry(op, geo)
-        threads = direct_threads(run) if direct else 1
-        room = direct_bytes(run, op.num_groups, np.dtype(dtype).itemsize,
-                            threads) if direct else 0
+        itemsize = np.dtype(dtype).itemsize
+        units = 0
+        if op.kind == "gradw":
+            direct = takes_gradw(op, geo, dtype)
+            threads = direct_threads(geo) if direct else 1
+            units = gradw_units(geo, op.num_groups, itemsize) if direct else 0
+            room = gradw_bytes(geo, op.num_groups, itemsize, threads) if direct else 0
+        else:
+            direct = takes_direct(op, geo, dtype)
+            run = direct_geometry(op, geo)
+            threads = direct_threads(run) if direct else 1
+            room = direct_bytes(run, op.num_groups, itemsize, threads) if direct else 0
         lift = 3 - (len(geo.img) - 2)  # the missing leading spatial axes (length 1)
         return kernel.layout.build(
             img=_lift(geo.img, lift), kern=_lift(geo.kern, lift), top=_lift(geo.top, lift),
@@ -223,7 +237,7 @@ class ConvKernel(KernelBuilder):
             pad=(0,) * lift + geo.pad, groups=op.num_groups, flip=int(op.filter_flip),
             st_img=_lift(lay["img"][1], lift, 0), st_kern=_lift(lay["kern"][1], lift, 0),
             st_top=_lift(lay["top"][1], lift, 0), pack=pack, tile=tile, blas=int(blas),
-            direct=int(direct), threads=threads, room=room, scratch=0)
+            direct=int(direct), threads=threads, room=room, units=units, scratch=0)
 
 
 def _lift(values: tuple, lift: int, fill: int = 1) -> tuple:
@@ -294,19 +308,9 @@ def _waste(run: Geometry, groups: int) -> float:
     blocks of `DIRECT_FILTERS` filters over whole tiles of padded points."""
     fg = run.kern[0] // groups
     blocks = -(-fg // DIRECT_FILTERS) * DIRECT_FILTERS
-    points = _padded_points(run)
+    points = padded_points(run)
     tiles = -(-points // DIRECT_SPAN) * DIRECT_SPAN
     return tiles * blocks / (int(np.prod(run.top[2:])) * fg)
-
-
-def _padded_points(run: Geometry) -> int:
-    """The padded point after the last output point (the direct kernel sums points
-    [0, this))."""
-    padded = [s + 2 * p for s, p in zip(run.img[2:], run.pad)]
-    points = 0
-    for out, size in zip(run.top[2:], padded):
-        points = points * size + out - 1
-    return points + 1
 
 
 def direct_bytes(geo: Geometry, groups: int, itemsize: int, threads: int) -> int:
@@ -317,7 +321,7 @@ def direct_bytes(geo: Geometry, groups: int, itemsize: int, threads: int) -> int
     cg, fg = geo.kern[1], geo.kern[0] // groups
     taps = int(np.prod(geo.kern[2:]))
     padded = [s + 2 * p for s, p in zip(geo.img[2:], geo.pad)]
-    points = _padded_points(geo)
+    points = padded_points(geo)
     blocks = -(-fg // DIRECT_FILTERS) * DIRECT_FILTERS
     shared = groups * blocks * cg * taps * itemsize + taps * 8 + 2 * 64
     thread = (cg * int(np.prod(padded)) + DIRECT_SPAN) * itemsize
