@@ -52,6 +52,7 @@ from cgraph.compile.toolchain import (
 from cgraph.compile.warm import GraphFace, Prepared, Record
 from cgraph.configdefaults import Config
 from cgraph.graph.fg import FunctionGraph
+from cgraph.graph.gcpause import gc_paused
 from cgraph.graph.labels import node_labels
 
 __all__ = ["ERRBUF_SIZE", "VERSION", "CallPlan", "CompiledModule"]
@@ -341,6 +342,7 @@ class CompiledModule:
         found = None if self.replan_each_call else self.plans.get(key)
         return found if found is not None else self.make_plan(key, arrays)
 
+    @gc_paused  # a plan of a large graph: see cgraph/graph/gcpause.py
     def make_plan(self, key: tuple, arrays: list[np.ndarray]) -> CallPlan:
         """Plan a call with `arrays` (the arguments then the shared storages) and keep
         the plan in `plans` under `key` (unless `replan_each_call`).

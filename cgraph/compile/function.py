@@ -19,7 +19,6 @@ from typing import Any
 from cgraph.backend import BuildOptions
 from cgraph.compile import debugmode, pymode
 from cgraph.compile.compiled import CompiledModule
-from cgraph.compile.gcpause import gc_paused
 from cgraph.compile.givens import as_givens
 from cgraph.compile.graph_key import graph_key, walk
 from cgraph.compile.host_print import Print, printing_call, strip_prints
@@ -34,6 +33,7 @@ from cgraph.compile.warm import GraphDump, GraphFace, Prepared, keep_record, res
 from cgraph.configdefaults import Config, config
 from cgraph.graph.basic import Constant, Variable, clone_replace
 from cgraph.graph.fg import FunctionGraph
+from cgraph.graph.gcpause import gc_paused
 from cgraph.rewrite import rewrite_graph
 from cgraph.tensor.type import as_tensor_variable
 

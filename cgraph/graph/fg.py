@@ -56,7 +56,7 @@ class FunctionGraph:
             new_node.tag = dict(node.tag)
             for old, new in zip(node.outputs, new_outputs):
                 memo[id(old)] = new
-        self._clients: dict[int, list[tuple[Apply, int]]] | None = None
+        self._clients: dict[int, dict[tuple[Apply, int], None]] | None = None
         self._features: list = []
         self._nodes: set[int] = set()
         outs: list[Variable] = []
@@ -133,11 +133,14 @@ class FunctionGraph:
                 out.append(v)
         return out
 
-    def clients(self) -> dict[int, list[tuple[Apply, int]]]:
-        """Map id(variable) to the (node, input position) pairs that read it.
+    def clients(self) -> dict[int, dict[tuple[Apply, int], None]]:
+        """Map id(variable) to the (node, input position) pairs that read it, in the
+        order they came (the keys of a dict: iterate them, take `len`, test `in`).
 
         The mapping is the graph's own index: read it, do not change it. A variable
-        nothing reads has no entry.
+        nothing reads has no entry. A dict, not a list, so that dropping one reader
+        costs O(1): a weight read by every layer of a 4,000-layer chain has 8,000
+        readers, and the rewrites drop them one by one (quadratic with a list).
         """
         if self._clients is None:
             self._clients = {}
@@ -149,7 +152,7 @@ class FunctionGraph:
     def _add_node(self, node: Apply) -> None:
         self._nodes.add(id(node))
         for i, v in enumerate(node.inputs):
-            self._clients.setdefault(id(v), []).append((node, i))
+            self._clients.setdefault(id(v), {})[node, i] = None
 
     def _import(self, v: Variable) -> None:
         """Index the nodes computing `v` that the graph does not hold yet."""
@@ -200,7 +203,7 @@ class FunctionGraph:
                 readers = self._clients.get(id(u))
                 if readers is None:
                     continue
-                readers[:] = [(n, j) for n, j in readers if not (n is node and j == i)]
+                readers.pop((node, i), None)
                 if not readers:
                     del self._clients[id(u)]
                     if u.owner is not None:
@@ -217,11 +220,11 @@ class FunctionGraph:
         self._import(new)
         for feature in self.features():
             feature.on_replace(old, new)
-        readers = clients.pop(id(old), [])
+        readers = clients.pop(id(old), {})
         for node, i in readers:
             node.inputs[i] = new
         if readers:
-            clients.setdefault(id(new), []).extend(readers)
+            clients.setdefault(id(new), {}).update(readers)
         self._outputs = [new if v is old else v for v in self._outputs]
         self._drop_unread(old)
 

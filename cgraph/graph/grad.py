@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cgraph.graph.basic import Type, Variable, ancestors, toposort
+from cgraph.graph.gcpause import gc_paused
 
 _DISCONNECTED_POLICIES = ("raise", "warn", "ignore")
 _RETURN_DISCONNECTED = ("zero", "none", "disconnected")
@@ -56,6 +57,7 @@ def _is_differentiable(v: Variable) -> bool:
     return getattr(v.type, "is_continuous", True)
 
 
+@gc_paused  # the new nodes join a large live graph: see cgraph/graph/gcpause.py
 def grad(
     cost: Variable | None,
     wrt: Variable | Sequence[Variable],

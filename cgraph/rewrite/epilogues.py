@@ -96,7 +96,7 @@ def gemm_epilogues(fgraph: FunctionGraph) -> dict[str, int]:
         readers = fgraph.clients().get(id(node.outputs[0]), [])
         if len({id(r) for r, _ in readers}) != 1:
             continue
-        reader = readers[0][0]
+        reader = next(iter(readers))[0]
         if node_guards.get(id(reader)) != node_guards.get(id(node)):
             continue
         out = _epilogue(node, reader)

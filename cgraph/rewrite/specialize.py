@@ -78,7 +78,7 @@ class _Specializer:
         if any(out is v for out in self.fgraph.outputs):
             return False
         readers = self.fgraph.clients().get(id(v), [])
-        return len(readers) == 1 and readers[0][0] is reader
+        return len(readers) == 1 and next(iter(readers))[0] is reader
 
     def _product(self, v: Variable, node: Apply) -> tuple[float, Apply] | None:
         """(alpha, the Dot node) when `v` is dot(a, b) or alpha * dot(a, b), of a BLAS

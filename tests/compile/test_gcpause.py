@@ -10,7 +10,7 @@ import pytest
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.compile.gcpause import gc_paused
+from cgraph.graph.gcpause import gc_paused
 
 
 def test_collector_is_off_inside_and_back_on_after():
