@@ -26,31 +26,38 @@ class _TreePrinter:
         self.seen: set[int] = set()
         self.lines: list[str] = []
 
-    def variable(self, v: Variable, prefix: str, note: str = "", level: int = 0) -> None:
-        node = v.owner
-        tail = f"  <- {note}" if note else ""
-        label = label_of(self.view.labels, v)
-        if node is None:
-            text = repr(v) if isinstance(v, Constant) or v.name else f"<{v.type}>"
-            shared = " (shared)" if self.view.kind(v) == "shared" else ""
-            self.lines.append(f"{prefix}{text} [id {label}] {v.type}{shared}{tail}")
-            return
-        index = f".{v.index}" if len(node.outputs) > 1 else ""
-        name = f" '{v.name}'" if v.name else ""
-        where = f"  (at {node.tag['trace']})" if self.trace and node.tag.get("trace") else ""
-        self.lines.append(f"{prefix}{node.op}{index} [id {label}]{name} {v.type}{tail}{where}")
-        if id(node) in self.seen:
-            return
-        self.seen.add(id(node))
-        if self.depth is not None and level + 1 >= self.depth:
-            if node.inputs:
-                self.lines.append(f"{prefix} |...")
-            return
-        comp = fused_parts(node)
-        if comp is not None:
-            self.lines.extend(f"{prefix} > {line}" for line in composite_lines(comp))
-        for inp in node.inputs:
-            self.variable(inp, prefix + " |", level=level + 1)
+    def variable(self, v: Variable, prefix: str, note: str = "") -> None:
+        """Print `v` and, below it, what computes it (each node once: a node met again
+        is printed as its line alone). The walk keeps its own stack, not Python's: a
+        chain of 20,000 nodes is as deep as the tree goes."""
+        stack = [(v, prefix, note, 0)]
+        while stack:
+            v, prefix, note, level = stack.pop()
+            node = v.owner
+            tail = f"  <- {note}" if note else ""
+            label = label_of(self.view.labels, v)
+            if node is None:
+                text = repr(v) if isinstance(v, Constant) or v.name else f"<{v.type}>"
+                shared = " (shared)" if self.view.kind(v) == "shared" else ""
+                self.lines.append(f"{prefix}{text} [id {label}] {v.type}{shared}{tail}")
+                continue
+            index = f".{v.index}" if len(node.outputs) > 1 else ""
+            name = f" '{v.name}'" if v.name else ""
+            where = (f"  (at {node.tag['trace']})" if self.trace and node.tag.get("trace")
+                     else "")
+            self.lines.append(f"{prefix}{node.op}{index} [id {label}]{name} {v.type}{tail}"
+                              f"{where}")
+            if id(node) in self.seen:
+                continue
+            self.seen.add(id(node))
+            if self.depth is not None and level + 1 >= self.depth:
+                if node.inputs:
+                    self.lines.append(f"{prefix} |...")
+                continue
+            comp = fused_parts(node)
+            if comp is not None:
+                self.lines.extend(f"{prefix} > {line}" for line in composite_lines(comp))
+            stack.extend((inp, prefix + " |", "", level + 1) for inp in reversed(node.inputs))
 
 
 def debugprint(obj: Any, file: IO[str] | str | None = None, depth: int | None = None,
@@ -133,23 +140,46 @@ def _apply_scalar(name: str, args: list[tuple[str, int]]) -> tuple[str, int]:
     return f"{name}({', '.join(a for a, _ in args)})", _ATOM
 
 
+#: pprint's limit on one expression's text: a graph that reads a value twice per layer
+#: (the residual chain's y) has a text twice as long per layer, which would fill the
+#: memory rather than print.
+MAX_PPRINT_CHARS = 1_000_000
+
+
 class _MathPrinter:
     def __init__(self) -> None:
         self.memo: dict[int, tuple[str, int]] = {}
 
     def expr(self, v: Variable, top: bool = False) -> tuple[str, int]:
+        """The text and precedence of `v` (a named variable is its name, unless `top`).
+        Its parts are made producers first, on a stack of this walk's own: a chain of
+        20,000 nodes is no deeper for Python than one node."""
         if v.name and not top:
             return v.name, _ATOM
-        if id(v) in self.memo:
-            return self.memo[id(v)]
-        node = v.owner
-        if node is None:
-            text = _number(v.data) if isinstance(v, Constant) else (v.name or f"<{v.type}>")
-            out = (text, _ATOM)
-        else:
-            out = self.node(node, v)
-        self.memo[id(v)] = out
-        return out
+        stack = [v]
+        while stack:
+            u = stack[-1]
+            if id(u) in self.memo:
+                stack.pop()
+                continue
+            node = u.owner
+            if node is None:
+                text = _number(u.data) if isinstance(u, Constant) else (u.name or f"<{u.type}>")
+                self.memo[id(u)] = (text, _ATOM)
+                stack.pop()
+                continue
+            pending = [i for i in node.inputs if not i.name and id(i) not in self.memo]
+            if pending:
+                stack.extend(reversed(pending))
+                continue
+            stack.pop()
+            text, prec = self.memo[id(u)] = self.node(node, u)  # inputs made: no recursion
+            if len(text) > MAX_PPRINT_CHARS:
+                raise ValueError(
+                    f"pprint: the expression of {u!r} is over {MAX_PPRINT_CHARS:,} characters "
+                    "long (a value read twice per layer doubles the text per layer); "
+                    "debugprint prints each node once")
+        return self.memo[id(v)]
 
     def node(self, node: Apply, v: Variable) -> tuple[str, int]:
         op = node.op
