@@ -1,7 +1,9 @@
 """2-D pooling as in Theano's `theano.tensor.signal.pool` (exposed there as
 `cgraph.tensor.signal.pool`): `pool_2d` and the ops `Pool`, `MaxPoolGrad`,
 `AveragePoolGrad`, `DownsampleFactorMaxGradGrad`, with one C kernel family
-(`templates/pool2d.c.j2`).
+(`templates/pool2d.c.j2`: block kernels for windows that tile the image,
+pool2d_tiled.c.j2; row kernels for the other windows, pool2d_rows.c.j2; a general loop
+for rows wider than their buffers and for the gradient's gradient).
 
 Windows follow Theano: window r starts at r * stride in the padded image and ends at
 the padded image's end at the latest; max, sum and average_exc_pad read its part in
@@ -261,7 +263,8 @@ def _check_pooled(op: _Pool, x_shape: Sequence, pooled: Sequence) -> None:
 
 
 class PoolKernel(KernelBuilder):
-    """The pool ops: one loop over the windows of each (batch, channel) plane."""
+    """The pool ops: the kernel picks its path per call from the shapes (see the
+    module's docstring)."""
 
     family = "pool2d"
 
