@@ -1,6 +1,6 @@
 """Matrix products: cgraph's `A @ B` vs numpy's, n x n at n = 64, 256, 1024, float32/64.
 
-Run: `python -m benchmarks.dot [--quick] [--threshold]`. Prints a markdown table of
+Run: `python -m benchmarks.dot [--quick] [--threshold | --narrow]`. Prints a markdown table of
 the median time per call over interleaved rounds, as GFLOP/s (2 n^3 flops a product),
 the ratio cgraph / numpy (> 1: cgraph is faster), and the rate of cgraph's C kernel
 alone (its profile timers; the rest of a call is the Python call path). Each result
@@ -14,6 +14,8 @@ on the machine: a product whose second thread waits for a core takes scheduler t
 `--threshold` times the tiny products that decide `BLAS_MIN_WORK`
 (cgraph/tensor/blas_ops.py): the generated loop against a BLAS call, for gemm
 (n x n x n), gemv ((n, n) x (n,), (n,) x (n, n)) and dot ((n,) x (n,)) shapes.
+`--narrow` times the narrow path (at most 16 columns: a model's classification head)
+against cgraph's BLAS gemm and numpy, to set `NARROW_N` and `NARROW_SIDE`.
 """
 
 from __future__ import annotations
@@ -95,6 +97,13 @@ def measure(dtype: str, n: int, rounds: int) -> tuple[float, float, float]:
     return times["cgraph"], times["numpy"], row["seconds"] / row["calls"]
 
 
+def _replan(f: cgraph.Function) -> None:
+    """Forget `f`'s call plans (Python's and the C fast path's): the path of a product
+    is chosen when a call shape is planned."""
+    f._plans.clear()
+    f.compiled.c_plans.clear()
+
+
 #: Products chained in one compiled call by --threshold, so that the per-call cost of
 #: Python is spread over many kernels.
 CHAIN = 32
@@ -128,7 +137,7 @@ def threshold_table(rounds: int) -> None:
                 timed = {}
                 for mode, min_work in (("loop", 2**62), ("blas", 0)):
                     blas_ops.BLAS_MIN_WORK = dict.fromkeys(saved, min_work)
-                    f._plans.clear()  # the path is chosen when a call shape is planned
+                    _replan(f)
                     timed[mode] = interleaved({mode: f}, args, rounds, 500)[mode] / CHAIN
                 print(f"| {label} n={n} | {work(n)} | {timed['loop'] * 1e6:.3f} | "
                       f"{timed['blas'] * 1e6:.3f} | {timed['loop'] / timed['blas']:.2f} |",
@@ -137,16 +146,83 @@ def threshold_table(rounds: int) -> None:
         blas_ops.BLAS_MIN_WORK = saved
 
 
+#: Narrow products (M, K, N, layout) of classic models: the logistic regression
+#: tutorial's step (forward NN, weight gradient TN), an MLP's classification head
+#: (batch 128, 256 hidden units, 10 classes: forward NN, weight gradient TN), then
+#: bigger batches.
+NARROW = ((600, 784, 10, "NN"), (784, 600, 10, "TN"), (128, 256, 10, "NN"),
+          (256, 128, 10, "TN"), (128, 784, 10, "NN"), (784, 128, 10, "TN"),
+          (6000, 784, 10, "NN"), (784, 6000, 10, "TN"), (60000, 784, 10, "NN"),
+          (784, 60000, 10, "TN"))
+
+
+def _narrow_case(m: int, k: int, n: int, layout: str, dtype: str) -> tuple:
+    """A compiled a @ b (a: m x k, b: k x n, each the transposed view of a contiguous
+    input where `layout` says T), its contiguous inputs and numpy's a @ b of them."""
+    rng = np.random.default_rng(m * n + k)
+    shapes = ((k, m) if layout[0] == "T" else (m, k)), ((n, k) if layout[1] == "T" else (k, n))
+    args = tuple(rng.standard_normal(shape).astype(dtype) for shape in shapes)
+    A, B = T.matrix("A", dtype=dtype), T.matrix("B", dtype=dtype)
+    a, b = (x.T if t == "T" else x for x, t in zip((A, B), layout))
+    f = cgraph.function([A, B], a @ b)
+    f.trust_input = True
+    views = [x.T if t == "T" else x for x, t in zip(args, layout)]
+    return f, args, lambda x, y: np.dot(x.T if layout[0] == "T" else x,
+                                        y.T if layout[1] == "T" else y), views
+
+
+def narrow_table(rounds: int, quick: bool) -> None:
+    """The narrow path (N <= 16, `blas_ops.NARROW_N`) against cgraph's BLAS gemm (each
+    forced by NARROW_SIDE; BLAS threads chosen as for any product) and numpy's: GFLOP/s
+    of whole calls, the narrow path's ratio to each, and the path the planner picks."""
+    print("| A @ B (M x K x N) | narrow GFLOP/s | cgraph BLAS GFLOP/s | numpy GFLOP/s | "
+          "narrow / BLAS | narrow / numpy | planned |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    saved = blas_ops.NARROW_SIDE
+    try:
+        for dtype in DTYPES:
+            for m, k, n, layout in NARROW[:4] if quick else NARROW:
+                f, args, numpy_dot, views = _narrow_case(m, k, n, layout, dtype)
+                calls = max(2, int(2e7 / (m * n * k)))
+                timed = {}
+                for mode, side in (("narrow", 0), ("blas", 2**62)):
+                    blas_ops.NARROW_SIDE = side
+                    _replan(f)
+                    np.testing.assert_allclose(f(*args), np.dot(*views), rtol=TOLERANCE[dtype],
+                                               atol=TOLERANCE[dtype] * k)
+                    timed[mode] = interleaved({mode: f}, args, rounds, calls, SETTLE)[mode]
+                timed["numpy"] = interleaved({"numpy": numpy_dot}, args, rounds, calls,
+                                             SETTLE)["numpy"]
+                blas_ops.NARROW_SIDE = saved
+                strides = (k, 1) if layout[0] == "N" else (1, m)
+                path = blas_ops.product_params(m, n, k, (*strides, n, 1), True)[
+                    blas_ops.PRODUCT.slots().path]
+                planned = {v: name for name, v in blas_ops.DOT_PATHS.items()}[path]
+                gflops = 2 * m * n * k / 1e9
+                print(f"| {dtype} {m}x{k}x{n} {layout} | {gflops / timed['narrow']:.1f} | "
+                      f"{gflops / timed['blas']:.1f} | {gflops / timed['numpy']:.1f} | "
+                      f"{timed['blas'] / timed['narrow']:.2f}x | "
+                      f"{timed['numpy'] / timed['narrow']:.2f}x | {planned} |", flush=True)
+    finally:
+        blas_ops.NARROW_SIDE = saved
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print the table (or, with --threshold, the loop-vs-BLAS table)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds (CI smoke run)")
     parser.add_argument("--threshold", action="store_true",
                         help="time the generated loop against BLAS for tiny products")
+    parser.add_argument("--narrow", action="store_true",
+                        help="time the narrow path (N <= 16) against BLAS and numpy")
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else 21
     if args.threshold:
         threshold_table(rounds)
+        return
+    if args.narrow:
+        print(blas_threads() + "\n")
+        narrow_table(rounds, args.quick)
         return
     print(blas_threads() + "\n")
     print("| A @ B | cgraph GFLOP/s | numpy GFLOP/s | cgraph / numpy | cgraph C kernel "

@@ -31,7 +31,8 @@ from cgraph.tensor.reduce import sum_to
 from cgraph.tensor.shape import DimShuffle, pad_left
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
-__all__ = ["BLAS_MIN_WORK", "DOT_PATHS", "PRODUCT", "Dot", "Gemm", "MatMul", "product_params"]
+__all__ = ["BLAS_MIN_WORK", "DOT_PATHS", "NARROW_N", "NARROW_SIDE", "NARROW_WIDTH", "PRODUCT",
+           "Dot", "Gemm", "MatMul", "product_params"]
 
 
 def _col(v: Variable) -> Variable:
@@ -252,9 +253,25 @@ BLAS_PREFIX = {"float32": "s", "float64": "d"}
 #: 0.140.
 BLAS_MIN_WORK = {"gemm": 192, "gemv_a": 256, "gemv_b": 256, "dot": 16}
 #: How one 2-D product is computed (templates/gemm.c.j2 switches on these values).
-DOT_PATHS = {"loop": 0, "gemm": 1, "gemv_a": 2, "gemv_b": 3, "dot": 4, "zeros": 5, "empty": 6}
+DOT_PATHS = {"loop": 0, "gemm": 1, "gemv_a": 2, "gemv_b": 3, "dot": 4, "zeros": 5, "empty": 6,
+             "narrow": 7}
+#: The narrow path (templates/gemm.c.j2, `cg_narrow_*`): products of N columns in this
+#: range (up to NARROW_WIDTH, CG_NR_W there: the panel b is copied into) whose M or K
+#: is above NARROW_SIDE, instead of gemm. Measured with `python -m benchmarks.dot
+#: --narrow` (AVX-512 Zen 4, GFLOP/s narrow vs OpenBLAS, one thread and two alike,
+#: machine loaded): float64 600x784x10 29 vs 15-23, 784x600x10 TN 24 vs 14-17,
+#: 128x784x10 29 vs 20-22, 784x128x10 TN 25-30 vs 22, 600x256x10 31 vs 19-22,
+#: 60000x784x10 10-14 vs 6-8; float32 600x784x10 59-63 vs 37-47, 128x784x10 59 vs 46,
+#: 784x128x10 TN 58 vs 46-48. Below it OpenBLAS wins: float64 128x256x10 30 vs 50,
+#: 256x256x10 31 vs 50 (float32 56 vs 66, 61 vs 68). Fewer columns waste more of the
+#: padded panel: 128x512x3 9.4 vs 34. Products with K <= 16 (a wide b) ran no faster
+#: than BLAS (float64 600x10x784 25 vs 36, 1000x16x1000 13 vs 37) and keep it.
+NARROW_WIDTH = 16
+NARROW_N = range(9, NARROW_WIDTH + 1)
+NARROW_SIDE = 256
 #: How BLAS reads one operand: transposed flag, leading dimension (or increment of a
-#: vector), packed flag (a contiguous copy is made first).
+#: vector), and the elements of the copy the kernel makes first (0: none; a contiguous
+#: copy for BLAS, panels for the narrow path).
 OPERAND = ParamLayout("operand", trans=1, ld=1, packed=1)
 #: The slots of one (M,K) x (K,N) product: sizes, a's strides along (M, K), b's along
 #: (K, N), the path (DOT_PATHS), then how BLAS reads a and b. It comes first in the
@@ -279,13 +296,14 @@ def _blas_matrix(rows: int, cols: int, s0: int, s1: int) -> tuple[int, int, int]
 
 def _matrix_operand(rows: int, cols: int, s0: int, s1: int) -> tuple[int, int, int]:
     """BLAS layout of a matrix operand: as it is, or packed (a contiguous copy)."""
-    return _blas_matrix(rows, cols, s0, s1) or (0, max(cols, 1), 1)
+    return _blas_matrix(rows, cols, s0, s1) or (0, max(cols, 1), rows * cols)
 
 
 def _vector_operand(n: int, stride: int) -> tuple[int, int, int]:
-    """(0, increment, packed) of a vector operand: BLAS takes positive increments."""
+    """(0, increment, copied elements) of a vector operand: BLAS takes positive
+    increments."""
     inc = stride if n > 1 else 1
-    return (0, inc, 0) if 1 <= inc <= _BLAS_INT_MAX else (0, 1, 1)
+    return (0, inc, 0) if 1 <= inc <= _BLAS_INT_MAX else (0, 1, n)
 
 
 def product_params(m: int, n: int, k: int, strides: Sequence[int], blas: bool) -> list[int]:
@@ -306,6 +324,8 @@ def product_params(m: int, n: int, k: int, strides: Sequence[int], blas: bool) -
     if path not in ("empty", "zeros") and (
             not blas or m * n * k < BLAS_MIN_WORK[path] or max(m, n, k) > _BLAS_INT_MAX):
         path, op_a, op_b = "loop", unused, unused
+    elif path == "gemm" and n in NARROW_N and max(m, k) > NARROW_SIDE:
+        path, op_a, op_b = "narrow", unused, (0, 0, k * NARROW_WIDTH)
     return PRODUCT.build(M=m, N=n, K=k, sa=(a0, a1), sb=(b0, b1), path=DOT_PATHS[path],
                          a=op_a, b=op_b)
 

@@ -237,18 +237,19 @@ def test_layouts_the_planner_gives_blas():
                                        ("gemm", "gemv_a", "gemv_b", "dot", "loop"))
 
     def plan(m, n, k, strides):
-        """[path, then for a and b: transposed, leading dimension or increment, packed]."""
+        """[path, then for a and b: transposed, leading dimension or increment, elements
+        of the packed copy]."""
         return product_params(m, n, k, strides, blas=True)[PATH:]
 
     assert plan(50, 40, 30, (30, 1, 40, 1)) == [gemm, 0, 30, 0, 0, 40, 0]
     assert plan(50, 40, 30, (1, 50, 1, 30)) == [gemm, 1, 50, 0, 1, 30, 0]  # A.T, B.T views
     assert plan(50, 40, 30, (60, 1, 80, 1)) == [gemm, 0, 60, 0, 0, 80, 0]  # row slices
-    assert plan(50, 40, 30, (0, 1, 40, 1)) == [gemm, 0, 30, 1, 0, 40, 0]   # stride 0: packed
-    assert plan(50, 40, 30, (60, 2, 40, 1)) == [gemm, 0, 30, 1, 0, 40, 0]  # no unit stride
-    assert plan(50, 40, 30, (-30, 1, 40, 1))[3] == 1                       # negative: packed
+    assert plan(50, 40, 30, (0, 1, 40, 1)) == [gemm, 0, 30, 1500, 0, 40, 0]  # stride 0: packed
+    assert plan(50, 40, 30, (60, 2, 40, 1)) == [gemm, 0, 30, 1500, 0, 40, 0]  # no unit stride
+    assert plan(50, 40, 30, (-30, 1, 40, 1))[3] == 1500                       # negative: packed
     assert plan(50, 1, 30, (1, 50, 3, 0)) == [gemv_a, 1, 50, 0, 0, 3, 0]   # A.T @ strided v
     assert plan(1, 40, 30, (0, 2, 1, 30)) == [gemv_b, 0, 2, 0, 1, 30, 0]   # v @ B.T
-    assert plan(1, 1, 300, (0, 1, -1, 0)) == [dot, 0, 1, 0, 0, 1, 1]       # reversed: packed
+    assert plan(1, 1, 300, (0, 1, -1, 0)) == [dot, 0, 1, 0, 0, 1, 300]     # reversed: packed
     assert plan(2, 2, 2, (2, 1, 2, 1))[0] == loop  # tiny: the generated loop
     assert plan(2**31, 2, 2, (2, 1, 2, 1))[0] == loop  # beyond BLAS's 32-bit sizes
     assert product_params(50, 40, 30, (30, 1, 40, 1), blas=False)[PATH] == loop  # integers

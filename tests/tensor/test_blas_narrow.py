@@ -1,0 +1,165 @@
+"""The narrow product path (`cg_narrow_*` in templates/gemm.c.j2): products with at
+most 16 columns (NARROW_N), which the planner gives it instead of BLAS gemm.
+
+Against numpy for every layout of the operands (transposed, sliced, strided, reversed),
+N and K from 1 to 17 and around the panel's edges, M = 0, 1 and odd, Gemm's alpha and
+beta (the in-place SGD update among them), both float dtypes, NaN and infinity, and a
+panel that cannot be allocated. The tests widen the path to every size it can take
+(NARROW_SIDE = 0, NARROW_N = 1..16, no BLAS_MIN_WORK) so that small shapes reach it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import rng_for
+
+import cgraph
+import cgraph.tensor as T
+from cgraph.tensor import blas_ops
+from cgraph.tensor.blas_ops import DOT_PATHS, PRODUCT, Gemm, product_params
+
+TOLERANCE = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-5, atol=2e-5)}
+PATH, PACKED_B = PRODUCT.slots().path, PRODUCT.slots().b.packed
+NARROW = DOT_PATHS["narrow"]
+
+
+@pytest.fixture
+def everywhere(monkeypatch):
+    """The narrow path for every product of 1 to 16 columns, however small."""
+    monkeypatch.setattr(blas_ops, "NARROW_SIDE", 0)
+    monkeypatch.setattr(blas_ops, "NARROW_N", range(1, blas_ops.NARROW_WIDTH + 1))
+    monkeypatch.setattr(blas_ops, "BLAS_MIN_WORK", dict.fromkeys(blas_ops.BLAS_MIN_WORK, 0))
+
+
+def test_the_planner_routes_narrow_products():
+    def path(m, n, k, strides=None):
+        return product_params(m, n, k, strides or (k, 1, n, 1), blas=True)[PATH]
+
+    assert path(600, 10, 784) == NARROW                        # logistic regression
+    assert path(784, 10, 600, (1, 784, 10, 1)) == NARROW       # its gradient, a^T
+    assert path(128, 10, 784) == NARROW and path(784, 10, 128) == NARROW
+    assert path(128, 10, 256) == DOT_PATHS["gemm"]             # small: BLAS is faster
+    assert path(600, 3, 784) == DOT_PATHS["gemm"]              # 3 of 16 columns
+    assert path(600, 17, 784) == DOT_PATHS["gemm"]             # wider than the panel
+    assert path(600, 1, 784) == DOT_PATHS["gemv_a"]
+    assert path(1, 10, 784) == DOT_PATHS["gemv_b"]
+    params = product_params(600, 10, 784, (784, 1, 1, 784), blas=True)
+    assert params[PACKED_B] == 784 * blas_ops.NARROW_WIDTH     # b's panel, any layout
+    assert product_params(600, 10, 784, (784, 1, 10, 1), blas=False)[PATH] == DOT_PATHS["loop"]
+
+
+#: Each layout: the views the graph multiplies, and the shapes of the arrays they are
+#: views of, for an m x k by k x n product.
+LAYOUTS = {
+    "NN": (lambda a, b: (a, b), lambda m, k, n: ((m, k), (k, n))),
+    "NT": (lambda a, b: (a, b.T), lambda m, k, n: ((m, k), (n, k))),
+    "TN": (lambda a, b: (a.T, b), lambda m, k, n: ((k, m), (k, n))),
+    "TT": (lambda a, b: (a.T, b.T), lambda m, k, n: ((k, m), (n, k))),
+    "strided": (lambda a, b: (a[::2, ::3], b[::3, ::2]),
+                lambda m, k, n: ((2 * m, 3 * k), (3 * k, 2 * n))),
+    "reversed": (lambda a, b: (a[::-1, ::-2], b[::-2, ::-1]),
+                 lambda m, k, n: ((m, 2 * k), (2 * k, n))),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_every_layout_and_size_against_numpy(everywhere, dtype, layout):
+    views, shapes = LAYOUTS[layout]
+    A, B = T.matrix("A", dtype=dtype), T.matrix("B", dtype=dtype)
+    f = cgraph.function([A, B], T.dot(*views(A, B)))
+    rng = rng_for("narrow", dtype, layout)
+    sizes = [(m, k, n) for m in (2, 7, 13) for k in (1, 2, 5, 16, 17) for n in range(2, 17)]
+    sizes += [(0, 5, 10), (1, 40, 10), (37, 300, 10), (9, 600, 16), (6, 2000, 9)]
+    for m, k, n in sizes:
+        a, b = (rng.uniform(-1, 1, shape).astype(dtype) for shape in shapes(m, k, n))
+        va, vb = views(a, b)
+        assert va.shape == (m, k) and vb.shape == (k, n)
+        np.testing.assert_allclose(f(a, b), va @ vb, err_msg=f"{layout} {m}x{k}x{n}",
+                                   **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gemm_alpha_beta(everywhere, dtype):
+    A, B, C = (T.matrix(name, dtype=dtype) for name in "ABC")
+    cases = [(1.0, 0.0), (1.0, 1.0), (-0.1, 1.0), (2.0, -0.5), (0.5, 0.0)]
+    fns = {ab: cgraph.function([A, B, C], Gemm(*ab)(A.T, B, C)) for ab in cases}
+    bias = cgraph.function([A, B, C], Gemm(1.0, 1.0)(A.T, B, C[0]))  # c broadcast
+    rng = rng_for("gemm", dtype)
+    for m, k, n in [(7, 300, 10), (13, 5, 16), (2, 17, 3), (1, 9, 11)]:
+        a, b = rng.uniform(-1, 1, (k, m)).astype(dtype), rng.uniform(-1, 1, (k, n)).astype(dtype)
+        c = rng.uniform(-1, 1, (m, n)).astype(dtype)
+        for (alpha, beta), f in fns.items():
+            want = np.asarray(alpha, dtype) * (a.T @ b) + np.asarray(beta, dtype) * c
+            np.testing.assert_allclose(f(a, b, c), want, err_msg=f"{alpha} {beta} {m}x{k}x{n}",
+                                       **TOLERANCE[dtype])
+        np.testing.assert_allclose(bias(a, b, c), a.T @ b + c[0], **TOLERANCE[dtype])
+
+
+def test_in_place_sgd_update(everywhere):
+    # W -= lr * h.T @ g: Gemm(-lr, 1) written into W's own storage.
+    w = cgraph.shared(rng_for("sgd").uniform(-1, 1, (256, 10)), name="W")
+    h, g = T.dmatrix("h"), T.dmatrix("g")
+    f = cgraph.function([h, g], [], updates=[(w, w - 0.1 * T.dot(h.T, g))])
+    storage, start = w.get_value(borrow=True), w.get_value()
+    hv = rng_for("sgd", 1).uniform(-1, 1, (128, 256))
+    gv = rng_for("sgd", 2).uniform(-1, 1, (128, 10))
+    f(hv, gv)
+    f(hv, gv)
+    assert w.get_value(borrow=True) is storage
+    np.testing.assert_allclose(w.get_value(), start - 0.2 * hv.T @ gv, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_nan_and_infinity_propagate_as_numpy(everywhere, dtype):
+    A, B = T.matrix("A", dtype=dtype), T.matrix("B", dtype=dtype)
+    f, g = cgraph.function([A, B], T.dot(A, B)), cgraph.function([A, B], T.dot(A.T, B.T))
+    rng = rng_for("nan", dtype)
+    a, b = rng.uniform(-1, 1, (9, 20)).astype(dtype), rng.uniform(-1, 1, (20, 10)).astype(dtype)
+    a[1, 3], a[4, 0], b[7, 2], b[0, 9] = np.nan, np.inf, -np.inf, np.nan
+    with np.errstate(invalid="ignore"):
+        want = a @ b
+    got = f(a, b), g(np.ascontiguousarray(a.T), np.ascontiguousarray(b.T))
+    for out, exp in zip(got, [want, want], strict=True):
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(exp))
+        np.testing.assert_allclose(out, exp, **TOLERANCE[dtype])
+
+
+PANEL_FAILS = """
+import resource, numpy as np, cgraph, cgraph.tensor as T
+k = 1_500_000  # b's panel (k x 16) is 192 MB
+w = cgraph.shared(np.zeros((2, 10)), name="w")
+x, y = T.dmatrix("x"), T.dmatrix("y")
+f = cgraph.function([x, y], [], updates=[(w, w + 0.5 * T.dot(x, y))])  # a Gemm kernel
+g = cgraph.function([x, y], T.dot(x, y))  # a Dot kernel
+rng = np.random.default_rng(0)
+xv, yv = rng.uniform(-1, 1, (2, k)), rng.uniform(-1, 1, (k, 10))
+want = 0.5 * xv @ yv
+f(xv, yv)  # the narrow path
+g(xv, yv)
+vm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize")][0]
+resource.setrlimit(resource.RLIMIT_AS, (vm + 16 * 2**20, resource.getrlimit(resource.RLIMIT_AS)[1]))
+f(xv, yv)  # no room for the panel: the generated loop
+print(np.abs(g(xv, yv) - 2 * want).max() / np.abs(want).max())
+print(np.abs(w.get_value() - 2 * want).max() / np.abs(want).max())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="ASan's shadow memory does not fit a limited address space")
+@pytest.mark.slow  # a child process
+def test_a_panel_that_cannot_be_allocated_falls_back_to_the_loop():
+    """Dot and Gemm never fail: without memory for b's panel the loop computes the
+    product."""
+    assert product_params(2, 10, 1_500_000, (1_500_000, 1, 10, 1), blas=True)[PATH] == NARROW
+    env = {**os.environ, "MALLOC_ARENA_MAX": "1"}  # one arena: see test_rewrite_gemm
+    proc = subprocess.run([sys.executable, "-c", PANEL_FAILS], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert all(float(line) < 1e-12 for line in proc.stdout.strip().splitlines()[-2:])
