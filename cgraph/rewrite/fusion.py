@@ -1,4 +1,5 @@
-"""Elementwise fusion: each connected group of elementwise nodes becomes one loop.
+"""Elementwise fusion: each connected group of elementwise nodes becomes one loop (of
+at most `MAX_FUSED_OPS` ops).
 
 Groups grow from a consumer towards its producers (consumers are visited first),
 and from a member to its other readers (siblings sharing an input). A node joins
@@ -187,6 +188,17 @@ def _summed_only(node: Apply, graph: _Graph) -> bool:
             and _summable(out, readers[0]))
 
 
+#: The most elementwise ops one fused loop computes. Without a limit a 250-layer
+#: elementwise chain with its gradient (5,500 nodes) made three loops, one of 4,000
+#: statements and 1.2 MB of C (a group only ends at a reachability window's 4,096
+#: positions): gcc took 4.2 s of CPU in one process and the loops ran at 1.5 ns per op
+#: and element (200k elements: 1.70 s a call; the loop's values no longer fit in
+#: registers). With 64: 77 loops, 3.1 s of gcc CPU over two units, 0.58-0.64 s a call;
+#: 32: 1.8 s, 0.51-0.62 s; 16: 1.7 s, 1.03 s (benchmarks/compile_scale.py's elementwise
+#: chain, load 4-5). A group this long costs one store and one load per 64 ops.
+MAX_FUSED_OPS = 64
+
+
 def _may_join(candidate: Apply, root: Apply, graph: _Graph, groups: dict) -> bool:
     """The rules that do not change while `root`'s group grows."""
     key = id(candidate)
@@ -243,6 +255,8 @@ def _grow(root: Apply, graph: _Graph, groups: dict[int, list[Apply]]) -> list[Ap
         readers = graph.readers(node) + [c for v in shared for c in graph.clients.get(id(v), ())]
         for candidate in producers + readers:
             key = id(candidate)
+            if len(group) >= MAX_FUSED_OPS:
+                return group  # full: the rest starts groups of its own
             if key in members or key in never or refused_at.get(key) == len(group):
                 continue  # already in, never, or refused by this very group
             if not _may_join(candidate, root, graph, groups):

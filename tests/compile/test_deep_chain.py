@@ -142,3 +142,24 @@ def test_grad_and_the_first_call_plan_run_with_the_collector_paused(monkeypatch)
     np.testing.assert_allclose(f(np.zeros(3)), np.ones(3))
     assert ("grad", False) in seen and ("plan", False) in seen
     assert all(not enabled for _, enabled in seen) and gc.isenabled()
+
+
+def test_a_long_elementwise_chain_fuses_into_loops_of_bounded_length():
+    """Fusion stops a loop at MAX_FUSED_OPS ops (a loop of thousands of statements took
+    gcc minutes and ran slower than short ones); the loops compute what numpy does."""
+    from cgraph.rewrite.fusion import MAX_FUSED_OPS  # noqa: PLC0415
+    from cgraph.tensor.elemwise import FusedElemwise  # noqa: PLC0415
+
+    x = T.dvector("x")
+    y = x
+    for _ in range(100):
+        y = T.sin(y) * 0.9 + x * 0.1
+    f = cgraph.function([x], y)
+    loops = [n for n in f.fgraph.toposort() if isinstance(n.op, FusedElemwise)]
+    sizes = [len(n.op.scalar_op.steps) for n in loops]
+    assert max(sizes) <= MAX_FUSED_OPS and sum(sizes) >= 300 and len(loops) >= 300 // 64
+    xv = np.linspace(-2, 2, 11)
+    want = xv
+    for _ in range(100):
+        want = np.sin(want) * 0.9 + xv * 0.1
+    np.testing.assert_allclose(f(xv), want, rtol=1e-12)
