@@ -255,20 +255,22 @@ BLAS_MIN_WORK = {"gemm": 192, "gemv_a": 256, "gemv_b": 256, "dot": 16}
 #: How one 2-D product is computed (templates/gemm.c.j2 switches on these values).
 DOT_PATHS = {"loop": 0, "gemm": 1, "gemv_a": 2, "gemv_b": 3, "dot": 4, "zeros": 5, "empty": 6,
              "narrow": 7}
-#: The narrow path (templates/gemm.c.j2, `cg_narrow_*`): products of N columns in this
+#: The narrow path (templates/gemm.c.j2, `cg_narrow*`): products of N columns in this
 #: range (up to NARROW_WIDTH, CG_NR_W there: the panel b is copied into) whose M or K
 #: is above NARROW_SIDE, instead of gemm. Measured with `python -m benchmarks.dot
-#: --narrow` (AVX-512 Zen 4, GFLOP/s narrow vs OpenBLAS, one thread and two alike,
-#: machine loaded): float64 600x784x10 29 vs 15-23, 784x600x10 TN 24 vs 14-17,
-#: 128x784x10 29 vs 20-22, 784x128x10 TN 25-30 vs 22, 600x256x10 31 vs 19-22,
-#: 60000x784x10 10-14 vs 6-8; float32 600x784x10 59-63 vs 37-47, 128x784x10 59 vs 46,
-#: 784x128x10 TN 58 vs 46-48. Below it OpenBLAS wins: float64 128x256x10 30 vs 50,
-#: 256x256x10 31 vs 50 (float32 56 vs 66, 61 vs 68). Fewer columns waste more of the
-#: padded panel: 128x512x3 9.4 vs 34. Products with K <= 16 (a wide b) ran no faster
-#: than BLAS (float64 600x10x784 25 vs 36, 1000x16x1000 13 vs 37) and keep it.
+#: --narrow` and alike (AVX-512 Zen 4, GFLOP/s narrow vs OpenBLAS, one thread and two
+#: alike, machine loaded): float64 600x784x10 39-41 vs 15, 784x600x10 TN 34 vs 21,
+#: 128x784x10 40 vs 21-22, 784x128x10 TN 34 vs 21, 600x512x10 35 vs 22, 128x512x16 48
+#: vs 34; float32 600x784x10 57-63 vs 33-45, 784x600x10 TN 53 vs 31, 784x128x10 TN
+#: 54-58 vs 47, 600x512x10 58 vs 35. Up to 512 OpenBLAS is as fast or faster: float64
+#: 128x256x10 39 vs 51, 256x384x10 40 vs 51, 128x512x10 39 vs 49, 512x128x10 TN 37 vs
+#: 33-35 (float32 57 vs 66, 61 vs 64-68, 52-59 vs 62-68, 58 vs 82). Fewer columns
+#: waste more of the padded panel: float64 128x512x8 33 vs 54. Products with K <= 16
+#: (a wide b) ran no faster than BLAS (float64 600x10x784 25 vs 36, 1000x16x1000 13 vs
+#: 37) and keep it.
 NARROW_WIDTH = 16
 NARROW_N = range(9, NARROW_WIDTH + 1)
-NARROW_SIDE = 256
+NARROW_SIDE = 512
 #: How BLAS reads one operand: transposed flag, leading dimension (or increment of a
 #: vector), and the elements of the copy the kernel makes first (0: none; a contiguous
 #: copy for BLAS, panels for the narrow path).

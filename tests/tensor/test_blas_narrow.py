@@ -44,6 +44,7 @@ def test_the_planner_routes_narrow_products():
     assert path(784, 10, 600, (1, 784, 10, 1)) == NARROW       # its gradient, a^T
     assert path(128, 10, 784) == NARROW and path(784, 10, 128) == NARROW
     assert path(128, 10, 256) == DOT_PATHS["gemm"]             # small: BLAS is faster
+    assert path(512, 10, 512) == DOT_PATHS["gemm"]
     assert path(600, 3, 784) == DOT_PATHS["gemm"]              # 3 of 16 columns
     assert path(600, 17, 784) == DOT_PATHS["gemm"]             # wider than the panel
     assert path(600, 1, 784) == DOT_PATHS["gemv_a"]
