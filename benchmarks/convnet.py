@@ -15,7 +15,8 @@ Run: `python -m benchmarks.convnet [--quick] [--json PATH]`. Three parts, float3
   and PyTorch also with their threads set to one (the kernels themselves, whatever
   the machine's other work leaves of the second core);
 - 2x2 max pooling against a copy of the same bytes (the memory floor), and 3x3 max
-  pooling at stride 2 with padding 1, forward and forward + backward;
+  pooling at stride 2 with padding 1, forward and forward + backward
+  (benchmarks/pool_overlap.py);
 - the convnet rewrites' layers (benchmarks/conv_fusion.py): conv + bias + activation
   and max-pool(tanh(conv + bias)), forward, with and without the rewrites.
 
@@ -40,6 +41,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from benchmarks.common import interleaved, optional, table
 from benchmarks.conv_fusion import fused_layers
+from benchmarks.pool_overlap import overlapping_pooling
 from benchmarks.results import run_main
 from cgraph.distributed.rounds import _openblas
 
@@ -135,27 +137,6 @@ def np_pool(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def np_unpool(mask: np.ndarray, g: np.ndarray) -> np.ndarray:
     n, c, h, _, w, _ = mask.shape
     return (mask * g[:, :, :, None, :, None]).reshape(n, c, 2 * h, 2 * w)
-
-
-def np_pool3(x: np.ndarray, gy: np.ndarray | None = None):
-    """3x3 max pooling at stride 2 with padding 1 (ResNet's): the maximum of nine
-    strided views of the image padded with -inf; with `gy`, also the gradient wrt x
-    (gy to every position equal to its window's maximum, as cgraph's MaxPoolGrad)."""
-    n, c, h, w = x.shape
-    oh, ow = (h - 1) // 2 + 1, (w - 1) // 2 + 1
-    xp = np.full((n, c, h + 2, w + 2), -np.inf, dtype=x.dtype)
-    xp[:, :, 1:-1, 1:-1] = x
-    taps = [(a, b) for a in range(3) for b in range(3)]
-    views = [xp[:, :, a:a + 2 * oh - 1:2, b:b + 2 * ow - 1:2] for a, b in taps]
-    y = views[0].copy()
-    for v in views[1:]:
-        np.maximum(y, v, out=y)
-    if gy is None:
-        return y
-    gxp = np.zeros(xp.shape, dtype=x.dtype)
-    for (a, b), v in zip(taps, views):
-        gxp[:, :, a:a + 2 * oh - 1:2, b:b + 2 * ow - 1:2] += (v == y) * gy
-    return y, gxp[:, :, 1:-1, 1:-1]
 
 
 # ------------------------------------------------------------------------- LeNet-5
@@ -537,72 +518,6 @@ def pooling(quick: bool, torch, jax) -> None:
                     "ms per call (median)", times, 1e3, base="copy (memory floor)"))
 
 
-def overlapping_pooling(quick: bool, torch, jax) -> None:
-    """3x3 max pooling at stride 2 with padding 1 (ResNet's stem; AlexNet's without the
-    padding), forward and forward + backward (the output and the gradient wrt x for an
-    output gradient), against a copy of the input (the memory floor of the forward)."""
-    import cgraph
-    import cgraph.tensor as T
-    from cgraph.tensor.signal import pool
-
-    v, gv = T.tensor4("x", dtype="float32"), T.tensor4("gy", dtype="float32")
-    y = pool.pool_2d(v, (3, 3), ignore_border=True, stride=(2, 2), pad=(1, 1))
-    forward = cgraph.function([v], y)
-    both = cgraph.function([v, gv], [y, cgraph.grad((y * gv).sum(), v)])
-    shape = (2, 8, 28, 28) if quick else (SWEEP_BATCH, 64, 56, 56)
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal(shape, dtype=np.float32)
-    want = np_pool3(x)
-    gy = rng.standard_normal(want.shape, dtype=np.float32)
-    want_gx = np_pool3(x, gy)[1]
-    out = np.empty_like(x)
-    fwd = {"cgraph": (forward, (x,)), "numpy": (np_pool3, (x,))}
-    bwd = {"cgraph": (both, (x, gy)), "numpy": (np_pool3, (x, gy))}
-    if torch is not None:
-        F = torch.nn.functional
-        tx, tg = torch.from_numpy(x), torch.from_numpy(gy)
-
-        def t_both(a, g):
-            a = a.detach().requires_grad_(True)
-            out = F.max_pool2d(a, 3, 2, 1)
-            out.backward(g)
-            return out, a.grad
-
-        fwd["torch"] = (lambda a: F.max_pool2d(a, 3, 2, 1), (tx,))
-        bwd["torch"] = (t_both, (tx, tg))
-    if jax is not None:
-        lax = jax.lax
-
-        def j_pool(a):
-            return lax.reduce_window(a, -np.inf, lax.max, (1, 1, 3, 3), (1, 1, 2, 2),
-                                     ((0, 0), (0, 0), (1, 1), (1, 1)))
-
-        def j_both(a, g):
-            out, vjp = jax.vjp(j_pool, a)
-            return out, vjp(g)[0]
-
-        jx, jg = jax.numpy.asarray(x), jax.numpy.asarray(gy)
-        fwd["jax.jit"] = (jax.jit(j_pool), (jx,))
-        bwd["jax.jit"] = (jax.jit(j_both), (jx, jg))
-    for name, (fn, args) in fwd.items():
-        np.testing.assert_array_equal(_numpy(fn(*args)), want, err_msg=name)
-    for name, (fn, args) in bwd.items():
-        got_y, got_gx = fn(*args)
-        np.testing.assert_array_equal(_numpy(got_y), want, err_msg=name)
-        # ties (none in normal draws) aside, every backend's gradient is numpy's
-        np.testing.assert_allclose(_numpy(got_gx), want_gx, rtol=1e-6, atol=1e-6,
-                                   err_msg=name)
-    size = "x".join(map(str, shape))
-    for title, calls in (("forward", fwd), ("forward + backward", bwd)):
-        timed = {name: (lambda fn=fn, args=args: _block(fn(*args)))
-                 for name, (fn, args) in calls.items()}
-        timed["copy (memory floor)"] = lambda: np.copyto(out, x)
-        times = interleaved(timed, 3 if quick else 15, 3 if quick else 10)
-        print(table(f"3x3 max pooling, stride 2, padding 1, {title}, of {size}, float32 "
-                    f"({x.nbytes / 1e6:.1f} MB)", "ms per call (median)", times, 1e3,
-                    base="copy (memory floor)"))
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run (for CI)")
@@ -624,7 +539,7 @@ def main(argv: list[str] | None = None) -> None:
     if "fused" in parts:  # benchmarks/conv_fusion.py: the convnet rewrites' layers
         fused_layers(args.quick, torch, jax)
     if "pool" in parts:  # last: docs/benchmarks.md numbers the tables before these
-        overlapping_pooling(args.quick, torch, jax)
+        overlapping_pooling(args.quick, torch, jax, SWEEP_BATCH)
 
 
 if __name__ == "__main__":
