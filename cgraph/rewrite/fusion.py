@@ -63,9 +63,14 @@ class _Graph:
         self.nodes = fgraph.toposort()
         self.position = {id(n): i for i, n in enumerate(self.nodes)}
         self.clients: dict[int, list[Apply]] = {}
-        for node in self.nodes:
+        # (id(v), window) -> v's readers in that window: a group looks for siblings in
+        # its own window only (an input that every layer reads, such as the chain's x,
+        # has readers in every window: scanning them all per group was quadratic).
+        self._window_clients: dict[tuple[int, int], list[Apply]] = {}
+        for i, node in enumerate(self.nodes):
             for v in node.inputs:
                 self.clients.setdefault(id(v), []).append(node)
+                self._window_clients.setdefault((id(v), i // self.WINDOW), []).append(node)
         self._readers = {id(n): [c for v in n.outputs for c in self.clients.get(id(v), ())]
                          for n in self.nodes}
         self.outputs = {id(v) for v in fgraph.outputs}
@@ -103,6 +108,10 @@ class _Graph:
 
     def readers(self, node: Apply) -> list[Apply]:
         return self._readers.get(id(node), [])
+
+    def readers_in(self, v: Variable, window: int) -> list[Apply]:
+        """The nodes of `window` that read `v`."""
+        return self._window_clients.get((id(v), window), [])
 
     @staticmethod
     def set_bit(row: np.ndarray, i: int) -> None:
@@ -252,7 +261,7 @@ def _grow(root: Apply, graph: _Graph, groups: dict[int, list[Apply]]) -> list[Ap
         # Readers of its result, and of the same full-size arrays (siblings).
         shared = [v for v in node.inputs
                   if not isinstance(v, Constant) and v.type.broadcastable == pattern]
-        readers = graph.readers(node) + [c for v in shared for c in graph.clients.get(id(v), ())]
+        readers = graph.readers(node) + [c for v in shared for c in graph.readers_in(v, window)]
         for candidate in producers + readers:
             key = id(candidate)
             if len(group) >= MAX_FUSED_OPS:
