@@ -20,6 +20,9 @@ process timing only the compile (imports excluded):
   size of the generated C;
 - the rewrite passes alone on a 2,000-node graph (a 400-layer elementwise chain with
   its gradient);
+- a 250-layer elementwise chain with its gradient (5,500 nodes, elementwise ops only):
+  cold time (wall and the compiler's CPU), fused loops and C size: fusion's loops are
+  at most 64 ops (`MAX_FUSED_OPS`; unbounded, gcc took minutes on loops of thousands);
 - a learning-rate change (0.1 -> 0.05) in a new process: compiles (0 is a cache hit).
 """
 
@@ -123,6 +126,28 @@ print(json.dumps({"seconds": time.perf_counter() - t, "before": before,
 """
 
 
+ELEMENTWISE = """
+import json, os, sys, time
+import numpy as np
+import cgraph, cgraph.tensor as T
+from cgraph.graph.basic import toposort
+n = int(sys.argv[1])
+x = T.dvector("x")
+y = x
+for _ in range(n):
+    y = T.exp(-abs(y)) * 0.5 + T.sin(y) - x * 0.25
+cost = T.sum(y ** 2)
+outputs = [cost, cgraph.grad(cost, x)]
+t, c0 = time.perf_counter(), os.times()
+f = cgraph.function([x], outputs)
+seconds, c1 = time.perf_counter() - t, os.times()
+print(json.dumps({"seconds": seconds, "nodes": len(toposort(outputs)),
+                  "cc_cpu": c1.children_user + c1.children_system
+                  - c0.children_user - c0.children_system,
+                  "loops": len(f._lowered.program.steps), "c_bytes": len(f.c_source)}))
+"""
+
+
 def child(script: str, *args: object, cache: str) -> dict:
     env = dict(os.environ, CGRAPH_CACHE_DIR=cache)
     out = subprocess.run([sys.executable, "-c", script, *map(str, args)], env=env,
@@ -182,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [10, 25] if args.quick else [50, 100, 200, 400]
     print("### Residual chain: compile of the training step (new process)\n")
     rows = chain_rows(sizes, with_jax, 1 if args.quick else args.rounds)
+    if not args.quick:  # the larger point: one turn, cgraph alone
+        rows += chain_rows([1000], False, 1)[2:]
     print("\n".join(["", *rows, ""]))
 
     print("### MLP training step, 32 wide\n")
@@ -194,6 +221,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as cache:
         r = child(REWRITE, cache=cache)
     print(f"\n### Rewrites alone: {r['before']} nodes -> {r['after']} in {r['seconds']:.2f} s")
+
+    layers = 50 if args.quick else 250
+    with tempfile.TemporaryDirectory() as cache:
+        r = child(ELEMENTWISE, layers, cache=cache)
+    print(f"\n### Elementwise chain with its gradient, {layers} layers ({r['nodes']:,} nodes): "
+          f"cold {r['seconds']:.2f} s (compiler CPU {r['cc_cpu']:.2f} s), {r['loops']} steps, "
+          f"{r['c_bytes'] / 1e3:.0f} kB of C")
 
     with tempfile.TemporaryDirectory() as cache:
         child(CHAIN, 10, 0.1, cache=cache)
