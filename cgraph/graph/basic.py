@@ -9,6 +9,7 @@ same schedule (and so the same generated C bytes).
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import sys
@@ -76,6 +77,16 @@ class Variable:
         if self.owner is None:
             return super().__reduce_ex__(protocol)
         return _shell, (_prelude(self.owner), type(self)), vars(self)
+
+    def __deepcopy__(self, memo: dict) -> Variable:
+        """A copy of the graph computing this variable (`_deepcopy_graph`)."""
+        if self.owner is None:
+            cp = type(self).__new__(type(self))
+            memo[id(self)] = cp
+            cp.__dict__.update(copy.deepcopy(vars(self), memo))
+            return cp
+        _deepcopy_graph(self.owner, memo)
+        return memo[id(self)]
 
     def __repr__(self) -> str:
         if self.name is not None:
@@ -161,6 +172,11 @@ class Apply:
     def __reduce_ex__(self, protocol: Any) -> Any:
         """Pickle the node after the nodes it depends on (`_prelude`)."""
         return _shell, (_prelude(self), type(self)), vars(self)
+
+    def __deepcopy__(self, memo: dict) -> Apply:
+        """A copy of the graph computing this node (`_deepcopy_graph`)."""
+        _deepcopy_graph(self, memo)
+        return memo[id(self)]
 
     def __repr__(self) -> str:
         return f"{self.op}({', '.join(map(repr, self.inputs))})"
@@ -474,6 +490,37 @@ def _forget(ref: weakref.ref) -> None:
     for key in _members.pop(id(ref), (ref, []))[1]:
         if _covered.get(key) is ref:
             del _covered[key]
+
+
+def _deepcopy_graph(node: Apply, memo: dict) -> None:
+    """Deep-copy `node` and the nodes it depends on that `memo` has not copied yet.
+
+    `copy.deepcopy` through `__reduce_ex__` would copy a node's inputs before the node,
+    once per level (Python's recursion limit), and a variable reached both from its
+    owner's outputs and from outside got two copies (`copy.deepcopy(y).owner.outputs[0]
+    is not` the copy; a deep-copied Function failed its first call). Here every node
+    and output gets its empty copy in `memo` first, then the attributes are copied
+    producers first, so each reference finds its copy made."""
+    order: list[Apply] = []
+    seen = {id(node)}
+    stack = [(node, 0)]
+    while stack:
+        n, i = stack.pop()
+        if i == len(n.inputs):
+            order.append(n)
+            continue
+        stack.append((n, i + 1))
+        parent = n.inputs[i].owner
+        if parent is not None and id(parent) not in memo and id(parent) not in seen:
+            seen.add(id(parent))
+            stack.append((parent, 0))
+    for n in order:
+        for obj in (n, *n.outputs):
+            memo[id(obj)] = type(obj).__new__(type(obj))
+    for n in order:
+        for obj in (n, *n.outputs):
+            memo[id(obj)].__dict__.update(copy.deepcopy(vars(obj), memo))
+    memo.setdefault(id(memo), []).extend(order)  # deepcopy's keep-alive list: ids stay taken
 
 
 def _shell(prelude: Any, cls: type) -> Any:

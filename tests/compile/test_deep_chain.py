@@ -16,6 +16,7 @@ import pytest
 
 import cgraph
 import cgraph.tensor as T
+from cgraph.graph.basic import graph_inputs
 from cgraph.graph.fg import FunctionGraph
 from cgraph.printing import debugprint, pprint
 from cgraph.printing.text import MAX_PPRINT_CHARS
@@ -163,3 +164,24 @@ def test_a_long_elementwise_chain_fuses_into_loops_of_bounded_length():
     for _ in range(100):
         want = np.sin(want) * 0.9 + xv * 0.1
     np.testing.assert_allclose(f(xv), want, rtol=1e-12)
+
+
+def test_deepcopy_of_a_deep_graph_and_of_a_function():
+    """`copy.deepcopy` copies each node and variable once (a variable reached from its
+    owner and from outside had two copies, and a copied Function failed its first
+    call) and walks the graph without recursion."""
+    import copy  # noqa: PLC0415
+
+    x, w, cost, update = residual_step(LAYERS)
+    with shallow_stack():
+        cost2, update2 = copy.deepcopy([cost, update])
+    assert cost2.owner.outputs[0] is cost2 and update2.owner.outputs[0] is update2
+    leaves = {id(v) for v in graph_inputs([cost2, update2])}
+    assert id(x) not in leaves and id(w) not in leaves
+    f = cgraph.function([x], cost, updates=[(w, update)])
+    g = copy.deepcopy(f)
+    xv = np.linspace(-0.5, 0.5, 4)
+    w0 = w.get_value().copy()
+    np.testing.assert_allclose(g(xv), numpy_cost(w0, xv, LAYERS), rtol=1e-10)
+    np.testing.assert_array_equal(w.get_value(), w0)  # the copy updates its own W
+    np.testing.assert_allclose(f(xv), numpy_cost(w0, xv, LAYERS), rtol=1e-10)
