@@ -15,7 +15,7 @@ on the machine: a product whose second thread waits for a core takes scheduler t
 (cgraph/tensor/blas_ops.py): the generated loop against a BLAS call, for gemm
 (n x n x n), gemv ((n, n) x (n,), (n,) x (n, n)) and dot ((n,) x (n,)) shapes.
 `--narrow` times the narrow path (at most 16 columns: a model's classification head)
-against cgraph's BLAS gemm and numpy, to set `NARROW_N` and `NARROW_SIDE`.
+against cgraph's BLAS gemm and numpy, to set `NARROW_N` and `NARROW_MIN_A`.
 """
 
 from __future__ import annotations
@@ -173,27 +173,27 @@ def _narrow_case(m: int, k: int, n: int, layout: str, dtype: str) -> tuple:
 
 def narrow_table(rounds: int, quick: bool) -> None:
     """The narrow path (N <= 16, `blas_ops.NARROW_N`) against cgraph's BLAS gemm (each
-    forced by NARROW_SIDE; BLAS threads chosen as for any product) and numpy's: GFLOP/s
+    forced by NARROW_MIN_A; BLAS threads chosen as for any product) and numpy's: GFLOP/s
     of whole calls, the narrow path's ratio to each, and the path the planner picks."""
     print("| A @ B (M x K x N) | narrow GFLOP/s | cgraph BLAS GFLOP/s | numpy GFLOP/s | "
           "narrow / BLAS | narrow / numpy | planned |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    saved = blas_ops.NARROW_SIDE
+    saved = blas_ops.NARROW_MIN_A
     try:
         for dtype in DTYPES:
             for m, k, n, layout in NARROW[:4] if quick else NARROW:
                 f, args, numpy_dot, views = _narrow_case(m, k, n, layout, dtype)
                 calls = max(2, int(2e7 / (m * n * k)))
                 timed = {}
-                for mode, side in (("narrow", 0), ("blas", 2**62)):
-                    blas_ops.NARROW_SIDE = side
+                for mode, least in (("narrow", 0), ("blas", 2**62)):
+                    blas_ops.NARROW_MIN_A = least
                     _replan(f)
                     np.testing.assert_allclose(f(*args), np.dot(*views), rtol=TOLERANCE[dtype],
                                                atol=TOLERANCE[dtype] * k)
                     timed[mode] = interleaved({mode: f}, args, rounds, calls, SETTLE)[mode]
                 timed["numpy"] = interleaved({"numpy": numpy_dot}, args, rounds, calls,
                                              SETTLE)["numpy"]
-                blas_ops.NARROW_SIDE = saved
+                blas_ops.NARROW_MIN_A = saved
                 strides = (k, 1) if layout[0] == "N" else (1, m)
                 path = blas_ops.product_params(m, n, k, (*strides, n, 1), True)[
                     blas_ops.PRODUCT.slots().path]
@@ -204,7 +204,7 @@ def narrow_table(rounds: int, quick: bool) -> None:
                       f"{timed['blas'] / timed['narrow']:.2f}x | "
                       f"{timed['numpy'] / timed['narrow']:.2f}x | {planned} |", flush=True)
     finally:
-        blas_ops.NARROW_SIDE = saved
+        blas_ops.NARROW_MIN_A = saved
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,8 +31,8 @@ from cgraph.tensor.reduce import sum_to
 from cgraph.tensor.shape import DimShuffle, pad_left
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
-__all__ = ["BLAS_MIN_WORK", "DOT_PATHS", "NARROW_N", "NARROW_SIDE", "NARROW_WIDTH", "PRODUCT",
-           "Dot", "Gemm", "MatMul", "product_params"]
+__all__ = ["BLAS_MIN_WORK", "DOT_PATHS", "NARROW_MIN_A", "NARROW_MIN_K", "NARROW_MIN_M",
+           "NARROW_N", "NARROW_WIDTH", "PRODUCT", "Dot", "Gemm", "MatMul", "product_params"]
 
 
 def _col(v: Variable) -> Variable:
@@ -256,21 +256,24 @@ BLAS_MIN_WORK = {"gemm": 192, "gemv_a": 256, "gemv_b": 256, "dot": 16}
 DOT_PATHS = {"loop": 0, "gemm": 1, "gemv_a": 2, "gemv_b": 3, "dot": 4, "zeros": 5, "empty": 6,
              "narrow": 7}
 #: The narrow path (templates/gemm.c.j2, `cg_narrow*`): products of N columns in this
-#: range (up to NARROW_WIDTH, CG_NR_W there: the panel b is copied into) whose M or K
-#: is above NARROW_SIDE, instead of gemm. Measured with `python -m benchmarks.dot
-#: --narrow` and alike (AVX-512 Zen 4, GFLOP/s narrow vs OpenBLAS, one thread and two
-#: alike, machine loaded): float64 600x784x10 39-41 vs 15, 784x600x10 TN 34 vs 21,
-#: 128x784x10 40 vs 21-22, 784x128x10 TN 34 vs 21, 600x512x10 35 vs 22, 128x512x16 48
-#: vs 34; float32 600x784x10 57-63 vs 33-45, 784x600x10 TN 53 vs 31, 784x128x10 TN
-#: 54-58 vs 47, 600x512x10 58 vs 35. Up to 512 OpenBLAS is as fast or faster: float64
-#: 128x256x10 39 vs 51, 256x384x10 40 vs 51, 128x512x10 39 vs 49, 512x128x10 TN 37 vs
-#: 33-35 (float32 57 vs 66, 61 vs 64-68, 52-59 vs 62-68, 58 vs 82). Fewer columns
-#: waste more of the padded panel: float64 128x512x8 33 vs 54. Products with K <= 16
-#: (a wide b) ran no faster than BLAS (float64 600x10x784 25 vs 36, 1000x16x1000 13 vs
-#: 37) and keep it.
+#: range (up to NARROW_WIDTH, CG_NR_W there: the panel b is copied into) whose a has
+#: at least NARROW_MIN_A elements, NARROW_MIN_K columns and NARROW_MIN_M rows, instead
+#: of gemm. Measured with `python -m benchmarks.dot --narrow` and alike (AVX-512 Zen 4,
+#: GFLOP/s narrow vs OpenBLAS, one thread and two alike, machine loaded): float64
+#: 600x784x10 39-41 vs 15, 784x600x10 TN 31-34 vs 21-25, 128x784x10 40 vs 21-23,
+#: 784x128x10 TN 34 vs 21, 1000x128x10 39 vs 20, 400x256x10 40 vs 21, 16x8000x10 24
+#: vs 18; float32 600x784x10 57-63 vs 33-45, 784x600x10 TN 53 vs 31, 784x128x10 TN
+#: 54-58 vs 47, 400x256x10 62 vs 44, 16x8000x10 36 vs 36. OpenBLAS is as fast or
+#: faster with a smaller a (float64 128x256x10 39 vs 51, 384x256x10 40 vs 48, 128x512x10
+#: 39 vs 49; float32 57 vs 66, 62 vs 69, 59 vs 68), a shorter K (1000x100x9 34 vs 47,
+#: 100000x2x10 2 vs 3) or fewer rows (2x5000x10 7 vs 16). Fewer columns waste more of
+#: the padded panel: float64 128x512x8 33 vs 54. Products with K <= 16 (a wide b) ran
+#: no faster than BLAS (float64 600x10x784 25 vs 36, 1000x16x1000 13 vs 37) and keep it.
 NARROW_WIDTH = 16
 NARROW_N = range(9, NARROW_WIDTH + 1)
-NARROW_SIDE = 512
+NARROW_MIN_A = 100_000
+NARROW_MIN_K = 128
+NARROW_MIN_M = 16
 #: How BLAS reads one operand: transposed flag, leading dimension (or increment of a
 #: vector), and the elements of the copy the kernel makes first (0: none; a contiguous
 #: copy for BLAS, panels for the narrow path).
@@ -326,7 +329,8 @@ def product_params(m: int, n: int, k: int, strides: Sequence[int], blas: bool) -
     if path not in ("empty", "zeros") and (
             not blas or m * n * k < BLAS_MIN_WORK[path] or max(m, n, k) > _BLAS_INT_MAX):
         path, op_a, op_b = "loop", unused, unused
-    elif path == "gemm" and n in NARROW_N and max(m, k) > NARROW_SIDE:
+    elif (path == "gemm" and n in NARROW_N and m * k >= NARROW_MIN_A and k >= NARROW_MIN_K
+          and m >= NARROW_MIN_M):
         path, op_a, op_b = "narrow", unused, (0, 0, k * NARROW_WIDTH)
     return PRODUCT.build(M=m, N=n, K=k, sa=(a0, a1), sb=(b0, b1), path=DOT_PATHS[path],
                          a=op_a, b=op_b)

@@ -5,7 +5,7 @@ Against numpy for every layout of the operands (transposed, sliced, strided, rev
 N and K from 1 to 17 and around the panel's edges, M = 0, 1 and odd, Gemm's alpha and
 beta (the in-place SGD update among them), both float dtypes, NaN and infinity, and a
 panel that cannot be allocated. The tests widen the path to every size it can take
-(NARROW_SIDE = 0, NARROW_N = 1..16, no BLAS_MIN_WORK) so that small shapes reach it.
+(no least sizes, NARROW_N = 1..16, no BLAS_MIN_WORK) so that small shapes reach it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ NARROW = DOT_PATHS["narrow"]
 @pytest.fixture
 def everywhere(monkeypatch):
     """The narrow path for every product of 1 to 16 columns, however small."""
-    monkeypatch.setattr(blas_ops, "NARROW_SIDE", 0)
+    for least in ("NARROW_MIN_A", "NARROW_MIN_K", "NARROW_MIN_M"):
+        monkeypatch.setattr(blas_ops, least, 0)
     monkeypatch.setattr(blas_ops, "NARROW_N", range(1, blas_ops.NARROW_WIDTH + 1))
     monkeypatch.setattr(blas_ops, "BLAS_MIN_WORK", dict.fromkeys(blas_ops.BLAS_MIN_WORK, 0))
 
@@ -44,7 +45,9 @@ def test_the_planner_routes_narrow_products():
     assert path(784, 10, 600, (1, 784, 10, 1)) == NARROW       # its gradient, a^T
     assert path(128, 10, 784) == NARROW and path(784, 10, 128) == NARROW
     assert path(128, 10, 256) == DOT_PATHS["gemm"]             # small: BLAS is faster
-    assert path(512, 10, 512) == DOT_PATHS["gemm"]
+    assert path(384, 10, 256) == DOT_PATHS["gemm"] and path(400, 10, 256) == NARROW
+    assert path(1000, 10, 100) == DOT_PATHS["gemm"]            # short K
+    assert path(2, 10, 50000) == DOT_PATHS["gemm"]             # few rows
     assert path(600, 3, 784) == DOT_PATHS["gemm"]              # 3 of 16 columns
     assert path(600, 17, 784) == DOT_PATHS["gemm"]             # wider than the panel
     assert path(600, 1, 784) == DOT_PATHS["gemv_a"]
@@ -133,13 +136,13 @@ def test_nan_and_infinity_propagate_as_numpy(everywhere, dtype):
 
 PANEL_FAILS = """
 import resource, numpy as np, cgraph, cgraph.tensor as T
-k = 1_500_000  # b's panel (k x 16) is 192 MB
-w = cgraph.shared(np.zeros((2, 10)), name="w")
+k = 300_000  # b's panel (k x 16) is 38 MB, above glibc's largest mmap threshold (32 MB)
+w = cgraph.shared(np.zeros((16, 10)), name="w")
 x, y = T.dmatrix("x"), T.dmatrix("y")
 f = cgraph.function([x, y], [], updates=[(w, w + 0.5 * T.dot(x, y))])  # a Gemm kernel
 g = cgraph.function([x, y], T.dot(x, y))  # a Dot kernel
 rng = np.random.default_rng(0)
-xv, yv = rng.uniform(-1, 1, (2, k)), rng.uniform(-1, 1, (k, 10))
+xv, yv = rng.uniform(-1, 1, (16, k)), rng.uniform(-1, 1, (k, 10))
 want = 0.5 * xv @ yv
 f(xv, yv)  # the narrow path
 g(xv, yv)
@@ -158,7 +161,7 @@ print(np.abs(w.get_value() - 2 * want).max() / np.abs(want).max())
 def test_a_panel_that_cannot_be_allocated_falls_back_to_the_loop():
     """Dot and Gemm never fail: without memory for b's panel the loop computes the
     product."""
-    assert product_params(2, 10, 1_500_000, (1_500_000, 1, 10, 1), blas=True)[PATH] == NARROW
+    assert product_params(16, 10, 300_000, (300_000, 1, 10, 1), blas=True)[PATH] == NARROW
     env = {**os.environ, "MALLOC_ARENA_MAX": "1"}  # one arena: see test_rewrite_gemm
     proc = subprocess.run([sys.executable, "-c", PANEL_FAILS], capture_output=True,
                           text=True, timeout=300, env=env)
