@@ -31,8 +31,9 @@ from cgraph.tensor.reduce import sum_to
 from cgraph.tensor.shape import DimShuffle, pad_left
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
-__all__ = ["BLAS_MIN_WORK", "DOT_PATHS", "NARROW_MIN_A", "NARROW_MIN_K", "NARROW_MIN_M",
-           "NARROW_N", "NARROW_WIDTH", "PRODUCT", "Dot", "Gemm", "MatMul", "product_params"]
+__all__ = ["BLAS_MIN_WORK", "DOT_PATHS", "NARROW_DTYPES", "NARROW_MAX_A", "NARROW_MIN_A",
+           "NARROW_MIN_K", "NARROW_MIN_M", "NARROW_N", "NARROW_WIDTH", "PRODUCT", "Dot", "Gemm",
+           "MatMul", "product_params"]
 
 
 def _col(v: Variable) -> Variable:
@@ -274,6 +275,13 @@ NARROW_N = range(9, NARROW_WIDTH + 1)
 NARROW_MIN_A = 100_000
 NARROW_MIN_K = 128
 NARROW_MIN_M = 16
+#: ... and only these dtypes, with a of at most NARROW_MAX_A elements: in a quiet run
+#: (2026-12-06 04:52, load 0.9, `python -m benchmarks.dot --narrow`, narrow / cgraph's
+#: BLAS) float64 won or tied from 128x784 to 6000x784 (600x784x10 1.34x, its TN gradient
+#: 1.29x, 784x6000x10 TN 1.13x) but lost at 60000x784 (0.89x, TN 0.71x), and float32
+#: lost on most shapes (TN 0.67-0.81x, 128x784x10 0.95x): OpenBLAS's sgemm keeps those.
+NARROW_DTYPES = ("float64",)
+NARROW_MAX_A = 8_000_000
 #: How BLAS reads one operand: transposed flag, leading dimension (or increment of a
 #: vector), and the elements of the copy the kernel makes first (0: none; a contiguous
 #: copy for BLAS, panels for the narrow path).
@@ -311,9 +319,11 @@ def _vector_operand(n: int, stride: int) -> tuple[int, int, int]:
     return (0, inc, 0) if 1 <= inc <= _BLAS_INT_MAX else (0, 1, n)
 
 
-def product_params(m: int, n: int, k: int, strides: Sequence[int], blas: bool) -> list[int]:
-    """The PRODUCT slots of one (m,k) x (k,n) product; `strides` are a's along (m, k)
-    and b's along (k, n). BLAS is used when `blas` and the product is big enough."""
+def product_params(m: int, n: int, k: int, strides: Sequence[int], blas: bool,
+                   dtype: str = "float64") -> list[int]:
+    """The PRODUCT slots of one (m,k) x (k,n) product of `dtype`; `strides` are a's
+    along (m, k) and b's along (k, n). BLAS is used when `blas` and the product is big
+    enough, the narrow path where it is measured faster (`NARROW_N`)."""
     a0, a1, b0, b1 = strides
     unused = (0, 0, 0)
     if m * n == 0 or k == 0:
@@ -329,7 +339,8 @@ def product_params(m: int, n: int, k: int, strides: Sequence[int], blas: bool) -
     if path not in ("empty", "zeros") and (
             not blas or m * n * k < BLAS_MIN_WORK[path] or max(m, n, k) > _BLAS_INT_MAX):
         path, op_a, op_b = "loop", unused, unused
-    elif (path == "gemm" and n in NARROW_N and m * k >= NARROW_MIN_A and k >= NARROW_MIN_K
+    elif (path == "gemm" and dtype in NARROW_DTYPES and n in NARROW_N
+          and NARROW_MIN_A <= m * k <= NARROW_MAX_A and k >= NARROW_MIN_K
           and m >= NARROW_MIN_M):
         path, op_a, op_b = "narrow", unused, (0, 0, k * NARROW_WIDTH)
     return PRODUCT.build(M=m, N=n, K=k, sa=(a0, a1), sb=(b0, b1), path=DOT_PATHS[path],
@@ -397,7 +408,8 @@ class DotKernel(KernelBuilder):
         if merged is not None and all(s == 0 or n_ == 1 for n_, s in zip(batch, st_b)):
             m, a0 = merged
             batch, st_o, st_a, st_b = (1,) * nb, (0,) * nb, (0,) * nb, (0,) * nb
-        product = product_params(m, n, k, (a0, a1, b0, b1), bool(kernel.context["blas"]))
+        product = product_params(m, n, k, (a0, a1, b0, b1), bool(kernel.context["blas"]),
+                                 kernel.context["sfx"])
         return {"product": product, "batch": batch, "st_out": st_o, "st_a": st_a,
                 "st_b": st_b}
 

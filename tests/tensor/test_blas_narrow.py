@@ -34,6 +34,8 @@ def everywhere(monkeypatch):
     for least in ("NARROW_MIN_A", "NARROW_MIN_K", "NARROW_MIN_M"):
         monkeypatch.setattr(blas_ops, least, 0)
     monkeypatch.setattr(blas_ops, "NARROW_N", range(1, blas_ops.NARROW_WIDTH + 1))
+    monkeypatch.setattr(blas_ops, "NARROW_DTYPES", ("float32", "float64"))
+    monkeypatch.setattr(blas_ops, "NARROW_MAX_A", 2**62)
     monkeypatch.setattr(blas_ops, "BLAS_MIN_WORK", dict.fromkeys(blas_ops.BLAS_MIN_WORK, 0))
 
 
@@ -49,6 +51,9 @@ def test_the_planner_routes_narrow_products():
     assert path(1000, 10, 100) == DOT_PATHS["gemm"]            # short K
     assert path(2, 10, 50000) == DOT_PATHS["gemm"]             # few rows
     assert path(600, 3, 784) == DOT_PATHS["gemm"]              # 3 of 16 columns
+    assert path(60000, 10, 784) == DOT_PATHS["gemm"]           # a past NARROW_MAX_A
+    float32 = product_params(600, 10, 784, (784, 1, 10, 1), blas=True, dtype="float32")
+    assert float32[PATH] == DOT_PATHS["gemm"]                  # sgemm kept
     assert path(600, 17, 784) == DOT_PATHS["gemm"]             # wider than the panel
     assert path(600, 1, 784) == DOT_PATHS["gemv_a"]
     assert path(1, 10, 784) == DOT_PATHS["gemv_b"]
