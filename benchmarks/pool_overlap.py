@@ -65,7 +65,7 @@ def overlapping_pooling(quick: bool, torch, jax, batch: int) -> None:
     bwd = {"cgraph": (both, (x, gy)), "numpy": (np_pool3, (x, gy))}
     if torch is not None:
         F = torch.nn.functional
-        tx, tg = torch.from_as_numpy(x), torch.from_as_numpy(gy)
+        tx, tg = torch.from_numpy(x), torch.from_numpy(gy)
 
         def t_both(a, g):
             a = a.detach().requires_grad_(True)
