@@ -256,3 +256,40 @@ def verify_grad_cases(cases: dict, mode: str | None = None, rng=None) -> None:
 
         numeric = numeric_grad(cost_of_case, pts, eps)
         compare_gradients(symbolic[first:first + len(pts)], numeric, tol, tol, label)
+
+
+#: A child process that runs a Gemm (`w += 0.5 * dot(a, y)`) and a Dot (`dot(a, y)`)
+#: kernel once with memory, then under an address-space limit of 16 MB above what it
+#: holds, and prints both results' relative errors; `{a}` is the graph's left operand
+#: (`x` or a view of it), `{av}` the same of the value, `{setup}` sets k, the shapes
+#: and the expectations' comments.
+MEMORY_SHORT_PRODUCT = """
+import resource, numpy as np, cgraph, cgraph.tensor as T
+{setup}
+w = cgraph.shared(np.zeros(w_shape), name="w")
+x, y = T.dmatrix("x"), T.dmatrix("y")
+f = cgraph.function([x, y], [], updates=[(w, w + 0.5 * T.dot({a}, y))])  # a Gemm kernel
+g = cgraph.function([x, y], T.dot({a}, y))  # a Dot kernel
+rng = np.random.default_rng(0)
+xv, yv = rng.uniform(-1, 1, x_shape), rng.uniform(-1, 1, y_shape)
+want = 0.5 * {av} @ yv
+f(xv, yv)
+g(xv, yv)
+vm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize")][0]
+resource.setrlimit(resource.RLIMIT_AS, (vm + 16 * 2**20, resource.getrlimit(resource.RLIMIT_AS)[1]))
+f(xv, yv)  # no room for the copy: the generated loop
+print(np.abs(g(xv, yv) - 2 * want).max() / np.abs(want).max())
+print(np.abs(w.get_value() - 2 * want).max() / np.abs(want).max())
+"""
+
+
+def assert_products_survive_short_memory(setup: str, a: str = "x", av: str = "xv") -> None:
+    """Run MEMORY_SHORT_PRODUCT: both products must be right with and without memory
+    for their copies. One malloc arena: a thread's arena has its 64 MB already in the
+    address space."""
+    script = MEMORY_SHORT_PRODUCT.format(setup=textwrap.dedent(setup), a=a, av=av)
+    env = {**os.environ, "MALLOC_ARENA_MAX": "1"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert all(float(line) < 1e-12 for line in proc.stdout.strip().splitlines()[-2:])

@@ -14,7 +14,7 @@ import itertools
 import os
 import sys
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 
@@ -437,6 +437,28 @@ def clone_replace(outputs: Sequence[Variable],
 # --------------------------------------------------------------------------- pickling
 
 
+def producers_first(node: Apply, skip: Callable[[Variable], bool]) -> list[Apply]:
+    """`node` and the nodes it depends on, each after its inputs' producers, walked
+    with a stack of its own (a graph's depth is not bounded by Python's recursion
+    limit). The walk does not go past an input `u` for which `skip(u)` is true, nor
+    past an input without a producer."""
+    order: list[Apply] = []
+    seen = {id(node)}
+    stack = [(node, 0)]
+    while stack:
+        n, i = stack.pop()
+        if i == len(n.inputs):
+            order.append(n)
+            continue
+        stack.append((n, i + 1))
+        u = n.inputs[i]
+        parent = u.owner
+        if parent is not None and id(parent) not in seen and not skip(u):
+            seen.add(id(parent))
+            stack.append((parent, 0))
+    return order
+
+
 class _Prelude(list):
     """Nodes to pickle first, producers before readers (see `_prelude`)."""
 
@@ -461,19 +483,7 @@ def _prelude(node: Apply) -> _Prelude | None:
     """
     if _held(node):
         return None
-    order = _Prelude()
-    seen = {id(node)}
-    stack = [(node, 0)]
-    while stack:
-        n, i = stack.pop()
-        if i == len(n.inputs):
-            order.append(n)
-            continue
-        stack.append((n, i + 1))
-        parent = n.inputs[i].owner
-        if parent is not None and id(parent) not in seen and not _held(parent):
-            seen.add(id(parent))
-            stack.append((parent, 0))
+    order = _Prelude(producers_first(node, lambda u: _held(u.owner)))
     ref = weakref.ref(order, _forget)
     _members[id(ref)] = (ref, [id(n) for n in order])
     for n in order:
@@ -501,19 +511,7 @@ def _deepcopy_graph(node: Apply, memo: dict) -> None:
     is not` the copy; a deep-copied Function failed its first call). Here every node
     and output gets its empty copy in `memo` first, then the attributes are copied
     producers first, so each reference finds its copy made."""
-    order: list[Apply] = []
-    seen = {id(node)}
-    stack = [(node, 0)]
-    while stack:
-        n, i = stack.pop()
-        if i == len(n.inputs):
-            order.append(n)
-            continue
-        stack.append((n, i + 1))
-        parent = n.inputs[i].owner
-        if parent is not None and id(parent) not in memo and id(parent) not in seen:
-            seen.add(id(parent))
-            stack.append((parent, 0))
+    order = producers_first(node, lambda u: id(u.owner) in memo)
     for n in order:
         for obj in (n, *n.outputs):
             memo[id(obj)] = type(obj).__new__(type(obj))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cgraph.graph.basic import Apply, Constant, Variable, toposort
+from cgraph.graph.basic import Apply, Constant, Variable, producers_first, toposort
 
 
 class FunctionGraph:
@@ -169,24 +169,10 @@ class FunctionGraph:
     def _new_nodes(self, v: Variable, inputs: set[int]) -> list[Apply]:
         """The nodes computing `v` that are not indexed yet, producers first (the walk
         stops at indexed nodes, so it costs the size of the new part only)."""
-        order: list[Apply] = []
         if v.owner is None or id(v) in inputs or id(v.owner) in self._nodes:
-            return order
-        seen = {id(v.owner)}
-        stack = [(v.owner, 0)]
-        while stack:
-            node, i = stack.pop()
-            if i == len(node.inputs):
-                order.append(node)
-                continue
-            stack.append((node, i + 1))
-            u = node.inputs[i]
-            parent = u.owner
-            if (parent is not None and id(u) not in inputs and id(parent) not in self._nodes
-                    and id(parent) not in seen):
-                seen.add(id(parent))
-                stack.append((parent, 0))
-        return order
+            return []
+        return producers_first(v.owner,
+                               lambda u: id(u) in inputs or id(u.owner) in self._nodes)
 
     def _drop_unread(self, v: Variable) -> None:
         """Remove the node computing `v` from the index when nothing reads any of its
