@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cgraph.graph.basic import Apply, Constant, Variable, producers_first, toposort
+from cgraph.graph.basic import Apply, Constant, Variable, toposort
+from cgraph.graph.copying import producers_first
 
 
 class FunctionGraph:

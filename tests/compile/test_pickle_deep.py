@@ -12,7 +12,7 @@ import pytest
 
 import cgraph
 import cgraph.tensor as T
-from cgraph.graph import basic
+from cgraph.graph import basic, copying
 from cgraph.graph.basic import toposort
 from cgraph.graph.fg import FunctionGraph
 from cgraph.graph.interpret import Interpreter
@@ -43,7 +43,7 @@ def test_deep_variable_graph_round_trip():
     # one graph: the nodes the two variables share stay shared
     assert loaded_z.owner.inputs[0] is loaded_y
     assert len(toposort([loaded_y])) == len(toposort([y]))
-    assert not basic._covered and not basic._members  # nothing kept after the pickle
+    assert not copying._covered and not copying._members  # nothing kept after the pickle
     leaf = [v for v in basic.graph_inputs([loaded_y]) if v.name == "x"][0]
     w_loaded = [v for v in basic.graph_inputs([loaded_y]) if v.name == "W"][0]
     xv = np.linspace(-1, 1, 6)
