@@ -1,10 +1,10 @@
 """Matrix products: cgraph's `A @ B` vs numpy's, n x n at n = 64, 256, 1024, float32/64.
 
-Run: `python -m benchmarks.dot [--quick] [--threshold | --narrow]`. Prints a markdown table of
-the median time per call over interleaved rounds, as GFLOP/s (2 n^3 flops a product),
-the ratio cgraph / numpy (> 1: cgraph is faster), and the rate of cgraph's C kernel
-alone (its profile timers; the rest of a call is the Python call path). Each result
-is checked against numpy before timing. Both call OpenBLAS (cgraph: scipy-openblas32;
+Run: `python -m benchmarks.dot [--quick] [--threshold | --narrow | --tiles]`. Prints a
+markdown table of the median time per call over interleaved rounds, as GFLOP/s (2 n^3
+flops a product), the ratio cgraph / numpy (> 1: cgraph is faster), and the rate of
+cgraph's C kernel alone (its profile timers; the rest of a call is the Python call
+path). Each result is checked against numpy before timing. Both call OpenBLAS (cgraph: scipy-openblas32;
 numpy: its own copy), each with its own thread pool (the header line says how many
 threads); rounds are separated by a pause of SETTLE seconds, the time numpy's idle
 OpenBLAS workers keep spinning. Two-thread products are sensitive to other processes
@@ -15,7 +15,8 @@ on the machine: a product whose second thread waits for a core takes scheduler t
 (cgraph/tensor/blas_ops.py): the generated loop against a BLAS call, for gemm
 (n x n x n), gemv ((n, n) x (n,), (n,) x (n, n)) and dot ((n,) x (n,)) shapes.
 `--narrow` times the narrow path (at most 16 columns: a model's classification head)
-against cgraph's BLAS gemm and numpy, to set `NARROW_N` and `NARROW_MIN_A`.
+against cgraph's BLAS gemm and numpy, to set `NARROW_N` and `NARROW_MIN_A`; `--tiles`
+the tiles path (mid-size float products on AVX-512) likewise, to set `TILES_*`.
 """
 
 from __future__ import annotations
@@ -171,40 +172,58 @@ def _narrow_case(m: int, k: int, n: int, layout: str, dtype: str) -> tuple:
                                         y.T if layout[1] == "T" else y), views
 
 
-def narrow_table(rounds: int, quick: bool) -> None:
-    """The narrow path (N <= 16, `blas_ops.NARROW_N`) against cgraph's BLAS gemm (each
-    forced by NARROW_MIN_A; BLAS threads chosen as for any product) and numpy's: GFLOP/s
-    of whole calls, the narrow path's ratio to each, and the path the planner picks."""
-    print("| A @ B (M x K x N) | narrow GFLOP/s | cgraph BLAS GFLOP/s | numpy GFLOP/s | "
-          "narrow / BLAS | narrow / numpy | planned |")
+#: --tiles: the MLP's two big products (784-256 layer, batch 128: forward NN, weight
+#: gradient TN), their transposes, the backward product through the layer (NT, which
+#: keeps BLAS: b's rows are strided), square sizes and long or short K.
+TILES = ((128, 784, 256, "NN"), (784, 128, 256, "TN"), (128, 256, 784, "NN"),
+         (256, 128, 784, "TN"), (600, 784, 256, "NN"), (784, 600, 256, "TN"),
+         (64, 256, 64, "NN"), (128, 128, 128, "NN"), (256, 256, 256, "NN"),
+         (512, 512, 512, "NN"), (512, 512, 512, "TN"), (1000, 1000, 1000, "NN"),
+         (32, 1024, 1024, "NN"), (2048, 64, 2048, "NN"), (4096, 16, 512, "NN"))
+
+#: What --narrow and --tiles compare: the planner's knob that forces each path, its
+#: value for the path and for BLAS, and the products timed.
+PATHS = {"narrow": ("NARROW_MIN_A", 0, 2**62, NARROW),
+         "tiles": ("TILES_MIN_WORK", 0, 2**62, TILES)}
+
+
+def path_table(path: str, rounds: int, quick: bool) -> None:
+    """A path of `blas_ops` (the narrow one: N <= 16; the tiles) against cgraph's BLAS
+    gemm (each forced by the path's knob; BLAS threads chosen as for any product) and
+    numpy's: GFLOP/s of whole calls, the path's ratio to each, and what the planner
+    picks."""
+    knob, on, off, cases = PATHS[path]
+    print(f"| A @ B (M x K x N) | {path} GFLOP/s | cgraph BLAS GFLOP/s | numpy GFLOP/s | "
+          f"{path} / BLAS | {path} / numpy | planned |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    saved = blas_ops.NARROW_MIN_A
+    saved = getattr(blas_ops, knob)
     try:
         for dtype in DTYPES:
-            for m, k, n, layout in NARROW[:4] if quick else NARROW:
+            for m, k, n, layout in cases[:4] if quick else cases:
                 f, args, numpy_dot, views = _narrow_case(m, k, n, layout, dtype)
                 calls = max(2, int(2e7 / (m * n * k)))
                 timed = {}
-                for mode, least in (("narrow", 0), ("blas", 2**62)):
-                    blas_ops.NARROW_MIN_A = least
+                for mode, least in ((path, on), ("blas", off)):
+                    setattr(blas_ops, knob, least)
                     _replan(f)
                     np.testing.assert_allclose(f(*args), np.dot(*views), rtol=TOLERANCE[dtype],
                                                atol=TOLERANCE[dtype] * k)
                     timed[mode] = interleaved({mode: f}, args, rounds, calls, SETTLE)[mode]
                 timed["numpy"] = interleaved({"numpy": numpy_dot}, args, rounds, calls,
                                              SETTLE)["numpy"]
-                blas_ops.NARROW_MIN_A = saved
+                setattr(blas_ops, knob, saved)
                 strides = (k, 1) if layout[0] == "N" else (1, m)
-                path = blas_ops.product_params(m, n, k, (*strides, n, 1), True)[
-                    blas_ops.PRODUCT.slots().path]
-                planned = {v: name for name, v in blas_ops.DOT_PATHS.items()}[path]
+                b_strides = (n, 1) if layout[1] == "N" else (1, k)
+                planned_path = blas_ops.product_params(m, n, k, (*strides, *b_strides), True,
+                                                       dtype)[blas_ops.PRODUCT.slots().path]
+                planned = {v: name for name, v in blas_ops.DOT_PATHS.items()}[planned_path]
                 gflops = 2 * m * n * k / 1e9
-                print(f"| {dtype} {m}x{k}x{n} {layout} | {gflops / timed['narrow']:.1f} | "
+                print(f"| {dtype} {m}x{k}x{n} {layout} | {gflops / timed[path]:.1f} | "
                       f"{gflops / timed['blas']:.1f} | {gflops / timed['numpy']:.1f} | "
-                      f"{timed['blas'] / timed['narrow']:.2f}x | "
-                      f"{timed['numpy'] / timed['narrow']:.2f}x | {planned} |", flush=True)
+                      f"{timed['blas'] / timed[path]:.2f}x | "
+                      f"{timed['numpy'] / timed[path]:.2f}x | {planned} |", flush=True)
     finally:
-        blas_ops.NARROW_MIN_A = saved
+        setattr(blas_ops, knob, saved)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -215,14 +234,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="time the generated loop against BLAS for tiny products")
     parser.add_argument("--narrow", action="store_true",
                         help="time the narrow path (N <= 16) against BLAS and numpy")
+    parser.add_argument("--tiles", action="store_true",
+                        help="time the tiles path (mid-size float products) against BLAS")
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else 21
     if args.threshold:
         threshold_table(rounds)
         return
-    if args.narrow:
+    if args.narrow or args.tiles:
         print(blas_threads() + "\n")
-        narrow_table(rounds, args.quick)
+        path_table("narrow" if args.narrow else "tiles", rounds, args.quick)
         return
     print(blas_threads() + "\n")
     print("| A @ B | cgraph GFLOP/s | numpy GFLOP/s | cgraph / numpy | cgraph C kernel "

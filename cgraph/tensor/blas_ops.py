@@ -32,7 +32,8 @@ from cgraph.tensor.shape import DimShuffle, pad_left
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
 __all__ = ["BLAS_MIN_WORK", "DOT_PATHS", "NARROW_DTYPES", "NARROW_MAX_A", "NARROW_MIN_A",
-           "NARROW_MIN_K", "NARROW_MIN_M", "NARROW_N", "NARROW_WIDTH", "PRODUCT", "Dot", "Gemm",
+           "NARROW_MIN_K", "NARROW_MIN_M", "NARROW_N", "NARROW_WIDTH", "PRODUCT", "TILES_DTYPES",
+           "TILES_MAX_K", "TILES_MIN_M", "TILES_MIN_N", "TILES_MIN_WORK", "Dot", "Gemm",
            "MatMul", "product_params"]
 
 
@@ -255,7 +256,7 @@ BLAS_PREFIX = {"float32": "s", "float64": "d"}
 BLAS_MIN_WORK = {"gemm": 192, "gemv_a": 256, "gemv_b": 256, "dot": 16}
 #: How one 2-D product is computed (templates/gemm.c.j2 switches on these values).
 DOT_PATHS = {"loop": 0, "gemm": 1, "gemv_a": 2, "gemv_b": 3, "dot": 4, "zeros": 5, "empty": 6,
-             "narrow": 7}
+             "narrow": 7, "tiles": 8}
 #: The narrow path (templates/gemm.c.j2, `cg_narrow*`): products of N columns in this
 #: range (up to NARROW_WIDTH, CG_NR_W there: the panel b is copied into) whose a has
 #: at least NARROW_MIN_A elements, NARROW_MIN_K columns and NARROW_MIN_M rows, instead
@@ -282,6 +283,15 @@ NARROW_MIN_M = 16
 #: lost on most shapes (TN 0.67-0.81x, 128x784x10 0.95x): OpenBLAS's sgemm keeps those.
 NARROW_DTYPES = ("float64",)
 NARROW_MAX_A = 8_000_000
+#: The tiles path (templates/gemm_tiles.c.j2): float products of at least TILES_MIN_WORK
+#: multiply-adds whose b has contiguous rows, K of at most TILES_MAX_K (a panel of b
+#: stays in L2), N and M of at least TILES_MIN_N and TILES_MIN_M, read in place on
+#: cgraph's own threads, when the module is built for AVX-512 (else BLAS, as planned).
+TILES_DTYPES = ("float32", "float64")
+TILES_MIN_WORK = 1 << 20
+TILES_MAX_K = 1024
+TILES_MIN_N = 32
+TILES_MIN_M = 24
 #: How BLAS reads one operand: transposed flag, leading dimension (or increment of a
 #: vector), and the elements of the copy the kernel makes first (0: none; a contiguous
 #: copy for BLAS, panels for the narrow path).
@@ -343,6 +353,10 @@ def product_params(m: int, n: int, k: int, strides: Sequence[int], blas: bool,
           and NARROW_MIN_A <= m * k <= NARROW_MAX_A and k >= NARROW_MIN_K
           and m >= NARROW_MIN_M):
         path, op_a, op_b = "narrow", unused, (0, 0, k * NARROW_WIDTH)
+    elif (path == "gemm" and dtype in TILES_DTYPES and b1 == 1 and not op_a[2] and not op_b[2]
+          and m * n * k >= TILES_MIN_WORK and k <= TILES_MAX_K and n >= TILES_MIN_N
+          and m >= TILES_MIN_M):
+        path = "tiles"
     return PRODUCT.build(M=m, N=n, K=k, sa=(a0, a1), sb=(b0, b1), path=DOT_PATHS[path],
                          a=op_a, b=op_b)
 
@@ -361,7 +375,8 @@ def _merge_rows(dims: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
 
 def _product_context(dtype: str) -> dict[str, Any]:
     return {"product": PRODUCT, "blas": BLAS_PREFIX.get(dtype, ""), "sfx": dtype,
-            "bool": dtype == "bool", "paths": tuple(DOT_PATHS.items())}
+            "bool": dtype == "bool", "paths": tuple(DOT_PATHS.items()),
+            "tiles": dtype in TILES_DTYPES, "itemsize": np.dtype(dtype).itemsize}
 
 
 class DotKernel(KernelBuilder):

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, is_dense
-from cgraph.tensor.blas_ops import BLAS_PREFIX, DOT_PATHS, PRODUCT
+from cgraph.tensor.blas_ops import BLAS_PREFIX, DOT_PATHS, PRODUCT, TILES_DTYPES
 from cgraph.tensor.conv_gradw import gradw_bytes, gradw_units, padded_points, takes_gradw
 
 __all__ = ["BORDER_MODES", "COL_LIMIT", "ConvKernel", "Geometry", "border_pads",
@@ -161,7 +161,7 @@ def _conv_context(kind: str, dtype: str) -> dict[str, Any]:
     # gemm.c.j2 (included for the BLAS thread choice) reads product, paths, bool
     return {"kind": kind, "blas": BLAS_PREFIX.get(dtype, ""), "sfx": dtype, "bool": False,
             "product": PRODUCT, "paths": tuple(DOT_PATHS.items()),
-            "itemsize": np.dtype(dtype).itemsize}
+            "tiles": dtype in TILES_DTYPES, "itemsize": np.dtype(dtype).itemsize}
 
 
 #: the plan slots of every convolution kernel: three spatial axes (depth, rows, cols);

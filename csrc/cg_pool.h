@@ -1,0 +1,178 @@
+/* cg_pool.h: worker threads kept between calls, for kernels that split their work
+ * into units the threads claim (the tiles path of matrix products, templates/gemm_tiles.c.j2).
+ *
+ * cg_pool_run(work, arg, n) runs work(arg, 0) in the calling thread and offers the same
+ * job to n - 1 pool threads, which run work(arg, t). `work` claims units from `arg`
+ * until none is left, so a thread the machine delays simply takes fewer: the caller
+ * never waits for a unit nobody took. When the caller is done it withdraws the job
+ * from every thread that has not started it and waits only for those that have, so
+ * no thread reads `arg` (on the caller's stack) after cg_pool_run returns.
+ *
+ * A job slot holds NULL (free), the job (offered) or CG_POOL_TAKEN (running): a
+ * thread takes an offered job, and the caller withdraws one, by compare-and-swap, so
+ * exactly one of them wins. A thread spins for its next job for CG_POOL_SPIN_NS
+ * (yielding the core to any thread that wants it), then sleeps until it is offered
+ * one. The spin is long, as OpenBLAS's own (2^28 cycles, about 70 ms here): a thread
+ * woken by the caller's signal is placed on the caller's core (Linux's wake-affine
+ * choice) and shares it for milliseconds until the load balancer moves it, and so is
+ * one woken by its own timer when that timer was moved to the busy core. Products
+ * in that time ran at one thread's speed (float32 128x784x256: 460-500 us a call
+ * instead of 240, for the first 10-100 calls after a pause of 1 ms with a 0.2 ms
+ * spin); a spinning thread stays on its core. A thread that cannot be started
+ * leaves its share to the others; a forked child starts its own (`pid`). One pool
+ * per translation unit that includes this header.
+ */
+#ifndef CG_POOL_H
+#define CG_POOL_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CG_POOL_MAX 64
+#define CG_POOL_SPIN_NS ((int64_t)50000000)
+
+typedef struct {
+    void (*work)(void *arg, int thread);
+    void *arg;
+} cg_pool_job;
+
+#define CG_POOL_TAKEN ((cg_pool_job *)1)
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CG_POOL_PAUSE() __builtin_ia32_pause()
+#else
+#define CG_POOL_PAUSE() ((void)0)
+#endif
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    cg_pool_job *slot;
+    int index;     /* the thread number work() is given: 1.. */
+    int sleeping;  /* under lock: waiting on `wake` */
+    int state;     /* 0 not started, 1 running, -1 could not be started */
+} cg_pool_worker;
+
+static cg_pool_worker cg_pool_workers[CG_POOL_MAX - 1];
+static pthread_mutex_t cg_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t cg_pool_pid;
+
+static inline int64_t cg_pool_now_ns(void)
+{
+    struct timespec t;
+    timespec_get(&t, TIME_UTC);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* The slot's offered job, taken (NULL when there is none or the caller withdrew it). */
+static inline cg_pool_job *cg_pool_take(cg_pool_worker *me)
+{
+    cg_pool_job *job = __atomic_load_n(&me->slot, __ATOMIC_ACQUIRE);
+    if (job == NULL || job == CG_POOL_TAKEN)
+        return NULL;
+    return __atomic_compare_exchange_n(&me->slot, &job, CG_POOL_TAKEN, 0, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED) ? job : NULL;
+}
+
+static void *cg_pool_main(void *arg)
+{
+    cg_pool_worker *me = arg;
+    for (;;) {
+        cg_pool_job *job;
+        const int64_t until = cg_pool_now_ns() + CG_POOL_SPIN_NS;
+        while (!(job = cg_pool_take(me)) && cg_pool_now_ns() < until)
+            sched_yield();
+        if (!job) {  /* asleep until offered a job, then spinning again, job or not: a
+                        thread that wakes after its caller withdrew the job catches the
+                        next one */
+            pthread_mutex_lock(&me->lock);
+            me->sleeping = 1;
+            if (!(job = cg_pool_take(me)))
+                pthread_cond_wait(&me->wake, &me->lock);
+            me->sleeping = 0;
+            pthread_mutex_unlock(&me->lock);
+            if (!job && !(job = cg_pool_take(me)))
+                continue;
+        }
+        job->work(job->arg, me->index);
+        __atomic_store_n(&me->slot, NULL, __ATOMIC_RELEASE);  /* done: the job is not read again */
+    }
+    return NULL;
+}
+
+/* Pool thread t (0..), started on first use; NULL when it cannot be started. */
+static cg_pool_worker *cg_pool_worker_of(int t)
+{
+    cg_pool_worker *w = &cg_pool_workers[t];
+    if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == 1
+            && __atomic_load_n(&cg_pool_pid, __ATOMIC_RELAXED) == getpid())
+        return w;
+    pthread_mutex_lock(&cg_pool_lock);
+    if (cg_pool_pid != getpid()) {  /* first use, or a forked child: no threads yet */
+        for (int u = 0; u < CG_POOL_MAX - 1; ++u) {
+            cg_pool_workers[u].state = 0;
+            cg_pool_workers[u].slot = NULL;
+        }
+        __atomic_store_n(&cg_pool_pid, getpid(), __ATOMIC_RELAXED);
+    }
+    if (w->state == 0) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        w->index = t + 1;
+        w->sleeping = 0;
+        int ok = pthread_mutex_init(&w->lock, NULL) == 0;
+        ok = ok && pthread_cond_init(&w->wake, NULL) == 0;
+        ok = ok && pthread_attr_init(&attr) == 0;
+        if (ok) {
+            ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0
+                 && pthread_create(&thread, &attr, cg_pool_main, w) == 0;
+            pthread_attr_destroy(&attr);
+        }
+        __atomic_store_n(&w->state, ok ? 1 : -1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&cg_pool_lock);
+    return w->state == 1 ? w : NULL;
+}
+
+/* Run work(arg, t) for t < n: 1.. on pool threads (one that is busy with another
+   caller's job, or cannot be started, is skipped), 0 in the calling thread; return
+   once every thread that started it has finished. */
+static void cg_pool_run(void (*work)(void *, int), void *arg, int n)
+{
+    cg_pool_job job = {work, arg};
+    cg_pool_worker *offered[CG_POOL_MAX];
+    int m = 0;
+    if (n > CG_POOL_MAX)
+        n = CG_POOL_MAX;
+    for (int t = 1; t < n; ++t) {
+        cg_pool_worker *w = cg_pool_worker_of(t - 1);
+        cg_pool_job *expected = NULL;
+        if (!w || !__atomic_compare_exchange_n(&w->slot, &expected, &job, 0, __ATOMIC_RELEASE,
+                                               __ATOMIC_RELAXED))
+            continue;
+        offered[m++] = w;
+        pthread_mutex_lock(&w->lock);
+        if (w->sleeping)
+            pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+    }
+    work(arg, 0);
+    for (int j = 0; j < m; ++j) {
+        cg_pool_job *expected = &job;
+        if (__atomic_compare_exchange_n(&offered[j]->slot, &expected, NULL, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            continue;  /* withdrawn before the thread took it */
+        for (int spins = 0; __atomic_load_n(&offered[j]->slot, __ATOMIC_ACQUIRE) == CG_POOL_TAKEN;
+             ++spins) {
+            if (spins < 4096)
+                CG_POOL_PAUSE();
+            else
+                sched_yield();  /* the thread may be waiting for this very core */
+        }
+    }
+}
+
+#endif
