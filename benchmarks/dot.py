@@ -4,12 +4,12 @@ Run: `python -m benchmarks.dot [--quick] [--threshold | --narrow | --tiles]`. Pr
 markdown table of the median time per call over interleaved rounds, as GFLOP/s (2 n^3
 flops a product), the ratio cgraph / numpy (> 1: cgraph is faster), and the rate of
 cgraph's C kernel alone (its profile timers; the rest of a call is the Python call
-path). Each result is checked against numpy before timing. Both call OpenBLAS (cgraph: scipy-openblas32;
-numpy: its own copy), each with its own thread pool (the header line says how many
-threads); rounds are separated by a pause of SETTLE seconds, the time numpy's idle
-OpenBLAS workers keep spinning. Two-thread products are sensitive to other processes
-on the machine: a product whose second thread waits for a core takes scheduler ticks
-(4 ms) instead of 0.2 ms, whichever library runs it.
+path). Each result is checked against numpy before timing. Both call OpenBLAS (cgraph:
+scipy-openblas32; numpy: its own copy), each with its own thread pool (the header line
+says how many threads); rounds are separated by a pause of SETTLE seconds, the time
+numpy's idle OpenBLAS workers keep spinning. Two-thread products are sensitive to other
+processes on the machine: a product whose second thread waits for a core takes scheduler
+ticks (4 ms) instead of 0.2 ms, whichever library runs it.
 
 `--threshold` times the tiny products that decide `BLAS_MIN_WORK`
 (cgraph/tensor/blas_ops.py): the generated loop against a BLAS call, for gemm
