@@ -201,7 +201,8 @@ def path_table(path: str, rounds: int, quick: bool) -> None:
         for dtype in DTYPES:
             for m, k, n, layout in cases[:4] if quick else cases:
                 f, args, numpy_dot, views = _narrow_case(m, k, n, layout, dtype)
-                calls = max(2, int(2e7 / (m * n * k)))
+                # 10 calls at least: the first calls after the pause wake the threads
+                calls = max(10, int(2e7 / (m * n * k)))
                 timed = {}
                 for mode, least in ((path, on), ("blas", off)):
                     setattr(blas_ops, knob, least)

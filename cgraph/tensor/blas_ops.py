@@ -33,8 +33,8 @@ from cgraph.tensor.type import TensorType, as_tensor_variable
 
 __all__ = ["BLAS_MIN_WORK", "DOT_PATHS", "NARROW_DTYPES", "NARROW_MAX_A", "NARROW_MIN_A",
            "NARROW_MIN_K", "NARROW_MIN_M", "NARROW_N", "NARROW_WIDTH", "PRODUCT", "TILES_DTYPES",
-           "TILES_MAX_K", "TILES_MIN_M", "TILES_MIN_N", "TILES_MIN_WORK", "Dot", "Gemm",
-           "MatMul", "product_params"]
+           "TILES_MAX_K", "TILES_MIN_K", "TILES_MIN_M", "TILES_MIN_N", "TILES_MIN_WORK", "Dot",
+           "Gemm", "MatMul", "product_params"]
 
 
 def _col(v: Variable) -> Variable:
@@ -284,11 +284,17 @@ NARROW_MIN_M = 16
 NARROW_DTYPES = ("float64",)
 NARROW_MAX_A = 8_000_000
 #: The tiles path (templates/gemm_tiles.c.j2): float products of at least TILES_MIN_WORK
-#: multiply-adds whose b has contiguous rows, K of at most TILES_MAX_K (a panel of b
-#: stays in L2), N and M of at least TILES_MIN_N and TILES_MIN_M, read in place on
+#: multiply-adds whose b has contiguous rows, K from TILES_MIN_K to TILES_MAX_K (a panel
+#: of b stays in L2), N and M of at least TILES_MIN_N and TILES_MIN_M, read in place on
 #: cgraph's own threads, when the module is built for AVX-512 (else BLAS, as planned).
+#: Quiet run (2026-12-06 06:25, `python -m benchmarks.dot --tiles`, tiles / cgraph's
+#: BLAS, 2 threads, AVX-512 Zen 4): float64 1.06-1.45x from 64x256x64 to 1000^3 (the
+#: MLP's 128x784x256 1.16x, its TN gradient 1.26x), float32 1.02-1.55x but 0.93x at
+#: 64x256x64; K = 16 lost in float64 (4096x16x512 0.84x: each tile's c costs as much
+#: as its few k).
 TILES_DTYPES = ("float32", "float64")
 TILES_MIN_WORK = 1 << 20
+TILES_MIN_K = 32
 TILES_MAX_K = 1024
 TILES_MIN_N = 32
 TILES_MIN_M = 24
@@ -354,8 +360,8 @@ def product_params(m: int, n: int, k: int, strides: Sequence[int], blas: bool,
           and m >= NARROW_MIN_M):
         path, op_a, op_b = "narrow", unused, (0, 0, k * NARROW_WIDTH)
     elif (path == "gemm" and dtype in TILES_DTYPES and b1 == 1 and not op_a[2] and not op_b[2]
-          and m * n * k >= TILES_MIN_WORK and k <= TILES_MAX_K and n >= TILES_MIN_N
-          and m >= TILES_MIN_M):
+          and m * n * k >= TILES_MIN_WORK and TILES_MIN_K <= k <= TILES_MAX_K
+          and n >= TILES_MIN_N and m >= TILES_MIN_M):
         path = "tiles"
     return PRODUCT.build(M=m, N=n, K=k, sa=(a0, a1), sb=(b0, b1), path=DOT_PATHS[path],
                          a=op_a, b=op_b)

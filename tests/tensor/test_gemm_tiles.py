@@ -41,7 +41,7 @@ def avx512() -> bool:
 @pytest.fixture
 def everywhere(monkeypatch):
     """The tiles path for every float product that it can read in place."""
-    for least in ("TILES_MIN_WORK", "TILES_MIN_M", "TILES_MIN_N"):
+    for least in ("TILES_MIN_WORK", "TILES_MIN_K", "TILES_MIN_M", "TILES_MIN_N"):
         monkeypatch.setattr(blas_ops, least, 0)
     monkeypatch.setattr(blas_ops, "BLAS_MIN_WORK", dict.fromkeys(blas_ops.BLAS_MIN_WORK, 0))
 
@@ -55,6 +55,7 @@ def test_the_planner_routes_mid_size_products():
     assert path(128, 256, 784, dtype="float32") == TILES
     assert path(128, 784, 256, (256, 1, 1, 256)) == DOT_PATHS["gemm"]  # b^T: strided rows
     assert path(128, 256, 2000) == DOT_PATHS["gemm"]             # K past TILES_MAX_K
+    assert path(4096, 512, 16) == DOT_PATHS["gemm"]              # K below TILES_MIN_K
     assert path(64, 64, 64) == DOT_PATHS["gemm"]                 # small: BLAS
     assert path(128, 16, 784, dtype="float32") == DOT_PATHS["gemm"]  # N below TILES_MIN_N
     assert path(128, 256, 784, dtype="int64") != TILES
