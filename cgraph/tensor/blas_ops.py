@@ -283,15 +283,10 @@ NARROW_MIN_M = 16
 #: lost on most shapes (TN 0.67-0.81x, 128x784x10 0.95x): OpenBLAS's sgemm keeps those.
 NARROW_DTYPES = ("float64",)
 NARROW_MAX_A = 8_000_000
-#: The tiles path (templates/gemm_tiles.c.j2): float products of at least TILES_MIN_WORK
-#: multiply-adds whose b has contiguous rows, K from TILES_MIN_K to TILES_MAX_K (a panel
-#: of b stays in L2), N and M of at least TILES_MIN_N and TILES_MIN_M, read in place on
-#: cgraph's own threads, when the module is built for AVX-512 (else BLAS, as planned).
-#: Quiet run (2026-12-06 06:25, `python -m benchmarks.dot --tiles`, tiles / cgraph's
-#: BLAS, 2 threads, AVX-512 Zen 4): float64 1.06-1.45x from 64x256x64 to 1000^3 (the
-#: MLP's 128x784x256 1.16x, its TN gradient 1.26x), float32 1.02-1.55x but 0.93x at
-#: 64x256x64; K = 16 lost in float64 (4096x16x512 0.84x: each tile's c costs as much
-#: as its few k).
+#: The tiles path (templates/gemm_tiles.c.j2, on AVX-512; else BLAS as planned): float
+#: products with b's rows contiguous, K in [TILES_MIN_K, TILES_MAX_K] (b's panel in L2).
+#: `python -m benchmarks.dot --tiles` (06:25, tiles / BLAS, 2 threads): float64 1.06-1.45x
+#: (MLP 1.16x, TN 1.26x), float32 1.02-1.55x (64x256x64 0.93x); float64 K=16 0.84x.
 TILES_DTYPES = ("float32", "float64")
 TILES_MIN_WORK = 1 << 20
 TILES_MIN_K = 32
