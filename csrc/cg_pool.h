@@ -18,7 +18,8 @@
  * one woken by its own timer when that timer was moved to the busy core. Products
  * in that time ran at one thread's speed (float32 128x784x256: 460-500 us a call
  * instead of 240, for the first 10-100 calls after a pause of 1 ms with a 0.2 ms
- * spin); a spinning thread stays on its core. A thread that cannot be started
+ * spin); a spinning thread stays on its core, and a thread woken on its caller's
+ * core moves itself off it (cg_pool_leave_cpu). A thread that cannot be started
  * leaves its share to the others; a forked child starts its own (`pid`). One pool
  * per translation unit that includes this header.
  */
@@ -37,9 +38,44 @@
 typedef struct {
     void (*work)(void *arg, int thread);
     void *arg;
+    int cpu;  /* the caller's CPU, or -1 */
 } cg_pool_job;
 
 #define CG_POOL_TAKEN ((cg_pool_job *)1)
+
+#if defined(__linux__) && defined(__GLIBC__)
+#include <string.h>
+#include <sys/syscall.h>
+/* GNU and BSD names, declared here too: modules exported with -std=c11 hide them */
+extern int sched_getcpu(void);
+extern long syscall(long number, ...);
+#define CG_POOL_CPU() sched_getcpu()
+
+/* Move the calling thread off `cpu`, to another CPU it may run on, then let it run on
+   all of them again (which moves it nowhere): a pool thread woken on its caller's core. */
+static void cg_pool_leave_cpu(int cpu)
+{
+    enum { WORDS = 16, BITS = 8 * sizeof(unsigned long) };
+    unsigned long all[WORDS], others[WORDS];
+    memset(all, 0, sizeof all);
+    const long size = syscall(SYS_sched_getaffinity, 0, sizeof all, all);
+    if (size <= 0 || cpu < 0 || cpu >= (int)(WORDS * BITS))
+        return;
+    memcpy(others, all, sizeof all);
+    others[cpu / BITS] &= ~(1UL << (cpu % BITS));
+    int any = 0;
+    for (int w = 0; w < WORDS; ++w)
+        any |= others[w] != 0;
+    if (any && syscall(SYS_sched_setaffinity, 0, size, others) == 0)
+        syscall(SYS_sched_setaffinity, 0, size, all);
+}
+#else
+#define CG_POOL_CPU() (-1)
+static void cg_pool_leave_cpu(int cpu)
+{
+    (void)cpu;
+}
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #define CG_POOL_PAUSE() __builtin_ia32_pause()
@@ -96,6 +132,12 @@ static void *cg_pool_main(void *arg)
             pthread_mutex_unlock(&me->lock);
             if (!job && !(job = cg_pool_take(me)))
                 continue;
+            /* Linux wakes a thread on the core of the thread that signals it (when it
+               deems that core's caches worth it), where it waits for the caller's core
+               for milliseconds until the load balancer moves it: products after a pause
+               ran at one thread's speed for their first 10-100 calls */
+            if (job->cpu >= 0 && CG_POOL_CPU() == job->cpu)
+                cg_pool_leave_cpu(job->cpu);
         }
         job->work(job->arg, me->index);
         __atomic_store_n(&me->slot, NULL, __ATOMIC_RELEASE);  /* done: the job is not read again */
@@ -142,7 +184,7 @@ static cg_pool_worker *cg_pool_worker_of(int t)
    once every thread that started it has finished. */
 static void cg_pool_run(void (*work)(void *, int), void *arg, int n)
 {
-    cg_pool_job job = {work, arg};
+    cg_pool_job job = {work, arg, CG_POOL_CPU()};
     cg_pool_worker *offered[CG_POOL_MAX];
     int m = 0;
     if (n > CG_POOL_MAX)
