@@ -293,3 +293,60 @@ def assert_products_survive_short_memory(setup: str, a: str = "x", av: str = "xv
                           timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     assert all(float(line) < 1e-12 for line in proc.stdout.strip().splitlines()[-2:])
+
+
+def assert_sgd_update_in_place(key: str, rows: int, cols: int, batch: int = 128) -> None:
+    """W -= 0.1 * x.T @ g (a Gemm(-lr, 1) on W, `rows` x `cols`) as a shared variable's
+    update, twice: written into W's own storage, equal to numpy's."""
+    import cgraph
+    import cgraph.tensor as T
+
+    w = cgraph.shared(rng_for(key).uniform(-1, 1, (rows, cols)), name="W")
+    x, g = T.dmatrix("x"), T.dmatrix("g")
+    f = cgraph.function([x, g], [], updates=[(w, w - 0.1 * T.dot(x.T, g))])
+    storage, start = w.get_value(borrow=True), w.get_value()
+    xv = rng_for(key, 1).uniform(-1, 1, (batch, rows))
+    gv = rng_for(key, 2).uniform(-1, 1, (batch, cols))
+    f(xv, gv)
+    f(xv, gv)
+    assert w.get_value(borrow=True) is storage
+    np.testing.assert_allclose(w.get_value(), start - 0.2 * xv.T @ gv, rtol=1e-12, atol=1e-12)
+
+
+def assert_gemm_alpha_beta(key: str, dtype: str, sizes, tolerance: dict) -> None:
+    """Gemm(alpha, beta)(a.T, b, c) for several alpha and beta, and with c a bias row
+    broadcast, against numpy for each (m, k, n) of `sizes`."""
+    import cgraph
+    import cgraph.tensor as T
+    from cgraph.tensor.blas_ops import Gemm
+
+    A, B, C = (T.matrix(name, dtype=dtype) for name in "ABC")
+    cases = [(1.0, 0.0), (1.0, 1.0), (-0.1, 1.0), (2.0, -0.5), (0.5, 0.0)]
+    fns = {ab: cgraph.function([A, B, C], Gemm(*ab)(A.T, B, C)) for ab in cases}
+    bias = cgraph.function([A, B, C], Gemm(1.0, 1.0)(A.T, B, C[0]))  # c broadcast
+    rng = rng_for(key, dtype)
+    for m, k, n in sizes:
+        a, b = rng.uniform(-1, 1, (k, m)).astype(dtype), rng.uniform(-1, 1, (k, n)).astype(dtype)
+        c = rng.uniform(-1, 1, (m, n)).astype(dtype)
+        for (alpha, beta), f in fns.items():
+            want = np.asarray(alpha, dtype) * (a.T @ b) + np.asarray(beta, dtype) * c
+            np.testing.assert_allclose(f(a, b, c), want, err_msg=f"{alpha} {beta} {m}x{k}x{n}",
+                                       **tolerance)
+        np.testing.assert_allclose(bias(a, b, c), a.T @ b + c[0], **tolerance)
+
+
+def assert_layout_products(layout: tuple, key: str, dtype: str, sizes, tolerance: dict) -> None:
+    """a @ b of the views `layout` = (views, shapes) makes of arrays of shapes(m, k, n),
+    compiled once, against numpy for each (m, k, n) of `sizes`."""
+    import cgraph
+    import cgraph.tensor as T
+
+    views, shapes = layout
+    A, B = T.matrix("A", dtype=dtype), T.matrix("B", dtype=dtype)
+    f = cgraph.function([A, B], T.dot(*views(A, B)))
+    rng = rng_for(key, dtype)
+    for m, k, n in sizes:
+        a, b = (rng.uniform(-1, 1, shape).astype(dtype) for shape in shapes(m, k, n))
+        va, vb = views(a, b)
+        assert va.shape == (m, k) and vb.shape == (k, n)
+        np.testing.assert_allclose(f(a, b), va @ vb, err_msg=f"{key} {m}x{k}x{n}", **tolerance)

@@ -14,12 +14,18 @@ import os
 
 import numpy as np
 import pytest
-from helpers import assert_products_survive_short_memory, rng_for
+from helpers import (
+    assert_gemm_alpha_beta,
+    assert_layout_products,
+    assert_products_survive_short_memory,
+    assert_sgd_update_in_place,
+    rng_for,
+)
 
 import cgraph
 import cgraph.tensor as T
 from cgraph.tensor import blas_ops
-from cgraph.tensor.blas_ops import DOT_PATHS, PRODUCT, Gemm, product_params
+from cgraph.tensor.blas_ops import DOT_PATHS, PRODUCT, product_params
 
 TOLERANCE = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-5, atol=2e-5)}
 PATH, PACKED_B = PRODUCT.slots().path, PRODUCT.slots().b.packed
@@ -77,49 +83,20 @@ LAYOUTS = {
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_every_layout_and_size_against_numpy(everywhere, dtype, layout):
-    views, shapes = LAYOUTS[layout]
-    A, B = T.matrix("A", dtype=dtype), T.matrix("B", dtype=dtype)
-    f = cgraph.function([A, B], T.dot(*views(A, B)))
-    rng = rng_for("narrow", dtype, layout)
     sizes = [(m, k, n) for m in (2, 7, 13) for k in (1, 2, 5, 16, 17) for n in range(2, 17)]
     sizes += [(0, 5, 10), (1, 40, 10), (37, 300, 10), (9, 600, 16), (6, 2000, 9)]
-    for m, k, n in sizes:
-        a, b = (rng.uniform(-1, 1, shape).astype(dtype) for shape in shapes(m, k, n))
-        va, vb = views(a, b)
-        assert va.shape == (m, k) and vb.shape == (k, n)
-        np.testing.assert_allclose(f(a, b), va @ vb, err_msg=f"{layout} {m}x{k}x{n}",
-                                   **TOLERANCE[dtype])
+    assert_layout_products(LAYOUTS[layout], f"narrow {layout}", dtype, sizes, TOLERANCE[dtype])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_gemm_alpha_beta(everywhere, dtype):
-    A, B, C = (T.matrix(name, dtype=dtype) for name in "ABC")
-    cases = [(1.0, 0.0), (1.0, 1.0), (-0.1, 1.0), (2.0, -0.5), (0.5, 0.0)]
-    fns = {ab: cgraph.function([A, B, C], Gemm(*ab)(A.T, B, C)) for ab in cases}
-    bias = cgraph.function([A, B, C], Gemm(1.0, 1.0)(A.T, B, C[0]))  # c broadcast
-    rng = rng_for("gemm", dtype)
-    for m, k, n in [(7, 300, 10), (13, 5, 16), (2, 17, 3), (1, 9, 11)]:
-        a, b = rng.uniform(-1, 1, (k, m)).astype(dtype), rng.uniform(-1, 1, (k, n)).astype(dtype)
-        c = rng.uniform(-1, 1, (m, n)).astype(dtype)
-        for (alpha, beta), f in fns.items():
-            want = np.asarray(alpha, dtype) * (a.T @ b) + np.asarray(beta, dtype) * c
-            np.testing.assert_allclose(f(a, b, c), want, err_msg=f"{alpha} {beta} {m}x{k}x{n}",
-                                       **TOLERANCE[dtype])
-        np.testing.assert_allclose(bias(a, b, c), a.T @ b + c[0], **TOLERANCE[dtype])
+    assert_gemm_alpha_beta("gemm", dtype, [(7, 300, 10), (13, 5, 16), (2, 17, 3), (1, 9, 11)],
+                           TOLERANCE[dtype])
 
 
 def test_in_place_sgd_update(everywhere):
     # W -= lr * h.T @ g: Gemm(-lr, 1) written into W's own storage.
-    w = cgraph.shared(rng_for("sgd").uniform(-1, 1, (256, 10)), name="W")
-    h, g = T.dmatrix("h"), T.dmatrix("g")
-    f = cgraph.function([h, g], [], updates=[(w, w - 0.1 * T.dot(h.T, g))])
-    storage, start = w.get_value(borrow=True), w.get_value()
-    hv = rng_for("sgd", 1).uniform(-1, 1, (128, 256))
-    gv = rng_for("sgd", 2).uniform(-1, 1, (128, 10))
-    f(hv, gv)
-    f(hv, gv)
-    assert w.get_value(borrow=True) is storage
-    np.testing.assert_allclose(w.get_value(), start - 0.2 * hv.T @ gv, rtol=1e-12, atol=1e-12)
+    assert_sgd_update_in_place('sgd', 256, 10)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

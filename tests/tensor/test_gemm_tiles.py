@@ -16,7 +16,12 @@ import os
 
 import numpy as np
 import pytest
-from helpers import rng_for
+from helpers import (
+    assert_gemm_alpha_beta,
+    assert_layout_products,
+    assert_sgd_update_in_place,
+    rng_for,
+)
 
 import cgraph
 import cgraph.tensor as T
@@ -75,19 +80,12 @@ LAYOUTS = {
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_sizes_around_the_tiles_against_numpy(everywhere, dtype, layout):
-    views, shapes = LAYOUTS[layout]
-    A, B = T.matrix("A", dtype=dtype), T.matrix("B", dtype=dtype)
-    f = cgraph.function([A, B], T.dot(*views(A, B)))
-    rng = rng_for("tiles", dtype, layout)
     sizes = [(m, k, n) for m in (2, 5, 6, 7, 13) for k in (1, 3, 40)
              for n in (2, 15, 16, 17, 33, 64, 65, 130)]
     sizes += [(128, 784, 256), (37, 300, 100), (200, 7, 70)]
-    for m, k, n in sizes:
-        a, b = (rng.uniform(-1, 1, shape).astype(dtype) for shape in shapes(m, k, n))
-        va, vb = views(a, b)
-        assert va.shape == (m, k) and vb.shape == (k, n)
-        np.testing.assert_allclose(f(a, b), va @ vb, err_msg=f"{layout} {m}x{k}x{n}",
-                                   **TOLERANCE[dtype])
+    assert_layout_products(LAYOUTS[layout], f"tiles {layout}", dtype, sizes, TOLERANCE[dtype])
+    views, shapes = LAYOUTS[layout]
+    rng = rng_for("tiles path", dtype, layout)
     a, b = (rng.uniform(-1, 1, shape).astype(dtype) for shape in shapes(13, 40, 65))
     va, vb = views(a, b)
     strides = (va.strides[0] // va.itemsize, va.strides[1] // va.itemsize,
@@ -97,20 +95,14 @@ def test_sizes_around_the_tiles_against_numpy(everywhere, dtype, layout):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_gemm_reads_c_in_place_and_broadcast(everywhere, dtype):
+    sizes = [(7, 300, 70), (13, 5, 16), (128, 100, 256), (1, 9, 33)]
+    assert_gemm_alpha_beta("tiles gemm", dtype, sizes, TOLERANCE[dtype])
     A, B, C = (T.matrix(name, dtype=dtype) for name in "ABC")
-    cases = [(1.0, 0.0), (1.0, 1.0), (-0.1, 1.0), (2.0, -0.5)]
-    fns = {ab: cgraph.function([A, B, C], Gemm(*ab)(A.T, B, C)) for ab in cases}
-    row = cgraph.function([A, B, C], Gemm(1.0, 1.0)(A.T, B, C[0]))       # a bias row
     column = cgraph.function([A, B, C], Gemm(0.5, 2.0)(A.T, B, T.addbroadcast(C[:, :1], 1)))
-    rng = rng_for("tiles gemm", dtype)
-    for m, k, n in [(7, 300, 70), (13, 5, 16), (128, 100, 256), (1, 9, 33)]:
+    rng = rng_for("tiles column", dtype)
+    for m, k, n in sizes:
         a, b = rng.uniform(-1, 1, (k, m)).astype(dtype), rng.uniform(-1, 1, (k, n)).astype(dtype)
         c = rng.uniform(-1, 1, (m, n)).astype(dtype)
-        for (alpha, beta), f in fns.items():
-            want = np.asarray(alpha, dtype) * (a.T @ b) + np.asarray(beta, dtype) * c
-            np.testing.assert_allclose(f(a, b, c), want, err_msg=f"{alpha} {beta} {m}x{k}x{n}",
-                                       **TOLERANCE[dtype])
-        np.testing.assert_allclose(row(a, b, c), a.T @ b + c[0], **TOLERANCE[dtype])
         np.testing.assert_allclose(column(a, b, c), 0.5 * (a.T @ b) + 2 * c[:, :1],
                                    **TOLERANCE[dtype])
 
@@ -130,16 +122,7 @@ def test_epilogue_runs_on_every_unit(everywhere, dtype):
 
 def test_in_place_sgd_update(everywhere):
     # W -= lr * x.T @ g: Gemm(-lr, 1) written into W's own storage by the tiles
-    w = cgraph.shared(rng_for("tiles sgd").uniform(-1, 1, (300, 70)), name="W")
-    x, g = T.dmatrix("x"), T.dmatrix("g")
-    f = cgraph.function([x, g], [], updates=[(w, w - 0.1 * T.dot(x.T, g))])
-    storage, start = w.get_value(borrow=True), w.get_value()
-    xv = rng_for("tiles sgd", 1).uniform(-1, 1, (128, 300))
-    gv = rng_for("tiles sgd", 2).uniform(-1, 1, (128, 70))
-    f(xv, gv)
-    f(xv, gv)
-    assert w.get_value(borrow=True) is storage
-    np.testing.assert_allclose(w.get_value(), start - 0.2 * xv.T @ gv, rtol=1e-12, atol=1e-12)
+    assert_sgd_update_in_place('tiles sgd', 300, 70)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
