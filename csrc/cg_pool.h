@@ -1,5 +1,5 @@
 /* cg_pool.h: worker threads kept between calls, for kernels that split their work
- * into units the threads claim (the tiles path of matrix products, templates/gemm_tiles.c.j2).
+ * into units the threads claim (the tiles path of products, templates/gemm_tiles.c.j2).
  *
  * cg_pool_run(work, arg, n) runs work(arg, 0) in the calling thread and offers the same
  * job to n - 1 pool threads, which run work(arg, t). `work` claims units from `arg`
@@ -12,18 +12,21 @@
  * thread takes an offered job, and the caller withdraws one, by compare-and-swap, so
  * exactly one of them wins. A thread spins for its next job for CG_POOL_SPIN_NS
  * (yielding the core to any thread that wants it), then sleeps until it is offered
- * one. The spin is long, as OpenBLAS's own (2^28 cycles, about 70 ms here): a thread
- * woken by the caller's signal is placed on the caller's core (Linux's wake-affine
- * choice) and shares it for milliseconds until the load balancer moves it, and so is
- * one woken by its own timer when that timer was moved to the busy core. Products
- * in that time ran at one thread's speed (float32 128x784x256: 460-500 us a call
- * instead of 240, for the first 10-100 calls after a pause of 1 ms with a 0.2 ms
- * spin); a spinning thread stays on its core, and a thread woken on its caller's
- * core moves itself off it (cg_pool_leave_cpu) when the caller yields the core
- * right after waking it: float32 256x256x256 three calls after a pause of 0.25 s,
- * 300-370 us a call before, 160-180 after (numpy: 190-250). A thread that cannot be started
- * leaves its share to the others; a forked child starts its own (`pid`). One pool
- * per translation unit that includes this header.
+ * one. The spin is long, as OpenBLAS's own (2^28 cycles, about 70 ms here), because
+ * waking on this 2-vCPU guest was slow or misplaced: Linux queues a thread woken by
+ * the caller's signal on the caller's core (its wake-affine choice), where it waits
+ * for milliseconds until the load balancer moves it, and a timer-woken one likewise
+ * when its timer was moved to the busy core. With a 0.2 ms spin, products after a
+ * pause of 1 ms ran at one thread's speed for their first 10-100 calls (float32
+ * 128x784x256: 460-500 us a call instead of 240). So after a pause longer than the
+ * spin, the caller yields its core once right after the signal, and the woken thread,
+ * finding itself on the caller's core, moves itself off (cg_pool_leave_cpu): float32
+ * 256x256x256 three calls after a pause of 0.25 s took 300-370 us a call before, 160-
+ * 180 after (numpy's OpenBLAS: 190-250).
+ *
+ * A thread that cannot be started leaves its share to the others; a forked child
+ * starts its own (`pid`). One pool per translation unit that includes this header:
+ * each module links its own copy of the runtime's products, and so has its own.
  */
 #ifndef CG_POOL_H
 #define CG_POOL_H
