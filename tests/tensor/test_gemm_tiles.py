@@ -13,6 +13,7 @@ shapes reach it.
 from __future__ import annotations
 
 import os
+import platform
 
 import numpy as np
 import pytest
@@ -185,3 +186,20 @@ def test_threads_of_concurrent_callers_do_not_mix(everywhere):
     for t in threads:
         t.join()
     assert not errors
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 flags")
+def test_modules_built_without_avx512_run_the_same_plan_on_blas(everywhere):
+    """The planner does not know the module's target: a tiles plan in a module built
+    without AVX-512 (here -mavx2) runs BLAS gemm, and Gemm's epilogue after it."""
+    x, w, b = T.dmatrix("x"), T.dmatrix("w"), T.dvector("b")
+    with cgraph.config.change_flags(cflags="-O2 -mavx2 -mfma"):
+        f = cgraph.function([x, w, b], [T.dot(x, w), T.tanh(T.dot(x, w) + b)])
+    assert "-mavx2" in f.build_options.cflags
+    rng = rng_for("tiles avx2")
+    xv, wv = rng.uniform(-1, 1, (61, 200)), rng.uniform(-1, 1, (200, 100))
+    bv = rng.uniform(-1, 1, 100)
+    assert product_params(61, 100, 200, (200, 1, 100, 1), blas=True)[PATH] == TILES
+    got = f(xv, wv, bv)
+    np.testing.assert_allclose(got[0], xv @ wv, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[1], np.tanh(xv @ wv + bv), rtol=1e-12, atol=1e-12)
