@@ -38,7 +38,12 @@
 #include <unistd.h>
 
 #define CG_POOL_MAX 64
-#define CG_POOL_SPIN_NS ((int64_t)50000000)
+#ifndef CG_POOL_SPIN_NS
+#define CG_POOL_SPIN_NS ((int64_t)50000000)  /* spinning for the next job */
+#endif
+#ifndef CG_POOL_IDLE_NS
+#define CG_POOL_IDLE_NS ((int64_t)10000000000)  /* then asleep this long at most: it ends */
+#endif
 
 typedef struct {
     void (*work)(void *arg, int thread);
@@ -94,7 +99,8 @@ typedef struct {
     cg_pool_job *slot;
     int index;     /* the thread number work() is given: 1.. */
     int sleeping;  /* under lock: waiting on `wake` */
-    int state;     /* 0 not started, 1 running, -1 could not be started */
+    int state;     /* 0 not started (or ended), 1 running, -1 could not be started */
+    int made;      /* lock and wake are initialized (they stay so when the thread ends) */
 } cg_pool_worker;
 
 static cg_pool_worker cg_pool_workers[CG_POOL_MAX - 1];
@@ -131,11 +137,24 @@ static void *cg_pool_main(void *arg)
                         next one */
             pthread_mutex_lock(&me->lock);
             me->sleeping = 1;
-            if (!(job = cg_pool_take(me)))
-                pthread_cond_wait(&me->wake, &me->lock);
+            int idle = 0;
+            if (!(job = cg_pool_take(me))) {
+                const int64_t end = cg_pool_now_ns() + CG_POOL_IDLE_NS;
+                struct timespec t = {(time_t)(end / 1000000000), (long)(end % 1000000000)};
+                idle = pthread_cond_timedwait(&me->wake, &me->lock, &t) != 0;
+            }
             me->sleeping = 0;
+            if (!job)
+                job = cg_pool_take(me);
             pthread_mutex_unlock(&me->lock);
-            if (!job && !(job = cg_pool_take(me)))
+            if (!job && idle) {  /* no job for CG_POOL_IDLE_NS: the thread ends, and the
+                                    next caller starts another (a process of many modules
+                                    keeps threads only for those in use); a job offered
+                                    meanwhile is withdrawn by its caller */
+                __atomic_store_n(&me->state, 0, __ATOMIC_RELEASE);
+                return NULL;
+            }
+            if (!job)
                 continue;
             /* Linux wakes a thread on the core of the thread that signals it (when it
                deems that core's caches worth it), where it waits for the caller's core
@@ -161,17 +180,22 @@ static cg_pool_worker *cg_pool_worker_of(int t)
     if (cg_pool_pid != getpid()) {  /* first use, or a forked child: no threads yet */
         for (int u = 0; u < CG_POOL_MAX - 1; ++u) {
             cg_pool_workers[u].state = 0;
+            cg_pool_workers[u].made = 0;
             cg_pool_workers[u].slot = NULL;
         }
         __atomic_store_n(&cg_pool_pid, getpid(), __ATOMIC_RELAXED);
     }
-    if (w->state == 0) {
+    if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == 0) {
         pthread_attr_t attr;
         pthread_t thread;
-        w->index = t + 1;
-        w->sleeping = 0;
-        int ok = pthread_mutex_init(&w->lock, NULL) == 0;
-        ok = ok && pthread_cond_init(&w->wake, NULL) == 0;
+        int ok = 1;
+        if (!w->made) {  /* once: a caller may still use them after a thread ends */
+            w->index = t + 1;
+            w->sleeping = 0;
+            ok = pthread_mutex_init(&w->lock, NULL) == 0
+                 && pthread_cond_init(&w->wake, NULL) == 0;
+            w->made = ok;
+        }
         ok = ok && pthread_attr_init(&attr) == 0;
         if (ok) {
             ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0

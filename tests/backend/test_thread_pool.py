@@ -1,7 +1,8 @@
 """cgraph's pool threads (csrc/cg_pool.h), compiled into a small C program: every
 unit of every job is done exactly once whatever the thread count, by callers on
-several threads at once, after the pool's threads have fallen asleep, and in a
-forked child; and the oversubscribed-machine policy (`cg_pool_record`,
+several threads at once, after the pool's threads have fallen asleep, after an idle
+thread ended (and another was started), and in a forked child; and the
+oversubscribed-machine policy (`cg_pool_record`,
 `cg_pool_alone`) moves to one thread after two slow calls of three, not after one.
 """
 
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux" or shutil.which("gcc") i
 PROGRAM = r"""
 #include <stdio.h>
 #include <stdlib.h>
+#define CG_POOL_SPIN_NS ((int64_t)2000000)   /* 2 ms, then asleep */
+#define CG_POOL_IDLE_NS ((int64_t)40000000)  /* 40 ms asleep, then the thread ends */
 #include "cg_pool.h"
 #include <sys/wait.h>
 
@@ -72,9 +75,20 @@ int main(void)
         pthread_join(t[i], &r);
         bad |= (int)(long)r;
     }
-    struct timespec pause = {0, 80 * 1000 * 1000};  /* past the spin: the threads sleep */
+    struct timespec pause = {0, 10 * 1000 * 1000};  /* past the spin: the threads sleep */
     nanosleep(&pause, NULL);
     bad |= run_jobs(50, 64, 2);
+    struct timespec idle = {0, 150 * 1000 * 1000};  /* past the idle time: they end */
+    nanosleep(&idle, NULL);
+    if (__atomic_load_n(&cg_pool_workers[0].state, __ATOMIC_ACQUIRE) != 0) {
+        printf("an idle thread did not end\n");
+        bad = 1;
+    }
+    bad |= run_jobs(50, 64, 2);  /* a new thread */
+    if (__atomic_load_n(&cg_pool_workers[0].state, __ATOMIC_ACQUIRE) != 1) {
+        printf("no thread was started again\n");
+        bad = 1;
+    }
     pid_t child = fork();
     if (child == 0)
         _exit(run_jobs(50, 64, 2));
