@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cg_busy.h"
+
 #define CG_POOL_MAX 64
 #ifndef CG_POOL_SPIN_NS
 #define CG_POOL_SPIN_NS ((int64_t)50000000)  /* spinning for the next job */
@@ -107,13 +109,6 @@ static cg_pool_worker cg_pool_workers[CG_POOL_MAX - 1];
 static pthread_mutex_t cg_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t cg_pool_pid;
 
-static inline int64_t cg_pool_now_ns(void)
-{
-    struct timespec t;
-    timespec_get(&t, TIME_UTC);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* The slot's offered job, taken (NULL when there is none or the caller withdrew it). */
 static inline cg_pool_job *cg_pool_take(cg_pool_worker *me)
 {
@@ -129,8 +124,8 @@ static void *cg_pool_main(void *arg)
     cg_pool_worker *me = arg;
     for (;;) {
         cg_pool_job *job;
-        const int64_t until = cg_pool_now_ns() + CG_POOL_SPIN_NS;
-        while (!(job = cg_pool_take(me)) && cg_pool_now_ns() < until)
+        const int64_t until = cg_busy_now_ns() + CG_POOL_SPIN_NS;
+        while (!(job = cg_pool_take(me)) && cg_busy_now_ns() < until)
             sched_yield();
         if (!job) {  /* asleep until offered a job, then spinning again, job or not: a
                         thread that wakes after its caller withdrew the job catches the
@@ -139,7 +134,7 @@ static void *cg_pool_main(void *arg)
             me->sleeping = 1;
             int idle = 0;
             if (!(job = cg_pool_take(me))) {
-                const int64_t end = cg_pool_now_ns() + CG_POOL_IDLE_NS;
+                const int64_t end = cg_busy_now_ns() + CG_POOL_IDLE_NS;
                 struct timespec t = {(time_t)(end / 1000000000), (long)(end % 1000000000)};
                 idle = pthread_cond_timedwait(&me->wake, &me->lock, &t) != 0;
             }
@@ -208,50 +203,13 @@ static cg_pool_worker *cg_pool_worker_of(int t)
     return w->state == 1 ? w : NULL;
 }
 
-/* One thread for a while when the machine is oversubscribed. A pool thread that took
-   a unit and then lost its core to another process holds the caller up to a time
-   slice (milliseconds) for a unit of microseconds. That is the symptom watched: the
-   caller waiting for the others over half of the call, which on a free machine it
-   never does (it waits for one unit at most). Two such calls of the last three put
-   the pool's callers on one thread for a period (50 ms, doubling while it recurs, up
-   to 2 s), then threads are tried again, the period's cause counted as one such call
-   (so one more ends the try); a call that does not wait resets the period. Relaxed
-   atomics: calls racing can only blur the record. */
-#define CG_POOL_ALONE_NS ((int64_t)50000000)
-#define CG_POOL_ALONE_MAX_NS ((int64_t)2000000000)
-static int64_t cg_pool_alone_until, cg_pool_alone_for = CG_POOL_ALONE_NS;
-static int cg_pool_stuck;  /* the last threaded calls, 1 bits for those that waited */
-
-static inline int cg_pool_alone(void)
-{
-    return cg_pool_now_ns() < __atomic_load_n(&cg_pool_alone_until, __ATOMIC_RELAXED);
-}
-
-/* Record a threaded call that took `ns`, of which the caller waited `waited`. */
-static void cg_pool_record(int64_t ns, int64_t waited)
-{
-    const int stuck = 2 * waited > ns;
-    const int bits = (__atomic_load_n(&cg_pool_stuck, __ATOMIC_RELAXED) << 1 | stuck) & 7;
-    if (!stuck)
-        __atomic_store_n(&cg_pool_alone_for, CG_POOL_ALONE_NS, __ATOMIC_RELAXED);
-    if (__builtin_popcount((unsigned)bits) < 2) {
-        __atomic_store_n(&cg_pool_stuck, bits, __ATOMIC_RELAXED);
-        return;
-    }
-    const int64_t period = __atomic_load_n(&cg_pool_alone_for, __ATOMIC_RELAXED);
-    __atomic_store_n(&cg_pool_alone_until, cg_pool_now_ns() + period, __ATOMIC_RELAXED);
-    __atomic_store_n(&cg_pool_alone_for, period < CG_POOL_ALONE_MAX_NS / 2 ? 2 * period
-                     : CG_POOL_ALONE_MAX_NS, __ATOMIC_RELAXED);
-    __atomic_store_n(&cg_pool_stuck, 1, __ATOMIC_RELAXED);  /* a strike: one more ends a try */
-}
-
 /* Run work(arg, t) for t < n: 1.. on pool threads (one that is busy with another
    caller's job, or cannot be started, is skipped), 0 in the calling thread; return
    once every thread that started it has finished. With n > 1 the call is recorded
-   for cg_pool_alone (callers check it before asking for threads). */
+   for cg_busy_alone (csrc/cg_busy.h: callers check it before asking for threads). */
 static void cg_pool_run(void (*work)(void *, int), void *arg, int n)
 {
-    const int64_t start = n > 1 ? cg_pool_now_ns() : 0;
+    const int64_t start = n > 1 ? cg_busy_now_ns() : 0;
     cg_pool_job job = {work, arg, CG_POOL_CPU()};
     cg_pool_worker *offered[CG_POOL_MAX];
     int m = 0;
@@ -273,7 +231,7 @@ static void cg_pool_run(void (*work)(void *, int), void *arg, int n)
             sched_yield();
     }
     work(arg, 0);
-    const int64_t mine = n > 1 ? cg_pool_now_ns() : 0;
+    const int64_t mine = n > 1 ? cg_busy_now_ns() : 0;
     for (int j = 0; j < m; ++j) {
         cg_pool_job *expected = &job;
         if (__atomic_compare_exchange_n(&offered[j]->slot, &expected, NULL, 0, __ATOMIC_ACQ_REL,
@@ -288,8 +246,8 @@ static void cg_pool_run(void (*work)(void *, int), void *arg, int n)
         }
     }
     if (n > 1) {
-        const int64_t end = cg_pool_now_ns();
-        cg_pool_record(end - start, end - mine);
+        const int64_t end = cg_busy_now_ns();
+        cg_busy_record(end - start, end - mine);
     }
 }
 

@@ -2,8 +2,9 @@
 unit of every job is done exactly once whatever the thread count, by callers on
 several threads at once, after the pool's threads have fallen asleep, after an idle
 thread ended (and another was started), and in a forked child; and the
-oversubscribed-machine policy (`cg_pool_record`,
-`cg_pool_alone`) moves to one thread after two slow calls of three, not after one.
+oversubscribed-machine policy it shares with the convolutions (csrc/cg_busy.h:
+`cg_busy_record`, `cg_busy_alone`) moves to one thread after two slow calls of three,
+not after one.
 """
 
 from __future__ import annotations
@@ -97,12 +98,12 @@ int main(void)
     bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 
     /* the policy: free calls never move; two slow of three do; a free call resets */
-    cg_pool_record(1000, 10);
-    cg_pool_record(1000, 900);
-    cg_pool_record(1000, 10);
-    if (cg_pool_alone()) { printf("one slow call moved to one thread\n"); bad = 1; }
-    cg_pool_record(1000, 900);
-    if (!cg_pool_alone()) { printf("two slow calls of three kept the threads\n"); bad = 1; }
+    cg_busy_record(1000, 10);
+    cg_busy_record(1000, 900);
+    cg_busy_record(1000, 10);
+    if (cg_busy_alone()) { printf("one slow call moved to one thread\n"); bad = 1; }
+    cg_busy_record(1000, 900);
+    if (!cg_busy_alone()) { printf("two slow calls of three kept the threads\n"); bad = 1; }
     printf(bad ? "FAIL\n" : "OK\n");
     return bad;
 }
