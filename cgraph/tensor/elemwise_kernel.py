@@ -90,18 +90,58 @@ def used_inputs(statements: Sequence[Statement]) -> tuple[int, ...]:
     return tuple(sorted({int(m) for s in statements for m in re.findall(r"\bx(\d+)\b", s.expr)}))
 
 
-def _loop_values(operands: Sequence[Operand], layouts: Sequence[tuple], loop_shape: tuple
-                 ) -> dict[str, Any]:
+def merge_axes(loop_shape: Sequence[int], strides: Sequence[Sequence[int]],
+               rows: Sequence[int] = ()) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """The same loop over fewer axes, as numpy's iterator does: an axis merges into the
+    next inner one when every operand steps across it as across the inner one's whole
+    length (stride 0 in both where it broadcasts), and a length-1 axis into any. The
+    rank is kept: merged axes become outer axes of length 1 (stride 0).
+
+    A channel's bias over (N, C, H, W) images reads (0, 1, 0, 0): H and W merge into
+    one inner row of H*W points. Looped over rows of W = 12 floats, the row's SIMD
+    loop ran only its scalar remainder (16 lanes), and tanh(x + bias) took 13x the
+    time of tanh(x) (float32 64x20x12x12: 1044 us against 77).
+
+    The operands `rows` are read once a row (`inner_broadcast`): the loop is left as it
+    is when merging would make them step along its last axis (that axis had length 1
+    in this call, so their type's length 1 there was no broadcast)."""
+    ndim = len(loop_shape)
+    if ndim < 2 or 0 in loop_shape or any(len(st) != ndim for st in strides):
+        return tuple(loop_shape), [tuple(st) for st in strides]
+    merged: list[tuple[int, list[int]]] = []  # (length, each operand's stride), inner first
+    for axis in reversed(range(ndim)):
+        n = loop_shape[axis]
+        if n == 1:
+            continue
+        if merged and all(st[axis] == inner * merged[-1][0]
+                          for st, inner in zip(strides, merged[-1][1])):
+            merged[-1] = (merged[-1][0] * n, merged[-1][1])
+        else:
+            merged.append((n, [st[axis] for st in strides]))
+    if merged and any(merged[0][1][k] != 0 for k in rows):
+        return tuple(loop_shape), [tuple(st) for st in strides]
+    pad = ndim - len(merged)
+    shape = (1,) * pad + tuple(n for n, _ in reversed(merged))
+    return shape, [(0,) * pad + tuple(sts[k] for _, sts in reversed(merged))
+                   for k in range(len(strides))]
+
+
+def _loop_values(operands: Sequence[Operand], layouts: Sequence[tuple], loop_shape: tuple,
+                 merge: bool = False, rows: Sequence[int] = ()) -> dict[str, Any]:
     """The `loop_layout` values: dense when every non-scalar operand is C-contiguous
-    with the loop's shape."""
-    strides: list[int] = []
+    with the loop's shape; else, with `merge`, the loop over its axes merged (`rows`:
+    the operands read once a row)."""
+    each: list[tuple[int, ...]] = []
     dense = True
     for operand, (shape, st) in zip(operands, layouts):
-        strides.extend(loop_strides(shape, st, loop_shape))
+        each.append(loop_strides(shape, st, loop_shape))
         if not operand.scalar:
             dense = dense and tuple(shape) == tuple(loop_shape) and is_dense(shape, st)
-    return {"dense": int(dense), "size": math.prod(loop_shape), "shape": loop_shape,
-            "strides": strides}
+    size = math.prod(loop_shape)
+    if merge and not dense:
+        loop_shape, each = merge_axes(loop_shape, each, rows)
+    return {"dense": int(dense), "size": size, "shape": loop_shape,
+            "strides": [s for st in each for s in st]}
 
 
 class ElementwiseKernel(KernelBuilder):
@@ -138,8 +178,10 @@ class ElementwiseKernel(KernelBuilder):
             raise ValueError(f"a fused elementwise loop cannot compute outputs of shapes "
                              f"{', '.join(map(str, out_shapes))} (some empty, some not); "
                              "compile with config.change_flags(rewrite_exclude=['fusion'])")
+        rows = [len(kernel.outputs) + k for k in kernel.context.get("inner", ())]
         return kernel.layout.build(**_loop_values(kernel.outputs + kernel.inputs,
-                                                  out_layouts + in_layouts, loop_shape))
+                                                  out_layouts + in_layouts, loop_shape,
+                                                  merge=True, rows=rows))
 
 
 class FusedElementwiseKernel(ElementwiseKernel):
