@@ -78,7 +78,7 @@ CONV_THREADS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinit
 #: was not. Not chosen by timing a few calls (one slow sample kept layers on one
 #: thread for good): the threads share the batch through a counter, so a delayed
 #: thread takes fewer items, and the kernel falls back to one thread for a while only
-#: when the machine is oversubscribed (templates/conv_direct.c.j2, cg_conv_record)
+#: when the machine is oversubscribed (csrc/cg_pool.h and cg_busy.h, the pool it shares)
 DIRECT_MIN_THREADED = 1 << 23
 _INT32_MAX = 2**31 - 1
 
