@@ -18,7 +18,12 @@ import numpy as np
 from cgraph.graph.basic import Apply, Op, Variable
 from cgraph.kernel import Kernel, ParamLayout, loop_strides, register_kernel
 from cgraph.tensor.elemwise import Composite, broadcast_static
-from cgraph.tensor.elemwise_kernel import FusedSumKernel, composite_statements, used_inputs
+from cgraph.tensor.elemwise_kernel import (
+    FusedSumKernel,
+    composite_statements,
+    merge_axes,
+    used_inputs,
+)
 from cgraph.tensor.type import TensorType, as_tensor_variable
 
 
@@ -126,15 +131,22 @@ class FusedSumToKernel(FusedSumKernel):
             kept = iter(zip(out_shape, out_strides))
             out_shape, out_strides = map(tuple, zip(*[
                 (1, 0) if a in node.op.axes else next(kept) for a in range(len(loop))]))
-        per_input = [st for shape, strides in in_layouts
-                     for st in loop_strides(shape, strides, loop)]
+        # the loop over its axes merged (elemwise_kernel.merge_axes: a channel's sum over
+        # (N, C, H, W) runs rows of H*W points, not of W), the output and stored outputs
+        # stepping as the inputs do
+        each = [loop_strides(out_shape, out_strides, loop)]
+        each += [loop_strides(shape, strides, loop) for shape, strides in in_layouts]
+        each += [loop_strides(shape, strides, loop) for shape, strides in out_layouts[1:]]
+        inner = [1 + k for k in kernel.context.get("inner", ())]
+        loop, each = merge_axes(loop, each, inner)
+        n_in = len(in_layouts)
         stored = {}
         if len(out_layouts) > 1:
-            stored["stored_strides"] = [st for shape, strides in out_layouts[1:]
-                                        for st in loop_strides(shape, strides, loop)]
+            stored["stored_strides"] = [st for sts in each[1 + n_in:] for st in sts]
         return kernel.layout.build(size=int(np.prod(out_shape, dtype=np.int64)), shape=loop,
-                                   out_strides=loop_strides(out_shape, out_strides, loop),
-                                   strides=per_input, **stored)
+                                   out_strides=each[0],
+                                   strides=[st for sts in each[1:1 + n_in] for st in sts],
+                                   **stored)
 
 
 register_kernel(FusedSumToKernel(), FusedSumTo)

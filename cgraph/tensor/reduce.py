@@ -95,27 +95,57 @@ def careduce_layout(ndim: int, red: int) -> ParamLayout:
                        kept_strides=kept, red_shape=red, red_strides=red)
 
 
+def _runs(shape: Sequence[int], axes: tuple[int, ...]) -> list[tuple[bool, int, int]]:
+    """A C-contiguous input's axes as runs of adjacent reduced or kept axes, outer first:
+    (reduced, length, stride); length-1 axes are left out."""
+    runs: list[tuple[bool, int, int]] = []
+    stride = 1
+    for a in reversed(range(len(shape))):
+        n = shape[a]
+        if n != 1:
+            if runs and runs[-1][0] == (a in axes):
+                runs[-1] = (a in axes, runs[-1][1] * n, runs[-1][2])
+            else:
+                runs.append((a in axes, n, stride))
+        stride *= n
+    return runs[::-1]
+
+
 def _reduce_values(ndim: int, axes: tuple[int, ...], in_shape: Sequence[int],
                    in_strides: Sequence[int]) -> dict[str, Any]:
-    """The `careduce_layout` values: mode 1 when the reduced axes trail a C-contiguous
-    input, 2 when they lead it, 0 (strided) otherwise; the output and reduced sizes;
-    the kept and reduced axes' lengths and strides."""
+    """The `careduce_layout` values: the mode, the output and reduced sizes, the kept
+    and reduced axes' lengths and strides.
+
+    On a C-contiguous input, adjacent axes of one kind merge into a run (the slots'
+    outer axes left over hold length 1): mode 1 when the reduced run trails the kept
+    one, 2 when it leads, and with more runs 3 when a reduced run is innermost (rows of
+    consecutive elements, as a channel's sum over (N, C, H, W) reads H*W), 4 when a
+    kept run is (whole rows into the output, as a max over C reads H*W). Mode 0
+    (strided, one offset computed per element) is left for other layouts."""
     kept = [a for a in range(ndim) if a not in axes]
     n_out = int(np.prod([in_shape[a] for a in kept], dtype="int64"))
     m = int(np.prod([in_shape[a] for a in axes], dtype="int64"))
-    mode = 0
-    if axes and kept and is_dense(in_shape, in_strides):
-        if axes == tuple(range(ndim - len(axes), ndim)):
-            mode = 1
-        elif axes == tuple(range(len(axes))):
-            mode = 2
-    elif axes and is_dense(in_shape, in_strides):
-        mode = 1
-    return {"mode": mode, "n_out": n_out, "m": m,
-            "kept_shape": [in_shape[a] for a in kept],
-            "kept_strides": [in_strides[a] for a in kept],
-            "red_shape": [in_shape[a] for a in axes],
-            "red_strides": [in_strides[a] for a in axes]}
+    found = {"mode": 0, "n_out": n_out, "m": m,
+             "kept_shape": [in_shape[a] for a in kept],
+             "kept_strides": [in_strides[a] for a in kept],
+             "red_shape": [in_shape[a] for a in axes],
+             "red_strides": [in_strides[a] for a in axes]}
+    if not axes or not is_dense(in_shape, in_strides) or 0 in in_shape:
+        return found
+    runs = _runs(in_shape, axes)
+    kinds = [red for red, _, _ in runs]
+    if not kept or kinds in ([True], [False, True], [False], []):
+        found["mode"] = 1
+    elif kinds == [True, False]:
+        found["mode"] = 2
+    elif len(runs) > 2:
+        found["mode"] = 3 if kinds[-1] else 4
+    for name, red, count in (("kept", False, len(kept)), ("red", True, len(axes))):
+        mine = [(n, st) for r, n, st in runs if r == red]
+        mine = [(1, 0)] * (count - len(mine)) + mine
+        found[f"{name}_shape"] = [n for n, _ in mine]
+        found[f"{name}_strides"] = [st for _, st in mine]
+    return found
 
 
 class CAReduce(Op):

@@ -346,3 +346,40 @@ def test_max_and_min_of_contiguous_rows_in_lanes(dtype):
             want = (np.max(a, axis=1), np.min(a, axis=1))
         np.testing.assert_array_equal(got_max, want[0])
         np.testing.assert_array_equal(got_min, want[1])
+
+
+#: axes of a 4-d input whose reduced and kept axes alternate in runs: the innermost run
+#: reduced (mode 3: a channel's sum over N, H, W) or kept (mode 4: a max over C)
+RUN_AXES = [(0, 2, 3), (0, 2), (1, 3), (0, 3), (1,), (2,), (0, 1, 3), (1, 2)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_reductions_over_runs_of_axes_equal_numpy(dtype):
+    """sum, prod, max, min, any and argmax (one axis) over reduced axes between kept
+    ones, on dense inputs with length-1 axes among them, NaN in one float input."""
+    from cgraph.kernel.layout import contiguous_strides
+    from cgraph.tensor.reduce import _reduce_values
+
+    modes = {_reduce_values(4, ax, (3, 4, 5, 6), contiguous_strides((3, 4, 5, 6)))["mode"]
+             for ax in RUN_AXES}
+    assert modes == {3, 4}
+    rng = np.random.default_rng(7)
+    x = T.tensor(dtype, (None,) * 4)
+    names = ["sum", "prod", "max", "min", "any"]
+    cases = [(n, ax) for n in names for ax in RUN_AXES]
+    cases += [("argmax", ax) for ax in RUN_AXES if len(ax) == 1]
+    f = cgraph.function([x], [getattr(T, n)(x, axis=ax[0] if n == "argmax" else ax)
+                              for n, ax in cases])
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for shape in ((3, 4, 5, 6), (2, 1, 33, 17), (1, 3, 1, 40)):
+        a = _data(dtype, shape, rng)
+        views = [a]
+        if dtype != "int32":
+            b = a.copy()
+            b.flat[b.size // 2] = np.nan
+            views.append(b)
+        for v in views:
+            for (n, ax), got in zip(cases, f(v)):
+                ref = getattr(np, n)(v, axis=ax[0] if n == "argmax" else ax)
+                np.testing.assert_allclose(got, ref, rtol=tol, atol=tol,
+                                           err_msg=f"{n} {ax} {shape}")
