@@ -63,6 +63,21 @@ def test_float32_and_3d_softmax():
     np.testing.assert_allclose(got[2], _softmax(a, 1), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softplus_of_non_finite_values_and_long_arrays(dtype):
+    # the loop runs in vector lanes (libmvec's exp and log1p): NaN, infinities and the
+    # lanes' remainder as numpy computes them
+    x = T.vector(dtype=dtype)
+    f = cgraph.function([x], nnet.softplus(x))
+    got = f(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0], dtype))
+    np.testing.assert_array_equal(got, np.array([np.nan, np.inf, 0.0, np.log(2), np.log(2)],
+                                                dtype))
+    a = np.random.default_rng(3).normal(size=1037).astype(dtype) * 30
+    np.testing.assert_allclose(f(a), _softplus(a.astype("float64")),
+                               rtol=2e-7 if dtype == "float32" else 1e-14,
+                               atol=np.finfo(dtype).tiny)  # float32 subnormals round
+
+
 def test_one_hot_label_out_of_range():
     lab, p = T.lvector(), T.dmatrix()
     f = cgraph.function([lab, p], nnet.categorical_crossentropy(p, lab))

@@ -31,8 +31,12 @@ def _softplus_np(x: np.ndarray) -> np.ndarray:
     return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(to_float([x.dtype.name]))
 
 
+# max(x, 0) as a comparison, not fmax(): gcc vectorizes no loop calling fmax without
+# -ffinite-math-only, so the loop ran scalar exp and log1p (float32 512x1000: 9.4 ms,
+# numpy 0.45); a NaN still gives NaN through log1p
 _softplus = Elemwise(ScalarOp(
-    "softplus", 1, "(fmax(({t}){0}, 0) + log1p(exp(-fabs(({t}){0}))))", _softplus_np,
+    "softplus", 1, "((({t}){0} > 0 ? ({t}){0} : 0) + log1p(exp(-fabs(({t}){0}))))",
+    _softplus_np,
     to_float, lambda x, o, gz: [m.mul(gz, sigmoid(x))], nonnegative=True))
 
 
