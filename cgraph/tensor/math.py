@@ -290,7 +290,7 @@ switch = _elementwise("switch", 3, "({0} ? {1} : {2})",
                           "where).\n\nThe result's dtype is the result type of a and b only; "
                           "cond is tested against 0 in its own dtype (NaN counts as true), so "
                           "the values equal numpy.where's exactly.")
-clip = _elementwise("clip", 3, "cg_fmin_nan(cg_fmax_nan({0}, {1}), {2})",
+clip = _elementwise("clip", 3, "cg_clip_nan({0}, {1}, {2})",
                     lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), upcast,
                     lambda x, lo, hi, o, gz: [mul(gz, mul(ge(x, lo), le(x, hi))),
                                               mul(gz, lt(x, lo)), mul(gz, gt(x, hi))],

@@ -397,7 +397,7 @@ class CAReduceKernel(KernelBuilder):
 
 class ArgReduceKernel(CAReduceKernel):
     """ArgReduce: the careduce loop keeping the first best element's position (numpy:
-    the first NaN wins); modes: dense inner axes or strided."""
+    the first NaN wins); modes: dense rows (1), dense columns (4) or strided (0)."""
 
     def axes(self, op: Any, ndim: int) -> tuple[int, ...]:
         return op._axes(ndim)
@@ -406,11 +406,14 @@ class ArgReduceKernel(CAReduceKernel):
         better = ">" if node.op.kind == "argmax" else "<"
         nan = " || (x != x && best == best)" if node.inputs[0].dtype.startswith("float") else ""
         return {"init": "", "combine": "", "simd": "", "acc": ins[0].ctype,
-                "arg": f"(x {better} best{nan})"}
+                "arg": f"(x {better} best{nan})", "better": better,
+                "best": "max" if better == ">" else "min",
+                "nan": node.inputs[0].dtype.startswith("float")}
 
     def values(self, op: Any, shape: Sequence[int], strides: Sequence[int]) -> dict:
         found = super().values(op, shape, strides)
-        found["mode"] = 1 if found["mode"] == 1 else 0  # dense-inner or strided
+        # dense rows, dense columns (a kept run innermost: modes 2 and 4) or strided
+        found["mode"] = {1: 1, 2: 4, 4: 4}.get(found["mode"], 0)
         return found
 
 

@@ -221,3 +221,17 @@ def test_property_broadcasting_random_shapes(case):
             assert got.dtype == want.dtype and got.shape == want.shape, (mode, k, sx, sy)
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12,
                                        err_msg=f"{mode} output {k} {sx} {sy} {views}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_clip_with_nan_in_any_operand_equals_numpy(dtype):
+    # cg_clip_nan computes max(x, lo) once; NaN in x, lo or hi gives NaN, as numpy's
+    x, lo, hi = (T.vector(name, dtype=dtype) for name in ("x", "lo", "hi"))
+    f = cgraph.function([x, lo, hi], T.clip(x, lo, hi))
+    values = np.array([np.nan, -np.inf, -2.0, -0.0, 0.0, 0.5, 3.0, np.inf], dtype)
+    a, b, c = (v.ravel() for v in np.meshgrid(values, values, values, indexing="ij"))
+    with np.errstate(invalid="ignore"):
+        want = np.minimum(np.maximum(a, b), c)
+    got = f(a, b, c)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)

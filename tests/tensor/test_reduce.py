@@ -355,8 +355,9 @@ RUN_AXES = [(0, 2, 3), (0, 2), (1, 3), (0, 3), (1,), (2,), (0, 1, 3), (1, 2)]
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
 def test_reductions_over_runs_of_axes_equal_numpy(dtype):
-    """sum, prod, max, min, any and argmax (one axis) over reduced axes between kept
-    ones, on dense inputs with length-1 axes among them, NaN in one float input."""
+    """sum, prod, max, min, any, argmax and argmin (one axis) over reduced axes between
+    kept ones, on dense inputs with length-1 axes among them (ties among the integers),
+    NaN in one float input."""
     from cgraph.kernel.layout import contiguous_strides
     from cgraph.tensor.reduce import _reduce_values
 
@@ -367,8 +368,9 @@ def test_reductions_over_runs_of_axes_equal_numpy(dtype):
     x = T.tensor(dtype, (None,) * 4)
     names = ["sum", "prod", "max", "min", "any"]
     cases = [(n, ax) for n in names for ax in RUN_AXES]
-    cases += [("argmax", ax) for ax in RUN_AXES if len(ax) == 1]
-    f = cgraph.function([x], [getattr(T, n)(x, axis=ax[0] if n == "argmax" else ax)
+    cases += [(n, ax) for n in ("argmax", "argmin") for ax in RUN_AXES + [(0,), (3,)]
+              if len(ax) == 1]
+    f = cgraph.function([x], [getattr(T, n)(x, axis=ax[0] if n.startswith("arg") else ax)
                               for n, ax in cases])
     tol = 1e-5 if dtype == "float32" else 1e-12
     for shape in ((3, 4, 5, 6), (2, 1, 33, 17), (1, 3, 1, 40)):
@@ -380,6 +382,6 @@ def test_reductions_over_runs_of_axes_equal_numpy(dtype):
             views.append(b)
         for v in views:
             for (n, ax), got in zip(cases, f(v)):
-                ref = getattr(np, n)(v, axis=ax[0] if n == "argmax" else ax)
+                ref = getattr(np, n)(v, axis=ax[0] if n.startswith("arg") else ax)
                 np.testing.assert_allclose(got, ref, rtol=tol, atol=tol,
                                            err_msg=f"{n} {ax} {shape}")
