@@ -179,7 +179,8 @@ class LanesKernel(KernelBuilder):
         layout = ParamLayout(self.family, n_in=1, n_out=1, axis_in=1, axis_out=1, axis_in2=1,
                              shape=ndim, st_in=ndim, st_out=ndim, st_in2=ndim)
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
-                      context={"ndim": ndim, "mode": node.op.mode, "float": is_float})
+                      context={"ndim": ndim, "mode": node.op.mode, "float": is_float,
+                               "dtype": node.inputs[0].type.dtype})
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:
