@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks.results import record, split_json_option
 
-MODULES = ("xor", "elemwise", "mlp", "dot", "reduce", "linalg", "statmodels", "compile")
+MODULES = ("xor", "elemwise", "mlp", "dot", "reduce", "ops", "linalg", "statmodels", "compile")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,6 +22,6 @@ def test_benchmark_suite_quick_run(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "benchmarks.xor" in proc.stdout and "| cgraph |" in proc.stdout
-    for name in ("xor", "elemwise", "mlp", "dot", "reduce", "statmodels", "compile"):  # as data
+    for name in ("xor", "elemwise", "mlp", "dot", "reduce", "ops", "statmodels", "compile"):
         result = json.loads((results / f"{name}.json").read_text())
         assert result["tables"] and result["machine"]["cores"] >= 1, name
