@@ -3,7 +3,7 @@
 Each case is one op (or a short idiom: a channel's bias and tanh, a batch norm's
 variance) on arrays of a small model's size, compiled alone and timed against the
 same expression in numpy, float32 and float64. A ratio above about 1.5 is a cliff worth
-a look (a loop that does not vectorize, an index computed per element); stop 22 found
+a look (a loop that does not vectorize, an index computed per element); on 2026-12-06 it found
 eight at 4-22x this way (reductions over (0, 2, 3), max over channels, argmax, clip,
 softplus, sort, a bias over short image rows) and the table shows them fixed.
 
