@@ -2,12 +2,12 @@
 the broadcasting pair used by gradients: SumTo and BroadcastLike.
 
 CAReduce and ArgReduce lower to `templates/careduce.c.j2`: one loop nest parametrised
-by an init value and a combine expression (or an arg comparison). Per call shape the
-plan picks a mode: the reduced axes trailing a C-contiguous input (a dense inner loop
-with a `#pragma omp simd` reduction into a local accumulator), leading it (rows
-accumulated into the output, vectorised along the row), or any other layout (a strided
-loop). float32 sums and products accumulate in double, except in the leading-axes mode,
-which adds whole rows in float32 as numpy does. SumTo keeps the `reduce` family.
+by an init value and a combine expression (or an arg comparison). Per call layout the
+plan picks a mode (`cgraph.tensor.reduce_layout`): the axes merged into runs, rows of
+an innermost reduced run reduced in vector lanes into a local accumulator, or whole
+rows added into the output when a kept run is innermost; a strided loop otherwise.
+float32 sums and products accumulate in double, except where whole rows are added
+into the output, in float32 as numpy does. SumTo keeps the `reduce` family.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from cgraph.graph.basic import Apply, Op, Variable, ViewOp
-from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, is_dense, register_kernel
+from cgraph.kernel import Kernel, KernelBuilder, ParamLayout, register_kernel
+from cgraph.tensor.reduce_layout import careduce_layout, reduce_values
 from cgraph.tensor.shape import DimShuffle, Layout
 from cgraph.tensor.type import TensorType, TensorVariable, as_tensor_variable
 
@@ -86,66 +87,6 @@ def _c_rule(kind: str, dtype: str) -> tuple[str, str, str]:
     if kind == "and":
         return "1", "(acc && x != 0)", ""
     return "0", "(acc || x != 0)", ""
-
-
-def careduce_layout(ndim: int, red: int) -> ParamLayout:
-    """The plan slots of a reduction of `red` of `ndim` axes (templates/careduce.c.j2)."""
-    kept = ndim - red
-    return ParamLayout("careduce", mode=1, n_out=1, m=1, kept_shape=kept,
-                       kept_strides=kept, red_shape=red, red_strides=red)
-
-
-def _runs(shape: Sequence[int], axes: tuple[int, ...]) -> list[tuple[bool, int, int]]:
-    """A C-contiguous input's axes as runs of adjacent reduced or kept axes, outer first:
-    (reduced, length, stride); length-1 axes are left out."""
-    runs: list[tuple[bool, int, int]] = []
-    stride = 1
-    for a in reversed(range(len(shape))):
-        n = shape[a]
-        if n != 1:
-            if runs and runs[-1][0] == (a in axes):
-                runs[-1] = (a in axes, runs[-1][1] * n, runs[-1][2])
-            else:
-                runs.append((a in axes, n, stride))
-        stride *= n
-    return runs[::-1]
-
-
-def _reduce_values(ndim: int, axes: tuple[int, ...], in_shape: Sequence[int],
-                   in_strides: Sequence[int]) -> dict[str, Any]:
-    """The `careduce_layout` values: the mode, the output and reduced sizes, the kept
-    and reduced axes' lengths and strides.
-
-    On a C-contiguous input, adjacent axes of one kind merge into a run (the slots'
-    outer axes left over hold length 1): mode 1 when the reduced run trails the kept
-    one, 2 when it leads, and with more runs 3 when a reduced run is innermost (rows of
-    consecutive elements, as a channel's sum over (N, C, H, W) reads H*W), 4 when a
-    kept run is (whole rows into the output, as a max over C reads H*W). Mode 0
-    (strided, one offset computed per element) is left for other layouts."""
-    kept = [a for a in range(ndim) if a not in axes]
-    n_out = int(np.prod([in_shape[a] for a in kept], dtype="int64"))
-    m = int(np.prod([in_shape[a] for a in axes], dtype="int64"))
-    found = {"mode": 0, "n_out": n_out, "m": m,
-             "kept_shape": [in_shape[a] for a in kept],
-             "kept_strides": [in_strides[a] for a in kept],
-             "red_shape": [in_shape[a] for a in axes],
-             "red_strides": [in_strides[a] for a in axes]}
-    if not axes or not is_dense(in_shape, in_strides) or 0 in in_shape:
-        return found
-    runs = _runs(in_shape, axes)
-    kinds = [red for red, _, _ in runs]
-    if not kept or kinds in ([True], [False, True], [False], []):
-        found["mode"] = 1
-    elif kinds == [True, False]:
-        found["mode"] = 2
-    elif len(runs) > 2:
-        found["mode"] = 3 if kinds[-1] else 4
-    for name, red, count in (("kept", False, len(kept)), ("red", True, len(axes))):
-        mine = [(n, st) for r, n, st in runs if r == red]
-        mine = [(1, 0)] * (count - len(mine)) + mine
-        found[f"{name}_shape"] = [n for n, _ in mine]
-        found[f"{name}_strides"] = [st for _, st in mine]
-    return found
 
 
 class CAReduce(Op):
@@ -390,9 +331,13 @@ class CAReduceKernel(KernelBuilder):
         node.op.infer_shape(node, [tuple(shape)])
         return kernel.layout.build(**self.values(node.op, shape, strides))
 
+    #: whether the reduced axes may be taken in any order (not an argmax's position)
+    reorder = True
+
     def values(self, op: Any, shape: Sequence[int], strides: Sequence[int]) -> dict:
         """The `careduce_layout` values for the input's layout."""
-        return _reduce_values(len(shape), self.axes(op, len(shape)), shape, strides)
+        return reduce_values(len(shape), self.axes(op, len(shape)), shape, strides,
+                              self.reorder)
 
 
 class ArgReduceKernel(CAReduceKernel):
@@ -410,10 +355,13 @@ class ArgReduceKernel(CAReduceKernel):
                 "best": "max" if better == ">" else "min",
                 "nan": node.inputs[0].dtype.startswith("float")}
 
+    reorder = False
+
     def values(self, op: Any, shape: Sequence[int], strides: Sequence[int]) -> dict:
         found = super().values(op, shape, strides)
-        # dense rows, dense columns (a kept run innermost: modes 2 and 4) or strided
-        found["mode"] = {1: 1, 2: 4, 4: 4}.get(found["mode"], 0)
+        # dense rows, columns (a kept run of stride 1 innermost: modes 2 and 4) or strided
+        columns = found["kept_strides"] and found["kept_strides"][-1] == 1
+        found["mode"] = {1: 1, 2: 4, 4: 4 if columns else 0}.get(found["mode"], 0)
         return found
 
 

@@ -109,7 +109,7 @@ def test_workspace_first_fit_and_merging():
     # mode, n_out, m, kept_shape, kept_strides, red_shape, red_strides
     (0, False, [2, 3, 2, 3, 1, 2, 3]),   # the reduced axis leads a dense input
     (1, False, [1, 2, 3, 2, 3, 3, 1]),   # the reduced axis trails a dense input
-    (0, True, [0, 2, 3, 2, 3, 3, 1]),    # m.T (3, 2), strides (1, 3): strided
+    (0, True, [3, 2, 3, 2, 3, 3, 1]),    # m.T (3, 2), strides (1, 3): rows of stride 1
 ])
 def test_reduction_params(axis, transposed, expected):
     m = T.dmatrix("m")

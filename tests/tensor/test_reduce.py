@@ -359,9 +359,9 @@ def test_reductions_over_runs_of_axes_equal_numpy(dtype):
     kept ones, on dense inputs with length-1 axes among them (ties among the integers),
     NaN in one float input."""
     from cgraph.kernel.layout import contiguous_strides
-    from cgraph.tensor.reduce import _reduce_values
+    from cgraph.tensor.reduce_layout import reduce_values
 
-    modes = {_reduce_values(4, ax, (3, 4, 5, 6), contiguous_strides((3, 4, 5, 6)))["mode"]
+    modes = {reduce_values(4, ax, (3, 4, 5, 6), contiguous_strides((3, 4, 5, 6)))["mode"]
              for ax in RUN_AXES}
     assert modes == {3, 4}
     rng = np.random.default_rng(7)
@@ -385,3 +385,37 @@ def test_reductions_over_runs_of_axes_equal_numpy(dtype):
                 ref = getattr(np, n)(v, axis=ax[0] if n.startswith("arg") else ax)
                 np.testing.assert_allclose(got, ref, rtol=tol, atol=tol,
                                            err_msg=f"{n} {ax} {shape}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_reductions_of_views_made_in_the_graph_equal_numpy(dtype):
+    """Reductions reading a transposed, sliced or reversed view the graph made (the
+    call path hands its inputs over contiguous, but a view inside the graph reaches
+    the kernel as it is): kept axes merged in order, reduced ones taken by stride."""
+    from cgraph.kernel.layout import contiguous_strides
+    from cgraph.tensor.reduce_layout import reduce_values
+
+    # a transposed matrix summed over axis 0: rows of stride 1 (mode 3); over axis 1,
+    # or a column slice over axis 0: whole rows into the output (mode 4)
+    assert reduce_values(2, (0,), (1000, 512), (1, 1000))["mode"] == 3
+    assert reduce_values(2, (1,), (1000, 512), (1, 1000))["mode"] == 4
+    assert reduce_values(2, (0,), (512, 500), (1000, 2))["mode"] == 4
+    assert reduce_values(2, (1,), (6, 5), contiguous_strides((6, 5)))["mode"] == 1
+    rng = np.random.default_rng(11)
+    x = T.tensor(dtype, (None,) * 4)
+    views = {"transposed": x.dimshuffle(1, 3, 0, 2), "sliced": x[:, ::2, :, 1::3],
+             "reversed": x[::-1, :, ::-1]}
+    cases = [(v, n, ax) for v in views for n in ("sum", "max", "min", "prod", "any")
+             for ax in [(0,), (1,), (3,), (0, 2), (1, 3), (0, 1, 2)]]
+    cases += [(v, n, ax) for v in views for n in ("argmax", "argmin")
+              for ax in [0, 1, 3, None]]
+    f = cgraph.function([x], [getattr(T, n)(views[v], axis=ax) for v, n, ax in cases])
+    a = _data(dtype, (3, 4, 5, 7), rng)
+    if dtype != "int32":
+        a.flat[17] = np.nan
+    numpy_views = {"transposed": a.transpose(1, 3, 0, 2), "sliced": a[:, ::2, :, 1::3],
+                   "reversed": a[::-1, :, ::-1]}
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for (v, n, ax), got in zip(cases, f(a)):
+        ref = getattr(np, n)(numpy_views[v], axis=ax)
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol, err_msg=f"{v} {n} {ax}")
