@@ -4,8 +4,9 @@ Each case is one op (or a short idiom: a channel's bias and tanh, a batch norm's
 variance) on arrays of a small model's size, compiled alone and timed against the
 same expression in numpy, float32 and float64. A ratio above about 1.5 is a cliff worth
 a look (a loop that does not vectorize, an index computed per element); on 2026-12-06 it found
-eight at 4-22x this way (reductions over (0, 2, 3), max over channels, argmax, clip,
-softplus, sort, a bias over short image rows) and the table shows them fixed.
+ten at 4-62x this way (reductions over (0, 2, 3), max over channels, reductions of
+transposed or sliced views, argmax, clip, softplus, sort, a bias over short image rows)
+and the table shows them fixed.
 
 Run: `python -m benchmarks.ops [--quick] [--json PATH]`. Prints one markdown table:
 median microseconds per call (cgraph and numpy take turns, round by round) and
@@ -52,6 +53,9 @@ CASES: dict[str, tuple[tuple, Callable, Callable]] = {
         (IMAGES,), lambda x: T.sqr(x - x.mean(axis=[0, 2, 3], keepdims=True)).mean(
             axis=[0, 2, 3]), lambda x: x.var(axis=(0, 2, 3))),
     "max over channels": ((IMAGES,), lambda x: x.max(axis=1), lambda x: x.max(axis=1)),
+    "sum of a (C, N, H, W) view": (
+        (IMAGES,), lambda x: x.dimshuffle(1, 0, 2, 3).sum(axis=[1, 2, 3]),
+        lambda x: x.transpose(1, 0, 2, 3).sum(axis=(1, 2, 3))),
     "transpose to NHWC": (
         (IMAGES,), lambda x: x.dimshuffle(0, 2, 3, 1) * 1,
         lambda x: np.ascontiguousarray(x.transpose(0, 2, 3, 1))),
@@ -61,6 +65,9 @@ CASES: dict[str, tuple[tuple, Callable, Callable]] = {
     "log(sum(exp(x), 1))": (
         (ROWS,), lambda x: T.log(T.exp(x).sum(axis=1)), lambda x: np.log(np.exp(x).sum(1))),
     "sum over rows": ((ROWS,), lambda x: x.sum(axis=0), lambda x: x.sum(axis=0)),
+    "x.T.sum(axis=1)": ((ROWS,), lambda x: x.T.sum(axis=1), lambda x: x.T.sum(axis=1)),
+    "x[:, ::2].sum(axis=0)": (
+        (ROWS,), lambda x: x[:, ::2].sum(axis=0), lambda x: x[:, ::2].sum(axis=0)),
     "argmax over a row": ((ROWS,), lambda x: T.argmax(x, axis=1), lambda x: x.argmax(1)),
     "argmin over a column": ((ROWS,), lambda x: T.argmin(x, axis=0), lambda x: x.argmin(0)),
     "clip": ((ROWS,), lambda x: T.clip(x, -0.5, 0.5), lambda x: np.clip(x, -0.5, 0.5)),
