@@ -1,5 +1,6 @@
 /* cg_pool.h: worker threads kept between calls, for kernels that split their work
- * into units the threads claim (the tiles path of products, templates/gemm_tiles.c.j2).
+ * into units the threads claim (the tiles path of products, templates/gemm_tiles.c.j2;
+ * the direct convolutions and their filter gradient, templates/conv_direct.c.j2).
  *
  * cg_pool_run(work, arg, n) runs work(arg, 0) in the calling thread and offers the same
  * job to n - 1 pool threads, which run work(arg, t). `work` claims units from `arg`
