@@ -13,8 +13,9 @@
  * thread takes an offered job, and the caller withdraws one, by compare-and-swap, so
  * exactly one of them wins. A thread spins for its next job for CG_POOL_SPIN_NS
  * (yielding the core to any thread that wants it), then sleeps until it is offered
- * one, and ends after CG_POOL_IDLE_NS asleep (the next caller starts another). The spin is long, as OpenBLAS's own (2^28 cycles, about 70 ms here), because
- * waking on this 2-vCPU guest was slow or misplaced: Linux queues a thread woken by
+ * one, and ends after CG_POOL_IDLE_NS asleep (the next caller starts another). The
+ * spin is long, as OpenBLAS's own (2^28 cycles, about 70 ms here), because waking on
+ * this 2-vCPU guest was slow or misplaced: Linux queues a thread woken by
  * the caller's signal on the caller's core (its wake-affine choice), where it waits
  * for milliseconds until the load balancer moves it, and a timer-woken one likewise
  * when its timer was moved to the busy core. With a 0.2 ms spin, products after a

@@ -175,12 +175,14 @@ class LanesKernel(KernelBuilder):
 
     def lower(self, node: Apply, name: str, comment: str, outs: list, ins: list) -> Kernel:
         ndim = node.inputs[0].type.ndim - 1
-        is_float = node.inputs[0].type.dtype.startswith("float")
+        dtype = node.inputs[0].type.dtype
+        is_float = dtype.startswith("float")
         layout = ParamLayout(self.family, n_in=1, n_out=1, axis_in=1, axis_out=1, axis_in2=1,
                              shape=ndim, st_in=ndim, st_out=ndim, st_in2=ndim)
         return Kernel(self.family, name, comment, tuple(outs), tuple(ins), layout, ndim,
                       context={"ndim": ndim, "mode": node.op.mode, "float": is_float,
-                               "dtype": node.inputs[0].type.dtype})
+                               "key_bits": 8 * np.dtype(dtype).itemsize,
+                               "signed": np.dtype(dtype).kind == "i"})
 
     def params(self, kernel: Kernel, node: Apply, out_layouts: list, in_layouts: list,
                in_shapes: list, values: list | None) -> list[int]:

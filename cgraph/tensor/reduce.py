@@ -304,6 +304,8 @@ class CAReduceKernel(KernelBuilder):
     combine expression; float32 sums and products accumulate in double."""
 
     family = "careduce"
+    #: whether the reduced axes may be taken in any order (not an argmax's position)
+    reorder = True
 
     def axes(self, op: Any, ndim: int) -> tuple[int, ...]:
         """The reduced axes of an input of `ndim` axes."""
@@ -331,9 +333,6 @@ class CAReduceKernel(KernelBuilder):
         node.op.infer_shape(node, [tuple(shape)])
         return kernel.layout.build(**self.values(node.op, shape, strides))
 
-    #: whether the reduced axes may be taken in any order (not an argmax's position)
-    reorder = True
-
     def values(self, op: Any, shape: Sequence[int], strides: Sequence[int]) -> dict:
         """The `careduce_layout` values for the input's layout."""
         return reduce_values(len(shape), self.axes(op, len(shape)), shape, strides,
@@ -343,6 +342,8 @@ class CAReduceKernel(KernelBuilder):
 class ArgReduceKernel(CAReduceKernel):
     """ArgReduce: the careduce loop keeping the first best element's position (numpy:
     the first NaN wins); modes: dense rows (1), dense columns (4) or strided (0)."""
+
+    reorder = False
 
     def axes(self, op: Any, ndim: int) -> tuple[int, ...]:
         return op._axes(ndim)
@@ -354,8 +355,6 @@ class ArgReduceKernel(CAReduceKernel):
                 "arg": f"(x {better} best{nan})", "better": better,
                 "best": "max" if better == ">" else "min",
                 "nan": node.inputs[0].dtype.startswith("float")}
-
-    reorder = False
 
     def values(self, op: Any, shape: Sequence[int], strides: Sequence[int]) -> dict:
         found = super().values(op, shape, strides)

@@ -19,22 +19,6 @@ def careduce_layout(ndim: int, red: int) -> ParamLayout:
                        kept_strides=kept, red_shape=red, red_strides=red)
 
 
-def _runs(shape: Sequence[int], axes: tuple[int, ...]) -> list[tuple[bool, int, int]]:
-    """A C-contiguous input's axes as runs of adjacent reduced or kept axes, outer first:
-    (reduced, length, stride); length-1 axes are left out."""
-    runs: list[tuple[bool, int, int]] = []
-    stride = 1
-    for a in reversed(range(len(shape))):
-        n = shape[a]
-        if n != 1:
-            if runs and runs[-1][0] == (a in axes):
-                runs[-1] = (a in axes, runs[-1][1] * n, runs[-1][2])
-            else:
-                runs.append((a in axes, n, stride))
-        stride *= n
-    return runs[::-1]
-
-
 def _merged(order: Sequence[int], shape: Sequence[int], strides: Sequence[int]
             ) -> list[tuple[int, int]]:
     """The axes `order` (outer first) as (length, stride), an axis merged into the one
@@ -56,16 +40,16 @@ def reduce_values(ndim: int, axes: tuple[int, ...], in_shape: Sequence[int],
     """The `careduce_layout` values: the mode, the output and reduced sizes, the kept
     and reduced axes' lengths and strides.
 
-    On a C-contiguous input, adjacent axes of one kind merge into a run (the slots'
-    outer axes left over hold length 1): mode 1 when the reduced run trails the kept
-    one, 2 when it leads, and with more runs 3 when a reduced run is innermost (rows of
-    consecutive elements, as a channel's sum over (N, C, H, W) reads H*W), 4 when a
-    kept run is (whole rows into the output, as a max over C reads H*W). On another
-    layout (a transposed or sliced view) the kept axes merge in their order and the
-    reduced ones, with `reorder`, sorted by stride (the order of a sum's terms is
-    free; not an argmax's): mode 3 when a reduced run has stride 1, else 4 (the
-    innermost kept run's rows read with its stride). Mode 0 (strided, one offset
-    computed per element) is left for the rest."""
+    The kept axes merge into runs in their order, the reduced ones, with `reorder`,
+    sorted by stride (the order of a sum's terms is free; not an argmax's); the
+    slots' outer axes left over hold length 1. On a C-contiguous input: mode 1 when
+    the reduced run trails the kept one, 2 when it leads, and with more runs 3 when a
+    reduced run is innermost (rows of consecutive elements, as a channel's sum over
+    (N, C, H, W) reads H*W), 4 when a kept run is (whole rows into the output, as a
+    max over C reads H*W). On another layout (a transposed or sliced view): mode 3
+    when a reduced run has stride 1, else 4 (the innermost kept run's rows read with
+    its stride). Mode 0 (strided, one offset computed per element) is left for the
+    rest."""
     kept = [a for a in range(ndim) if a not in axes]
     n_out = int(np.prod([in_shape[a] for a in kept], dtype="int64"))
     m = int(np.prod([in_shape[a] for a in axes], dtype="int64"))
@@ -76,25 +60,22 @@ def reduce_values(ndim: int, axes: tuple[int, ...], in_shape: Sequence[int],
              "red_strides": [in_strides[a] for a in axes]}
     if not axes or 0 in in_shape:
         return found
+    order = sorted(axes, key=lambda a: -abs(in_strides[a])) if reorder else axes
+    kept_runs = _merged(kept, in_shape, in_strides)
+    red_runs = _merged(order, in_shape, in_strides)
+    inner_reduced = bool(red_runs) and red_runs[-1][1] == 1
     if is_dense(in_shape, in_strides):
-        runs = _runs(in_shape, axes)
-        kinds = [red for red, _, _ in runs]
-        if not kept or kinds in ([True], [False, True], [False], []):
+        if not kept_runs or not red_runs or (
+                len(kept_runs) == len(red_runs) == 1 and inner_reduced):
             found["mode"] = 1
-        elif kinds == [True, False]:
+        elif len(kept_runs) == len(red_runs) == 1:
             found["mode"] = 2
-        elif len(runs) > 2:
-            found["mode"] = 3 if kinds[-1] else 4
-        kept_runs = [(n, st) for red, n, st in runs if not red]
-        red_runs = [(n, st) for red, n, st in runs if red]
-    else:
-        order = sorted(axes, key=lambda a: -abs(in_strides[a])) if reorder else axes
-        kept_runs = _merged(kept, in_shape, in_strides)
-        red_runs = _merged(order, in_shape, in_strides)
-        if kept and red_runs and red_runs[-1][1] == 1:
-            found["mode"] = 3
-        elif kept_runs and red_runs:
-            found["mode"] = 4
+        else:
+            found["mode"] = 3 if inner_reduced else 4
+    elif kept and inner_reduced:
+        found["mode"] = 3
+    elif kept_runs and red_runs:
+        found["mode"] = 4
     for name, mine, count in (("kept", kept_runs, len(kept)), ("red", red_runs, len(axes))):
         mine = [(1, 0)] * (count - len(mine)) + mine
         found[f"{name}_shape"] = [n for n, _ in mine]
